@@ -1,0 +1,119 @@
+// Attention streamed over keys (online softmax, as FlashAttention): per query row only the running max m,
+// the running sum l and a D-wide accumulator live in scratch, so memory is O(Tq·D) per head whatever Tk is.
+// q (B, Tq, H, D); k, v (B, Tk, Hkv, D); out (B, Tq, H, D); lse (B, H, Tq).
+// Mask: key j is visible to query row i (absolute position p = qStart + i) when j < limit(p) and keyValid.
+import { fma4, hsum4, exp1 } from './simd';
+
+export const MASK_NONE: i32 = 0;
+export const MASK_CAUSAL: i32 = 1;
+export const MASK_BLOCK_CAUSAL: i32 = 2;
+
+// @ts-ignore: decorator
+@inline function at(p: usize, i: i32): usize { return p + (<usize>i << 2); }
+
+// @ts-ignore: decorator
+@inline function dot(a: usize, b: usize, D: i32): f32 {
+  let acc = f32x4.splat(0);
+  let d = 0;
+  for (; d + 4 <= D; d += 4) acc = fma4(v128.load(at(a, d)), v128.load(at(b, d)), acc);
+  let s = hsum4(acc);
+  for (; d < D; d++) s += load<f32>(at(a, d)) * load<f32>(at(b, d));
+  return s;
+}
+
+// y (D) = y · alpha + p · x
+// @ts-ignore: decorator
+@inline function scaleAdd(y: usize, alpha: f32, p: f32, x: usize, D: i32): void {
+  const va = f32x4.splat(alpha), vp = f32x4.splat(p);
+  let d = 0;
+  for (; d + 4 <= D; d += 4) v128.store(at(y, d), fma4(vp, v128.load(at(x, d)), f32x4.mul(v128.load(at(y, d)), va)));
+  for (; d < D; d++) store<f32>(at(y, d), load<f32>(at(y, d)) * alpha + p * load<f32>(at(x, d)));
+}
+
+/** number of keys a query at absolute position p may see before padding (keys 0 .. limit−1) */
+// @ts-ignore: decorator
+@inline export function keyLimit(p: i32, Tk: i32, mask: i32, blockLength: i32): i32 {
+  if (mask == MASK_CAUSAL) return min(Tk, p + 1);
+  if (mask == MASK_BLOCK_CAUSAL) return min(Tk, (p / blockLength + 1) * blockLength);
+  return Tk;
+}
+
+/** items = (b, h, i) query rows in that order; scratch holds a D-wide accumulator per thread */
+export function attentionForwardTask(start: i32, end: i32, tid: i32,
+  out: usize, lse: usize, q: usize, k: usize, v: usize, keyValid: usize,
+  Tq: i32, Tk: i32, H: i32, Hkv: i32, D: i32, scale: f32, mask: i32, qStart: i32, blockLength: i32,
+  scratch: usize, scratchStride: i32): void {
+  const acc = scratch + <usize>tid * <usize>scratchStride; // (D)
+  const group = H / Hkv;
+  for (let item = start; item < end; item++) {
+    const i = item % Tq;
+    const bh = item / Tq;
+    const h = bh % H, b = bh / H;
+    const kvh = h / group;
+    const qr = at(q, ((b * Tq + i) * H + h) * D);
+    const orow = at(out, ((b * Tq + i) * H + h) * D);
+    const limit = keyLimit(qStart + i, Tk, mask, blockLength);
+    for (let d = 0; d < D; d++) store<f32>(at(acc, d), 0);
+    let m = -Infinity as f32;
+    let l: f32 = 0;
+    for (let j = 0; j < limit; j++) {
+      if (keyValid != 0 && load<u8>(keyValid + <usize>(b * Tk + j)) == 0) continue;
+      const kr = at(k, ((b * Tk + j) * Hkv + kvh) * D);
+      const s = dot(qr, kr, D) * scale;
+      const vr = at(v, ((b * Tk + j) * Hkv + kvh) * D);
+      if (s > m) { // new running max: rescale what was accumulated so far
+        const corr = exp1(m - s);
+        l = l * corr + 1;
+        scaleAdd(acc, corr, 1, vr, D);
+        m = s;
+      } else {
+        const p = exp1(s - m);
+        l += p;
+        scaleAdd(acc, 1, p, vr, D);
+      }
+    }
+    const inv: f32 = l > 0 ? 1 / l : 0;
+    for (let d = 0; d < D; d++) store<f32>(at(orow, d), load<f32>(at(acc, d)) * inv);
+    store<f32>(at(lse, (b * H + h) * Tq + i), l > 0 ? m + Mathf.log(l) : -Infinity);
+  }
+}
+
+/**
+ * Backward with the saved lse (FlashAttention-2 form): P = exp(s − lse), Δ_i = dout_i · out_i,
+ * dS = P ⊙ (dout·vᵀ − Δ), dq = scale · dS·k, dk = scale · dSᵀ·q, dv = Pᵀ·dout.
+ * items = (b, kv head): one item owns dk, dv of its kv head and dq of the H/Hkv query heads that share it,
+ * so no two threads write the same gradient and the summation order is fixed.
+ */
+export function attentionBackwardTask(start: i32, end: i32, tid: i32,
+  dq: usize, dk: usize, dv: usize, dout: usize, q: usize, k: usize, v: usize, out: usize, lse: usize, keyValid: usize,
+  Tq: i32, Tk: i32, H: i32, Hkv: i32, D: i32, scale: f32, mask: i32, qStart: i32, blockLength: i32): void {
+  const group = H / Hkv;
+  for (let item = start; item < end; item++) {
+    const kvh = item % Hkv, b = item / Hkv;
+    for (let j = 0; j < Tk; j++) {
+      const o = ((b * Tk + j) * Hkv + kvh) * D;
+      for (let d = 0; d < D; d++) { store<f32>(at(dk, o + d), 0); store<f32>(at(dv, o + d), 0); }
+    }
+    for (let h = kvh * group; h < (kvh + 1) * group; h++) {
+      for (let i = 0; i < Tq; i++) {
+        const qo = ((b * Tq + i) * H + h) * D;
+        const dqr = at(dq, qo), qr = at(q, qo), dor = at(dout, qo), orow = at(out, qo);
+        for (let d = 0; d < D; d++) store<f32>(at(dqr, d), 0);
+        const L = load<f32>(at(lse, (b * H + h) * Tq + i));
+        if (L == -Infinity) continue;
+        const delta = dot(dor, orow, D);
+        const limit = keyLimit(qStart + i, Tk, mask, blockLength);
+        for (let j = 0; j < limit; j++) {
+          if (keyValid != 0 && load<u8>(keyValid + <usize>(b * Tk + j)) == 0) continue;
+          const ko = ((b * Tk + j) * Hkv + kvh) * D;
+          const kr = at(k, ko), vr = at(v, ko);
+          const p = exp1(dot(qr, kr, D) * scale - L);
+          const ds = p * (dot(dor, vr, D) - delta);
+          scaleAdd(at(dv, ko), 1, p, dor, D);
+          scaleAdd(dqr, 1, ds * scale, kr, D);
+          scaleAdd(at(dk, ko), 1, ds * scale, qr, D);
+        }
+      }
+    }
+  }
+}

@@ -1,0 +1,115 @@
+// Skinny products (M ≤ GEMV_MAX_ROWS rows of activations), the shape of AR decoding and small batches.
+// Packing B as the GEMM does would copy the whole weight matrix once more; here each weight row is read
+// once from memory and reused from L1 for the M activation rows, so the op runs at memory bandwidth.
+// Work items are chunks of GEMV_COLS output columns; each output sums over k in a fixed order.
+import { fma4, hsum4 } from './simd';
+
+export const GEMV_MAX_ROWS: i32 = 8;
+export const GEMV_COLS: i32 = 64;
+
+// dot of x (K) with w (K): 4 independent accumulators over k, fixed combination order
+// @ts-ignore: decorator
+@inline function dotF32(x: usize, w: usize, K: i32): f32 {
+  let a0 = f32x4.splat(0), a1 = f32x4.splat(0);
+  let k = 0;
+  for (; k + 8 <= K; k += 8) {
+    const o = <usize>k * 4;
+    a0 = fma4(v128.load(x + o), v128.load(w + o), a0);
+    a1 = fma4(v128.load(x + o, 16), v128.load(w + o, 16), a1);
+  }
+  let s = hsum4(f32x4.add(a0, a1));
+  for (; k < K; k++) s += load<f32>(x + <usize>k * 4) * load<f32>(w + <usize>k * 4);
+  return s;
+}
+
+// dot of x (K) with int8 w (K)
+// @ts-ignore: decorator
+@inline function dotQ8(x: usize, w: usize, K: i32): f32 {
+  let a0 = f32x4.splat(0), a1 = f32x4.splat(0);
+  let k = 0;
+  for (; k + 8 <= K; k += 8) {
+    const q16 = v128.load8x8_s(w + <usize>k); // i16x8
+    const lo = f32x4.convert_i32x4_s(i32x4.extend_low_i16x8_s(q16));
+    const hi = f32x4.convert_i32x4_s(i32x4.extend_high_i16x8_s(q16));
+    const o = <usize>k * 4;
+    a0 = fma4(v128.load(x + o), lo, a0);
+    a1 = fma4(v128.load(x + o, 16), hi, a1);
+  }
+  let s = hsum4(f32x4.add(a0, a1));
+  for (; k < K; k++) s += load<f32>(x + <usize>k * 4) * <f32>load<i8>(w + <usize>k);
+  return s;
+}
+
+/** out (M, N) = alpha · x (M, K) · w (N, K)ᵀ + beta · out; items = chunks of GEMV_COLS columns */
+export function gemvTTask(start: i32, end: i32, tid: i32,
+  out: usize, x: usize, w: usize, M: i32, K: i32, N: i32, alpha: f32, beta: f32): void {
+  for (let t = start; t < end; t++) {
+    const j1 = min(N, (t + 1) * GEMV_COLS);
+    for (let j = t * GEMV_COLS; j < j1; j++) {
+      const wr = w + <usize>j * <usize>K * 4;
+      for (let m = 0; m < M; m++) {
+        const s = dotF32(x + <usize>m * <usize>K * 4, wr, K);
+        const p = out + (<usize>m * <usize>N + <usize>j) * 4;
+        store<f32>(p, beta == 0 ? alpha * s : alpha * s + beta * load<f32>(p));
+      }
+    }
+  }
+}
+
+/** out (M, N) = x (M, K) · (wq (N, K) · scales (N))ᵀ; items = chunks of GEMV_COLS columns */
+export function gemvQ8Task(start: i32, end: i32, tid: i32,
+  out: usize, x: usize, wq: usize, scales: usize, M: i32, K: i32, N: i32): void {
+  for (let t = start; t < end; t++) {
+    const j1 = min(N, (t + 1) * GEMV_COLS);
+    for (let j = t * GEMV_COLS; j < j1; j++) {
+      const wr = wq + <usize>j * <usize>K;
+      const sc = load<f32>(scales + <usize>j * 4);
+      for (let m = 0; m < M; m++) {
+        store<f32>(out + (<usize>m * <usize>N + <usize>j) * 4, dotQ8(x + <usize>m * <usize>K * 4, wr, K) * sc);
+      }
+    }
+  }
+}
+
+/** out (M, N) = alpha · x (M, K) · b (K, N) + beta · out; items = chunks of GEMV_COLS columns */
+export function gemvNTask(start: i32, end: i32, tid: i32,
+  out: usize, x: usize, b: usize, M: i32, K: i32, N: i32, alpha: f32, beta: f32): void {
+  for (let t = start; t < end; t++) {
+    const j0 = t * GEMV_COLS;
+    const j1 = min(N, j0 + GEMV_COLS);
+    for (let m = 0; m < M; m++) {
+      const xr = x + <usize>m * <usize>K * 4;
+      let j = j0;
+      for (; j + 16 <= j1; j += 16) {
+        let a0 = f32x4.splat(0), a1 = f32x4.splat(0), a2 = f32x4.splat(0), a3 = f32x4.splat(0);
+        let bp = b + <usize>j * 4;
+        for (let k = 0; k < K; k++) {
+          const xv = v128.load32_splat(xr + <usize>k * 4);
+          a0 = fma4(xv, v128.load(bp), a0);
+          a1 = fma4(xv, v128.load(bp, 16), a1);
+          a2 = fma4(xv, v128.load(bp, 32), a2);
+          a3 = fma4(xv, v128.load(bp, 48), a3);
+          bp += <usize>N * 4;
+        }
+        const o = out + (<usize>m * <usize>N + <usize>j) * 4;
+        const va = f32x4.splat(alpha);
+        if (beta == 0) {
+          v128.store(o, f32x4.mul(a0, va)); v128.store(o, f32x4.mul(a1, va), 16);
+          v128.store(o, f32x4.mul(a2, va), 32); v128.store(o, f32x4.mul(a3, va), 48);
+        } else {
+          const vb = f32x4.splat(beta);
+          v128.store(o, f32x4.add(f32x4.mul(a0, va), f32x4.mul(v128.load(o), vb)));
+          v128.store(o, f32x4.add(f32x4.mul(a1, va), f32x4.mul(v128.load(o, 16), vb)), 16);
+          v128.store(o, f32x4.add(f32x4.mul(a2, va), f32x4.mul(v128.load(o, 32), vb)), 32);
+          v128.store(o, f32x4.add(f32x4.mul(a3, va), f32x4.mul(v128.load(o, 48), vb)), 48);
+        }
+      }
+      for (; j < j1; j++) {
+        let s: f32 = 0;
+        for (let k = 0; k < K; k++) s += load<f32>(xr + <usize>k * 4) * load<f32>(b + (<usize>k * <usize>N + <usize>j) * 4);
+        const p = out + (<usize>m * <usize>N + <usize>j) * 4;
+        store<f32>(p, beta == 0 ? alpha * s : alpha * s + beta * load<f32>(p));
+      }
+    }
+  }
+}

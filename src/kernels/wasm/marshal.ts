@@ -1,0 +1,50 @@
+// Pointers for kernel arguments. Buffers from the kernels' own alloc* already live in the wasm memory and
+// pass straight through (the fast path); any other typed array is copied into a temporary region, and
+// copied back afterwards if it is an output. Correct for every caller, fast for the ones that care.
+import type { Arena } from './arena.js';
+
+type View = Float32Array | Int32Array | Uint8Array | Int8Array | Uint16Array;
+
+export class Marshal {
+  private temps: number[] = [];
+  private copyBack: { offset: number; view: View }[] = [];
+
+  constructor(private readonly arena: Arena) {}
+
+  /** pointer to `view`'s data for reading; 0 for null */
+  in(view: View | null): number {
+    if (view === null) return 0;
+    if (this.arena.owns(view)) return view.byteOffset;
+    const offset = this.arena.alloc(view.byteLength);
+    this.temps.push(offset);
+    new Uint8Array(this.arena.memory.buffer, offset, view.byteLength)
+      .set(new Uint8Array(view.buffer, view.byteOffset, view.byteLength));
+    return offset;
+  }
+
+  /** pointer to `view`'s data for writing (contents copied in too: accumulating ops read them) */
+  out(view: View): number {
+    if (this.arena.owns(view)) return view.byteOffset;
+    const offset = this.in(view);
+    this.copyBack.push({ offset, view });
+    return offset;
+  }
+
+  /** copy outputs back to foreign arrays and release the temporaries */
+  end(): void {
+    for (const { offset, view } of this.copyBack) {
+      new Uint8Array(view.buffer, view.byteOffset, view.byteLength)
+        .set(new Uint8Array(this.arena.memory.buffer, offset, view.byteLength));
+    }
+    for (const t of this.temps) this.arena.release(t);
+    this.temps = [];
+    this.copyBack = [];
+  }
+}
+
+/** throw a clear error when a buffer is shorter than the op's shape says */
+export function need(op: string, name: string, view: { length: number } | null, n: number): void {
+  if (view === null) throw new Error(`${op}: ${name} is null`);
+  if (!Number.isInteger(n) || n < 0) throw new Error(`${op}: ${name} size ${n} is not a non-negative integer`);
+  if (view.length < n) throw new Error(`${op}: ${name} has ${view.length} elements, the shape needs ${n}`);
+}
