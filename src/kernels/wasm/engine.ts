@@ -86,6 +86,14 @@ export class WasmKernels implements Kernels {
     m.end();
   }
 
+  /** out (n) = x (n); not part of Kernels: the bandwidth probe of the kernel benchmark */
+  copy(out: Float32Array, x: Float32Array, n: number): void {
+    need('copy', 'out', out, n); need('copy', 'x', x, n);
+    const m = new Marshal(this.arena);
+    this.pool.run('copyTask', this.chunks(n), 16, [m.out(out), m.in(x), n]);
+    m.end();
+  }
+
   rmsnormForward(out: Float32Array, rstd: Float32Array, x: Float32Array, w: Float32Array, N: number, C: number, eps: number): void {
     need('rmsnormForward', 'out', out, N * C); need('rmsnormForward', 'rstd', rstd, N);
     need('rmsnormForward', 'x', x, N * C); need('rmsnormForward', 'w', w, C);

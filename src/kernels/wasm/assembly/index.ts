@@ -6,7 +6,7 @@
 export { matmulTiles, kernel6x8, MATMUL_SCRATCH_BYTES, MC, NC } from './matmul';
 export { gemvTTask, gemvNTask, gemvQ8Task, GEMV_MAX_ROWS, GEMV_COLS } from './gemv';
 export {
-  CHUNK, addTask, rmsnormForwardTask, rmsnormBackwardXTask, rmsnormBackwardWTask, ropeTask,
+  CHUNK, addTask, copyTask, rmsnormForwardTask, rmsnormBackwardXTask, rmsnormBackwardWTask, ropeTask,
   swigluForwardTask, swigluBackwardTask, softmaxForwardTask, softmaxBackwardTask,
 } from './rows';
 export { attentionForwardTask, attentionBackwardTask } from './attention';

@@ -160,3 +160,9 @@ export function softmaxBackwardTask(start: i32, end: i32, tid: i32, dx: usize, d
     for (let c = 0; c < cols; c++) store<f32>(at(dxr, c), load<f32>(at(yr, c)) * (load<f32>(at(dyr, c)) - dot));
   }
 }
+
+/** out (n) = x (n): a plain copy, used to measure memory bandwidth next to GEMV; items = chunks */
+export function copyTask(start: i32, end: i32, tid: i32, out: usize, x: usize, n: i32): void {
+  const i0 = start * CHUNK, i1 = min(n, end * CHUNK);
+  memory.copy(at(out, i0), at(x, i0), <usize>(i1 - i0) << 2);
+}

@@ -1,0 +1,54 @@
+// The dllm command line: argv → typed options → library calls. Each command lives in its own module.
+import { parseArgs } from 'node:util';
+import { createKernels } from '../platform/node.js';
+import { VERSION } from '../version.js';
+
+const USAGE = `dllm ${VERSION} — diffusion language models in TypeScript
+
+Usage:
+  dllm generate [PROMPT] [--model DIR]   generate text (the default model ships with dllm)
+  dllm kernels [--backend auto|wasm|ref] [--threads N]
+                                         show which compute engine this machine gets
+  dllm --version | --help`;
+
+type Command = (argv: string[]) => Promise<number>;
+
+const commands: Record<string, Command> = {
+  async generate(argv) {
+    const { values, positionals } = parseArgs({ args: argv, allowPositionals: true, strict: true, options: { model: { type: 'string' } } });
+    void positionals;
+    // HACK(#5): the default code model does not exist yet; until it lands this command says so plainly.
+    console.error(`dllm generate: no model yet${values.model ? ` (loading ${values.model} needs the models issue, #3)` : ''}.`);
+    console.error('The default diffusion code model (dllm-code-mini) is trained and committed by issue #5;');
+    console.error('until then `dllm kernels` shows the compute engine, and `npm test` checks it.');
+    return 2;
+  },
+  async kernels(argv) {
+    const { values } = parseArgs({
+      args: argv, strict: true,
+      options: { backend: { type: 'string', default: 'auto' }, threads: { type: 'string' } },
+    });
+    const backend = values.backend;
+    if (backend !== 'auto' && backend !== 'wasm' && backend !== 'ref') throw new Error(`--backend must be auto, wasm or ref, got "${backend}"`);
+    const threads = values.threads === undefined ? undefined : Number(values.threads);
+    if (threads !== undefined && !(Number.isInteger(threads) && threads >= 1)) throw new Error(`--threads must be a positive integer, got "${values.threads}"`);
+    const k = await createKernels(threads === undefined ? { backend } : { backend, threads });
+    console.log(`backend: ${k.name}\nthreads: ${k.threads}`);
+    k.dispose();
+    return 0;
+  },
+};
+
+export async function run(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  if (name === undefined || name === '--help' || name === '-h' || name === 'help') { console.log(USAGE); return name ? 0 : 1; }
+  if (name === '--version' || name === '-v') { console.log(VERSION); return 0; }
+  const cmd = commands[name];
+  if (!cmd) { console.error(`dllm: unknown command "${name}"\n\n${USAGE}`); return 1; }
+  try {
+    return await cmd(rest);
+  } catch (e) {
+    console.error(`dllm ${name}: ${(e as Error).message}`);
+    return 1;
+  }
+}

@@ -1,0 +1,3 @@
+// 'dllm/node': the library plus the Node.js platform (WASM engine on worker_threads, files).
+export * from './index.js';
+export { createKernels, nodeWasmPlatform } from './platform/node.js';

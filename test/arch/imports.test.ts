@@ -1,0 +1,88 @@
+// Architecture rules, checked on the sources: layers point one way, and library code stays browser-safe
+// (node:* and Node built-ins only in platform/, cli/, serve/ and the 'dllm/node' entry).
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { builtinModules } from 'node:module';
+import { join, relative, sep } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = fileURLToPath(new URL('../../../', import.meta.url));
+const src = join(root, 'src');
+const NODE_ALLOWED = ['platform', 'cli', 'serve', 'node.ts'];
+// layer → layers it may import (itself always allowed); top-level files (index.ts, version.ts) are free
+const LAYERS: Record<string, string[]> = {
+  kernels: [],
+  io: [],
+  tokenizer: ['io'],
+  model: ['kernels', 'io', 'tokenizer'],
+  sampler: [],
+  train: ['kernels', 'model', 'io', 'tokenizer', 'sampler'],
+  eval: ['kernels', 'model', 'io', 'tokenizer', 'sampler', 'train'],
+  platform: ['kernels', 'io', 'model', 'tokenizer', 'sampler', 'train', 'eval'],
+  serve: ['kernels', 'io', 'model', 'tokenizer', 'sampler', 'platform'],
+  cli: ['kernels', 'io', 'model', 'tokenizer', 'sampler', 'train', 'eval', 'serve', 'platform'],
+};
+const VERSION_FILE = 'version.ts';
+
+function walk(dir: string): string[] {
+  return readdirSync(dir).flatMap((n) => {
+    const p = join(dir, n);
+    if (statSync(p).isDirectory()) return n === 'assembly' ? [] : walk(p); // AssemblyScript sources: wasm, not JS
+    return p.endsWith('.ts') ? [p] : [];
+  });
+}
+
+function imports(file: string): string[] {
+  const text = readFileSync(file, 'utf8');
+  const re = /(?:import|export)\s[^'"]*?from\s+['"]([^'"]+)['"]|import\(\s*['"]([^'"]+)['"]\s*\)|^\s*import\s+['"]([^'"]+)['"]/gm;
+  const out: string[] = [];
+  for (let m = re.exec(text); m; m = re.exec(text)) out.push((m[1] ?? m[2] ?? m[3])!);
+  return out;
+}
+
+const files = walk(src);
+const builtins = new Set(builtinModules);
+
+test('library code imports no Node.js built-ins outside platform/, cli/, serve/', () => {
+  const bad: string[] = [];
+  for (const f of files) {
+    const rel = relative(src, f);
+    const top = rel.split(sep)[0]!;
+    if (NODE_ALLOWED.includes(top)) continue;
+    for (const spec of imports(f)) if (spec.startsWith('node:') || builtins.has(spec.split('/')[0]!)) bad.push(`${rel} imports ${spec}`);
+  }
+  assert.deepEqual(bad, [], `browser-unsafe imports:\n${bad.join('\n')}`);
+});
+
+test('layers import only the layers below them', () => {
+  const bad: string[] = [];
+  for (const f of files) {
+    const rel = relative(src, f);
+    const parts = rel.split(sep);
+    if (parts.length === 1) continue; // index.ts, node.ts, version.ts
+    const from = parts[0]!;
+    const allowed = LAYERS[from];
+    assert.ok(allowed, `src/${from}/ is not in the layer table of test/arch/imports.test.ts; add it there`);
+    for (const spec of imports(f)) {
+      if (!spec.startsWith('.')) continue;
+      const target = relative(src, join(f, '..', spec)).split(sep);
+      if (target.length === 1) { if (target[0] !== VERSION_FILE.replace('.ts', '.js')) bad.push(`${rel} imports src/${target[0]}`); continue; }
+      const to = target[0]!;
+      if (to !== from && !allowed.includes(to)) bad.push(`${rel} (${from}) imports ${spec} (${to})`);
+    }
+  }
+  assert.deepEqual(bad, [], `layer violations:\n${bad.join('\n')}`);
+});
+
+test('the architecture test sees real files and real imports (it cannot pass vacuously)', () => {
+  assert.ok(files.length > 10, `only ${files.length} source files found under ${src}`);
+  const nodeTs = files.find((f) => f.endsWith(join('platform', 'node.ts')));
+  assert.ok(nodeTs && imports(nodeTs).some((s) => s.startsWith('node:')), 'platform/node.ts should import node:* and be seen doing so');
+});
+
+test('VERSION matches package.json', async () => {
+  const { VERSION } = await import('../../src/version.js');
+  const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { version: string };
+  assert.equal(VERSION, pkg.version);
+});
