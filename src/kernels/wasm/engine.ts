@@ -56,7 +56,7 @@ export class WasmKernels implements Kernels {
     const pc = m.out(out), pa = m.in(a), pb = m.in(b);
     if (M <= this.c.GEMV_MAX_ROWS && !transA && K > 0) {
       const items = Math.ceil(N / this.c.GEMV_COLS);
-      this.pool.run(transB ? 'gemvTTask' : 'gemvNTask', items, 1, [pc, pa, pb, M, K, N, alpha, beta]);
+      this.pool.run(transB ? 'gemvTTask' : 'gemvNTask', items, 1, [pc, pa, pb, M, K, N, alpha, beta, this.scratch]);
     } else {
       const tiles = Math.ceil(M / this.c.MC) * Math.ceil(N / this.c.NC);
       const flags = (transA ? 1 : 0) | (transB ? 2 : 0);

@@ -40,12 +40,50 @@ export const GEMV_COLS: i32 = 64;
   return s;
 }
 
+// dots of x (K) with 4 consecutive rows of w (K): each x vector is loaded once for 4 rows; each row keeps
+// the same 2 accumulators and combination order as dotF32, so grouping never changes a result
+export function dot4F32(out: usize, x: usize, w: usize, K: i32): void {
+  const stride = <usize>K * 4;
+  const w1 = w + stride, w2 = w1 + stride, w3 = w2 + stride;
+  let a0 = f32x4.splat(0), b0 = f32x4.splat(0), a1 = f32x4.splat(0), b1 = f32x4.splat(0);
+  let a2 = f32x4.splat(0), b2 = f32x4.splat(0), a3 = f32x4.splat(0), b3 = f32x4.splat(0);
+  let k = 0;
+  for (; k + 8 <= K; k += 8) {
+    const o = <usize>k * 4;
+    const x0 = v128.load(x + o), x1 = v128.load(x + o, 16);
+    a0 = fma4(x0, v128.load(w + o), a0); b0 = fma4(x1, v128.load(w + o, 16), b0);
+    a1 = fma4(x0, v128.load(w1 + o), a1); b1 = fma4(x1, v128.load(w1 + o, 16), b1);
+    a2 = fma4(x0, v128.load(w2 + o), a2); b2 = fma4(x1, v128.load(w2 + o, 16), b2);
+    a3 = fma4(x0, v128.load(w3 + o), a3); b3 = fma4(x1, v128.load(w3 + o, 16), b3);
+  }
+  let s0 = hsum4(f32x4.add(a0, b0)), s1 = hsum4(f32x4.add(a1, b1));
+  let s2 = hsum4(f32x4.add(a2, b2)), s3 = hsum4(f32x4.add(a3, b3));
+  for (; k < K; k++) {
+    const xv = load<f32>(x + <usize>k * 4), o = <usize>k * 4;
+    s0 += xv * load<f32>(w + o); s1 += xv * load<f32>(w1 + o); s2 += xv * load<f32>(w2 + o); s3 += xv * load<f32>(w3 + o);
+  }
+  store<f32>(out, s0); store<f32>(out, s1, 4); store<f32>(out, s2, 8); store<f32>(out, s3, 12);
+}
+
 /** out (M, N) = alpha · x (M, K) · w (N, K)ᵀ + beta · out; items = chunks of GEMV_COLS columns */
 export function gemvTTask(start: i32, end: i32, tid: i32,
-  out: usize, x: usize, w: usize, M: i32, K: i32, N: i32, alpha: f32, beta: f32): void {
+  out: usize, x: usize, w: usize, M: i32, K: i32, N: i32, alpha: f32, beta: f32, scratch: usize): void {
+  const tmp = scratch + <usize>tid * 64; // 4 dots per thread
   for (let t = start; t < end; t++) {
     const j1 = min(N, (t + 1) * GEMV_COLS);
-    for (let j = t * GEMV_COLS; j < j1; j++) {
+    let j = t * GEMV_COLS;
+    for (; j + 4 <= j1; j += 4) {
+      const wr = w + <usize>j * <usize>K * 4;
+      for (let m = 0; m < M; m++) {
+        dot4F32(tmp, x + <usize>m * <usize>K * 4, wr, K);
+        for (let r = 0; r < 4; r++) {
+          const s = load<f32>(tmp + <usize>r * 4);
+          const p = out + (<usize>m * <usize>N + <usize>(j + r)) * 4;
+          store<f32>(p, beta == 0 ? alpha * s : alpha * s + beta * load<f32>(p));
+        }
+      }
+    }
+    for (; j < j1; j++) {
       const wr = w + <usize>j * <usize>K * 4;
       for (let m = 0; m < M; m++) {
         const s = dotF32(x + <usize>m * <usize>K * 4, wr, K);

@@ -4,7 +4,8 @@
 // kernel6x8 is exported only so Binaryen keeps it a separate function: inlined into matmulTiles, V8 spilled
 // its accumulators (measured 28 vs ~60 GFLOP/s on one thread).
 export { matmulTiles, kernel6x8, MATMUL_SCRATCH_BYTES, MC, NC } from './matmul';
-export { gemvTTask, gemvNTask, gemvQ8Task, GEMV_MAX_ROWS, GEMV_COLS } from './gemv';
+// dot4F32 likewise (exported to stay out of gemvTTask's register pressure).
+export { gemvTTask, gemvNTask, gemvQ8Task, dot4F32, GEMV_MAX_ROWS, GEMV_COLS } from './gemv';
 export {
   CHUNK, addTask, copyTask, rmsnormForwardTask, rmsnormBackwardXTask, rmsnormBackwardWTask, ropeTask,
   swigluForwardTask, swigluBackwardTask, softmaxForwardTask, softmaxBackwardTask,
