@@ -63,6 +63,8 @@ export interface Kernels {
   // ---- elementwise and row ops ---------------------------------------------------------------
   /** out (n) = a + b (residual add; out may alias a or b) */
   add(out: Float32Array, a: Float32Array, b: Float32Array, n: number): void;
+  /** out (rows, cols) = x (rows, cols) + bias (cols) broadcast over rows (q/k/v biases); out may alias x */
+  addBias(out: Float32Array, x: Float32Array, bias: Float32Array, rows: number, cols: number): void;
   /** RMSNorm: out (N, C) = x · rsqrt(mean(x²) + eps) · w (C); rstd (N) saved for backward */
   rmsnormForward(out: Float32Array, rstd: Float32Array, x: Float32Array, w: Float32Array, N: number, C: number, eps: number): void;
   /** dx (N, C) = ∂/∂x (overwritten); dw (C) += ∂/∂w (accumulated) */

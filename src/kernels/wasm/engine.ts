@@ -86,6 +86,13 @@ export class WasmKernels implements Kernels {
     m.end();
   }
 
+  addBias(out: Float32Array, x: Float32Array, bias: Float32Array, rows: number, cols: number): void {
+    need('addBias', 'out', out, rows * cols); need('addBias', 'x', x, rows * cols); need('addBias', 'bias', bias, cols);
+    const m = new Marshal(this.arena);
+    this.pool.run('addBiasTask', rows, this.rowGrain(cols), [m.out(out), m.in(x), m.in(bias), cols]);
+    m.end();
+  }
+
   /** out (n) = x (n); not part of Kernels: the bandwidth probe of the kernel benchmark */
   copy(out: Float32Array, x: Float32Array, n: number): void {
     need('copy', 'out', out, n); need('copy', 'x', x, n);

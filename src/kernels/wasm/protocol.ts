@@ -20,7 +20,7 @@ export const SPIN_ITERATIONS = 20000;
 
 /** the module's task exports, in a fixed order shared by main thread and workers */
 export const TASK_NAMES = [
-  'matmulTiles', 'gemvTTask', 'gemvNTask', 'gemvQ8Task', 'addTask', 'copyTask',
+  'matmulTiles', 'gemvTTask', 'gemvNTask', 'gemvQ8Task', 'addTask', 'addBiasTask', 'copyTask',
   'rmsnormForwardTask', 'rmsnormBackwardXTask', 'rmsnormBackwardWTask', 'ropeTask',
   'swigluForwardTask', 'swigluBackwardTask', 'softmaxForwardTask', 'softmaxBackwardTask',
   'attentionForwardTask', 'attentionBackwardTask',

@@ -7,7 +7,7 @@ export { matmulTiles, kernel6x8, MATMUL_SCRATCH_BYTES, MC, NC } from './matmul';
 // dot4F32 likewise (exported to stay out of gemvTTask's register pressure).
 export { gemvTTask, gemvNTask, gemvQ8Task, dot4F32, GEMV_MAX_ROWS, GEMV_COLS } from './gemv';
 export {
-  CHUNK, addTask, copyTask, rmsnormForwardTask, rmsnormBackwardXTask, rmsnormBackwardWTask, ropeTask,
+  CHUNK, addTask, addBiasTask, copyTask, rmsnormForwardTask, rmsnormBackwardXTask, rmsnormBackwardWTask, ropeTask,
   swigluForwardTask, swigluBackwardTask, softmaxForwardTask, softmaxBackwardTask,
 } from './rows';
 export { attentionForwardTask, attentionBackwardTask } from './attention';

@@ -15,6 +15,16 @@ export function addTask(start: i32, end: i32, tid: i32, out: usize, a: usize, b:
   for (; i < i1; i++) store<f32>(at(out, i), load<f32>(at(a, i)) + load<f32>(at(b, i)));
 }
 
+/** out (rows, cols) = x + bias (cols); items = rows */
+export function addBiasTask(start: i32, end: i32, tid: i32, out: usize, x: usize, bias: usize, cols: i32): void {
+  for (let r = start; r < end; r++) {
+    const xr = at(x, r * cols), orow = at(out, r * cols);
+    let c = 0;
+    for (; c + 4 <= cols; c += 4) v128.store(at(orow, c), f32x4.add(v128.load(at(xr, c)), v128.load(at(bias, c))));
+    for (; c < cols; c++) store<f32>(at(orow, c), load<f32>(at(xr, c)) + load<f32>(at(bias, c)));
+  }
+}
+
 // Σ x² over one row, 4 lanes then a fixed-order horizontal sum
 // @ts-ignore: decorator
 @inline function sumSquares(x: usize, C: i32): f32 {

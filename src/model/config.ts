@@ -1,0 +1,119 @@
+// ModelConfig: the architecture only (no tokenizer, no sampler settings), one shape for the three families.
+// parseHfConfig maps each family's config.json field names onto it:
+//   llada — LLaDA's OLMo-derived config (d_model, n_layers, n_heads, n_kv_heads, mlp_hidden_size, …;
+//           GSAI-ML/LLaDA-8B-Base config.json, dllm-reference.md §1.1)
+//   dream — Qwen2 field names (hidden_size, num_hidden_layers, …; Dream-org/Dream-v0-Base-7B, §3.1)
+//   llama — HF LlamaConfig field names (causal, the AR twin)
+
+export type Arch = 'llada' | 'dream' | 'llama';
+export type AttentionKind = 'bidirectional' | 'causal';
+
+export interface ModelConfig {
+  arch: Arch;
+  vocabSize: number; // V (rows of the embedding; LLaDA's embedding_size, padded ≥ vocab_size)
+  hiddenSize: number; // C
+  numLayers: number; // L
+  numHeads: number; // H
+  numKvHeads: number; // Hkv
+  headDim: number; // D
+  ffnSize: number; // F
+  ropeTheta: number;
+  normEps: number;
+  tieEmbeddings: boolean;
+  qkvBias: boolean; // Qwen2/Dream: biases on q, k, v projections
+  attention: AttentionKind; // the family's default; `forward` may override
+  shiftLogits: boolean; // Dream: logits at i predict token i+1 (dllm-reference.md §3.2)
+  maxPositions: number;
+}
+
+type Json = Record<string, unknown>;
+
+function num(cfg: Json, key: string, where: string, fallback?: number): number {
+  const v = cfg[key];
+  if (v === undefined && fallback !== undefined) return fallback;
+  if (typeof v !== 'number' || !Number.isFinite(v)) throw new Error(`${where}: "${key}" must be a number, got ${JSON.stringify(v)}`);
+  return v;
+}
+function int(cfg: Json, key: string, where: string, fallback?: number): number {
+  const v = num(cfg, key, where, fallback);
+  if (!Number.isInteger(v) || v <= 0) throw new Error(`${where}: "${key}" must be a positive integer, got ${v}`);
+  return v;
+}
+function bool(cfg: Json, key: string, where: string, fallback: boolean): boolean {
+  const v = cfg[key];
+  if (v === undefined) return fallback;
+  if (typeof v !== 'boolean') throw new Error(`${where}: "${key}" must be true or false, got ${JSON.stringify(v)}`);
+  return v;
+}
+
+/** which family a config.json describes: model_type first, then architectures */
+export function detectArch(cfg: Json, where = 'config.json'): Arch {
+  const type = String(cfg['model_type'] ?? '').toLowerCase();
+  const archs = Array.isArray(cfg['architectures']) ? (cfg['architectures'] as unknown[]).map(String).join(',') : '';
+  if (type === 'llada' || /LLaDA/i.test(archs)) return 'llada';
+  if (type === 'dream' || /Dream/i.test(archs)) return 'dream';
+  if (type === 'llama' || /LlamaForCausalLM/.test(archs)) return 'llama';
+  throw new Error(`${where}: unknown architecture (model_type "${cfg['model_type']}", architectures [${archs}]); ` +
+    'dllm loads llada, dream and llama');
+}
+
+export function parseHfConfig(cfg: Json, where = 'config.json'): ModelConfig {
+  const arch = detectArch(cfg, where);
+  let c: ModelConfig;
+  if (arch === 'llada') {
+    if (cfg['block_type'] !== undefined && cfg['block_type'] !== 'llama') {
+      throw new Error(`${where}: LLaDA block_type "${cfg['block_type']}" is not supported (only "llama")`);
+    }
+    const hidden = int(cfg, 'd_model', where);
+    const heads = int(cfg, 'n_heads', where);
+    c = {
+      arch, vocabSize: int(cfg, 'embedding_size', where, num(cfg, 'vocab_size', where)),
+      hiddenSize: hidden, numLayers: int(cfg, 'n_layers', where), numHeads: heads,
+      numKvHeads: int(cfg, 'n_kv_heads', where, heads), headDim: hidden / heads,
+      ffnSize: int(cfg, 'mlp_hidden_size', where), ropeTheta: num(cfg, 'rope_theta', where, 10000),
+      normEps: num(cfg, 'rms_norm_eps', where, 1e-5), tieEmbeddings: bool(cfg, 'weight_tying', where, false),
+      qkvBias: bool(cfg, 'include_bias', where, false) || bool(cfg, 'include_qkv_bias', where, false),
+      attention: 'bidirectional', shiftLogits: false, maxPositions: int(cfg, 'max_sequence_length', where, 4096),
+    };
+  } else {
+    const hidden = int(cfg, 'hidden_size', where);
+    const heads = int(cfg, 'num_attention_heads', where);
+    c = {
+      arch, vocabSize: int(cfg, 'vocab_size', where), hiddenSize: hidden, numLayers: int(cfg, 'num_hidden_layers', where),
+      numHeads: heads, numKvHeads: int(cfg, 'num_key_value_heads', where, heads),
+      headDim: int(cfg, 'head_dim', where, hidden / heads), ffnSize: int(cfg, 'intermediate_size', where),
+      ropeTheta: num(cfg, 'rope_theta', where, arch === 'dream' ? 1e6 : 10000), normEps: num(cfg, 'rms_norm_eps', where, 1e-6),
+      tieEmbeddings: bool(cfg, 'tie_word_embeddings', where, false),
+      qkvBias: arch === 'dream' ? true : bool(cfg, 'attention_bias', where, false),
+      attention: arch === 'dream' ? 'bidirectional' : 'causal', shiftLogits: arch === 'dream',
+      maxPositions: int(cfg, 'max_position_embeddings', where, 4096),
+    };
+  }
+  return validateConfig(c, where);
+}
+
+export function validateConfig(c: ModelConfig, where = 'model config'): ModelConfig {
+  if (!Number.isInteger(c.headDim) || c.headDim % 2 !== 0) throw new Error(`${where}: head dim ${c.headDim} must be an even integer (RoPE rotate-half)`);
+  if (c.numHeads % c.numKvHeads !== 0) throw new Error(`${where}: ${c.numHeads} heads is not a multiple of ${c.numKvHeads} kv heads`);
+  return Object.freeze({ ...c });
+}
+
+/** config.json for our own checkpoints, in the family's own field names (so the reference code reads it) */
+export function toHfConfig(c: ModelConfig, extra: Json = {}): Json {
+  if (c.arch === 'llada') {
+    return {
+      architectures: ['LLaDAModelLM'], model_type: 'llada', block_type: 'llama', activation_type: 'silu',
+      d_model: c.hiddenSize, n_layers: c.numLayers, n_heads: c.numHeads, n_kv_heads: c.numKvHeads,
+      mlp_hidden_size: c.ffnSize, vocab_size: c.vocabSize, embedding_size: c.vocabSize, rope_theta: c.ropeTheta,
+      rms_norm_eps: c.normEps, weight_tying: c.tieEmbeddings, include_bias: false, include_qkv_bias: c.qkvBias,
+      max_sequence_length: c.maxPositions, rope: true, layer_norm_type: 'rms', ...extra,
+    };
+  }
+  return {
+    architectures: [c.arch === 'dream' ? 'DreamModel' : 'LlamaForCausalLM'], model_type: c.arch === 'dream' ? 'Dream' : 'llama',
+    hidden_size: c.hiddenSize, num_hidden_layers: c.numLayers, num_attention_heads: c.numHeads,
+    num_key_value_heads: c.numKvHeads, head_dim: c.headDim, intermediate_size: c.ffnSize, vocab_size: c.vocabSize,
+    rope_theta: c.ropeTheta, rms_norm_eps: c.normEps, tie_word_embeddings: c.tieEmbeddings,
+    max_position_embeddings: c.maxPositions, hidden_act: 'silu', ...(c.arch === 'llama' ? { attention_bias: c.qkvBias } : {}), ...extra,
+  };
+}

@@ -1,0 +1,175 @@
+// The transformer forward pass over the kernels, shared by the three families: LLaMA-style pre-norm blocks
+// (RMSNorm → attention with RoPE → residual → RMSNorm → SwiGLU → residual), final RMSNorm, LM head.
+// Bidirectional for llada/dream, causal for llama; the caller may override (e.g. block-causal).
+// Glossary: B batch, T tokens per row, N = B·T, C width, H heads, Hkv kv heads, D head dim, F FFN, V vocab.
+import type { AttentionShape, Kernels, MaskKind } from '../kernels/backend.js';
+import { ropeTable, type RopeTable } from '../kernels/rope-table.js';
+import type { ModelConfig } from './config.js';
+import type { Weight, Weights } from './weights.js';
+
+export interface ForwardInput {
+  tokens: Int32Array; // (B, T)
+  B: number;
+  T: number;
+  positions?: Int32Array; // (B, T); default 0..T-1 in every row
+  keyValid?: Uint8Array | null; // (B, T): 0 = padding, never attended to
+  mask?: { kind: MaskKind; blockLength?: number }; // default: the architecture's (bidirectional → none)
+  logitRows?: Int32Array; // rows of (B·T) to compute logits for; default all
+}
+
+/** activation buffers for one N = B·T, allocated once in kernel memory and reused */
+interface Acts {
+  N: number;
+  x: Float32Array; // (N, C) residual stream
+  h: Float32Array; // (N, C) normed input of a sub-block; later the attention projection
+  rstd: Float32Array; // (N)
+  q: Float32Array; // (N, H·D)
+  k: Float32Array; // (N, Hkv·D)
+  v: Float32Array; // (N, Hkv·D)
+  att: Float32Array; // (N, H·D)
+  lse: Float32Array; // (B, H, T)
+  gate: Float32Array; // (N, F)
+  up: Float32Array; // (N, F)
+}
+
+export class Transformer {
+  private acts: Acts | null = null;
+  private rope: RopeTable;
+  private ropeBufs: { cos: Float32Array; sin: Float32Array };
+
+  constructor(readonly config: ModelConfig, readonly kernels: Kernels, readonly weights: Weights) {
+    this.rope = ropeTable(config.ropeTheta, config.headDim, config.maxPositions);
+    const cos = kernels.allocF32(this.rope.cos.length), sin = kernels.allocF32(this.rope.sin.length);
+    cos.set(this.rope.cos); sin.set(this.rope.sin);
+    this.ropeBufs = { cos, sin };
+  }
+
+  private w(name: string): Weight {
+    const w = this.weights.get(name);
+    if (!w) throw new Error(`model: weight ${name} is missing`);
+    return w;
+  }
+  private f32(name: string): Float32Array {
+    const w = this.w(name);
+    if (w.kind !== 'f32') throw new Error(`model: weight ${name} must be f32`);
+    return w.data;
+  }
+
+  /** out (M, out) = x (M, in) · Wᵀ, f32 or int8 weights */
+  private linear(out: Float32Array, x: Float32Array, name: string, M: number, inDim: number, outDim: number): void {
+    const w = this.w(name);
+    if (w.kind === 'f32') this.kernels.matmul(out, x, w.data, M, inDim, outDim, false, true, 1, 0);
+    else this.kernels.matmulQ8(out, x, w.q, w.scales, M, inDim, outDim);
+  }
+
+  private ensureActs(B: number, T: number): Acts {
+    const N = B * T;
+    if (this.acts && this.acts.N === N && this.acts.lse.length === B * this.config.numHeads * T) return this.acts;
+    this.freeActs();
+    const { hiddenSize: C, numHeads: H, numKvHeads: Hkv, headDim: D, ffnSize: F } = this.config;
+    const a = (n: number) => this.kernels.allocF32(n);
+    this.acts = {
+      N, x: a(N * C), h: a(N * C), rstd: a(N), q: a(N * H * D), k: a(N * Hkv * D), v: a(N * Hkv * D),
+      att: a(N * H * D), lse: a(B * H * T), gate: a(N * F), up: a(N * F),
+    };
+    return this.acts;
+  }
+
+  private freeActs(): void {
+    if (!this.acts) return;
+    for (const [key, buf] of Object.entries(this.acts)) if (key !== 'N') this.kernels.free(buf as Float32Array);
+    this.acts = null;
+  }
+
+  private embed(x: Float32Array, tokens: Int32Array, N: number): void {
+    const C = this.config.hiddenSize;
+    const w = this.w('tokEmbed');
+    for (let i = 0; i < N; i++) {
+      const t = tokens[i]!;
+      if (!(t >= 0 && t < this.config.vocabSize)) throw new Error(`model: token id ${t} at ${i} is outside the vocabulary 0..${this.config.vocabSize - 1}`);
+    }
+    if (w.kind === 'f32') { this.kernels.embeddingForward(x, w.data, tokens, N, C); return; }
+    for (let i = 0; i < N; i++) { // int8 rows dequantized on gather: N·C work, no full-table copy
+      const t = tokens[i]!, s = w.scales[t]!;
+      for (let c = 0; c < C; c++) x[i * C + c] = w.q[t * C + c]! * s;
+    }
+  }
+
+  /** logits (rows, V) for the requested rows (default all B·T), as a fresh Float32Array */
+  forward(input: ForwardInput): Float32Array {
+    const cfg = this.config;
+    const { B, T, tokens } = input;
+    const N = B * T;
+    if (tokens.length !== N) throw new Error(`forward: tokens has ${tokens.length} ids, B·T = ${N}`);
+    if (T > cfg.maxPositions) throw new Error(`forward: T=${T} exceeds the model's ${cfg.maxPositions} positions`);
+    const { hiddenSize: C, numHeads: H, numKvHeads: Hkv, headDim: D, ffnSize: F, vocabSize: V } = cfg;
+    const k = this.kernels;
+    const a = this.ensureActs(B, T);
+    const positions = input.positions ?? defaultPositions(B, T);
+    if (positions.length !== N) throw new Error(`forward: positions has ${positions.length} entries, B·T = ${N}`);
+    const keyValid = input.keyValid ?? null;
+    if (keyValid && keyValid.length !== N) throw new Error(`forward: keyValid has ${keyValid.length} entries, B·T = ${N}`);
+    const maskKind: MaskKind = input.mask?.kind ?? (cfg.attention === 'causal' ? 'causal' : 'none');
+    const shape: AttentionShape = {
+      B, Tq: T, Tk: T, H, Hkv, D, scale: 1 / Math.sqrt(D), mask: maskKind, qStart: 0,
+      blockLength: input.mask?.blockLength ?? 0, keyValid,
+    };
+    this.embed(a.x, tokens, N);
+    for (let l = 0; l < cfg.numLayers; l++) {
+      const p = `layers.${l}.`;
+      // attention sub-block
+      k.rmsnormForward(a.h, a.rstd, a.x, this.f32(p + 'attnNorm'), N, C, cfg.normEps);
+      this.linear(a.q, a.h, p + 'wq', N, C, H * D);
+      this.linear(a.k, a.h, p + 'wk', N, C, Hkv * D);
+      this.linear(a.v, a.h, p + 'wv', N, C, Hkv * D);
+      if (cfg.qkvBias) {
+        k.addBias(a.q, a.q, this.f32(p + 'bq'), N, H * D);
+        k.addBias(a.k, a.k, this.f32(p + 'bk'), N, Hkv * D);
+        k.addBias(a.v, a.v, this.f32(p + 'bv'), N, Hkv * D);
+      }
+      k.ropeForward(a.q, a.q, positions, this.ropeBufs.cos, this.ropeBufs.sin, N, H, D);
+      k.ropeForward(a.k, a.k, positions, this.ropeBufs.cos, this.ropeBufs.sin, N, Hkv, D);
+      k.attentionForward(a.att, a.lse, a.q, a.k, a.v, shape);
+      this.linear(a.h, a.att, p + 'wo', N, H * D, C);
+      k.add(a.x, a.x, a.h, N * C);
+      // feed-forward sub-block
+      k.rmsnormForward(a.h, a.rstd, a.x, this.f32(p + 'ffnNorm'), N, C, cfg.normEps);
+      this.linear(a.gate, a.h, p + 'wGate', N, C, F);
+      this.linear(a.up, a.h, p + 'wUp', N, C, F);
+      k.swigluForward(a.gate, a.gate, a.up, N * F);
+      this.linear(a.h, a.gate, p + 'wDown', N, F, C);
+      k.add(a.x, a.x, a.h, N * C);
+    }
+    k.rmsnormForward(a.h, a.rstd, a.x, this.f32('finalNorm'), N, C, cfg.normEps);
+    const rows = input.logitRows;
+    let hidden = a.h; // (R, C)
+    let R = N;
+    if (rows) {
+      R = rows.length;
+      hidden = k.allocF32(R * C);
+      for (let r = 0; r < R; r++) {
+        const i = rows[r]!;
+        if (!(i >= 0 && i < N)) throw new Error(`forward: logitRows[${r}] = ${i} is outside 0..${N - 1}`);
+        hidden.set(a.h.subarray(i * C, (i + 1) * C), r * C);
+      }
+    }
+    const logits = k.allocF32(R * V); // (R, V)
+    this.linear(logits, hidden, cfg.tieEmbeddings ? 'tokEmbed' : 'lmHead', R, C, V);
+    const out = logits.slice();
+    k.free(logits);
+    if (rows) k.free(hidden);
+    return out;
+  }
+
+  dispose(): void {
+    this.freeActs();
+    this.kernels.free(this.ropeBufs.cos);
+    this.kernels.free(this.ropeBufs.sin);
+  }
+}
+
+export function defaultPositions(B: number, T: number): Int32Array {
+  const p = new Int32Array(B * T);
+  for (let b = 0; b < B; b++) for (let t = 0; t < T; t++) p[b * T + t] = t;
+  return p;
+}

@@ -1,0 +1,61 @@
+// Weights of a model: the parameter table's tensors, f32 or int8 (weight-only, per-output-channel scales).
+// Arrays from the kernels' alloc* are used in place; plain arrays (weights too large for the wasm32 heap)
+// are copied in by the kernels on each use, so a model larger than 4 GiB still runs, layer by layer.
+import type { Kernels } from '../kernels/backend.js';
+import { quantizeQ8 } from '../kernels/quantize.js';
+import type { ModelConfig } from './config.js';
+import { numel, parameterTable, type ParamSpec } from './params.js';
+
+export type Weight =
+  | { kind: 'f32'; data: Float32Array } // shape of its ParamSpec
+  | { kind: 'q8'; q: Int8Array; scales: Float32Array }; // q (out, in), scales (out)
+
+export type Weights = Map<string, Weight>;
+
+export type WeightDtype = 'f32' | 'f16' | 'q8';
+
+/** q8 applies to the matrices (linear layers and the embedding); norms and biases stay f32 */
+export function quantizes(spec: ParamSpec, dtype: WeightDtype): boolean {
+  return dtype === 'q8' && (spec.kind === 'linear' || spec.kind === 'embedding');
+}
+
+/** Convert one loaded f32 tensor into the requested storage (f16 is stored widened: compute is f32). */
+export function storeWeight(k: Kernels | null, spec: ParamSpec, data: Float32Array, dtype: WeightDtype): Weight {
+  const n = numel(spec.shape);
+  if (data.length !== n) throw new Error(`weight ${spec.name}: ${data.length} values, shape [${spec.shape}] needs ${n}`);
+  if (quantizes(spec, dtype)) {
+    const [rows, cols] = spec.shape as [number, number];
+    const q = k ? k.allocI8(rows * cols) : new Int8Array(rows * cols);
+    const scales = k ? k.allocF32(rows) : new Float32Array(rows);
+    quantizeQ8(data, rows, cols, { q, scales });
+    return { kind: 'q8', q, scales };
+  }
+  if (!k) return { kind: 'f32', data };
+  const buf = k.allocF32(n);
+  buf.set(data);
+  return { kind: 'f32', data: buf };
+}
+
+export function weightBytes(w: Weight): number {
+  return w.kind === 'f32' ? w.data.byteLength : w.q.byteLength + w.scales.byteLength;
+}
+
+export function freeWeights(k: Kernels, weights: Weights): void {
+  for (const w of weights.values()) {
+    const bufs = w.kind === 'f32' ? [w.data] : [w.q, w.scales];
+    for (const b of bufs) { try { k.free(b); } catch { /* a plain array, not from the kernels */ } }
+  }
+  weights.clear();
+}
+
+/** Random weights (normal, std) from a seeded generator: tiny test models and training from scratch. */
+export function randomWeights(c: ModelConfig, k: Kernels | null, normal: () => number, std = 0.02, dtype: WeightDtype = 'f32'): Weights {
+  const weights: Weights = new Map();
+  for (const spec of parameterTable(c)) {
+    const data = new Float32Array(numel(spec.shape));
+    if (spec.kind === 'norm') data.fill(1);
+    else if (spec.kind !== 'bias') for (let i = 0; i < data.length; i++) data[i] = normal() * std;
+    weights.set(spec.name, storeWeight(k, spec, data, dtype));
+  }
+  return weights;
+}

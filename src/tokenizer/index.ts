@@ -1,0 +1,112 @@
+// Text ↔ token ids through a checkpoint's own tokenizer.json (@huggingface/tokenizers, the tokenizer of
+// transformers.js), chat templates rendered with @huggingface/jinja, and the special ids a diffusion decoder
+// needs — all read from the checkpoint's files (config.json, generation_config.json, tokenizer_config.json),
+// never written as literals in code.
+import { Tokenizer } from '@huggingface/tokenizers';
+import { Template } from '@huggingface/jinja';
+
+type Json = Record<string, unknown>;
+
+export interface SpecialTokens {
+  mask: number | null; // the [MASK] of masked diffusion (LLaDA <|mdm_mask|>, Dream <|mask|>)
+  eos: number | null; // end of text
+  eot: number | null; // end of turn in chat (LLaDA <|eot_id|>, Qwen <|im_end|>); may equal eos
+  bos: number | null;
+  pad: number | null;
+}
+
+export interface ChatMessage {
+  role: 'system' | 'user' | 'assistant' | string;
+  content: string;
+}
+
+export interface TokenizerFiles {
+  tokenizerJson: Json; // tokenizer.json
+  tokenizerConfig?: Json; // tokenizer_config.json
+  modelConfig?: Json; // config.json
+  generationConfig?: Json; // generation_config.json
+}
+
+function tokenContent(v: unknown): string | null {
+  if (typeof v === 'string') return v;
+  if (v && typeof v === 'object' && typeof (v as Json)['content'] === 'string') return (v as Json)['content'] as string;
+  return null;
+}
+function firstId(v: unknown): number | null {
+  if (typeof v === 'number' && Number.isInteger(v)) return v;
+  if (Array.isArray(v) && typeof v[0] === 'number') return v[0] as number;
+  return null;
+}
+
+export class TextTokenizer {
+  readonly specials: SpecialTokens;
+  readonly vocabSize: number;
+  readonly chatTemplate: string | null;
+  private readonly tok: Tokenizer;
+  private readonly template: Template | null;
+  private readonly tokenizerConfig: Json;
+
+  constructor(files: TokenizerFiles) {
+    this.tokenizerConfig = files.tokenizerConfig ?? {};
+    this.tok = new Tokenizer(files.tokenizerJson as never, this.tokenizerConfig as never);
+    this.vocabSize = this.countVocab(files.tokenizerJson);
+    this.specials = this.resolveSpecials(files);
+    const t = this.tokenizerConfig['chat_template'];
+    this.chatTemplate = typeof t === 'string' ? t : null;
+    this.template = this.chatTemplate ? new Template(this.chatTemplate) : null;
+  }
+
+  private countVocab(tj: Json): number {
+    const model = tj['model'] as Json | undefined;
+    const vocab = model?.['vocab'];
+    let max = -1;
+    if (vocab && typeof vocab === 'object' && !Array.isArray(vocab)) for (const id of Object.values(vocab as Json)) max = Math.max(max, Number(id));
+    else if (Array.isArray(vocab)) max = vocab.length - 1;
+    for (const a of (tj['added_tokens'] as Json[] | undefined) ?? []) max = Math.max(max, Number(a['id']));
+    return max + 1;
+  }
+
+  /** id of a token string, or null if the vocabulary does not have it */
+  tokenId(content: string): number | null {
+    const id = this.tok.token_to_id(content);
+    return id === undefined || id === null ? null : id;
+  }
+
+  private resolveSpecials(f: TokenizerFiles): SpecialTokens {
+    const mc = f.modelConfig ?? {}, gc = f.generationConfig ?? {}, tc = this.tokenizerConfig;
+    const byName = (key: string): number | null => {
+      const c = tokenContent(tc[key]);
+      return c === null ? null : this.tokenId(c);
+    };
+    const eos = firstId(gc['eos_token_id']) ?? firstId(mc['eos_token_id']) ?? byName('eos_token');
+    // end of turn: a second eos id in generation_config (Llama-3 / Qwen style lists), else the template's marker
+    const eosList = Array.isArray(gc['eos_token_id']) ? (gc['eos_token_id'] as number[]) : [];
+    const eot = eosList.find((id) => id !== eos) ?? this.tokenId('<|eot_id|>') ?? this.tokenId('<|im_end|>') ?? eos;
+    return {
+      mask: firstId(mc['mask_token_id']) ?? firstId(gc['mask_token_id']) ?? byName('mask_token'),
+      eos,
+      eot,
+      bos: firstId(mc['bos_token_id']) ?? firstId(gc['bos_token_id']) ?? byName('bos_token'),
+      pad: firstId(mc['pad_token_id']) ?? firstId(gc['pad_token_id']) ?? byName('pad_token'),
+    };
+  }
+
+  encode(text: string, opts: { addSpecialTokens?: boolean } = {}): Int32Array {
+    const e = this.tok.encode(text, { add_special_tokens: opts.addSpecialTokens ?? false } as never) as { ids: number[] };
+    return Int32Array.from(e.ids);
+  }
+
+  decode(ids: ArrayLike<number>, opts: { skipSpecialTokens?: boolean } = {}): string {
+    return this.tok.decode(Array.from(ids), { skip_special_tokens: opts.skipSpecialTokens ?? false } as never);
+  }
+
+  /** the chat template rendered to text (tokenize it with encode) */
+  renderChat(messages: ChatMessage[], opts: { addGenerationPrompt?: boolean } = {}): string {
+    if (!this.template) throw new Error('tokenizer: this checkpoint has no chat_template in tokenizer_config.json');
+    const str = (k: string) => tokenContent(this.tokenizerConfig[k]) ?? '';
+    return this.template.render({
+      messages, add_generation_prompt: opts.addGenerationPrompt ?? true,
+      bos_token: str('bos_token'), eos_token: str('eos_token'), pad_token: str('pad_token'),
+    });
+  }
+}
