@@ -8,13 +8,29 @@ import type { ModelConfig } from './config.js';
 import type { Weight, Weights } from './weights.js';
 
 export interface ForwardInput {
-  tokens: Int32Array; // (B, T)
+  tokens: Int32Array; // (B, T) the rows computed by this call
   B: number;
-  T: number;
-  positions?: Int32Array; // (B, T); default 0..T-1 in every row
-  keyValid?: Uint8Array | null; // (B, T): 0 = padding, never attended to
+  T: number; // rows per batch entry in this call
+  positions?: Int32Array; // (B, T); default rowStart .. rowStart+T-1 in every row
+  keyValid?: Uint8Array | null; // (B, Tk): 0 = padding, never attended to (Tk = cache capacity, or T)
   mask?: { kind: MaskKind; blockLength?: number }; // default: the architecture's (bidirectional → none)
   logitRows?: Int32Array; // rows of (B·T) to compute logits for; default all
+  /**
+   * With a cache, the call computes rows [rowStart, rowStart+T) of a longer sequence: their K/V are written
+   * into the cache at those rows, and attention reads keys 0..capacity-1 from the cache (rows not computed
+   * in this call keep what an earlier call left there: Fast-dLLM's approximate prefix/dual caches, or the
+   * exact past of AR decoding, whose unwritten future rows the causal mask never reaches).
+   */
+  cache?: KVCache;
+  rowStart?: number;
+}
+
+/** Post-RoPE keys and values of every layer for B sequences of up to `capacity` rows. */
+export interface KVCache {
+  B: number;
+  capacity: number; // Tk
+  k: Float32Array[]; // L × (B, Tk, Hkv·D)
+  v: Float32Array[]; // L × (B, Tk, Hkv·D)
 }
 
 /** activation buffers for one N = B·T, allocated once in kernel memory and reused */
@@ -95,25 +111,45 @@ export class Transformer {
     }
   }
 
+  /** a zeroed cache in kernel memory for B sequences of `capacity` rows */
+  createCache(B: number, capacity: number): KVCache {
+    if (capacity > this.config.maxPositions) throw new Error(`cache: ${capacity} rows exceed the model's ${this.config.maxPositions} positions`);
+    const n = B * capacity * this.config.numKvHeads * this.config.headDim;
+    const mk = () => Array.from({ length: this.config.numLayers }, () => this.kernels.allocF32(n));
+    return { B, capacity, k: mk(), v: mk() };
+  }
+
+  freeCache(cache: KVCache): void {
+    for (const buf of [...cache.k, ...cache.v]) this.kernels.free(buf);
+    cache.k.length = 0;
+    cache.v.length = 0;
+  }
+
   /** logits (rows, V) for the requested rows (default all B·T), as a fresh Float32Array */
   forward(input: ForwardInput): Float32Array {
     const cfg = this.config;
-    const { B, T, tokens } = input;
+    const { B, T, tokens, cache } = input;
     const N = B * T;
+    const rowStart = input.rowStart ?? 0;
     if (tokens.length !== N) throw new Error(`forward: tokens has ${tokens.length} ids, B·T = ${N}`);
-    if (T > cfg.maxPositions) throw new Error(`forward: T=${T} exceeds the model's ${cfg.maxPositions} positions`);
+    const Tk = cache ? cache.capacity : T;
+    if (cache && cache.B !== B) throw new Error(`forward: cache holds ${cache.B} sequences, input has B=${B}`);
+    if (rowStart < 0 || rowStart + T > Tk) throw new Error(`forward: rows ${rowStart}..${rowStart + T - 1} do not fit ${Tk} key rows`);
+    if (!cache && rowStart !== 0) throw new Error('forward: rowStart needs a cache');
+    if (Tk > cfg.maxPositions) throw new Error(`forward: ${Tk} positions exceed the model's ${cfg.maxPositions}`);
     const { hiddenSize: C, numHeads: H, numKvHeads: Hkv, headDim: D, ffnSize: F, vocabSize: V } = cfg;
     const k = this.kernels;
     const a = this.ensureActs(B, T);
-    const positions = input.positions ?? defaultPositions(B, T);
+    const positions = input.positions ?? defaultPositions(B, T, rowStart);
     if (positions.length !== N) throw new Error(`forward: positions has ${positions.length} entries, B·T = ${N}`);
     const keyValid = input.keyValid ?? null;
-    if (keyValid && keyValid.length !== N) throw new Error(`forward: keyValid has ${keyValid.length} entries, B·T = ${N}`);
+    if (keyValid && keyValid.length !== B * Tk) throw new Error(`forward: keyValid has ${keyValid.length} entries, B·Tk = ${B * Tk}`);
     const maskKind: MaskKind = input.mask?.kind ?? (cfg.attention === 'causal' ? 'causal' : 'none');
     const shape: AttentionShape = {
-      B, Tq: T, Tk: T, H, Hkv, D, scale: 1 / Math.sqrt(D), mask: maskKind, qStart: 0,
+      B, Tq: T, Tk, H, Hkv, D, scale: 1 / Math.sqrt(D), mask: maskKind, qStart: rowStart,
       blockLength: input.mask?.blockLength ?? 0, keyValid,
     };
+    const kvRow = Hkv * D;
     this.embed(a.x, tokens, N);
     for (let l = 0; l < cfg.numLayers; l++) {
       const p = `layers.${l}.`;
@@ -129,7 +165,17 @@ export class Transformer {
       }
       k.ropeForward(a.q, a.q, positions, this.ropeBufs.cos, this.ropeBufs.sin, N, H, D);
       k.ropeForward(a.k, a.k, positions, this.ropeBufs.cos, this.ropeBufs.sin, N, Hkv, D);
-      k.attentionForward(a.att, a.lse, a.q, a.k, a.v, shape);
+      if (cache) { // write this call's K/V rows into the cache, then attend over all of it
+        const ck = cache.k[l]!, cv = cache.v[l]!;
+        for (let b = 0; b < B; b++) {
+          const dst = (b * Tk + rowStart) * kvRow;
+          ck.set(a.k.subarray(b * T * kvRow, (b + 1) * T * kvRow), dst);
+          cv.set(a.v.subarray(b * T * kvRow, (b + 1) * T * kvRow), dst);
+        }
+        k.attentionForward(a.att, a.lse, a.q, ck, cv, shape);
+      } else {
+        k.attentionForward(a.att, a.lse, a.q, a.k, a.v, shape);
+      }
       this.linear(a.h, a.att, p + 'wo', N, H * D, C);
       k.add(a.x, a.x, a.h, N * C);
       // feed-forward sub-block
@@ -168,8 +214,8 @@ export class Transformer {
   }
 }
 
-export function defaultPositions(B: number, T: number): Int32Array {
+export function defaultPositions(B: number, T: number, start = 0): Int32Array {
   const p = new Int32Array(B * T);
-  for (let b = 0; b < B; b++) for (let t = 0; t < T; t++) p[b * T + t] = t;
+  for (let b = 0; b < B; b++) for (let t = 0; t < T; t++) p[b * T + t] = start + t;
   return p;
 }

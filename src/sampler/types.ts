@@ -1,0 +1,49 @@
+// What the decoding loop needs from a model, declared here so the sampler never imports model/: the
+// Transformer satisfies it through a small adapter, tests drive it with fakes, caches wrap it.
+
+/** Special ids, from the checkpoint's files (never literals). */
+export interface DecoderSpecials {
+  mask: number; // [MASK] of the canvas
+  eos: number | null;
+  eot: number | null; // end of turn (chat); may equal eos
+  pad: number | null;
+}
+
+/** One denoiser call. Positions and padding are per row; `region` says which rows of T the caller needs. */
+export interface DenoiseInput {
+  tokens: Int32Array; // (B, T) current canvas, mask id where still masked
+  B: number;
+  T: number;
+  positions?: Int32Array; // (B, T); default 0..T-1 per row
+  keyValid?: Uint8Array | null; // (B, T): 0 = left padding, never attended to
+  /**
+   * Rows [start, end) of every batch row for which logits are returned (default [0, T)). Cache wrappers use
+   * it as the active block; `blockStart` marks the first step of a block (the step that refreshes a cache).
+   */
+  region?: { start: number; end: number; blockStart: boolean };
+}
+
+/**
+ * A bidirectional denoiser. Logits are aligned: row i scores the token AT position i (a Dream-style
+ * model that predicts i+1 from i is shifted by its adapter, not by the sampler).
+ */
+export interface Denoiser {
+  readonly vocabSize: number;
+  readonly specials: DecoderSpecials;
+  /** logits (B, R, V), R = region length (default T), as float32 */
+  denoise(input: DenoiseInput): Promise<Float32Array>;
+}
+
+/** A causal language model with a KV cache, for AR decoding beside the diffusion model. */
+export interface CausalModel {
+  readonly vocabSize: number;
+  readonly specials: DecoderSpecials;
+  /** start a new sequence state (one row) */
+  newState(): CausalState;
+}
+
+export interface CausalState {
+  /** append tokens to the cached sequence and return logits (V) for the next token after the last one */
+  append(tokens: Int32Array): Promise<Float32Array>;
+  dispose(): void;
+}
