@@ -1,0 +1,73 @@
+// TrainConfig: everything a training run needs, parsed from JSON with unknown keys and wrong types rejected;
+// CLI flags map 1:1 to these keys (--lr-max ↔ lrMax). Saved in every checkpoint.
+import type { Objective } from './objectives.js';
+
+export interface TrainConfig {
+  objective: Objective;
+  arch: 'llada' | 'llama'; // checkpoint layout: llada (bidirectional, diffusion) or llama (causal, AR)
+  vocabSize: number; // from the tokenizer; 0 = take it from the data's tokenizer.json
+  hiddenSize: number;
+  numLayers: number;
+  numHeads: number;
+  numKvHeads: number;
+  ffnSize: number;
+  ropeTheta: number;
+  normEps: number;
+  tieEmbeddings: boolean;
+  seqLen: number; // L: training window
+  batchSize: number; // B per micro-batch
+  gradAccum: number; // micro-batches per optimizer step
+  steps: number;
+  lrMax: number;
+  lrMin: number;
+  lrWarmupSteps: number;
+  weightDecay: number;
+  beta1: number;
+  beta2: number;
+  eps: number;
+  gradClip: number;
+  initStd: number;
+  evalEvery: number;
+  evalBatches: number;
+  checkpointEvery: number;
+  seed: number;
+  threads: number; // 0 = all cores
+  data: string; // folder made by `dllm data build`
+  out: string; // run folder (checkpoints, log.jsonl, loss.svg)
+}
+
+// Defaults: nanoGPT-style small-model settings (AdamW β2 0.95, wd 0.1, clip 1.0, warmup then cosine to lrMax/10).
+export const TRAIN_DEFAULTS: TrainConfig = {
+  objective: 'mdm', arch: 'llada', vocabSize: 0, hiddenSize: 256, numLayers: 4, numHeads: 4, numKvHeads: 4, ffnSize: 704,
+  ropeTheta: 10000, normEps: 1e-5, tieEmbeddings: false, seqLen: 256, batchSize: 16, gradAccum: 1, steps: 1000,
+  lrMax: 1e-3, lrMin: 1e-4, lrWarmupSteps: 50, weightDecay: 0.1, beta1: 0.9, beta2: 0.95, eps: 1e-8, gradClip: 1.0,
+  initStd: 0.02, evalEvery: 100, evalBatches: 8, checkpointEvery: 100, seed: 1, threads: 0, data: '', out: '',
+};
+
+const ENUMS: Partial<Record<keyof TrainConfig, readonly string[]>> = { objective: ['mdm', 'sft', 'ar'], arch: ['llada', 'llama'] };
+const INTS = new Set<keyof TrainConfig>(['vocabSize', 'hiddenSize', 'numLayers', 'numHeads', 'numKvHeads', 'ffnSize', 'seqLen',
+  'batchSize', 'gradAccum', 'steps', 'lrWarmupSteps', 'evalEvery', 'evalBatches', 'checkpointEvery', 'seed', 'threads']);
+
+export function parseTrainConfig(input: unknown, base: TrainConfig = TRAIN_DEFAULTS, where = 'train config'): TrainConfig {
+  if (!input || typeof input !== 'object' || Array.isArray(input)) throw new Error(`${where}: must be a JSON object`);
+  const out: Record<string, unknown> = { ...base };
+  for (const [key, value] of Object.entries(input as Record<string, unknown>)) {
+    if (!(key in TRAIN_DEFAULTS)) throw new Error(`${where}: unknown key "${key}"`);
+    const k = key as keyof TrainConfig;
+    const def = TRAIN_DEFAULTS[k];
+    if (typeof value !== typeof def) throw new Error(`${where}: "${key}" must be a ${typeof def}, got ${JSON.stringify(value)}`);
+    if (typeof value === 'number' && (!Number.isFinite(value) || value < 0)) throw new Error(`${where}: "${key}" must be a finite number ≥ 0, got ${value}`);
+    if (INTS.has(k) && !Number.isInteger(value)) throw new Error(`${where}: "${key}" must be an integer, got ${value}`);
+    const allowed = ENUMS[k];
+    if (allowed && !allowed.includes(value as string)) throw new Error(`${where}: "${key}" must be one of ${allowed.join(', ')}, got "${value}"`);
+    out[key] = value;
+  }
+  const c = out as unknown as TrainConfig;
+  if (c.hiddenSize % c.numHeads !== 0) throw new Error(`${where}: hiddenSize ${c.hiddenSize} is not a multiple of numHeads ${c.numHeads}`);
+  if ((c.hiddenSize / c.numHeads) % 2 !== 0) throw new Error(`${where}: head dim ${c.hiddenSize / c.numHeads} must be even`);
+  if (c.numHeads % c.numKvHeads !== 0) throw new Error(`${where}: numHeads must be a multiple of numKvHeads`);
+  for (const k of ['seqLen', 'batchSize', 'gradAccum', 'steps', 'hiddenSize', 'numLayers', 'numHeads', 'ffnSize'] as const) {
+    if (c[k] < 1) throw new Error(`${where}: "${k}" must be ≥ 1`);
+  }
+  return Object.freeze(c);
+}

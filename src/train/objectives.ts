@@ -1,0 +1,63 @@
+// Training objectives: each turns a batch of clean token windows into (model input, targets, weights) for
+// the weighted cross-entropy kernel. Loss = Σ losses / normaliser.
+//   mdm — LLaDA pre-training (GUIDELINES.md): t ~ U(0,1), p = (1−ε)·t + ε per sequence, each token masked
+//         with probability p, CE on masked tokens weighted 1/p, normalised by B·L.
+//   sft — LLaDA SFT: the prompt is never masked; the loss is normalised by the answer length per sequence.
+//   ar  — next-token prediction: input x[0..L-2], target x[1..L-1], mean over B·(L−1) tokens.
+import type { Rng } from './rng.js';
+
+export type Objective = 'mdm' | 'sft' | 'ar';
+
+/** ε of p = (1−ε)t + ε: LLaDA GUIDELINES.md uses 1e-3 so no sequence is left unmasked */
+export const MDM_EPS = 1e-3;
+
+export interface PreparedBatch {
+  input: Int32Array; // (B, T) model input
+  targets: Int32Array; // (B, T) −1 where no loss
+  weights: Float32Array; // (B, T) per-token loss weight
+  B: number;
+  T: number;
+  normaliser: number; // divide Σ losses by this
+  predicted: number; // tokens that carry loss (for tokens/s and the per-token loss)
+}
+
+/**
+ * Masked diffusion (LLaDA Eq. 3 / GUIDELINES.md forward_process): clean (B, L) → masked input, targets on
+ * masked tokens only, weight 1/p. `maskId` comes from the tokenizer, never a literal.
+ */
+export function prepareMdm(clean: Int32Array, B: number, L: number, maskId: number, rng: Rng, promptLengths?: Int32Array): PreparedBatch {
+  const input = Int32Array.from(clean);
+  const targets = new Int32Array(B * L).fill(-1);
+  const weights = new Float32Array(B * L);
+  let predicted = 0;
+  let normaliser = B * L;
+  if (promptLengths) normaliser = 0;
+  for (let b = 0; b < B; b++) {
+    const t = rng.uniform();
+    const p = (1 - MDM_EPS) * t + MDM_EPS;
+    const start = promptLengths ? promptLengths[b]! : 0;
+    // SFT: loss per sequence is normalised by its answer length; fold that into the weight
+    const seqNorm = promptLengths ? Math.max(1, L - start) : 1;
+    for (let i = start; i < L; i++) {
+      if (rng.uniform() >= p) continue;
+      const j = b * L + i;
+      input[j] = maskId;
+      targets[j] = clean[j]!;
+      weights[j] = 1 / p / seqNorm;
+      predicted++;
+    }
+  }
+  if (promptLengths) normaliser = B; // Σ_b (Σ_answer CE/p)/answerLen, averaged over the batch
+  return { input, targets, weights, B, T: L, normaliser, predicted };
+}
+
+/** next-token prediction over windows of L+1 clean tokens: (B, L+1) → input/targets (B, L) */
+export function prepareAr(clean: Int32Array, B: number, Lp1: number): PreparedBatch {
+  const L = Lp1 - 1;
+  const input = new Int32Array(B * L), targets = new Int32Array(B * L);
+  for (let b = 0; b < B; b++) {
+    input.set(clean.subarray(b * Lp1, b * Lp1 + L), b * L);
+    targets.set(clean.subarray(b * Lp1 + 1, (b + 1) * Lp1), b * L);
+  }
+  return { input, targets, weights: new Float32Array(B * L).fill(1), B, T: L, normaliser: B * L, predicted: B * L };
+}
