@@ -2,11 +2,14 @@
 import { parseArgs } from 'node:util';
 import { createKernels } from '../platform/node.js';
 import { VERSION } from '../version.js';
+import { dataBuild } from './data.js';
 
 const USAGE = `dllm ${VERSION} — diffusion language models in TypeScript
 
 Usage:
   dllm generate [PROMPT] [--model DIR]   generate text (the default model ships with dllm)
+  dllm data build --input DIR --ext .py --out DIR [--vocab-size 4096]
+                                         turn a folder of code into tokenizer + token streams
   dllm kernels [--backend auto|wasm|ref] [--threads N]
                                          show which compute engine this machine gets
   dllm --version | --help`;
@@ -22,6 +25,11 @@ const commands: Record<string, Command> = {
     console.error('The default diffusion code model (dllm-code-mini) is trained and committed by issue #5;');
     console.error('until then `dllm kernels` shows the compute engine, and `npm test` checks it.');
     return 2;
+  },
+  async data(argv) {
+    const [sub, ...rest] = argv;
+    if (sub !== 'build') throw new Error('usage: dllm data build --input DIR --ext .py --out DIR');
+    return dataBuild(rest);
   },
   async kernels(argv) {
     const { values } = parseArgs({
