@@ -1,0 +1,94 @@
+// Objectives, schedule and config parsing: hand-computed cases.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { MDM_EPS, prepareAr, prepareMdm } from '../../src/train/objectives.js';
+import { learningRate } from '../../src/train/lr.js';
+import { parseTrainConfig } from '../../src/train/config.js';
+import { Rng } from '../../src/train/rng.js';
+
+test('mdm: masks with p = (1−ε)t + ε, weights 1/p on masked tokens, normaliser B·L', () => {
+  const B = 3, L = 2000, MASK = 99;
+  const clean = new Int32Array(B * L).map((_, i) => i % 50);
+  const rng = new Rng(7);
+  // replay the RNG to know each row's t
+  const replay = new Rng(7);
+  const b = prepareMdm(clean, B, L, MASK, rng);
+  assert.equal(b.normaliser, B * L);
+  for (let r = 0; r < B; r++) {
+    const t = replay.uniform();
+    const p = (1 - MDM_EPS) * t + MDM_EPS;
+    let masked = 0;
+    for (let i = 0; i < L; i++) {
+      const j = r * L + i;
+      const isMasked = replay.uniform() < p;
+      assert.equal(b.input[j] === MASK, isMasked, `row ${r} pos ${i}`);
+      if (isMasked) {
+        masked++;
+        assert.equal(b.targets[j], clean[j]);
+        assert.ok(Math.abs(b.weights[j]! - Math.fround(1 / p)) < 1e-6 * (1 / p), `weight at ${j}: ${b.weights[j]} vs ${1 / p}`);
+      } else {
+        assert.equal(b.targets[j], -1);
+        assert.equal(b.weights[j], 0);
+      }
+    }
+    // the masked fraction follows p (binomial, 2000 draws: 5 σ ≤ 0.056)
+    assert.ok(Math.abs(masked / L - p) < 0.06, `row ${r}: masked ${masked / L} vs p ${p}`);
+  }
+});
+
+test('mdm loss on a hand-computed case: uniform logits give ln V per masked token, times 1/p, over B·L', () => {
+  // with uniform logits every masked token costs ln V; E[Σ masked/p] = L per row, so loss ≈ ln V
+  const V = 8, L = 4, B = 1;
+  const b = prepareMdm(new Int32Array([1, 2, 3, 4]), B, L, 7, new Rng(1));
+  let loss = 0;
+  for (let i = 0; i < L; i++) if (b.targets[i]! >= 0) loss += b.weights[i]! * Math.log(V);
+  loss /= b.normaliser;
+  const masked = Array.from(b.targets).filter((t) => t >= 0).length;
+  const p = 1 / b.weights[Array.from(b.targets).findIndex((t) => t >= 0)]!;
+  assert.ok(Math.abs(loss - (masked * Math.log(V)) / p / L) < 1e-6);
+});
+
+test('sft: the prompt is never masked and each row is normalised by its answer length', () => {
+  const B = 2, L = 10;
+  const b = prepareMdm(new Int32Array(B * L).fill(5), B, L, 9, new Rng(3), Int32Array.from([4, 7]));
+  for (let i = 0; i < 4; i++) assert.equal(b.input[i], 5);
+  for (let i = 0; i < 7; i++) assert.equal(b.input[L + i], 5);
+  assert.equal(b.normaliser, B);
+  const w = Array.from(b.weights.subarray(L, 2 * L)).find((x) => x > 0);
+  if (w !== undefined) assert.ok(w >= 1 / 3 - 1e-6, 'answer length 3 divides the 1/p weight');
+});
+
+test('ar: inputs are windows shifted by one from targets', () => {
+  const b = prepareAr(Int32Array.from([1, 2, 3, 4, 5, 6]), 2, 3);
+  assert.deepEqual(Array.from(b.input), [1, 2, 4, 5]);
+  assert.deepEqual(Array.from(b.targets), [2, 3, 5, 6]);
+  assert.equal(b.normaliser, 4);
+});
+
+test('learning rate: linear warmup, cosine to lrMin, flat after', () => {
+  const s = { lrMax: 1, lrMin: 0.1, lrWarmupSteps: 10, lrDecaySteps: 110 };
+  assert.equal(learningRate(s, 0), 0.1);
+  assert.equal(learningRate(s, 9), 1);
+  assert.ok(Math.abs(learningRate(s, 60) - 0.55) < 1e-12, 'half way down the cosine');
+  assert.equal(learningRate(s, 110), 0.1);
+  assert.equal(learningRate(s, 500), 0.1);
+});
+
+test('train config: unknown keys, wrong types and bad enums are rejected with the key named', () => {
+  assert.throws(() => parseTrainConfig({ lrMaxx: 1 }), /unknown key "lrMaxx"/);
+  assert.throws(() => parseTrainConfig({ steps: '10' }), /"steps" must be a number/);
+  assert.throws(() => parseTrainConfig({ steps: 1.5 }), /"steps" must be an integer/);
+  assert.throws(() => parseTrainConfig({ objective: 'gan' }), /"objective" must be one of/);
+  assert.throws(() => parseTrainConfig({ hiddenSize: 100, numHeads: 3 }), /not a multiple/);
+  assert.equal(parseTrainConfig({ steps: 5 }).steps, 5);
+});
+
+test('rng: same seed, same stream; saved state resumes the stream exactly', () => {
+  const a = new Rng(42), b = new Rng(42);
+  const xs = Array.from({ length: 5 }, () => a.nextU32());
+  assert.deepEqual(xs, Array.from({ length: 5 }, () => b.nextU32()));
+  const saved = a.state();
+  const next = a.uniform();
+  assert.equal(new Rng(saved).uniform(), next);
+  assert.notDeepEqual(xs, Array.from({ length: 5 }, () => new Rng(43).nextU32()));
+});
