@@ -1,0 +1,89 @@
+// A Transformer seen as the sampler's Denoiser (sampler/types.ts, satisfied structurally: model/ does not
+// import sampler/). It aligns logits so that row i scores the token AT position i — Dream predicts i+1 from
+// i (dllm-reference.md §3.2: logits = cat([l[:, :1], l[:, :-1]])) — and it implements Fast-dLLM's block
+// caches (arXiv 2505.22618 §2.3) as a wrapper, never as a second decoding loop:
+//   none   — every call is a full forward (exact; the default, for parity with the references)
+//   prefix — at a block's first step, a full forward fills the K/V cache and gives that step's logits; later
+//            steps recompute only the block and everything after it, reading the prefix from the cache
+//   dual   — as prefix, but later steps recompute only the block; prefix and suffix come from the cache
+// Cached modes are approximate: keys outside the recomputed rows are those of the block's first step.
+import { defaultPositions, type KVCache, type Transformer } from './forward.js';
+
+export type CacheMode = 'none' | 'prefix' | 'dual';
+
+export interface DenoiseRequest {
+  tokens: Int32Array; // (B, T)
+  B: number;
+  T: number;
+  positions?: Int32Array; // (B, T)
+  keyValid?: Uint8Array | null; // (B, T)
+  region?: { start: number; end: number; blockStart: boolean };
+}
+
+export interface Specials { mask: number; eos: number | null; eot: number | null; pad: number | null; }
+
+export class DiffusionLM {
+  readonly vocabSize: number;
+  /** rows of the model computed so far (a cost counter: full forward of T rows adds B·T) */
+  rowsComputed = 0;
+  private cache: KVCache | null = null;
+
+  constructor(readonly model: Transformer, readonly specials: Specials, readonly cacheMode: CacheMode = 'none') {
+    this.vocabSize = model.config.vocabSize;
+    if (model.config.attention === 'causal') throw new Error('DiffusionLM: a causal model is not a denoiser; use it for AR decoding');
+  }
+
+  private rows(tokens: Int32Array, B: number, T: number, a: number, b: number): Int32Array {
+    const R = b - a, out = new Int32Array(B * R);
+    for (let i = 0; i < B; i++) out.set(tokens.subarray(i * T + a, i * T + b), i * R);
+    return out;
+  }
+
+  async denoise(req: DenoiseRequest): Promise<Float32Array> {
+    const { B, T, tokens } = req;
+    const V = this.vocabSize, shift = this.model.config.shiftLogits;
+    const start = req.region?.start ?? 0, end = req.region?.end ?? T;
+    if (start < 0 || end > T || start >= end) throw new Error(`denoise: region ${start}..${end} is not inside 0..${T}`);
+    const positions = req.positions ?? defaultPositions(B, T);
+    const keyValid = req.keyValid ?? null;
+    // model rows whose logits we need: [start, end), or one earlier for a shifted model
+    const need0 = shift ? Math.max(0, start - 1) : start, need1 = shift ? end - 1 : end;
+    let logits: Float32Array; // (B, computed rows, V)
+    let c0: number, c1: number; // computed rows [c0, c1)
+    const full = this.cacheMode === 'none' || !req.region || req.region.blockStart || !this.cache || this.cache.capacity !== T || this.cache.B !== B;
+    if (full) {
+      if (this.cacheMode !== 'none') {
+        if (!this.cache || this.cache.capacity !== T || this.cache.B !== B) {
+          if (this.cache) this.model.freeCache(this.cache);
+          this.cache = this.model.createCache(B, T);
+        }
+      }
+      c0 = 0; c1 = T;
+      logits = this.model.forward({ tokens, B, T, positions, keyValid, ...(this.cacheMode !== 'none' ? { cache: this.cache!, rowStart: 0 } : {}) });
+    } else {
+      c0 = need0;
+      c1 = this.cacheMode === 'prefix' ? T : Math.max(need1, end);
+      const R = c1 - c0;
+      logits = this.model.forward({
+        tokens: this.rows(tokens, B, T, c0, c1), B, T: R, positions: this.rows(positions, B, T, c0, c1),
+        keyValid, cache: this.cache!, rowStart: c0,
+      });
+    }
+    this.rowsComputed += B * (c1 - c0);
+    // gather the aligned rows [start, end) → (B, end − start, V)
+    const R = end - start, C = c1 - c0, out = new Float32Array(B * R * V);
+    for (let b = 0; b < B; b++) {
+      for (let i = start; i < end; i++) {
+        const src = shift ? Math.max(0, i - 1) : i;
+        out.set(logits.subarray((b * C + src - c0) * V, (b * C + src - c0 + 1) * V), (b * R + i - start) * V);
+      }
+    }
+    return out;
+  }
+
+  /** drop the cache (call between requests) */
+  reset(): void {
+    if (this.cache) this.model.freeCache(this.cache);
+    this.cache = null;
+  }
+}
