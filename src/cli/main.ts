@@ -3,6 +3,7 @@ import { parseArgs } from 'node:util';
 import { createKernels } from '../platform/node.js';
 import { VERSION } from '../version.js';
 import { dataBuild } from './data.js';
+import { train } from './train.js';
 
 const USAGE = `dllm ${VERSION} — diffusion language models in TypeScript
 
@@ -10,6 +11,8 @@ Usage:
   dllm generate [PROMPT] [--model DIR]   generate text (the default model ships with dllm)
   dllm data build --input DIR --ext .py --out DIR [--vocab-size 4096]
                                          turn a folder of code into tokenizer + token streams
+  dllm train --config FILE.json [--resume] [--<key> value …]
+                                         train a diffusion (mdm) or AR model on the CPU
   dllm kernels [--backend auto|wasm|ref] [--threads N]
                                          show which compute engine this machine gets
   dllm --version | --help`;
@@ -31,6 +34,7 @@ const commands: Record<string, Command> = {
     if (sub !== 'build') throw new Error('usage: dllm data build --input DIR --ext .py --out DIR');
     return dataBuild(rest);
   },
+  train,
   async kernels(argv) {
     const { values } = parseArgs({
       args: argv, strict: true,

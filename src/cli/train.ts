@@ -1,0 +1,110 @@
+// dllm train --config FILE.json [--resume] [--<key> value …]: flags map 1:1 to TrainConfig keys
+// (--lr-max ↔ lrMax); precedence defaults < config file < flags. Progress bar (loss, tokens/s, ETA),
+// JSONL log, validation every evalEvery steps, atomic checkpoints, a loss plot (loss.svg) at the end.
+import { appendFile, mkdir, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import cliProgress from 'cli-progress';
+import { createKernels } from '../platform/node.js';
+import { readJsonFile, fileExists, writeFileAtomic } from '../platform/node-files.js';
+import { TextTokenizer } from '../tokenizer/index.js';
+import { parseTrainConfig, TRAIN_DEFAULTS, type TrainConfig } from '../train/config.js';
+import { Trainer, modelConfigFor, type EvalEvent, type StepEvent } from '../train/loop.js';
+import { loadCheckpoint, readTrainerState, saveCheckpoint } from './checkpoint.js';
+import { lossPlotSvg } from './plot.js';
+
+const kebab = (k: string) => k.replace(/[A-Z]/g, (c) => '-' + c.toLowerCase());
+
+function flagOverrides(values: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [key, def] of Object.entries(TRAIN_DEFAULTS)) {
+    const v = values[kebab(key)];
+    if (v === undefined) continue;
+    const s = String(v);
+    if (typeof def === 'number') {
+      const n = Number(s);
+      if (s.trim() === '' || !Number.isFinite(n)) throw new Error(`--${kebab(key)} must be a number, got "${s}"`);
+      out[key] = n;
+    } else if (typeof def === 'boolean') {
+      if (s !== 'true' && s !== 'false') throw new Error(`--${kebab(key)} must be true or false, got "${s}"`);
+      out[key] = s === 'true';
+    } else out[key] = s;
+  }
+  return out;
+}
+
+async function readStream(path: string, dtype: string): Promise<{ ids: Uint16Array | Uint32Array }> {
+  const buf = await readFile(path);
+  const ab = buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.byteLength);
+  return { ids: dtype === 'uint32' ? new Uint32Array(ab) : new Uint16Array(ab) };
+}
+
+export async function train(argv: string[]): Promise<number> {
+  const options: Record<string, { type: 'string' | 'boolean' }> = { config: { type: 'string' }, resume: { type: 'boolean' }, quiet: { type: 'boolean' } };
+  for (const key of Object.keys(TRAIN_DEFAULTS)) options[kebab(key)] = { type: 'string' };
+  const { values } = parseArgs({ args: argv, strict: true, options });
+  let cfg: TrainConfig;
+  const overrides = flagOverrides(values as Record<string, unknown>);
+  if (values['resume']) {
+    const out = String(values['out'] ?? (values['config'] ? (await readJsonFile(String(values['config'])))['out'] : ''));
+    if (!out) throw new Error('--resume needs --out RUN_DIR (or --config with "out")');
+    const state = await readTrainerState(out);
+    // the saved config wins, except for keys given as flags now (e.g. --steps to train longer)
+    cfg = parseTrainConfig(overrides, parseTrainConfig(state.config), '--resume flags');
+  } else {
+    const fromFile = values['config'] ? parseTrainConfig(await readJsonFile(String(values['config'])), TRAIN_DEFAULTS, String(values['config'])) : TRAIN_DEFAULTS;
+    cfg = parseTrainConfig(overrides, fromFile, 'flags');
+  }
+  if (!cfg.data || !cfg.out) throw new Error('train: "data" (a folder from `dllm data build`) and "out" (the run folder) are required');
+  const manifest = await readJsonFile(join(cfg.data, 'manifest.json'));
+  const tokPaths = { tokenizerJson: join(cfg.data, 'tokenizer.json'), tokenizerConfig: join(cfg.data, 'tokenizer_config.json') };
+  const tok = new TextTokenizer({ tokenizerJson: await readJsonFile(tokPaths.tokenizerJson), tokenizerConfig: await readJsonFile(tokPaths.tokenizerConfig) });
+  const vocabSize = cfg.vocabSize || tok.vocabSize;
+  if (tok.specials.eos === null) throw new Error('train: the tokenizer has no EOS token');
+  const trainStream = await readStream(join(cfg.data, 'train.bin'), String(manifest['dtype']));
+  const valStream = await readStream(join(cfg.data, 'val.bin'), String(manifest['dtype']));
+  const kernels = await createKernels(cfg.threads > 0 ? { threads: cfg.threads } : {});
+  const trainer = new Trainer(cfg, modelConfigFor(cfg, vocabSize), kernels, tok.specials.mask);
+  await mkdir(cfg.out, { recursive: true });
+  const logPath = join(cfg.out, 'log.jsonl');
+  if (values['resume']) await loadCheckpoint(cfg.out, trainer);
+  else { trainer.initWeights(); await writeFileAtomic(logPath, ''); }
+  await appendFile(logPath, JSON.stringify({ event: values['resume'] ? 'resume' : 'start', step: trainer.state.step, config: cfg, kernels: kernels.name, threads: kernels.threads }) + '\n');
+  let stopRequested = false;
+  const onSignal = () => { stopRequested = true; };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  const bar = new cliProgress.SingleBar({
+    format: 'train |{bar}| {value}/{total} steps | loss {loss} | val {val} | {tps} tok/s | ETA {eta_formatted}',
+    hideCursor: true, noTTYOutput: !values['quiet'], notTTYSchedule: 30000,
+  }, cliProgress.Presets.shades_classic);
+  bar.start(cfg.steps, trainer.state.step, { loss: '-', val: '-', tps: '-' });
+  let lastVal = '-';
+  try {
+    await trainer.train(trainStream, valStream, {
+      onStep: (e: StepEvent) => {
+        bar.update(e.step, { loss: e.loss.toFixed(4), val: lastVal, tps: e.tokensPerSecond.toFixed(0) });
+        void appendFile(logPath, JSON.stringify({ event: 'step', ...e }) + '\n');
+      },
+      onEval: (e: EvalEvent) => {
+        lastVal = e.valLoss.toFixed(4);
+        void appendFile(logPath, JSON.stringify({ event: 'eval', ...e, pplBound: Math.exp(e.valLoss) }) + '\n');
+      },
+      onCheckpoint: async (t) => saveCheckpoint(cfg.out, t, tokPaths, { eos: tok.specials.eos!, mask: tok.specials.mask }),
+      shouldStop: () => stopRequested,
+    });
+  } finally {
+    bar.stop();
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
+  const log = (await readFile(logPath, 'utf8')).trim().split('\n').map((l) => JSON.parse(l) as Record<string, number | string>);
+  await writeFileAtomic(join(cfg.out, 'loss.svg'), lossPlotSvg(log, `${cfg.objective} ${cfg.hiddenSize}×${cfg.numLayers}`));
+  const s = trainer.state;
+  console.log(`train: ${stopRequested ? 'stopped' : 'done'} at step ${s.step}, ${s.tokens} tokens in ${(s.elapsedMs / 1000).toFixed(0)} s → ${join(cfg.out, 'checkpoint')}`);
+  trainer.dispose();
+  kernels.dispose();
+  return 0;
+}
+
+export { fileExists };
