@@ -1,7 +1,8 @@
 // dllm train --config FILE.json [--resume] [--<key> value …]: flags map 1:1 to TrainConfig keys
 // (--lr-max ↔ lrMax); precedence defaults < config file < flags. Progress bar (loss, tokens/s, ETA),
 // JSONL log, validation every evalEvery steps, atomic checkpoints, a loss plot (loss.svg) at the end.
-import { appendFile, mkdir, readFile } from 'node:fs/promises';
+import { appendFileSync } from 'node:fs';
+import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import cliProgress from 'cli-progress';
@@ -69,7 +70,7 @@ export async function train(argv: string[]): Promise<number> {
   const logPath = join(cfg.out, 'log.jsonl');
   if (values['resume']) await loadCheckpoint(cfg.out, trainer);
   else { trainer.initWeights(); await writeFileAtomic(logPath, ''); }
-  await appendFile(logPath, JSON.stringify({ event: values['resume'] ? 'resume' : 'start', step: trainer.state.step, config: cfg, kernels: kernels.name, threads: kernels.threads }) + '\n');
+  appendFileSync(logPath, JSON.stringify({ event: values['resume'] ? 'resume' : 'start', step: trainer.state.step, config: cfg, kernels: kernels.name, threads: kernels.threads }) + '\n');
   let stopRequested = false;
   const onSignal = () => { stopRequested = true; };
   process.on('SIGINT', onSignal);
@@ -84,11 +85,11 @@ export async function train(argv: string[]): Promise<number> {
     await trainer.train(trainStream, valStream, {
       onStep: (e: StepEvent) => {
         bar.update(e.step, { loss: e.loss.toFixed(4), val: lastVal, tps: e.tokensPerSecond.toFixed(0) });
-        void appendFile(logPath, JSON.stringify({ event: 'step', ...e }) + '\n');
+        appendFileSync(logPath, JSON.stringify({ event: 'step', ...e }) + '\n');
       },
       onEval: (e: EvalEvent) => {
         lastVal = e.valLoss.toFixed(4);
-        void appendFile(logPath, JSON.stringify({ event: 'eval', ...e, pplBound: Math.exp(e.valLoss) }) + '\n');
+        appendFileSync(logPath, JSON.stringify({ event: 'eval', ...e, pplBound: Math.exp(e.valLoss) }) + '\n');
       },
       onCheckpoint: async (t) => saveCheckpoint(cfg.out, t, tokPaths, { eos: tok.specials.eos!, mask: tok.specials.mask }),
       shouldStop: () => stopRequested,

@@ -158,6 +158,8 @@ export class Trainer {
   async train(trainStream: TokenStream, val: TokenStream | null, hooks: TrainerHooks = {}): Promise<void> {
     const c = this.cfg;
     while (this.state.step < c.steps) {
+      // let the host run between steps: log writes, progress redraws and signal handlers (a step is seconds)
+      await new Promise((r) => setTimeout(r, 0));
       const e = this.step(trainStream);
       hooks.onStep?.(e);
       const last = this.state.step === c.steps;
