@@ -4,6 +4,7 @@ import { createKernels } from '../platform/node.js';
 import { VERSION } from '../version.js';
 import { dataBuild } from './data.js';
 import { train } from './train.js';
+import { forward, inspect } from './model-commands.js';
 
 const USAGE = `dllm ${VERSION} — diffusion language models in TypeScript
 
@@ -11,6 +12,8 @@ Usage:
   dllm generate [PROMPT] [--model DIR]   generate text (the default model ships with dllm)
   dllm data build --input DIR --ext .py --out DIR [--vocab-size 4096]
                                          turn a folder of code into tokenizer + token streams
+  dllm inspect --model DIR               architecture, parameters, dtypes, special ids, template
+  dllm forward --model DIR --ids 1,2,3 --out FILE.safetensors [--attention causal|bidirectional] [--dtype f32|f16|q8]
   dllm train --config FILE.json [--resume] [--<key> value …]
                                          train a diffusion (mdm) or AR model on the CPU
   dllm kernels [--backend auto|wasm|ref] [--threads N]
@@ -35,6 +38,8 @@ const commands: Record<string, Command> = {
     return dataBuild(rest);
   },
   train,
+  inspect,
+  forward,
   async kernels(argv) {
     const { values } = parseArgs({
       args: argv, strict: true,

@@ -1,0 +1,70 @@
+// dllm inspect --model DIR          architecture, parameter count, dtypes, special ids, chat template
+// dllm forward --model DIR --ids 1,2,3 --out FILE.safetensors [--attention causal|bidirectional] [--dtype f32|f16|q8]
+//                                   one F32 tensor `logits` [T, V] (raw model logits, no Dream shift)
+import { parseArgs } from 'node:util';
+import { writeSafetensors } from '../io/safetensors.js';
+import { parameterCount } from '../model/params.js';
+import type { WeightDtype } from '../model/weights.js';
+import { createKernels } from '../platform/node.js';
+import { writeFileAtomic } from '../platform/node-files.js';
+import { loadModelDir } from '../platform/node-model.js';
+
+const DTYPES: readonly WeightDtype[] = ['f32', 'f16', 'q8'];
+
+export function parseDtype(v: string | undefined): WeightDtype {
+  const d = (v ?? 'f32') as WeightDtype;
+  if (!DTYPES.includes(d)) throw new Error(`--dtype must be one of ${DTYPES.join(', ')}, got "${v}"`);
+  return d;
+}
+
+export function parseIds(s: string, flag = '--ids'): Int32Array {
+  const parts = s.split(',').map((x) => x.trim());
+  if (parts.length === 0 || parts.some((p) => !/^\d+$/.test(p))) throw new Error(`${flag} must be comma-separated non-negative integers, got "${s}"`);
+  return Int32Array.from(parts.map(Number));
+}
+
+export async function inspect(argv: string[]): Promise<number> {
+  const { values } = parseArgs({ args: argv, strict: true, options: { model: { type: 'string' }, json: { type: 'boolean' } } });
+  if (!values.model) throw new Error('usage: dllm inspect --model DIR');
+  const k = await createKernels();
+  try {
+    const m = await loadModelDir(values.model, k);
+    const c = m.config;
+    const info = {
+      model: values.model, architecture: c.arch, attention: c.attention, parameters: parameterCount(c),
+      layers: c.numLayers, hidden: c.hiddenSize, heads: c.numHeads, kvHeads: c.numKvHeads, headDim: c.headDim,
+      ffn: c.ffnSize, vocab: c.vocabSize, ropeTheta: c.ropeTheta, normEps: c.normEps, tiedEmbeddings: c.tieEmbeddings,
+      shiftLogits: c.shiftLogits, checkpointDtypes: m.checkpointDtypes, specialTokens: m.tokenizer?.specials ?? null,
+      chatTemplate: m.tokenizer?.chatTemplate ?? null, loadMs: Math.round(m.loadMs),
+    };
+    if (values.json) console.log(JSON.stringify(info, null, 2));
+    else for (const [key, v] of Object.entries(info)) console.log(`${key.padEnd(16)} ${typeof v === 'string' && v.includes('\n') ? JSON.stringify(v) : typeof v === 'object' ? JSON.stringify(v) : v}`);
+    m.model.dispose();
+    return 0;
+  } finally {
+    k.dispose();
+  }
+}
+
+export async function forward(argv: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args: argv, strict: true,
+    options: { model: { type: 'string' }, ids: { type: 'string' }, out: { type: 'string' }, attention: { type: 'string' }, dtype: { type: 'string' } },
+  });
+  if (!values.model || !values.ids || !values.out) throw new Error('usage: dllm forward --model DIR --ids 1,2,3 --out FILE.safetensors');
+  const att = values.attention;
+  if (att !== undefined && att !== 'causal' && att !== 'bidirectional') throw new Error(`--attention must be causal or bidirectional, got "${att}"`);
+  const ids = parseIds(values.ids);
+  const k = await createKernels();
+  try {
+    const m = await loadModelDir(values.model, k, { dtype: parseDtype(values.dtype) });
+    const V = m.config.vocabSize;
+    const logits = m.model.forward({ tokens: ids, B: 1, T: ids.length, ...(att ? { mask: { kind: att === 'causal' ? 'causal' : 'none' } } : {}) });
+    await writeFileAtomic(values.out, writeSafetensors([{ name: 'logits', dtype: 'F32', shape: [ids.length, V], data: logits }]));
+    console.log(`forward: logits [${ids.length}, ${V}] → ${values.out}`);
+    m.model.dispose();
+    return 0;
+  } finally {
+    k.dispose();
+  }
+}

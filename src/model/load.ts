@@ -1,0 +1,103 @@
+// Load a Hugging Face checkpoint folder: config.json (each family's field names, config.ts), the weights
+// from model.safetensors or the shards of model.safetensors.index.json, read tensor by tensor through a
+// ByteSource (an 8B checkpoint is never copied whole into the JS heap), converted from F32/F16/BF16 to the
+// requested storage (f32, f16 → f32 compute, or q8 weight-only int8). Tokenizer files are loaded beside it.
+// No file access here: the caller passes a CheckpointFiles (platform/node-model.ts opens a folder).
+import type { Kernels } from '../kernels/backend.js';
+import { parseShardIndex, readSafetensorsHeader, readTensorFrom, type ByteSource, type SafetensorsHeader } from '../io/safetensors.js';
+import { parseHfConfig, type ModelConfig } from './config.js';
+import { numel, parameterTable } from './params.js';
+import { storeWeight, weightBytes, type WeightDtype, type Weights } from './weights.js';
+
+export interface CheckpointFiles {
+  /** a JSON file of the folder, or null when absent */
+  json(name: string): Promise<Record<string, unknown> | null>;
+  /** open a binary file of the folder; throws a clear error when missing */
+  open(name: string): Promise<ByteSource & { close?(): Promise<void> }>;
+  exists(name: string): Promise<boolean>;
+  /** for messages */
+  where: string;
+}
+
+export interface LoadedWeights {
+  config: ModelConfig;
+  weights: Weights;
+  /** bytes held by the weights (after conversion) and checkpoint dtypes seen */
+  bytes: number;
+  dtypes: Set<string>;
+}
+
+export interface LoadOptions {
+  dtype?: WeightDtype;
+  /** keep weights in kernel memory up to this many bytes (wasm32: 4 GiB total); beyond, plain arrays */
+  residentBytes?: number;
+  onProgress?(done: number, total: number, name: string): void;
+}
+
+/** convert one tensor's raw values (F32 / F16 / BF16 bit patterns) to f32 */
+export function toF32(raw: ArrayBufferView, dtype: string, k: Kernels | null, where: string): Float32Array {
+  if (dtype === 'F32') return raw as Float32Array;
+  if (dtype !== 'F16' && dtype !== 'BF16') throw new Error(`${where}: dtype ${dtype} is not a float dtype dllm loads (F32, F16, BF16)`);
+  const src = raw as Uint16Array, out = new Float32Array(src.length);
+  if (dtype === 'BF16') { const u = new Uint32Array(out.buffer); for (let i = 0; i < src.length; i++) u[i] = src[i]! << 16; return out; }
+  if (k) { k.f16ToF32(out, src, src.length); return out; }
+  throw new Error(`${where}: F16 needs kernels for conversion`);
+}
+
+export async function loadWeights(files: CheckpointFiles, k: Kernels, opts: LoadOptions = {}): Promise<LoadedWeights> {
+  const cfgJson = await files.json('config.json');
+  if (!cfgJson) throw new Error(`${files.where}: config.json is missing`);
+  const config = parseHfConfig(cfgJson, `${files.where}/config.json`);
+  // tensor name → shard file
+  let shardOf: (name: string) => string = () => 'model.safetensors';
+  const index = await files.json('model.safetensors.index.json');
+  if (index) {
+    const map = parseShardIndex(index, `${files.where}/model.safetensors.index.json`);
+    shardOf = (name) => {
+      const f = map.get(name);
+      if (!f) throw new Error(`${files.where}: tensor ${name} is not in model.safetensors.index.json`);
+      return f;
+    };
+  } else if (!(await files.exists('model.safetensors'))) {
+    throw new Error(`${files.where}: neither model.safetensors nor model.safetensors.index.json is there`);
+  }
+  const shards = new Map<string, { src: ByteSource & { close?(): Promise<void> }; header: SafetensorsHeader }>();
+  const shard = async (file: string) => {
+    let s = shards.get(file);
+    if (!s) {
+      const src = await files.open(file).catch((e: Error) => { throw new Error(`${files.where}: shard ${file} cannot be opened (${e.message})`); });
+      s = { src, header: await readSafetensorsHeader(src, `${files.where}/${file}`) };
+      shards.set(file, s);
+    }
+    return s;
+  };
+  const dtype = opts.dtype ?? 'f32';
+  const budget = opts.residentBytes ?? 2.5 * 2 ** 30;
+  const weights: Weights = new Map();
+  const dtypes = new Set<string>();
+  const specs = parameterTable(config);
+  let bytes = 0;
+  try {
+    for (let i = 0; i < specs.length; i++) {
+      const spec = specs[i]!;
+      const file = shardOf(spec.hfName);
+      const { src, header } = await shard(file);
+      const info = header.tensors.get(spec.hfName);
+      const where = `${files.where}/${file}: ${spec.hfName}`;
+      if (!info) throw new Error(`${files.where}/${file}: tensor ${spec.hfName} (${spec.name}) is missing`);
+      if (info.shape.join(',') !== spec.shape.join(',')) {
+        throw new Error(`${where} has shape [${info.shape}], config.json implies [${spec.shape}]`);
+      }
+      dtypes.add(info.dtype);
+      const f32 = toF32(await readTensorFrom(src, header, spec.hfName), info.dtype, k, where);
+      if (f32.length !== numel(spec.shape)) throw new Error(`${where}: ${f32.length} values, expected ${numel(spec.shape)}`);
+      const w = storeWeight(bytes < budget ? k : null, spec, f32, dtype);
+      bytes += weightBytes(w);
+      weights.set(spec.name, w);
+      opts.onProgress?.(i + 1, specs.length, spec.name);
+    }
+  } finally {
+    for (const s of shards.values()) await s.src.close?.();
+  }
+  return { config, weights, bytes, dtypes };
+}

@@ -1,0 +1,55 @@
+// Open a checkpoint folder on disk and load everything dllm needs from it: weights (model/load.ts),
+// tokenizer and special ids (tokenizer/), into a Transformer on the given kernels.
+import { join } from 'node:path';
+import type { Kernels } from '../kernels/backend.js';
+import type { CheckpointFiles, LoadOptions } from '../model/load.js';
+import { loadWeights } from '../model/load.js';
+import { Transformer } from '../model/forward.js';
+import type { ModelConfig } from '../model/config.js';
+import { TextTokenizer } from '../tokenizer/index.js';
+import { FileByteSource, fileExists, readJsonFile } from './node-files.js';
+
+export function folderFiles(dir: string): CheckpointFiles {
+  return {
+    where: dir,
+    async json(name) { const p = join(dir, name); return (await fileExists(p)) ? readJsonFile(p) : null; },
+    async open(name) {
+      const p = join(dir, name);
+      if (!(await fileExists(p))) throw new Error(`${p} is missing`);
+      return FileByteSource.open(p);
+    },
+    exists: (name) => fileExists(join(dir, name)),
+  };
+}
+
+export interface LoadedModel {
+  dir: string;
+  config: ModelConfig;
+  model: Transformer;
+  tokenizer: TextTokenizer | null;
+  weightBytes: number;
+  checkpointDtypes: string[];
+  loadMs: number;
+}
+
+export async function loadModelDir(dir: string, kernels: Kernels, opts: LoadOptions = {}): Promise<LoadedModel> {
+  const t0 = performance.now();
+  if (!(await fileExists(dir))) throw new Error(`model folder ${dir} does not exist`);
+  const files = folderFiles(dir);
+  const loaded = await loadWeights(files, kernels, opts);
+  const tokenizerJson = await files.json('tokenizer.json');
+  const tokenizer = tokenizerJson ? new TextTokenizer({
+    tokenizerJson,
+    ...optional('tokenizerConfig', await files.json('tokenizer_config.json')),
+    ...optional('modelConfig', await files.json('config.json')),
+    ...optional('generationConfig', await files.json('generation_config.json')),
+  }) : null;
+  return {
+    dir, config: loaded.config, model: new Transformer(loaded.config, kernels, loaded.weights), tokenizer,
+    weightBytes: loaded.bytes, checkpointDtypes: [...loaded.dtypes], loadMs: performance.now() - t0,
+  };
+}
+
+function optional<K extends string>(key: K, v: Record<string, unknown> | null): { [P in K]?: Record<string, unknown> } {
+  return (v ? { [key]: v } : {}) as { [P in K]?: Record<string, unknown> };
+}
