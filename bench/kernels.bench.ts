@@ -72,7 +72,7 @@ async function main(): Promise<void> {
     const tc = timeIt(() => k.copy(dst, src, n));
     const copyGBs = (2 * 4 * n) / tc.median / 1e6;
     const gemvRow = rows.find((r) => r.shape === '1×4096×4096' && r.threads === threads)!;
-    const gemvGBs = (4 * n) / (gemvRow.ms as number) / 1e3; // weights dominate: 64 MiB read per call
+    const gemvGBs = (4 * n) / (gemvRow.ms as number) / 1e6; // bytes per ms / 1e6 = GB/s; the 64 MiB of weights dominate
     extra[`threads${threads}`] = { copyGBs: +copyGBs.toFixed(1), gemvGBs: +gemvGBs.toFixed(1), gemvOfCopy: +(gemvGBs / copyGBs).toFixed(3) };
     k.free(src); k.free(dst);
     // dispatch overhead: an op of 2 chunks forced through the pool vs the same work done inline
