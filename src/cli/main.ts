@@ -5,6 +5,7 @@ import { VERSION } from '../version.js';
 import { dataBuild } from './data.js';
 import { train } from './train.js';
 import { forward, inspect } from './model-commands.js';
+import { exportModel } from './export.js';
 
 const USAGE = `dllm ${VERSION} — diffusion language models in TypeScript
 
@@ -16,6 +17,8 @@ Usage:
   dllm forward --model DIR --ids 1,2,3 --out FILE.safetensors [--attention causal|bidirectional] [--dtype f32|f16|q8]
   dllm train --config FILE.json [--resume] [--<key> value …]
                                          train a diffusion (mdm) or AR model on the CPU
+  dllm export --checkpoint DIR --out DIR [--dtype f16|bf16|f32]
+                                         a training checkpoint → a model folder to ship
   dllm kernels [--backend auto|wasm|ref] [--threads N]
                                          show which compute engine this machine gets
   dllm --version | --help`;
@@ -40,6 +43,7 @@ const commands: Record<string, Command> = {
   train,
   inspect,
   forward,
+  export: exportModel,
   async kernels(argv) {
     const { values } = parseArgs({
       args: argv, strict: true,
