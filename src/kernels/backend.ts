@@ -81,7 +81,7 @@ export interface Kernels {
   swigluForward(out: Float32Array, gate: Float32Array, up: Float32Array, n: number): void;
   /** dgate, dup (n) overwritten */
   swigluBackward(dgate: Float32Array, dup: Float32Array, dout: Float32Array, gate: Float32Array, up: Float32Array, n: number): void;
-  /** Row softmax, max-subtracted: out (rows, cols); out may alias x */
+  /** Row softmax, max-subtracted: out (rows, cols); out may alias x; a row that is all −Infinity gives zeros */
   softmaxForward(out: Float32Array, x: Float32Array, rows: number, cols: number): void;
   /** dx = y ⊙ (dy − Σ dy⊙y) per row; dx may alias dy */
   softmaxBackward(dx: Float32Array, dy: Float32Array, y: Float32Array, rows: number, cols: number): void;

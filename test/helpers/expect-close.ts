@@ -1,43 +1,80 @@
-// One comparison helper for every numeric test: says where and by how much, and throws on failure.
-// |actual − expected| ≤ atol + rtol·|expected| per element; NaN matches only NaN; ±Inf must match exactly.
+// The one comparison helper of the test suite (docs/style.md §3.6): elementwise |actual − expected| ≤
+// atol + rtol·|expected|, and a failure that says where and by how much — label, the first 5 mismatches,
+// the max |diff| and the NMSE (Σ diff² / Σ expected²). NaN matches only NaN; ±Inf must match exactly.
 
-export interface CloseOptions { atol: number; rtol: number; label: string; }
-
-type Arr = ArrayLike<number>;
-
-export function expectClose(actual: Arr, expected: Arr, o: CloseOptions): void {
-  if (actual.length !== expected.length) throw new Error(`${o.label}: length ${actual.length} vs expected ${expected.length}`);
-  const bad: string[] = [];
-  let maxDiff = 0, errSq = 0, refSq = 0, count = 0;
-  for (let i = 0; i < expected.length; i++) {
-    const a = actual[i]!, e = expected[i]!;
-    let ok: boolean;
-    if (Number.isNaN(e) || Number.isNaN(a)) ok = Number.isNaN(e) && Number.isNaN(a);
-    else if (!Number.isFinite(e) || !Number.isFinite(a)) ok = a === e;
-    else {
-      const d = Math.abs(a - e);
-      maxDiff = Math.max(maxDiff, d);
-      errSq += d * d; refSq += e * e;
-      ok = d <= o.atol + o.rtol * Math.abs(e);
-    }
-    if (!ok) { count++; if (bad.length < 5) bad.push(`[${i}] actual ${a} expected ${e}`); }
-  }
-  if (count > 0) {
-    const nmse = refSq > 0 ? errSq / refSq : errSq;
-    throw new Error(`${o.label}: ${count}/${expected.length} elements outside atol ${o.atol} + rtol ${o.rtol}; ` +
-      `max |diff| ${maxDiff.toExponential(3)}, NMSE ${nmse.toExponential(3)}; first: ${bad.join('; ')}`);
-  }
+export interface CloseOptions {
+  atol: number;
+  rtol: number;
+  label: string;
 }
 
-/** exact equality (integer paths, determinism): first 5 differences named */
-export function expectEqual(actual: Arr, expected: Arr, label: string): void {
-  if (actual.length !== expected.length) throw new Error(`${label}: length ${actual.length} vs expected ${expected.length}`);
-  const bad: string[] = [];
-  let count = 0;
-  for (let i = 0; i < expected.length; i++) {
-    if (Object.is(actual[i], expected[i]) || (Number.isNaN(actual[i]) && Number.isNaN(expected[i]))) continue;
-    count++;
-    if (bad.length < 5) bad.push(`[${i}] ${actual[i]} vs ${expected[i]}`);
+type Numbers = ArrayLike<number>;
+
+function isMatch(a: number, e: number, atol: number, rtol: number): boolean {
+  if (Number.isNaN(a) || Number.isNaN(e)) return Number.isNaN(a) && Number.isNaN(e);
+  if (!Number.isFinite(a) || !Number.isFinite(e)) return a === e;
+  return Math.abs(a - e) <= atol + rtol * Math.abs(e);
+}
+
+/** throw unless actual and expected have the same length and agree elementwise within atol + rtol·|expected| */
+export function expectClose(actual: Numbers, expected: Numbers, o: CloseOptions): void {
+  if (actual.length !== expected.length) {
+    throw new Error(`${o.label}: length ${actual.length}, expected ${expected.length}`);
   }
-  if (count) throw new Error(`${label}: ${count}/${expected.length} elements differ; first: ${bad.join('; ')}`);
+  const shown: string[] = [];
+  let bad = 0, maxDiff = 0, maxAt = -1, sqDiff = 0, sqRef = 0;
+  for (let i = 0; i < actual.length; i++) {
+    const a = actual[i]!, e = expected[i]!;
+    if (Number.isFinite(a) && Number.isFinite(e)) {
+      const d = Math.abs(a - e);
+      if (d > maxDiff) { maxDiff = d; maxAt = i; }
+      sqDiff += d * d;
+      sqRef += e * e;
+    }
+    if (isMatch(a, e, o.atol, o.rtol)) continue;
+    bad++;
+    if (shown.length < 5) shown.push(`  [${i}] actual ${a}, expected ${e}, |diff| ${Math.abs(a - e)}`);
+  }
+  if (bad === 0) return;
+  const nmse = sqRef > 0 ? sqDiff / sqRef : sqDiff;
+  throw new Error(
+    `${o.label}: ${bad} of ${actual.length} elements differ (atol ${o.atol}, rtol ${o.rtol}); ` +
+    `max |diff| ${maxDiff}${maxAt >= 0 ? ` at [${maxAt}]` : ''}, NMSE ${nmse.toExponential(3)}\n${shown.join('\n')}`,
+  );
+}
+
+/** exact equality by Object.is (so −0 ≠ 0), any NaN equal to any NaN: integer paths, determinism, exact ops */
+export function expectEqual(actual: Numbers, expected: Numbers, label: string): void {
+  if (actual.length !== expected.length) throw new Error(`${label}: length ${actual.length}, expected ${expected.length}`);
+  const shown: string[] = [];
+  let bad = 0;
+  for (let i = 0; i < actual.length; i++) {
+    const a = actual[i]!, e = expected[i]!;
+    if (Object.is(a, e) || (Number.isNaN(a) && Number.isNaN(e))) continue;
+    bad++;
+    if (shown.length < 5) shown.push(`  [${i}] actual ${a}, expected ${e}`);
+  }
+  if (bad > 0) throw new Error(`${label}: ${bad} of ${actual.length} elements differ\n${shown.join('\n')}`);
+}
+
+/** throw unless two integer arrays (bit patterns, ids) are identical; mismatches shown in hex */
+export function expectExact(actual: Numbers, expected: Numbers, label: string): void {
+  if (actual.length !== expected.length) throw new Error(`${label}: length ${actual.length}, expected ${expected.length}`);
+  const shown: string[] = [];
+  let bad = 0;
+  for (let i = 0; i < actual.length; i++) {
+    if (actual[i] === expected[i]) continue;
+    bad++;
+    if (shown.length < 5) shown.push(`  [${i}] actual 0x${hex(actual[i]!)}, expected 0x${hex(expected[i]!)}`);
+  }
+  if (bad > 0) throw new Error(`${label}: ${bad} of ${actual.length} elements differ\n${shown.join('\n')}`);
+}
+
+function hex(v: number): string {
+  return (v >>> 0).toString(16);
+}
+
+/** the raw bits of an f32 array (NaN payloads included), for bit-exact comparison with expectExact */
+export function f32Bits(x: Float32Array): Uint32Array {
+  return new Uint32Array(x.buffer, x.byteOffset, x.length);
 }

@@ -120,11 +120,12 @@ for (const variant of wasmVariants) {
       }
     });
 
-    test('softmax forward/backward incl. ±300 and a single finite entry among −Infinity', () => {
+    test('softmax forward/backward incl. ±300, a single finite entry among −Infinity, an all −Infinity row', () => {
       const r = rng(7);
       for (const [rows, cols] of [[1, 1], [3, 5], [8, 1001]] as const) {
         const x = uniform(r, rows * cols, -300, 300), dy = normal(r, rows * cols);
         if (cols > 1) { x.fill(-Infinity, 0, cols); x[2 % cols] = 5; }
+        if (rows > 1) x.fill(-Infinity, cols, 2 * cols); // a row with nothing finite: zeros, not NaN
         const y = new Float32Array(rows * cols), gy = k.allocF32(rows * cols);
         ref.softmaxForward(y, x, rows, cols); k.softmaxForward(gy, own(k, x), rows, cols);
         expectClose(gy, y, { atol: 1e-7, rtol: 1e-5, label: `softmaxForward ${rows}×${cols}` });

@@ -1,76 +1,113 @@
-// Reference attention: for each (batch, head, query) the full row of scores over visible keys, softmax,
-// weighted sum of values. Readable rather than streaming; the wasm kernel streams (online softmax).
+// Reference scaled dot-product attention with GQA, masks and key padding: a plain two-pass softmax per
+// query row (scores, then weights), and FlashAttention-2's backward (Dao 2023, Alg. 2), which recomputes the
+// probabilities from the saved lse: P = exp(S − lse), dS = P ⊙ (dout·vᵀ − rowsum(dout ⊙ out)).
+// Layouts: q, out (B, Tq, H, D); k, v (B, Tk, Hkv, D); lse (B, H, Tq); keyValid (B, Tk).
 import type { AttentionShape } from '../backend.js';
+import { need, type Vec } from './types.js';
 
-/** whether query row i (absolute position qStart + i) of batch b may see key j */
-export function visible(s: AttentionShape, b: number, i: number, j: number): boolean {
+function check(op: string, s: AttentionShape): void {
+  const { B, Tk, H, Hkv } = s;
+  if (!(Hkv > 0) || H % Hkv !== 0) throw new Error(`${op}: H=${H} must be a multiple of Hkv=${Hkv}`);
+  if (s.mask === 'blockCausal' && !(s.blockLength > 0)) throw new Error(`${op}: blockCausal needs blockLength > 0`);
+  if (s.keyValid) need(op, 'keyValid', s.keyValid, B * Tk);
+}
+
+/** may query row i of batch entry b see key j? (query i sits at absolute position qStart + i, key j at j) */
+export function canSee(s: AttentionShape, b: number, i: number, j: number): boolean {
   if (s.keyValid && s.keyValid[b * s.Tk + j] === 0) return false;
   const p = s.qStart + i;
-  if (s.mask === 'causal') return j <= p;
-  if (s.mask === 'blockCausal') return Math.floor(j / s.blockLength) <= Math.floor(p / s.blockLength);
-  return true;
-}
-
-const qIndex = (s: AttentionShape, b: number, i: number, h: number) => ((b * s.Tq + i) * s.H + h) * s.D;
-const kIndex = (s: AttentionShape, b: number, j: number, kvh: number) => ((b * s.Tk + j) * s.Hkv + kvh) * s.D;
-
-function dot(a: Float32Array, ao: number, b: Float32Array, bo: number, D: number): number {
-  let t = 0;
-  for (let d = 0; d < D; d++) t += a[ao + d]! * b[bo + d]!;
-  return t;
-}
-
-export function attentionForward(out: Float32Array, lse: Float32Array, q: Float32Array, k: Float32Array, v: Float32Array, s: AttentionShape): void {
-  const { B, Tq, Tk, H, Hkv, D } = s;
-  const group = H / Hkv;
-  const scores = new Float64Array(Tk);
-  for (let b = 0; b < B; b++) for (let h = 0; h < H; h++) for (let i = 0; i < Tq; i++) {
-    const kvh = Math.floor(h / group), qo = qIndex(s, b, i, h);
-    let m = -Infinity;
-    for (let j = 0; j < Tk; j++) {
-      scores[j] = visible(s, b, i, j) ? dot(q, qo, k, kIndex(s, b, j, kvh), D) * s.scale : -Infinity;
-      m = Math.max(m, scores[j]!);
-    }
-    for (let d = 0; d < D; d++) out[qo + d] = 0;
-    if (m === -Infinity) { lse[(b * H + h) * Tq + i] = -Infinity; continue; } // sees no key: zeros
-    let sum = 0;
-    for (let j = 0; j < Tk; j++) sum += Math.exp(scores[j]! - m);
-    const acc = new Float64Array(D);
-    for (let j = 0; j < Tk; j++) {
-      if (scores[j] === -Infinity) continue;
-      const p = Math.exp(scores[j]! - m) / sum, vo = kIndex(s, b, j, kvh);
-      for (let d = 0; d < D; d++) acc[d] += p * v[vo + d]!;
-    }
-    for (let d = 0; d < D; d++) out[qo + d] = acc[d]!;
-    lse[(b * H + h) * Tq + i] = m + Math.log(sum);
+  switch (s.mask) {
+    case 'none': return true;
+    case 'causal': return j <= p;
+    case 'blockCausal': return Math.floor(j / s.blockLength) <= Math.floor(p / s.blockLength);
   }
 }
 
-/** P = exp(s − lse), dv += Pᵀ·dout, dS = P ⊙ (dout·vᵀ − Δ) with Δ = dout·out, dq = scale·dS·k, dk += scale·dSᵀ·q */
-export function attentionBackward(dq: Float32Array, dk: Float32Array, dv: Float32Array, dout: Float32Array,
-  q: Float32Array, k: Float32Array, v: Float32Array, out: Float32Array, lse: Float32Array, s: AttentionShape): void {
+/** scale · q[b, i, h, :] · k[b, j, g, :] */
+function score(q: Vec, k: Vec, s: AttentionShape, b: number, i: number, h: number, j: number, g: number): number {
+  const { Tq, Tk, H, Hkv, D } = s;
+  const qo = ((b * Tq + i) * H + h) * D;
+  const ko = ((b * Tk + j) * Hkv + g) * D;
+  let dot = 0;
+  for (let d = 0; d < D; d++) dot += q[qo + d]! * k[ko + d]!;
+  return s.scale * dot;
+}
+
+/** out (B, Tq, H, D) = softmax(q·kᵀ·scale + mask) · v ; lse (B, H, Tq), −Infinity where a row sees no key */
+export function attentionForward(out: Vec, lse: Vec, q: Vec, k: Vec, v: Vec, s: AttentionShape): void {
   const { B, Tq, Tk, H, Hkv, D } = s;
-  const group = H / Hkv;
-  dq.fill(0, 0, B * Tq * H * D);
-  const gk = new Float64Array(B * Tk * Hkv * D), gv = new Float64Array(B * Tk * Hkv * D);
-  for (let b = 0; b < B; b++) for (let h = 0; h < H; h++) for (let i = 0; i < Tq; i++) {
-    const L = lse[(b * H + h) * Tq + i]!;
-    if (L === -Infinity) continue;
-    const kvh = Math.floor(h / group), qo = qIndex(s, b, i, h);
-    const delta = dot(dout, qo, out, qo, D);
-    const gq = new Float64Array(D);
-    for (let j = 0; j < Tk; j++) {
-      if (!visible(s, b, i, j)) continue;
-      const ko = kIndex(s, b, j, kvh);
-      const p = Math.exp(dot(q, qo, k, ko, D) * s.scale - L);
-      const ds = p * (dot(dout, qo, v, ko, D) - delta);
-      for (let d = 0; d < D; d++) {
-        gv[ko + d] += p * dout[qo + d]!;
-        gq[d] += ds * s.scale * k[ko + d]!;
-        gk[ko + d] += ds * s.scale * q[qo + d]!;
+  check('attentionForward', s);
+  need('attentionForward', 'out', out, B * Tq * H * D); need('attentionForward', 'lse', lse, B * H * Tq);
+  need('attentionForward', 'q', q, B * Tq * H * D);
+  need('attentionForward', 'k', k, B * Tk * Hkv * D); need('attentionForward', 'v', v, B * Tk * Hkv * D);
+  const group = H / Hkv; // query heads per kv head
+  const scores = new Float64Array(Tk); // (Tk) one query row's scores, −Infinity where masked
+  for (let b = 0; b < B; b++) {
+    for (let h = 0; h < H; h++) {
+      const g = Math.floor(h / group);
+      for (let i = 0; i < Tq; i++) {
+        const oo = ((b * Tq + i) * H + h) * D; // out[b, i, h, :]
+        let max = -Infinity;
+        for (let j = 0; j < Tk; j++) {
+          scores[j] = canSee(s, b, i, j) ? score(q, k, s, b, i, h, j, g) : -Infinity;
+          max = Math.max(max, scores[j]!);
+        }
+        if (max === -Infinity) { // no visible key: zeros, and lse = log 0
+          for (let d = 0; d < D; d++) out[oo + d] = 0;
+          lse[(b * H + h) * Tq + i] = -Infinity;
+          continue;
+        }
+        let sum = 0;
+        for (let j = 0; j < Tk; j++) sum += Math.exp(scores[j]! - max); // masked keys add exp(−Inf) = 0
+        for (let d = 0; d < D; d++) {
+          let acc = 0;
+          for (let j = 0; j < Tk; j++) acc += Math.exp(scores[j]! - max) * v[((b * Tk + j) * Hkv + g) * D + d]!;
+          out[oo + d] = acc / sum;
+        }
+        lse[(b * H + h) * Tq + i] = max + Math.log(sum);
       }
     }
-    for (let d = 0; d < D; d++) dq[qo + d] = gq[d]!;
   }
-  for (let i = 0; i < gk.length; i++) { dk[i] = gk[i]!; dv[i] = gv[i]!; }
+}
+
+/** dq (B, Tq, H, D), dk, dv (B, Tk, Hkv, D) overwritten; dk/dv sum over the H/Hkv query heads of their group */
+export function attentionBackward(
+  dq: Vec, dk: Vec, dv: Vec, dout: Vec, q: Vec, k: Vec, v: Vec, out: Vec, lse: Vec, s: AttentionShape,
+): void {
+  const { B, Tq, Tk, H, Hkv, D } = s;
+  check('attentionBackward', s);
+  const nq = B * Tq * H * D, nk = B * Tk * Hkv * D;
+  for (const [name, buf, n] of [['dq', dq, nq], ['dk', dk, nk], ['dv', dv, nk], ['dout', dout, nq], ['q', q, nq],
+    ['k', k, nk], ['v', v, nk], ['out', out, nq], ['lse', lse, B * H * Tq]] as const) need('attentionBackward', name, buf, n);
+  const group = H / Hkv;
+  const dq64 = new Float64Array(nq); // (B, Tq, H, D) sums kept in f64 until the end
+  const dk64 = new Float64Array(nk); // (B, Tk, Hkv, D)
+  const dv64 = new Float64Array(nk); // (B, Tk, Hkv, D)
+  for (let b = 0; b < B; b++) {
+    for (let h = 0; h < H; h++) {
+      const g = Math.floor(h / group);
+      for (let i = 0; i < Tq; i++) {
+        const rowLse = lse[(b * H + h) * Tq + i]!;
+        if (rowLse === -Infinity) continue; // the row saw no key: its output was a constant 0
+        const qo = ((b * Tq + i) * H + h) * D; // q, dq, out, dout [b, i, h, :]
+        let delta = 0; // rowsum(dout ⊙ out) = Σ_j P_ij · (dout · v_j)
+        for (let d = 0; d < D; d++) delta += dout[qo + d]! * out[qo + d]!;
+        for (let j = 0; j < Tk; j++) {
+          if (!canSee(s, b, i, j)) continue;
+          const ko = ((b * Tk + j) * Hkv + g) * D; // k, v, dk, dv [b, j, g, :]
+          const p = Math.exp(score(q, k, s, b, i, h, j, g) - rowLse);
+          let dp = 0; // dout · v_j
+          for (let d = 0; d < D; d++) dp += dout[qo + d]! * v[ko + d]!;
+          const ds = p * (dp - delta) * s.scale; // ∂L/∂(q·k), the scale folded in
+          for (let d = 0; d < D; d++) {
+            dv64[ko + d] = dv64[ko + d]! + p * dout[qo + d]!;
+            dq64[qo + d] = dq64[qo + d]! + ds * k[ko + d]!;
+            dk64[ko + d] = dk64[ko + d]! + ds * q[qo + d]!;
+          }
+        }
+      }
+    }
+  }
+  for (let e = 0; e < nq; e++) dq[e] = dq64[e]!;
+  for (let e = 0; e < nk; e++) { dk[e] = dk64[e]!; dv[e] = dv64[e]!; }
 }

@@ -143,6 +143,10 @@ export function softmaxForwardTask(start: i32, end: i32, tid: i32, out: usize, x
     const xr = at(x, r * cols), orow = at(out, r * cols);
     let m = -Infinity as f32;
     for (let c = 0; c < cols; c++) m = max(m, load<f32>(at(xr, c)));
+    if (m == -Infinity) { // nothing to attend to: zeros, as the reference and attention do (not NaN)
+      for (let c = 0; c < cols; c++) store<f32>(at(orow, c), 0);
+      continue;
+    }
     const vm = f32x4.splat(m);
     let acc = f32x4.splat(0);
     let c = 0;
