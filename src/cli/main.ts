@@ -6,11 +6,16 @@ import { dataBuild } from './data.js';
 import { train } from './train.js';
 import { forward, inspect } from './model-commands.js';
 import { exportModel } from './export.js';
+import { generate } from './generate.js';
 
 const USAGE = `dllm ${VERSION} — diffusion language models in TypeScript
 
 Usage:
-  dllm generate [PROMPT] [--model DIR]   generate text (the default model ships with dllm)
+  dllm generate [PROMPT] [--model NAME|DIR] [--gen-length 128] [--block-length 32] [--steps N]
+                [--decoder fixed|threshold|factor] [--threshold 0.9] [--factor 1] [--cache none|prefix|dual]
+                [--temperature 0] [--remasking low_confidence|random] [--early-stop true|false] [--seed 0]
+                [--prompt-ids 1,2,3] [--dtype f32|f16|q8] [--json]
+                                         generate text (default model: dllm-code-mini, shipped in models/)
   dllm data build --input DIR --ext .py --out DIR [--vocab-size 4096]
                                          turn a folder of code into tokenizer + token streams
   dllm inspect --model DIR               architecture, parameters, dtypes, special ids, template
@@ -26,15 +31,7 @@ Usage:
 type Command = (argv: string[]) => Promise<number>;
 
 const commands: Record<string, Command> = {
-  async generate(argv) {
-    const { values, positionals } = parseArgs({ args: argv, allowPositionals: true, strict: true, options: { model: { type: 'string' } } });
-    void positionals;
-    // HACK(#5): the default code model does not exist yet; until it lands this command says so plainly.
-    console.error(`dllm generate: no model yet${values.model ? ` (loading ${values.model} needs the models issue, #3)` : ''}.`);
-    console.error('The default diffusion code model (dllm-code-mini) is trained and committed by issue #5;');
-    console.error('until then `dllm kernels` shows the compute engine, and `npm test` checks it.');
-    return 2;
-  },
+  generate,
   async data(argv) {
     const [sub, ...rest] = argv;
     if (sub !== 'build') throw new Error('usage: dllm data build --input DIR --ext .py --out DIR');

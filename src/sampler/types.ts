@@ -37,7 +37,7 @@ export interface Denoiser {
 /** A causal language model with a KV cache, for AR decoding beside the diffusion model. */
 export interface CausalModel {
   readonly vocabSize: number;
-  readonly specials: DecoderSpecials;
+  readonly specials: Omit<DecoderSpecials, 'mask'>; // an AR model has no [MASK]
   /** start a new sequence state (one row) */
   newState(): CausalState;
 }
