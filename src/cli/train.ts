@@ -13,6 +13,8 @@ import { parseTrainConfig, TRAIN_DEFAULTS, type TrainConfig } from '../train/con
 import { Trainer, modelConfigFor, type EvalEvent, type StepEvent } from '../train/loop.js';
 import { loadCheckpoint, readTrainerState, saveCheckpoint } from './checkpoint.js';
 import { lossPlotSvg } from './plot.js';
+import { loadModelDir } from '../platform/node-model.js';
+import type { Kernels } from '../kernels/backend.js';
 
 const kebab = (k: string) => k.replace(/[A-Z]/g, (c) => '-' + c.toLowerCase());
 
@@ -69,7 +71,11 @@ export async function train(argv: string[]): Promise<number> {
   await mkdir(cfg.out, { recursive: true });
   const logPath = join(cfg.out, 'log.jsonl');
   if (values['resume']) await loadCheckpoint(cfg.out, trainer);
-  else { trainer.initWeights(); await writeFileAtomic(logPath, ''); }
+  else {
+    trainer.initWeights();
+    if (cfg.initFrom) await initFromModel(cfg.initFrom, trainer, kernels);
+    await writeFileAtomic(logPath, '');
+  }
   appendFileSync(logPath, JSON.stringify({ event: values['resume'] ? 'resume' : 'start', step: trainer.state.step, config: cfg, kernels: kernels.name, threads: kernels.threads }) + '\n');
   let stopRequested = false;
   const onSignal = () => { stopRequested = true; };
@@ -106,6 +112,18 @@ export async function train(argv: string[]): Promise<number> {
   trainer.dispose();
   kernels.dispose();
   return 0;
+}
+
+/** start from a model folder's weights (e.g. a shipped model): shapes must match the config exactly */
+async function initFromModel(dir: string, t: Trainer, k: Kernels): Promise<void> {
+  const m = await loadModelDir(dir, k);
+  for (const spec of t.model.specs) {
+    const w = m.model.weights.get(spec.name);
+    if (!w || w.kind !== 'f32') throw new Error(`--init-from ${dir}: weight ${spec.name} is missing`);
+    if (w.data.length !== t.model.p(spec.name).length) throw new Error(`--init-from ${dir}: ${spec.name} has ${w.data.length} values, the config needs ${t.model.p(spec.name).length}`);
+    t.model.p(spec.name).set(w.data);
+  }
+  m.model.dispose();
 }
 
 export { fileExists };

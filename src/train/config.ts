@@ -32,6 +32,7 @@ export interface TrainConfig {
   checkpointEvery: number;
   seed: number;
   threads: number; // 0 = all cores
+  initFrom: string; // a model folder whose weights start the run (fresh optimizer); '' = random init
   data: string; // folder made by `dllm data build`
   out: string; // run folder (checkpoints, log.jsonl, loss.svg)
 }
@@ -41,7 +42,7 @@ export const TRAIN_DEFAULTS: TrainConfig = {
   objective: 'mdm', arch: 'llada', vocabSize: 0, hiddenSize: 256, numLayers: 4, numHeads: 4, numKvHeads: 4, ffnSize: 704,
   ropeTheta: 10000, normEps: 1e-5, tieEmbeddings: false, seqLen: 256, batchSize: 16, gradAccum: 1, steps: 1000,
   lrMax: 1e-3, lrMin: 1e-4, lrWarmupSteps: 50, weightDecay: 0.1, beta1: 0.9, beta2: 0.95, eps: 1e-8, gradClip: 1.0,
-  initStd: 0.02, evalEvery: 100, evalBatches: 8, checkpointEvery: 100, seed: 1, threads: 0, data: '', out: '',
+  initStd: 0.02, evalEvery: 100, evalBatches: 8, checkpointEvery: 100, seed: 1, threads: 0, initFrom: '', data: '', out: '',
 };
 
 const ENUMS: Partial<Record<keyof TrainConfig, readonly string[]>> = { objective: ['mdm', 'sft', 'ar'], arch: ['llada', 'llama'] };

@@ -18,7 +18,7 @@ const LAYERS: Record<string, string[]> = {
   model: ['kernels', 'io', 'tokenizer'],
   sampler: [],
   train: ['kernels', 'model', 'io', 'tokenizer', 'sampler'],
-  eval: ['kernels', 'model', 'io', 'tokenizer', 'sampler', 'train'],
+  eval: ['sampler'],
   platform: ['kernels', 'io', 'model', 'tokenizer', 'sampler', 'train', 'eval'],
   serve: ['kernels', 'io', 'model', 'tokenizer', 'sampler', 'platform'],
   cli: ['kernels', 'io', 'model', 'tokenizer', 'sampler', 'train', 'eval', 'serve', 'platform'],

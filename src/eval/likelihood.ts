@@ -1,0 +1,53 @@
+// Held-out likelihood, comparable across a diffusion model and its AR twin:
+//   diffusion — an upper bound on −log p(x) by LLaDA's Monte-Carlo estimator (get_log_likelihood.py,
+//               dllm-reference.md §1.4): k ~ U{1..L}; the b rows of a batch get stratified mask counts
+//               (k + j·L/b) mod L (+1), random positions; each row's Σ masked CE · L / k_j; averaged over
+//               rows and over mcNum batches
+//   AR        — the exact −log p(x) = Σ −log p(x_i | x_<i) from one causal forward
+// Both in nats per token; bits per byte = nats·tokens / (bytes · ln 2).
+import type { Denoiser } from '../sampler/types.js';
+
+export interface Uniform { uniform(): number; }
+
+/** −log-softmax of logits row (V) at `target`, in float64 */
+export function nll(logits: Float32Array, o: number, V: number, target: number): number {
+  let m = -Infinity;
+  for (let v = 0; v < V; v++) m = Math.max(m, logits[o + v]!);
+  let z = 0;
+  for (let v = 0; v < V; v++) z += Math.exp(logits[o + v]! - m);
+  return m + Math.log(z) - logits[o + target]!;
+}
+
+/** Monte-Carlo ELBO bound on −log p(x) in nats for one sequence x (L) */
+export async function diffusionNll(model: Denoiser, x: Int32Array, mcNum: number, batch: number, rng: Uniform): Promise<number> {
+  const L = x.length, V = model.vocabSize, mask = model.specials.mask;
+  let total = 0;
+  for (let m = 0; m < mcNum; m++) {
+    const k0 = Math.floor(rng.uniform() * L); // k − 1, k ~ U{1..L}
+    const tokens = new Int32Array(batch * L);
+    const counts: number[] = [];
+    for (let b = 0; b < batch; b++) {
+      const k = ((k0 + Math.floor((b * L) / batch)) % L) + 1; // stratified mask counts in 1..L
+      counts.push(k);
+      // k random positions: a partial Fisher–Yates shuffle
+      const pos = Int32Array.from({ length: L }, (_, i) => i);
+      for (let i = 0; i < k; i++) { const j = i + Math.floor(rng.uniform() * (L - i)); [pos[i], pos[j]] = [pos[j]!, pos[i]!]; }
+      tokens.set(x, b * L);
+      for (let i = 0; i < k; i++) tokens[b * L + pos[i]!] = mask;
+    }
+    const logits = await model.denoise({ tokens, B: batch, T: L });
+    for (let b = 0; b < batch; b++) {
+      let s = 0;
+      for (let i = 0; i < L; i++) if (tokens[b * L + i] === mask) s += nll(logits, (b * L + i) * V, V, x[i]!);
+      total += (s * L) / counts[b]!;
+    }
+  }
+  return total / (mcNum * batch);
+}
+
+/** exact −log p(x[1..]) given x[0] in nats, from causal logits (L, V) of x */
+export function causalNll(logits: Float32Array, x: Int32Array, V: number): number {
+  let s = 0;
+  for (let i = 0; i + 1 < x.length; i++) s += nll(logits, i * V, V, x[i + 1]!);
+  return s;
+}
