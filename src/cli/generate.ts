@@ -38,10 +38,15 @@ const oneOf = <T extends string>(v: string | undefined, flag: string, allowed: r
   return v as T;
 };
 
-export async function generate(argv: string[]): Promise<number> {
+export async function infill(argv: string[]): Promise<number> {
+  return generate(argv, true);
+}
+
+export async function generate(argv: string[], isInfill = false): Promise<number> {
   const { values, positionals } = parseArgs({
-    args: argv, allowPositionals: true, strict: true,
+    args: argv, allowPositionals: !isInfill, strict: true,
     options: {
+      ...(isInfill ? { prefix: { type: 'string' as const, default: '' }, suffix: { type: 'string' as const, default: '' } } : {}),
       model: { type: 'string', default: DEFAULT_MODEL }, 'prompt-ids': { type: 'string' }, 'gen-length': { type: 'string' },
       steps: { type: 'string' }, 'block-length': { type: 'string' }, temperature: { type: 'string' }, remasking: { type: 'string' },
       decoder: { type: 'string' }, threshold: { type: 'string' }, factor: { type: 'string' }, cache: { type: 'string' },
@@ -61,7 +66,9 @@ export async function generate(argv: string[]): Promise<number> {
   try {
     const m = await loadModelDir(dir, k, { dtype: parseDtype(values.dtype) });
     if (!m.tokenizer && !values['prompt-ids']) throw new Error(`${dir} has no tokenizer.json; pass --prompt-ids`);
-    const ids = values['prompt-ids'] ? parseIds(values['prompt-ids'], '--prompt-ids') : m.tokenizer!.encode(prompt);
+    const ids = values['prompt-ids'] ? parseIds(values['prompt-ids'], '--prompt-ids') : m.tokenizer!.encode(isInfill ? String(values['prefix']) : prompt);
+    const suffix = isInfill && m.tokenizer ? m.tokenizer.encode(String(values['suffix'])) : undefined;
+    if (isInfill && m.config.attention === 'causal') throw new Error('infill needs a diffusion model (a causal model cannot see the suffix)');
     const sp = m.tokenizer?.specials;
     const common = { seed: num(values.seed, '--seed', 0, Number.isInteger), temperature: num(values.temperature, '--temperature', 0, (n) => n >= 0) };
     let gen: AsyncGenerator<DecodeStep, DecodeResult>;
@@ -71,7 +78,7 @@ export async function generate(argv: string[]): Promise<number> {
     } else {
       if (sp?.mask == null) throw new Error(`${dir}: the tokenizer has no mask token, so it cannot be a diffusion model`);
       const lm = new DiffusionLM(m.model, { mask: sp.mask, eos: sp.eos, eot: sp.eot, pad: sp.pad }, cache);
-      gen = lladaDecode(lm, ids, {
+      gen = lladaDecode(lm, suffix ? { prefix: ids, suffix } : ids, {
         ...common, genLength, blockLength, selection,
         steps: num(values.steps, '--steps', genLength, (n) => Number.isInteger(n) && n > 0),
         remasking: oneOf(values.remasking, '--remasking', ['low_confidence', 'random'] as const, 'low_confidence'),

@@ -6,7 +6,7 @@ import { dataBuild } from './data.js';
 import { train } from './train.js';
 import { forward, inspect } from './model-commands.js';
 import { exportModel } from './export.js';
-import { generate } from './generate.js';
+import { generate, infill } from './generate.js';
 
 const USAGE = `dllm ${VERSION} — diffusion language models in TypeScript
 
@@ -16,6 +16,8 @@ Usage:
                 [--temperature 0] [--remasking low_confidence|random] [--early-stop true|false] [--seed 0]
                 [--prompt-ids 1,2,3] [--dtype f32|f16|q8] [--json]
                                          generate text (default model: dllm-code-mini, shipped in models/)
+  dllm infill --prefix TEXT --suffix TEXT [--gen-length 32 …]
+                                         fill a masked middle of --gen-length tokens (it may end early at EOS)
   dllm data build --input DIR --ext .py --out DIR [--vocab-size 4096]
                                          turn a folder of code into tokenizer + token streams
   dllm inspect --model DIR               architecture, parameters, dtypes, special ids, template
@@ -31,7 +33,8 @@ Usage:
 type Command = (argv: string[]) => Promise<number>;
 
 const commands: Record<string, Command> = {
-  generate,
+  generate: (argv) => generate(argv),
+  infill,
   async data(argv) {
     const [sub, ...rest] = argv;
     if (sub !== 'build') throw new Error('usage: dllm data build --input DIR --ext .py --out DIR');

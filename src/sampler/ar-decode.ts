@@ -45,12 +45,14 @@ export async function* arDecode(model: CausalModel, prompt: Int32Array, options:
       const tok = sampleToken(logits, o, rng);
       if (o.stopAtEos && tok === model.specials.eos) { finishReason = 'stop'; break; }
       out.push(tok);
-      yield { step: i, block: i, nfe: i + 1, committed: [{ position: i, token: tok, confidence: 1 }], canvas: Int32Array.from(out) };
+      const canvas = Int32Array.from(out);
+      yield { step: i, block: i, nfe: i + 1, committed: [{ row: 0, position: i, token: tok, confidence: 1 }], canvas, canvases: [canvas] };
       if (i + 1 < o.maxTokens) logits = await st.append(Int32Array.of(tok));
     }
   } finally {
     st.dispose();
   }
   const nfe = Math.max(1, out.length + (finishReason === 'stop' ? 1 : 0));
-  return { ids: Int32Array.from(out), canvas: Int32Array.from(out), finishReason, nfe, tokensPerForward: out.length / nfe, elapsedMs: performance.now() - t0 };
+  const ids = Int32Array.from(out);
+  return { ids, canvas: ids, finishReason, rows: [{ ids, canvas: ids, finishReason }], nfe, tokensPerForward: out.length / nfe, elapsedMs: performance.now() - t0 };
 }

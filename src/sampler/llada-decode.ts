@@ -35,23 +35,33 @@ export const LLADA_DEFAULTS: LladaDecodeOptions = {
   threshold: 0.9, factor: 1.0, logitsEosInf: false, confidenceEosEotInf: false, earlyStop: false, seed: 0,
 };
 
-export interface Commit { position: number; token: number; confidence: number; } // position in the generated span
+export interface Commit { row: number; position: number; token: number; confidence: number; } // position in the generated span
 
 export interface DecodeStep {
   step: number; // 0-based over the whole decode
   block: number;
   nfe: number; // denoiser calls so far
   committed: Commit[];
-  canvas: Int32Array; // (genLength) generated span, mask id where undecided — a copy
+  canvas: Int32Array; // (G) generated span of row 0, mask id where undecided — a copy
+  canvases: Int32Array[]; // (B) × (G), every row
 }
 
 export interface DecodeResult {
-  ids: Int32Array; // generated ids up to (not including) the first EOS, or all of them
-  canvas: Int32Array; // the whole generated span
+  ids: Int32Array; // generated ids of row 0 up to (not including) the first EOS, or all of them
+  canvas: Int32Array; // row 0's whole generated span
   finishReason: 'stop' | 'length';
+  rows: { ids: Int32Array; canvas: Int32Array; finishReason: 'stop' | 'length' }[]; // every row
   nfe: number;
-  tokensPerForward: number; // generated tokens to EOS / NFE
+  tokensPerForward: number; // generated tokens to EOS over all rows / NFE
   elapsedMs: number;
+}
+
+/** What to decode: prompt (prefix), optionally a suffix after the masked span (infilling), pinned tokens. */
+export interface DecodeInput {
+  prefix: Int32Array;
+  suffix?: Int32Array;
+  /** tokens fixed in advance at positions of the generated span (LLaDA demo's `pos:word`) */
+  pinned?: Map<number, number>;
 }
 
 /** LLaDA get_num_transfer_tokens: `masked` tokens over `steps` steps, the remainder front-loaded */
@@ -76,64 +86,97 @@ function sampleRow(logits: Float32Array, o: number, V: number, tau: number, rng:
   return [best, Math.exp(logits[o + best]! - max) / z];
 }
 
-export async function* lladaDecode(model: Denoiser, prompt: Int32Array, options: Partial<LladaDecodeOptions> = {})
+/** one prompt, or several decoded together (left-padded, each row stopping on its own) */
+export async function* lladaDecode(model: Denoiser, input: Int32Array | DecodeInput | DecodeInput[], options: Partial<LladaDecodeOptions> = {})
   : AsyncGenerator<DecodeStep, DecodeResult> {
   const o = { ...LLADA_DEFAULTS, ...options };
   const t0 = performance.now();
-  const { mask, eos, eot } = model.specials;
-  const V = model.vocabSize, P = prompt.length, G = o.genLength, T = P + G;
+  const { mask, eos, eot, pad } = model.specials;
+  const rows: DecodeInput[] = input instanceof Int32Array ? [{ prefix: input }] : Array.isArray(input) ? input : [input];
+  const B = rows.length, V = model.vocabSize, G = o.genLength;
+  if (B === 0) throw new Error('decode: no prompts');
   if (G <= 0 || o.blockLength <= 0 || G % o.blockLength !== 0) throw new Error(`decode: genLength ${G} must be a positive multiple of blockLength ${o.blockLength} (generate.py asserts this)`);
   const numBlocks = G / o.blockLength;
   if (o.selection === 'fixed' && o.steps % numBlocks !== 0) throw new Error(`decode: steps ${o.steps} must be a multiple of the ${numBlocks} blocks (generate.py asserts this)`);
   if ((o.logitsEosInf || o.confidenceEosEotInf || o.earlyStop) && eos === null) throw new Error('decode: this model has no EOS token');
+  // canvas per row: [left padding | prefix | G masked | suffix]; every row has the same P (padded) and S
+  const P = Math.max(...rows.map((r) => r.prefix.length)), S = Math.max(...rows.map((r) => r.suffix?.length ?? 0));
+  if (rows.some((r) => (r.suffix?.length ?? 0) !== S)) throw new Error('decode: in a batch every row needs the same suffix length');
+  const T = P + G + S;
+  const padId = pad ?? eos ?? mask;
+  const x = new Int32Array(B * T), keyValid = new Uint8Array(B * T).fill(1);
+  let padded = false;
+  rows.forEach((r, b) => {
+    const lead = P - r.prefix.length;
+    if (lead > 0) { x.fill(padId, b * T, b * T + lead); keyValid.fill(0, b * T, b * T + lead); padded = true; }
+    x.set(r.prefix, b * T + lead);
+    x.fill(mask, b * T + P, b * T + P + G);
+    if (r.suffix) x.set(r.suffix, b * T + P + G);
+    for (const [pos, tok] of r.pinned ?? []) {
+      if (!(pos >= 0 && pos < G)) throw new Error(`decode: pinned position ${pos} is outside the ${G} generated positions`);
+      x[b * T + P + pos] = tok;
+    }
+  });
   const rng = new DecodeRng(o.seed);
-  const x = new Int32Array(T);
-  x.set(prompt);
-  x.fill(mask, P);
-  let nfe = 0, step = 0, stopped = false;
-  for (let b = 0; b < numBlocks && !stopped; b++) {
-    const s = P + b * o.blockLength, e = s + o.blockLength;
+  const done = new Array<boolean>(B).fill(false);
+  let nfe = 0, step = 0;
+  for (let blk = 0; blk < numBlocks && !done.every(Boolean); blk++) {
+    const s = P + blk * o.blockLength, e = s + o.blockLength;
     const stepsPerBlock = o.selection === 'fixed' ? o.steps / numBlocks : Infinity;
-    const counts = o.selection === 'fixed' ? transferCounts(o.blockLength, stepsPerBlock) : null;
+    // generate.py counts the block's masks once, at the block's start (pinned tokens are not masks)
+    const counts = rows.map((_, b) => {
+      let m = 0;
+      for (let p = s; p < e; p++) if (x[b * T + p] === mask) m++;
+      return o.selection === 'fixed' ? transferCounts(m, stepsPerBlock) : null;
+    });
     for (let i = 0; i < stepsPerBlock; i++) {
-      let maskedLeft = 0;
-      for (let p = s; p < e; p++) if (x[p] === mask) maskedLeft++;
-      if (maskedLeft === 0) break;
-      const logits = await model.denoise({ tokens: x, B: 1, T, region: { start: s, end: e, blockStart: i === 0 } });
+      const active = rows.map((_, b) => !done[b] && x.subarray(b * T + s, b * T + e).includes(mask));
+      if (!active.some(Boolean)) break;
+      const logits = await model.denoise({ tokens: x, B, T, keyValid: padded ? keyValid : null, region: { start: s, end: e, blockStart: i === 0 } });
       nfe++;
-      // sample x0 and confidence for every masked position of the block
-      const cand: { p: number; tok: number; conf: number }[] = [];
-      for (let p = s; p < e; p++) {
-        if (x[p] !== mask) continue;
-        const [tok, prob] = sampleRow(logits, (p - s) * V, V, o.temperature, rng, o.logitsEosInf ? eos : null);
-        let conf = o.remasking === 'random' ? rng.uniform() : prob;
-        if (o.confidenceEosEotInf && (tok === eos || tok === eot)) conf = -Infinity;
-        cand.push({ p, tok, conf });
-      }
-      cand.sort((a, b2) => b2.conf - a.conf || a.p - b2.p); // ties: lowest position first
-      let k: number;
-      if (o.selection === 'fixed') k = Math.min(counts![i]!, cand.length);
-      else if (o.selection === 'threshold') { k = 1; while (k < cand.length && cand[k]!.conf >= o.threshold) k++; }
-      else { k = 1; while (k < cand.length && cand[k]!.conf >= 1 - o.factor / (k + 2)) k++; }
       const committed: Commit[] = [];
-      for (let j = 0; j < k; j++) { const c = cand[j]!; x[c.p] = c.tok; committed.push({ position: c.p - P, token: c.tok, confidence: c.conf }); }
-      if (o.earlyStop && eos !== null) stopped = fillAfterEos(x, P, T, mask, eos);
-      yield { step: step++, block: b, nfe, committed, canvas: x.slice(P) };
-      if (stopped) break;
+      for (let b = 0; b < B; b++) {
+        if (!active[b]) continue;
+        const cand: { p: number; tok: number; conf: number }[] = [];
+        for (let p = s; p < e; p++) {
+          if (x[b * T + p] !== mask) continue;
+          const [tok, prob] = sampleRow(logits, (b * o.blockLength + p - s) * V, V, o.temperature, rng, o.logitsEosInf ? eos : null);
+          let conf = o.remasking === 'random' ? rng.uniform() : prob;
+          if (o.confidenceEosEotInf && (tok === eos || tok === eot)) conf = -Infinity;
+          cand.push({ p, tok, conf });
+        }
+        cand.sort((a, c) => c.conf - a.conf || a.p - c.p); // ties: lowest position first
+        let k: number;
+        if (o.selection === 'fixed') k = Math.min(counts[b]![i]!, cand.length);
+        else if (o.selection === 'threshold') { k = 1; while (k < cand.length && cand[k]!.conf >= o.threshold) k++; }
+        else { k = 1; while (k < cand.length && cand[k]!.conf >= 1 - o.factor / (k + 2)) k++; }
+        for (let j = 0; j < k; j++) {
+          const c = cand[j]!;
+          x[b * T + c.p] = c.tok;
+          committed.push({ row: b, position: c.p - P, token: c.tok, confidence: c.conf });
+        }
+        if (o.earlyStop && eos !== null) done[b] = fillAfterEos(x, b * T + P, b * T + P + G, mask, eos);
+      }
+      const canvases = rows.map((_, b) => x.slice(b * T + P, b * T + P + G));
+      yield { step: step++, block: blk, nfe, committed, canvas: canvases[0]!, canvases };
+      if (done.every(Boolean)) break;
     }
   }
-  const canvas = x.slice(P);
-  let end = canvas.indexOf(eos ?? -1);
-  const finishReason = end >= 0 ? 'stop' : 'length';
-  if (end < 0) end = G;
-  return { ids: canvas.slice(0, end), canvas, finishReason, nfe, tokensPerForward: nfe ? end / nfe : 0, elapsedMs: performance.now() - t0 };
+  const results = rows.map((_, b) => {
+    const canvas = x.slice(b * T + P, b * T + P + G);
+    const end = eos === null ? -1 : canvas.indexOf(eos);
+    return { ids: canvas.slice(0, end < 0 ? G : end), canvas, finishReason: (end >= 0 ? 'stop' : 'length') as 'stop' | 'length' };
+  });
+  const generated = results.reduce((a, r) => a + r.ids.length, 0);
+  const first = results[0]!;
+  return { ids: first.ids, canvas: first.canvas, finishReason: first.finishReason, rows: results, nfe, tokensPerForward: nfe ? generated / nfe : 0, elapsedMs: performance.now() - t0 };
 }
 
-/** if an EOS is committed with everything before it decided, fill the rest with EOS; true when it did */
-function fillAfterEos(x: Int32Array, P: number, T: number, mask: number, eos: number): boolean {
-  for (let p = P; p < T; p++) {
+/** if an EOS is committed in [a, b) with everything before it decided, fill the rest of [a, b) with EOS */
+function fillAfterEos(x: Int32Array, a: number, b: number, mask: number, eos: number): boolean {
+  for (let p = a; p < b; p++) {
     if (x[p] === mask) return false;
-    if (x[p] === eos) { x.fill(eos, p); return true; }
+    if (x[p] === eos) { x.fill(eos, p, b); return true; }
   }
   return false;
 }

@@ -1,0 +1,74 @@
+// Batching, infilling and pinned tokens, with a fake denoiser that sees each row separately and ignores left
+// padding (what a real model does through keyValid and relative positions).
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { lladaDecode, type DecodeInput, type DecodeResult, type LladaDecodeOptions } from '../../src/sampler/llada-decode.js';
+import type { DenoiseInput, Denoiser } from '../../src/sampler/types.js';
+
+const V = 24, MASK = 23, EOS = 22;
+
+function rowFake(): Denoiser {
+  return {
+    vocabSize: V, specials: { mask: MASK, eos: EOS, eot: EOS, pad: EOS },
+    async denoise(inp: DenoiseInput) {
+      const s = inp.region?.start ?? 0, e = inp.region?.end ?? inp.T, R = e - s;
+      const out = new Float32Array(inp.B * R * V);
+      for (let b = 0; b < inp.B; b++) {
+        let lead = 0;
+        while (inp.keyValid && inp.keyValid[b * inp.T + lead] === 0) lead++;
+        let h = 0; // a hash of the row's visible content (independent of padding)
+        for (let i = lead; i < inp.T; i++) h = (h * 31 + inp.tokens[b * inp.T + i]!) % 1000003;
+        for (let p = s; p < e; p++) {
+          const q = p - lead, fav = (q * 5 + h) % 20;
+          for (let v = 0; v < V; v++) out[(b * R + p - s) * V + v] = v === fav ? 3 + (q % 4) : ((v * 7 + q) % 10) / 10;
+        }
+      }
+      return out;
+    },
+  };
+}
+
+async function final(model: Denoiser, input: DecodeInput | DecodeInput[], o: Partial<LladaDecodeOptions>): Promise<DecodeResult> {
+  const g = lladaDecode(model, input, o);
+  let r;
+  while (!(r = await g.next()).done);
+  return r.value;
+}
+
+const O = { genLength: 12, blockLength: 4, steps: 12, temperature: 0 };
+
+test('a batch of prompts of different lengths decodes each row as if alone', async () => {
+  const prompts = [Int32Array.of(1, 2, 3, 4, 5), Int32Array.of(6), Int32Array.of(7, 8, 9)];
+  for (const selection of ['fixed', 'threshold'] as const) {
+    const batch = await final(rowFake(), prompts.map((prefix) => ({ prefix })), { ...O, selection, threshold: 0.6 });
+    for (let b = 0; b < prompts.length; b++) {
+      const alone = await final(rowFake(), { prefix: prompts[b]! }, { ...O, selection, threshold: 0.6 });
+      assert.deepEqual(batch.rows[b]!.canvas, alone.canvas, `${selection}: row ${b}`);
+    }
+  }
+});
+
+test('infilling keeps prefix and suffix and fills exactly the middle', async () => {
+  const prefix = Int32Array.of(1, 2), suffix = Int32Array.of(3, 4, 5);
+  const steps: number[] = [];
+  const g = lladaDecode(rowFake(), { prefix, suffix }, O);
+  let r;
+  while (!(r = await g.next()).done) steps.push(r.value.canvas.length);
+  assert.ok(steps.every((n) => n === 12), 'the canvas is the middle only');
+  assert.ok(!r.value.canvas.includes(MASK));
+});
+
+test('pinned tokens stay where they were put and are not counted as masks', async () => {
+  const pinned = new Map([[0, 11], [5, 12], [11, 13]]);
+  const g = lladaDecode(rowFake(), { prefix: Int32Array.of(1), pinned }, { ...O, selection: 'fixed' });
+  let r, first = true;
+  while (!(r = await g.next()).done) {
+    for (const [p, t] of pinned) assert.equal(r.value.canvas[p], t);
+    for (const c of r.value.committed) assert.ok(!pinned.has(c.position), `pinned position ${c.position} was committed`);
+    if (first) { first = false; assert.equal(r.value.committed.length, 1, 'block 0 has 3 masks over 3 steps: one per step'); }
+  }
+});
+
+test('a batch needs equal suffix lengths', async () => {
+  await assert.rejects(final(rowFake(), [{ prefix: Int32Array.of(1), suffix: Int32Array.of(2) }, { prefix: Int32Array.of(1) }], O), /same suffix length/);
+});
