@@ -13,6 +13,7 @@ import { loadModelDir } from '../platform/node-model.js';
 import { arDecode } from '../sampler/ar-decode.js';
 import { lladaDecode, LLADA_DEFAULTS, type DecodeResult, type DecodeStep, type Selection } from '../sampler/llada-decode.js';
 import { parseDtype, parseIds } from './model-commands.js';
+import { CanvasView } from './canvas-view.js';
 
 export const DEFAULT_MODEL = 'dllm-code-mini';
 const MODELS_DIR = fileURLToPath(new URL('../../../models/', import.meta.url));
@@ -51,7 +52,7 @@ export async function generate(argv: string[], isInfill = false): Promise<number
       steps: { type: 'string' }, 'block-length': { type: 'string' }, temperature: { type: 'string' }, remasking: { type: 'string' },
       decoder: { type: 'string' }, threshold: { type: 'string' }, factor: { type: 'string' }, cache: { type: 'string' },
       seed: { type: 'string' }, 'early-stop': { type: 'string' }, dtype: { type: 'string' }, threads: { type: 'string' },
-      'top-k': { type: 'string' }, 'top-p': { type: 'string' }, json: { type: 'boolean' },
+      'top-k': { type: 'string' }, 'top-p': { type: 'string' }, json: { type: 'boolean' }, 'show-steps': { type: 'boolean' },
     },
   });
   if (positionals.length > 1) throw new Error('give the prompt as one argument (quote it)');
@@ -90,7 +91,10 @@ export async function generate(argv: string[], isInfill = false): Promise<number
     let shown = '';
     let r: IteratorResult<DecodeStep, DecodeResult>;
     const eos = sp?.eos ?? -1;
+    const view = values['show-steps'] && m.tokenizer ? new CanvasView(process.stdout, m.tokenizer, sp?.mask ?? -1) : null;
+    if (view) shown = '\0'; // the view draws the canvas; the settled stream is off
     while (!(r = await gen.next()).done) {
+      if (view) { view.render(r.value); continue; }
       if (values.json || !m.tokenizer) continue;
       const c = r.value.canvas;
       let end = 0;
@@ -104,8 +108,8 @@ export async function generate(argv: string[], isInfill = false): Promise<number
       elapsedMs: Math.round(res.elapsedMs), tokensPerSecond: +(res.ids.length / (res.elapsedMs / 1000)).toFixed(2) };
     if (values.json) console.log(JSON.stringify(stats));
     else {
-      if (text.startsWith(shown)) process.stdout.write(text.slice(shown.length));
-      process.stdout.write('\n');
+      if (!view && text.startsWith(shown)) process.stdout.write(text.slice(shown.length));
+      process.stdout.write(view ? '' : '\n');
       console.error(`[${res.ids.length} tokens · ${stats.tokensPerSecond} tok/s · TPF ${stats.tokensPerForward} · NFE ${res.nfe} · ${stats.elapsedMs} ms · ${res.finishReason}]`);
     }
     m.model.dispose();

@@ -14,7 +14,7 @@ Usage:
   dllm generate [PROMPT] [--model NAME|DIR] [--gen-length 128] [--block-length 32] [--steps N]
                 [--decoder fixed|threshold|factor] [--threshold 0.9] [--factor 1] [--cache none|prefix|dual]
                 [--temperature 0] [--remasking low_confidence|random] [--early-stop true|false] [--seed 0]
-                [--prompt-ids 1,2,3] [--dtype f32|f16|q8] [--json]
+                [--prompt-ids 1,2,3] [--dtype f32|f16|q8] [--show-steps] [--json]
                                          generate text (default model: dllm-code-mini, shipped in models/)
   dllm infill --prefix TEXT --suffix TEXT [--gen-length 32 …]
                                          fill a masked middle of --gen-length tokens (it may end early at EOS)
