@@ -7,6 +7,7 @@ import { train } from './train.js';
 import { forward, inspect } from './model-commands.js';
 import { exportModel } from './export.js';
 import { generate, infill } from './generate.js';
+import { chat } from './chat.js';
 
 const USAGE = `dllm ${VERSION} — diffusion language models in TypeScript
 
@@ -18,6 +19,7 @@ Usage:
                                          generate text (default model: dllm-code-mini, shipped in models/)
   dllm infill --prefix TEXT --suffix TEXT [--gen-length 32 …]
                                          fill a masked middle of --gen-length tokens (it may end early at EOS)
+  dllm chat --model DIR [--system TEXT]  multi-turn chat with the checkpoint's chat template
   dllm data build --input DIR --ext .py --out DIR [--vocab-size 4096]
                                          turn a folder of code into tokenizer + token streams
   dllm inspect --model DIR               architecture, parameters, dtypes, special ids, template
@@ -35,6 +37,7 @@ type Command = (argv: string[]) => Promise<number>;
 const commands: Record<string, Command> = {
   generate: (argv) => generate(argv),
   infill,
+  chat,
   async data(argv) {
     const [sub, ...rest] = argv;
     if (sub !== 'build') throw new Error('usage: dllm data build --input DIR --ext .py --out DIR');

@@ -1,0 +1,56 @@
+// dllm chat --model DIR [decoder flags]: multi-turn chat through the checkpoint's own chat template, as
+// LLaDA's chat.py does: the whole conversation is re-rendered each turn, the answer is decoded with the
+// diffusion decoder (chat.py: gen 128, steps 128, block 32, low_confidence) and cut at EOS/EoT.
+import { createInterface } from 'node:readline/promises';
+import { parseArgs } from 'node:util';
+import { DiffusionLM } from '../model/diffusion-lm.js';
+import { createKernels } from '../platform/node.js';
+import { loadModelDir } from '../platform/node-model.js';
+import { lladaDecode } from '../sampler/llada-decode.js';
+import type { ChatMessage } from '../tokenizer/index.js';
+import { resolveModel } from './generate.js';
+
+export async function chat(argv: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args: argv, strict: true,
+    options: { model: { type: 'string' }, 'gen-length': { type: 'string', default: '128' }, steps: { type: 'string', default: '128' }, 'block-length': { type: 'string', default: '32' }, system: { type: 'string' } },
+  });
+  if (!values.model) throw new Error('usage: dllm chat --model DIR (a model with a chat template)');
+  const genLength = Number(values['gen-length']), steps = Number(values.steps), blockLength = Number(values['block-length']);
+  for (const [flag, v] of [['--gen-length', genLength], ['--steps', steps], ['--block-length', blockLength]] as const) {
+    if (!Number.isInteger(v) || v <= 0) throw new Error(`${flag} must be a positive integer`);
+  }
+  const k = await createKernels();
+  const m = await loadModelDir(resolveModel(values.model), k);
+  try {
+    const tok = m.tokenizer;
+    if (!tok?.chatTemplate) throw new Error(`${values.model} has no chat_template in tokenizer_config.json; use \`dllm generate\``);
+    const sp = tok.specials;
+    if (sp.mask === null) throw new Error(`${values.model}: no mask token; chat needs a diffusion model`);
+    const lm = new DiffusionLM(m.model, { mask: sp.mask, eos: sp.eos, eot: sp.eot, pad: sp.pad });
+    const messages: ChatMessage[] = values.system ? [{ role: 'system', content: values.system }] : [];
+    const rl = createInterface({ input: process.stdin, output: process.stdout, terminal: process.stdin.isTTY === true });
+    console.error('chat: an empty line or Ctrl-D ends the conversation');
+    for (;;) {
+      const line = await rl.question('> ').catch(() => '');
+      if (!line.trim()) break;
+      messages.push({ role: 'user', content: line });
+      const prompt = tok.encode(tok.renderChat(messages, { addGenerationPrompt: true }));
+      const g = lladaDecode(lm, prompt, { genLength, steps, blockLength, selection: 'fixed', earlyStop: true });
+      let r;
+      while (!(r = await g.next()).done);
+      let ids = r.value.canvas;
+      const cut = ids.findIndex((t) => t === sp.eos || t === sp.eot);
+      if (cut >= 0) ids = ids.slice(0, cut);
+      const answer = tok.decode(ids, { skipSpecialTokens: true });
+      messages.push({ role: 'assistant', content: answer });
+      console.log(answer);
+      lm.reset();
+    }
+    rl.close();
+    return 0;
+  } finally {
+    m.model.dispose();
+    k.dispose();
+  }
+}
