@@ -66,7 +66,9 @@ export async function loadWeights(files: CheckpointFiles, k: Kernels, opts: Load
     let s = shards.get(file);
     if (!s) {
       const src = await files.open(file).catch((e: Error) => { throw new Error(`${files.where}: shard ${file} cannot be opened (${e.message})`); });
-      s = { src, header: await readSafetensorsHeader(src, `${files.where}/${file}`) };
+      let header: SafetensorsHeader;
+      try { header = await readSafetensorsHeader(src, `${files.where}/${file}`); } catch (e) { await src.close?.(); throw e; }
+      s = { src, header };
       shards.set(file, s);
     }
     return s;
