@@ -9,7 +9,10 @@ export interface DecoderSpecials {
   pad: number | null;
 }
 
-/** One denoiser call. Positions and padding are per row; `region` says which rows of T the caller needs. */
+/**
+ * One denoiser call. Positions and padding are per row; `region` says which rows of T the caller needs.
+ * With classifier-free guidance B = 2A: the A conditional rows, then the same rows with the prompt masked.
+ */
 export interface DenoiseInput {
   tokens: Int32Array; // (B, T) current canvas, mask id where still masked
   B: number;
@@ -19,6 +22,8 @@ export interface DenoiseInput {
   /**
    * Rows [start, end) of every batch row for which logits are returned (default [0, T)). Cache wrappers use
    * it as the active block; `blockStart` marks the first step of a block (the step that refreshes a cache).
+   * The decoding loop (decode.ts) also sets it whenever the batch's rows change (a row finished and left),
+   * so a wrapper may assume B and the rows' identities are fixed between two blockStart calls.
    */
   region?: { start: number; end: number; blockStart: boolean };
 }

@@ -93,5 +93,5 @@ test('logitsEosInf never samples EOS; confidenceEosEotInf commits EOS last in it
 
 test('bad options are refused with the reason', async () => {
   await assert.rejects(run(fake(), Int32Array.of(1), { genLength: 10, blockLength: 4 }), /multiple of blockLength/);
-  await assert.rejects(run(fake(), Int32Array.of(1), { genLength: 8, blockLength: 4, steps: 3 }), /multiple of the 2 blocks/);
+  await assert.rejects(run(fake(), Int32Array.of(1), { genLength: 8, blockLength: 4, steps: 3 }), /"steps" \(3\) must be a multiple of the number of blocks \(2\)/);
 });

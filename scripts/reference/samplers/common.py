@@ -58,8 +58,8 @@ class FakeDenoiser:
 
     Per row, c = hash of every attended (position, token) pair; per query position q, h = mix(c, q + 1):
     the favourite token (mix(h, 1) % (V - 2), i.e. never EOS or [MASK]; EOS itself at q >= eos_from) gets
-    logit 2 + sharp with sharp = 0.5 + (h % 4096)/256, every other token (mix(h, v + 2) % 64)/32 in [0, 2),
-    and [MASK] gets -40. All values are exact in float32, so both languages see identical logits; the
+    logit 2 + sharp with sharp = 0.5 + (h % 4096)/512, every other token r/16 where r is its rank when the
+    tokens are sorted by (mix(h, v + 2), v) — distinct values in [0, 2) — and [MASK] gets -40. All values are exact in float32, so both languages see identical logits; the
     favourite leads by at least 0.53, and the spread of `sharp` spreads the confidences over (0, 1).
     """
 
@@ -84,11 +84,14 @@ class FakeDenoiser:
             for i in range(T):
                 q = pos[i]
                 h = mix(c, (q + 1) & M32)
-                sharp = 0.5 + (h % 4096) / 256.0
+                sharp = 0.5 + (h % 4096) / 512.0
                 fav = mix(h, 1) % (V - 2)
                 if self.eos_from >= 0 and q >= self.eos_from:
                     fav = self.eos
-                row = [(mix(h, v + 2) % 64) / 32.0 for v in range(V)]
+                rank = sorted(range(V), key=lambda v: (mix(h, v + 2), v))  # a permutation: distinct bases
+                row = [0.0] * V
+                for r, v in enumerate(rank):
+                    row[v] = r / 16.0
                 row[fav] = 2.0 + sharp
                 row[self.mask] = -40.0
                 out[b, i] = np.array(row, dtype=np.float32)
@@ -122,8 +125,9 @@ class Margins:
             self.add(s[0] - s[1], where)
 
     def cut(self, sorted_values, k, where):
-        """a top-k cut: the k-th and (k+1)-th values must differ"""
-        if 0 < k < len(sorted_values) and np.isfinite(sorted_values[k]):
+        """a top-k cut: the k-th and (k+1)-th values must differ — unless they are exactly equal, a tie that
+        both languages compute identically (e.g. probability exactly 1 after top_p) and break by position"""
+        if 0 < k < len(sorted_values) and np.isfinite(sorted_values[k]) and sorted_values[k - 1] != sorted_values[k]:
             self.add(sorted_values[k - 1] - sorted_values[k], where)
 
     def categorical(self, probs, u, where):

@@ -1,0 +1,9 @@
+// The sampler's public surface: one decoding loop (generate / generateBatch), AR decoding beside it, the
+// options with their parser, the schedules, and the seeded RNG. Nothing here touches Node or the model.
+export type { Denoiser, DenoiseInput, DecoderSpecials, CausalModel, CausalState } from './types.js';
+export { generate, generateBatch, type GenerateRequest, type DecodeStep, type DecodeResult, type Commit } from './decode.js';
+export { arGenerate, sampleNext } from './ar.js';
+export { parseDecodeOptions, resolveOptions, DECODE_DEFAULTS, DECODERS, isDreamDecoder, type DecodeOptions, type Decoder } from './options.js';
+export { transferCounts, dreamTimesteps, dreamTransferCount } from './schedule.js';
+export { DecodeRng } from './rng.js';
+export { drain } from './drain.js';

@@ -1,0 +1,157 @@
+// Decoding options: one typed object per request, its defaults (each with its source) and
+// parseDecodeOptions(unknown), which rejects unknown keys and wrong types naming the key (style.md §3.5).
+// CLI flags and server fields map 1:1 onto these keys (--block-length ↔ blockLength).
+
+/**
+ * The decoders, each after its published source:
+ *   fixed        — LLaDA generate.py `generate` (ML-GSAI/LLaDA): linear schedule per block, top-k by confidence
+ *   threshold    — Fast-dLLM llada/generate.py `get_transfer_index` with `threshold` (arXiv 2505.22618 §3.2)
+ *   factor       — Fast-dLLM `get_transfer_index_dynamic` (factor rule; later Fast-dLLM code, also in dInfer)
+ *   origin, maskgit_plus, topk_margin, entropy — Dream `diffusion_generate` → `_sample` (HKUNLP/Dream
+ *                  generation_utils.py, as vendored in NVlabs/Fast-dLLM dream/model/generation_utils.py)
+ */
+export type Decoder = 'fixed' | 'threshold' | 'factor' | 'origin' | 'maskgit_plus' | 'topk_margin' | 'entropy';
+export const DECODERS: readonly Decoder[] = ['fixed', 'threshold', 'factor', 'origin', 'maskgit_plus', 'topk_margin', 'entropy'];
+const DREAM: readonly Decoder[] = ['origin', 'maskgit_plus', 'topk_margin', 'entropy'];
+export const isDreamDecoder = (d: Decoder): boolean => DREAM.includes(d);
+
+export interface DecodeOptions {
+  decoder: Decoder;
+  /** generated (masked) positions; for AR decoding, the most new tokens */
+  genLength: number;
+  /** semi-AR block; must divide genLength */
+  blockLength: number;
+  /** fixed and Dream decoders: total steps, split evenly over the blocks (threshold/factor run until done) */
+  steps: number;
+  /** 0 = argmax */
+  temperature: number;
+  /** LLaDA family: confidence = p(x0) ('low_confidence') or U(0,1) ('random') */
+  remasking: 'low_confidence' | 'random';
+  /** Fast-dLLM τ */
+  threshold: number;
+  /** Fast-dLLM factor f: accept n tokens while c_(n) ≥ 1 − f/(n+1) */
+  factor: number;
+  /** classifier-free guidance s: un + (s+1)(cond − un); 0 = off */
+  cfgScale: number;
+  /** forbid sampling EOS (generate.py `logits_eos_inf`) */
+  logitsEosInf: boolean;
+  /** sampled EOS/EoT get −∞ confidence, so they are committed last (generate.py `confidence_eos_eot_inf`, fixed) */
+  confidenceEosEotInf: boolean;
+  /** nucleus filter on the proposal; 1 = off (Dream `top_p=None`; AR decoding) */
+  topP: number;
+  /** top-k filter on the proposal; 0 = off (Dream `top_k=None`; AR decoding) */
+  topK: number;
+  /** Dream: timesteps = linspace(1, eps, steps + 1) */
+  eps: number;
+  /** Dream: 0 = commit the top-k by confidence; > 0 = sample positions from softmax(conf / algTemp) */
+  algTemp: number;
+  /** once EOS is committed with everything before it decided, fill the rest with EOS and stop (off = exact parity) */
+  earlyStop: boolean;
+  /** infilling: false = the middle has exactly genLength tokens (EOS/EoT banned there); true = it may end with EOS */
+  infillMayEnd: boolean;
+  seed: number;
+}
+
+/** Defaults for the LLaDA / Fast-dLLM decoders */
+export const DECODE_DEFAULTS: Readonly<DecodeOptions> = Object.freeze({
+  decoder: 'fixed', // LLaDA generate.py, the exact-parity reference
+  genLength: 128, blockLength: 32, steps: 128, temperature: 0, // LLaDA generate.py main() and chat.py
+  remasking: 'low_confidence', // generate.py default
+  threshold: 0.9, // Fast-dLLM paper §4 default τ
+  factor: 1.0, // Fast-dLLM example scripts (dllm-reference.md §2.2: unverified)
+  cfgScale: 0, logitsEosInf: false, confidenceEosEotInf: false, // generate.py defaults
+  topP: 1, topK: 0, eps: 1e-3, algTemp: 0, // DreamGenerationConfig: top_p None, top_k None, eps 1e-3, alg_temp None
+  earlyStop: false, infillMayEnd: false, seed: 0,
+} as DecodeOptions);
+
+/**
+ * Dream decoders change two defaults: no semi-AR blocks (diffusion_generate has none, so blockLength =
+ * genLength) and steps = genLength (Dream README example: steps = max_new_tokens = 512; DreamGenerationConfig's
+ * steps 512 assumes max_new_tokens 512). Every other default is DreamGenerationConfig's (temperature 0).
+ */
+export function resolveOptions(partial: Partial<DecodeOptions> = {}): DecodeOptions {
+  const decoder = partial.decoder ?? DECODE_DEFAULTS.decoder;
+  const genLength = partial.genLength ?? DECODE_DEFAULTS.genLength;
+  const dream = isDreamDecoder(decoder);
+  const o: DecodeOptions = {
+    ...DECODE_DEFAULTS,
+    // LLaDA main()'s block of 32 where it divides genLength, else one block (generate.py asserts divisibility)
+    ...(dream ? { blockLength: genLength, steps: genLength } : { blockLength: genLength % DECODE_DEFAULTS.blockLength === 0 ? DECODE_DEFAULTS.blockLength : genLength }),
+    ...partial,
+  };
+  checkOptions(o);
+  return o;
+}
+
+type Kind = 'int' | 'number' | 'boolean' | readonly string[];
+const SCHEMA: Record<keyof DecodeOptions, Kind> = {
+  decoder: DECODERS, genLength: 'int', blockLength: 'int', steps: 'int', temperature: 'number',
+  remasking: ['low_confidence', 'random'], threshold: 'number', factor: 'number', cfgScale: 'number',
+  logitsEosInf: 'boolean', confidenceEosEotInf: 'boolean', topP: 'number', topK: 'int', eps: 'number',
+  algTemp: 'number', earlyStop: 'boolean', infillMayEnd: 'boolean', seed: 'int',
+};
+
+/** unknown (JSON body, preset file, argv map) → validated, frozen DecodeOptions with defaults filled in */
+export function parseDecodeOptions(input: unknown): Readonly<DecodeOptions> {
+  if (input === undefined || input === null) return Object.freeze(resolveOptions());
+  if (typeof input !== 'object' || Array.isArray(input)) throw new Error(`decode options: expected an object, got ${describe(input)}`);
+  const out: Partial<Record<keyof DecodeOptions, unknown>> = {};
+  for (const [key, value] of Object.entries(input)) {
+    if (!Object.hasOwn(SCHEMA, key)) throw new Error(`decode options: unknown key "${key}" (known: ${Object.keys(SCHEMA).join(', ')})`);
+    const kind = SCHEMA[key as keyof DecodeOptions];
+    if (value === undefined) continue;
+    const ok = kind === 'int' ? Number.isSafeInteger(value)
+      : kind === 'number' ? typeof value === 'number' && Number.isFinite(value)
+      : kind === 'boolean' ? typeof value === 'boolean'
+      : typeof value === 'string' && kind.includes(value);
+    if (!ok) {
+      const want = typeof kind === 'string' ? (kind === 'int' ? 'an integer' : kind === 'number' ? 'a finite number' : 'true or false') : `one of ${kind.join(' | ')}`;
+      throw new Error(`decode options: "${key}" must be ${want}, got ${describe(value)}`);
+    }
+    out[key as keyof DecodeOptions] = value;
+  }
+  return Object.freeze(resolveOptions(out as Partial<DecodeOptions>));
+}
+
+const bad = (key: keyof DecodeOptions, why: string): never => { throw new Error(`decode options: "${key}" ${why}`); };
+
+/** AR decoding reads genLength (max new tokens), temperature, topK, topP and seed; the rest is ignored */
+export function resolveArOptions(partial: Partial<DecodeOptions> = {}): DecodeOptions {
+  const o: DecodeOptions = { ...DECODE_DEFAULTS, ...partial };
+  if (!(Number.isSafeInteger(o.genLength) && o.genLength > 0)) bad('genLength', `must be a positive integer, got ${o.genLength}`);
+  if (!(o.temperature >= 0)) bad('temperature', `must be ≥ 0, got ${o.temperature}`);
+  if (!(o.topP > 0 && o.topP <= 1)) bad('topP', `must be in (0, 1], got ${o.topP}`);
+  if (!(Number.isSafeInteger(o.topK) && o.topK >= 0)) bad('topK', `must be an integer ≥ 0, got ${o.topK}`);
+  if (!Number.isSafeInteger(o.seed)) bad('seed', `must be an integer, got ${o.seed}`);
+  return o;
+}
+
+/** cross-field rules and ranges; the message names the key (the generate.py asserts, spelled out) */
+export function checkOptions(o: DecodeOptions): void {
+  if (!(Number.isSafeInteger(o.genLength) && o.genLength > 0)) bad('genLength', `must be a positive integer, got ${o.genLength}`);
+  if (!(Number.isSafeInteger(o.blockLength) && o.blockLength > 0)) bad('blockLength', `must be a positive integer, got ${o.blockLength}`);
+  if (o.genLength % o.blockLength !== 0) bad('genLength', `(${o.genLength}) must be a multiple of blockLength (${o.blockLength}) (generate.py asserts this)`);
+  const numBlocks = o.genLength / o.blockLength;
+  if (!(Number.isSafeInteger(o.steps) && o.steps > 0)) bad('steps', `must be a positive integer, got ${o.steps}`);
+  if ((o.decoder === 'fixed' || isDreamDecoder(o.decoder)) && o.steps % numBlocks !== 0) bad('steps', `(${o.steps}) must be a multiple of the number of blocks (${numBlocks}) (generate.py asserts this)`);
+  if (!(o.temperature >= 0)) bad('temperature', `must be ≥ 0, got ${o.temperature}`);
+  if (!(o.threshold > 0 && o.threshold <= 1)) bad('threshold', `must be in (0, 1], got ${o.threshold}`);
+  if (!(o.factor > 0)) bad('factor', `must be > 0, got ${o.factor}`);
+  if (!(o.cfgScale >= 0)) bad('cfgScale', `must be ≥ 0, got ${o.cfgScale}`);
+  if (!(o.topP > 0 && o.topP <= 1)) bad('topP', `must be in (0, 1], got ${o.topP}`);
+  if (!(Number.isSafeInteger(o.topK) && o.topK >= 0)) bad('topK', `must be an integer ≥ 0, got ${o.topK}`);
+  if (!(o.eps > 0 && o.eps < 1)) bad('eps', `must be in (0, 1), got ${o.eps}`);
+  if (!(o.algTemp >= 0)) bad('algTemp', `must be ≥ 0, got ${o.algTemp}`);
+  if (!Number.isSafeInteger(o.seed)) bad('seed', `must be an integer, got ${o.seed}`);
+  const dream = isDreamDecoder(o.decoder);
+  // the proposal filters exist only in the Dream sampler (sample_tokens); LLaDA's Gumbel-max has none
+  if (!dream && o.topP !== 1) bad('topP', `applies to the Dream decoders (${DREAM.join(', ')}) and AR decoding, not "${o.decoder}"`);
+  if (!dream && o.topK !== 0) bad('topK', `applies to the Dream decoders (${DREAM.join(', ')}) and AR decoding, not "${o.decoder}"`);
+  if (dream && o.remasking !== 'low_confidence') bad('remasking', `applies to the LLaDA decoders (fixed, threshold, factor); Dream's confidence is chosen by "decoder"`);
+}
+
+function describe(v: unknown): string {
+  if (v === null) return 'null';
+  if (Array.isArray(v)) return 'an array';
+  return typeof v === 'string' ? JSON.stringify(v) : `${typeof v} ${String(v)}`;
+}

@@ -1,0 +1,46 @@
+// parseDecodeOptions: unknown keys and wrong types are refused with a message naming the key; defaults.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { parseDecodeOptions, resolveOptions, DECODE_DEFAULTS } from '../../src/sampler/options.js';
+
+test('defaults are LLaDA main()\'s (steps 128, gen 128, block 32, τ 0) and Fast-dLLM\'s threshold 0.9', () => {
+  const o = parseDecodeOptions({});
+  assert.equal(o.decoder, 'fixed');
+  assert.deepEqual([o.steps, o.genLength, o.blockLength, o.temperature, o.threshold], [128, 128, 32, 0, 0.9]);
+  assert.deepEqual([o.eps, o.topP, o.topK, o.algTemp, o.earlyStop], [1e-3, 1, 0, 0, false]);
+  assert.ok(Object.isFrozen(o));
+  assert.deepEqual(parseDecodeOptions(undefined), o);
+});
+
+test('Dream decoders default to one block and steps = genLength; a block of 32 only where it divides', () => {
+  const d = parseDecodeOptions({ decoder: 'entropy', genLength: 64 });
+  assert.deepEqual([d.blockLength, d.steps], [64, 64]);
+  assert.equal(resolveOptions({ genLength: 48 }).blockLength, 48);
+  assert.equal(resolveOptions({ genLength: 64 }).blockLength, DECODE_DEFAULTS.blockLength);
+});
+
+test('unknown keys and wrong types are refused, naming the key', () => {
+  assert.throws(() => parseDecodeOptions({ stepz: 3 }), /unknown key "stepz"/);
+  assert.throws(() => parseDecodeOptions({ steps: '8' }), /"steps" must be an integer, got "8"/);
+  assert.throws(() => parseDecodeOptions({ steps: 2.5 }), /"steps" must be an integer/);
+  assert.throws(() => parseDecodeOptions({ temperature: 'hot' }), /"temperature" must be a finite number/);
+  assert.throws(() => parseDecodeOptions({ temperature: Infinity }), /"temperature"/);
+  assert.throws(() => parseDecodeOptions({ earlyStop: 1 }), /"earlyStop" must be true or false/);
+  assert.throws(() => parseDecodeOptions({ decoder: 'greedy' }), /"decoder" must be one of fixed \| threshold/);
+  assert.throws(() => parseDecodeOptions({ remasking: 'lowest' }), /"remasking"/);
+  assert.throws(() => parseDecodeOptions([1]), /expected an object, got an array/);
+  assert.throws(() => parseDecodeOptions('fast'), /expected an object/);
+});
+
+test('ranges and cross-field rules name the key (generate.py\'s asserts, spelled out)', () => {
+  assert.throws(() => parseDecodeOptions({ genLength: 10, blockLength: 4 }), /"genLength" \(10\) must be a multiple of blockLength \(4\)/);
+  assert.throws(() => parseDecodeOptions({ genLength: 64, blockLength: 32, steps: 3 }), /"steps" \(3\) must be a multiple of the number of blocks \(2\)/);
+  assert.doesNotThrow(() => parseDecodeOptions({ decoder: 'threshold', genLength: 64, blockLength: 32, steps: 3 })); // threshold ignores steps
+  assert.throws(() => parseDecodeOptions({ threshold: 1.5 }), /"threshold" must be in \(0, 1\]/);
+  assert.throws(() => parseDecodeOptions({ temperature: -1 }), /"temperature" must be ≥ 0/);
+  assert.throws(() => parseDecodeOptions({ topP: 0.9 }), /"topP" applies to the Dream decoders/);
+  assert.throws(() => parseDecodeOptions({ decoder: 'origin', remasking: 'random' }), /"remasking" applies to the LLaDA decoders/);
+  assert.throws(() => parseDecodeOptions({ genLength: 0 }), /"genLength" must be a positive integer/);
+  assert.throws(() => parseDecodeOptions({ eps: 0 }), /"eps" must be in \(0, 1\)/);
+  assert.deepEqual(parseDecodeOptions({ decoder: 'maskgit_plus', topP: 0.95, topK: 20, temperature: 0.2 }).topK, 20);
+});
