@@ -1,3 +1,4 @@
 // 'dllm/node': the library plus the Node.js platform (WASM engine on worker_threads, files).
 export * from './index.js';
 export { createKernels, nodeWasmPlatform } from './platform/node.js';
+export { loadModelDir, folderFiles, type LoadedModel } from './platform/node-model.js';

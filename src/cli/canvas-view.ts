@@ -1,7 +1,7 @@
 // --show-steps: the canvas as it denoises. In a terminal it is redrawn in place — masked positions dimmed,
 // tokens committed in this step coloured by confidence (green ≥ 0.9, yellow ≥ 0.5, red below), earlier tokens
 // plain; elsewhere (a pipe, a file) one plain line per step.
-import type { DecodeStep } from '../sampler/llada-decode.js';
+import type { DecodeStep } from '../sampler/index.js';
 
 export interface TokenText { decode(ids: ArrayLike<number>): string; }
 
@@ -15,7 +15,7 @@ export class CanvasView {
   constructor(private readonly out: NodeJS.WriteStream, private readonly tok: TokenText, private readonly mask: number) {}
 
   render(step: DecodeStep): void {
-    const fresh = new Map(step.committed.filter((c) => c.row === 0).map((c) => [c.position, c.confidence]));
+    const fresh = new Map(step.committed.map((c) => [c.position, c.confidence]));
     const tty = this.out.isTTY === true;
     let text = '';
     for (let i = 0; i < step.canvas.length; i++) {

@@ -13,9 +13,11 @@ const USAGE = `dllm ${VERSION} — diffusion language models in TypeScript
 
 Usage:
   dllm generate [PROMPT] [--model NAME|DIR] [--gen-length 128] [--block-length 32] [--steps N]
-                [--decoder fixed|threshold|factor] [--threshold 0.9] [--factor 1] [--cache none|prefix|dual]
-                [--temperature 0] [--remasking low_confidence|random] [--early-stop true|false] [--seed 0]
-                [--prompt-ids 1,2,3] [--dtype f32|f16|q8] [--show-steps] [--json]
+                [--decoder fixed|threshold|factor|origin|maskgit_plus|topk_margin|entropy] [--threshold 0.9]
+                [--factor 1] [--cache none|prefix|dual] [--temperature 0] [--top-p 1] [--top-k 0]
+                [--remasking low_confidence|random] [--cfg-scale 0] [--alg-temp 0] [--eps 0.001]
+                [--logits-eos-inf true|false] [--confidence-eos-eot-inf true|false] [--early-stop true|false]
+                [--seed 0] [--prompt-ids 1,2,3] [--dtype f32|f16|q8] [--threads N] [--show-steps] [--json]
                                          generate text (default model: dllm-code-mini, shipped in models/)
   dllm infill --prefix TEXT --suffix TEXT [--gen-length 32 …]
                                          fill a masked middle of --gen-length tokens (it may end early at EOS)
