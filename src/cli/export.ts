@@ -1,17 +1,31 @@
 // dllm export --checkpoint RUN/checkpoint --out models/NAME [--dtype f16|bf16|f32]
 // A training checkpoint → a model folder to ship: config.json, generation_config.json, tokenizer files and
 // model.safetensors in F16/BF16 (no optimizer state), written to a temp folder and renamed into place.
+// With --format gguf: one llama.cpp GGUF file instead (export-gguf.ts).
 import { copyFile, mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { parseSafetensorsHeader, readTensor, writeSafetensors, type TensorToWrite } from '../io/safetensors.js';
 import { createRefKernels } from '../kernels/ref/index.js';
 import { fileExists } from '../platform/node-files.js';
+import { exportGguf } from './export-gguf.js';
 
 export async function exportModel(argv: string[]): Promise<number> {
-  const { values } = parseArgs({ args: argv, strict: true, options: { checkpoint: { type: 'string' }, out: { type: 'string' }, dtype: { type: 'string', default: 'f16' } } });
-  if (!values.checkpoint || !values.out) throw new Error('usage: dllm export --checkpoint DIR --out DIR [--dtype f16|bf16|f32]');
+  const { values } = parseArgs({ args: argv, strict: true, options: {
+    checkpoint: { type: 'string' }, out: { type: 'string' }, dtype: { type: 'string', default: 'f16' },
+    format: { type: 'string', default: 'safetensors' },
+  } });
+  if (!values.checkpoint || !values.out) {
+    throw new Error('usage: dllm export --checkpoint DIR --out DIR [--dtype f16|bf16|f32] | --out FILE.gguf --format gguf [--dtype f16|f32]');
+  }
   const dtype = values.dtype!;
+  if (values.format === 'gguf') {
+    if (dtype !== 'f32' && dtype !== 'f16') throw new Error(`--dtype must be f16 or f32 for GGUF, got "${dtype}"`);
+    const r = await exportGguf({ checkpoint: values.checkpoint, out: values.out, dtype });
+    console.log(`export: ${r.config.arch} model, ${r.tensors} tensors as ${dtype} GGUF (${(r.bytes / 1e6).toFixed(1)} MB) → ${values.out}`);
+    return 0;
+  }
+  if (values.format !== 'safetensors') throw new Error(`--format must be safetensors or gguf, got "${values.format}"`);
   if (!['f16', 'bf16', 'f32'].includes(dtype)) throw new Error(`--dtype must be f16, bf16 or f32, got "${dtype}"`);
   const src = values.checkpoint, tmp = `${values.out}.tmp`;
   for (const f of ['config.json', 'model.safetensors', 'tokenizer.json']) {

@@ -28,7 +28,7 @@ Usage:
   dllm forward --model DIR --ids 1,2,3 --out FILE.safetensors [--attention causal|bidirectional] [--dtype f32|f16|q8]
   dllm train --config FILE.json [--resume] [--<key> value …]
                                          train a diffusion (mdm) or AR model on the CPU
-  dllm export --checkpoint DIR --out DIR [--dtype f16|bf16|f32]
+  dllm export --checkpoint DIR --out DIR [--dtype f16|bf16|f32] | --out FILE.gguf --format gguf [--dtype f32|f16]
                                          a training checkpoint → a model folder to ship
   dllm kernels [--backend auto|wasm|ref] [--threads N]
                                          show which compute engine this machine gets
