@@ -13,6 +13,7 @@ import { loadModelDir } from '../platform/node-model.js';
 import { arGenerate, generate as generateIds, parseDecodeOptions, DECODE_DEFAULTS, type DecodeResult, type DecodeStep } from '../sampler/index.js';
 import { parseDtype, parseIds } from './model-commands.js';
 import { CanvasView } from './canvas-view.js';
+import { flagOptions, flagValues } from './flags.js';
 
 export const DEFAULT_MODEL = 'dllm-code-mini';
 const MODELS_DIR = fileURLToPath(new URL('../../../models/', import.meta.url));
@@ -26,27 +27,6 @@ export function resolveModel(nameOrDir: string): string {
   throw new Error(`model "${nameOrDir}" is neither a folder nor a model in ${MODELS_DIR}`);
 }
 
-const kebab = (k: string) => k.replace(/[A-Z]/g, (c) => '-' + c.toLowerCase());
-
-/** decoder flags map 1:1 to DecodeOptions keys (--gen-length ↔ genLength); values typed by the schema */
-function decodeFlags(values: Record<string, unknown>): Record<string, unknown> {
-  const out: Record<string, unknown> = {};
-  for (const [key, def] of Object.entries(DECODE_DEFAULTS)) {
-    const v = values[kebab(key)];
-    if (v === undefined) continue;
-    const str = String(v);
-    if (typeof def === 'number') {
-      const n = Number(str);
-      if (str.trim() === '' || !Number.isFinite(n)) throw new Error(`--${kebab(key)} must be a number, got "${str}"`);
-      out[key] = n;
-    } else if (typeof def === 'boolean') {
-      if (str !== 'true' && str !== 'false') throw new Error(`--${kebab(key)} must be true or false, got "${str}"`);
-      out[key] = str === 'true';
-    } else out[key] = str;
-  }
-  return out;
-}
-
 export async function infill(argv: string[]): Promise<number> {
   return generate(argv, true);
 }
@@ -56,11 +36,11 @@ export async function generate(argv: string[], isInfill = false): Promise<number
     model: { type: 'string', default: DEFAULT_MODEL }, 'prompt-ids': { type: 'string' }, cache: { type: 'string' },
     dtype: { type: 'string' }, threads: { type: 'string' }, json: { type: 'boolean' }, 'show-steps': { type: 'boolean' },
   };
-  for (const key of Object.keys(DECODE_DEFAULTS)) options[kebab(key)] = { type: 'string' };
+  Object.assign(options, flagOptions(DECODE_DEFAULTS));
   if (isInfill) { options['prefix'] = { type: 'string', default: '' }; options['suffix'] = { type: 'string', default: '' }; }
   const { values, positionals } = parseArgs({ args: argv, allowPositionals: !isInfill, strict: true, options });
   if (positionals.length > 1) throw new Error('give the prompt as one argument (quote it)');
-  const flags = decodeFlags(values as Record<string, unknown>);
+  const flags = flagValues(values as Record<string, unknown>, DECODE_DEFAULTS);
   // the CLI's defaults: Fast-dLLM threshold decoding with early stop (the fast path users want); the
   // library's defaults stay the exact-parity ones (LLaDA generate.py)
   const decode = parseDecodeOptions({ decoder: 'threshold', earlyStop: true, ...(isInfill ? { infillMayEnd: true } : {}), ...flags });

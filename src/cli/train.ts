@@ -13,28 +13,9 @@ import { parseTrainConfig, TRAIN_DEFAULTS, type TrainConfig } from '../train/con
 import { Trainer, modelConfigFor, type EvalEvent, type StepEvent } from '../train/loop.js';
 import { loadCheckpoint, readTrainerState, saveCheckpoint } from './checkpoint.js';
 import { lossPlotSvg } from './plot.js';
+import { flagOptions, flagValues } from './flags.js';
 import { loadModelDir } from '../platform/node-model.js';
 import type { Kernels } from '../kernels/backend.js';
-
-const kebab = (k: string) => k.replace(/[A-Z]/g, (c) => '-' + c.toLowerCase());
-
-function flagOverrides(values: Record<string, unknown>): Record<string, unknown> {
-  const out: Record<string, unknown> = {};
-  for (const [key, def] of Object.entries(TRAIN_DEFAULTS)) {
-    const v = values[kebab(key)];
-    if (v === undefined) continue;
-    const s = String(v);
-    if (typeof def === 'number') {
-      const n = Number(s);
-      if (s.trim() === '' || !Number.isFinite(n)) throw new Error(`--${kebab(key)} must be a number, got "${s}"`);
-      out[key] = n;
-    } else if (typeof def === 'boolean') {
-      if (s !== 'true' && s !== 'false') throw new Error(`--${kebab(key)} must be true or false, got "${s}"`);
-      out[key] = s === 'true';
-    } else out[key] = s;
-  }
-  return out;
-}
 
 async function readStream(path: string, dtype: string): Promise<{ ids: Uint16Array | Uint32Array }> {
   const buf = await readFile(path);
@@ -44,10 +25,10 @@ async function readStream(path: string, dtype: string): Promise<{ ids: Uint16Arr
 
 export async function train(argv: string[]): Promise<number> {
   const options: Record<string, { type: 'string' | 'boolean' }> = { config: { type: 'string' }, resume: { type: 'boolean' }, quiet: { type: 'boolean' } };
-  for (const key of Object.keys(TRAIN_DEFAULTS)) options[kebab(key)] = { type: 'string' };
+  Object.assign(options, flagOptions(TRAIN_DEFAULTS));
   const { values } = parseArgs({ args: argv, strict: true, options });
   let cfg: TrainConfig;
-  const overrides = flagOverrides(values as Record<string, unknown>);
+  const overrides = flagValues(values as Record<string, unknown>, TRAIN_DEFAULTS);
   if (values['resume']) {
     const out = String(values['out'] ?? (values['config'] ? (await readJsonFile(String(values['config'])))['out'] : ''));
     if (!out) throw new Error('--resume needs --out RUN_DIR (or --config with "out")');

@@ -1,0 +1,28 @@
+// CLI flags that map 1:1 to the keys of a typed config (--lr-max ↔ lrMax): the option table and the
+// conversion of flag strings to the type of each key's default. The config's own parse() does the rest.
+
+export const kebab = (k: string) => k.replace(/[A-Z]/g, (c) => '-' + c.toLowerCase());
+
+/** parseArgs options: one string flag per key of `defaults` */
+export function flagOptions(defaults: object): Record<string, { type: 'string' }> {
+  return Object.fromEntries(Object.keys(defaults).map((k) => [kebab(k), { type: 'string' as const }]));
+}
+
+/** the flags that were given, converted to the type of each key's default value */
+export function flagValues(values: Record<string, unknown>, defaults: object): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [key, def] of Object.entries(defaults)) {
+    const v = values[kebab(key)];
+    if (v === undefined) continue;
+    const s = String(v);
+    if (typeof def === 'number') {
+      const n = Number(s);
+      if (s.trim() === '' || !Number.isFinite(n)) throw new Error(`--${kebab(key)} must be a number, got "${s}"`);
+      out[key] = n;
+    } else if (typeof def === 'boolean') {
+      if (s !== 'true' && s !== 'false') throw new Error(`--${kebab(key)} must be true or false, got "${s}"`);
+      out[key] = s === 'true';
+    } else out[key] = s;
+  }
+  return out;
+}
