@@ -2,7 +2,7 @@
 // the running sum l and a D-wide accumulator live in scratch, so memory is O(Tq·D) per head whatever Tk is.
 // q (B, Tq, H, D); k, v (B, Tk, Hkv, D); out (B, Tq, H, D); lse (B, H, Tq).
 // Mask: key j is visible to query row i (absolute position p = qStart + i) when j < limit(p) and keyValid.
-import { fma4, hsum4, exp1 } from './simd';
+import { fma4, hsum4, exp1, exp4 } from './simd';
 
 export const MASK_NONE: i32 = 0;
 export const MASK_CAUSAL: i32 = 1;
@@ -38,12 +38,20 @@ export const MASK_BLOCK_CAUSAL: i32 = 2;
   return Tk;
 }
 
-/** items = (b, h, i) query rows in that order; scratch holds a D-wide accumulator per thread */
+/** keys scored per chunk: one rescale of the accumulator and a vector exp per chunk instead of per key */
+export const KEY_CHUNK: i32 = 64;
+
+/**
+ * items = (b, h, i) query rows in that order; scratch per thread: a D-wide accumulator and KEY_CHUNK scores.
+ * Per chunk of keys: scores → chunk max → one rescale of (acc, l) to the new running max → p = exp(s − m) four
+ * at a time → acc += Σ p·v. Masked and padded keys score −∞ and contribute p = 0.
+ */
 export function attentionForwardTask(start: i32, end: i32, tid: i32,
   out: usize, lse: usize, q: usize, k: usize, v: usize, keyValid: usize,
   Tq: i32, Tk: i32, H: i32, Hkv: i32, D: i32, scale: f32, mask: i32, qStart: i32, blockLength: i32,
   scratch: usize, scratchStride: i32): void {
   const acc = scratch + <usize>tid * <usize>scratchStride; // (D)
+  const sc = acc + ((<usize>D * 4 + 15) & ~15); // (KEY_CHUNK) scores, then probabilities
   const group = H / Hkv;
   for (let item = start; item < end; item++) {
     const i = item % Tq;
@@ -56,20 +64,32 @@ export function attentionForwardTask(start: i32, end: i32, tid: i32,
     for (let d = 0; d < D; d++) store<f32>(at(acc, d), 0);
     let m = -Infinity as f32;
     let l: f32 = 0;
-    for (let j = 0; j < limit; j++) {
-      if (keyValid != 0 && load<u8>(keyValid + <usize>(b * Tk + j)) == 0) continue;
-      const kr = at(k, ((b * Tk + j) * Hkv + kvh) * D);
-      const s = dot(qr, kr, D) * scale;
-      const vr = at(v, ((b * Tk + j) * Hkv + kvh) * D);
-      if (s > m) { // new running max: rescale what was accumulated so far
-        const corr = exp1(m - s);
-        l = l * corr + 1;
-        scaleAdd(acc, corr, 1, vr, D);
-        m = s;
-      } else {
-        const p = exp1(s - m);
+    for (let j0 = 0; j0 < limit; j0 += KEY_CHUNK) {
+      const n = min(KEY_CHUNK, limit - j0);
+      let cm = -Infinity as f32;
+      for (let j = 0; j < n; j++) {
+        const jj = j0 + j;
+        let s = -Infinity as f32;
+        if (keyValid == 0 || load<u8>(keyValid + <usize>(b * Tk + jj)) != 0) s = dot(qr, at(k, ((b * Tk + jj) * Hkv + kvh) * D), D) * scale;
+        store<f32>(at(sc, j), s);
+        cm = max(cm, s);
+      }
+      if (cm == -Infinity) continue; // nothing visible in this chunk
+      if (cm > m) { // new running max: rescale what was accumulated so far (exp(−∞) = 0 the first time)
+        const corr = exp1(m - cm);
+        l *= corr;
+        scaleAdd(acc, corr, 0, acc, D);
+        m = cm;
+      }
+      const vm = f32x4.splat(m);
+      let j = 0;
+      for (; j + 4 <= n; j += 4) v128.store(at(sc, j), exp4(f32x4.sub(v128.load(at(sc, j)), vm)));
+      for (; j < n; j++) store<f32>(at(sc, j), exp1(load<f32>(at(sc, j)) - m));
+      for (j = 0; j < n; j++) {
+        const p = load<f32>(at(sc, j));
+        if (p == 0) continue;
         l += p;
-        scaleAdd(acc, 1, p, vr, D);
+        scaleAdd(acc, 1, p, at(v, ((b * Tk + j0 + j) * Hkv + kvh) * D), D);
       }
     }
     const inv: f32 = l > 0 ? 1 / l : 0;
