@@ -75,7 +75,14 @@ export class Transformer {
   private linear(out: Float32Array, x: Float32Array, name: string, M: number, inDim: number, outDim: number): void {
     const w = this.w(name);
     if (w.kind === 'f32') this.kernels.matmul(out, x, w.data, M, inDim, outDim, false, true, 1, 0);
-    else this.kernels.matmulQ8(out, x, w.q, w.scales, M, inDim, outDim);
+    else if (w.kind === 'q8') this.kernels.matmulQ8(out, x, w.q, w.scales, M, inDim, outDim);
+    else { // f16: widen into a scratch matrix, use, release (memory-bound, ≈ one extra read of the weights)
+      const wide = this.kernels.allocF32(outDim * inDim);
+      try {
+        this.kernels.f16ToF32(wide, w.bits, outDim * inDim);
+        this.kernels.matmul(out, x, wide, M, inDim, outDim, false, true, 1, 0);
+      } finally { this.kernels.free(wide); }
+    }
   }
 
   private ensureActs(B: number, T: number): Acts {
@@ -105,6 +112,10 @@ export class Transformer {
       if (!(t >= 0 && t < this.config.vocabSize)) throw new Error(`model: token id ${t} at ${i} is outside the vocabulary 0..${this.config.vocabSize - 1}`);
     }
     if (w.kind === 'f32') { this.kernels.embeddingForward(x, w.data, tokens, N, C); return; }
+    if (w.kind === 'f16') { // widen just the N gathered rows
+      for (let i = 0; i < N; i++) this.kernels.f16ToF32(x.subarray(i * C, (i + 1) * C), w.bits.subarray(tokens[i]! * C, (tokens[i]! + 1) * C), C);
+      return;
+    }
     for (let i = 0; i < N; i++) { // int8 rows dequantized on gather: N·C work, no full-table copy
       const t = tokens[i]!, s = w.scales[t]!;
       for (let c = 0; c < C; c++) x[i * C + c] = w.q[t * C + c]! * s;

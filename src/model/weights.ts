@@ -3,26 +3,36 @@
 // are copied in by the kernels on each use, so a model larger than 4 GiB still runs, layer by layer.
 import type { Kernels } from '../kernels/backend.js';
 import { quantizeQ8 } from '../kernels/quantize.js';
+import { createRefKernels } from '../kernels/ref/index.js';
+
+// conversions of weights that stay outside kernel memory (beyond the resident budget)
+const refKernels = createRefKernels();
 import type { ModelConfig } from './config.js';
 import { numel, parameterTable, type ParamSpec } from './params.js';
 
 export type Weight =
   | { kind: 'f32'; data: Float32Array } // shape of its ParamSpec
+  | { kind: 'f16'; bits: Uint16Array } // shape of its ParamSpec; widened to f32 by the kernels at each use
   | { kind: 'q8'; q: Int8Array; scales: Float32Array }; // q (out, in), scales (out)
 
 export type Weights = Map<string, Weight>;
 
 export type WeightDtype = 'f32' | 'f16' | 'q8';
 
-/** q8 applies to the matrices (linear layers and the embedding); norms and biases stay f32 */
+/** q8 and f16 apply to the matrices (linear layers and the embedding); norms and biases stay f32 */
 export function quantizes(spec: ParamSpec, dtype: WeightDtype): boolean {
-  return dtype === 'q8' && (spec.kind === 'linear' || spec.kind === 'embedding');
+  return dtype !== 'f32' && (spec.kind === 'linear' || spec.kind === 'embedding');
 }
 
-/** Convert one loaded f32 tensor into the requested storage (f16 is stored widened: compute is f32). */
+/** Convert one loaded f32 tensor into the requested storage: f32, f16 (half the memory, widened per use), q8. */
 export function storeWeight(k: Kernels | null, spec: ParamSpec, data: Float32Array, dtype: WeightDtype): Weight {
   const n = numel(spec.shape);
   if (data.length !== n) throw new Error(`weight ${spec.name}: ${data.length} values, shape [${spec.shape}] needs ${n}`);
+  if (quantizes(spec, dtype) && dtype === 'f16') {
+    const bits = k ? k.allocU16(n) : new Uint16Array(n);
+    (k ?? refKernels).f32ToF16(bits, data, n);
+    return { kind: 'f16', bits };
+  }
   if (quantizes(spec, dtype)) {
     const [rows, cols] = spec.shape as [number, number];
     const q = k ? k.allocI8(rows * cols) : new Int8Array(rows * cols);
@@ -37,12 +47,12 @@ export function storeWeight(k: Kernels | null, spec: ParamSpec, data: Float32Arr
 }
 
 export function weightBytes(w: Weight): number {
-  return w.kind === 'f32' ? w.data.byteLength : w.q.byteLength + w.scales.byteLength;
+  return w.kind === 'f32' ? w.data.byteLength : w.kind === 'f16' ? w.bits.byteLength : w.q.byteLength + w.scales.byteLength;
 }
 
 export function freeWeights(k: Kernels, weights: Weights): void {
   for (const w of weights.values()) {
-    const bufs = w.kind === 'f32' ? [w.data] : [w.q, w.scales];
+    const bufs = w.kind === 'f32' ? [w.data] : w.kind === 'f16' ? [w.bits] : [w.q, w.scales];
     for (const b of bufs) { try { k.free(b); } catch { /* a plain array, not from the kernels */ } }
   }
   weights.clear();

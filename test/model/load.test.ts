@@ -69,6 +69,11 @@ for (const arch of ['llada', 'dream', 'llama'] as const) {
         const tol = disk === 'F32' ? { atol: 0, rtol: 0 } : { atol: disk === 'F16' ? 2e-2 : 0.16, rtol: 0 };
         expectClose(logits, want, { ...tol, label: `${arch} logits after ${disk} round trip` });
         loaded.model.dispose();
+        const h16 = await loadModelDir(dir, k, { dtype: 'f16' });
+        assert.ok(h16.weightBytes < 0.6 * loaded.weightBytes, `f16 storage halves the matrices: ${h16.weightBytes} vs ${loaded.weightBytes}`);
+        // f16 storage rounds each matrix weight to 2^-11 relative, like an F16 file (bound as above)
+        expectClose(h16.model.forward({ tokens, B: 1, T: 9 }), want, { atol: disk === 'BF16' ? 0.16 : 2e-2, rtol: 0, label: `${arch} f16-stored logits` });
+        h16.model.dispose();
         const q8 = await loadModelDir(dir, k, { dtype: 'q8' });
         const lq = q8.model.forward({ tokens, B: 1, T: 9 });
         // int8 per-row absmax weights err by ≈ 0.3 % RMS each (max/127/√12 for Gaussian rows); through 14
