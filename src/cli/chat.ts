@@ -31,12 +31,14 @@ export async function chat(argv: string[]): Promise<number> {
     const messages: ChatMessage[] = values.system ? [{ role: 'system', content: values.system }] : [];
     const rl = createInterface({ input: process.stdin, output: process.stdout, terminal: process.stdin.isTTY === true });
     console.error('chat: an empty line or Ctrl-D ends the conversation');
-    for (;;) {
-      const line = await rl.question('> ').catch(() => '');
+    const prompt = () => { if (process.stdin.isTTY) process.stdout.write('> '); };
+    prompt();
+    // async iteration ends cleanly at end of input (rl.question would wait forever on a closed pipe)
+    for await (const line of rl) {
       if (!line.trim()) break;
       messages.push({ role: 'user', content: line });
-      const prompt = tok.encode(tok.renderChat(messages, { addGenerationPrompt: true }));
-      const g = lladaDecode(lm, prompt, { genLength, steps, blockLength, selection: 'fixed', earlyStop: true });
+      const input = tok.encode(tok.renderChat(messages, { addGenerationPrompt: true }));
+      const g = lladaDecode(lm, input, { genLength, steps, blockLength, selection: 'fixed', earlyStop: true });
       let r;
       while (!(r = await g.next()).done);
       let ids = r.value.canvas;
@@ -46,6 +48,7 @@ export async function chat(argv: string[]): Promise<number> {
       messages.push({ role: 'assistant', content: answer });
       console.log(answer);
       lm.reset();
+      prompt();
     }
     rl.close();
     return 0;
