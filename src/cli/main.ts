@@ -8,6 +8,7 @@ import { forward, inspect } from './model-commands.js';
 import { exportModel } from './export.js';
 import { generate, infill } from './generate.js';
 import { chat } from './chat.js';
+import { serve } from './serve.js';
 
 const USAGE = `dllm ${VERSION} — diffusion language models in TypeScript
 
@@ -22,6 +23,8 @@ Usage:
   dllm infill --prefix TEXT --suffix TEXT [--gen-length 32 …]
                                          fill a masked middle of --gen-length tokens (it may end early at EOS)
   dllm chat --model DIR [--system TEXT]  multi-turn chat with the checkpoint's chat template
+  dllm serve [--model NAME|DIR] [--host 127.0.0.1] [--port 8080] [--max-tokens 1024] [--queue-size 16] [--cache none|prefix|dual]
+                                         OpenAI-compatible server (+ Mercury FIM/diffusing, llama-server /infill)
   dllm data build --input DIR --ext .py --out DIR [--vocab-size 4096]
                                          turn a folder of code into tokenizer + token streams
   dllm inspect --model DIR               architecture, parameters, dtypes, special ids, template
@@ -40,6 +43,7 @@ const commands: Record<string, Command> = {
   generate: (argv) => generate(argv),
   infill,
   chat,
+  serve,
   async data(argv) {
     const [sub, ...rest] = argv;
     if (sub !== 'build') throw new Error('usage: dllm data build --input DIR --ext .py --out DIR');

@@ -1,0 +1,199 @@
+// Wire requests → one typed GenRequest. Each endpoint has its own set of known fields (unknown ones are
+// rejected, naming them); OpenAI / llama-server fields are mapped onto our decoder options (camelCase keys of
+// sampler/options.ts, also accepted as extra body fields, validated later by parseDecodeOptions).
+// Field names follow interfaces.md: OpenAI chat/completions (§2.4), Mercury FIM + diffusing (§1.3, §1.4),
+// llama-server /infill (§2.1, §6).
+import { DECODE_DEFAULTS } from '../sampler/index.js';
+import type { ChatMessage } from '../tokenizer/index.js';
+import { invalid } from './errors.js';
+
+export type Endpoint = 'chat' | 'completions' | 'fim' | 'infill';
+
+export interface GenRequest {
+  endpoint: Endpoint;
+  model: string | null;
+  /** chat: rendered through the chat template */
+  messages: ChatMessage[] | null;
+  /** text before the generated span (completions, FIM, infill) */
+  prompt: string;
+  /** text after it (fill-in-the-middle); null = plain continuation */
+  suffix: string | null;
+  stream: boolean;
+  includeUsage: boolean;
+  /** Mercury: stream the whole current canvas on each step (replace semantics) */
+  diffusing: boolean;
+  stop: string[];
+  maxTokens: number | null;
+  /** the wire field maxTokens came from, for error messages */
+  maxTokensParam: string;
+  /** decoder options (camelCase), as given: validated by parseDecodeOptions */
+  decode: Record<string, unknown>;
+  /** best-effort sampling hints (top_p, top_k): applied where the decoder has proposal filters */
+  hints: { topP?: number; topK?: number };
+  /** decode key → the wire field it came from */
+  wireNames: Record<string, string>;
+}
+
+type Body = Record<string, unknown>;
+const DECODE_KEYS = Object.keys(DECODE_DEFAULTS);
+const OPENAI_COMMON = ['model', 'stream', 'stream_options', 'max_tokens', 'temperature', 'top_p', 'stop', 'seed', 'n', 'user',
+  'diffusing', 'frequency_penalty', 'presence_penalty', 'logprobs'];
+const KNOWN: Record<Endpoint, string[]> = {
+  chat: [...OPENAI_COMMON, 'messages', 'max_completion_tokens'],
+  completions: [...OPENAI_COMMON, 'prompt', 'suffix', 'echo'],
+  fim: [...OPENAI_COMMON, 'prompt', 'suffix', 'max_completion_tokens'],
+  infill: ['model', 'input_prefix', 'input_suffix', 'input_extra', 'prompt', 'n_predict', 'temperature', 'top_k', 'top_p',
+    'seed', 'stop', 'stream', 'diffusing'],
+};
+/** llama-server tuning fields editor plugins send (llama.vim, llama.vscode): accepted, no effect here */
+const LLAMA_IGNORED = ['cache_prompt', 'n_indent', 't_max_prompt_ms', 't_max_predict_ms', 'samplers', 'response_fields',
+  'id_slot', 'n_probs', 'return_tokens', 'min_p', 'typical_p', 'repeat_penalty', 'repeat_last_n', 'timings_per_token'];
+
+const describe = (v: unknown): string => v === null ? 'null' : Array.isArray(v) ? 'an array' : typeof v === 'string' ? JSON.stringify(v.length > 40 ? v.slice(0, 40) + '…' : v) : `${typeof v} ${String(v)}`;
+
+/** typed reads of optional fields; null counts as absent (OpenAI clients send null for "unset") */
+class Fields {
+  constructor(readonly b: Body) {}
+  private get(k: string): unknown { const v = this.b[k]; return v === null ? undefined : v; }
+  str(k: string): string | undefined {
+    const v = this.get(k);
+    if (v !== undefined && typeof v !== 'string') throw invalid(k, `"${k}" must be a string, got ${describe(v)}`, 'invalid_type');
+    return v;
+  }
+  bool(k: string): boolean | undefined {
+    const v = this.get(k);
+    if (v !== undefined && typeof v !== 'boolean') throw invalid(k, `"${k}" must be true or false, got ${describe(v)}`, 'invalid_type');
+    return v;
+  }
+  num(k: string, min: number, max: number, int = false): number | undefined {
+    const v = this.get(k);
+    if (v === undefined) return undefined;
+    if (typeof v !== 'number' || !Number.isFinite(v) || (int && !Number.isSafeInteger(v))) throw invalid(k, `"${k}" must be ${int ? 'an integer' : 'a number'}, got ${describe(v)}`, 'invalid_type');
+    if (v < min || v > max) throw invalid(k, `"${k}" must be between ${min} and ${max}, got ${v}`);
+    return v;
+  }
+  stop(k: string): string[] {
+    const v = this.get(k);
+    if (v === undefined) return [];
+    const list = typeof v === 'string' ? [v] : v;
+    if (!Array.isArray(list) || !list.every((s) => typeof s === 'string' && s.length > 0)) throw invalid(k, `"${k}" must be a non-empty string or an array of non-empty strings, got ${describe(v)}`, 'invalid_type');
+    if (list.length > 16) throw invalid(k, `"${k}" may hold at most 16 sequences, got ${list.length}`);
+    return list as string[];
+  }
+}
+
+/** a request body (already JSON-parsed) for an endpoint → GenRequest; throws ApiError 400 naming the field */
+export function parseGenRequest(endpoint: Endpoint, body: unknown): GenRequest {
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) throw invalid('body', `the request body must be a JSON object, got ${describe(body)}`, 'invalid_type');
+  const b = body as Body;
+  const known = KNOWN[endpoint];
+  for (const k of Object.keys(b)) {
+    if (known.includes(k) || DECODE_KEYS.includes(k) || (endpoint === 'infill' && LLAMA_IGNORED.includes(k))) continue;
+    throw invalid(k, `unknown field "${k}" for ${endpoint === 'infill' ? '/infill' : endpoint === 'chat' ? '/v1/chat/completions' : endpoint === 'fim' ? '/v1/fim/completions' : '/v1/completions'}`, 'unknown_parameter');
+  }
+  const f = new Fields(b);
+  const decode: Record<string, unknown> = {}, wireNames: Record<string, string> = {}, hints: GenRequest['hints'] = {};
+  for (const k of DECODE_KEYS) if (b[k] !== undefined) { decode[k] = b[k]; wireNames[k] = k; }
+  const mapTo = (wire: string, key: string, v: unknown) => {
+    if (v === undefined) return;
+    if (wireNames[key] === key && key !== wire) throw invalid(wire, `give either "${wire}" or "${key}", not both`, 'conflicting_parameters');
+    decode[key] = v; wireNames[key] = wire;
+  };
+  const stream = f.bool('stream') ?? false;
+  let includeUsage = false;
+  if (endpoint !== 'infill') {
+    const so = b['stream_options'];
+    if (so !== undefined && so !== null) {
+      if (typeof so !== 'object' || Array.isArray(so)) throw invalid('stream_options', `"stream_options" must be an object, got ${describe(so)}`, 'invalid_type');
+      if (!stream) throw invalid('stream_options', '"stream_options" is only allowed when "stream" is true');
+      for (const k of Object.keys(so)) if (k !== 'include_usage') throw invalid(`stream_options.${k}`, `unknown field "stream_options.${k}"`, 'unknown_parameter');
+      const iu = (so as Body)['include_usage'];
+      if (iu !== undefined && iu !== null && typeof iu !== 'boolean') throw invalid('stream_options.include_usage', `"stream_options.include_usage" must be true or false, got ${describe(iu)}`, 'invalid_type');
+      includeUsage = iu === true;
+    }
+    const n = f.num('n', 1, 1, true);
+    void n;
+    for (const k of ['frequency_penalty', 'presence_penalty']) if ((f.num(k, -2, 2) ?? 0) !== 0) throw invalid(k, `"${k}" is not supported by diffusion decoding (only 0)`, 'unsupported_parameter');
+    const lp = b['logprobs'];
+    if (lp !== undefined && lp !== null && lp !== false && lp !== 0) throw invalid('logprobs', '"logprobs" is not supported', 'unsupported_parameter');
+    f.str('user');
+  }
+  mapTo('temperature', 'temperature', f.num('temperature', 0, 2));
+  mapTo('seed', 'seed', f.num('seed', Number.MIN_SAFE_INTEGER, Number.MAX_SAFE_INTEGER, true));
+  const topP = f.num('top_p', 0, 1);
+  if (topP !== undefined) hints.topP = topP;
+  if (endpoint === 'infill') { const topK = f.num('top_k', 0, 1e9, true); if (topK !== undefined) hints.topK = topK; }
+
+  let maxTokens: number | null = null, maxTokensParam = 'max_tokens';
+  for (const k of endpoint === 'infill' ? ['n_predict'] : ['max_tokens', 'max_completion_tokens']) {
+    const v = f.num(k, k === 'n_predict' ? -1 : 1, Number.MAX_SAFE_INTEGER, true);
+    if (v === undefined || v === -1) continue;
+    if (v === 0) throw invalid(k, `"${k}" must be at least 1`);
+    if (maxTokens !== null) throw invalid(k, `give either "max_tokens" or "max_completion_tokens", not both`, 'conflicting_parameters');
+    maxTokens = v; maxTokensParam = k;
+  }
+  if (maxTokens !== null && decode['genLength'] !== undefined) throw invalid(maxTokensParam, `give either "${maxTokensParam}" or "genLength", not both`, 'conflicting_parameters');
+
+  let messages: ChatMessage[] | null = null, prompt = '', suffix: string | null = null;
+  if (endpoint === 'chat') messages = parseMessages(b['messages']);
+  else if (endpoint === 'infill') {
+    const extra = parseExtra(b['input_extra']);
+    prompt = extra + (f.str('input_prefix') ?? '') + (f.str('prompt') ?? '');
+    suffix = f.str('input_suffix') ?? '';
+  } else {
+    const p = b['prompt'];
+    if (p === undefined || p === null) throw invalid('prompt', '"prompt" is required', 'missing_required_parameter');
+    if (typeof p === 'string') prompt = p;
+    else if (Array.isArray(p) && p.length === 1 && typeof p[0] === 'string') prompt = p[0];
+    else throw invalid('prompt', `"prompt" must be a string (or an array of one string), got ${describe(p)}`, 'invalid_type');
+    const s = f.str('suffix');
+    suffix = s === undefined || s === '' ? null : s;
+    if (f.bool('echo')) throw invalid('echo', '"echo" is not supported', 'unsupported_parameter');
+  }
+  const model = f.str('model') ?? null;
+  return {
+    endpoint, model, messages, prompt, suffix, stream, includeUsage, diffusing: f.bool('diffusing') ?? false,
+    stop: f.stop('stop'), maxTokens, maxTokensParam, decode, hints, wireNames,
+  };
+}
+
+const ROLES = ['system', 'developer', 'user', 'assistant', 'tool'];
+
+function parseMessages(v: unknown): ChatMessage[] {
+  if (v === undefined || v === null) throw invalid('messages', '"messages" is required', 'missing_required_parameter');
+  if (!Array.isArray(v)) throw invalid('messages', `"messages" must be an array, got ${describe(v)}`, 'invalid_type');
+  if (v.length === 0) throw invalid('messages', '"messages" must not be empty', 'empty_array');
+  return v.map((m: unknown, i) => {
+    const at = `messages[${i}]`;
+    if (typeof m !== 'object' || m === null || Array.isArray(m)) throw invalid(at, `"${at}" must be an object, got ${describe(m)}`, 'invalid_type');
+    const msg = m as Body;
+    for (const k of Object.keys(msg)) if (k !== 'role' && k !== 'content' && k !== 'name') throw invalid(`${at}.${k}`, `unknown field "${at}.${k}"`, 'unknown_parameter');
+    const role = msg['role'];
+    if (typeof role !== 'string' || !ROLES.includes(role)) throw invalid(`${at}.role`, `"${at}.role" must be one of ${ROLES.join(' | ')}, got ${describe(role)}`, 'invalid_value');
+    if (msg['name'] !== undefined && typeof msg['name'] !== 'string') throw invalid(`${at}.name`, `"${at}.name" must be a string`, 'invalid_type');
+    const c = msg['content'];
+    let content: string;
+    if (typeof c === 'string') content = c;
+    else if (Array.isArray(c)) {
+      content = c.map((part: unknown, j) => {
+        const p = part as Body | null;
+        if (typeof p !== 'object' || p === null || p['type'] !== 'text' || typeof p['text'] !== 'string') throw invalid(`${at}.content[${j}]`, `"${at}.content[${j}]" must be {type: "text", text: string} (only text is supported)`, 'invalid_type');
+        return p['text'] as string;
+      }).join('');
+    } else throw invalid(`${at}.content`, `"${at}.content" must be a string or an array of text parts, got ${describe(c)}`, 'invalid_type');
+    return { role: role === 'developer' ? 'system' : role, content };
+  });
+}
+
+/** llama-server input_extra: [{filename, text}] chunks of context, prepended to the prefix */
+function parseExtra(v: unknown): string {
+  if (v === undefined || v === null) return '';
+  if (!Array.isArray(v)) throw invalid('input_extra', `"input_extra" must be an array of {filename, text}, got ${describe(v)}`, 'invalid_type');
+  return v.map((c: unknown, i) => {
+    const e = c as Body | null;
+    if (typeof e !== 'object' || e === null || typeof e['text'] !== 'string' || (e['filename'] !== undefined && typeof e['filename'] !== 'string')) {
+      throw invalid(`input_extra[${i}]`, `"input_extra[${i}]" must be {filename?: string, text: string}`, 'invalid_type');
+    }
+    return (e['filename'] ? `${e['filename'] as string}\n` : '') + (e['text'] as string) + ((e['text'] as string).endsWith('\n') ? '' : '\n');
+  }).join('');
+}
