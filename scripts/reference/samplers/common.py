@@ -5,6 +5,9 @@ decision-margin bookkeeping that proves a trace cannot flip on float rounding.
 Plain Python + numpy (no torch): every published algorithm is re-implemented after its upstream code in
 llada.py and dream.py; make_traces.py runs them and writes test/fixtures/sampler/*.json.
 """
+import json
+import os
+
 import numpy as np
 
 M32 = 0xFFFFFFFF
@@ -159,3 +162,12 @@ def tok_idx(attention_mask):
     t = np.cumsum(attention_mask, axis=-1) - 1
     t[attention_mask == 0] = 1
     return t
+
+
+def write_traces(out, doc):
+    """Write a trace document as compact JSON (one line, NaN refused) and say where it went."""
+    os.makedirs(os.path.dirname(out), exist_ok=True)
+    with open(out, 'w') as f:
+        json.dump(doc, f, separators=(',', ':'), allow_nan=False)
+        f.write('\n')
+    print(f'wrote {os.path.relpath(out)} ({os.path.getsize(out)} bytes, {len(doc["cases"])} cases)')

@@ -35,7 +35,7 @@ sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.dirname(HERE))
 import llada  # noqa: E402
 import dream  # noqa: E402
-from common import Rng, softmax64  # noqa: E402
+from common import Rng, softmax64, write_traces  # noqa: E402
 from make_fixtures import FAMILIES, ids  # noqa: E402
 from tiny_transformer import forward  # noqa: E402
 
@@ -184,10 +184,7 @@ def main():
     doc = dict(generator='scripts/reference/samplers/make_model_traces.py',
                command='/usr/bin/python3 scripts/reference/samplers/make_model_traces.py',
                torch=torch.__version__, minMarginRequired=MIN_MARGIN, cases=cases)
-    with open(OUT, 'w') as f:
-        json.dump(doc, f, separators=(',', ':'), allow_nan=False)
-        f.write('\n')
-    print(f'wrote {os.path.relpath(OUT, ROOT)} ({os.path.getsize(OUT)} bytes, {len(cases)} cases)')
+    write_traces(OUT, doc)
 
 
 if __name__ == '__main__':

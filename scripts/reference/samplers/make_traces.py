@@ -11,13 +11,12 @@ smallest decision margin (argmax gaps, top-k cuts, threshold and factor bars, in
 least MIN_MARGIN, so float rounding in either language cannot flip a decision; the margin is stored and the
 test asserts it. Output: test/fixtures/sampler/traces.json.
 """
-import json
 import math
 import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from common import FakeDenoiser, Rng  # noqa: E402
+from common import FakeDenoiser, Rng, write_traces  # noqa: E402
 import llada  # noqa: E402
 import dream  # noqa: E402
 
@@ -107,11 +106,7 @@ def main():
     cases += [make(n, p, o, e, run_dream, f"Dream diffusion_generate alg={o['decoder']}") for n, p, o, e in DREAM_CASES]
     doc = dict(generator='scripts/reference/samplers/make_traces.py', command='python3 scripts/reference/samplers/make_traces.py',
                minMarginRequired=MIN_MARGIN, cases=cases)
-    os.makedirs(os.path.dirname(OUT), exist_ok=True)
-    with open(OUT, 'w') as f:
-        json.dump(doc, f, separators=(',', ':'), allow_nan=False)
-        f.write('\n')
-    print(f'wrote {os.path.relpath(OUT)} ({os.path.getsize(OUT)} bytes, {len(cases)} cases)')
+    write_traces(OUT, doc)
 
 
 if __name__ == '__main__':
