@@ -9,6 +9,7 @@ import { writeSafetensors, parseSafetensorsHeader, readTensor } from '../io/safe
 import { toHfConfig } from '../model/config.js';
 import { numel } from '../model/params.js';
 import type { Trainer } from '../train/loop.js';
+import { Rng } from '../train/rng.js';
 import { fileExists, readJsonFile } from '../platform/node-files.js';
 
 export const CHECKPOINT_FORMAT = 'dllm-checkpoint';
@@ -76,5 +77,5 @@ export async function loadCheckpoint(dir: string, t: Trainer): Promise<void> {
   await load('optimizer.safetensors', (n) => (n.startsWith('m.') ? t.optim.m.get(n.slice(2)) : n.startsWith('v.') ? t.optim.v.get(n.slice(2)) : undefined));
   t.optim.step = s.optimizerStep;
   t.state = { step: s.step, tokens: s.tokens, elapsedMs: s.elapsedMs, rng: Uint32Array.from(s.rng) };
-  t.rng = new (t.rng.constructor as new (s: Uint32Array) => typeof t.rng)(Uint32Array.from(s.rng));
+  t.rng = new Rng(Uint32Array.from(s.rng));
 }

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import cliProgress from 'cli-progress';
 import { createKernels } from '../platform/node.js';
-import { readJsonFile, fileExists, writeFileAtomic } from '../platform/node-files.js';
+import { readJsonFile, writeFileAtomic } from '../platform/node-files.js';
 import { TextTokenizer } from '../tokenizer/index.js';
 import { parseTrainConfig, TRAIN_DEFAULTS, type TrainConfig } from '../train/config.js';
 import { Trainer, modelConfigFor, type EvalEvent, type StepEvent } from '../train/loop.js';
@@ -107,4 +107,3 @@ async function initFromModel(dir: string, t: Trainer, k: Kernels): Promise<void>
   m.model.dispose();
 }
 
-export { fileExists };

@@ -35,13 +35,12 @@ export interface LoadOptions {
 }
 
 /** convert one tensor's raw values (F32 / F16 / BF16 bit patterns) to f32 */
-export function toF32(raw: ArrayBufferView, dtype: string, k: Kernels | null, where: string): Float32Array {
+export function toF32(raw: ArrayBufferView, dtype: string, k: Kernels, where: string): Float32Array {
   if (dtype === 'F32') return raw as Float32Array;
   if (dtype !== 'F16' && dtype !== 'BF16') throw new Error(`${where}: dtype ${dtype} is not a float dtype dllm loads (F32, F16, BF16)`);
   const src = raw as Uint16Array, out = new Float32Array(src.length);
-  if (dtype === 'BF16') { const u = new Uint32Array(out.buffer); for (let i = 0; i < src.length; i++) u[i] = src[i]! << 16; return out; }
-  if (k) { k.f16ToF32(out, src, src.length); return out; }
-  throw new Error(`${where}: F16 needs kernels for conversion`);
+  if (dtype === 'BF16') k.bf16ToF32(out, src, src.length); else k.f16ToF32(out, src, src.length);
+  return out;
 }
 
 export async function loadWeights(files: CheckpointFiles, k: Kernels, opts: LoadOptions = {}): Promise<LoadedWeights> {

@@ -50,14 +50,6 @@ export function weightBytes(w: Weight): number {
   return w.kind === 'f32' ? w.data.byteLength : w.kind === 'f16' ? w.bits.byteLength : w.q.byteLength + w.scales.byteLength;
 }
 
-export function freeWeights(k: Kernels, weights: Weights): void {
-  for (const w of weights.values()) {
-    const bufs = w.kind === 'f32' ? [w.data] : w.kind === 'f16' ? [w.bits] : [w.q, w.scales];
-    for (const b of bufs) { try { k.free(b); } catch { /* a plain array, not from the kernels */ } }
-  }
-  weights.clear();
-}
-
 /** Random weights (normal, std) from a seeded generator: tiny test models and training from scratch. */
 export function randomWeights(c: ModelConfig, k: Kernels | null, normal: () => number, std = 0.02, dtype: WeightDtype = 'f32'): Weights {
   const weights: Weights = new Map();

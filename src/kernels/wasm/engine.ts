@@ -171,12 +171,11 @@ export class WasmKernels implements Kernels {
   }
 
   private checkAttention(op: string, s: AttentionShape, views: [string, { length: number }, number][]): void {
-    const { B, Tq, Tk, H, Hkv, D } = s;
+    const { B, Tk, H, Hkv } = s;
     if (Hkv <= 0 || H % Hkv !== 0) throw new Error(`${op}: H=${H} must be a multiple of Hkv=${Hkv}`);
     if (s.mask === 'blockCausal' && !(s.blockLength > 0)) throw new Error(`${op}: blockCausal needs blockLength > 0`);
     if (s.keyValid) need(op, 'keyValid', s.keyValid, B * Tk);
     for (const [k, v, n] of views) need(op, k, v, n);
-    void Tq; void D;
   }
   private attnArgs(s: AttentionShape): number[] {
     return [s.Tq, s.Tk, s.H, s.Hkv, s.D, s.scale, MASK_CODE[s.mask], s.qStart, s.blockLength > 0 ? s.blockLength : 1];
