@@ -3,7 +3,7 @@
 // modelFromGguf: the weights must come back bit-exactly (f32), the config unchanged, and the tokenizer metadata
 // must hold the same vocabulary, merges and special ids. If node-llama-cpp can start here, llama.cpp must also
 // load the file and tokenize text exactly as our tokenizer does; otherwise that part skips with the reason.
-import { test, type TestContext } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -18,6 +18,7 @@ import { numel, parameterTable } from '../../src/model/params.js';
 import { countWords, toTokenizerJson, trainBpe } from '../../src/tokenizer/bpe-train.js';
 import { TextTokenizer } from '../../src/tokenizer/index.js';
 import { Rng } from '../../src/train/rng.js';
+import { startLlamaCpp } from '../helpers/llama-cpp.js';
 
 const CORPUS = [
   'def add(a, b):\n    return a + b\n', 'def fibonacci(n):\n    if n < 2:\n        return n\n    return fibonacci(n - 1) + fibonacci(n - 2)\n',
@@ -133,26 +134,10 @@ test('export without --format still writes a safetensors model folder', async ()
 // ---- llama.cpp loads the exported file (node-llama-cpp 3.21.1, prebuilt CPU binaries; optional) -------------
 interface NlcModel { tokenize(text: string): number[]; detokenize(tokens: number[]): string; dispose(): Promise<void> }
 interface NlcLlama { loadModel(o: { modelPath: string; gpuLayers: number }): Promise<NlcModel>; dispose(): Promise<void> }
-interface Nlc { getLlama(o: Record<string, unknown>): Promise<NlcLlama>; LlamaLogLevel: Record<string, string> }
 
-async function startLlama(t: TestContext): Promise<NlcLlama | null> {
-  const name = 'node-llama-cpp';
-  let nlc: Nlc;
-  try { nlc = (await import(name)) as Nlc; } catch (e) {
-    t.skip(`${name} is not installed (npm install --no-save ${name}@3.21.1): ${(e as Error).message.split('\n')[0]}`);
-    return null;
-  }
-  try {
-    return await nlc.getLlama({ gpu: false, build: 'never', usePrebuiltBinaries: true, skipDownload: true, progressLogs: false,
-      logLevel: nlc.LlamaLogLevel['error'] });
-  } catch (e) {
-    t.skip(`${name} cannot start llama.cpp here: ${(e as Error).message.split('\n')[0]}`);
-    return null;
-  }
-}
 
 test('llama.cpp loads the exported GGUF and tokenizes like our tokenizer', { timeout: 60_000 }, async (t) => {
-  const llama = await startLlama(t);
+  const llama = await startLlamaCpp<NlcLlama>(t);
   if (!llama) return;
   const dir = mkdtempSync(join(tmpdir(), 'dllm-export-gguf-'));
   try {

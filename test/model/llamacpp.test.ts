@@ -7,18 +7,18 @@
 // load_hparams set causal_attn = false and the context inherits it (src/models/{llada,dream}.cpp), and with no
 // KV cache all tokens must be in one ubatch (node-llama-cpp sets n_ubatch = n_batch = batchSize).
 // If node-llama-cpp is not installed or cannot start here, the test skips with the reason.
-import { test, type TestContext } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { f16BitsToF32, f32ToF16Bits } from '../../src/io/gguf.js';
 import { validateConfig, type Arch, type ModelConfig } from '../../src/model/config.js';
 import { Transformer } from '../../src/model/forward.js';
 import { ggufFromModel, type GgufTokenizerInfo } from '../../src/model/gguf-map.js';
 import { randomWeights } from '../../src/model/weights.js';
 import { createKernels } from '../../src/platform/node.js';
+import { startLlamaCpp } from '../helpers/llama-cpp.js';
 
 // ---- the slice of node-llama-cpp's API used here (typed locally: the package is not a dependency) ----------
 interface NlcSequence {
@@ -31,9 +31,6 @@ interface NlcModel {
   dispose(): Promise<void>;
 }
 interface NlcLlama { loadModel(o: { modelPath: string; gpuLayers: number }): Promise<NlcModel>; dispose(): Promise<void> }
-interface Nlc { getLlama(o: Record<string, unknown>): Promise<NlcLlama>; LlamaLogLevel: Record<string, string> }
-const PACKAGE = 'node-llama-cpp';
-const PINNED = '3.21.1';
 
 /** GPT-2's bytes_to_unicode: printable bytes map to themselves, the rest to U+0100 onwards */
 function byteTokens(): string[] {
@@ -131,31 +128,9 @@ function maxDiff(ours: Float32Array, theirs: Float64Array[]): number {
   return d;
 }
 
-async function loadLlamaCpp(t: TestContext): Promise<NlcLlama | null> {
-  let nlc: Nlc;
-  try {
-    nlc = (await import(PACKAGE)) as Nlc;
-  } catch (e) {
-    t.skip(`${PACKAGE} is not installed (npm install --no-save ${PACKAGE}@${PINNED}): ${(e as Error).message.split('\n')[0]}`);
-    return null;
-  }
-  let version = 'unknown';
-  try { // dist/index.js → package.json (the package exports no ./package.json)
-    const pkg = fileURLToPath(new URL('../package.json', import.meta.resolve(PACKAGE)));
-    version = (JSON.parse(readFileSync(pkg, 'utf8')) as { version: string }).version;
-  } catch { /* import.meta.resolve needs Node ≥ 20.6 */ }
-  t.diagnostic(`${PACKAGE} ${version}${version === PINNED ? '' : ` (tested with ${PINNED})`}`);
-  try {
-    return await nlc.getLlama({ gpu: false, build: 'never', usePrebuiltBinaries: true, skipDownload: true, progressLogs: false,
-      logLevel: nlc.LlamaLogLevel['error'] });
-  } catch (e) {
-    t.skip(`${PACKAGE} cannot start llama.cpp here: ${(e as Error).message.split('\n')[0]}`);
-    return null;
-  }
-}
 
 test('llama.cpp (node-llama-cpp) computes our logits from our GGUF: llama, llada, dream', { timeout: 120_000 }, async (t) => {
-  const llama = await loadLlamaCpp(t);
+  const llama = await startLlamaCpp<NlcLlama>(t);
   if (!llama) return;
   const dir = mkdtempSync(join(tmpdir(), 'dllm-gguf-'));
   try {
