@@ -1,0 +1,268 @@
+// The step engine under THE decoding loop: rows (one request each, with its own options and RNG) advance
+// one denoiser call at a time. generate/generateBatch (decode.ts) drive it over a fixed set of requests;
+// a server drives it as a continuous batch, adding rows between calls and removing cancelled ones.
+// Per row (LLaDA generate.py `generate`, generalised): canvas (Ti) = [prompt | G masked | suffix]; blocks of
+// L over the G positions, left to right; per step: propose a token and a confidence per masked position of
+// the current block (propose.ts) → choose which to commit (schedule.ts, select.ts) → commit. Committed
+// tokens never change; nothing outside the current block is committed.
+// One call over rows at different places: each row is left-padded so that the current blocks of all rows
+// start at the same column S; keyValid hides the padding and positions count from each row's first real
+// token (Dream's tok_idx), so a row decodes as it would alone. region = [S, S + max L). The call is flagged
+// blockStart (a cache wrapper refreshes) when any row begins a block or the rows or their layout changed.
+// lockstep (generateBatch, the published batch algorithms): a row that finished its block waits until
+// every row has, then all move on together; continuous (a server): each row moves on by itself.
+// Letters: A rows in a call, B = A + rows with guidance (their unconditional copies), T call columns,
+// G generated span, L block, R region length, V vocabulary.
+import type { Denoiser, DenoiseInput } from './types.js';
+import { isDreamDecoder, type DecodeOptions } from './options.js';
+import type { DecodeRng } from './rng.js';
+import { transferCounts, dreamTimesteps, dreamFraction, dreamTransferCount } from './schedule.js';
+import { rowLogits, proposeLlada, proposeDream, DreamScratch, guide, type DreamConfidence } from './propose.js';
+import { byConfidence, fixedCount, thresholdCount, factorCount, sampleWithoutReplacement, type Candidate } from './select.js';
+import type { DecodeResult, DecodeStep, GenerateRequest } from './decode.js';
+
+export interface BatchStep {
+  steps: DecodeStep[]; // one per row in the call, in the order the rows were added
+  finished: Array<{ row: number; result: DecodeResult }>; // rows that completed (and left the batch)
+}
+
+class Row {
+  readonly G: number; readonly L: number; readonly numBlocks: number; readonly stepsPerBlock: number;
+  readonly dream: boolean; readonly dreamKind: DreamConfidence; readonly ts: Float32Array | null;
+  readonly x: Int32Array; // (Ti) this row's canvas
+  readonly g0: number; // first generated column
+  readonly conditioning: Uint8Array; // (Ti) 1 where decided from the start (prompt, suffix, pins): masked in the CFG input
+  readonly banned: number[]; // ids never proposed
+  readonly endEarly: boolean;
+  block = 0; blockSteps = 0; step = 0; nfe = 0; modelMs = 0; done = false;
+  counts: Int32Array | null = null; // this block's linear schedule (fixed decoder)
+  readonly t0 = performance.now();
+
+  constructor(readonly id: number, req: GenerateRequest, readonly o: DecodeOptions, readonly rng: DecodeRng, mask: number, eos: number | null, ends: readonly number[]) {
+    this.G = o.genLength; this.L = o.blockLength; this.numBlocks = this.G / this.L;
+    this.dream = isDreamDecoder(o.decoder);
+    this.dreamKind = o.decoder === 'topk_margin' ? 'margin' : o.decoder === 'entropy' ? 'negEntropy' : 'probability';
+    this.stepsPerBlock = o.decoder === 'threshold' || o.decoder === 'factor' ? Infinity : o.steps / this.numBlocks;
+    this.ts = this.dream ? dreamTimesteps(o.eps, this.stepsPerBlock) : null;
+    const P = req.prompt.length, S = req.suffix?.length ?? 0, G = this.G;
+    this.g0 = P;
+    this.x = new Int32Array(P + G + S);
+    this.conditioning = new Uint8Array(P + G + S);
+    this.x.set(req.prompt, 0);
+    this.x.fill(mask, P, P + G);
+    if (req.suffix) this.x.set(req.suffix, P + G);
+    this.conditioning.fill(1, 0, P);
+    this.conditioning.fill(1, P + G, P + G + S);
+    for (const pin of req.pinned ?? []) {
+      if (!(Number.isInteger(pin.offset) && pin.offset >= 0 && pin.offset + pin.ids.length <= G)) throw new Error(`generate: pinned ids at offset ${pin.offset} (${pin.ids.length} ids) do not fit in genLength ${G}`);
+      this.x.set(pin.ids, P + pin.offset);
+      this.conditioning.fill(1, P + pin.offset, P + pin.offset + pin.ids.length);
+    }
+    for (let p = 0; p < this.x.length; p++) if (this.conditioning[p] && this.x[p] === mask) throw new Error(`generate: request ${id} contains the mask id ${mask} outside the generated span`);
+    const infill = S > 0;
+    this.banned = [mask]; // a committed token is never [MASK]
+    if (o.logitsEosInf && eos !== null) this.banned.push(eos);
+    if (infill && !o.infillMayEnd) this.banned.push(...ends); // a fixed-length middle has no end token
+    this.endEarly = o.earlyStop || (infill && o.infillMayEnd);
+  }
+
+  get start(): number { return this.g0 + this.block * this.L; } // current block's first column
+  masked(mask: number): number[] {
+    const out: number[] = [];
+    for (let p = this.start; p < this.start + this.L; p++) if (this.x[p] === mask) out.push(p);
+    return out;
+  }
+  wantsCall(mask: number): boolean { return !this.done && this.blockSteps < this.stepsPerBlock && this.masked(mask).length > 0; }
+  enterBlock(mask: number): void {
+    this.blockSteps = 0;
+    this.counts = this.o.decoder === 'fixed' ? transferCounts(this.masked(mask).length, this.stepsPerBlock) : null;
+  }
+}
+
+export class DecodeBatch {
+  private rows: Row[] = [];
+  private nextId = 0;
+  private layout = '';
+  private forwards = 0;
+  private readonly mask: number;
+  private readonly ends: number[];
+  private readonly l64: Float64Array;
+  private readonly scratch: DreamScratch;
+
+  constructor(readonly model: Denoiser, readonly mode: 'lockstep' | 'continuous' = 'continuous') {
+    this.mask = model.specials.mask;
+    this.ends = [model.specials.eos, model.specials.eot].filter((t): t is number => t !== null);
+    this.l64 = new Float64Array(model.vocabSize);
+    this.scratch = new DreamScratch(model.vocabSize);
+  }
+
+  /** rows still decoding */
+  get size(): number { return this.rows.length; }
+
+  /** add a request with its resolved options and its own RNG; returns the row id its steps carry */
+  add(req: GenerateRequest, o: DecodeOptions, rng: DecodeRng): number {
+    const { eos } = this.model.specials;
+    if ((o.logitsEosInf || o.confidenceEosEotInf || o.earlyStop) && eos === null) throw new Error('generate: this model has no EOS token (logitsEosInf, confidenceEosEotInf and earlyStop need one)');
+    if (this.mode === 'lockstep' && this.rows.some((r) => r.block > 0 || r.blockSteps > 0)) throw new Error('DecodeBatch: a lockstep batch takes its rows before the first step');
+    const row = new Row(this.nextId++, req, o, rng, this.mask, eos, this.ends);
+    row.enterBlock(this.mask);
+    this.rows.push(row);
+    return row.id;
+  }
+
+  /** drop a row (its client went away); it yields nothing more */
+  remove(id: number): void { this.rows = this.rows.filter((r) => r.id !== id); }
+
+  /** one denoiser call over every row that has work; rows that complete leave with their results */
+  async step(): Promise<BatchStep> {
+    const finished: BatchStep['finished'] = [];
+    this.advance(finished);
+    const active = this.rows.filter((r) => r.wantsCall(this.mask));
+    if (active.length === 0) return { steps: [], finished };
+    const logits = await this.call(active); // (A, R, V)
+    this.forwards++;
+    const steps = active.map((r, a) => this.apply(r, logits.data, a, logits.R));
+    this.advance(finished);
+    return { steps, finished };
+  }
+
+  /** rows whose block is complete move to their next block (lockstep: all together); past the last, they finish */
+  private advance(finished: BatchStep['finished']): void {
+    const complete = (r: Row) => !r.wantsCall(this.mask);
+    for (;;) {
+      for (const r of this.rows) if (r.done) finished.push({ row: r.id, result: this.result(r) });
+      this.rows = this.rows.filter((r) => !r.done);
+      const moving = this.mode === 'continuous' ? this.rows.filter(complete) : this.rows.length > 0 && this.rows.every(complete) ? this.rows : [];
+      if (moving.length === 0) return;
+      for (const r of moving) {
+        if (r.masked(this.mask).length > 0) throw new Error(`generate: block ${r.block} of row ${r.id} ended with masks left (a schedule bug)`);
+        r.block++;
+        if (r.block < r.numBlocks) r.enterBlock(this.mask);
+        else r.done = true;
+      }
+    }
+  }
+
+  /**
+   * One denoiser call for the active rows → logits (A, R, V). With guidance the batch is [rows; the unconditional
+   * copies of the guided rows], the unconditional input being the canvas with every conditioning position
+   * masked (generate.py un_x).
+   */
+  private async call(active: readonly Row[]): Promise<{ data: Float32Array; R: number }> {
+    const A = active.length, V = this.model.vocabSize, mask = this.mask;
+    const S = Math.max(...active.map((r) => r.start)), R = Math.max(...active.map((r) => r.L));
+    const shift = active.map((r) => S - r.start);
+    const T = Math.max(...active.map((r, a) => shift[a]! + r.x.length));
+    const guided = active.map((r, a) => a).filter((a) => active[a]!.o.cfgScale > 0);
+    const order = [...active.map((_, a) => a), ...guided], B = order.length; // batch row i shows active row order[i]
+    const padded = active.some((r, a) => shift[a] !== 0 || r.x.length !== T);
+    const tokens = new Int32Array(B * T).fill(this.model.specials.pad ?? this.model.specials.eos ?? 0); // padding is never attended to
+    order.forEach((a, i) => {
+      const r = active[a]!;
+      if (i < A) tokens.set(r.x, i * T + shift[a]!);
+      else for (let p = 0; p < r.x.length; p++) tokens[i * T + shift[a]! + p] = r.conditioning[p] ? mask : r.x[p]!;
+    });
+    const layout = `${order.join(',')}|${active.map((r, a) => `${r.id}@${shift[a]}`).join(',')}|${T}`;
+    const blockStart = layout !== this.layout || active.some((r) => r.blockSteps === 0);
+    this.layout = layout;
+    const input: DenoiseInput = { tokens, B, T, region: { start: S, end: S + R, blockStart } };
+    if (padded) {
+      const positions = new Int32Array(B * T), keyValid = new Uint8Array(B * T);
+      order.forEach((a, i) => {
+        const k = shift[a]!, n = active[a]!.x.length;
+        for (let p = 0; p < T; p++) {
+          keyValid[i * T + p] = p >= k && p < k + n ? 1 : 0;
+          positions[i * T + p] = p >= k ? p - k : 0;
+        }
+      });
+      input.positions = positions;
+      input.keyValid = keyValid;
+    }
+    const tm = performance.now();
+    const logits = await this.model.denoise(input);
+    const ms = performance.now() - tm;
+    for (const r of active) r.modelMs += ms;
+    if (logits.length !== B * R * V) throw new Error(`generate: the denoiser returned ${logits.length} logits, expected (B ${B}, R ${R}, V ${V})`);
+    if (guided.length === 0) return { data: logits, R };
+    const data = logits.slice(0, A * R * V);
+    guided.forEach((a, j) => {
+      const span = R * V, cond = logits.subarray(a * span, (a + 1) * span), un = logits.subarray((A + j) * span, (A + j + 1) * span);
+      data.set(guide(cond, un, active[a]!.o.cfgScale), a * span);
+    });
+    return { data, R };
+  }
+
+  /** propose, choose and commit for row r from its logits rows; the DecodeStep it yields */
+  private apply(r: Row, logits: Float32Array, a: number, R: number): DecodeStep {
+    const o = r.o, V = this.model.vocabSize, ends = this.ends;
+    r.nfe++;
+    const cands = r.masked(this.mask);
+    const at = (p: number): number => (a * R + p - r.start) * V; // row r's block starts at the call's column S = region start
+    let chosen: Candidate[];
+    if (o.decoder === 'origin') {
+      // Dream origin: each masked position unmasks with probability 1 − s/t, then gets a sampled token
+      const frac = dreamFraction(r.ts!, r.blockSteps, r.stepsPerBlock);
+      const moving = cands.filter(() => r.rng.uniform() < frac);
+      chosen = moving.map((p) => ({ position: p, ...proposeDream(rowLogits(logits, at(p), V, r.banned, this.l64), o.temperature, o.topP, o.topK, 'probability', r.rng, this.scratch) }));
+    } else {
+      const all: Candidate[] = cands.map((p) => {
+        const l = rowLogits(logits, at(p), V, r.banned, this.l64);
+        const pr = r.dream ? proposeDream(l, o.temperature, o.topP, o.topK, r.dreamKind, r.rng, this.scratch) : proposeLlada(l, o.temperature, r.rng);
+        return { position: p, ...pr };
+      });
+      if (!r.dream && o.remasking === 'random') for (const c of all) c.confidence = r.rng.uniform(); // generate.py torch.rand
+      // EOS/EoT suppression as LLaDA intended (issue #137: generate.py's EOS line writes a dead tensor)
+      if (o.confidenceEosEotInf) for (const c of all) if (ends.includes(c.token)) c.confidence = -Infinity;
+      chosen = choose(all, r);
+    }
+    for (const c of chosen) r.x[c.position] = c.token;
+    r.blockSteps++;
+    if (r.endEarly) r.done = fillAfterEnd(r.x, r.g0, r.G, this.mask, ends, this.model.specials.eos ?? this.model.specials.eot!);
+    if (r.block === r.numBlocks - 1 && r.masked(this.mask).length === 0) r.done = true;
+    return {
+      row: r.id, step: r.step++, block: r.block, nfe: r.nfe, forward: this.forwards, finished: r.done,
+      committed: chosen.sort((x, y) => x.position - y.position).map((c) => ({ position: c.position - r.g0, token: c.token, confidence: c.confidence })),
+      canvas: r.x.slice(r.g0, r.g0 + r.G),
+    };
+  }
+
+  private result(r: Row): DecodeResult {
+    const canvas = r.x.slice(r.g0, r.g0 + r.G);
+    let end = canvas.findIndex((t) => this.ends.includes(t));
+    const finishReason = end >= 0 ? 'stop' as const : 'length' as const;
+    if (end < 0) end = r.G;
+    return { ids: canvas.slice(0, end), canvas, finishReason, nfe: r.nfe, tokensPerForward: r.nfe ? end / r.nfe : 0, elapsedMs: performance.now() - r.t0, modelMs: r.modelMs };
+  }
+}
+
+function choose(all: Candidate[], r: Row): Candidate[] {
+  const o = r.o;
+  if (r.dream) {
+    // Dream _sample: int(M·(1 − s/t)) of the M masks (all on the last step), top-k or sampled by alg_temp
+    const k = dreamTransferCount(all.length, r.ts!, r.blockSteps, r.stepsPerBlock);
+    if (k <= 0) return [];
+    if (o.algTemp > 0) return sampleWithoutReplacement(all, k, o.algTemp, r.rng).map((i) => all[i]!);
+    return byConfidence(all).slice(0, k);
+  }
+  const sorted = byConfidence(all);
+  const k = o.decoder === 'fixed' ? fixedCount(sorted, r.counts![r.blockSteps]!)
+    : o.decoder === 'threshold' ? thresholdCount(sorted, o.threshold)
+    : factorCount(sorted, o.factor);
+  return sorted.slice(0, k);
+}
+
+/**
+ * Early stop (dInfer `early_stop`; Fast-dLLM counts tokens up to EOS): once an end token (EOS/EoT) is
+ * committed with every position before it decided, the masks after it become EOS. Decided tokens after it
+ * are kept (committed tokens never change). True when the row is finished.
+ */
+function fillAfterEnd(x: Int32Array, g0: number, G: number, mask: number, ends: readonly number[], fill: number): boolean {
+  for (let p = g0; p < g0 + G; p++) {
+    if (x[p] === mask) return false;
+    if (ends.includes(x[p]!)) {
+      for (let q = p + 1; q < g0 + G; q++) if (x[q] === mask) x[q] = fill;
+      return true;
+    }
+  }
+  return false;
+}
