@@ -1,25 +1,33 @@
-// dllm serve [--model NAME|DIR] [--host 127.0.0.1] [--port 8080] [--max-tokens N] [--queue-size N] [--cache none|prefix|dual]
+// dllm serve [--model NAME|DIR …] [--host 127.0.0.1] [--port 8080] [--max-tokens N] [--queue-size N] [--batch-size N] [--cache none|prefix|dual]
 // A thin adapter: argv → ServeConfig (serve/config.ts parses it) → startServer; SIGINT/SIGTERM drain and exit.
 import { parseArgs } from 'node:util';
 import { SERVE_DEFAULTS, startServer } from '../serve/index.js';
 import { flagOptions, flagValues } from './flags.js';
 import { DEFAULT_MODEL, resolveModel } from './generate.js';
 
+function defaultModels(): string[] {
+  const dirs = [resolveModel(DEFAULT_MODEL)];
+  try { dirs.push(resolveModel(`${DEFAULT_MODEL}-ar`)); } catch { /* no twin shipped: serve the one model */ }
+  return dirs;
+}
+
 export async function serve(argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
     args: argv, strict: true, allowPositionals: false,
-    options: { model: { type: 'string', default: DEFAULT_MODEL }, threads: { type: 'string' }, quiet: { type: 'boolean' }, ...flagOptions(SERVE_DEFAULTS) },
+    options: { model: { type: 'string', multiple: true }, threads: { type: 'string' }, quiet: { type: 'boolean' }, ...flagOptions(SERVE_DEFAULTS) },
   });
   void positionals;
   const config = flagValues(values as Record<string, unknown>, SERVE_DEFAULTS);
   const threads = values.threads === undefined ? 0 : Number(values.threads);
   if (!Number.isInteger(threads) || threads < 0) throw new Error(`--threads must be a non-negative integer, got "${values.threads}"`);
-  const dir = resolveModel(values.model);
-  const server = await startServer({ modelDir: dir, config, ...(threads ? { threads } : {}), log: !values.quiet });
-  console.error(`dllm serve: ${server.config.modelId} (${server.engine.kind}) on ${server.url} — OpenAI base URL ${server.url}/v1`);
+  // no --model: the shipped code model and, when present, its AR twin (the playground races them)
+  const dirs = values.model?.length ? values.model.map((m) => resolveModel(m)) : defaultModels();
+  const server = await startServer({ modelDir: dirs, config, ...(threads ? { threads } : {}), log: !values.quiet });
+  const names = server.engines.map((e) => `${e.served.id} (${e.kind})`).join(', ');
+  console.error(`dllm serve: ${names} on ${server.url} — playground ${server.url}/, OpenAI base URL ${server.url}/v1`);
   await new Promise<void>((done) => {
     const stop = (sig: string) => {
-      console.error(`dllm serve: ${sig}, draining ${server.engine.depth} request(s)…`);
+      console.error(`dllm serve: ${sig}, draining ${server.engines.reduce((n, e) => n + e.depth, 0)} request(s)…`);
       process.off('SIGINT', onInt); process.off('SIGTERM', onTerm);
       void server.close().then(done, (e: unknown) => { console.error(`dllm serve: ${(e as Error).message}`); done(); });
     };

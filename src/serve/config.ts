@@ -16,16 +16,18 @@ export interface ServeConfig {
   bodyLimit: number;
   /** requests waiting or decoding; one more gets 503 */
   queueSize: number;
+  /** requests decoding together (continuous batching); 1 = one at a time */
+  batchSize: number;
   /** Fast-dLLM block cache of the diffusion model */
   cache: CacheMode;
 }
 
 export const SERVE_DEFAULTS: Readonly<ServeConfig> = Object.freeze({
   host: '127.0.0.1', port: 8080, modelId: '', maxTokens: 1024, defaultMaxTokens: 128,
-  bodyLimit: 1 << 20, queueSize: 16, cache: 'none' as CacheMode,
+  bodyLimit: 1 << 20, queueSize: 64, batchSize: 8, cache: 'none' as CacheMode,
 });
 
-const INTS: ReadonlyArray<keyof ServeConfig> = ['port', 'maxTokens', 'defaultMaxTokens', 'bodyLimit', 'queueSize'];
+const INTS: ReadonlyArray<keyof ServeConfig> = ['port', 'maxTokens', 'defaultMaxTokens', 'bodyLimit', 'queueSize', 'batchSize'];
 
 export function parseServeConfig(input: unknown): ServeConfig {
   if (input === undefined || input === null) return { ...SERVE_DEFAULTS };

@@ -1,61 +1,49 @@
-// One served model and its work queue: GenRequest → token ids + validated DecodeOptions (prepare), then one
-// request at a time through the sampler's single decoding loop (generate / arGenerate), reporting settled
-// text, the whole canvas and progress per step, and stopping when the client goes away or a stop string
-// appears. The queue is bounded: one request more than `queueSize` gets 503.
+// One served model and its scheduler: GenRequest → token ids + validated DecodeOptions (prepare), then
+// continuous batching: accepted requests wait in a bounded queue (one more than `queueSize` waiting or
+// decoding gets 503); up to `batchSize` of them decode together, joining and leaving the sampler's step
+// engine (DecodeBatch, 'continuous') between denoiser calls, so a new request starts at the next step and a
+// finished one frees its place at once. A causal model has no batched decoder: its requests take turns
+// token by token (round robin). Between steps the event loop runs HTTP I/O: disconnects cancel their row,
+// stop strings end it, health checks and new requests get through.
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import { CausalLM } from '../model/causal-lm.js';
 import type { ModelConfig } from '../model/config.js';
 import { DiffusionLM } from '../model/diffusion-lm.js';
 import type { Transformer } from '../model/forward.js';
-import { arGenerate, generate, isDreamDecoder, parseDecodeOptions, type Decoder, type DecodeOptions, type DecodeResult, type DecodeStep } from '../sampler/index.js';
+import { DecodeBatch } from '../sampler/batch.js';
+import { arGenerate, DecodeRng, isDreamDecoder, parseDecodeOptions, type Decoder, type DecodeOptions, type DecodeResult, type DecodeStep } from '../sampler/index.js';
 import type { TextTokenizer } from '../tokenizer/index.js';
 import type { ServeConfig } from './config.js';
 import { ApiError, Cancelled, invalid } from './errors.js';
+import { Job, type Outcome, type RunHooks } from './job.js';
 import type { GenRequest } from './protocol.js';
+
+export type { Outcome, Progress, RunHooks, Timings, Cell } from './job.js';
 
 export interface ServedModel { id: string; config: ModelConfig; model: Transformer; tokenizer: TextTokenizer; }
 
 export interface Prepared { req: GenRequest; promptIds: Int32Array; suffixIds: Int32Array | null; options: Readonly<DecodeOptions>; }
 
-export interface Progress {
-  /** settled text, append-only, held back by the longest stop string */
-  text: string;
-  /** the whole current canvas as text (masked positions left out), up to the first end token */
-  canvas: string;
-  /** committed fraction of the generated span, 0..1 */
-  progress: number;
-  step: number;
-  nfe: number;
+/** what the engine reports as it works (the /metrics collector implements it) */
+export interface EngineObserver {
+  /** one denoiser call (diffusion) or one round of token steps (causal) over `rows` requests */
+  onCall(model: string, rows: number): void;
+  onFinish(model: string, job: Job, outcome: Outcome): void;
+  onCancel(model: string): void;
 }
 
-/** llama-server `timings` (interfaces.md §2.1) plus the diffusion counters */
-export interface Timings {
-  prompt_n: number; prompt_ms: number; predicted_n: number; predicted_ms: number; predicted_per_second: number;
-  nfe: number; tokens_per_forward: number; queue_ms: number;
-}
-
-export interface Outcome {
-  text: string;
-  finishReason: 'stop' | 'length';
-  /** llama-server stop_type */
-  stopType: 'eos' | 'limit' | 'word';
-  stoppingWord: string;
-  promptTokens: number;
-  completionTokens: number;
-  timings: Timings;
-}
-
-export interface RunHooks { signal: AbortSignal; onStep?: (p: Progress) => void; }
-
-const round = (x: number) => Math.round(x * 1000) / 1000;
+interface Active { job: Job; row: number; gen: AsyncGenerator<DecodeStep, DecodeResult> | null; }
 
 export class Engine {
   readonly kind: 'diffusion' | 'causal';
   private readonly lm: DiffusionLM | null;
-  private waiting = 0;
+  private readonly batch: DecodeBatch | null;
+  private pending: Job[] = [];
+  private active: Active[] = [];
+  private running: Promise<void> | null = null;
   /** requests finished / stopped because the client went away */
   readonly counts = { completed: 0, cancelled: 0 };
-  private tail: Promise<void> = Promise.resolve();
+  observer: EngineObserver | null = null;
 
   constructor(readonly served: ServedModel, readonly cfg: ServeConfig) {
     this.kind = served.config.attention === 'causal' ? 'causal' : 'diffusion';
@@ -63,26 +51,32 @@ export class Engine {
     if (this.kind === 'diffusion') {
       if (sp.mask === null) throw new Error(`model ${served.id}: the tokenizer has no mask token, so it cannot be a diffusion model`);
       this.lm = new DiffusionLM(served.model, { mask: sp.mask, eos: sp.eos, eot: sp.eot, pad: sp.pad }, cfg.cache);
-    } else this.lm = null;
+      this.batch = new DecodeBatch(this.lm, 'continuous');
+    } else { this.lm = null; this.batch = null; }
   }
 
   /** requests waiting or decoding */
-  get depth(): number { return this.waiting; }
+  get depth(): number { return this.pending.length + this.active.length; }
+  /** requests waiting for a place in the batch */
+  get waiting(): number { return this.pending.length; }
+  /** requests decoding */
+  get decoding(): number { return this.active.length; }
 
   /** resolves when every accepted request has finished */
-  idle(): Promise<void> { return this.tail; }
+  async idle(): Promise<void> { while (this.running) await this.running; }
 
   /** tokenize and validate; throws ApiError (4xx) naming the field */
   prepare(req: GenRequest): Prepared {
     const { id, tokenizer: tok, config } = this.served;
-    if (req.model !== null && req.model !== id) throw new ApiError(404, `model "${req.model}" does not exist; this server serves "${id}"`, 'model', 'model_not_found');
     let text = req.prompt;
     const promptParam = req.endpoint === 'chat' ? 'messages' : req.endpoint === 'infill' ? 'input_prefix' : 'prompt';
     if (req.messages) {
       if (!tok.chatTemplate) throw invalid('messages', `model "${id}" has no chat template; use /v1/completions`, 'no_chat_template');
       try { text = tok.renderChat(req.messages, { addGenerationPrompt: true }); } catch (e) { throw invalid('messages', `the chat template rejected the messages: ${(e as Error).message}`); }
     }
-    let promptIds = tok.encode(text);
+    let promptIds = req.promptIds ? Int32Array.from(req.promptIds) : tok.encode(text);
+    const V = config.vocabSize;
+    if (req.promptIds) for (const [i, t] of req.promptIds.entries()) if (t >= V) throw invalid(`prompt[${i}]`, `token id ${t} is outside the vocabulary (0..${V - 1})`);
     const sp = tok.specials;
     if (this.kind === 'causal' && promptIds.length === 0) {
       if (sp.bos === null) throw invalid(promptParam, `"${promptParam}" is empty and the model has no BOS token to start from`);
@@ -120,90 +114,108 @@ export class Engine {
     return { req, promptIds, suffixIds, options };
   }
 
-  /** queue a prepared request; throws ApiError 503 when the queue is full, Cancelled when the client left */
+  /** queue a prepared request; throws ApiError 503 when the queue is full; rejects with Cancelled when the client left */
   submit(p: Prepared, hooks: RunHooks): Promise<Outcome> {
-    if (this.waiting >= this.cfg.queueSize) throw new ApiError(503, `the server is busy: ${this.waiting} requests are waiting (queue limit ${this.cfg.queueSize}); retry later`, null, 'queue_full', 'unavailable_error');
-    this.waiting++;
-    const queuedAt = performance.now();
-    const run = this.tail.then(() => this.execute(p, hooks, queuedAt)).finally(() => { this.waiting--; });
-    this.tail = run.then(() => undefined, () => undefined);
-    return run;
+    const n = this.depth;
+    if (n >= this.cfg.queueSize) throw new ApiError(503, `the server is busy: ${n} requests are waiting or decoding (queue limit ${this.cfg.queueSize}); retry later`, null, 'queue_full', 'unavailable_error');
+    const done = new Promise<Outcome>((resolve, reject) => {
+      this.pending.push(new Job(p, hooks, performance.now(), this.served.tokenizer, this.kind === 'diffusion', resolve, reject));
+    });
+    this.running ??= this.loop().finally(() => { this.running = null; });
+    return done;
   }
 
-  private async execute(p: Prepared, hooks: RunHooks, queuedAt: number): Promise<Outcome> {
-    if (hooks.signal.aborted) { this.counts.cancelled++; throw new Cancelled(); }
-    const t0 = performance.now();
-    const { tokenizer: tok, config, model } = this.served;
-    const sp = tok.specials, o = p.options, stops = p.req.stop;
-    const mask = sp.mask ?? -1, ends = [sp.eos, sp.eot].filter((t): t is number => t !== null);
-    const hold = Math.max(0, ...stops.map((s) => s.length - 1));
-    let gen: AsyncGenerator<DecodeStep, DecodeResult>;
-    if (this.lm) gen = generate(this.lm, { prompt: p.promptIds, ...(p.suffixIds ? { suffix: p.suffixIds } : {}) }, o);
-    else {
-      const lm = new CausalLM(model, { eos: sp.eos, eot: sp.eot, pad: sp.pad }, Math.min(config.maxPositions, p.promptIds.length + o.genLength + 1));
-      gen = arGenerate(lm, { prompt: p.promptIds }, o);
-    }
-    let result: DecodeResult | null = null, last: DecodeStep | null = null, firstMs = 0;
-    let settledLen = -1, settled = '', stopped: { text: string; word: string } | null = null;
+  private async loop(): Promise<void> {
     try {
-      for (;;) {
-        const r = await gen.next();
-        if (r.done) { result = r.value; break; }
-        const s = r.value, c = s.canvas;
-        last = s;
-        if (!firstMs) firstMs = performance.now() - t0;
-        let end = 0;
-        while (end < c.length && c[end] !== mask && !ends.includes(c[end]!)) end++;
-        if (end !== settledLen) {
-          const t = tok.decode(c.subarray(0, end), { skipSpecialTokens: true });
-          if (!t.endsWith('\uFFFD')) { settled = t; settledLen = end; }
+      while (this.pending.length > 0 || this.active.length > 0) {
+        this.admit();
+        if (this.active.length > 0) {
+          try {
+            if (this.batch) await this.stepBatch(this.batch);
+            else await this.stepCausal();
+          } catch (e) { this.failAll(e); }
         }
-        stopped = findStop(settled, stops);
-        if (stopped) break;
-        if (hooks.onStep) {
-          let cut = c.findIndex((t) => ends.includes(t));
-          if (cut < 0) cut = c.length;
-          const decided = this.lm ? c.reduce((n, t) => n + (t === mask ? 0 : 1), 0) / c.length : s.finished ? 1 : (s.step + 1) / o.genLength;
-          hooks.onStep({
-            text: s.finished ? settled : settled.slice(0, settled.length - hold), canvas: tok.decode(c.subarray(0, cut), { skipSpecialTokens: true }),
-            progress: s.finished ? 1 : decided, step: s.step, nfe: s.nfe,
-          });
-        }
-        if (hooks.signal.aborted) break;
         await nextTurn(); // let HTTP I/O (disconnects, health checks, new requests) run between steps
-        if (hooks.signal.aborted) break;
+        this.sweep();
       }
     } finally {
-      if (!result) await gen.return(undefined as never);
-      this.lm?.reset();
+      this.lm?.reset(); // the batch is empty: free the block cache
     }
-    if (!result && !stopped) { this.counts.cancelled++; throw new Cancelled(); }
-    this.counts.completed++;
-    const decodeMs = performance.now() - t0;
-    let text = stopped?.text ?? tok.decode(result!.ids, { skipSpecialTokens: true });
-    const late = stopped ? null : findStop(text, stops);
-    if (late) { stopped = late; text = late.text; }
-    const completionTokens = stopped ? tok.encode(text).length : result!.ids.length;
-    const nfe = result?.nfe ?? last?.nfe ?? 0;
-    return {
-      text, finishReason: stopped || result!.finishReason === 'stop' ? 'stop' : 'length',
-      stopType: stopped ? 'word' : result!.finishReason === 'stop' ? 'eos' : 'limit', stoppingWord: stopped?.word ?? '',
-      promptTokens: p.promptIds.length + (p.suffixIds?.length ?? 0), completionTokens,
-      timings: {
-        prompt_n: p.promptIds.length + (p.suffixIds?.length ?? 0), prompt_ms: round(firstMs), predicted_n: completionTokens,
-        predicted_ms: round(decodeMs), predicted_per_second: round(decodeMs > 0 ? completionTokens * 1000 / decodeMs : 0),
-        nfe, tokens_per_forward: round(nfe ? completionTokens / nfe : 0), queue_ms: round(t0 - queuedAt),
-      },
-    };
   }
-}
 
-/** the earliest stop string in text: the text before it and the word */
-function findStop(text: string, stops: readonly string[]): { text: string; word: string } | null {
-  let best: { text: string; word: string } | null = null, at = Infinity;
-  for (const w of stops) {
-    const i = text.indexOf(w);
-    if (i >= 0 && i < at) { at = i; best = { text: text.slice(0, i), word: w }; }
+  /** queued requests take free places in the batch */
+  private admit(): void {
+    while (this.active.length < this.cfg.batchSize && this.pending.length > 0) {
+      const job = this.pending.shift()!;
+      if (job.hooks.signal.aborted) { this.cancel(job); continue; }
+      job.start();
+      const o = job.p.options, { config, model, tokenizer } = this.served, sp = tokenizer.specials;
+      try {
+        if (this.batch) {
+          const prompt = job.p.promptIds, suffix = job.p.suffixIds;
+          this.active.push({ job, gen: null, row: this.batch.add({ prompt, ...(suffix ? { suffix } : {}) }, o, new DecodeRng(o.seed, 0)) });
+        } else {
+          const lm = new CausalLM(model, { eos: sp.eos, eot: sp.eot, pad: sp.pad }, Math.min(config.maxPositions, job.p.promptIds.length + o.genLength + 1));
+          this.active.push({ job, row: -1, gen: arGenerate(lm, { prompt: job.p.promptIds }, o) });
+        }
+      } catch (e) { job.reject(e); }
+    }
   }
-  return best;
+
+  private async stepBatch(batch: DecodeBatch): Promise<void> {
+    const { steps, finished } = await batch.step();
+    if (steps.length > 0) this.observer?.onCall(this.served.id, steps.length);
+    for (const s of steps) {
+      const a = this.active.find((x) => x.row === s.row);
+      if (a && a.job.onStep(s)) { batch.remove(s.row); this.finish(a, null); }
+    }
+    for (const f of finished) {
+      const a = this.active.find((x) => x.row === f.row);
+      if (a) this.finish(a, f.result);
+    }
+  }
+
+  private async stepCausal(): Promise<void> {
+    this.observer?.onCall(this.served.id, this.active.length);
+    for (const a of [...this.active]) {
+      const r = await a.gen!.next();
+      if (r.done) this.finish(a, r.value);
+      else if (a.job.onStep(r.value)) { await a.gen!.return(undefined as never); this.finish(a, null); }
+    }
+  }
+
+  private finish(a: Active, result: DecodeResult | null): void {
+    this.active = this.active.filter((x) => x !== a);
+    this.counts.completed++;
+    const outcome = a.job.outcome(result);
+    this.observer?.onFinish(this.served.id, a.job, outcome);
+    a.job.resolve(outcome);
+  }
+
+  /** drop the requests whose clients went away */
+  private sweep(): void {
+    for (const a of this.active.filter((x) => x.job.hooks.signal.aborted)) {
+      this.active = this.active.filter((x) => x !== a);
+      if (this.batch) this.batch.remove(a.row);
+      else void a.gen!.return(undefined as never);
+      this.cancel(a.job);
+    }
+  }
+
+  private cancel(job: Job): void {
+    this.counts.cancelled++;
+    this.observer?.onCancel(this.served.id);
+    job.reject(new Cancelled());
+  }
+
+  /** the model failed mid-batch: every decoding request gets the error, the batch starts afresh */
+  private failAll(e: unknown): void {
+    for (const a of this.active) {
+      if (this.batch) this.batch.remove(a.row);
+      else void a.gen!.return(undefined as never);
+      a.job.reject(e);
+    }
+    this.active = [];
+    this.lm?.reset();
+  }
 }

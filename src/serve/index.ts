@@ -1,5 +1,5 @@
-// The server's public entry: load a model folder, build the engine and the HTTP app, listen. The CLI
-// (cli/serve.ts) only turns argv into a ServeConfig and a folder and calls startServer.
+// The server's public entry: load the model folders, build an engine per model and the HTTP app, listen.
+// The CLI (cli/serve.ts) only turns argv into a ServeConfig and folders and calls startServer.
 import { basename, resolve } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import type { Kernels } from '../kernels/backend.js';
@@ -11,13 +11,16 @@ import { createApp } from './server.js';
 
 export { parseServeConfig, SERVE_DEFAULTS, type ServeConfig } from './config.js';
 export { Engine, type ServedModel, type Outcome, type Progress, type Timings } from './engine.js';
+export { Metrics } from './metrics.js';
 export { createApp } from './server.js';
 export { parseGenRequest, type GenRequest, type Endpoint } from './protocol.js';
 export { ApiError } from './errors.js';
 
 export interface RunningServer {
   app: FastifyInstance;
+  /** the first (default) model's engine */
   engine: Engine;
+  engines: Engine[];
   config: ServeConfig;
   /** http://host:port */
   url: string;
@@ -26,8 +29,8 @@ export interface RunningServer {
 }
 
 export interface StartOptions {
-  /** a model folder (config.json, weights, tokenizer.json) */
-  modelDir: string;
+  /** model folders (config.json, weights, tokenizer.json); the first is the default; config.modelId renames it */
+  modelDir: string | readonly string[];
   config?: Partial<ServeConfig>;
   threads?: number;
   /** log a line per request to stderr */
@@ -37,12 +40,21 @@ export interface StartOptions {
 export async function startServer(opts: StartOptions): Promise<RunningServer> {
   const config = parseServeConfig(opts.config ?? {});
   const kernels: Kernels = await createKernels(opts.threads ? { threads: opts.threads } : {});
+  const loaded: Array<{ dispose(): void }> = [];
   try {
-    const m = await loadModelDir(opts.modelDir, kernels);
-    if (!m.tokenizer) throw new Error(`${opts.modelDir} has no tokenizer.json; the server needs one`);
-    if (!config.modelId) config.modelId = basename(resolve(opts.modelDir));
-    const engine = new Engine({ id: config.modelId, config: m.config, model: m.model, tokenizer: m.tokenizer }, config);
-    const app = createApp(engine, config);
+    const dirs = typeof opts.modelDir === 'string' ? [opts.modelDir] : [...opts.modelDir];
+    const engines: Engine[] = [];
+    for (const [i, dir] of dirs.entries()) {
+      const m = await loadModelDir(dir, kernels);
+      loaded.push(m.model);
+      if (!m.tokenizer) throw new Error(`${dir} has no tokenizer.json; the server needs one`);
+      const id = i === 0 && config.modelId ? config.modelId : basename(resolve(dir));
+      if (engines.some((e) => e.served.id === id)) throw new Error(`two models would be served as "${id}"; give distinct folders`);
+      engines.push(new Engine({ id, config: m.config, model: m.model, tokenizer: m.tokenizer }, config));
+    }
+    if (engines.length === 0) throw new Error('startServer: no model folder given');
+    if (!config.modelId) config.modelId = engines[0]!.served.id;
+    const app = createApp(engines, config);
     if (opts.log) {
       app.addHook('onResponse', async (req, reply) => { console.error(`${req.method} ${req.url} ${reply.statusCode} ${Math.round(reply.elapsedTime)}ms`); });
     }
@@ -51,15 +63,16 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
     const port = typeof addr === 'object' && addr ? addr.port : config.port;
     const host = config.host.includes(':') ? `[${config.host}]` : config.host;
     return {
-      app, engine, config, url: `http://${host}:${port}`,
+      app, engine: engines[0]!, engines, config, url: `http://${host}:${port}`,
       async close() {
         await app.close();
-        await engine.idle();
-        m.model.dispose();
+        for (const e of engines) await e.idle();
+        for (const m of loaded) m.dispose();
         kernels.dispose();
       },
     };
   } catch (e) {
+    for (const m of loaded) m.dispose();
     kernels.dispose();
     throw e;
   }

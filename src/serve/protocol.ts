@@ -7,7 +7,9 @@ import { DECODE_DEFAULTS } from '../sampler/index.js';
 import type { ChatMessage } from '../tokenizer/index.js';
 import { invalid } from './errors.js';
 
-export type Endpoint = 'chat' | 'completions' | 'fim' | 'infill';
+export type Endpoint = 'chat' | 'completions' | 'fim' | 'infill' | 'completion';
+/** the llama-server endpoints (/infill, /completion): their wire shapes, fields and streams */
+export const isLlama = (e: Endpoint): boolean => e === 'infill' || e === 'completion';
 
 export interface GenRequest {
   endpoint: Endpoint;
@@ -16,6 +18,8 @@ export interface GenRequest {
   messages: ChatMessage[] | null;
   /** text before the generated span (completions, FIM, infill) */
   prompt: string;
+  /** the prompt as token ids (llama-server /completion accepts them) */
+  promptIds: number[] | null;
   /** text after it (fill-in-the-middle); null = plain continuation */
   suffix: string | null;
   stream: boolean;
@@ -44,7 +48,9 @@ const KNOWN: Record<Endpoint, string[]> = {
   fim: [...OPENAI_COMMON, 'prompt', 'suffix', 'max_completion_tokens'],
   infill: ['model', 'input_prefix', 'input_suffix', 'input_extra', 'prompt', 'n_predict', 'temperature', 'top_k', 'top_p',
     'seed', 'stop', 'stream', 'diffusing'],
+  completion: ['model', 'prompt', 'n_predict', 'temperature', 'top_k', 'top_p', 'seed', 'stop', 'stream', 'diffusing'],
 };
+const ROUTE: Record<Endpoint, string> = { chat: '/v1/chat/completions', completions: '/v1/completions', fim: '/v1/fim/completions', infill: '/infill', completion: '/completion' };
 /** llama-server tuning fields editor plugins send (llama.vim, llama.vscode): accepted, no effect here */
 const LLAMA_IGNORED = ['cache_prompt', 'n_indent', 't_max_prompt_ms', 't_max_predict_ms', 'samplers', 'response_fields',
   'id_slot', 'n_probs', 'return_tokens', 'min_p', 'typical_p', 'repeat_penalty', 'repeat_last_n', 'timings_per_token'];
@@ -88,8 +94,8 @@ export function parseGenRequest(endpoint: Endpoint, body: unknown): GenRequest {
   const b = body as Body;
   const known = KNOWN[endpoint];
   for (const k of Object.keys(b)) {
-    if (known.includes(k) || DECODE_KEYS.includes(k) || (endpoint === 'infill' && LLAMA_IGNORED.includes(k))) continue;
-    throw invalid(k, `unknown field "${k}" for ${endpoint === 'infill' ? '/infill' : endpoint === 'chat' ? '/v1/chat/completions' : endpoint === 'fim' ? '/v1/fim/completions' : '/v1/completions'}`, 'unknown_parameter');
+    if (known.includes(k) || DECODE_KEYS.includes(k) || (isLlama(endpoint) && LLAMA_IGNORED.includes(k))) continue;
+    throw invalid(k, `unknown field "${k}" for ${ROUTE[endpoint]}`, 'unknown_parameter');
   }
   const f = new Fields(b);
   const decode: Record<string, unknown> = {}, wireNames: Record<string, string> = {}, hints: GenRequest['hints'] = {};
@@ -101,7 +107,7 @@ export function parseGenRequest(endpoint: Endpoint, body: unknown): GenRequest {
   };
   const stream = f.bool('stream') ?? false;
   let includeUsage = false;
-  if (endpoint !== 'infill') {
+  if (!isLlama(endpoint)) {
     const so = b['stream_options'];
     if (so !== undefined && so !== null) {
       if (typeof so !== 'object' || Array.isArray(so)) throw invalid('stream_options', `"stream_options" must be an object, got ${describe(so)}`, 'invalid_type');
@@ -122,10 +128,10 @@ export function parseGenRequest(endpoint: Endpoint, body: unknown): GenRequest {
   mapTo('seed', 'seed', f.num('seed', Number.MIN_SAFE_INTEGER, Number.MAX_SAFE_INTEGER, true));
   const topP = f.num('top_p', 0, 1);
   if (topP !== undefined) hints.topP = topP;
-  if (endpoint === 'infill') { const topK = f.num('top_k', 0, 1e9, true); if (topK !== undefined) hints.topK = topK; }
+  if (isLlama(endpoint)) { const topK = f.num('top_k', 0, 1e9, true); if (topK !== undefined) hints.topK = topK; }
 
   let maxTokens: number | null = null, maxTokensParam = 'max_tokens';
-  for (const k of endpoint === 'infill' ? ['n_predict'] : ['max_tokens', 'max_completion_tokens']) {
+  for (const k of isLlama(endpoint) ? ['n_predict'] : ['max_tokens', 'max_completion_tokens']) {
     const v = f.num(k, k === 'n_predict' ? -1 : 1, Number.MAX_SAFE_INTEGER, true);
     if (v === undefined || v === -1) continue;
     if (v === 0) throw invalid(k, `"${k}" must be at least 1`);
@@ -134,8 +140,15 @@ export function parseGenRequest(endpoint: Endpoint, body: unknown): GenRequest {
   }
   if (maxTokens !== null && decode['genLength'] !== undefined) throw invalid(maxTokensParam, `give either "${maxTokensParam}" or "genLength", not both`, 'conflicting_parameters');
 
-  let messages: ChatMessage[] | null = null, prompt = '', suffix: string | null = null;
+  let messages: ChatMessage[] | null = null, prompt = '', suffix: string | null = null, promptIds: number[] | null = null;
   if (endpoint === 'chat') messages = parseMessages(b['messages']);
+  else if (endpoint === 'completion') {
+    const p = b['prompt'];
+    if (p === undefined || p === null) throw invalid('prompt', '"prompt" is required', 'missing_required_parameter');
+    if (typeof p === 'string') prompt = p;
+    else if (Array.isArray(p) && p.length > 0 && p.every((t) => Number.isSafeInteger(t) && t >= 0)) promptIds = p as number[];
+    else throw invalid('prompt', `"prompt" must be a string or a non-empty array of token ids, got ${describe(p)}`, 'invalid_type');
+  }
   else if (endpoint === 'infill') {
     const extra = parseExtra(b['input_extra']);
     prompt = extra + (f.str('input_prefix') ?? '') + (f.str('prompt') ?? '');
@@ -152,7 +165,7 @@ export function parseGenRequest(endpoint: Endpoint, body: unknown): GenRequest {
   }
   const model = f.str('model') ?? null;
   return {
-    endpoint, model, messages, prompt, suffix, stream, includeUsage, diffusing: f.bool('diffusing') ?? false,
+    endpoint, model, messages, prompt, promptIds, suffix, stream, includeUsage, diffusing: f.bool('diffusing') ?? false,
     stop: f.stop('stop'), maxTokens, maxTokensParam, decode, hints, wireNames,
   };
 }

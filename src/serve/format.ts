@@ -1,0 +1,89 @@
+// Outcome / Progress → the wire shapes of one endpoint: OpenAI chat and text completions (full responses and
+// SSE chunks), Mercury `diffusing` frames (replace semantics, diffusion_meta), llama-server /infill and
+// /completion objects (content, stop, stop_type, timings). Field names as in interfaces.md §1–2.
+import { randomUUID } from 'node:crypto';
+import type { Outcome, Progress } from './job.js';
+import { isLlama, type Endpoint, type GenRequest } from './protocol.js';
+
+type Chunk = Record<string, unknown>;
+
+/** Outcome / Progress → the wire shapes of one endpoint (full responses and SSE chunks) */
+export class Formatter {
+  private readonly id: string;
+  private readonly created = Math.floor(Date.now() / 1000);
+  private sent = ''; // settled text already streamed
+
+  constructor(private readonly endpoint: Endpoint, private readonly req: GenRequest, private readonly model: string) {
+    this.id = (endpoint === 'chat' ? 'chatcmpl-' : 'cmpl-') + randomUUID().replaceAll('-', '').slice(0, 24);
+  }
+
+  private usage(o: Outcome) { return { prompt_tokens: o.promptTokens, completion_tokens: o.completionTokens, total_tokens: o.promptTokens + o.completionTokens }; }
+
+  full(o: Outcome): Chunk {
+    if (isLlama(this.endpoint)) return this.llama(o, o.text);
+    const base = { id: this.id, object: this.endpoint === 'chat' ? 'chat.completion' : 'text_completion', created: this.created, model: this.model };
+    if (this.endpoint === 'chat') {
+      return { ...base, choices: [{ index: 0, message: { role: 'assistant', content: o.text }, logprobs: null, finish_reason: o.finishReason }], usage: this.usage(o), timings: o.timings };
+    }
+    return { ...base, choices: [{ index: 0, text: o.text, logprobs: null, finish_reason: o.finishReason }], usage: this.usage(o), timings: o.timings };
+  }
+
+  private llama(o: Outcome, content: string): Chunk {
+    return { index: 0, content, stop: true, model: this.model, ...(this.endpoint === 'completion' ? { prompt: this.req.promptIds ?? this.req.prompt } : {}),
+      tokens_predicted: o.completionTokens, tokens_evaluated: o.promptTokens, stop_type: o.stopType, stopping_word: o.stoppingWord, truncated: false, timings: o.timings };
+  }
+
+  /** one streamed piece: `content` is a delta, or the whole canvas when diffusing */
+  private chunk(content: string | null, finish: string | null, extra: Chunk = {}): Chunk {
+    if (isLlama(this.endpoint)) return { index: 0, content: content ?? '', stop: false, ...extra };
+    const base: Chunk = { id: this.id, object: this.endpoint === 'chat' ? 'chat.completion.chunk' : 'text_completion', created: this.created, model: this.model };
+    if (this.endpoint === 'chat') {
+      base['choices'] = [{ index: 0, delta: content === null ? {} : { content }, logprobs: null, finish_reason: finish }];
+    } else {
+      // FIM clients read either choices[].text or choices[].delta.content (interfaces.md §1.4)
+      base['choices'] = [{ index: 0, text: content ?? '', ...(this.endpoint === 'fim' ? { delta: content === null ? {} : { content } } : {}), logprobs: null, finish_reason: finish }];
+    }
+    if (this.req.includeUsage) base['usage'] = null;
+    return { ...base, ...extra };
+  }
+
+  start(): Chunk[] {
+    if (this.endpoint !== 'chat') return [];
+    const c = this.chunk('', null);
+    (c['choices'] as Array<{ delta: Chunk }>)[0]!.delta = { role: 'assistant', content: '' };
+    return [c];
+  }
+
+  step(p: Progress): Chunk[] {
+    if (this.req.diffusing) {
+      // Mercury's replace-semantics frame, plus our cells: [text | null (masked), confidence] per position
+      const meta = { diffusion_content: true, diffusion_progress: round3(p.progress), step: p.step, nfe: p.nfe, cells: p.cells.map((c) => [c.text, c.confidence]) };
+      return [this.chunk(p.canvas, null, { diffusion_meta: meta })];
+    }
+    if (p.text.length <= this.sent.length || !p.text.startsWith(this.sent)) return [];
+    const delta = p.text.slice(this.sent.length);
+    this.sent = p.text;
+    return [this.chunk(delta, null)];
+  }
+
+  finish(o: Outcome): Array<Chunk | string> {
+    const out: Array<Chunk | string> = [];
+    if (this.req.diffusing) out.push(this.chunk(o.text, o.finishReason, { diffusion_meta: { diffusion_content: true, diffusion_progress: 1 } }));
+    else {
+      const rest = o.text.startsWith(this.sent) ? o.text.slice(this.sent.length) : '';
+      if (rest && !isLlama(this.endpoint)) out.push(this.chunk(rest, null));
+      if (isLlama(this.endpoint)) { out.push(this.llama(o, rest)); return out; }
+    }
+    if (isLlama(this.endpoint)) { out.push(this.llama(o, '')); return out; }
+    out.push(this.chunk(this.endpoint === 'chat' ? null : '', o.finishReason, { timings: o.timings }));
+    if (this.req.includeUsage) {
+      const u = this.chunk(null, null, { usage: this.usage(o) });
+      u['choices'] = [];
+      out.push(u);
+    }
+    out.push('[DONE]');
+    return out;
+  }
+}
+
+const round3 = (x: number) => Math.round(x * 1000) / 1000;

@@ -1,0 +1,131 @@
+// One accepted request while it waits and decodes: it turns the decoder's steps into what clients see —
+// settled text (append-only, held back by the longest stop string), the whole canvas with each cell's
+// confidence (diffusing frames, the playground), progress — finds stop strings, and builds the Outcome with
+// llama-server `timings`. The engine (engine.ts) owns scheduling; a Job only watches its own row.
+import type { DecodeResult, DecodeStep } from '../sampler/index.js';
+import type { TextTokenizer } from '../tokenizer/index.js';
+import type { Prepared } from './engine.js';
+
+/** one position of the generated span: its text (null while masked) and the confidence it was committed with */
+export interface Cell { text: string | null; confidence: number | null; }
+
+export interface Progress {
+  /** settled text, append-only, held back by the longest stop string */
+  text: string;
+  /** the whole current canvas as text (masked positions left out), up to the first end token */
+  canvas: string;
+  /** committed fraction of the generated span, 0..1 */
+  progress: number;
+  step: number;
+  nfe: number;
+  /** the generated span cell by cell, up to the first end token (the playground's view; diffusing requests only) */
+  cells: Cell[];
+}
+
+/** llama-server `timings` (interfaces.md §2.1) plus the diffusion counters */
+export interface Timings {
+  prompt_n: number; prompt_ms: number; predicted_n: number; predicted_ms: number; predicted_per_second: number;
+  nfe: number; tokens_per_forward: number; queue_ms: number;
+}
+
+export interface Outcome {
+  text: string;
+  finishReason: 'stop' | 'length';
+  /** llama-server stop_type */
+  stopType: 'eos' | 'limit' | 'word';
+  stoppingWord: string;
+  promptTokens: number;
+  completionTokens: number;
+  timings: Timings;
+}
+
+export interface RunHooks { signal: AbortSignal; onStep?: (p: Progress) => void; }
+
+const round = (x: number) => Math.round(x * 1000) / 1000;
+
+export class Job {
+  /** when decoding started (performance.now()); 0 while queued */
+  t0 = 0;
+  /** ms from the start of decoding to the first step (llama-server prompt_ms: the first forward reads the prompt) */
+  firstMs = 0;
+  private settledLen = -1;
+  private settled = '';
+  private stopped: { text: string; word: string } | null = null;
+  private last: DecodeStep | null = null;
+  private readonly confidence: Float32Array; // (G) confidence each position was committed with
+  private readonly hold: number;
+  private readonly ends: number[];
+
+  constructor(readonly p: Prepared, readonly hooks: RunHooks, readonly queuedAt: number, private readonly tok: TextTokenizer,
+    private readonly diffusion: boolean, readonly resolve: (o: Outcome) => void, readonly reject: (e: unknown) => void) {
+    this.confidence = new Float32Array(p.options.genLength).fill(NaN);
+    this.hold = Math.max(0, ...p.req.stop.map((s) => s.length - 1));
+    this.ends = [tok.specials.eos, tok.specials.eot].filter((t): t is number => t !== null);
+  }
+
+  start(): void { this.t0 = performance.now(); }
+
+  /** follow one step; true when a stop string has appeared (the job is over) */
+  onStep(s: DecodeStep): boolean {
+    const tok = this.tok, c = s.canvas, mask = tok.specials.mask ?? -1, ends = this.ends;
+    this.last = s;
+    if (!this.firstMs) this.firstMs = performance.now() - this.t0;
+    for (const x of s.committed) if (x.position < this.confidence.length) this.confidence[x.position] = x.confidence;
+    let end = 0;
+    while (end < c.length && c[end] !== mask && !ends.includes(c[end]!)) end++;
+    if (end !== this.settledLen) {
+      const t = tok.decode(c.subarray(0, end), { skipSpecialTokens: true });
+      if (!t.endsWith('\uFFFD')) { this.settled = t; this.settledLen = end; }
+    }
+    this.stopped = findStop(this.settled, this.p.req.stop);
+    if (this.stopped) return true;
+    if (this.hooks.onStep) {
+      let cut = c.findIndex((t) => ends.includes(t));
+      if (cut < 0) cut = c.length;
+      const o = this.p.options;
+      const decided = this.diffusion ? c.reduce((n, t) => n + (t === mask ? 0 : 1), 0) / c.length : s.finished ? 1 : (s.step + 1) / o.genLength;
+      const cells: Cell[] = [];
+      if (this.p.req.diffusing) for (let i = 0; i < cut; i++) {
+        const masked = c[i] === mask, conf = this.confidence[i]!;
+        cells.push({ text: masked ? null : tok.decode(c.subarray(i, i + 1), { skipSpecialTokens: true }), confidence: masked || Number.isNaN(conf) ? null : round(Math.max(0, conf)) });
+      }
+      this.hooks.onStep({
+        text: s.finished ? this.settled : this.settled.slice(0, this.settled.length - this.hold),
+        canvas: tok.decode(c.subarray(0, cut), { skipSpecialTokens: true }),
+        progress: s.finished ? 1 : decided, step: s.step, nfe: s.nfe, cells,
+      });
+    }
+    return false;
+  }
+
+  /** the answer, from the decoder's result or (stopped by a stop string) from the settled text */
+  outcome(result: DecodeResult | null): Outcome {
+    const p = this.p, tok = this.tok, decodeMs = performance.now() - this.t0;
+    let stopped = this.stopped;
+    let text = stopped?.text ?? tok.decode(result!.ids, { skipSpecialTokens: true });
+    const late = stopped ? null : findStop(text, p.req.stop);
+    if (late) { stopped = late; text = late.text; }
+    const completionTokens = stopped ? tok.encode(text).length : result!.ids.length;
+    const nfe = result?.nfe ?? this.last?.nfe ?? 0, promptN = p.promptIds.length + (p.suffixIds?.length ?? 0);
+    return {
+      text, finishReason: stopped || result!.finishReason === 'stop' ? 'stop' : 'length',
+      stopType: stopped ? 'word' : result!.finishReason === 'stop' ? 'eos' : 'limit', stoppingWord: stopped?.word ?? '',
+      promptTokens: promptN, completionTokens,
+      timings: {
+        prompt_n: promptN, prompt_ms: round(this.firstMs), predicted_n: completionTokens,
+        predicted_ms: round(decodeMs), predicted_per_second: round(decodeMs > 0 ? completionTokens * 1000 / decodeMs : 0),
+        nfe, tokens_per_forward: round(nfe ? completionTokens / nfe : 0), queue_ms: round(this.t0 - this.queuedAt),
+      },
+    };
+  }
+}
+
+/** the earliest stop string in text: the text before it and the word */
+function findStop(text: string, stops: readonly string[]): { text: string; word: string } | null {
+  let best: { text: string; word: string } | null = null, at = Infinity;
+  for (const w of stops) {
+    const i = text.indexOf(w);
+    if (i >= 0 && i < at) { at = i; best = { text: text.slice(0, i), word: w }; }
+  }
+  return best;
+}
