@@ -68,14 +68,17 @@ export class Formatter {
 
   finish(o: Outcome): Array<Chunk | string> {
     const out: Array<Chunk | string> = [];
-    if (this.req.diffusing) out.push(this.chunk(o.text, o.finishReason, { diffusion_meta: { diffusion_content: true, diffusion_progress: 1 } }));
-    else {
+    if (this.req.diffusing) {
+      // the last frame is the answer (replace semantics), so it also carries the finish reason and timings
+      const meta = { diffusion_meta: { diffusion_content: true, diffusion_progress: 1 }, timings: o.timings };
+      if (isLlama(this.endpoint)) { out.push({ ...this.llama(o, o.text), ...meta }); return out; }
+      out.push(this.chunk(o.text, o.finishReason, meta));
+    } else {
       const rest = o.text.startsWith(this.sent) ? o.text.slice(this.sent.length) : '';
       if (rest && !isLlama(this.endpoint)) out.push(this.chunk(rest, null));
       if (isLlama(this.endpoint)) { out.push(this.llama(o, rest)); return out; }
+      out.push(this.chunk(this.endpoint === 'chat' ? null : '', o.finishReason, { timings: o.timings }));
     }
-    if (isLlama(this.endpoint)) { out.push(this.llama(o, '')); return out; }
-    out.push(this.chunk(this.endpoint === 'chat' ? null : '', o.finishReason, { timings: o.timings }));
     if (this.req.includeUsage) {
       const u = this.chunk(null, null, { usage: this.usage(o) });
       u['choices'] = [];

@@ -128,6 +128,14 @@ test('diffusing: true streams the whole canvas each step with diffusion_meta pro
   const final = frames.at(-1)!;
   assert.equal(final['choices'][0].delta.content, full['choices'][0].message.content); // replace semantics: the last frame is the answer
   assert.equal(final['choices'][0].finish_reason, full['choices'][0].finish_reason);
+  assert.equal(typeof final['timings'].nfe, 'number', 'the last frame carries the timings');
+  // cells: [text | null while masked, commit confidence]; one step of the fixed schedule commits one of 16
+  const slow = await readSse(await post(`${server.url}/v1/completions`, { prompt: 'abc', max_tokens: 16, decoder: 'fixed', steps: 16, blockLength: 16, stream: true, diffusing: true }));
+  const first = (slow[0] as Record<string, any>)['diffusion_meta'];
+  assert.equal(first.step, 0);
+  assert.equal(first.cells.filter((c: unknown[]) => c[0] === null).length, first.cells.length - 1, 'one committed cell after the first step');
+  const committed = first.cells.find((c: unknown[]) => c[0] !== null);
+  assert.ok(committed[1] > 0 && committed[1] <= 1, `confidence ${committed[1]}`);
 });
 
 test('stop strings cut the text and finish with "stop"', async () => {
