@@ -145,6 +145,9 @@ export class Engine {
 
   /** queued requests take free places in the batch */
   private admit(): void {
+    // a block cache is refreshed for the whole batch whenever any row begins a block, so with a cache rows
+    // join only an empty batch (a cohort that starts together stays in phase under the fixed schedule)
+    if (this.cfg.cache !== 'none' && this.active.length > 0) return;
     while (this.active.length < this.cfg.batchSize && this.pending.length > 0) {
       const job = this.pending.shift()!;
       if (job.hooks.signal.aborted) { this.cancel(job); continue; }
