@@ -76,7 +76,7 @@ export class Engine {
     }
     let promptIds = req.promptIds ? Int32Array.from(req.promptIds) : tok.encode(text);
     const V = config.vocabSize;
-    if (req.promptIds) for (const [i, t] of req.promptIds.entries()) if (t >= V) throw invalid(`prompt[${i}]`, `token id ${t} is outside the vocabulary (0..${V - 1})`);
+    if (req.promptIds) for (const [i, t] of req.promptIds.entries()) if (t >= V) throw invalid(`prompt[${i}]`, `"prompt[${i}]": token id ${t} is outside the vocabulary (0..${V - 1})`);
     const sp = tok.specials;
     if (this.kind === 'causal' && promptIds.length === 0) {
       if (sp.bos === null) throw invalid(promptParam, `"${promptParam}" is empty and the model has no BOS token to start from`);

@@ -62,6 +62,11 @@ const CASES: Case[] = [
   { name: 'infill n_predict a string', path: INFILL, body: { input_prefix: 'a', n_predict: 'many' }, status: 400, param: 'n_predict' },
   { name: 'infill n_predict over the limit', path: INFILL, body: { input_prefix: 'a', n_predict: 5000 }, status: 400, param: 'n_predict' },
   { name: 'infill unknown field', path: INFILL, body: { input_prefix: 'a', bogus: 1 }, status: 400, param: 'bogus' },
+  { name: 'completion prompt missing', path: '/completion', body: { n_predict: 4 }, status: 400, param: 'prompt' },
+  { name: 'completion prompt an object', path: '/completion', body: { prompt: { text: 'a' } }, status: 400, param: 'prompt' },
+  { name: 'completion prompt ids negative', path: '/completion', body: { prompt: [1, -2] }, status: 400, param: 'prompt' },
+  { name: 'completion token id outside the vocabulary', path: '/completion', body: { prompt: [1, 100000] }, status: 400, param: 'prompt[1]' },
+  { name: 'completion stream_options (OpenAI only)', path: '/completion', body: { prompt: 'a', stream: true, stream_options: {} }, status: 400, param: 'stream_options' },
   { name: 'unknown route', path: '/v1/nothing', body: {}, status: 404, param: null },
   { name: 'GET on a POST route', path: CHAT, method: 'GET', body: undefined, status: 404, param: null },
 ];
@@ -86,4 +91,38 @@ test(`${CASES.length} bad requests get the right status and an OpenAI error nami
   const h = await fetch(`${server.url}/health`); // still up
   assert.equal(h.status, 200);
   console.log(got.join('\n'));
+});
+
+/** a seeded stream of hostile values: wrong types, extremes, deep nesting, odd strings */
+function* hostile(seed: number): Generator<unknown> {
+  let x = seed >>> 0;
+  const next = () => { x = (Math.imul(x ^ (x >>> 15), 0x2c1b3c6d) + 0x9e3779b9) >>> 0; return x; };
+  const pool: unknown[] = [null, true, false, 0, -1, 1.5, 1e308, -1e308, 2 ** 53 + 1, '', ' ', '\u0000', '\ud800', 'x'.repeat(3000), [], [null], [[[]]], {}, { a: { b: { c: {} } } },
+    '<script>', '${x}', '{{ raise }}', [1, 'a', {}], Array(50).fill('stop'), { role: 'user' }, -0, 'NaN', '[MASK]'];
+  for (;;) yield pool[next() % pool.length];
+}
+
+test('fuzz: 400 bodies with hostile values in known fields never crash the server and never get a 5xx', async () => {
+  const routes: Array<[string, string[]]> = [
+    [CHAT, ['model', 'messages', 'max_tokens', 'temperature', 'top_p', 'stop', 'seed', 'stream', 'stream_options', 'diffusing', 'decoder', 'genLength', 'blockLength', 'steps', 'threshold', 'cfgScale']],
+    [CMPL, ['prompt', 'suffix', 'max_tokens', 'temperature', 'stop', 'seed', 'echo', 'n', 'logprobs', 'decoder', 'remasking', 'factor']],
+    [FIM, ['prompt', 'suffix', 'max_tokens', 'diffusing', 'stream']],
+    [INFILL, ['input_prefix', 'input_suffix', 'input_extra', 'n_predict', 'top_k', 'samplers']],
+    ['/completion', ['prompt', 'n_predict', 'stop', 'seed', 'temperature']],
+  ];
+  const values = hostile(12345);
+  const seen = new Map<number, number>();
+  for (let i = 0; i < 400; i++) {
+    const [path, fields] = routes[i % routes.length]!;
+    const body: Record<string, unknown> = path === CHAT ? chat({ max_tokens: 2 }) : path === INFILL ? { input_prefix: 'a', n_predict: 2 } : { prompt: 'a', max_tokens: 2 };
+    if (path === '/completion') { delete body['max_tokens']; body['n_predict'] = 2; }
+    for (let k = 0; k < 1 + (i % 3); k++) body[fields[(i * 7 + k * 13) % fields.length]!] = values.next().value;
+    const res = await fetch(server.url + path, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    const text = await res.text();
+    seen.set(res.status, (seen.get(res.status) ?? 0) + 1);
+    assert.ok(res.status < 500, `fuzz case ${i} ${path} ${JSON.stringify(body).slice(0, 300)} → ${res.status} ${text.slice(0, 300)}`);
+    if (res.status >= 400) assert.ok((JSON.parse(text) as { error?: unknown }).error, `fuzz case ${i}: an error envelope`);
+  }
+  assert.equal((await fetch(`${server.url}/health`)).status, 200);
+  console.log(`fuzz statuses: ${[...seen].map(([s, n]) => `${s}×${n}`).join(', ')}`);
 });
