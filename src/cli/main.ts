@@ -23,8 +23,11 @@ Usage:
   dllm infill --prefix TEXT --suffix TEXT [--gen-length 32 …]
                                          fill a masked middle of --gen-length tokens (it may end early at EOS)
   dllm chat --model DIR [--system TEXT]  multi-turn chat with the checkpoint's chat template
-  dllm serve [--model NAME|DIR] [--host 127.0.0.1] [--port 8080] [--max-tokens 1024] [--queue-size 16] [--cache none|prefix|dual]
-                                         OpenAI-compatible server (+ Mercury FIM/diffusing, llama-server /infill)
+  dllm serve [--model NAME|DIR …] [--host 127.0.0.1] [--port 8080] [--max-tokens 1024] [--default-max-tokens 128]
+             [--queue-size 64] [--batch-size 8] [--cache none|prefix|dual] [--dtype f32|f16|q8] [--threads N]
+                                         OpenAI-compatible server (+ Mercury FIM/diffusing, llama-server /infill,
+                                         /completion, /metrics) and the playground at / (default: dllm-code-mini
+                                         and its AR twin)
   dllm data build --input DIR --ext .py --out DIR [--vocab-size 4096]
                                          turn a folder of code into tokenizer + token streams
   dllm inspect --model DIR               architecture, parameters, dtypes, special ids, template

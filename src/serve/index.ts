@@ -3,6 +3,7 @@
 import { basename, resolve } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import type { Kernels } from '../kernels/backend.js';
+import type { LoadOptions } from '../model/load.js';
 import { createKernels } from '../platform/node.js';
 import { loadModelDir } from '../platform/node-model.js';
 import { parseServeConfig, type ServeConfig } from './config.js';
@@ -35,6 +36,8 @@ export interface StartOptions {
   threads?: number;
   /** log a line per request to stderr */
   log?: boolean;
+  /** weight storage (f32, f16, q8), as in loadModelDir */
+  load?: LoadOptions;
 }
 
 export async function startServer(opts: StartOptions): Promise<RunningServer> {
@@ -45,7 +48,7 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
     const dirs = typeof opts.modelDir === 'string' ? [opts.modelDir] : [...opts.modelDir];
     const engines: Engine[] = [];
     for (const [i, dir] of dirs.entries()) {
-      const m = await loadModelDir(dir, kernels);
+      const m = await loadModelDir(dir, kernels, opts.load ?? {});
       loaded.push(m.model);
       if (!m.tokenizer) throw new Error(`${dir} has no tokenizer.json; the server needs one`);
       const id = i === 0 && config.modelId ? config.modelId : basename(resolve(dir));
