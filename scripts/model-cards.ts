@@ -11,8 +11,7 @@ import { CausalLM } from '../src/model/causal-lm.js';
 import { createKernels } from '../src/platform/node.js';
 import { loadModelDir } from '../src/platform/node-model.js';
 import { causalNll, diffusionNll } from '../src/eval/likelihood.js';
-import { lladaDecode, type DecodeResult } from '../src/sampler/llada-decode.js';
-import { arDecode } from '../src/sampler/ar-decode.js';
+import { arGenerate, drain, generate, type DecodeResult } from '../src/sampler/index.js';
 import { DecodeRng } from '../src/sampler/rng.js';
 
 const root = new URL('../../', import.meta.url).pathname;
@@ -39,18 +38,16 @@ for (const name of ['dllm-code-mini', 'dllm-code-mini-ar']) {
     for (const w of windows) { nats += causalNll(m.model.forward({ tokens: w, B: 1, T: w.length }), w, m.config.vocabSize); count += L; }
     const lm = new CausalLM(m.model, { eos: sp.eos, eot: sp.eot, pad: sp.pad }, 512);
     for (const p of PROMPTS) {
-      const g = arDecode(lm, tok.encode(p), { maxTokens: 64 });
-      let r; while (!(r = await g.next()).done);
-      samples.push({ prompt: p, text: tok.decode(r.value.ids), res: r.value });
+      const { result } = await drain(arGenerate(lm, { prompt: tok.encode(p) }, { genLength: 64 }));
+      samples.push({ prompt: p, text: tok.decode(result.ids), res: result });
     }
   } else {
     const lm = new DiffusionLM(m.model, { mask: sp.mask!, eos: sp.eos, eot: sp.eot, pad: sp.pad });
     const rng = new DecodeRng(1);
     for (const w of windows) { nats += await diffusionNll(lm, w.subarray(1), MC, 8, rng); count += L; }
     for (const p of PROMPTS) {
-      const g = lladaDecode(lm, tok.encode(p), { genLength: 64, blockLength: 32, steps: 64, selection: 'fixed', earlyStop: true });
-      let r; while (!(r = await g.next()).done);
-      samples.push({ prompt: p, text: tok.decode(r.value.ids), res: r.value });
+      const { result } = await drain(generate(lm, { prompt: tok.encode(p) }, { decoder: 'fixed', genLength: 64, blockLength: 32, steps: 64, earlyStop: true }));
+      samples.push({ prompt: p, text: tok.decode(result.ids), res: result });
     }
   }
   const nllPerToken = nats / count;

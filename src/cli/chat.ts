@@ -6,7 +6,7 @@ import { parseArgs } from 'node:util';
 import { DiffusionLM } from '../model/diffusion-lm.js';
 import { createKernels } from '../platform/node.js';
 import { loadModelDir } from '../platform/node-model.js';
-import { lladaDecode } from '../sampler/llada-decode.js';
+import { drain, generate } from '../sampler/index.js';
 import type { ChatMessage } from '../tokenizer/index.js';
 import { resolveModel } from './generate.js';
 
@@ -38,13 +38,8 @@ export async function chat(argv: string[]): Promise<number> {
       if (!line.trim()) break;
       messages.push({ role: 'user', content: line });
       const input = tok.encode(tok.renderChat(messages, { addGenerationPrompt: true }));
-      const g = lladaDecode(lm, input, { genLength, steps, blockLength, selection: 'fixed', earlyStop: true });
-      let r;
-      while (!(r = await g.next()).done);
-      let ids = r.value.canvas;
-      const cut = ids.findIndex((t) => t === sp.eos || t === sp.eot);
-      if (cut >= 0) ids = ids.slice(0, cut);
-      const answer = tok.decode(ids, { skipSpecialTokens: true });
+      const { result } = await drain(generate(lm, { prompt: input }, { decoder: 'fixed', genLength, steps, blockLength, earlyStop: true }));
+      const answer = tok.decode(result.ids, { skipSpecialTokens: true }); // ids stop before the first EOS/EoT
       messages.push({ role: 'assistant', content: answer });
       console.log(answer);
       lm.reset();
