@@ -2,7 +2,9 @@
 // padding (what a real model does through keyValid and relative positions).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { lladaDecode, type DecodeInput, type DecodeResult, type LladaDecodeOptions } from '../../src/sampler/llada-decode.js';
+import { generate, generateBatch, type DecodeResult, type GenerateRequest } from '../../src/sampler/decode.js';
+import { drain } from '../../src/sampler/drain.js';
+import type { DecodeOptions } from '../../src/sampler/options.js';
 import type { DenoiseInput, Denoiser } from '../../src/sampler/types.js';
 
 const V = 24, MASK = 23, EOS = 22;
@@ -28,22 +30,18 @@ function rowFake(): Denoiser {
   };
 }
 
-async function final(model: Denoiser, input: DecodeInput | DecodeInput[], o: Partial<LladaDecodeOptions>): Promise<DecodeResult> {
-  const g = lladaDecode(model, input, o);
-  let r;
-  while (!(r = await g.next()).done);
-  return r.value;
-}
+const final = async (model: Denoiser, req: GenerateRequest, o: Partial<DecodeOptions>): Promise<DecodeResult> => (await drain(generate(model, req, o))).result;
+const finalBatch = async (model: Denoiser, reqs: GenerateRequest[], o: Partial<DecodeOptions>): Promise<DecodeResult[]> => (await drain(generateBatch(model, reqs, o))).result;
 
-const O = { genLength: 12, blockLength: 4, steps: 12, temperature: 0 };
+const O: Partial<DecodeOptions> = { decoder: 'fixed', genLength: 12, blockLength: 4, steps: 12, temperature: 0 };
 
 test('a batch of prompts of different lengths decodes each row as if alone', async () => {
   const prompts = [Int32Array.of(1, 2, 3, 4, 5), Int32Array.of(6), Int32Array.of(7, 8, 9)];
-  for (const selection of ['fixed', 'threshold'] as const) {
-    const batch = await final(rowFake(), prompts.map((prefix) => ({ prefix })), { ...O, selection, threshold: 0.6 });
+  for (const decoder of ['fixed', 'threshold'] as const) {
+    const batch = await finalBatch(rowFake(), prompts.map((prompt) => ({ prompt })), { ...O, decoder, threshold: 0.6 });
     for (let b = 0; b < prompts.length; b++) {
-      const alone = await final(rowFake(), { prefix: prompts[b]! }, { ...O, selection, threshold: 0.6 });
-      assert.deepEqual(batch.rows[b]!.canvas, alone.canvas, `${selection}: row ${b}`);
+      const alone = await final(rowFake(), { prompt: prompts[b]! }, { ...O, decoder, threshold: 0.6 });
+      assert.deepEqual(batch[b]!.canvas, alone.canvas, `${decoder}: row ${b}`);
     }
   }
 });
@@ -51,26 +49,23 @@ test('a batch of prompts of different lengths decodes each row as if alone', asy
 test('infilling keeps prefix and suffix and fills exactly the middle', async () => {
   const prefix = Int32Array.of(1, 2), suffix = Int32Array.of(3, 4, 5);
   const steps: number[] = [];
-  const g = lladaDecode(rowFake(), { prefix, suffix }, O);
-  let r;
-  while (!(r = await g.next()).done) steps.push(r.value.canvas.length);
+  const { result } = await drain(generate(rowFake(), { prompt: prefix, suffix }, O), (s) => steps.push(s.canvas.length));
   assert.ok(steps.every((n) => n === 12), 'the canvas is the middle only');
-  assert.ok(!r.value.canvas.includes(MASK));
+  assert.ok(!result.canvas.includes(MASK));
 });
 
 test('pinned tokens stay where they were put and are not counted as masks', async () => {
   const pinned = new Map([[0, 11], [5, 12], [11, 13]]);
-  const g = lladaDecode(rowFake(), { prefix: Int32Array.of(1), pinned }, { ...O, selection: 'fixed' });
-  let r, first = true;
-  while (!(r = await g.next()).done) {
-    for (const [p, t] of pinned) assert.equal(r.value.canvas[p], t);
-    for (const c of r.value.committed) assert.ok(!pinned.has(c.position), `pinned position ${c.position} was committed`);
-    if (first) { first = false; assert.equal(r.value.committed.length, 1, 'block 0 has 3 masks over 3 steps: one per step'); }
+  const { steps } = await drain(generate(rowFake(), { prompt: Int32Array.of(1), pinned: [...pinned].map(([offset, t]) => ({ offset, ids: [t] })) }, O));
+  for (const s of steps) {
+    for (const [p, t] of pinned) assert.equal(s.canvas[p], t);
+    for (const c of s.committed) assert.ok(!pinned.has(c.position), `pinned position ${c.position} was committed`);
   }
+  assert.equal(steps[0]!.committed.length, 1, 'block 0 has 3 masks over 3 steps: one per step');
 });
 
 test('rows with different suffix lengths are right-padded and decode as if alone', async () => {
-  const inputs = [{ prefix: Int32Array.of(1), suffix: Int32Array.of(2) }, { prefix: Int32Array.of(1, 4) }, { prefix: Int32Array.of(5), suffix: Int32Array.of(6, 7, 8) }];
-  const batch = await final(rowFake(), inputs, O);
-  for (let b = 0; b < inputs.length; b++) assert.deepEqual(batch.rows[b]!.canvas, (await final(rowFake(), inputs[b]!, O)).canvas, `row ${b}`);
+  const inputs = [{ prompt: Int32Array.of(1), suffix: Int32Array.of(2) }, { prompt: Int32Array.of(1, 4) }, { prompt: Int32Array.of(5), suffix: Int32Array.of(6, 7, 8) }];
+  const batch = await finalBatch(rowFake(), inputs, O);
+  for (let b = 0; b < inputs.length; b++) assert.deepEqual(batch[b]!.canvas, (await final(rowFake(), inputs[b]!, O)).canvas, `row ${b}`);
 });

@@ -1,7 +1,11 @@
-// Decoding loop properties with a deterministic fake denoiser (logits a fixed function of position and canvas).
+// Decoding loop properties with a deterministic fake denoiser (logits a fixed function of position and canvas);
+// `selection` names the LLaDA-family decoder (fixed, threshold, factor).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { lladaDecode, transferCounts, type DecodeResult, type DecodeStep, type LladaDecodeOptions } from '../../src/sampler/llada-decode.js';
+import { generate, type DecodeResult, type DecodeStep } from '../../src/sampler/decode.js';
+import { drain } from '../../src/sampler/drain.js';
+import type { DecodeOptions } from '../../src/sampler/options.js';
+import { transferCounts } from '../../src/sampler/schedule.js';
 import type { DenoiseInput, Denoiser } from '../../src/sampler/types.js';
 
 const V = 20, MASK = 19, EOS = 18;
@@ -25,11 +29,11 @@ function fake(eosAt = Infinity): Denoiser & { calls: number } {
   };
 }
 
-async function run(model: Denoiser, prompt: Int32Array, o: Partial<LladaDecodeOptions>): Promise<{ steps: DecodeStep[]; res: DecodeResult }> {
-  const g = lladaDecode(model, prompt, o), steps: DecodeStep[] = [];
-  let r;
-  while (!(r = await g.next()).done) steps.push(r.value);
-  return { steps, res: r.value };
+type Opts = Partial<DecodeOptions> & { selection?: 'fixed' | 'threshold' | 'factor' };
+async function run(model: Denoiser, prompt: Int32Array, o: Opts): Promise<{ steps: DecodeStep[]; res: DecodeResult }> {
+  const { selection = 'fixed', ...rest } = o;
+  const { steps, result } = await drain(generate(model, { prompt }, { ...rest, decoder: selection }));
+  return { steps, res: result };
 }
 
 test('transferCounts = get_num_transfer_tokens on a table of cases', () => {
