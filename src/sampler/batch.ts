@@ -110,6 +110,9 @@ export class DecodeBatch {
     return row.id;
   }
 
+  /** true when no row is inside a block (every row is about to start one): a row joining now costs no extra cache refresh */
+  get atBlockBoundary(): boolean { return this.rows.every((r) => r.blockSteps === 0); }
+
   /** drop a row (its client went away); it yields nothing more */
   remove(id: number): void { this.rows = this.rows.filter((r) => r.id !== id); }
 

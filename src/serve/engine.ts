@@ -146,8 +146,8 @@ export class Engine {
   /** queued requests take free places in the batch */
   private admit(): void {
     // a block cache is refreshed for the whole batch whenever any row begins a block, so with a cache rows
-    // join only an empty batch (a cohort that starts together stays in phase under the fixed schedule)
-    if (this.cfg.cache !== 'none' && this.active.length > 0) return;
+    // join only when every row is about to begin one (rows on the same fixed schedule stay in phase)
+    if (this.cfg.cache !== 'none' && this.batch && !this.batch.atBlockBoundary) return;
     while (this.active.length < this.cfg.batchSize && this.pending.length > 0) {
       const job = this.pending.shift()!;
       if (job.hooks.signal.aborted) { this.cancel(job); continue; }
