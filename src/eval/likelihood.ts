@@ -51,3 +51,25 @@ export function causalNll(logits: Float32Array, x: Int32Array, V: number): numbe
   for (let i = 0; i + 1 < x.length; i++) s += nll(logits, i * V, V, x[i + 1]!);
   return s;
 }
+
+/** fixed windows of L + 1 tokens from held-out token streams (one per document, in order), at most `max` */
+export function windows(docs: readonly Int32Array[], L: number, max: number): Int32Array[] {
+  const out: Int32Array[] = [];
+  for (const d of docs) {
+    for (let s = 0; s + L + 1 <= d.length && out.length < max; s += L + 1) out.push(d.slice(s, s + L + 1));
+    if (out.length >= max) break;
+  }
+  return out;
+}
+
+export interface PplSummary { windows: number; tokens: number; bytes: number; natsPerToken: number; bitsPerByte: number; }
+
+/**
+ * nats per token and bits per byte over windows of L + 1 tokens: each scores its last L tokens (AR: given
+ * the first; diffusion: the ELBO bound of those L tokens). Bytes are those of the scored text, so models
+ * with different tokenizers compare in bits per byte.
+ */
+export function pplSummary(natsTotal: number, nWindows: number, L: number, bytes: number): PplSummary {
+  const tokens = nWindows * L;
+  return { windows: nWindows, tokens, bytes, natsPerToken: natsTotal / tokens, bitsPerByte: natsTotal / (bytes * Math.LN2) };
+}

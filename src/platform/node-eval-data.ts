@@ -1,0 +1,31 @@
+// Reading the evaluation sets (../shared/data by default, or --data DIR): JSON lines, gzipped or not, and
+// MBPP's full file; the task definitions themselves are in eval/ (no I/O there).
+import { existsSync, readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { gunzipSync } from 'node:zlib';
+import { gsm8k, type MathSample } from '../eval/gsm8k.js';
+import { humaneval, humanevalInfilling, humanevalTs, INFILL_FILES, mbpp, type CodeSample, type InfillSplit, type TaskName } from '../eval/tasks.js';
+
+/** ../shared/data relative to the package (the repo's checkout sits next to it) */
+export const DEFAULT_DATA_DIR = resolve(new URL('../../../../shared/data', import.meta.url).pathname);
+
+export function readJsonl(path: string): Record<string, unknown>[] {
+  if (!existsSync(path)) throw new Error(`eval data: ${path} does not exist (give the folder with --data DIR)`);
+  const buf = readFileSync(path);
+  const text = (path.endsWith('.gz') ? gunzipSync(buf) : buf).toString('utf8');
+  return text.split('\n').filter((l) => l.trim()).map((l, i) => {
+    try { return JSON.parse(l) as Record<string, unknown>; } catch (e) { throw new Error(`eval data: ${path} line ${i + 1} is not JSON: ${(e as Error).message}`); }
+  });
+}
+
+export type LoadedTask = { kind: 'code'; samples: CodeSample[] } | { kind: 'math'; samples: MathSample[] };
+
+export function loadTask(task: TaskName, dataDir: string, split: InfillSplit = 'single-line'): LoadedTask {
+  switch (task) {
+    case 'humaneval': return { kind: 'code', samples: humaneval(readJsonl(join(dataDir, 'humaneval/HumanEval.jsonl.gz'))) };
+    case 'mbpp': return { kind: 'code', samples: mbpp(readJsonl(join(dataDir, 'mbpp/mbpp.jsonl'))) };
+    case 'humaneval-infilling': return { kind: 'code', samples: humanevalInfilling(readJsonl(join(dataDir, 'humaneval-infilling', INFILL_FILES[split])), split) };
+    case 'humaneval-ts': return { kind: 'code', samples: humanevalTs(readJsonl(join(dataDir, 'multipl-e/humaneval-ts.jsonl'))) };
+    case 'gsm8k': return { kind: 'math', samples: gsm8k(readJsonl(join(dataDir, 'gsm8k/test.jsonl')), readJsonl(join(dataDir, 'gsm8k/train.jsonl'))) };
+  }
+}

@@ -1,0 +1,55 @@
+// The execution sandbox: an infinite loop is killed by the timeout, a memory bomb by the memory limit (not
+// the timeout), a network call fails, the program does not run as root, and ordinary pass / fail programs
+// get their status — in Python and in Node.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { isolation, runSandboxed } from '../../src/platform/node-sandbox.js';
+
+const O = { timeoutMs: 3000, memoryMb: 256 };
+
+test('pass and fail', async () => {
+  assert.equal((await runSandboxed('python', 'assert 1 + 1 == 2\n', O)).status, 'passed');
+  const f = await runSandboxed('python', 'assert 1 + 1 == 3\n', O);
+  assert.equal(f.status, 'failed');
+  assert.match(f.stderr, /AssertionError/);
+  assert.equal((await runSandboxed('node', 'require("node:assert").deepEqual([1], [1]);\n', O)).status, 'passed');
+  assert.equal((await runSandboxed('node', 'require("node:assert").deepEqual([1], [2]);\n', O)).status, 'failed');
+});
+
+test('an infinite loop is killed at the timeout, with its children', async () => {
+  const t0 = performance.now();
+  const r = await runSandboxed('python', 'import subprocess, sys\nsubprocess.Popen([sys.executable, "-c", "while True: pass"])\nwhile True:\n    pass\n', { ...O, timeoutMs: 1000 });
+  assert.equal(r.status, 'timeout');
+  const ms = performance.now() - t0;
+  assert.ok(ms < 4000, `killed after ${Math.round(ms)} ms (timeout 1000 ms)`);
+  const n = await runSandboxed('node', 'for (;;) {}\n', { ...O, timeoutMs: 1000 });
+  assert.equal(n.status, 'timeout');
+});
+
+test('a memory bomb is stopped by the memory limit, not the timeout', async () => {
+  const t0 = performance.now();
+  const r = await runSandboxed('python', 'x = []\nwhile True:\n    x.append(bytearray(10**7))\n', { ...O, timeoutMs: 20_000 });
+  assert.equal(r.status, 'memory', `${r.status}: ${r.stderr}`);
+  assert.ok(performance.now() - t0 < 20_000);
+  const big = await runSandboxed('python', "x = ' ' * 10**10\n", O);
+  assert.equal(big.status, 'memory', big.stderr);
+  const n = await runSandboxed('node', 'const a = []; for (;;) a.push(new Array(1e6).fill(1.5));\n', { ...O, timeoutMs: 20_000 });
+  assert.equal(n.status, 'memory', `${n.status}: ${n.stderr.slice(-300)}`);
+});
+
+test('no network, not root (where the OS allows it)', async (t) => {
+  const iso = isolation();
+  if (process.getuid?.() === 0) assert.deepEqual(iso, { network: true, user: true }, 'as root both must be available (unshare, setpriv)');
+  t.diagnostic(`isolation: ${JSON.stringify(iso)}`);
+  const net = await runSandboxed('python', 'import socket\nsocket.create_connection(("1.1.1.1", 53), timeout=2)\n', O);
+  if (iso.network) {
+    assert.equal(net.status, 'failed');
+    assert.match(net.stderr, /OSError|unreachable|Network/i);
+  }
+  const local = await runSandboxed('node', 'require("node:http").get("http://127.0.0.1:1/", () => {}).on("error", (e) => { console.error(e.code); process.exit(3); });\n', O);
+  assert.equal(local.status, 'failed');
+  const who = await runSandboxed('python', 'import os\nassert os.getuid() != 0, "running as root"\n', O);
+  if (iso.user) assert.equal(who.status, 'passed', who.stderr);
+  const write = await runSandboxed('python', 'open("/root/dllm-sandbox-probe", "w").write("x")\n', O);
+  if (iso.user) assert.equal(write.status, 'failed', 'nobody cannot write into /root');
+});
