@@ -9,6 +9,7 @@ import { exportModel } from './export.js';
 import { generate, infill } from './generate.js';
 import { chat } from './chat.js';
 import { serve } from './serve.js';
+import { evalCommand } from './eval.js';
 
 const USAGE = `dllm ${VERSION} — diffusion language models in TypeScript
 
@@ -28,6 +29,11 @@ Usage:
                                          OpenAI-compatible server (+ Mercury FIM/diffusing, llama-server /infill,
                                          /completion, /metrics) and the playground at / (default: dllm-code-mini
                                          and its AR twin)
+  dllm eval humaneval|mbpp|humaneval-infilling|humaneval-ts|gsm8k [--model NAME|DIR] [--limit N] [--out DIR]
+            [--data DIR] [--split single-line|multi-line|random-span] [--cache none|prefix|dual] [decoder flags]
+                                         pass@1 by sandboxed execution / GSM8K exact match; resumable JSONL
+  dllm eval ppl --model NAME|DIR --data DIR|FILE [--windows 16] [--window-length 256] [--mc 8] [--mc-batch 8]
+                                         held-out NLL: ELBO bound (diffusion) or exact (AR), nats/token, bits/byte
   dllm data build --input DIR --ext .py --out DIR [--vocab-size 4096]
                                          turn a folder of code into tokenizer + token streams
   dllm inspect --model DIR               architecture, parameters, dtypes, special ids, template
@@ -47,6 +53,7 @@ const commands: Record<string, Command> = {
   infill,
   chat,
   serve,
+  eval: evalCommand,
   async data(argv) {
     const [sub, ...rest] = argv;
     if (sub !== 'build') throw new Error('usage: dllm data build --input DIR --ext .py --out DIR');

@@ -1,0 +1,59 @@
+// One model under evaluation: load it, and complete a prompt (diffusion: generate with an optional suffix;
+// causal: arGenerate, which cannot see a suffix) with the decoding options the eval was given. Prompts that
+// leave no room for the generated span lose their beginning (the end of a prompt is what conditions it).
+import { CausalLM } from '../model/causal-lm.js';
+import type { ModelConfig } from '../model/config.js';
+import { DiffusionLM, type CacheMode } from '../model/diffusion-lm.js';
+import type { Transformer } from '../model/forward.js';
+import type { Kernels } from '../kernels/backend.js';
+import { loadModelDir } from '../platform/node-model.js';
+import { arGenerate, generate, type DecodeOptions, type DecodeResult, type DecodeStep } from '../sampler/index.js';
+import type { TextTokenizer } from '../tokenizer/index.js';
+
+export interface Completion { text: string; tokens: number; nfe: number; ms: number; promptTokens: number; truncatedPrompt: boolean; }
+
+export class EvalModel {
+  private constructor(readonly name: string, readonly config: ModelConfig, readonly model: Transformer, readonly tok: TextTokenizer, private readonly cache: CacheMode) {}
+
+  static async load(dir: string, name: string, kernels: Kernels, cache: CacheMode): Promise<EvalModel> {
+    const m = await loadModelDir(dir, kernels);
+    if (!m.tokenizer) { m.model.dispose(); throw new Error(`${dir} has no tokenizer.json; evaluation needs one`); }
+    return new EvalModel(name, m.config, m.model, m.tokenizer, cache);
+  }
+
+  get kind(): 'diffusion' | 'causal' { return this.config.attention === 'causal' ? 'causal' : 'diffusion'; }
+
+  /** complete `prompt` (and fill up to `suffix`, diffusion only); stops early once a stop string has settled */
+  async complete(prompt: string, suffix: string | null, o: DecodeOptions, stops: readonly string[] = []): Promise<Completion> {
+    const tok = this.tok, sp = tok.specials, t0 = performance.now();
+    let ids = tok.encode(prompt);
+    const suf = suffix !== null && this.kind === 'diffusion' ? tok.encode(suffix) : null;
+    const room = this.config.maxPositions - o.genLength - (suf?.length ?? 0) - 1;
+    const truncatedPrompt = ids.length > room;
+    if (truncatedPrompt) ids = ids.slice(ids.length - Math.max(1, room));
+    let gen: AsyncGenerator<DecodeStep, DecodeResult>;
+    if (this.kind === 'causal') {
+      const lm = new CausalLM(this.model, { eos: sp.eos, eot: sp.eot, pad: sp.pad }, Math.min(this.config.maxPositions, ids.length + o.genLength + 1));
+      gen = arGenerate(lm, { prompt: ids }, o);
+    } else {
+      if (sp.mask === null) throw new Error(`${this.name}: the tokenizer has no mask token, so it cannot be a diffusion model`);
+      const lm = new DiffusionLM(this.model, { mask: sp.mask, eos: sp.eos, eot: sp.eot, pad: sp.pad }, this.cache);
+      gen = generate(lm, { prompt: ids, ...(suf && suf.length ? { suffix: suf } : {}) }, o);
+    }
+    let result: DecodeResult | null = null, last: DecodeStep | null = null;
+    for (;;) {
+      const r = await gen.next();
+      if (r.done) { result = r.value; break; }
+      last = r.value;
+      // an AR completion that has passed a stop string is done (the rest would be cut anyway)
+      if (this.kind === 'causal' && stops.length && r.value.step % 8 === 7) {
+        const t = tok.decode(r.value.canvas, { skipSpecialTokens: true });
+        if (stops.some((s) => t.includes(s))) { await gen.return(undefined as never); break; }
+      }
+    }
+    const out = result?.ids ?? last!.canvas;
+    return { text: tok.decode(out, { skipSpecialTokens: true }), tokens: out.length, nfe: result?.nfe ?? last!.nfe, ms: performance.now() - t0, promptTokens: ids.length, truncatedPrompt };
+  }
+
+  dispose(): void { this.model.dispose(); }
+}

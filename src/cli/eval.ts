@@ -1,0 +1,129 @@
+// dllm eval TASK --model NAME|DIR [--limit N] [--out DIR] [--data DIR] [--split …] [decoder flags] [--cache …]
+// TASK: humaneval | mbpp | humaneval-infilling | humaneval-ts | gsm8k | ppl. Generation tasks write one JSON
+// line per sample to OUT/samples.jsonl as they go (a rerun skips the samples already there, so an
+// interrupted eval resumes), check code by execution in the sandbox, and write OUT/summary.json atomically.
+// The settings are fixed per OUT folder: resuming with other settings is refused.
+import { appendFileSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { basename, join, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import cliProgress from 'cli-progress';
+import { TASKS, cutMiddle, passAtK, truncate, type CodeSample, type InfillSplit, type TaskName } from '../eval/tasks.js';
+import type { MathSample } from '../eval/gsm8k.js';
+import { extractAnswer } from '../eval/gsm8k.js';
+import type { CacheMode } from '../model/diffusion-lm.js';
+import { createKernels } from '../platform/node.js';
+import { checkAll } from '../platform/node-eval-check.js';
+import { DEFAULT_DATA_DIR, loadTask } from '../platform/node-eval-data.js';
+import { writeFileAtomic } from '../platform/node-files.js';
+import { isolation } from '../platform/node-sandbox.js';
+import { DECODE_DEFAULTS, parseDecodeOptions, type DecodeOptions } from '../sampler/index.js';
+import { flagOptions, flagValues } from './flags.js';
+import { DEFAULT_MODEL, resolveModel } from './generate.js';
+import { EvalModel } from './eval-model.js';
+import { evalPpl } from './eval-ppl.js';
+
+/** generated positions per task when --gen-length is not given: room for a function body, a line, an answer */
+const GEN_LENGTH: Record<string, number> = { humaneval: 128, mbpp: 128, 'humaneval-ts': 128, gsm8k: 128, 'single-line': 16, 'multi-line': 64, 'random-span': 64 };
+
+export async function evalCommand(argv: string[]): Promise<number> {
+  const [task, ...rest] = argv;
+  if (task === 'ppl') return evalPpl(rest);
+  if (!task || !(TASKS as readonly string[]).includes(task)) throw new Error(`usage: dllm eval ${[...TASKS, 'ppl'].join('|')} --model NAME|DIR [--limit N] [--out DIR]`);
+  const { values } = parseArgs({
+    args: rest, strict: true, allowPositionals: false,
+    options: {
+      model: { type: 'string', default: DEFAULT_MODEL }, limit: { type: 'string' }, out: { type: 'string' }, data: { type: 'string' },
+      split: { type: 'string', default: 'single-line' }, cache: { type: 'string', default: 'none' }, threads: { type: 'string' },
+      'timeout-ms': { type: 'string', default: '10000' }, 'memory-mb': { type: 'string', default: '1024' }, quiet: { type: 'boolean' },
+      ...flagOptions(DECODE_DEFAULTS),
+    },
+  });
+  const split = values.split as InfillSplit;
+  if (!['single-line', 'multi-line', 'random-span'].includes(split)) throw new Error(`--split must be single-line, multi-line or random-span, got "${values.split}"`);
+  const cache = values.cache as CacheMode;
+  if (!['none', 'prefix', 'dual'].includes(cache)) throw new Error(`--cache must be none, prefix or dual, got "${values.cache}"`);
+  const int = (name: string, v: string | undefined, min: number) => {
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < min) throw new Error(`--${name} must be an integer ≥ ${min}, got "${v}"`);
+    return n;
+  };
+  const limit = values.limit === undefined ? Infinity : int('limit', values.limit, 1);
+  const threads = values.threads === undefined ? 0 : int('threads', values.threads, 1);
+  const sandbox = { timeoutMs: int('timeout-ms', values['timeout-ms'], 100), memoryMb: int('memory-mb', values['memory-mb'], 64) };
+  const flags = flagValues(values as Record<string, unknown>, DECODE_DEFAULTS);
+  const key = task === 'humaneval-infilling' ? split : task;
+  // the CLI's decoding defaults (threshold, early stop); a middle may end early at EOS
+  const decode = parseDecodeOptions({ decoder: 'threshold', earlyStop: true, ...(task === 'humaneval-infilling' ? { infillMayEnd: true } : {}), genLength: GEN_LENGTH[key], ...flags });
+  const dataDir = resolve(values.data ?? DEFAULT_DATA_DIR);
+  const loaded = loadTask(task as TaskName, dataDir, split);
+  const dir = resolveModel(values.model!);
+  const name = basename(resolve(dir));
+  const out = resolve(values.out ?? join('runs/eval', name, task === 'humaneval-infilling' ? `${task}-${split}` : task));
+  const settings = { task, split: task === 'humaneval-infilling' ? split : null, model: name, decode, cache, data: dataDir, sandbox };
+  mkdirSync(out, { recursive: true });
+  const settingsFile = join(out, 'settings.json');
+  if (existsSync(settingsFile)) {
+    const old = readFileSync(settingsFile, 'utf8');
+    if (old !== JSON.stringify(settings, null, 2)) throw new Error(`${out} holds results made with other settings; use another --out or delete it`);
+  } else await writeFileAtomic(settingsFile, JSON.stringify(settings, null, 2));
+
+  const samplesFile = join(out, 'samples.jsonl');
+  const done = new Map<string, Record<string, unknown>>();
+  if (existsSync(samplesFile)) {
+    for (const l of readFileSync(samplesFile, 'utf8').split('\n')) {
+      if (!l.trim()) continue;
+      try { const r = JSON.parse(l) as Record<string, unknown>; done.set(r['id'] as string, r); } catch { /* a line cut by an interruption: redo that sample */ }
+    }
+  }
+  const all = (loaded.samples as Array<CodeSample | MathSample>).slice(0, limit);
+  const todo = all.filter((s) => !done.has(s.id));
+  const k = await createKernels(threads ? { threads } : {});
+  const model = await EvalModel.load(dir, name, k, cache);
+  const bar = values.quiet ? null : new cliProgress.SingleBar({ format: `${task} ${name} [{bar}] {value}/{total} | pass {pass} | {eta_formatted} left`, stream: process.stderr }, cliProgress.Presets.shades_classic);
+  bar?.start(all.length, all.length - todo.length, { pass: '–' });
+  const t0 = performance.now();
+  try {
+    for (const s of todo) {
+      const rec = loaded.kind === 'code' ? await runCode(model, s as CodeSample, decode, sandbox) : await runMath(model, s as MathSample, decode);
+      appendFileSync(samplesFile, JSON.stringify(rec) + '\n');
+      done.set(s.id, rec);
+      const passed = [...done.values()].filter((r) => r['passed']).length;
+      bar?.increment(1, { pass: `${passed}/${done.size}` });
+    }
+  } finally {
+    bar?.stop();
+    model.dispose();
+    k.dispose();
+  }
+  const recs = all.map((s) => done.get(s.id)!);
+  const n = recs.length, c = recs.filter((r) => r['passed']).length;
+  const sum = (f: string) => recs.reduce((a, r) => a + (r[f] as number), 0);
+  const summary = {
+    ...settings, kind: model.kind, samples: n, passed: c, metric: loaded.kind === 'code' ? 'pass@1' : 'exact match',
+    pass1: n ? recs.reduce((a, r) => a + passAtK(1, r['passed'] ? 1 : 0, 1), 0) / n : 0, // one sample per problem (greedy)
+    generatedTokens: sum('tokens'), nfe: sum('nfe'), tokensPerForward: sum('nfe') ? sum('tokens') / sum('nfe') : 0,
+    tokensPerSecond: sum('ms') ? (sum('tokens') * 1000) / sum('ms') : 0, truncatedPrompts: recs.filter((r) => r['truncatedPrompt']).length,
+    isolation: loaded.kind === 'code' ? isolation() : null, wallSeconds: (performance.now() - t0) / 1000, date: new Date().toISOString(),
+  };
+  await writeFileAtomic(join(out, 'summary.json'), JSON.stringify(summary, null, 2));
+  console.log(`${task}${settings.split ? ` (${split})` : ''} ${name}: ${loaded.kind === 'code' ? 'pass@1' : 'exact match'} ${(100 * summary.pass1).toFixed(1)} % (${c}/${n}), ` +
+    `${summary.tokensPerSecond.toFixed(1)} tok/s, TPF ${summary.tokensPerForward.toFixed(2)} → ${out}`);
+  return 0;
+}
+
+async function runCode(model: EvalModel, s: CodeSample, o: DecodeOptions, sandbox: { timeoutMs: number; memoryMb: number }): Promise<Record<string, unknown>> {
+  // an AR model cannot see a suffix: it continues the prefix, and its line/stop cut decides the middle
+  const infill = s.suffix !== undefined;
+  const c = await model.complete(s.prompt, infill ? s.suffix! : null, o, s.stop);
+  const completion = infill ? cutMiddle(s, c.text) : truncate(c.text, s.stop);
+  const [run] = await checkAll([{ sample: s, completion }], sandbox, 1);
+  return { id: s.id, passed: run!.status === 'passed', status: run!.status, completion, raw: c.text, tokens: c.tokens, nfe: c.nfe, ms: Math.round(c.ms),
+    promptTokens: c.promptTokens, truncatedPrompt: c.truncatedPrompt, stderr: run!.status === 'passed' ? '' : run!.stderr.slice(-300) };
+}
+
+async function runMath(model: EvalModel, s: MathSample, o: DecodeOptions): Promise<Record<string, unknown>> {
+  const c = await model.complete(s.prompt, null, o, s.stop);
+  const text = truncate(c.text, s.stop), got = extractAnswer(text);
+  return { id: s.id, passed: got === s.answer, answer: s.answer, extracted: got, completion: text, tokens: c.tokens, nfe: c.nfe, ms: Math.round(c.ms),
+    promptTokens: c.promptTokens, truncatedPrompt: c.truncatedPrompt };
+}
