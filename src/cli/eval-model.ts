@@ -10,7 +10,11 @@ import { loadModelDir } from '../platform/node-model.js';
 import { arGenerate, generate, type DecodeOptions, type DecodeResult, type DecodeStep } from '../sampler/index.js';
 import type { TextTokenizer } from '../tokenizer/index.js';
 
-export interface Completion { text: string; tokens: number; nfe: number; ms: number; promptTokens: number; truncatedPrompt: boolean; }
+export interface Completion {
+  text: string; tokens: number; nfe: number; ms: number; promptTokens: number; truncatedPrompt: boolean;
+  /** ms until the first generated position was settled (committed, not [MASK]) */
+  firstMs: number;
+}
 
 export class EvalModel {
   private constructor(readonly name: string, readonly config: ModelConfig, readonly model: Transformer, readonly tok: TextTokenizer, private readonly cache: CacheMode) {}
@@ -40,11 +44,12 @@ export class EvalModel {
       const lm = new DiffusionLM(this.model, { mask: sp.mask, eos: sp.eos, eot: sp.eot, pad: sp.pad }, this.cache);
       gen = generate(lm, { prompt: ids, ...(suf && suf.length ? { suffix: suf } : {}) }, o);
     }
-    let result: DecodeResult | null = null, last: DecodeStep | null = null;
+    let result: DecodeResult | null = null, last: DecodeStep | null = null, firstMs = NaN;
     for (;;) {
       const r = await gen.next();
       if (r.done) { result = r.value; break; }
       last = r.value;
+      if (Number.isNaN(firstMs) && r.value.canvas.length > 0 && r.value.canvas[0] !== sp.mask) firstMs = performance.now() - t0;
       // an AR completion that has passed a stop string is done (the rest would be cut anyway)
       if (this.kind === 'causal' && stops.length && r.value.step % 8 === 7) {
         const t = tok.decode(r.value.canvas, { skipSpecialTokens: true });
@@ -52,7 +57,7 @@ export class EvalModel {
       }
     }
     const out = result?.ids ?? last!.canvas;
-    return { text: tok.decode(out, { skipSpecialTokens: true }), tokens: out.length, nfe: result?.nfe ?? last!.nfe, ms: performance.now() - t0, promptTokens: ids.length, truncatedPrompt };
+    return { text: tok.decode(out, { skipSpecialTokens: true }), tokens: out.length, nfe: result?.nfe ?? last!.nfe, ms: performance.now() - t0, promptTokens: ids.length, truncatedPrompt, firstMs };
   }
 
   dispose(): void { this.model.dispose(); }

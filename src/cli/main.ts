@@ -10,6 +10,7 @@ import { generate, infill } from './generate.js';
 import { chat } from './chat.js';
 import { serve } from './serve.js';
 import { evalCommand } from './eval.js';
+import { bench } from './bench.js';
 
 const USAGE = `dllm ${VERSION} — diffusion language models in TypeScript
 
@@ -34,6 +35,9 @@ Usage:
                                          pass@1 by sandboxed execution / GSM8K exact match; resumable JSONL
   dllm eval ppl --model NAME|DIR --data DIR|FILE [--windows 16] [--window-length 256] [--mc 8] [--mc-batch 8]
                                          held-out NLL: ELBO bound (diffusion) or exact (AR), nats/token, bits/byte
+  dllm bench [--model NAME|DIR] [--twin NAME|DIR] [--limit 10] [--gen-length 128] [--out DIR] [--docs FILE]
+                                         decoders × caches beside the AR twin (tok/s, TPF, NFE, pass@1) and the
+                                         forward vs llama.cpp, one run → bench.{json,md,svg} (+ the docs page)
   dllm data build --input DIR --ext .py --out DIR [--vocab-size 4096]
                                          turn a folder of code into tokenizer + token streams
   dllm inspect --model DIR               architecture, parameters, dtypes, special ids, template
@@ -54,6 +58,7 @@ const commands: Record<string, Command> = {
   chat,
   serve,
   eval: evalCommand,
+  bench,
   async data(argv) {
     const [sub, ...rest] = argv;
     if (sub !== 'build') throw new Error('usage: dllm data build --input DIR --ext .py --out DIR');

@@ -1,0 +1,65 @@
+// Forward throughput of one model folder in dllm and in llama.cpp (node-llama-cpp, a devDependency: absent →
+// the row says so), same weights (an F32 GGUF written by `dllm export --format gguf`), same thread count,
+// same process, interleaved runs: B sequences of T tokens, the whole graph once, logits for every token.
+// The careful version with flash-attention and F16 variants and a 2-core probe is bench/forward.bench.ts.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Kernels } from '../kernels/backend.js';
+import { loadModelDir } from '../platform/node-model.js';
+import { exportGguf } from './export-gguf.js';
+
+interface NlcSequence { evaluateWithoutGeneratingNewTokens(tokens: number[]): Promise<void>; clearHistory(): Promise<void> }
+interface NlcContext { getSequence(): NlcSequence; readonly currentThreads: number; dispose(): Promise<void> }
+interface NlcModel { createContext(o: Record<string, unknown>): Promise<NlcContext>; dispose(): Promise<void> }
+interface NlcLlama { loadModel(o: { modelPath: string; gpuLayers: number }): Promise<NlcModel>; dispose(): Promise<void> }
+interface Nlc { getLlama(o: Record<string, unknown>): Promise<NlcLlama>; LlamaLogLevel: Record<string, string> }
+
+export interface ForwardRow {
+  model: string; B: number; T: number; threads: number;
+  dllmMs: number; llamaCppMs: number | null; ratio: number | null; note: string;
+}
+
+const NLC = 'node-llama-cpp'; // a devDependency, loaded by name so the CLI runs without it
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1]!;
+
+export async function forwardThroughput(dir: string, name: string, k: Kernels, B: number, T: number, runs = 5): Promise<ForwardRow> {
+  const m = await loadModelDir(dir, k);
+  const ids = Int32Array.from({ length: B * T }, (_, i) => (i * 7919) % Math.min(256, m.config.vocabSize));
+  const row: ForwardRow = { model: name, B, T, threads: k.threads, dllmMs: 0, llamaCppMs: null, ratio: null, note: '' };
+  const tmp = mkdtempSync(join(tmpdir(), 'dllm-bench-'));
+  let llama: NlcLlama | null = null, model: NlcModel | null = null, ctx: NlcContext | null = null;
+  try {
+    try {
+      const nlc = (await import(NLC)) as Nlc;
+      llama = await nlc.getLlama({ gpu: false, build: 'never', usePrebuiltBinaries: true, skipDownload: true, progressLogs: false, maxThreads: k.threads, logLevel: nlc.LlamaLogLevel['error'] });
+      const gguf = join(tmp, `${name}.gguf`);
+      await exportGguf({ checkpoint: dir, out: gguf, dtype: 'f32' });
+      model = await llama.loadModel({ modelPath: gguf, gpuLayers: 0 });
+      // contextSize T + 1: a sequence holds at most contextSize − 1 tokens per decode call (one graph over all tokens)
+      ctx = await model.createContext({ contextSize: T + 1, batchSize: B * T, sequences: B, threads: k.threads });
+    } catch (e) { row.note = `llama.cpp not measured: ${(e as Error).message.split('\n')[0]!.slice(0, 160)}`; }
+    const seqs = ctx ? Array.from({ length: B }, () => ctx!.getSequence()) : [];
+    const rows = Array.from({ length: B }, (_, b) => Array.from(ids.subarray(b * T, (b + 1) * T)));
+    const dllm: number[] = [], cpp: number[] = [];
+    for (let r = -1; r < runs; r++) { // run −1 warms both up
+      let t0 = performance.now();
+      m.model.forward({ tokens: ids, B, T });
+      if (r >= 0) dllm.push(performance.now() - t0);
+      if (ctx) {
+        t0 = performance.now();
+        await Promise.all(seqs.map((s, b) => s.evaluateWithoutGeneratingNewTokens(rows[b]!)));
+        if (r >= 0) cpp.push(performance.now() - t0);
+        await Promise.all(seqs.map((s) => s.clearHistory()));
+        if (ctx.currentThreads !== k.threads) throw new Error(`llama.cpp ran on ${ctx.currentThreads} threads, asked for ${k.threads}`);
+      }
+    }
+    row.dllmMs = median(dllm);
+    if (cpp.length) { row.llamaCppMs = median(cpp); row.ratio = row.dllmMs / row.llamaCppMs; }
+    return row;
+  } finally {
+    await ctx?.dispose(); await model?.dispose(); await llama?.dispose();
+    m.model.dispose();
+    rmSync(tmp, { recursive: true, force: true });
+  }
+}
