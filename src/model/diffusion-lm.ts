@@ -7,7 +7,7 @@
 //            steps recompute only the block and everything after it, reading the prefix from the cache
 //   dual   — as prefix, but later steps recompute only the block; prefix and suffix come from the cache
 // Cached modes are approximate: keys outside the recomputed rows are those of the block's first step.
-import { defaultPositions, type KVCache, type Transformer } from './forward.js';
+import { defaultPositions, type ForwardModel, type KVCache } from './forward.js';
 
 export type CacheMode = 'none' | 'prefix' | 'dual';
 
@@ -28,7 +28,7 @@ export class DiffusionLM {
   rowsComputed = 0;
   private cache: KVCache | null = null;
 
-  constructor(readonly model: Transformer, readonly specials: Specials, readonly cacheMode: CacheMode = 'none') {
+  constructor(readonly model: ForwardModel, readonly specials: Specials, readonly cacheMode: CacheMode = 'none') {
     this.vocabSize = model.config.vocabSize;
     if (model.config.attention === 'causal') throw new Error('DiffusionLM: a causal model is not a denoiser; use it for AR decoding');
   }
@@ -59,12 +59,12 @@ export class DiffusionLM {
         }
       }
       c0 = 0; c1 = T;
-      logits = this.model.forward({ tokens, B, T, positions, keyValid, ...(this.cacheMode !== 'none' ? { cache: this.cache!, rowStart: 0 } : {}) });
+      logits = await this.model.forward({ tokens, B, T, positions, keyValid, ...(this.cacheMode !== 'none' ? { cache: this.cache!, rowStart: 0 } : {}) });
     } else {
       c0 = need0;
       c1 = this.cacheMode === 'prefix' ? T : Math.max(need1, end);
       const R = c1 - c0;
-      logits = this.model.forward({
+      logits = await this.model.forward({
         tokens: this.rows(tokens, B, T, c0, c1), B, T: R, positions: this.rows(positions, B, T, c0, c1),
         keyValid, cache: this.cache!, rowStart: c0,
       });

@@ -25,6 +25,19 @@ export interface ForwardInput {
   rowStart?: number;
 }
 
+/**
+ * What the Denoiser and AR adapters (diffusion-lm.ts, causal-lm.ts) need from a forward engine: the
+ * Transformer on our kernels, or the same model through ONNX Runtime (platform/node-ort.ts), whose forward
+ * is asynchronous.
+ */
+export interface ForwardModel {
+  readonly config: ModelConfig;
+  forward(input: ForwardInput): Float32Array | Promise<Float32Array>;
+  createCache(B: number, capacity: number): KVCache;
+  freeCache(cache: KVCache): void;
+  dispose(): void;
+}
+
 /** Post-RoPE keys and values of every layer for B sequences of up to `capacity` rows. */
 export interface KVCache {
   B: number;
@@ -48,7 +61,7 @@ interface Acts {
   up: Float32Array; // (N, F)
 }
 
-export class Transformer {
+export class Transformer implements ForwardModel {
   private acts: Acts | null = null;
   private rope: RopeTable;
   private ropeBufs: { cos: Float32Array; sin: Float32Array };

@@ -19,9 +19,10 @@ const LAYERS: Record<string, string[]> = {
   sampler: [],
   train: ['kernels', 'model', 'io', 'tokenizer', 'sampler'],
   eval: ['sampler'],
-  platform: ['kernels', 'io', 'model', 'tokenizer', 'sampler', 'train', 'eval'],
+  onnx: ['kernels', 'model'], // the graph emitter: pure TypeScript + the ONNX schema, usable in browsers
+  platform: ['kernels', 'io', 'model', 'tokenizer', 'sampler', 'train', 'eval', 'onnx'],
   serve: ['kernels', 'io', 'model', 'tokenizer', 'sampler', 'platform'],
-  cli: ['kernels', 'io', 'model', 'tokenizer', 'sampler', 'train', 'eval', 'serve', 'platform'],
+  cli: ['kernels', 'io', 'model', 'tokenizer', 'sampler', 'train', 'eval', 'onnx', 'serve', 'platform'],
 };
 const VERSION_FILE = 'version.ts';
 

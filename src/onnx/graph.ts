@@ -1,0 +1,174 @@
+// The transformer of model/forward.ts emitted as an ONNX graph (standard opset-17 ops; int8 weights through
+// com.microsoft MatMulNBits), from the same config and parameter table, so ONNX Runtime runs the very model
+// our kernels run: native MLAS on the CPU here, and the same file on its CUDA provider or in browsers on WebGPU.
+// Inputs (one call computes R rows of B sequences whose keys span Tk rows):
+//   input_ids (B, R) int64 · position_ids (B, R) int64 · attn_bias (B, 1, R, Tk) float: 0 where a query may
+//   see a key, −1e9 where not — the mask (bidirectional, causal, block-causal, key padding) is built by the
+//   caller, so one graph serves every mask · query_valid (B, 1, R, 1): 0 for a query that sees no key
+//   (its attention output is zero, as in the kernels), else 1 · logit_rows (Nr) int64: rows of the flattened (B·R) to score
+//   per layer l: past_key_before.l / past_value_before.l (B, P0, Hkv, D) and past_key_after.l /
+//   past_value_after.l (B, P1, Hkv, D): cached post-RoPE keys/values of the rows before and after the
+//   computed ones (P0 + R + P1 = Tk; empty without a cache)
+// Outputs: logits (Nr, V); present_key.l / present_value.l (B, R, Hkv, D): the computed rows' keys/values.
+// Letters: B batch, R computed rows, Tk key rows, C width, H heads, Hkv kv heads, D head dim, F FFN, V vocab.
+import onnxProto from 'onnx-proto';
+import { ropeTable } from '../kernels/rope-table.js';
+import type { ModelConfig } from '../model/config.js';
+import { parameterTable } from '../model/params.js';
+
+const { onnx } = onnxProto;
+const DT = onnx.TensorProto.DataType;
+const AT = onnx.AttributeProto.AttributeType;
+export const MASKED = -1e9; // additive bias of a hidden key: exp(−1e9 − max) is exactly 0 in float32
+
+export interface OnnxBuildOptions {
+  /** f32 weights, or int8 weights in blocks along K (MatMulNBits, bits 8, symmetric, zero point 128) */
+  dtype: 'f32' | 'q8';
+  /** q8: weights per scale along K (a power of two ≥ 16) */
+  blockSize?: number;
+}
+
+type Attr = number | number[] | string;
+function attr(name: string, v: Attr): Record<string, unknown> {
+  if (typeof v === 'string') return { name, type: AT.STRING, s: new TextEncoder().encode(v) };
+  if (Array.isArray(v)) return { name, type: AT.INTS, ints: v };
+  return Number.isInteger(v) && !(name === 'epsilon' || name === 'alpha') ? { name, type: AT.INT, i: v } : { name, type: AT.FLOAT, f: v };
+}
+
+class Builder {
+  nodes: onnxProto.onnx.INodeProto[] = [];
+  inits: onnxProto.onnx.ITensorProto[] = [];
+  private n = 0;
+  op(type: string, inputs: string[], attrs: Record<string, Attr> = {}, domain = '', outputs = 1): string[] {
+    const outs = Array.from({ length: outputs }, () => `t${this.n++}`);
+    this.nodes.push(onnx.NodeProto.create({ opType: type, input: inputs, output: outs, domain, attribute: Object.entries(attrs).map(([k, v]) => attr(k, v)) }));
+    return outs;
+  }
+  one(type: string, inputs: string[], attrs: Record<string, Attr> = {}, domain = ''): string { return this.op(type, inputs, attrs, domain)[0]!; }
+  /** name the last output (graph outputs need fixed names) */
+  named(name: string, from: string): void { this.nodes.push(onnx.NodeProto.create({ opType: 'Identity', input: [from], output: [name] })); }
+  f32(name: string, dims: number[], data: Float32Array): string {
+    this.inits.push(onnx.TensorProto.create({ name, dataType: DT.FLOAT, dims, rawData: new Uint8Array(data.buffer, data.byteOffset, data.byteLength) }));
+    return name;
+  }
+  i64(name: string, values: number[]): string {
+    this.inits.push(onnx.TensorProto.create({ name, dataType: DT.INT64, dims: [values.length], int64Data: values }));
+    return name;
+  }
+  u8(name: string, dims: number[], data: Uint8Array): string {
+    this.inits.push(onnx.TensorProto.create({ name, dataType: DT.UINT8, dims, rawData: data }));
+    return name;
+  }
+}
+
+const valueInfo = (name: string, elem: number, dims: Array<number | string>) => onnx.ValueInfoProto.create({
+  name, type: { tensorType: { elemType: elem, shape: { dim: dims.map((d) => (typeof d === 'string' ? { dimParam: d } : { dimValue: d })) } } },
+});
+
+/** W (out, in) row-major → (in, out) for MatMul(x, Wᵀ) */
+function transpose(w: Float32Array, rows: number, cols: number): Float32Array {
+  const t = new Float32Array(w.length);
+  for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) t[c * rows + r] = w[r * cols + c]!;
+  return t;
+}
+
+/** symmetric int8 in blocks of `bs` along K: MatMulNBits layout B (N, K/bs, bs) uint8 with zero point 128, scales (N·K/bs) */
+export function quantizeBlocks(w: Float32Array, N: number, K: number, bs: number): { q: Uint8Array; scales: Float32Array } {
+  const nb = K / bs, q = new Uint8Array(N * K), scales = new Float32Array(N * nb);
+  for (let n = 0; n < N; n++) {
+    for (let b = 0; b < nb; b++) {
+      let m = 0;
+      for (let j = 0; j < bs; j++) m = Math.max(m, Math.abs(w[n * K + b * bs + j]!));
+      const s = m / 127 || 1;
+      scales[n * nb + b] = s;
+      for (let j = 0; j < bs; j++) q[n * K + b * bs + j] = Math.max(1, Math.min(255, Math.round(w[n * K + b * bs + j]! / s) + 128));
+    }
+  }
+  return { q, scales };
+}
+
+export function buildOnnxModel(cfg: ModelConfig, weights: ReadonlyMap<string, Float32Array>, o: OnnxBuildOptions = { dtype: 'f32' }): Uint8Array {
+  const { hiddenSize: C, numHeads: H, numKvHeads: Hkv, headDim: D, ffnSize: F, vocabSize: V, numLayers: L } = cfg;
+  const bs = o.blockSize ?? 64;
+  const g = new Builder();
+  const w = (name: string): Float32Array => {
+    const x = weights.get(name);
+    if (!x) throw new Error(`onnx: weight "${name}" is missing`);
+    return x;
+  };
+  for (const s of parameterTable(cfg)) if (!weights.has(s.name)) throw new Error(`onnx: weight "${s.name}" is missing`);
+  const linear = (x: string, name: string, N: number, K: number): string => {
+    const q8 = o.dtype === 'q8' && K % bs === 0 && K >= bs;
+    if (!q8) return g.one('MatMul', [x, g.f32(name + '.T', [K, N], transpose(w(name), N, K))]);
+    const { q, scales } = quantizeBlocks(w(name), N, K, bs);
+    return g.one('MatMulNBits', [x, g.u8(name + '.q', [N, K / bs, bs], q), g.f32(name + '.scales', [N * (K / bs)], scales)], { K, N, bits: 8, block_size: bs }, 'com.microsoft');
+  };
+  const rmsnorm = (x: string, name: string): string => {
+    const ms = g.one('ReduceMean', [g.one('Mul', [x, x])], { axes: [-1], keepdims: 1 });
+    const r = g.one('Reciprocal', [g.one('Sqrt', [g.one('Add', [ms, g.f32(name + '.eps', [1], Float32Array.of(cfg.normEps))])])]);
+    return g.one('Mul', [g.one('Mul', [x, r]), g.f32(name, [C], w(name))]);
+  };
+  const rope = ropeTable(cfg.ropeTheta, D, cfg.maxPositions);
+  const cos = g.f32('rope.cos', [cfg.maxPositions, D / 2], rope.cos), sin = g.f32('rope.sin', [cfg.maxPositions, D / 2], rope.sin);
+  const cosB = g.one('Unsqueeze', [g.one('Gather', [cos, 'position_ids'], { axis: 0 }), g.i64('ax2', [2])]); // (B, R, 1, D/2)
+  const sinB = g.one('Unsqueeze', [g.one('Gather', [sin, 'position_ids'], { axis: 0 }), 'ax2']);
+  /** rotate-half RoPE of x (B, R, h, D): (x1, x2) → (x1·cos − x2·sin, x2·cos + x1·sin) */
+  const applyRope = (x: string): string => {
+    const [x1, x2] = g.op('Split', [x, g.i64(`split${x}`, [D / 2, D / 2])], { axis: -1 }, '', 2) as [string, string];
+    const a = g.one('Sub', [g.one('Mul', [x1, cosB]), g.one('Mul', [x2, sinB])]);
+    const b = g.one('Add', [g.one('Mul', [x2, cosB]), g.one('Mul', [x1, sinB])]);
+    return g.one('Concat', [a, b], { axis: -1 });
+  };
+  const shapeBRhD = (h: number) => g.i64(`shape_h${h}`, [0, 0, h, D]); // Reshape (B, R, h·D) → (B, R, h, D); 0 copies the dim
+  const scale = g.f32('attn.scale', [1], Float32Array.of(1 / Math.sqrt(D)));
+  let x = g.one('Gather', [g.f32('tokEmbed', [V, C], w('tokEmbed')), 'input_ids'], { axis: 0 }); // (B, R, C)
+  const inputs = [valueInfo('input_ids', DT.INT64, ['B', 'R']), valueInfo('position_ids', DT.INT64, ['B', 'R']),
+    valueInfo('attn_bias', DT.FLOAT, ['B', 1, 'R', 'Tk']), valueInfo('query_valid', DT.FLOAT, ['B', 1, 'R', 1]), valueInfo('logit_rows', DT.INT64, ['Nr'])];
+  const outputs = [valueInfo('logits', DT.FLOAT, ['Nr', V])];
+  for (let l = 0; l < L; l++) {
+    const p = `layers.${l}.`;
+    const h = rmsnorm(x, p + 'attnNorm');
+    let q = linear(h, p + 'wq', H * D, C), k = linear(h, p + 'wk', Hkv * D, C), v = linear(h, p + 'wv', Hkv * D, C);
+    if (cfg.qkvBias) {
+      q = g.one('Add', [q, g.f32(p + 'bq', [H * D], w(p + 'bq'))]);
+      k = g.one('Add', [k, g.f32(p + 'bk', [Hkv * D], w(p + 'bk'))]);
+      v = g.one('Add', [v, g.f32(p + 'bv', [Hkv * D], w(p + 'bv'))]);
+    }
+    const q4 = applyRope(g.one('Reshape', [q, shapeBRhD(H)])); // (B, R, H, D)
+    const k4 = applyRope(g.one('Reshape', [k, shapeBRhD(Hkv)])); // (B, R, Hkv, D)
+    const v4 = g.one('Reshape', [v, shapeBRhD(Hkv)]);
+    g.named(`present_key.${l}`, k4);
+    g.named(`present_value.${l}`, v4);
+    for (const kind of ['key', 'value']) for (const side of ['before', 'after']) inputs.push(valueInfo(`past_${kind}_${side}.${l}`, DT.FLOAT, ['B', `P${side === 'before' ? 0 : 1}`, Hkv, D]));
+    outputs.push(valueInfo(`present_key.${l}`, DT.FLOAT, ['B', 'R', Hkv, D]), valueInfo(`present_value.${l}`, DT.FLOAT, ['B', 'R', Hkv, D]));
+    const kAll = g.one('Concat', [`past_key_before.${l}`, k4, `past_key_after.${l}`], { axis: 1 }); // (B, Tk, Hkv, D)
+    const vAll = g.one('Concat', [`past_value_before.${l}`, v4, `past_value_after.${l}`], { axis: 1 });
+    let kT = g.one('Transpose', [kAll], { perm: [0, 2, 3, 1] }); // (B, Hkv, D, Tk)
+    let vT = g.one('Transpose', [vAll], { perm: [0, 2, 1, 3] }); // (B, Hkv, Tk, D)
+    if (H !== Hkv) { // GQA: kv head j serves query heads j·H/Hkv … (j+1)·H/Hkv − 1
+      const rep = H / Hkv;
+      kT = g.one('Reshape', [g.one('Expand', [g.one('Unsqueeze', [kT, g.i64('ax2b', [2])]), g.i64(`rep${l}k`, [1, 1, rep, 1, 1])]), g.i64('shapeKT', [0, H, D, -1])]);
+      vT = g.one('Reshape', [g.one('Expand', [g.one('Unsqueeze', [vT, 'ax2b']), g.i64(`rep${l}v`, [1, 1, rep, 1, 1])]), g.i64('shapeVT', [0, H, -1, D])]);
+    }
+    const qT = g.one('Transpose', [q4], { perm: [0, 2, 1, 3] }); // (B, H, R, D)
+    const scores = g.one('Add', [g.one('Mul', [g.one('MatMul', [qT, kT]), scale]), 'attn_bias']); // (B, H, R, Tk)
+    // a query that sees no key at all (padding under a causal mask) gets zeros, as the kernels give it
+    const att = g.one('MatMul', [g.one('Mul', [g.one('Softmax', [scores], { axis: -1 }), 'query_valid']), vT]); // (B, H, R, D)
+    const merged = g.one('Reshape', [g.one('Transpose', [att], { perm: [0, 2, 1, 3] }), g.i64('shapeBRC', [0, 0, H * D])]);
+    x = g.one('Add', [x, linear(merged, p + 'wo', C, H * D)]);
+    const h2 = rmsnorm(x, p + 'ffnNorm');
+    const gate = linear(h2, p + 'wGate', F, C), up = linear(h2, p + 'wUp', F, C);
+    x = g.one('Add', [x, linear(g.one('Mul', [g.one('Mul', [gate, g.one('Sigmoid', [gate])]), up]), p + 'wDown', C, F)]);
+  }
+  const hN = g.one('Gather', [g.one('Reshape', [rmsnorm(x, 'finalNorm'), g.i64('shapeNC', [-1, C])]), 'logit_rows'], { axis: 0 }); // (Nr, C)
+  g.named('logits', linear(hN, cfg.tieEmbeddings ? 'tokEmbed' : 'lmHead', V, C));
+  // Reshape initializers above are shared by name; drop duplicates (the Builder adds one per call site)
+  const seen = new Set<string>();
+  const inits = g.inits.filter((t) => { const n = t.name!; if (seen.has(n)) return false; seen.add(n); return true; });
+  const graph = onnx.GraphProto.create({ name: `dllm-${cfg.arch}`, node: g.nodes, input: inputs, output: outputs, initializer: inits });
+  const model = onnx.ModelProto.create({
+    irVersion: 8, producerName: 'dllm', opsetImport: [{ domain: '', version: 17 }, { domain: 'com.microsoft', version: 1 }], graph,
+    metadataProps: [{ key: 'dllm.config', value: JSON.stringify(cfg) }, { key: 'dllm.dtype', value: o.dtype }],
+  });
+  return onnx.ModelProto.encode(model).finish();
+}

@@ -1,0 +1,124 @@
+// The model on ONNX Runtime (onnxruntime-node, native MLAS kernels): a ForwardModel like the Transformer, so
+// DiffusionLM's prefix/dual caches and CausalLM's AR cache run unchanged over it. The graph comes from
+// onnx/graph.ts; this file turns a ForwardInput into its inputs — the attention bias from the mask kind and
+// key padding, the cached rows before and after the computed ones — and writes the computed rows' keys and
+// values back into the cache (same layout as the Transformer's: L × (B, Tk, Hkv·D)).
+import ort from 'onnxruntime-node';
+import type { KVCache, ForwardInput, ForwardModel } from '../model/forward.js';
+import { defaultPositions } from '../model/forward.js';
+import type { ModelConfig } from '../model/config.js';
+import { buildOnnxModel, MASKED, type OnnxBuildOptions } from '../onnx/graph.js';
+import { createRefKernels } from '../kernels/ref/index.js';
+import { loadWeights } from '../model/load.js';
+import type { TextTokenizer } from '../tokenizer/index.js';
+import { fileExists } from './node-files.js';
+import { folderFiles, loadTokenizer } from './node-model.js';
+
+export interface OrtOptions extends OnnxBuildOptions { threads?: number; }
+
+export const ORT_VERSION: string = ort.env.versions?.node ?? 'unknown';
+
+/** an ONNX model file or bytes → session on the CPU provider with `threads` intra-op threads */
+export function ortSession(model: string | Uint8Array, threads = 0): Promise<ort.InferenceSession> {
+  const opts: ort.InferenceSession.SessionOptions = { executionProviders: ['cpu'], graphOptimizationLevel: 'all', ...(threads ? { intraOpNumThreads: threads, interOpNumThreads: 1 } : {}) };
+  return typeof model === 'string' ? ort.InferenceSession.create(model, opts) : ort.InferenceSession.create(model, opts);
+}
+
+export class OrtTransformer implements ForwardModel {
+  private constructor(readonly config: ModelConfig, private readonly session: ort.InferenceSession) {}
+
+  /** build the graph from f32 weights (our parameter names) and open a session */
+  static async create(config: ModelConfig, weights: ReadonlyMap<string, Float32Array>, o: OrtOptions = { dtype: 'f32' }): Promise<OrtTransformer> {
+    return OrtTransformer.fromSession(config, await ortSession(buildOnnxModel(config, weights, o), o.threads ?? 0));
+  }
+
+  static fromSession(config: ModelConfig, session: ort.InferenceSession): OrtTransformer { return new OrtTransformer(config, session); }
+
+  createCache(B: number, capacity: number): KVCache {
+    if (capacity > this.config.maxPositions) throw new Error(`cache: ${capacity} rows exceed the model's ${this.config.maxPositions} positions`);
+    const n = B * capacity * this.config.numKvHeads * this.config.headDim;
+    const mk = () => Array.from({ length: this.config.numLayers }, () => new Float32Array(n));
+    return { B, capacity, k: mk(), v: mk() };
+  }
+
+  freeCache(cache: KVCache): void { cache.k.length = 0; cache.v.length = 0; }
+
+  async forward(input: ForwardInput): Promise<Float32Array> {
+    const cfg = this.config, { B, T, tokens, cache } = input, N = B * T;
+    const rowStart = input.rowStart ?? 0;
+    if (tokens.length !== N) throw new Error(`forward: tokens has ${tokens.length} ids, B·T = ${N}`);
+    const Tk = cache ? cache.capacity : T;
+    if (cache && cache.B !== B) throw new Error(`forward: cache holds ${cache.B} sequences, input has B=${B}`);
+    if (rowStart < 0 || rowStart + T > Tk) throw new Error(`forward: rows ${rowStart}..${rowStart + T - 1} do not fit ${Tk} key rows`);
+    if (!cache && rowStart !== 0) throw new Error('forward: rowStart needs a cache');
+    for (let i = 0; i < N; i++) if (!(tokens[i]! >= 0 && tokens[i]! < cfg.vocabSize)) throw new Error(`model: token id ${tokens[i]} at ${i} is outside the vocabulary 0..${cfg.vocabSize - 1}`);
+    const positions = input.positions ?? defaultPositions(B, T, rowStart);
+    const keyValid = input.keyValid ?? null;
+    if (keyValid && keyValid.length !== B * Tk) throw new Error(`forward: keyValid has ${keyValid.length} entries, B·Tk = ${B * Tk}`);
+    const kind = input.mask?.kind ?? (cfg.attention === 'causal' ? 'causal' : 'none'), bl = input.mask?.blockLength ?? 0;
+    if (kind === 'blockCausal' && !(bl > 0)) throw new Error('forward: blockCausal needs blockLength > 0');
+    // keys past the last computed row are never visible to a causal query: leave them out of the call
+    const kEnd = kind === 'causal' ? rowStart + T : Tk;
+    const bias = new Float32Array(B * T * kEnd); // (B, 1, R, kEnd)
+    const queryValid = new Float32Array(B * T); // (B, 1, R, 1)
+    for (let b = 0; b < B; b++) for (let i = 0; i < T; i++) {
+      const p = rowStart + i, o = (b * T + i) * kEnd;
+      for (let j = 0; j < kEnd; j++) {
+        const seen = (!keyValid || keyValid[b * Tk + j] !== 0) && (kind === 'none' || (kind === 'causal' ? j <= p : Math.floor(j / bl) <= Math.floor(p / bl)));
+        if (!seen) bias[o + j] = MASKED;
+        else queryValid[b * T + i] = 1;
+      }
+    }
+    const rows = input.logitRows ?? Int32Array.from({ length: N }, (_, i) => i);
+    const i64 = (a: ArrayLike<number>) => BigInt64Array.from(Array.from(a, (x) => BigInt(x)));
+    const feeds: Record<string, ort.Tensor> = {
+      input_ids: new ort.Tensor('int64', i64(tokens), [B, T]), position_ids: new ort.Tensor('int64', i64(positions), [B, T]),
+      attn_bias: new ort.Tensor('float32', bias, [B, 1, T, kEnd]), query_valid: new ort.Tensor('float32', queryValid, [B, 1, T, 1]), logit_rows: new ort.Tensor('int64', i64(rows), [rows.length]),
+    };
+    const Hkv = cfg.numKvHeads, D = cfg.headDim, kvRow = Hkv * D;
+    const slice = (buf: Float32Array | null, from: number, to: number): ort.Tensor => { // rows [from, to) of (B, Tk, Hkv, D)
+      const n = Math.max(0, to - from), out = new Float32Array(B * n * kvRow);
+      if (buf && n) for (let b = 0; b < B; b++) out.set(buf.subarray((b * Tk + from) * kvRow, (b * Tk + to) * kvRow), b * n * kvRow);
+      return new ort.Tensor('float32', out, [B, n, Hkv, D]);
+    };
+    for (let l = 0; l < cfg.numLayers; l++) {
+      feeds[`past_key_before.${l}`] = slice(cache?.k[l] ?? null, 0, cache ? rowStart : 0);
+      feeds[`past_value_before.${l}`] = slice(cache?.v[l] ?? null, 0, cache ? rowStart : 0);
+      feeds[`past_key_after.${l}`] = slice(cache?.k[l] ?? null, rowStart + T, cache ? kEnd : 0);
+      feeds[`past_value_after.${l}`] = slice(cache?.v[l] ?? null, rowStart + T, cache ? kEnd : 0);
+    }
+    const out = await this.session.run(feeds);
+    if (cache) {
+      for (let l = 0; l < cfg.numLayers; l++) {
+        const k = out[`present_key.${l}`]!.data as Float32Array, v = out[`present_value.${l}`]!.data as Float32Array;
+        for (let b = 0; b < B; b++) {
+          cache.k[l]!.set(k.subarray(b * T * kvRow, (b + 1) * T * kvRow), (b * Tk + rowStart) * kvRow);
+          cache.v[l]!.set(v.subarray(b * T * kvRow, (b + 1) * T * kvRow), (b * Tk + rowStart) * kvRow);
+        }
+      }
+    }
+    return out['logits']!.data as Float32Array;
+  }
+
+  dispose(): void { void this.session.release(); }
+}
+
+/** f32 weights of a checkpoint folder by our parameter names (F32/F16/BF16 on disk, widened) */
+export async function loadF32Weights(dir: string): Promise<{ config: ModelConfig; weights: Map<string, Float32Array> }> {
+  if (!(await fileExists(dir))) throw new Error(`model folder ${dir} does not exist`);
+  const loaded = await loadWeights(folderFiles(dir), createRefKernels(), { dtype: 'f32' });
+  const weights = new Map<string, Float32Array>();
+  for (const [name, w] of loaded.weights) {
+    if (w.kind !== 'f32') throw new Error(`${name}: expected f32 weights after loading`);
+    weights.set(name, w.data);
+  }
+  return { config: loaded.config, weights };
+}
+
+/** a checkpoint folder on ONNX Runtime: its weights through the graph builder, its tokenizer */
+export async function loadOrtModelDir(dir: string, o: OrtOptions = { dtype: 'f32' }): Promise<{ config: ModelConfig; model: OrtTransformer; tokenizer: TextTokenizer | null; loadMs: number }> {
+  const t0 = performance.now();
+  const { config, weights } = await loadF32Weights(dir);
+  const model = await OrtTransformer.create(config, weights, o);
+  return { config, model, tokenizer: await loadTokenizer(folderFiles(dir)), loadMs: performance.now() - t0 };
+}
