@@ -1,11 +1,13 @@
-// Forward throughput of one model folder in dllm and in llama.cpp (node-llama-cpp, a devDependency: absent →
-// the row says so), same weights (an F32 GGUF written by `dllm export --format gguf`), same thread count,
+// Forward throughput of one model folder in dllm (our wasm kernels, and ONNX Runtime) and in llama.cpp
+// (node-llama-cpp, a devDependency: absent → the row says so), same weights (an F32 GGUF written by `dllm export --format gguf`), same thread count,
 // same process, interleaved runs: B sequences of T tokens, the whole graph once, logits for every token.
 // The careful version with flash-attention and F16 variants and a 2-core probe is bench/forward.bench.ts.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Kernels } from '../kernels/backend.js';
+import type { ForwardModel } from '../model/forward.js';
+import { openModel } from '../platform/node-backend.js';
 import { loadModelDir } from '../platform/node-model.js';
 import { exportGguf } from './export-gguf.js';
 
@@ -17,7 +19,8 @@ interface Nlc { getLlama(o: Record<string, unknown>): Promise<NlcLlama>; LlamaLo
 
 export interface ForwardRow {
   model: string; B: number; T: number; threads: number;
-  dllmMs: number; llamaCppMs: number | null; ratio: number | null; note: string;
+  /** dllm on our wasm kernels, dllm on ONNX Runtime (null when it does not load), llama.cpp */
+  dllmMs: number; ortMs: number | null; llamaCppMs: number | null; ratio: number | null; note: string;
 }
 
 const NLC = 'node-llama-cpp'; // a devDependency, loaded by name so the CLI runs without it
@@ -26,10 +29,12 @@ const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1]!;
 export async function forwardThroughput(dir: string, name: string, k: Kernels, B: number, T: number, runs = 5): Promise<ForwardRow> {
   const m = await loadModelDir(dir, k);
   const ids = Int32Array.from({ length: B * T }, (_, i) => (i * 7919) % Math.min(256, m.config.vocabSize));
-  const row: ForwardRow = { model: name, B, T, threads: k.threads, dllmMs: 0, llamaCppMs: null, ratio: null, note: '' };
+  const row: ForwardRow = { model: name, B, T, threads: k.threads, dllmMs: 0, ortMs: null, llamaCppMs: null, ratio: null, note: '' };
   const tmp = mkdtempSync(join(tmpdir(), 'dllm-bench-'));
   let llama: NlcLlama | null = null, model: NlcModel | null = null, ctx: NlcContext | null = null;
+  let ortModel: ForwardModel | null = null;
   try {
+    try { ortModel = (await openModel(dir, { backend: 'ort', threads: k.threads })).model; } catch (e) { row.note = `ORT not measured: ${(e as Error).message.slice(0, 120)}; `; }
     try {
       const nlc = (await import(NLC)) as Nlc;
       llama = await nlc.getLlama({ gpu: false, build: 'never', usePrebuiltBinaries: true, skipDownload: true, progressLogs: false, maxThreads: k.threads, logLevel: nlc.LlamaLogLevel['error'] });
@@ -38,14 +43,19 @@ export async function forwardThroughput(dir: string, name: string, k: Kernels, B
       model = await llama.loadModel({ modelPath: gguf, gpuLayers: 0 });
       // contextSize T + 1: a sequence holds at most contextSize − 1 tokens per decode call (one graph over all tokens)
       ctx = await model.createContext({ contextSize: T + 1, batchSize: B * T, sequences: B, threads: k.threads });
-    } catch (e) { row.note = `llama.cpp not measured: ${(e as Error).message.split('\n')[0]!.slice(0, 160)}`; }
+    } catch (e) { row.note += `llama.cpp not measured: ${(e as Error).message.split('\n')[0]!.slice(0, 160)}`; }
     const seqs = ctx ? Array.from({ length: B }, () => ctx!.getSequence()) : [];
     const rows = Array.from({ length: B }, (_, b) => Array.from(ids.subarray(b * T, (b + 1) * T)));
-    const dllm: number[] = [], cpp: number[] = [];
-    for (let r = -1; r < runs; r++) { // run −1 warms both up
+    const dllm: number[] = [], cpp: number[] = [], ortTimes: number[] = [];
+    for (let r = -1; r < runs; r++) { // run −1 warms them up
       let t0 = performance.now();
       m.model.forward({ tokens: ids, B, T });
       if (r >= 0) dllm.push(performance.now() - t0);
+      if (ortModel) {
+        t0 = performance.now();
+        await ortModel.forward({ tokens: ids, B, T });
+        if (r >= 0) ortTimes.push(performance.now() - t0);
+      }
       if (ctx) {
         t0 = performance.now();
         await Promise.all(seqs.map((s, b) => s.evaluateWithoutGeneratingNewTokens(rows[b]!)));
@@ -55,10 +65,12 @@ export async function forwardThroughput(dir: string, name: string, k: Kernels, B
       }
     }
     row.dllmMs = median(dllm);
+    if (ortTimes.length) row.ortMs = median(ortTimes);
     if (cpp.length) { row.llamaCppMs = median(cpp); row.ratio = row.dllmMs / row.llamaCppMs; }
     return row;
   } finally {
     await ctx?.dispose(); await model?.dispose(); await llama?.dispose();
+    ortModel?.dispose();
     m.model.dispose();
     rmSync(tmp, { recursive: true, force: true });
   }

@@ -8,7 +8,7 @@ import { VERSION } from '../version.js';
 import type { ForwardRow } from './bench-forward.js';
 
 export interface SpeedRow {
-  model: string; kind: string; setting: string; cache: string; prompts: number; tokens: number; seconds: number;
+  model: string; kind: string; backend: string; setting: string; cache: string; prompts: number; tokens: number; seconds: number;
   tokensPerSecond: number; tpf: number; nfe: number; firstTokenMs: number; pass1: number;
 }
 export interface Machine { cpu: string; cores: number; node: string; dllm: string; kernels: string; threads: number; nodeLlamaCpp: string; }
@@ -33,15 +33,15 @@ export function benchMarkdown(r: BenchReport): string {
   return [
     `Generation on ${r.prompts} (gen length ${r.genLength}, block ${r.blockLength}, early stop at EOS, temperature 0); ${r.machine.threads} threads.`,
     '',
-    '| model | setting | cache | tokens to EOS / s | × AR twin | TPF | NFE / prompt | first settled token ms | pass@1 |',
-    '| --- | --- | --- | --- | --- | --- | --- | --- | --- |',
-    ...r.speed.map((s) => `| ${s.model} | ${s.setting} | ${s.cache} | ${f(s.tokensPerSecond)} | ${base ? f(s.tokensPerSecond / base.tokensPerSecond, 2) : '—'} | ${f(s.tpf, 2)} | ${f(s.nfe)} | ${f(s.firstTokenMs, 0)} | ${f(100 * s.pass1)} % |`),
+    '| model | backend | setting | cache | tokens to EOS / s | × AR twin | TPF | NFE / prompt | first settled token ms | pass@1 |',
+    '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
+    ...r.speed.map((s) => `| ${s.model} | ${s.backend} | ${s.setting} | ${s.cache} | ${f(s.tokensPerSecond)} | ${base ? f(s.tokensPerSecond / base.tokensPerSecond, 2) : '—'} | ${f(s.tpf, 2)} | ${f(s.nfe)} | ${f(s.firstTokenMs, 0)} | ${f(100 * s.pass1)} % |`),
     '',
     'Forward throughput, same weights (F32 GGUF for llama.cpp), same threads, median of 5:',
     '',
-    '| model | tokens | threads | dllm ms | llama.cpp ms | dllm / llama.cpp | note |',
-    '| --- | --- | --- | --- | --- | --- | --- |',
-    ...r.forward.map((x) => `| ${x.model} | ${x.B}×${x.T} | ${x.threads} | ${f(x.dllmMs)} | ${x.llamaCppMs === null ? '—' : f(x.llamaCppMs)} | ${x.ratio === null ? '—' : f(x.ratio, 2)} | ${x.note} |`),
+    '| model | tokens | threads | dllm wasm ms | dllm ort ms | llama.cpp ms | wasm / llama.cpp | ort / llama.cpp | note |',
+    '| --- | --- | --- | --- | --- | --- | --- | --- | --- |',
+    ...r.forward.map((x) => `| ${x.model} | ${x.B}×${x.T} | ${x.threads} | ${f(x.dllmMs)} | ${x.ortMs === null ? '—' : f(x.ortMs)} | ${x.llamaCppMs === null ? '—' : f(x.llamaCppMs)} | ${x.ratio === null ? '—' : f(x.ratio, 2)} | ${x.ortMs === null || x.llamaCppMs === null ? '—' : f(x.ortMs / x.llamaCppMs, 2)} | ${x.note} |`),
     '',
   ].join('\n');
 }

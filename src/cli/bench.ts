@@ -11,6 +11,7 @@ import { basename, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { truncate, type CodeSample } from '../eval/tasks.js';
 import { createKernels } from '../platform/node.js';
+import { parseBackend } from '../platform/node-backend.js';
 import { checkAll } from '../platform/node-eval-check.js';
 import { DEFAULT_DATA_DIR, loadTask } from '../platform/node-eval-data.js';
 import { writeFileAtomic } from '../platform/node-files.js';
@@ -27,7 +28,7 @@ export async function bench(argv: string[]): Promise<number> {
     args: argv, strict: true, allowPositionals: false,
     options: { model: { type: 'string', default: DEFAULT_MODEL }, twin: { type: 'string' }, limit: { type: 'string', default: '10' }, 'gen-length': { type: 'string', default: '128' },
       'block-length': { type: 'string', default: '32' }, threads: { type: 'string' }, out: { type: 'string', default: 'bench/results/dllm-bench' }, docs: { type: 'string' }, data: { type: 'string' },
-      'forward-tokens': { type: 'string', default: '256' } },
+      'forward-tokens': { type: 'string', default: '256' }, backend: { type: 'string' } },
   });
   const int = (k: string) => { const v = Number(values[k as keyof typeof values]); if (!Number.isInteger(v) || v < 1) throw new Error(`--${k} must be a positive integer`); return v; };
   const limit = int('limit'), G = int('gen-length'), L = int('block-length'), FT = int('forward-tokens');
@@ -43,7 +44,8 @@ export async function bench(argv: string[]): Promise<number> {
     { label: 'threshold 0.7 + dual cache', decode: { decoder: 'threshold', threshold: 0.7 }, cache: 'dual' },
     { label: 'factor 1 + dual cache', decode: { decoder: 'factor', factor: 1 }, cache: 'dual' },
   ];
-  const k = await createKernels(threads ? { threads } : {});
+  const backend = parseBackend(values.backend);
+  const k = await createKernels(threads ? { threads } : {}); // our wasm engine, for the forward comparison
   const t0 = performance.now();
   const speed: SpeedRow[] = [];
   try {
@@ -57,16 +59,16 @@ export async function bench(argv: string[]): Promise<number> {
         pairs.push({ sample: s, completion: truncate(c.text, s.stop) });
       }
       const passed = (await checkAll(pairs)).filter((r) => r.status === 'passed').length;
-      const row: SpeedRow = { model: model.name, kind: model.kind, setting: label, cache, prompts: samples.length, tokens, seconds: ms / 1000,
+      const row: SpeedRow = { model: model.name, kind: model.kind, backend: model.backend, setting: label, cache, prompts: samples.length, tokens, seconds: ms / 1000,
         tokensPerSecond: ms ? (tokens * 1000) / ms : 0, tpf: nfe ? tokens / nfe : 0, nfe: nfe / samples.length, firstTokenMs: first / samples.length, pass1: passed / samples.length };
       speed.push(row);
       console.error(`${model.name} ${label}: ${row.tokensPerSecond.toFixed(1)} tok/s, TPF ${row.tpf.toFixed(2)}, NFE ${row.nfe.toFixed(1)}, pass@1 ${(100 * row.pass1).toFixed(1)} %`);
     };
     for (const st of settings) {
-      const model = await EvalModel.load(dir, name, k, st.cache);
+      const model = await EvalModel.load(dir, name, { backend, threads }, st.cache);
       try { await runSetting(model, st.label, st.decode, st.cache); } finally { model.dispose(); }
     }
-    const twin = await EvalModel.load(twinDir, twinName, k, 'none');
+    const twin = await EvalModel.load(twinDir, twinName, { backend, threads }, 'none');
     try { await runSetting(twin, 'AR greedy (KV cache)', { decoder: 'origin' }, 'kv'); } finally { twin.dispose(); }
     const forward: ForwardRow[] = [];
     for (const [d, n] of [[dir, name], [twinDir, twinName]] as const) {

@@ -4,8 +4,7 @@
 import { createInterface } from 'node:readline/promises';
 import { parseArgs } from 'node:util';
 import { DiffusionLM } from '../model/diffusion-lm.js';
-import { createKernels } from '../platform/node.js';
-import { loadModelDir } from '../platform/node-model.js';
+import { openModel, parseBackend } from '../platform/node-backend.js';
 import { drain, generate } from '../sampler/index.js';
 import type { ChatMessage } from '../tokenizer/index.js';
 import { resolveModel } from './generate.js';
@@ -13,15 +12,14 @@ import { resolveModel } from './generate.js';
 export async function chat(argv: string[]): Promise<number> {
   const { values } = parseArgs({
     args: argv, strict: true,
-    options: { model: { type: 'string' }, 'gen-length': { type: 'string', default: '128' }, steps: { type: 'string', default: '128' }, 'block-length': { type: 'string', default: '32' }, system: { type: 'string' } },
+    options: { model: { type: 'string' }, 'gen-length': { type: 'string', default: '128' }, steps: { type: 'string', default: '128' }, 'block-length': { type: 'string', default: '32' }, system: { type: 'string' }, backend: { type: 'string' } },
   });
   if (!values.model) throw new Error('usage: dllm chat --model DIR (a model with a chat template)');
   const genLength = Number(values['gen-length']), steps = Number(values.steps), blockLength = Number(values['block-length']);
   for (const [flag, v] of [['--gen-length', genLength], ['--steps', steps], ['--block-length', blockLength]] as const) {
     if (!Number.isInteger(v) || v <= 0) throw new Error(`${flag} must be a positive integer`);
   }
-  const k = await createKernels();
-  const m = await loadModelDir(resolveModel(values.model), k);
+  const m = await openModel(resolveModel(values.model), { backend: parseBackend(values.backend) });
   try {
     const tok = m.tokenizer;
     if (!tok?.chatTemplate) throw new Error(`${values.model} has no chat_template in tokenizer_config.json; use \`dllm generate\``);
@@ -48,7 +46,6 @@ export async function chat(argv: string[]): Promise<number> {
     rl.close();
     return 0;
   } finally {
-    m.model.dispose();
-    k.dispose();
+    m.dispose();
   }
 }

@@ -4,9 +4,8 @@
 import { CausalLM } from '../model/causal-lm.js';
 import type { ModelConfig } from '../model/config.js';
 import { DiffusionLM, type CacheMode } from '../model/diffusion-lm.js';
-import type { Transformer } from '../model/forward.js';
-import type { Kernels } from '../kernels/backend.js';
-import { loadModelDir } from '../platform/node-model.js';
+import type { ForwardModel } from '../model/forward.js';
+import { openModel, type OpenOptions } from '../platform/node-backend.js';
 import { arGenerate, generate, type DecodeOptions, type DecodeResult, type DecodeStep } from '../sampler/index.js';
 import type { TextTokenizer } from '../tokenizer/index.js';
 
@@ -17,12 +16,13 @@ export interface Completion {
 }
 
 export class EvalModel {
-  private constructor(readonly name: string, readonly config: ModelConfig, readonly model: Transformer, readonly tok: TextTokenizer, private readonly cache: CacheMode) {}
+  private constructor(readonly name: string, readonly config: ModelConfig, readonly model: ForwardModel, readonly tok: TextTokenizer,
+    private readonly cache: CacheMode, readonly backend: string, private readonly close: () => void) {}
 
-  static async load(dir: string, name: string, kernels: Kernels, cache: CacheMode): Promise<EvalModel> {
-    const m = await loadModelDir(dir, kernels);
-    if (!m.tokenizer) { m.model.dispose(); throw new Error(`${dir} has no tokenizer.json; evaluation needs one`); }
-    return new EvalModel(name, m.config, m.model, m.tokenizer, cache);
+  static async load(dir: string, name: string, open: OpenOptions, cache: CacheMode): Promise<EvalModel> {
+    const m = await openModel(dir, open);
+    if (!m.tokenizer) { m.dispose(); throw new Error(`${dir} has no tokenizer.json; evaluation needs one`); }
+    return new EvalModel(name, m.config, m.model, m.tokenizer, cache, m.backend, () => m.dispose());
   }
 
   get kind(): 'diffusion' | 'causal' { return this.config.attention === 'causal' ? 'causal' : 'diffusion'; }
@@ -60,5 +60,5 @@ export class EvalModel {
     return { text: tok.decode(out, { skipSpecialTokens: true }), tokens: out.length, nfe: result?.nfe ?? last!.nfe, ms: performance.now() - t0, promptTokens: ids.length, truncatedPrompt, firstMs };
   }
 
-  dispose(): void { this.model.dispose(); }
+  dispose(): void { this.close(); }
 }

@@ -9,7 +9,7 @@ import { basename, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { causalNll, diffusionNll, pplSummary, windows } from '../eval/likelihood.js';
 import { DiffusionLM } from '../model/diffusion-lm.js';
-import { createKernels } from '../platform/node.js';
+import { parseBackend } from '../platform/node-backend.js';
 import { writeFileAtomic } from '../platform/node-files.js';
 import { DecodeRng } from '../sampler/index.js';
 import { DEFAULT_MODEL, resolveModel } from './generate.js';
@@ -35,15 +35,14 @@ export async function evalPpl(argv: string[]): Promise<number> {
   const { values } = parseArgs({
     args: argv, strict: true, allowPositionals: false,
     options: { model: { type: 'string', default: DEFAULT_MODEL }, data: { type: 'string' }, out: { type: 'string' }, windows: { type: 'string', default: '16' },
-      'window-length': { type: 'string', default: '256' }, mc: { type: 'string', default: '8' }, 'mc-batch': { type: 'string', default: '8' }, seed: { type: 'string', default: '0' }, threads: { type: 'string' } },
+      'window-length': { type: 'string', default: '256' }, mc: { type: 'string', default: '8' }, 'mc-batch': { type: 'string', default: '8' }, seed: { type: 'string', default: '0' }, threads: { type: 'string' }, backend: { type: 'string' } },
   });
   if (!values.data) throw new Error('dllm eval ppl needs --data (a `dllm data build` folder or text files)');
   const n = (k: string, min: number) => { const v = Number(values[k as keyof typeof values]); if (!Number.isInteger(v) || v < min) throw new Error(`--${k} must be an integer ≥ ${min}`); return v; };
   const W = n('windows', 1), L = n('window-length', 2), mc = n('mc', 1), mcBatch = n('mc-batch', 1), seed = n('seed', 0);
   const threads = values.threads === undefined ? 0 : n('threads', 1);
   const dir = resolveModel(values.model!), name = basename(resolve(dir));
-  const k = await createKernels(threads ? { threads } : {});
-  const model = await EvalModel.load(dir, name, k, 'none');
+  const model = await EvalModel.load(dir, name, { backend: parseBackend(values.backend), threads }, 'none');
   try {
     const docs = heldOutTexts(values.data).map((d) => model.tok.encode(d.text));
     const ws = windows(docs, L, W);
@@ -53,16 +52,16 @@ export async function evalPpl(argv: string[]): Promise<number> {
     let nats = 0, bytes = 0;
     const t0 = performance.now();
     for (const w of ws) {
-      nats += lm ? await diffusionNll(lm, w.subarray(1), mc, mcBatch, rng) : causalNll(model.model.forward({ tokens: w, B: 1, T: w.length }), w, V);
+      nats += lm ? await diffusionNll(lm, w.subarray(1), mc, mcBatch, rng) : causalNll(await model.model.forward({ tokens: w, B: 1, T: w.length }), w, V);
       bytes += new TextEncoder().encode(model.tok.decode(w.subarray(1))).length;
     }
     const s = pplSummary(nats, ws.length, L, bytes);
-    const summary = { task: 'ppl', model: name, kind: model.kind, data: resolve(values.data), windowLength: L, ...s, estimator: lm ? `LLaDA MC ELBO bound, ${mc}×${mcBatch} samples per window` : 'exact',
+    const summary = { task: 'ppl', model: name, kind: model.kind, backend: model.backend, data: resolve(values.data), windowLength: L, ...s, estimator: lm ? `LLaDA MC ELBO bound, ${mc}×${mcBatch} samples per window` : 'exact',
       seed, wallSeconds: (performance.now() - t0) / 1000, date: new Date().toISOString() };
     const out = resolve(values.out ?? join('runs/eval', name, 'ppl'));
     mkdirSync(out, { recursive: true });
     await writeFileAtomic(join(out, 'summary.json'), JSON.stringify(summary, null, 2));
     console.log(`ppl ${name}: ${s.natsPerToken.toFixed(4)} nats/token, ${s.bitsPerByte.toFixed(4)} bits/byte over ${s.windows} windows of ${L} tokens (${summary.estimator}) → ${out}`);
     return 0;
-  } finally { model.dispose(); k.dispose(); }
+  } finally { model.dispose(); }
 }

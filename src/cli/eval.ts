@@ -11,7 +11,7 @@ import { TASKS, cutMiddle, passAtK, truncate, type CodeSample, type InfillSplit,
 import type { MathSample } from '../eval/gsm8k.js';
 import { extractAnswer } from '../eval/gsm8k.js';
 import type { CacheMode } from '../model/diffusion-lm.js';
-import { createKernels } from '../platform/node.js';
+import { parseBackend } from '../platform/node-backend.js';
 import { checkAll } from '../platform/node-eval-check.js';
 import { DEFAULT_DATA_DIR, loadTask } from '../platform/node-eval-data.js';
 import { writeFileAtomic } from '../platform/node-files.js';
@@ -34,7 +34,7 @@ export async function evalCommand(argv: string[]): Promise<number> {
     options: {
       model: { type: 'string', default: DEFAULT_MODEL }, limit: { type: 'string' }, out: { type: 'string' }, data: { type: 'string' },
       split: { type: 'string', default: 'single-line' }, cache: { type: 'string', default: 'none' }, threads: { type: 'string' },
-      'timeout-ms': { type: 'string', default: '10000' }, 'memory-mb': { type: 'string', default: '1024' }, quiet: { type: 'boolean' },
+      backend: { type: 'string' }, 'timeout-ms': { type: 'string', default: '10000' }, 'memory-mb': { type: 'string', default: '1024' }, quiet: { type: 'boolean' },
       ...flagOptions(DECODE_DEFAULTS),
     },
   });
@@ -77,8 +77,7 @@ export async function evalCommand(argv: string[]): Promise<number> {
   }
   const all = (loaded.samples as Array<CodeSample | MathSample>).slice(0, limit);
   const todo = all.filter((s) => !done.has(s.id));
-  const k = await createKernels(threads ? { threads } : {});
-  const model = await EvalModel.load(dir, name, k, cache);
+  const model = await EvalModel.load(dir, name, { backend: parseBackend(values.backend), threads }, cache);
   const bar = values.quiet ? null : new cliProgress.SingleBar({ format: `${task} ${name} [{bar}] {value}/{total} | pass {pass} | {eta_formatted} left`, stream: process.stderr }, cliProgress.Presets.shades_classic);
   bar?.start(all.length, all.length - todo.length, { pass: '–' });
   const t0 = performance.now();
@@ -93,13 +92,12 @@ export async function evalCommand(argv: string[]): Promise<number> {
   } finally {
     bar?.stop();
     model.dispose();
-    k.dispose();
   }
   const recs = all.map((s) => done.get(s.id)!);
   const n = recs.length, c = recs.filter((r) => r['passed']).length;
   const sum = (f: string) => recs.reduce((a, r) => a + (r[f] as number), 0);
   const summary = {
-    ...settings, kind: model.kind, samples: n, passed: c, metric: loaded.kind === 'code' ? 'pass@1' : 'exact match',
+    ...settings, kind: model.kind, backend: model.backend, samples: n, passed: c, metric: loaded.kind === 'code' ? 'pass@1' : 'exact match',
     pass1: n ? recs.reduce((a, r) => a + passAtK(1, r['passed'] ? 1 : 0, 1), 0) / n : 0, // one sample per problem (greedy)
     generatedTokens: sum('tokens'), nfe: sum('nfe'), tokensPerForward: sum('nfe') ? sum('tokens') / sum('nfe') : 0,
     tokensPerSecond: sum('ms') ? (sum('tokens') * 1000) / sum('ms') : 0, truncatedPrompts: recs.filter((r) => r['truncatedPrompt']).length,

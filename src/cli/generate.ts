@@ -8,8 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { CausalLM } from '../model/causal-lm.js';
 import { DiffusionLM, type CacheMode } from '../model/diffusion-lm.js';
-import { createKernels } from '../platform/node.js';
-import { loadModelDir } from '../platform/node-model.js';
+import { openModel, parseBackend } from '../platform/node-backend.js';
 import { arGenerate, generate as generateIds, parseDecodeOptions, DECODE_DEFAULTS, type DecodeResult, type DecodeStep } from '../sampler/index.js';
 import { parseDtype, parseIds } from './model-commands.js';
 import { CanvasView } from './canvas-view.js';
@@ -35,6 +34,7 @@ export async function generate(argv: string[], isInfill = false): Promise<number
   const options: Record<string, { type: 'string' | 'boolean'; default?: string }> = {
     model: { type: 'string', default: DEFAULT_MODEL }, 'prompt-ids': { type: 'string' }, cache: { type: 'string' },
     dtype: { type: 'string' }, threads: { type: 'string' }, json: { type: 'boolean' }, 'show-steps': { type: 'boolean' },
+    backend: { type: 'string' },
   };
   Object.assign(options, flagOptions(DECODE_DEFAULTS));
   if (isInfill) { options['prefix'] = { type: 'string', default: '' }; options['suffix'] = { type: 'string', default: '' }; }
@@ -50,9 +50,9 @@ export async function generate(argv: string[], isInfill = false): Promise<number
   const threadsFlag = values['threads'] === undefined ? 0 : Number(values['threads']);
   if (!Number.isInteger(threadsFlag) || threadsFlag < 0) throw new Error(`--threads must be a non-negative integer`);
   const dir = resolveModel(String(values['model']));
-  const k = await createKernels(threadsFlag ? { threads: threadsFlag } : {});
+  const backend = parseBackend(values['backend'] as string | undefined);
+  const m = await openModel(dir, { backend, dtype: parseDtype(values['dtype'] as string | undefined), threads: threadsFlag });
   try {
-    const m = await loadModelDir(dir, k, { dtype: parseDtype(values['dtype'] as string | undefined) });
     if (!m.tokenizer && !values['prompt-ids']) throw new Error(`${dir} has no tokenizer.json; pass --prompt-ids`);
     const text0 = isInfill ? String(values['prefix']) : positionals[0] ?? '';
     const ids = values['prompt-ids'] ? parseIds(String(values['prompt-ids']), '--prompt-ids') : m.tokenizer!.encode(text0);
@@ -83,17 +83,16 @@ export async function generate(argv: string[], isInfill = false): Promise<number
     }
     const res = r.value;
     const text = m.tokenizer ? m.tokenizer.decode(res.ids) : '';
-    const stats = { text, ids: Array.from(res.ids), finishReason: res.finishReason, nfe: res.nfe, tokensPerForward: +res.tokensPerForward.toFixed(3),
+    const stats = { text, backend: m.backend, ids: Array.from(res.ids), finishReason: res.finishReason, nfe: res.nfe, tokensPerForward: +res.tokensPerForward.toFixed(3),
       elapsedMs: Math.round(res.elapsedMs), tokensPerSecond: +(res.ids.length / (res.elapsedMs / 1000)).toFixed(2) };
     if (values['json']) console.log(JSON.stringify(stats));
     else {
       if (!view && text.startsWith(shown)) process.stdout.write(text.slice(shown.length));
       if (!view) process.stdout.write('\n');
-      console.error(`[${res.ids.length} tokens · ${stats.tokensPerSecond} tok/s · TPF ${stats.tokensPerForward} · NFE ${res.nfe} · ${stats.elapsedMs} ms · ${res.finishReason}]`);
+      console.error(`[${res.ids.length} tokens · ${stats.tokensPerSecond} tok/s · TPF ${stats.tokensPerForward} · NFE ${res.nfe} · ${stats.elapsedMs} ms · ${res.finishReason} · ${m.backend}]`);
     }
-    m.model.dispose();
     return 0;
   } finally {
-    k.dispose();
+    m.dispose();
   }
 }

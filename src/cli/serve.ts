@@ -1,10 +1,11 @@
-// dllm serve [--model NAME|DIR …] [--dtype f32|f16|q8] [--host 127.0.0.1] [--port 8080] [--max-tokens N] [--queue-size N] [--batch-size N] [--cache none|prefix|dual]
+// dllm serve [--model NAME|DIR …] [--backend auto|ort|wasm|ref] [--dtype f32|f16|q8] [--host 127.0.0.1] [--port 8080] [--max-tokens N] [--queue-size N] [--batch-size N] [--cache none|prefix|dual]
 // A thin adapter: argv → ServeConfig (serve/config.ts parses it) → startServer; SIGINT/SIGTERM drain and exit.
 import { parseArgs } from 'node:util';
 import { SERVE_DEFAULTS, startServer } from '../serve/index.js';
 import { flagOptions, flagValues } from './flags.js';
 import { DEFAULT_MODEL, resolveModel } from './generate.js';
 import { parseDtype } from './model-commands.js';
+import { parseBackend } from '../platform/node-backend.js';
 
 function defaultModels(): string[] {
   const dirs = [resolveModel(DEFAULT_MODEL)];
@@ -15,7 +16,7 @@ function defaultModels(): string[] {
 export async function serve(argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
     args: argv, strict: true, allowPositionals: false,
-    options: { model: { type: 'string', multiple: true }, dtype: { type: 'string' }, threads: { type: 'string' }, quiet: { type: 'boolean' }, ...flagOptions(SERVE_DEFAULTS) },
+    options: { model: { type: 'string', multiple: true }, dtype: { type: 'string' }, backend: { type: 'string' }, threads: { type: 'string' }, quiet: { type: 'boolean' }, ...flagOptions(SERVE_DEFAULTS) },
   });
   void positionals;
   const config = flagValues(values as Record<string, unknown>, SERVE_DEFAULTS);
@@ -23,7 +24,7 @@ export async function serve(argv: string[]): Promise<number> {
   if (!Number.isInteger(threads) || threads < 0) throw new Error(`--threads must be a non-negative integer, got "${values.threads}"`);
   // no --model: the shipped code model and, when present, its AR twin (the playground races them)
   const dirs = values.model?.length ? values.model.map((m) => resolveModel(m)) : defaultModels();
-  const server = await startServer({ modelDir: dirs, config, ...(threads ? { threads } : {}), log: !values.quiet, load: { dtype: parseDtype(values.dtype) } });
+  const server = await startServer({ modelDir: dirs, config, ...(threads ? { threads } : {}), log: !values.quiet, dtype: parseDtype(values.dtype), backend: parseBackend(values.backend) });
   const names = server.engines.map((e) => `${e.served.id} (${e.kind})`).join(', ');
   console.error(`dllm serve: ${names} on ${server.url} — playground ${server.url}/, OpenAI base URL ${server.url}/v1`);
   await new Promise<void>((done) => {

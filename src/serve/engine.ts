@@ -9,7 +9,7 @@ import { setImmediate as nextTurn } from 'node:timers/promises';
 import { CausalLM } from '../model/causal-lm.js';
 import type { ModelConfig } from '../model/config.js';
 import { DiffusionLM } from '../model/diffusion-lm.js';
-import type { Transformer } from '../model/forward.js';
+import type { ForwardModel } from '../model/forward.js';
 import { DecodeBatch } from '../sampler/batch.js';
 import { arGenerate, DecodeRng, isDreamDecoder, parseDecodeOptions, type Decoder, type DecodeOptions, type DecodeResult, type DecodeStep } from '../sampler/index.js';
 import type { TextTokenizer } from '../tokenizer/index.js';
@@ -20,7 +20,7 @@ import type { GenRequest } from './protocol.js';
 
 export type { Outcome, Progress, RunHooks, Timings, Cell } from './job.js';
 
-export interface ServedModel { id: string; config: ModelConfig; model: Transformer; tokenizer: TextTokenizer; }
+export interface ServedModel { id: string; config: ModelConfig; model: ForwardModel; tokenizer: TextTokenizer; }
 
 export interface Prepared { req: GenRequest; promptIds: Int32Array; suffixIds: Int32Array | null; options: Readonly<DecodeOptions>; }
 

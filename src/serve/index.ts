@@ -3,9 +3,9 @@
 import { basename, resolve } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import type { Kernels } from '../kernels/backend.js';
-import type { LoadOptions } from '../model/load.js';
+import type { WeightDtype } from '../model/weights.js';
 import { createKernels } from '../platform/node.js';
-import { loadModelDir } from '../platform/node-model.js';
+import { openModel, type Backend } from '../platform/node-backend.js';
 import { parseServeConfig, type ServeConfig } from './config.js';
 import { Engine } from './engine.js';
 import { createApp } from './server.js';
@@ -36,20 +36,24 @@ export interface StartOptions {
   threads?: number;
   /** log a line per request to stderr */
   log?: boolean;
-  /** weight storage (f32, f16, q8), as in loadModelDir */
-  load?: LoadOptions;
+  /** weight storage (f32, f16, q8) */
+  dtype?: WeightDtype;
+  /** compute backend (default auto: ONNX Runtime when it loads, else our wasm kernels) */
+  backend?: Backend;
 }
 
 export async function startServer(opts: StartOptions): Promise<RunningServer> {
   const config = parseServeConfig(opts.config ?? {});
-  const kernels: Kernels = await createKernels(opts.threads ? { threads: opts.threads } : {});
+  const backend = opts.backend ?? 'auto';
+  // wasm/ref models share one kernel pool; ONNX Runtime brings its own threads
+  const kernels: Kernels | null = backend === 'wasm' || backend === 'ref' ? await createKernels({ backend, ...(opts.threads ? { threads: opts.threads } : {}) }) : null;
   const loaded: Array<{ dispose(): void }> = [];
   try {
     const dirs = typeof opts.modelDir === 'string' ? [opts.modelDir] : [...opts.modelDir];
     const engines: Engine[] = [];
     for (const [i, dir] of dirs.entries()) {
-      const m = await loadModelDir(dir, kernels, opts.load ?? {});
-      loaded.push(m.model);
+      const m = await openModel(dir, { backend, dtype: opts.dtype ?? 'f32', threads: opts.threads ?? 0, ...(kernels ? { kernels } : {}) });
+      loaded.push(m);
       if (!m.tokenizer) throw new Error(`${dir} has no tokenizer.json; the server needs one`);
       const id = i === 0 && config.modelId ? config.modelId : basename(resolve(dir));
       if (engines.some((e) => e.served.id === id)) throw new Error(`two models would be served as "${id}"; give distinct folders`);
@@ -71,12 +75,12 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
         await app.close();
         for (const e of engines) await e.idle();
         for (const m of loaded) m.dispose();
-        kernels.dispose();
+        kernels?.dispose();
       },
     };
   } catch (e) {
     for (const m of loaded) m.dispose();
-    kernels.dispose();
+    kernels?.dispose();
     throw e;
   }
 }
