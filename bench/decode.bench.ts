@@ -1,70 +1,92 @@
-// npm run bench:decode — generation speed of the default diffusion model across decoders and caches, beside
-// its AR twin, in one run: tokens to EOS / wall time, tokens per forward (TPF), NFE, time to the first settled
-// token. Writes bench/results/decode.{json,md}. Not a test: it measures (quality is the eval's job).
+// npm run bench:decode — the shipped models on every backend, one run:
+//   forward: the whole forward of dllm-code-mini (1×256 and 4×64 tokens) on our wasm kernels, on ONNX Runtime,
+//            and in llama.cpp (node-llama-cpp, same weights as an F32 GGUF), same threads; next to ORT's MatMul
+//            bound — a graph of only the same matrix products, timed in the same ORT (onnx/graph.ts)
+//   decode:  generation speed of each decoder and cache setting on wasm and ort, and of the AR twin on wasm,
+//            ort and llama.cpp: tokens to EOS / wall time, tokens per forward (TPF), NFE, first settled token.
+// Writes bench/results/decode.{json,md}. Not a test: it measures. DLLM_THREADS sets the thread count.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
-import { CausalLM } from '../src/model/causal-lm.js';
-import { DiffusionLM, type CacheMode } from '../src/model/diffusion-lm.js';
-import { createKernels } from '../src/platform/node.js';
-import { loadModelDir } from '../src/platform/node-model.js';
-import { arDecode } from '../src/sampler/ar-decode.js';
-import { lladaDecode, type DecodeResult, type DecodeStep, type Selection } from '../src/sampler/llada-decode.js';
+import ort from 'onnxruntime-node';
 import { resolveModel } from '../src/cli/generate.js';
+import { forwardThroughput, type ForwardRow } from '../src/cli/bench-forward.js';
+import { EvalModel } from '../src/cli/eval-model.js';
+import { buildMatmulBoundModel } from '../src/onnx/graph.js';
+import { createKernels } from '../src/platform/node.js';
+import { loadF32Weights, ortSession, ORT_VERSION } from '../src/platform/node-ort.js';
+import { parseDecodeOptions } from '../src/sampler/index.js';
+import { llamaCppGreedy } from './llama-cpp-generate.js';
 
 const PROMPTS = ['def fibonacci(n):\n', 'import os\nimport sys\n\n', 'class Stack:\n    def __init__(self):\n', 'def read_json(path):\n', 'for i in range(10):\n'];
-const GEN = 64, BLOCK = 32;
+const GEN = 64, BLOCK = 32, RUNS = 5;
+const threads = Number(process.env['DLLM_THREADS'] ?? 0) || os.cpus().length;
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1]!;
+const k = await createKernels({ threads });
+const diffDir = resolveModel('dllm-code-mini'), arDir = resolveModel('dllm-code-mini-ar');
 
-interface Row { decoder: string; cache: string; tokens: number; seconds: number; tokensPerSecond: number; tpf: number; nfe: number; firstSettledMs: number; }
-
-async function measure(gen: AsyncGenerator<DecodeStep, DecodeResult>, mask: number | null): Promise<{ res: DecodeResult; firstMs: number }> {
-  const t0 = performance.now();
-  let firstMs = NaN, r;
-  while (!(r = await gen.next()).done) if (Number.isNaN(firstMs) && r.value.canvas[0] !== mask) firstMs = performance.now() - t0;
-  return { res: r.value, firstMs };
+// ---- forward ----------------------------------------------------------------------------------------------
+interface FwdRow extends ForwardRow { matmulBoundMs: number; ortOverBound: number | null; }
+const forward: FwdRow[] = [];
+const { config } = await loadF32Weights(diffDir);
+const bound = await ortSession(buildMatmulBoundModel(config), threads);
+for (const [B, T] of [[1, 256], [4, 64]] as const) {
+  const row = await forwardThroughput(diffDir, 'dllm-code-mini', k, B, T, RUNS);
+  const { hiddenSize: C, numHeads: H, headDim: D } = config;
+  const t = (shape: number[]) => new ort.Tensor('float32', new Float32Array(shape.reduce((a, b) => a * b, 1)).fill(0.01), shape);
+  const feeds = { x: t([B, T, C]), q: t([B, H, T, D]), k: t([B, H, D, T]), v: t([B, H, T, D]) };
+  const times: number[] = [];
+  for (let r = -1; r < RUNS; r++) { const t0 = performance.now(); await bound.run(feeds); if (r >= 0) times.push(performance.now() - t0); }
+  const matmulBoundMs = median(times);
+  forward.push({ ...row, matmulBoundMs, ortOverBound: row.ortMs === null ? null : row.ortMs / matmulBoundMs });
+  console.error(`forward ${B}×${T}: wasm ${row.dllmMs.toFixed(1)} ms, ort ${row.ortMs?.toFixed(1)} ms (MatMul bound ${matmulBoundMs.toFixed(1)} ms), llama.cpp ${row.llamaCppMs?.toFixed(1) ?? '—'} ms`);
 }
+await bound.release();
 
-const threads = Number(process.env['DLLM_THREADS'] ?? 0);
-const k = await createKernels(threads ? { threads } : {});
-const rows: Row[] = [];
-const diff = await loadModelDir(resolveModel('dllm-code-mini'), k);
-const tok = diff.tokenizer!, sp = tok.specials;
-const settings: [Selection, CacheMode, Record<string, number>][] = [
-  ['fixed', 'none', { steps: GEN }], ['fixed', 'none', { steps: GEN / 2 }], ['threshold', 'none', { threshold: 0.9 }],
-  ['threshold', 'prefix', { threshold: 0.9 }], ['threshold', 'dual', { threshold: 0.9 }], ['factor', 'dual', { factor: 1 }],
-  ['threshold', 'dual', { threshold: 0.7 }],
+// ---- decode -----------------------------------------------------------------------------------------------
+interface DecRow { model: string; backend: string; decoder: string; cache: string; tokens: number; seconds: number; tokensPerSecond: number; tpf: number; nfe: number; firstSettledMs: number; }
+const decode: DecRow[] = [];
+const settings: Array<[string, 'none' | 'prefix' | 'dual', Record<string, unknown>]> = [
+  ['fixed steps=64', 'none', { decoder: 'fixed', steps: GEN }], ['fixed steps=32', 'none', { decoder: 'fixed', steps: GEN / 2 }],
+  ['threshold τ=0.9', 'none', { decoder: 'threshold', threshold: 0.9 }], ['threshold τ=0.9', 'prefix', { decoder: 'threshold', threshold: 0.9 }],
+  ['threshold τ=0.9', 'dual', { decoder: 'threshold', threshold: 0.9 }], ['factor f=1', 'dual', { decoder: 'factor', factor: 1 }],
 ];
-for (const [selection, cache, extra] of settings) {
-  let tokens = 0, ms = 0, nfe = 0, first = 0;
-  for (const p of PROMPTS) {
-    const lm = new DiffusionLM(diff.model, { mask: sp.mask!, eos: sp.eos, eot: sp.eot, pad: sp.pad }, cache);
-    const { res, firstMs } = await measure(lladaDecode(lm, tok.encode(p), { genLength: GEN, blockLength: BLOCK, selection, earlyStop: true, steps: GEN, ...extra }), sp.mask);
-    lm.reset();
-    tokens += res.ids.length; ms += res.elapsedMs; nfe += res.nfe; first += firstMs;
-  }
-  const label = `${selection}${extra['steps'] ? ` steps=${extra['steps']}` : extra['threshold'] ? ` τ=${extra['threshold']}` : extra['factor'] ? ` f=${extra['factor']}` : ''}`;
-  rows.push({ decoder: label, cache, tokens, seconds: ms / 1000, tokensPerSecond: tokens / (ms / 1000), tpf: tokens / nfe, nfe, firstSettledMs: first / PROMPTS.length });
+async function run(dir: string, name: string, backend: 'wasm' | 'ort', label: string, cache: 'none' | 'prefix' | 'dual' | 'kv', extra: Record<string, unknown>): Promise<void> {
+  const m = await EvalModel.load(dir, name, { backend, threads }, cache === 'kv' ? 'none' : cache);
+  try {
+    const o = parseDecodeOptions({ genLength: GEN, blockLength: BLOCK, earlyStop: true, ...extra });
+    await m.complete(PROMPTS[0]!, null, o); // warm-up
+    let tokens = 0, ms = 0, nfe = 0, first = 0;
+    for (const p of PROMPTS) {
+      const c = await m.complete(p, null, o);
+      tokens += c.tokens; ms += c.ms; nfe += c.nfe; first += Number.isNaN(c.firstMs) ? c.ms : c.firstMs;
+    }
+    decode.push({ model: name, backend, decoder: label, cache, tokens, seconds: ms / 1000, tokensPerSecond: (tokens * 1000) / ms, tpf: tokens / nfe, nfe, firstSettledMs: first / PROMPTS.length });
+    console.error(`${name} ${backend} ${label} ${cache}: ${((tokens * 1000) / ms).toFixed(1)} tok/s`);
+  } finally { m.dispose(); }
 }
-diff.model.dispose();
-const ar = await loadModelDir(resolveModel('dllm-code-mini-ar'), k);
-{
-  let tokens = 0, ms = 0, nfe = 0, first = 0;
-  for (const p of PROMPTS) {
-    const lm = new CausalLM(ar.model, { eos: sp.eos, eot: sp.eot, pad: sp.pad }, 256);
-    const { res, firstMs } = await measure(arDecode(lm, ar.tokenizer!.encode(p), { maxTokens: GEN }), null);
-    tokens += res.ids.length; ms += res.elapsedMs; nfe += res.nfe; first += firstMs;
-  }
-  rows.push({ decoder: 'AR greedy (twin)', cache: 'kv', tokens, seconds: ms / 1000, tokensPerSecond: tokens / (ms / 1000), tpf: tokens / nfe, nfe, firstSettledMs: first / PROMPTS.length });
+for (const backend of ['wasm', 'ort'] as const) {
+  for (const [label, cache, extra] of settings) await run(diffDir, 'dllm-code-mini', backend, label, cache, extra);
+  await run(arDir, 'dllm-code-mini-ar', backend, 'AR greedy', 'kv', { decoder: 'origin' });
 }
-ar.model.dispose();
+const cpp = await llamaCppGreedy(arDir, PROMPTS, GEN, threads);
+if ('skip' in cpp) console.error(`llama.cpp AR skipped: ${cpp.skip}`);
+else decode.push({ model: 'dllm-code-mini-ar', backend: 'llama.cpp', decoder: 'AR greedy', cache: 'kv', tokens: cpp.tokens, seconds: cpp.ms / 1000, tokensPerSecond: (cpp.tokens * 1000) / cpp.ms, tpf: 1, nfe: cpp.tokens, firstSettledMs: cpp.firstMs });
+k.dispose();
+
+const f1 = (x: number | null, d = 1) => (x === null ? '—' : x.toFixed(d));
 const md = [
   `# Decode benchmark — ${new Date().toISOString()}`, '',
-  `Node ${process.version}, ${os.cpus()[0]?.model}, ${k.name}, ${k.threads} threads. ${PROMPTS.length} code prompts, ${GEN} new tokens, blocks of ${BLOCK}, temperature 0, early stop at EOS.`,
-  'Speed as Fast-dLLM reports it: generated tokens up to EOS / wall time; TPF = tokens / NFE.', '',
-  '| decoder | cache | tokens | tok/s | TPF | NFE | first settled token (ms) |', '| --- | --- | --- | --- | --- | --- | --- |',
-  ...rows.map((r) => `| ${r.decoder} | ${r.cache} | ${r.tokens} | ${r.tokensPerSecond.toFixed(1)} | ${r.tpf.toFixed(2)} | ${r.nfe} | ${r.firstSettledMs.toFixed(0)} |`),
+  `Node ${process.version}, ${os.cpus()[0]?.model}, ${threads} threads; dllm wasm: ${k.name}; onnxruntime-node ${ORT_VERSION}. ${PROMPTS.length} code prompts, ${GEN} new tokens, blocks of ${BLOCK}, temperature 0, early stop at EOS.`, '',
+  '## Whole forward of dllm-code-mini (median of 5)', '',
+  '| tokens | wasm ms | ort ms | llama.cpp ms | ORT MatMul bound ms | ort / bound | wasm / llama.cpp | ort / llama.cpp |', '| --- | --- | --- | --- | --- | --- | --- | --- |',
+  ...forward.map((r) => `| ${r.B}×${r.T} | ${f1(r.dllmMs)} | ${f1(r.ortMs)} | ${f1(r.llamaCppMs)} | ${f1(r.matmulBoundMs)} | ${f1(r.ortOverBound, 2)} | ${f1(r.ratio, 2)} | ${r.ortMs !== null && r.llamaCppMs !== null ? f1(r.ortMs / r.llamaCppMs, 2) : '—'} |`),
+  ...forward.filter((r) => r.note).map((r) => `\n${r.B}×${r.T}: ${r.note}`), '',
+  '## Generation (tokens to EOS / wall time; TPF = tokens / NFE)', '',
+  '| model | backend | decoder | cache | tokens | tok/s | TPF | NFE | first settled token (ms) |', '| --- | --- | --- | --- | --- | --- | --- | --- | --- |',
+  ...decode.map((r) => `| ${r.model} | ${r.backend} | ${r.decoder} | ${r.cache} | ${r.tokens} | ${r.tokensPerSecond.toFixed(1)} | ${r.tpf.toFixed(2)} | ${r.nfe} | ${r.firstSettledMs.toFixed(0)} |`),
+  '', 'llama.cpp runs the AR twin only: node-llama-cpp has no diffusion sampler (llama.cpp\'s is the llama-diffusion-cli example).',
 ].join('\n');
 console.log(md);
 mkdirSync(new URL('../../bench/results/', import.meta.url), { recursive: true });
-writeFileSync(new URL('../../bench/results/decode.json', import.meta.url), JSON.stringify({ date: new Date().toISOString(), threads: k.threads, rows }, null, 2) + '\n');
+writeFileSync(new URL('../../bench/results/decode.json', import.meta.url), JSON.stringify({ date: new Date().toISOString(), threads, forward, decode }, null, 2) + '\n');
 writeFileSync(new URL('../../bench/results/decode.md', import.meta.url), md + '\n');
-k.dispose();

@@ -39,13 +39,14 @@ class Builder {
   nodes: onnxProto.onnx.INodeProto[] = [];
   inits: onnxProto.onnx.ITensorProto[] = [];
   private n = 0;
-  op(type: string, inputs: string[], attrs: Record<string, Attr> = {}, domain = '', outputs = 1): string[] {
-    const outs = Array.from({ length: outputs }, () => `t${this.n++}`);
+  op(type: string, inputs: string[], attrs: Record<string, Attr> = {}, domain = '', outputs = 1, names: string[] = []): string[] {
+    const outs = Array.from({ length: outputs }, (_, i) => names[i] ?? `t${this.n++}`);
     this.nodes.push(onnx.NodeProto.create({ opType: type, input: inputs, output: outs, domain, attribute: Object.entries(attrs).map(([k, v]) => attr(k, v)) }));
     return outs;
   }
-  one(type: string, inputs: string[], attrs: Record<string, Attr> = {}, domain = ''): string { return this.op(type, inputs, attrs, domain)[0]!; }
-  /** name the last output (graph outputs need fixed names) */
+  /** one node with one output, named `out` when it is a graph output */
+  one(type: string, inputs: string[], attrs: Record<string, Attr> = {}, domain = '', out?: string): string { return this.op(type, inputs, attrs, domain, 1, out ? [out] : [])[0]!; }
+  /** an alias for a value (graph outputs that are also used inside the graph) */
   named(name: string, from: string): void { this.nodes.push(onnx.NodeProto.create({ opType: 'Identity', input: [from], output: [name] })); }
   f32(name: string, dims: number[], data: Float32Array): string {
     this.inits.push(onnx.TensorProto.create({ name, dataType: DT.FLOAT, dims, rawData: new Uint8Array(data.buffer, data.byteOffset, data.byteLength) }));
@@ -97,30 +98,24 @@ export function buildOnnxModel(cfg: ModelConfig, weights: ReadonlyMap<string, Fl
     return x;
   };
   for (const s of parameterTable(cfg)) if (!weights.has(s.name)) throw new Error(`onnx: weight "${s.name}" is missing`);
-  const linear = (x: string, name: string, N: number, K: number): string => {
+  const linear = (x: string, name: string, N: number, K: number, out?: string): string => {
     const q8 = o.dtype === 'q8' && K % bs === 0 && K >= bs;
-    if (!q8) return g.one('MatMul', [x, g.f32(name + '.T', [K, N], transpose(w(name), N, K))]);
+    if (!q8) return g.one('MatMul', [x, g.f32(name + '.T', [K, N], transpose(w(name), N, K))], {}, '', out);
     const { q, scales } = quantizeBlocks(w(name), N, K, bs);
-    return g.one('MatMulNBits', [x, g.u8(name + '.q', [N, K / bs, bs], q), g.f32(name + '.scales', [N * (K / bs)], scales)], { K, N, bits: 8, block_size: bs }, 'com.microsoft');
+    return g.one('MatMulNBits', [x, g.u8(name + '.q', [N, K / bs, bs], q), g.f32(name + '.scales', [N * (K / bs)], scales)], { K, N, bits: 8, block_size: bs }, 'com.microsoft', out);
   };
+  // x / √(mean(x²) + ε) · w, spelled Pow → ReduceMean → Add → Sqrt → Div → Mul: the pattern ONNX Runtime's
+  // optimizer fuses into one SimplifiedLayerNormalization kernel
+  const two = g.f32('two', [1], Float32Array.of(2));
   const rmsnorm = (x: string, name: string): string => {
-    const ms = g.one('ReduceMean', [g.one('Mul', [x, x])], { axes: [-1], keepdims: 1 });
-    const r = g.one('Reciprocal', [g.one('Sqrt', [g.one('Add', [ms, g.f32(name + '.eps', [1], Float32Array.of(cfg.normEps))])])]);
-    return g.one('Mul', [g.one('Mul', [x, r]), g.f32(name, [C], w(name))]);
+    const ms = g.one('ReduceMean', [g.one('Pow', [x, two])], { axes: [-1], keepdims: 1 });
+    const rms = g.one('Sqrt', [g.one('Add', [ms, g.f32(name + '.eps', [1], Float32Array.of(cfg.normEps))])]);
+    return g.one('Mul', [g.one('Div', [x, rms]), g.f32(name, [C], w(name))]);
   };
   const rope = ropeTable(cfg.ropeTheta, D, cfg.maxPositions);
   const cos = g.f32('rope.cos', [cfg.maxPositions, D / 2], rope.cos), sin = g.f32('rope.sin', [cfg.maxPositions, D / 2], rope.sin);
-  const cosB = g.one('Unsqueeze', [g.one('Gather', [cos, 'position_ids'], { axis: 0 }), g.i64('ax2', [2])]); // (B, R, 1, D/2)
-  const sinB = g.one('Unsqueeze', [g.one('Gather', [sin, 'position_ids'], { axis: 0 }), 'ax2']);
-  /** rotate-half RoPE of x (B, R, h, D): (x1, x2) → (x1·cos − x2·sin, x2·cos + x1·sin) */
-  const applyRope = (x: string): string => {
-    const [x1, x2] = g.op('Split', [x, g.i64(`split${x}`, [D / 2, D / 2])], { axis: -1 }, '', 2) as [string, string];
-    const a = g.one('Sub', [g.one('Mul', [x1, cosB]), g.one('Mul', [x2, sinB])]);
-    const b = g.one('Add', [g.one('Mul', [x2, cosB]), g.one('Mul', [x1, sinB])]);
-    return g.one('Concat', [a, b], { axis: -1 });
-  };
   const shapeBRhD = (h: number) => g.i64(`shape_h${h}`, [0, 0, h, D]); // Reshape (B, R, h·D) → (B, R, h, D); 0 copies the dim
-  const scale = g.f32('attn.scale', [1], Float32Array.of(1 / Math.sqrt(D)));
+
   let x = g.one('Gather', [g.f32('tokEmbed', [V, C], w('tokEmbed')), 'input_ids'], { axis: 0 }); // (B, R, C)
   const inputs = [valueInfo('input_ids', DT.INT64, ['B', 'R']), valueInfo('position_ids', DT.INT64, ['B', 'R']),
     valueInfo('attn_bias', DT.FLOAT, ['B', 1, 'R', 'Tk']), valueInfo('query_valid', DT.FLOAT, ['B', 1, 'R', 1]), valueInfo('logit_rows', DT.INT64, ['Nr'])];
@@ -134,34 +129,39 @@ export function buildOnnxModel(cfg: ModelConfig, weights: ReadonlyMap<string, Fl
       k = g.one('Add', [k, g.f32(p + 'bk', [Hkv * D], w(p + 'bk'))]);
       v = g.one('Add', [v, g.f32(p + 'bv', [Hkv * D], w(p + 'bv'))]);
     }
-    const q4 = applyRope(g.one('Reshape', [q, shapeBRhD(H)])); // (B, R, H, D)
-    const k4 = applyRope(g.one('Reshape', [k, shapeBRhD(Hkv)])); // (B, R, Hkv, D)
-    const v4 = g.one('Reshape', [v, shapeBRhD(Hkv)]);
-    g.named(`present_key.${l}`, k4);
-    g.named(`present_value.${l}`, v4);
+    // RoPE on (B, R, h·D) by the contrib RotaryEmbedding (rotate-half = interleaved 0, the same cos/sin table)
+    const q3 = g.one('RotaryEmbedding', [q, 'position_ids', cos, sin], { interleaved: 0, num_heads: H }, 'com.microsoft'); // (B, R, H·D)
+    const k3 = g.one('RotaryEmbedding', [k, 'position_ids', cos, sin], { interleaved: 0, num_heads: Hkv }, 'com.microsoft'); // (B, R, Hkv·D)
+    const k4 = g.one('Reshape', [k3, shapeBRhD(Hkv)], {}, '', `present_key.${l}`); // (B, R, Hkv, D)
+    const v4 = g.one('Reshape', [v, shapeBRhD(Hkv)], {}, '', `present_value.${l}`);
     for (const kind of ['key', 'value']) for (const side of ['before', 'after']) inputs.push(valueInfo(`past_${kind}_${side}.${l}`, DT.FLOAT, ['B', `P${side === 'before' ? 0 : 1}`, Hkv, D]));
     outputs.push(valueInfo(`present_key.${l}`, DT.FLOAT, ['B', 'R', Hkv, D]), valueInfo(`present_value.${l}`, DT.FLOAT, ['B', 'R', Hkv, D]));
     const kAll = g.one('Concat', [`past_key_before.${l}`, k4, `past_key_after.${l}`], { axis: 1 }); // (B, Tk, Hkv, D)
     const vAll = g.one('Concat', [`past_value_before.${l}`, v4, `past_value_after.${l}`], { axis: 1 });
-    let kT = g.one('Transpose', [kAll], { perm: [0, 2, 3, 1] }); // (B, Hkv, D, Tk)
-    let vT = g.one('Transpose', [vAll], { perm: [0, 2, 1, 3] }); // (B, Hkv, Tk, D)
-    if (H !== Hkv) { // GQA: kv head j serves query heads j·H/Hkv … (j+1)·H/Hkv − 1
+    let merged: string; // (B, R, H·D)
+    if (H === Hkv) { // one fused kernel: softmax(Q·Kᵀ·scale + bias)·V
+      const flat = g.i64('shapeBTC', [0, 0, Hkv * D]);
+      const att = g.one('MultiHeadAttention', [q3, g.one('Reshape', [kAll, flat]), g.one('Reshape', [vAll, flat]), '', '', 'attn_bias'],
+        { num_heads: H, scale: 1 / Math.sqrt(D) }, 'com.microsoft');
+      // a query that sees no key at all (padding under a causal mask) gets zeros, as the kernels give it
+      merged = g.one('Mul', [att, g.one('Reshape', ['query_valid', g.i64('shapeQV', [0, -1, 1])])]);
+    } else { // GQA: kv head j serves query heads j·H/Hkv … (j+1)·H/Hkv − 1
       const rep = H / Hkv;
-      kT = g.one('Reshape', [g.one('Expand', [g.one('Unsqueeze', [kT, g.i64('ax2b', [2])]), g.i64(`rep${l}k`, [1, 1, rep, 1, 1])]), g.i64('shapeKT', [0, H, D, -1])]);
-      vT = g.one('Reshape', [g.one('Expand', [g.one('Unsqueeze', [vT, 'ax2b']), g.i64(`rep${l}v`, [1, 1, rep, 1, 1])]), g.i64('shapeVT', [0, H, -1, D])]);
+      const kT = g.one('Reshape', [g.one('Expand', [g.one('Unsqueeze', [g.one('Transpose', [kAll], { perm: [0, 2, 3, 1] }), g.i64('ax2b', [2])]), g.i64('repK', [1, 1, rep, 1, 1])]), g.i64('shapeKT', [0, H, D, -1])]); // (B, H, D, Tk)
+      const vT = g.one('Reshape', [g.one('Expand', [g.one('Unsqueeze', [g.one('Transpose', [vAll], { perm: [0, 2, 1, 3] }), 'ax2b']), 'repK']), g.i64('shapeVT', [0, H, -1, D])]); // (B, H, Tk, D)
+      const qT = g.one('Transpose', [g.one('Reshape', [q3, shapeBRhD(H)])], { perm: [0, 2, 1, 3] }); // (B, H, R, D)
+      const scale = g.f32('attn.scale', [1], Float32Array.of(1 / Math.sqrt(D)));
+      const scores = g.one('Add', [g.one('Mul', [g.one('MatMul', [qT, kT]), scale]), 'attn_bias']); // (B, H, R, Tk)
+      const att = g.one('MatMul', [g.one('Mul', [g.one('Softmax', [scores], { axis: -1 }), 'query_valid']), vT]); // (B, H, R, D)
+      merged = g.one('Reshape', [g.one('Transpose', [att], { perm: [0, 2, 1, 3] }), g.i64('shapeBRC', [0, 0, H * D])]);
     }
-    const qT = g.one('Transpose', [q4], { perm: [0, 2, 1, 3] }); // (B, H, R, D)
-    const scores = g.one('Add', [g.one('Mul', [g.one('MatMul', [qT, kT]), scale]), 'attn_bias']); // (B, H, R, Tk)
-    // a query that sees no key at all (padding under a causal mask) gets zeros, as the kernels give it
-    const att = g.one('MatMul', [g.one('Mul', [g.one('Softmax', [scores], { axis: -1 }), 'query_valid']), vT]); // (B, H, R, D)
-    const merged = g.one('Reshape', [g.one('Transpose', [att], { perm: [0, 2, 1, 3] }), g.i64('shapeBRC', [0, 0, H * D])]);
     x = g.one('Add', [x, linear(merged, p + 'wo', C, H * D)]);
     const h2 = rmsnorm(x, p + 'ffnNorm');
     const gate = linear(h2, p + 'wGate', F, C), up = linear(h2, p + 'wUp', F, C);
     x = g.one('Add', [x, linear(g.one('Mul', [g.one('Mul', [gate, g.one('Sigmoid', [gate])]), up]), p + 'wDown', C, F)]);
   }
   const hN = g.one('Gather', [g.one('Reshape', [rmsnorm(x, 'finalNorm'), g.i64('shapeNC', [-1, C])]), 'logit_rows'], { axis: 0 }); // (Nr, C)
-  g.named('logits', linear(hN, cfg.tieEmbeddings ? 'tokEmbed' : 'lmHead', V, C));
+  linear(hN, cfg.tieEmbeddings ? 'tokEmbed' : 'lmHead', V, C, 'logits');
   // Reshape initializers above are shared by name; drop duplicates (the Builder adds one per call site)
   const seen = new Set<string>();
   const inits = g.inits.filter((t) => { const n = t.name!; if (seen.has(n)) return false; seen.add(n); return true; });
@@ -171,4 +171,40 @@ export function buildOnnxModel(cfg: ModelConfig, weights: ReadonlyMap<string, Fl
     metadataProps: [{ key: 'dllm.config', value: JSON.stringify(cfg) }, { key: 'dllm.dtype', value: o.dtype }],
   });
   return onnx.ModelProto.encode(model).finish();
+}
+
+/**
+ * The MatMul bound of one forward: a graph of only the matrix products of the model for the same shapes —
+ * every linear layer (chained so none is pruned), the attention products Q·Kᵀ and P·V, and the LM head —
+ * with random weights. Timing it in the same ONNX Runtime gives the floor the full graph is compared to.
+ * Inputs x (B, R, C), q (B, H, R, D), k (B, H, D, Tk), v (B, H, Tk, D); outputs the LM-head product and one
+ * accumulator per kind of product.
+ */
+export function buildMatmulBoundModel(cfg: ModelConfig): Uint8Array {
+  const { hiddenSize: C, numHeads: H, numKvHeads: Hkv, headDim: D, ffnSize: F, vocabSize: V, numLayers: L } = cfg;
+  const g = new Builder();
+  let seed = 12345;
+  const rand = (n: number) => Float32Array.from({ length: n }, () => { seed = (Math.imul(seed, 1103515245) + 12345) >>> 0; return (seed / 4294967296 - 0.5) * 0.04; });
+  const mm = (x: string, name: string, K: number, N: number) => g.one('MatMul', [x, g.f32(name, [K, N], rand(K * N))]);
+  let x = 'x', kvAcc = '', attAcc = '';
+  for (let l = 0; l < L; l++) {
+    const p = `l${l}.`;
+    const q = mm(x, p + 'wq', C, H * D);
+    const kv = g.one('Add', [mm(x, p + 'wk', C, Hkv * D), mm(x, p + 'wv', C, Hkv * D)]);
+    kvAcc = kvAcc ? g.one('Add', [kvAcc, kv]) : kv;
+    const att = g.one('MatMul', [g.one('MatMul', ['q', 'k']), 'v']); // (B, H, R, D): Q·Kᵀ then P·V
+    attAcc = attAcc ? g.one('Add', [attAcc, att]) : att;
+    x = mm(q, p + 'wo', H * D, C);
+    const ff = g.one('Add', [mm(x, p + 'wg', C, F), mm(x, p + 'wu', C, F)]);
+    x = mm(ff, p + 'wd', F, C);
+  }
+  g.named('logits', mm(x, 'head', C, V));
+  g.named('kv', kvAcc);
+  g.named('att', attAcc);
+  const graph = onnx.GraphProto.create({
+    name: 'dllm-matmul-bound', node: g.nodes, initializer: g.inits,
+    input: [valueInfo('x', DT.FLOAT, ['B', 'R', C]), valueInfo('q', DT.FLOAT, ['B', H, 'R', D]), valueInfo('k', DT.FLOAT, ['B', H, D, 'Tk']), valueInfo('v', DT.FLOAT, ['B', H, 'Tk', D])],
+    output: [valueInfo('logits', DT.FLOAT, ['B', 'R', V]), valueInfo('kv', DT.FLOAT, ['B', 'R', Hkv * D]), valueInfo('att', DT.FLOAT, ['B', H, 'R', D])],
+  });
+  return onnx.ModelProto.encode(onnx.ModelProto.create({ irVersion: 8, producerName: 'dllm', opsetImport: [{ domain: '', version: 17 }], graph })).finish();
 }

@@ -20,7 +20,10 @@ export const ORT_VERSION: string = ort.env.versions?.node ?? 'unknown';
 
 /** an ONNX model file or bytes → session on the CPU provider with `threads` intra-op threads */
 export function ortSession(model: string | Uint8Array, threads = 0): Promise<ort.InferenceSession> {
-  const opts: ort.InferenceSession.SessionOptions = { executionProviders: ['cpu'], graphOptimizationLevel: 'all', ...(threads ? { intraOpNumThreads: threads, interOpNumThreads: 1 } : {}) };
+  const opts: ort.InferenceSession.SessionOptions = { executionProviders: ['cpu'], graphOptimizationLevel: 'all',
+    // idle pool threads sleep instead of spinning: several sessions in one process (two served models, a
+    // benchmark's reference graph) would otherwise take each other's cores
+    extra: { session: { intra_op: { allow_spinning: '0' } } }, ...(threads ? { intraOpNumThreads: threads, interOpNumThreads: 1 } : {}) };
   return typeof model === 'string' ? ort.InferenceSession.create(model, opts) : ort.InferenceSession.create(model, opts);
 }
 
@@ -60,17 +63,21 @@ export class OrtTransformer implements ForwardModel {
     // keys past the last computed row are never visible to a causal query: leave them out of the call
     const kEnd = kind === 'causal' ? rowStart + T : Tk;
     const bias = new Float32Array(B * T * kEnd); // (B, 1, R, kEnd)
-    const queryValid = new Float32Array(B * T); // (B, 1, R, 1)
-    for (let b = 0; b < B; b++) for (let i = 0; i < T; i++) {
-      const p = rowStart + i, o = (b * T + i) * kEnd;
-      for (let j = 0; j < kEnd; j++) {
-        const seen = (!keyValid || keyValid[b * Tk + j] !== 0) && (kind === 'none' || (kind === 'causal' ? j <= p : Math.floor(j / bl) <= Math.floor(p / bl)));
-        if (!seen) bias[o + j] = MASKED;
-        else queryValid[b * T + i] = 1;
+    const queryValid = new Float32Array(B * T).fill(1); // (B, 1, R, 1)
+    if (kind !== 'none' || keyValid) { // (bidirectional without padding: all zeros, every query sees keys)
+      for (let b = 0; b < B; b++) for (let i = 0; i < T; i++) {
+        const p = rowStart + i, o = (b * T + i) * kEnd;
+        let any = 0;
+        for (let j = 0; j < kEnd; j++) {
+          const seen = (!keyValid || keyValid[b * Tk + j] !== 0) && (kind === 'none' || (kind === 'causal' ? j <= p : Math.floor(j / bl) <= Math.floor(p / bl)));
+          if (!seen) bias[o + j] = MASKED;
+          else any = 1;
+        }
+        queryValid[b * T + i] = any;
       }
     }
     const rows = input.logitRows ?? Int32Array.from({ length: N }, (_, i) => i);
-    const i64 = (a: ArrayLike<number>) => BigInt64Array.from(Array.from(a, (x) => BigInt(x)));
+    const i64 = (a: ArrayLike<number>) => { const o = new BigInt64Array(a.length); for (let i = 0; i < a.length; i++) o[i] = BigInt(a[i]!); return o; };
     const feeds: Record<string, ort.Tensor> = {
       input_ids: new ort.Tensor('int64', i64(tokens), [B, T]), position_ids: new ort.Tensor('int64', i64(positions), [B, T]),
       attn_bias: new ort.Tensor('float32', bias, [B, 1, T, kEnd]), query_valid: new ort.Tensor('float32', queryValid, [B, 1, T, 1]), logit_rows: new ort.Tensor('int64', i64(rows), [rows.length]),
@@ -87,7 +94,8 @@ export class OrtTransformer implements ForwardModel {
       feeds[`past_key_after.${l}`] = slice(cache?.k[l] ?? null, rowStart + T, cache ? kEnd : 0);
       feeds[`past_value_after.${l}`] = slice(cache?.v[l] ?? null, rowStart + T, cache ? kEnd : 0);
     }
-    const out = await this.session.run(feeds);
+    // without a cache nobody reads the new keys/values: fetch the logits alone (ORT then skips those outputs)
+    const out = cache ? await this.session.run(feeds) : await this.session.run(feeds, ['logits']);
     if (cache) {
       for (let l = 0; l < cfg.numLayers; l++) {
         const k = out[`present_key.${l}`]!.data as Float32Array, v = out[`present_value.${l}`]!.data as Float32Array;
