@@ -13,7 +13,10 @@ import { forwardThroughput, type ForwardRow } from '../src/cli/bench-forward.js'
 import { EvalModel } from '../src/cli/eval-model.js';
 import { buildMatmulBoundModel } from '../src/onnx/graph.js';
 import { createKernels } from '../src/platform/node.js';
-import { loadF32Weights, ortSession, ORT_VERSION } from '../src/platform/node-ort.js';
+import { validateConfig } from '../src/model/config.js';
+import { randomWeights } from '../src/model/weights.js';
+import { loadF32Weights, ortSession, OrtTransformer, ORT_VERSION } from '../src/platform/node-ort.js';
+import { Rng } from '../src/train/rng.js';
 import { parseDecodeOptions } from '../src/sampler/index.js';
 import { llamaCppGreedy } from './llama-cpp-generate.js';
 
@@ -41,6 +44,32 @@ for (const [B, T] of [[1, 256], [4, 64]] as const) {
   console.error(`forward ${B}×${T}: wasm ${row.dllmMs.toFixed(1)} ms, ort ${row.ortMs?.toFixed(1)} ms (MatMul bound ${matmulBoundMs.toFixed(1)} ms), llama.cpp ${row.llamaCppMs?.toFixed(1) ?? '—'} ms`);
 }
 await bound.release();
+
+// ORT's distance to its MatMul bound grows small as the matrices grow: the same measurement at larger shapes
+// (random weights): the DESIGN.md reference model and one layer of LLaDA-8B's dimensions (vocabulary cut to 4096)
+interface ShapeRow { shape: string; tokens: string; ortMs: number; matmulBoundMs: number; ratio: number; }
+const shapes: ShapeRow[] = [{ shape: 'dllm-code-mini (6 layers, d 256)', tokens: '1×256', ortMs: forward[0]!.ortMs ?? NaN, matmulBoundMs: forward[0]!.matmulBoundMs, ratio: forward[0]!.ortOverBound ?? NaN }];
+for (const [label, c] of [
+  ['reference (4 layers, d 512, FFN 1408)', { numLayers: 4, hiddenSize: 512, numHeads: 8, numKvHeads: 8, headDim: 64, ffnSize: 1408 }],
+  ['LLaDA-8B layer (1 layer, d 4096, FFN 12288)', { numLayers: 1, hiddenSize: 4096, numHeads: 32, numKvHeads: 32, headDim: 128, ffnSize: 12288 }],
+] as const) {
+  const cfg = validateConfig({ ...config, ...c, vocabSize: 4096, maxPositions: 1024 });
+  const rng = new Rng(7), w = new Map<string, Float32Array>();
+  for (const [name, x] of randomWeights(cfg, null, () => rng.normal(), 0.02)) if (x.kind === 'f32') w.set(name, x.data);
+  const model = await OrtTransformer.create(cfg, w, { dtype: 'f32', threads });
+  const b = await ortSession(buildMatmulBoundModel(cfg), threads);
+  const T = 256, tokens = Int32Array.from({ length: T }, (_, i) => i % 4000);
+  const t = (shape: number[]) => new ort.Tensor('float32', new Float32Array(shape.reduce((a, x) => a * x, 1)).fill(0.01), shape);
+  const feeds = { x: t([1, T, cfg.hiddenSize]), q: t([1, cfg.numHeads, T, cfg.headDim]), k: t([1, cfg.numHeads, cfg.headDim, T]), v: t([1, cfg.numHeads, T, cfg.headDim]) };
+  const a: number[] = [], bb: number[] = [];
+  for (let r = -1; r < RUNS; r++) {
+    let t0 = performance.now(); await model.forward({ tokens, B: 1, T }); if (r >= 0) a.push(performance.now() - t0);
+    t0 = performance.now(); await b.run(feeds); if (r >= 0) bb.push(performance.now() - t0);
+  }
+  shapes.push({ shape: label, tokens: `1×${T}`, ortMs: median(a), matmulBoundMs: median(bb), ratio: median(a) / median(bb) });
+  console.error(`${label}: ort ${median(a).toFixed(1)} ms, bound ${median(bb).toFixed(1)} ms`);
+  model.dispose(); await b.release();
+}
 
 // ---- decode -----------------------------------------------------------------------------------------------
 interface DecRow { model: string; backend: string; decoder: string; cache: string; tokens: number; seconds: number; tokensPerSecond: number; tpf: number; nfe: number; firstSettledMs: number; }
@@ -81,6 +110,9 @@ const md = [
   '| tokens | wasm ms | ort ms | llama.cpp ms | ORT MatMul bound ms | ort / bound | wasm / llama.cpp | ort / llama.cpp |', '| --- | --- | --- | --- | --- | --- | --- | --- |',
   ...forward.map((r) => `| ${r.B}×${r.T} | ${f1(r.dllmMs)} | ${f1(r.ortMs)} | ${f1(r.llamaCppMs)} | ${f1(r.matmulBoundMs)} | ${f1(r.ortOverBound, 2)} | ${f1(r.ratio, 2)} | ${r.ortMs !== null && r.llamaCppMs !== null ? f1(r.ortMs / r.llamaCppMs, 2) : '—'} |`),
   ...forward.filter((r) => r.note).map((r) => `\n${r.B}×${r.T}: ${r.note}`), '',
+  '## ONNX Runtime forward vs its MatMul bound (the same matrix products alone, same ORT, same threads)', '',
+  '| shape | tokens | ort forward ms | MatMul bound ms | forward / bound |', '| --- | --- | --- | --- | --- |',
+  ...shapes.map((r) => `| ${r.shape} | ${r.tokens} | ${f1(r.ortMs)} | ${f1(r.matmulBoundMs)} | ${f1(r.ratio, 2)} |`), '',
   '## Generation (tokens to EOS / wall time; TPF = tokens / NFE)', '',
   '| model | backend | decoder | cache | tokens | tok/s | TPF | NFE | first settled token (ms) |', '| --- | --- | --- | --- | --- | --- | --- | --- | --- |',
   ...decode.map((r) => `| ${r.model} | ${r.backend} | ${r.decoder} | ${r.cache} | ${r.tokens} | ${r.tokensPerSecond.toFixed(1)} | ${r.tpf.toFixed(2)} | ${r.nfe} | ${r.firstSettledMs.toFixed(0)} |`),
@@ -88,5 +120,5 @@ const md = [
 ].join('\n');
 console.log(md);
 mkdirSync(new URL('../../bench/results/', import.meta.url), { recursive: true });
-writeFileSync(new URL('../../bench/results/decode.json', import.meta.url), JSON.stringify({ date: new Date().toISOString(), threads, forward, decode }, null, 2) + '\n');
+writeFileSync(new URL('../../bench/results/decode.json', import.meta.url), JSON.stringify({ date: new Date().toISOString(), threads, forward, shapes, decode }, null, 2) + '\n');
 writeFileSync(new URL('../../bench/results/decode.md', import.meta.url), md + '\n');

@@ -11,11 +11,12 @@ import { chat } from './chat.js';
 import { serve } from './serve.js';
 import { evalCommand } from './eval.js';
 import { bench } from './bench.js';
+import { exportOnnx } from './export-onnx.js';
 
 const USAGE = `dllm ${VERSION} — diffusion language models in TypeScript
 
 Usage:
-  dllm generate [PROMPT] [--model NAME|DIR] [--gen-length 128] [--block-length 32] [--steps N]
+  dllm generate [PROMPT] [--model NAME|DIR] [--backend auto|ort|wasm|ref] [--gen-length 128] [--block-length 32] [--steps N]
                 [--decoder fixed|threshold|factor|origin|maskgit_plus|topk_margin|entropy] [--threshold 0.9]
                 [--factor 1] [--cache none|prefix|dual] [--temperature 0] [--top-p 1] [--top-k 0]
                 [--remasking low_confidence|random] [--cfg-scale 0] [--alg-temp 0] [--eps 0.001]
@@ -46,6 +47,8 @@ Usage:
                                          train a diffusion (mdm) or AR model on the CPU
   dllm export --checkpoint DIR --out DIR [--dtype f16|bf16|f32] | --out FILE.gguf --format gguf [--dtype f32|f16]
                                          a training checkpoint → a model folder to ship
+  dllm export-onnx --model NAME|DIR --out DIR [--dtype f32|q8] [--block-size 64]
+                                         the model as an ONNX graph + external weights (ONNX Runtime anywhere)
   dllm kernels [--backend auto|wasm|ref] [--threads N]
                                          show which compute engine this machine gets
   dllm --version | --help`;
@@ -68,6 +71,7 @@ const commands: Record<string, Command> = {
   inspect,
   forward,
   export: exportModel,
+  'export-onnx': exportOnnx,
   async kernels(argv) {
     const { values } = parseArgs({
       args: argv, strict: true,

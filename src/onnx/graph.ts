@@ -26,7 +26,15 @@ export interface OnnxBuildOptions {
   dtype: 'f32' | 'q8';
   /** q8: weights per scale along K (a power of two ≥ 16) */
   blockSize?: number;
+  /**
+   * external data (models over protobuf's 2 GB): each initializer of more than 1 KiB is handed to this sink
+   * as it is made (nothing is kept) and the graph records where the sink put it
+   */
+  external?: (name: string, bytes: Uint8Array) => { location: string; offset: number; length: number };
 }
+
+/** the weights by our parameter names: a Map, or a provider that makes each one on demand (huge models) */
+export interface WeightSource { get(name: string): Float32Array | undefined; has(name: string): boolean; }
 
 type Attr = number | number[] | string;
 function attr(name: string, v: Attr): Record<string, unknown> {
@@ -39,6 +47,16 @@ class Builder {
   nodes: onnxProto.onnx.INodeProto[] = [];
   inits: onnxProto.onnx.ITensorProto[] = [];
   private n = 0;
+  private readonly names = new Set<string>(); // initializers are shared by name (shape constants, tied weights)
+  constructor(private readonly external?: OnnxBuildOptions['external']) {}
+  private tensor(name: string, dataType: number, dims: number[], bytes: Uint8Array): void {
+    this.names.add(name);
+    if (this.external && bytes.byteLength > 1024) {
+      const at = this.external(name, bytes);
+      this.inits.push(onnx.TensorProto.create({ name, dataType, dims, dataLocation: onnx.TensorProto.DataLocation.EXTERNAL,
+        externalData: [{ key: 'location', value: at.location }, { key: 'offset', value: String(at.offset) }, { key: 'length', value: String(at.length) }] }));
+    } else this.inits.push(onnx.TensorProto.create({ name, dataType, dims, rawData: bytes }));
+  }
   op(type: string, inputs: string[], attrs: Record<string, Attr> = {}, domain = '', outputs = 1, names: string[] = []): string[] {
     const outs = Array.from({ length: outputs }, (_, i) => names[i] ?? `t${this.n++}`);
     this.nodes.push(onnx.NodeProto.create({ opType: type, input: inputs, output: outs, domain, attribute: Object.entries(attrs).map(([k, v]) => attr(k, v)) }));
@@ -49,15 +67,17 @@ class Builder {
   /** an alias for a value (graph outputs that are also used inside the graph) */
   named(name: string, from: string): void { this.nodes.push(onnx.NodeProto.create({ opType: 'Identity', input: [from], output: [name] })); }
   f32(name: string, dims: number[], data: Float32Array): string {
-    this.inits.push(onnx.TensorProto.create({ name, dataType: DT.FLOAT, dims, rawData: new Uint8Array(data.buffer, data.byteOffset, data.byteLength) }));
+    if (!this.names.has(name)) this.tensor(name, DT.FLOAT, dims, new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
     return name;
   }
   i64(name: string, values: number[]): string {
+    if (this.names.has(name)) return name;
+    this.names.add(name);
     this.inits.push(onnx.TensorProto.create({ name, dataType: DT.INT64, dims: [values.length], int64Data: values }));
     return name;
   }
   u8(name: string, dims: number[], data: Uint8Array): string {
-    this.inits.push(onnx.TensorProto.create({ name, dataType: DT.UINT8, dims, rawData: data }));
+    this.tensor(name, DT.UINT8, dims, data);
     return name;
   }
 }
@@ -88,10 +108,10 @@ export function quantizeBlocks(w: Float32Array, N: number, K: number, bs: number
   return { q, scales };
 }
 
-export function buildOnnxModel(cfg: ModelConfig, weights: ReadonlyMap<string, Float32Array>, o: OnnxBuildOptions = { dtype: 'f32' }): Uint8Array {
+export function buildOnnxModel(cfg: ModelConfig, weights: WeightSource, o: OnnxBuildOptions = { dtype: 'f32' }): Uint8Array {
   const { hiddenSize: C, numHeads: H, numKvHeads: Hkv, headDim: D, ffnSize: F, vocabSize: V, numLayers: L } = cfg;
   const bs = o.blockSize ?? 64;
-  const g = new Builder();
+  const g = new Builder(o.external);
   const w = (name: string): Float32Array => {
     const x = weights.get(name);
     if (!x) throw new Error(`onnx: weight "${name}" is missing`);
@@ -162,10 +182,7 @@ export function buildOnnxModel(cfg: ModelConfig, weights: ReadonlyMap<string, Fl
   }
   const hN = g.one('Gather', [g.one('Reshape', [rmsnorm(x, 'finalNorm'), g.i64('shapeNC', [-1, C])]), 'logit_rows'], { axis: 0 }); // (Nr, C)
   linear(hN, cfg.tieEmbeddings ? 'tokEmbed' : 'lmHead', V, C, 'logits');
-  // Reshape initializers above are shared by name; drop duplicates (the Builder adds one per call site)
-  const seen = new Set<string>();
-  const inits = g.inits.filter((t) => { const n = t.name!; if (seen.has(n)) return false; seen.add(n); return true; });
-  const graph = onnx.GraphProto.create({ name: `dllm-${cfg.arch}`, node: g.nodes, input: inputs, output: outputs, initializer: inits });
+  const graph = onnx.GraphProto.create({ name: `dllm-${cfg.arch}`, node: g.nodes, input: inputs, output: outputs, initializer: g.inits });
   const model = onnx.ModelProto.create({
     irVersion: 8, producerName: 'dllm', opsetImport: [{ domain: '', version: 17 }, { domain: 'com.microsoft', version: 1 }], graph,
     metadataProps: [{ key: 'dllm.config', value: JSON.stringify(cfg) }, { key: 'dllm.dtype', value: o.dtype }],

@@ -7,7 +7,9 @@ import ort from 'onnxruntime-node';
 import type { KVCache, ForwardInput, ForwardModel } from '../model/forward.js';
 import { defaultPositions } from '../model/forward.js';
 import type { ModelConfig } from '../model/config.js';
-import { buildOnnxModel, MASKED, type OnnxBuildOptions } from '../onnx/graph.js';
+import { closeSync, mkdirSync, openSync, renameSync, rmSync, writeFileSync, writeSync } from 'node:fs';
+import { join } from 'node:path';
+import { buildOnnxModel, MASKED, type OnnxBuildOptions, type WeightSource } from '../onnx/graph.js';
 import { createRefKernels } from '../kernels/ref/index.js';
 import { loadWeights } from '../model/load.js';
 import type { TextTokenizer } from '../tokenizer/index.js';
@@ -31,7 +33,7 @@ export class OrtTransformer implements ForwardModel {
   private constructor(readonly config: ModelConfig, private readonly session: ort.InferenceSession) {}
 
   /** build the graph from f32 weights (our parameter names) and open a session */
-  static async create(config: ModelConfig, weights: ReadonlyMap<string, Float32Array>, o: OrtOptions = { dtype: 'f32' }): Promise<OrtTransformer> {
+  static async create(config: ModelConfig, weights: WeightSource, o: OrtOptions = { dtype: 'f32' }): Promise<OrtTransformer> {
     return OrtTransformer.fromSession(config, await ortSession(buildOnnxModel(config, weights, o), o.threads ?? 0));
   }
 
@@ -129,4 +131,36 @@ export async function loadOrtModelDir(dir: string, o: OrtOptions = { dtype: 'f32
   const { config, weights } = await loadF32Weights(dir);
   const model = await OrtTransformer.create(config, weights, o);
   return { config, model, tokenizer: await loadTokenizer(folderFiles(dir)), loadMs: performance.now() - t0 };
+}
+
+/**
+ * Write the graph to DIR/model.onnx with every initializer over 1 KiB in DIR/model.onnx.data (ONNX external
+ * data, offsets aligned to 4 KiB so runtimes can map them): no 2 GB protobuf limit, and weights are written
+ * as they are made. Returns the two paths and the data size.
+ */
+export function writeOnnxDir(dir: string, config: ModelConfig, weights: WeightSource, o: OnnxBuildOptions): { model: string; data: string; dataBytes: number } {
+  mkdirSync(dir, { recursive: true });
+  const model = join(dir, 'model.onnx'), data = join(dir, 'model.onnx.data');
+  const tmpData = `${data}.${process.pid}.tmp`, tmpModel = `${model}.${process.pid}.tmp`;
+  const fd = openSync(tmpData, 'w');
+  let offset = 0;
+  try {
+    const bytes = buildOnnxModel(config, weights, { ...o, external: (_name, b) => {
+      const pad = (4096 - (offset % 4096)) % 4096;
+      if (pad) { writeSync(fd, new Uint8Array(pad)); offset += pad; }
+      writeSync(fd, b);
+      const at = { location: 'model.onnx.data', offset, length: b.byteLength };
+      offset += b.byteLength;
+      return at;
+    } });
+    closeSync(fd);
+    writeFileSync(tmpModel, bytes);
+    renameSync(tmpData, data); // the data first: a model.onnx on disk always has its data
+    renameSync(tmpModel, model);
+    return { model, data, dataBytes: offset };
+  } catch (e) {
+    try { closeSync(fd); } catch { /* closed */ }
+    rmSync(tmpData, { force: true }); rmSync(tmpModel, { force: true });
+    throw e;
+  }
 }

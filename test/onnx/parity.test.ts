@@ -103,3 +103,30 @@ test('int8 weights (MatMulNBits, blocks of 16) stay close to f32', async () => {
     assert.ok(d < 0.05 * scale && d > 0, `int8 vs f32: max diff ${d} (logit scale ${scale}); int8 must differ a little and not much`);
   } finally { q8.dispose(); }
 });
+
+test('dllm export-onnx writes a folder that ONNX Runtime loads with external weights, same logits; bad input fails clearly', async () => {
+  const { execFile } = await import('node:child_process');
+  const { promisify } = await import('node:util');
+  const { mkdtempSync, existsSync, readFileSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const { join } = await import('node:path');
+  const { ortSession } = await import('../../src/platform/node-ort.js');
+  const run = promisify(execFile);
+  const CLI = fileURLToPath(new URL('../../../bin/dllm.js', import.meta.url));
+  const out = join(mkdtempSync(join(tmpdir(), 'dllm-onnx-')), 'llama');
+  await run(process.execPath, [CLI, 'export-onnx', '--model', fixture('llama'), '--out', out]);
+  for (const f of ['model.onnx', 'model.onnx.data', 'config.json', 'tokenizer.json', 'onnx-io.json']) assert.ok(existsSync(join(out, f)), f);
+  assert.ok(readFileSync(join(out, 'model.onnx')).length < 64 * 1024, 'the weights live in model.onnx.data');
+  const { config } = await loadF32Weights(fixture('llama'));
+  const fromFile = OrtTransformer.fromSession(config, await ortSession(join(out, 'model.onnx'), 1));
+  try {
+    const input: ForwardInput = { tokens: ids(1, 9, config.vocabSize), B: 1, T: 9 };
+    const d = maxDiff(await engines.get('llama')!.wasm.forward(input), await fromFile.forward(input));
+    assert.ok(d <= TOL, `exported file vs WASM: ${d}`);
+  } finally { fromFile.dispose(); }
+  for (const [args, pattern] of [[['--model', '/nonexistent', '--out', out], /neither a folder|does not exist/], [['--model', fixture('llama'), '--out', out, '--dtype', 'f16'], /--dtype must be f32 or q8/]] as const) {
+    const r = await run(process.execPath, [CLI, 'export-onnx', ...args]).then(() => null, (e: { stderr: string }) => e);
+    assert.ok(r, `${args.join(' ')} must fail`);
+    assert.match(r.stderr, pattern);
+  }
+});
