@@ -1,4 +1,4 @@
-// dllm export-onnx --model NAME|DIR --out DIR [--dtype f32|q8] [--block-size 64]
+// dllm export-onnx --model NAME|DIR --out DIR [--dtype f32|q8]
 // The model as an ONNX graph for ONNX Runtime anywhere (onnxruntime-node, onnxruntime-web with WebGPU, the
 // CUDA provider): OUT/model.onnx + OUT/model.onnx.data (external weights), the checkpoint's config and
 // tokenizer files, and OUT/onnx-io.json describing the inputs and outputs (see README "ONNX").
@@ -22,16 +22,14 @@ const IO = {
 };
 
 export async function exportOnnx(argv: string[]): Promise<number> {
-  const { values } = parseArgs({ args: argv, strict: true, options: { model: { type: 'string' }, out: { type: 'string' }, dtype: { type: 'string', default: 'f32' }, 'block-size': { type: 'string', default: '64' } } });
+  const { values } = parseArgs({ args: argv, strict: true, options: { model: { type: 'string' }, out: { type: 'string' }, dtype: { type: 'string', default: 'f32' } } });
   if (!values.model || !values.out) throw new Error('usage: dllm export-onnx --model NAME|DIR --out DIR [--dtype f32|q8]');
   const dtype = values.dtype as 'f32' | 'q8';
   if (dtype !== 'f32' && dtype !== 'q8') throw new Error(`--dtype must be f32 or q8, got "${values.dtype}"`);
-  const blockSize = Number(values['block-size']);
-  if (!(Number.isInteger(blockSize) && blockSize >= 16 && (blockSize & (blockSize - 1)) === 0)) throw new Error(`--block-size must be a power of two ≥ 16, got "${values['block-size']}"`);
   const dir = resolveModel(values.model), out = resolve(values.out);
   const t0 = performance.now();
   const { config, weights } = await loadF32Weights(dir);
-  const w = writeOnnxDir(out, config, weights, { dtype, blockSize });
+  const w = writeOnnxDir(out, config, weights, { dtype });
   for (const f of ['config.json', 'tokenizer.json', 'tokenizer_config.json', 'generation_config.json']) if (existsSync(join(dir, f))) copyFileSync(join(dir, f), join(out, f));
   writeFileSync(join(out, 'onnx-io.json'), JSON.stringify({ producer: 'dllm', arch: config.arch, dtype, opset: 17, domains: ['', 'com.microsoft'], ...IO }, null, 2) + '\n');
   const s = await ortSession(w.model, 1); // the file loads: a broken export fails here, not at the user's

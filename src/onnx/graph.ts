@@ -1,5 +1,5 @@
-// The transformer of model/forward.ts emitted as an ONNX graph (standard opset-17 ops; int8 weights through
-// com.microsoft MatMulNBits), from the same config and parameter table, so ONNX Runtime runs the very model
+// The transformer of model/forward.ts emitted as an ONNX graph (standard opset-17 ops, com.microsoft fused
+// attention and rotary ops; int8 weights through com.microsoft DynamicQuantizeMatMul), from the same config and parameter table, so ONNX Runtime runs the very model
 // our kernels run: native MLAS on the CPU here, and the same file on its CUDA provider or in browsers on WebGPU.
 // Inputs (one call computes R rows of B sequences whose keys span Tk rows):
 //   input_ids (B, R) int64 · position_ids (B, R) int64 · attn_bias (B, 1, R, Tk) float: 0 where a query may
@@ -22,10 +22,8 @@ const AT = onnx.AttributeProto.AttributeType;
 export const MASKED = -1e9; // additive bias of a hidden key: exp(−1e9 − max) is exactly 0 in float32
 
 export interface OnnxBuildOptions {
-  /** f32 weights, or int8 weights in blocks along K (MatMulNBits, bits 8, symmetric, zero point 128) */
+  /** f32 weights, or int8 weights with a scale per output channel (com.microsoft DynamicQuantizeMatMul) */
   dtype: 'f32' | 'q8';
-  /** q8: weights per scale along K (a power of two ≥ 16) */
-  blockSize?: number;
   /**
    * external data (models over protobuf's 2 GB): each initializer of more than 1 KiB is handed to this sink
    * as it is made (nothing is kept) and the graph records where the sink put it
@@ -76,8 +74,8 @@ class Builder {
     this.inits.push(onnx.TensorProto.create({ name, dataType: DT.INT64, dims: [values.length], int64Data: values }));
     return name;
   }
-  u8(name: string, dims: number[], data: Uint8Array): string {
-    this.tensor(name, DT.UINT8, dims, data);
+  i8(name: string, dims: number[], data: Int8Array): string {
+    this.tensor(name, DT.INT8, dims, new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
     return name;
   }
 }
@@ -93,24 +91,21 @@ function transpose(w: Float32Array, rows: number, cols: number): Float32Array {
   return t;
 }
 
-/** symmetric int8 in blocks of `bs` along K: MatMulNBits layout B (N, K/bs, bs) uint8 with zero point 128, scales (N·K/bs) */
-export function quantizeBlocks(w: Float32Array, N: number, K: number, bs: number): { q: Uint8Array; scales: Float32Array } {
-  const nb = K / bs, q = new Uint8Array(N * K), scales = new Float32Array(N * nb);
+/** symmetric int8 per output channel: W (N, K) → Q (K, N) int8 (DynamicQuantizeMatMul's B) and scales (N) = max|w|/127 */
+export function quantizeColumns(w: Float32Array, N: number, K: number): { q: Int8Array; scales: Float32Array } {
+  const q = new Int8Array(K * N), scales = new Float32Array(N);
   for (let n = 0; n < N; n++) {
-    for (let b = 0; b < nb; b++) {
-      let m = 0;
-      for (let j = 0; j < bs; j++) m = Math.max(m, Math.abs(w[n * K + b * bs + j]!));
-      const s = m / 127 || 1;
-      scales[n * nb + b] = s;
-      for (let j = 0; j < bs; j++) q[n * K + b * bs + j] = Math.max(1, Math.min(255, Math.round(w[n * K + b * bs + j]! / s) + 128));
-    }
+    let m = 0;
+    for (let k = 0; k < K; k++) m = Math.max(m, Math.abs(w[n * K + k]!));
+    const s = m / 127 || 1;
+    scales[n] = s;
+    for (let k = 0; k < K; k++) q[k * N + n] = Math.round(w[n * K + k]! / s);
   }
   return { q, scales };
 }
 
 export function buildOnnxModel(cfg: ModelConfig, weights: WeightSource, o: OnnxBuildOptions = { dtype: 'f32' }): Uint8Array {
   const { hiddenSize: C, numHeads: H, numKvHeads: Hkv, headDim: D, ffnSize: F, vocabSize: V, numLayers: L } = cfg;
-  const bs = o.blockSize ?? 64;
   const g = new Builder(o.external);
   const w = (name: string): Float32Array => {
     const x = weights.get(name);
@@ -119,10 +114,11 @@ export function buildOnnxModel(cfg: ModelConfig, weights: WeightSource, o: OnnxB
   };
   for (const s of parameterTable(cfg)) if (!weights.has(s.name)) throw new Error(`onnx: weight "${s.name}" is missing`);
   const linear = (x: string, name: string, N: number, K: number, out?: string): string => {
-    const q8 = o.dtype === 'q8' && K % bs === 0 && K >= bs;
-    if (!q8) return g.one('MatMul', [x, g.f32(name + '.T', [K, N], transpose(w(name), N, K))], {}, '', out);
-    const { q, scales } = quantizeBlocks(w(name), N, K, bs);
-    return g.one('MatMulNBits', [x, g.u8(name + '.q', [N, K / bs, bs], q), g.f32(name + '.scales', [N * (K / bs)], scales)], { K, N, bits: 8, block_size: bs }, 'com.microsoft', out);
+    if (o.dtype === 'f32') return g.one('MatMul', [x, g.f32(name + '.T', [K, N], transpose(w(name), N, K))], {}, '', out);
+    // int8 weights with one scale per output channel (the wasm engine's q8 scheme); the activations are
+    // quantized per call and the product runs on ORT's int8 GEMM (VNNI / AVX-512 where the CPU has them)
+    const { q, scales } = quantizeColumns(w(name), N, K);
+    return g.one('DynamicQuantizeMatMul', [x, g.i8(name + '.q', [K, N], q), g.f32(name + '.scales', [N], scales), g.i8(name + '.zero', [N], new Int8Array(N))], {}, 'com.microsoft', out);
   };
   // x / √(mean(x²) + ε) · w, spelled Pow → ReduceMean → Add → Sqrt → Div → Mul: the pattern ONNX Runtime's
   // optimizer fuses into one SimplifiedLayerNormalization kernel

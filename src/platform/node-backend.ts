@@ -1,5 +1,5 @@
 // Opening a model folder on a compute backend for inference — the one place the CLI and the server choose:
-//   ort   ONNX Runtime (onnxruntime-node, native MLAS): the graph of onnx/graph.ts, f32 or int8 (MatMulNBits)
+//   ort   ONNX Runtime (onnxruntime-node, native MLAS): the graph of onnx/graph.ts, f32 or int8 (DynamicQuantizeMatMul)
 //   wasm  our WebAssembly SIMD kernels (f32, f16 or q8 storage) — the engine that also trains
 //   ref   the reference kernels (slow; the oracle)
 //   auto  the fastest that loads: ort when onnxruntime-node loads here, else wasm (f16 storage is wasm's)

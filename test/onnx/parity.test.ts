@@ -2,7 +2,7 @@
 // (max abs diff ≤ 1e-4 in f32: both sum in float32 in different orders, the logits are O(1)) for llada, dream
 // (GQA, q/k/v biases) and llama on the PyTorch fixtures, with bidirectional, causal and block-causal masks
 // and key padding, through prefix and dual block caches and the AR KV cache; temperature-0 generation is
-// token-identical across the two backends. int8 (MatMulNBits) stays close to f32.
+// token-identical across the two backends. int8 (DynamicQuantizeMatMul) stays close to f32.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { fileURLToPath } from 'node:url';
@@ -90,9 +90,9 @@ test('llama: AR decoding with the KV cache is token-identical across backends', 
   assert.deepEqual(Array.from(rb.result.ids), Array.from(ra.result.ids));
 });
 
-test('int8 weights (MatMulNBits, blocks of 16) stay close to f32', async () => {
+test('int8 weights (per-output-channel scales, DynamicQuantizeMatMul) stay close to f32', async () => {
   const { config, weights } = await loadF32Weights(fixture('llada'));
-  const q8 = await OrtTransformer.create(config, weights, { dtype: 'q8', blockSize: 16, threads: 1 });
+  const q8 = await OrtTransformer.create(config, weights, { dtype: 'q8', threads: 1 });
   try {
     const { ort } = engines.get('llada')!;
     const input: ForwardInput = { tokens: ids(1, 12, config.vocabSize), B: 1, T: 12 };
