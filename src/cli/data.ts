@@ -43,7 +43,7 @@ export async function dataBuild(argv: string[]): Promise<number> {
   if (!Number.isInteger(vocabSize) || vocabSize < 300) throw new Error(`--vocab-size must be an integer ≥ 300, got ${values['vocab-size']}`);
   if (!(valPercent > 0 && valPercent < 50)) throw new Error(`--val-percent must be in (0, 50), got ${values['val-percent']}`);
   const input = await realpath(resolve(values.input));
-  if ((input + sep).includes(EVAL_DATA_MARKER + sep)) throw new Error(`${input} is inside the evaluation data folder; never train on it`);
+  if ((input + sep).includes(EVAL_DATA_MARKER + sep) || (input + sep).includes(`${sep}eval-data${sep}`)) throw new Error(`${input} is inside the evaluation data folder; never train on it`);
   if (!(await stat(input)).isDirectory()) throw new Error(`${input} is not a folder`);
   const files = await listFiles(input, values.ext!);
   if (files.length === 0) throw new Error(`no ${values.ext} files under ${input}`);

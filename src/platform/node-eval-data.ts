@@ -6,8 +6,12 @@ import { gunzipSync } from 'node:zlib';
 import { gsm8k, type MathSample } from '../eval/gsm8k.js';
 import { humaneval, humanevalInfilling, humanevalTs, INFILL_FILES, mbpp, type CodeSample, type InfillSplit, type TaskName } from '../eval/tasks.js';
 
-/** ../shared/data relative to the package (the repo's checkout sits next to it) */
-export const DEFAULT_DATA_DIR = resolve(new URL('../../../../shared/data', import.meta.url).pathname);
+/** where the evaluation sets are looked for without --data: $DLLM_EVAL_DATA, ../shared/data next to the checkout, /work/shared/data */
+export const DATA_DIR_CANDIDATES: readonly string[] = [
+  ...(process.env['DLLM_EVAL_DATA'] ? [process.env['DLLM_EVAL_DATA']] : []),
+  resolve(new URL('../../../../shared/data', import.meta.url).pathname), '/work/shared/data',
+];
+export const DEFAULT_DATA_DIR = DATA_DIR_CANDIDATES.find((d) => existsSync(d)) ?? DATA_DIR_CANDIDATES[0]!;
 
 export function readJsonl(path: string): Record<string, unknown>[] {
   if (!existsSync(path)) throw new Error(`eval data: ${path} does not exist (give the folder with --data DIR)`);

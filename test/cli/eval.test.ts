@@ -13,10 +13,11 @@ const run = promisify(execFile);
 const CLI = new URL('../../../bin/dllm.js', import.meta.url).pathname;
 const LLADA = new URL('../../../test/fixtures/llada', import.meta.url).pathname;
 const LLAMA = new URL('../../../test/fixtures/llama', import.meta.url).pathname;
+const DATA = new URL('../../../test/fixtures/eval-data', import.meta.url).pathname;
 
 test('eval humaneval: JSONL per sample, summary, resume, settings guard', async () => {
   const out = mkdtempSync(join(tmpdir(), 'dllm-eval-'));
-  const args = [CLI, 'eval', 'humaneval', '--model', LLADA, '--limit', '2', '--out', out, '--gen-length', '8', '--block-length', '8', '--quiet'];
+  const args = [CLI, 'eval', 'humaneval', '--model', LLADA, '--limit', '2', '--out', out, '--gen-length', '8', '--block-length', '8', '--quiet', '--data', DATA];
   const r = await run(process.execPath, args);
   assert.match(r.stdout, /humaneval llada: pass@1 0\.0 % \(0\/2\)/);
   const lines = readFileSync(join(out, 'samples.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
@@ -53,7 +54,7 @@ test('eval ppl: diffusion (ELBO bound) and causal (exact) in nats/token and bits
 
 test('dllm bench: one run writes bench.json, bench.md, bench.svg and the docs page from them', async () => {
   const out = mkdtempSync(join(tmpdir(), 'dllm-bench-'));
-  await run(process.execPath, [CLI, 'bench', '--model', LLADA, '--twin', LLAMA, '--limit', '1', '--gen-length', '8', '--block-length', '8', '--forward-tokens', '16', '--out', out, '--docs', join(out, 'benchmarks.md')]);
+  await run(process.execPath, [CLI, 'bench', '--model', LLADA, '--twin', LLAMA, '--limit', '1', '--gen-length', '8', '--block-length', '8', '--forward-tokens', '16', '--data', DATA, '--out', out, '--docs', join(out, 'benchmarks.md')]);
   const r = JSON.parse(readFileSync(join(out, 'bench.json'), 'utf8'));
   assert.deepEqual(r.speed.map((s: { kind: string }) => s.kind), [...Array(6).fill('diffusion'), 'causal']);
   for (const s of r.speed) for (const k of ['tokensPerSecond', 'tpf', 'nfe', 'firstTokenMs', 'pass1']) assert.equal(typeof s[k], 'number', `${s.setting} ${k}`);

@@ -1,14 +1,15 @@
 // The harness is right when the references pass through it: every HumanEval canonical solution, the MBPP
 // test split's reference code (with test_setup_code after it), HumanEval single-line infilling middles
 // (every 4th record: 259 of 1033) and hand-written HumanEval-TS solutions (MultiPL-E ships no reference
-// code) pass; wrong answers fail. Data from ../shared/data (DLLM_EVAL_DATA overrides).
+// code) pass; wrong answers fail. Data: the copies in test/fixtures/eval-data (DLLM_EVAL_DATA overrides).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { cutMiddle } from '../../src/eval/tasks.js';
 import { checkAll } from '../../src/platform/node-eval-check.js';
-import { DEFAULT_DATA_DIR, loadTask } from '../../src/platform/node-eval-data.js';
+import { loadTask } from '../../src/platform/node-eval-data.js';
+import { fileURLToPath } from 'node:url';
 
-const DATA = process.env['DLLM_EVAL_DATA'] ?? DEFAULT_DATA_DIR;
+const DATA = process.env['DLLM_EVAL_DATA'] ?? fileURLToPath(new URL('../../../test/fixtures/eval-data/', import.meta.url));
 const O = { timeoutMs: 20_000, memoryMb: 1024 };
 
 async function passRate(task: 'humaneval' | 'mbpp' | 'humaneval-infilling', every = 1): Promise<{ n: number; failed: string[] }> {
