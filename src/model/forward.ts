@@ -153,14 +153,7 @@ export class Transformer implements ForwardModel {
   forward(input: ForwardInput): Float32Array {
     const cfg = this.config;
     const { B, T, tokens, cache } = input;
-    const N = B * T;
-    const rowStart = input.rowStart ?? 0;
-    if (tokens.length !== N) throw new Error(`forward: tokens has ${tokens.length} ids, B·T = ${N}`);
-    const Tk = cache ? cache.capacity : T;
-    if (cache && cache.B !== B) throw new Error(`forward: cache holds ${cache.B} sequences, input has B=${B}`);
-    if (rowStart < 0 || rowStart + T > Tk) throw new Error(`forward: rows ${rowStart}..${rowStart + T - 1} do not fit ${Tk} key rows`);
-    if (!cache && rowStart !== 0) throw new Error('forward: rowStart needs a cache');
-    if (Tk > cfg.maxPositions) throw new Error(`forward: ${Tk} positions exceed the model's ${cfg.maxPositions}`);
+    const { N, rowStart, Tk } = checkForwardInput(cfg, input);
     const { hiddenSize: C, numHeads: H, numKvHeads: Hkv, headDim: D, ffnSize: F, vocabSize: V } = cfg;
     const k = this.kernels;
     const a = this.ensureActs(B, T);
@@ -236,6 +229,18 @@ export class Transformer implements ForwardModel {
     this.kernels.free(this.ropeBufs.cos);
     this.kernels.free(this.ropeBufs.sin);
   }
+}
+
+/** the shape rules every ForwardModel enforces; N = B·T rows, Tk key rows */
+export function checkForwardInput(cfg: ModelConfig, input: ForwardInput): { N: number; rowStart: number; Tk: number } {
+  const { B, T, tokens, cache } = input, N = B * T, rowStart = input.rowStart ?? 0;
+  if (tokens.length !== N) throw new Error(`forward: tokens has ${tokens.length} ids, B·T = ${N}`);
+  const Tk = cache ? cache.capacity : T;
+  if (cache && cache.B !== B) throw new Error(`forward: cache holds ${cache.B} sequences, input has B=${B}`);
+  if (rowStart < 0 || rowStart + T > Tk) throw new Error(`forward: rows ${rowStart}..${rowStart + T - 1} do not fit ${Tk} key rows`);
+  if (!cache && rowStart !== 0) throw new Error('forward: rowStart needs a cache');
+  if (Tk > cfg.maxPositions) throw new Error(`forward: ${Tk} positions exceed the model's ${cfg.maxPositions}`);
+  return { N, rowStart, Tk };
 }
 
 export function defaultPositions(B: number, T: number, start = 0): Int32Array {

@@ -5,7 +5,7 @@
 // values back into the cache (same layout as the Transformer's: L × (B, Tk, Hkv·D)).
 import ort from 'onnxruntime-node';
 import type { KVCache, ForwardInput, ForwardModel } from '../model/forward.js';
-import { defaultPositions } from '../model/forward.js';
+import { checkForwardInput, defaultPositions } from '../model/forward.js';
 import type { ModelConfig } from '../model/config.js';
 import { closeSync, mkdirSync, openSync, renameSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
@@ -49,13 +49,8 @@ export class OrtTransformer implements ForwardModel {
   freeCache(cache: KVCache): void { cache.k.length = 0; cache.v.length = 0; }
 
   async forward(input: ForwardInput): Promise<Float32Array> {
-    const cfg = this.config, { B, T, tokens, cache } = input, N = B * T;
-    const rowStart = input.rowStart ?? 0;
-    if (tokens.length !== N) throw new Error(`forward: tokens has ${tokens.length} ids, B·T = ${N}`);
-    const Tk = cache ? cache.capacity : T;
-    if (cache && cache.B !== B) throw new Error(`forward: cache holds ${cache.B} sequences, input has B=${B}`);
-    if (rowStart < 0 || rowStart + T > Tk) throw new Error(`forward: rows ${rowStart}..${rowStart + T - 1} do not fit ${Tk} key rows`);
-    if (!cache && rowStart !== 0) throw new Error('forward: rowStart needs a cache');
+    const cfg = this.config, { B, T, tokens, cache } = input;
+    const { N, rowStart, Tk } = checkForwardInput(cfg, input);
     for (let i = 0; i < N; i++) if (!(tokens[i]! >= 0 && tokens[i]! < cfg.vocabSize)) throw new Error(`model: token id ${tokens[i]} at ${i} is outside the vocabulary 0..${cfg.vocabSize - 1}`);
     const positions = input.positions ?? defaultPositions(B, T, rowStart);
     const keyValid = input.keyValid ?? null;
