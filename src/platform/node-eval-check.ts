@@ -8,7 +8,10 @@ import { runAll, type RunOutcome, type SandboxOptions, SANDBOX_DEFAULTS } from '
 export function runnable(s: CodeSample, completion: string): { lang: 'python' | 'node'; program: string } {
   const program = s.program(completion);
   if (s.lang === 'python') return { lang: 'python', program };
-  const out = ts.transpileModule(program, { compilerOptions: { module: ts.ModuleKind.CommonJS, target: ts.ScriptTarget.ES2020 }, reportDiagnostics: false });
+  const out = ts.transpileModule(program, { compilerOptions: { module: ts.ModuleKind.CommonJS, target: ts.ScriptTarget.ES2020 }, reportDiagnostics: true });
+  // transpiling repairs what it cannot parse; a syntax error must fail the sample, as tsc would
+  const errors = (out.diagnostics ?? []).filter((d) => d.category === ts.DiagnosticCategory.Error);
+  if (errors.length) return { lang: 'node', program: `console.error(${JSON.stringify(`TypeScript syntax error: ${ts.flattenDiagnosticMessageText(errors[0]!.messageText, ' ')}`)});\nprocess.exit(1);` };
   return { lang: 'node', program: out.outputText };
 }
 

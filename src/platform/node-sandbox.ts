@@ -28,6 +28,11 @@ export interface RunOutcome {
 export interface Isolation { network: boolean; user: boolean; }
 
 export const SANDBOX_DEFAULTS: Readonly<SandboxOptions> = Object.freeze({ timeoutMs: 10_000, memoryMb: 1024 });
+/**
+ * printed by the last line of every program we run: exit code 0 without it is a failure, so a completion
+ * that exits early (sys.exit(0), os._exit(0), process.exit(0)) before the tests ran cannot pass
+ */
+export const DONE_MARKER = '__dllm_tests_ran__';
 const NOBODY = 65534;
 const PYTHON = '/usr/bin/python3'; // readable by nobody (a pyenv under /root is not)
 
@@ -44,8 +49,9 @@ export function isolation(): Isolation {
   return probed;
 }
 
-/** run one program to its end; a non-zero exit is 'failed', unless the time or memory limit caused it */
-export async function runSandboxed(lang: Lang, program: string, o: SandboxOptions = SANDBOX_DEFAULTS): Promise<RunOutcome> {
+/** run one program to its end; passed = exit 0 after its last line ran; else failed, unless the time or memory limit caused it */
+export async function runSandboxed(lang: Lang, source: string, o: SandboxOptions = SANDBOX_DEFAULTS): Promise<RunOutcome> {
+  const program = `${source}\n${lang === 'python' ? `print(${JSON.stringify(DONE_MARKER)}, flush=True)` : `console.log(${JSON.stringify(DONE_MARKER)});`}\n`;
   const dir = mkdtempSync(join(tmpdir(), 'dllm-exec-'));
   chmodSync(dir, 0o755); // nobody reads the program and runs in the folder, but cannot write into it
   const file = join(dir, lang === 'python' ? 'prog.py' : 'prog.js');
@@ -58,10 +64,12 @@ export async function runSandboxed(lang: Lang, program: string, o: SandboxOption
   else cmd.push(process.execPath, `--max-old-space-size=${o.memoryMb}`, file);
   const t0 = performance.now();
   const child = spawn(cmd[0]!, cmd.slice(1), {
-    cwd: dir, detached: true, stdio: ['ignore', 'ignore', 'pipe'],
+    cwd: dir, detached: true, stdio: ['ignore', 'pipe', 'pipe'],
     env: { PATH: '/usr/bin:/bin', HOME: dir, LANG: 'C.UTF-8', PYTHONDONTWRITEBYTECODE: '1' },
   });
-  let stderr = '', timedOut = false;
+  let stderr = '', stdout = '', timedOut = false;
+  child.stdout!.setEncoding('utf8');
+  child.stdout!.on('data', (d: string) => { stdout = (stdout + d).slice(-200); }); // only the tail: the marker
   child.stderr!.setEncoding('utf8');
   child.stderr!.on('data', (d: string) => { stderr = (stderr + d).slice(-2000); });
   const kill = () => { try { process.kill(-child.pid!, 'SIGKILL'); } catch { /* already gone */ } };
@@ -75,7 +83,9 @@ export async function runSandboxed(lang: Lang, program: string, o: SandboxOption
   rmSync(dir, { recursive: true, force: true });
   const ms = Math.round(performance.now() - t0);
   const oom = /MemoryError|JavaScript heap out of memory|Cannot allocate memory|std::bad_alloc/.test(stderr);
-  const status = timedOut ? 'timeout' : exitCode === 0 ? 'passed' : oom ? 'memory' : 'failed';
+  const ran = stdout.includes(DONE_MARKER);
+  if (exitCode === 0 && !ran) stderr += '\n(exited with 0 before its last line ran)';
+  const status = timedOut ? 'timeout' : exitCode === 0 && ran ? 'passed' : oom ? 'memory' : 'failed';
   return { status, exitCode, signal, stderr, ms };
 }
 

@@ -53,3 +53,17 @@ test('no network, not root (where the OS allows it)', async (t) => {
   const write = await runSandboxed('python', 'open("/root/dllm-sandbox-probe", "w").write("x")\n', O);
   if (iso.user) assert.equal(write.status, 'failed', 'nobody cannot write into /root');
 });
+
+test('exiting early with status 0 is not a pass; TypeScript that does not parse fails', async () => {
+  for (const prog of ['import sys\nsys.exit(0)\nassert False\n', 'import os\nos._exit(0)\n']) {
+    const r = await runSandboxed('python', prog, O);
+    assert.equal(r.status, 'failed', `${JSON.stringify(prog)}: ${r.stderr}`);
+  }
+  assert.equal((await runSandboxed('node', 'process.exit(0);\nthrow new Error("tests");\n', O)).status, 'failed');
+  const { runnable } = await import('../../src/platform/node-eval-check.js');
+  const sample = { id: 't', prompt: 'function f(x: number): number {\n', stop: [], lang: 'ts' as const, reference: null, program: (c: string) => `function f(x: number): number {\n${c}\nconsole.log(f(1));\n` };
+  const bad = runnable(sample, '  return x +;\n}\n');
+  assert.equal((await runSandboxed(bad.lang, bad.program, O)).status, 'failed', 'a syntax error fails');
+  const good = runnable(sample, '  return x + 1;\n}\n');
+  assert.equal((await runSandboxed(good.lang, good.program, O)).status, 'passed');
+});
