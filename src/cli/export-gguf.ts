@@ -5,13 +5,11 @@
 // tokenizers are accepted, and anything we cannot map faithfully is refused rather than written half-right.
 // Everything is built in memory (gguf-write.ts), which suits the small models dllm trains, and written atomically.
 import { basename, dirname, resolve } from 'node:path';
-import { createRefKernels } from '../kernels/ref/index.js';
-import { loadWeights } from '../model/load.js';
 import { ggufFromModel, TOKEN_TYPE, type GgufTokenizerInfo, type SpecialName } from '../model/gguf-map.js';
 import type { ModelConfig } from '../model/config.js';
 import { TextTokenizer } from '../tokenizer/index.js';
 import { fileExists, writeFileAtomic } from '../platform/node-files.js';
-import { folderFiles } from '../platform/node-model.js';
+import { folderFiles, loadF32Weights } from '../platform/node-model.js';
 
 type Json = Record<string, unknown>;
 
@@ -97,12 +95,8 @@ export async function exportGguf(o: GgufExportOptions): Promise<{ config: ModelC
   }
   if (!(await fileExists(dirname(resolve(o.out))))) throw new Error(`${dirname(resolve(o.out))}: the output folder does not exist`);
   // f32 values whatever the checkpoint stores (F32/F16/BF16, sharded or not); the reference kernels only convert
-  const loaded = await loadWeights(files, createRefKernels(), { dtype: 'f32' });
-  const weights = new Map<string, Float32Array>();
-  for (const [name, w] of loaded.weights) {
-    if (w.kind !== 'f32') throw new Error(`${name}: expected f32 weights after loading`);
-    weights.set(name, w.data);
-  }
+  const loaded = await loadF32Weights(o.checkpoint);
+  const weights = loaded.weights;
   const tokenizerJson = (await files.json('tokenizer.json'))!;
   const tokenizerConfig = await files.json('tokenizer_config.json');
   const modelConfig = await files.json('config.json');

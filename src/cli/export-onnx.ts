@@ -5,7 +5,8 @@
 import { copyFileSync, existsSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { loadF32Weights, ortSession, writeOnnxDir } from '../platform/node-ort.js';
+import { loadF32Weights } from '../platform/node-model.js';
+import { ortSession, writeOnnxDir } from '../platform/node-ort.js';
 import { resolveModel } from './generate.js';
 
 const IO = {

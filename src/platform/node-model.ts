@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import type { Kernels } from '../kernels/backend.js';
 import type { CheckpointFiles, LoadOptions } from '../model/load.js';
 import { loadWeights } from '../model/load.js';
+import { createRefKernels } from '../kernels/ref/index.js';
 import { Transformer } from '../model/forward.js';
 import type { ModelConfig } from '../model/config.js';
 import { TextTokenizer } from '../tokenizer/index.js';
@@ -42,6 +43,18 @@ export async function loadModelDir(dir: string, kernels: Kernels, opts: LoadOpti
     dir, config: loaded.config, model: new Transformer(loaded.config, kernels, loaded.weights), tokenizer,
     weightBytes: loaded.bytes, checkpointDtypes: [...loaded.dtypes], loadMs: performance.now() - t0,
   };
+}
+
+/** f32 weights of a checkpoint folder by our parameter names (F32/F16/BF16 on disk, widened) */
+export async function loadF32Weights(dir: string): Promise<{ config: ModelConfig; weights: Map<string, Float32Array> }> {
+  if (!(await fileExists(dir))) throw new Error(`model folder ${dir} does not exist`);
+  const loaded = await loadWeights(folderFiles(dir), createRefKernels(), { dtype: 'f32' });
+  const weights = new Map<string, Float32Array>();
+  for (const [name, w] of loaded.weights) {
+    if (w.kind !== 'f32') throw new Error(`${name}: expected f32 weights after loading`);
+    weights.set(name, w.data);
+  }
+  return { config: loaded.config, weights };
 }
 
 /** tokenizer.json with its config files (special ids from the checkpoint), or null when there is none */

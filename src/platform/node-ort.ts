@@ -10,11 +10,8 @@ import type { ModelConfig } from '../model/config.js';
 import { closeSync, mkdirSync, openSync, renameSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { buildOnnxModel, MASKED, type OnnxBuildOptions, type WeightSource } from '../onnx/graph.js';
-import { createRefKernels } from '../kernels/ref/index.js';
-import { loadWeights } from '../model/load.js';
 import type { TextTokenizer } from '../tokenizer/index.js';
-import { fileExists } from './node-files.js';
-import { folderFiles, loadTokenizer } from './node-model.js';
+import { folderFiles, loadF32Weights, loadTokenizer } from './node-model.js';
 
 export interface OrtOptions extends OnnxBuildOptions { threads?: number; }
 
@@ -106,18 +103,6 @@ export class OrtTransformer implements ForwardModel {
   }
 
   dispose(): void { void this.session.release(); }
-}
-
-/** f32 weights of a checkpoint folder by our parameter names (F32/F16/BF16 on disk, widened) */
-export async function loadF32Weights(dir: string): Promise<{ config: ModelConfig; weights: Map<string, Float32Array> }> {
-  if (!(await fileExists(dir))) throw new Error(`model folder ${dir} does not exist`);
-  const loaded = await loadWeights(folderFiles(dir), createRefKernels(), { dtype: 'f32' });
-  const weights = new Map<string, Float32Array>();
-  for (const [name, w] of loaded.weights) {
-    if (w.kind !== 'f32') throw new Error(`${name}: expected f32 weights after loading`);
-    weights.set(name, w.data);
-  }
-  return { config: loaded.config, weights };
 }
 
 /** a checkpoint folder on ONNX Runtime: its weights through the graph builder, its tokenizer */

@@ -12,7 +12,8 @@ import { DiffusionLM, type CacheMode } from '../../src/model/diffusion-lm.js';
 import type { ForwardInput, ForwardModel } from '../../src/model/forward.js';
 import { createKernels } from '../../src/platform/node.js';
 import { loadModelDir } from '../../src/platform/node-model.js';
-import { loadF32Weights, OrtTransformer } from '../../src/platform/node-ort.js';
+import { loadF32Weights } from '../../src/platform/node-model.js';
+import { OrtTransformer } from '../../src/platform/node-ort.js';
 import { arGenerate, drain, generate } from '../../src/sampler/index.js';
 
 const TOL = 1e-4; // float32 sums in another order
