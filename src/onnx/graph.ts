@@ -12,6 +12,7 @@
 // Outputs: logits (Nr, V); present_key.l / present_value.l (B, R, Hkv, D): the computed rows' keys/values.
 // Letters: B batch, R computed rows, Tk key rows, C width, H heads, Hkv kv heads, D head dim, F FFN, V vocab.
 import onnxProto from 'onnx-proto';
+import { quantizeQ8 } from '../kernels/quantize.js';
 import { ropeTable } from '../kernels/rope-table.js';
 import type { ModelConfig } from '../model/config.js';
 import { parameterTable } from '../model/params.js';
@@ -85,23 +86,10 @@ const valueInfo = (name: string, elem: number, dims: Array<number | string>) => 
 });
 
 /** W (out, in) row-major → (in, out) for MatMul(x, Wᵀ) */
-function transpose(w: Float32Array, rows: number, cols: number): Float32Array {
-  const t = new Float32Array(w.length);
+function transpose<A extends Float32Array | Int8Array>(w: A, rows: number, cols: number): A {
+  const t = new (w.constructor as new (n: number) => A)(w.length);
   for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) t[c * rows + r] = w[r * cols + c]!;
   return t;
-}
-
-/** symmetric int8 per output channel: W (N, K) → Q (K, N) int8 (DynamicQuantizeMatMul's B) and scales (N) = max|w|/127 */
-export function quantizeColumns(w: Float32Array, N: number, K: number): { q: Int8Array; scales: Float32Array } {
-  const q = new Int8Array(K * N), scales = new Float32Array(N);
-  for (let n = 0; n < N; n++) {
-    let m = 0;
-    for (let k = 0; k < K; k++) m = Math.max(m, Math.abs(w[n * K + k]!));
-    const s = m / 127 || 1;
-    scales[n] = s;
-    for (let k = 0; k < K; k++) q[k * N + n] = Math.round(w[n * K + k]! / s);
-  }
-  return { q, scales };
 }
 
 export function buildOnnxModel(cfg: ModelConfig, weights: WeightSource, o: OnnxBuildOptions = { dtype: 'f32' }): Uint8Array {
@@ -117,8 +105,8 @@ export function buildOnnxModel(cfg: ModelConfig, weights: WeightSource, o: OnnxB
     if (o.dtype === 'f32') return g.one('MatMul', [x, g.f32(name + '.T', [K, N], transpose(w(name), N, K))], {}, '', out);
     // int8 weights with one scale per output channel (the wasm engine's q8 scheme); the activations are
     // quantized per call and the product runs on ORT's int8 GEMM (VNNI / AVX-512 where the CPU has them)
-    const { q, scales } = quantizeColumns(w(name), N, K);
-    return g.one('DynamicQuantizeMatMul', [x, g.i8(name + '.q', [K, N], q), g.f32(name + '.scales', [N], scales), g.i8(name + '.zero', [N], new Int8Array(N))], {}, 'com.microsoft', out);
+    const { q, scales } = quantizeQ8(w(name), N, K); // q (N, K), scales (N)
+    return g.one('DynamicQuantizeMatMul', [x, g.i8(name + '.q', [K, N], transpose(q, N, K)), g.f32(name + '.scales', [N], scales), g.i8(name + '.zero', [N], new Int8Array(N))], {}, 'com.microsoft', out);
   };
   // x / √(mean(x²) + ε) · w, spelled Pow → ReduceMean → Add → Sqrt → Div → Mul: the pattern ONNX Runtime's
   // optimizer fuses into one SimplifiedLayerNormalization kernel
