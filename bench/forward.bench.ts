@@ -8,7 +8,6 @@
 import { mkdtempSync, readFileSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
 import os from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import type { Kernels } from '../src/kernels/backend.js';
 import { validateConfig, type ModelConfig } from '../src/model/config.js';
@@ -19,6 +18,7 @@ import { randomWeights, type Weights } from '../src/model/weights.js';
 import { createKernels } from '../src/platform/node.js';
 import { bytesToUnicode } from '../src/tokenizer/bpe-train.js';
 import { Rng } from '../src/train/rng.js';
+import { llamaCppVersions, loadLlamaCpp } from '../src/cli/llama-cpp.js';
 
 // FFN 1408 = 8/3·512 rounded up to a multiple of 64 (LLaMA's rule); untied LM head as in LLaDA. With these the
 // FLOP count below gives the 15.8 GFLOP DESIGN.md quotes for 4×128 tokens.
@@ -52,8 +52,6 @@ interface NlcContext {
 }
 interface NlcModel { createContext(o: Record<string, unknown>): Promise<NlcContext>; dispose(): Promise<void> }
 interface NlcLlama { loadModel(o: { modelPath: string; gpuLayers: number }): Promise<NlcModel>; dispose(): Promise<void>; readonly systemInfo: string }
-interface Nlc { getLlama(o: Record<string, unknown>): Promise<NlcLlama>; LlamaLogLevel: Record<string, string> }
-const NLC = 'node-llama-cpp';
 
 interface Timing { median: number; min: number; runs: number }
 function stats(times: number[]): Timing {
@@ -94,24 +92,10 @@ function dllmEngine(k: Kernels, weights: Weights, ids: Int32Array, B: number, T:
 }
 
 async function loadLlama(): Promise<{ llama: NlcLlama; version: string; llamaCpp: string } | { skip: string }> {
-  let nlc: Nlc;
-  try { nlc = (await import(NLC)) as Nlc; } catch (e) {
-    return { skip: `${NLC} is not installed (npm install --no-save ${NLC}@3.21.1): ${(e as Error).message.split('\n')[0]}` };
-  }
-  let version = 'unknown', llamaCpp = 'unknown';
-  try { // dist/index.js → the package root (it exports no ./package.json)
-    const root = new URL('../', import.meta.resolve(NLC));
-    version = (JSON.parse(readFileSync(fileURLToPath(new URL('package.json', root)), 'utf8')) as { version: string }).version;
-    const info = JSON.parse(readFileSync(fileURLToPath(new URL('llama/llama.cpp.info.json', root)), 'utf8')) as { tag: string; llamaCppGithubRepo: string };
-    llamaCpp = `${info.llamaCppGithubRepo}@${info.tag}`;
-  } catch { /* versions are informative only */ }
-  try {
-    const llama = await nlc.getLlama({ gpu: false, build: 'never', usePrebuiltBinaries: true, skipDownload: true, progressLogs: false,
-      maxThreads: Math.max(...THREADS), logLevel: nlc.LlamaLogLevel['error'] });
-    return { llama, version, llamaCpp };
-  } catch (e) {
-    return { skip: `${NLC} cannot start llama.cpp here: ${(e as Error).message.split('\n')[0]}` };
-  }
+  const r = await loadLlamaCpp<NlcLlama>(Math.max(...THREADS));
+  if ('skip' in r) return r;
+  const v = llamaCppVersions();
+  return { llama: r.llama, version: v.nodeLlamaCpp, llamaCpp: v.llamaCpp };
 }
 
 /**

@@ -5,20 +5,19 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { exportGguf } from '../src/cli/export-gguf.js';
+import { loadLlamaCpp } from '../src/cli/llama-cpp.js';
 import { loadTokenizer, folderFiles } from '../src/platform/node-model.js';
 
 interface Seq { evaluate(tokens: number[], o: Record<string, unknown>): AsyncGenerator<number>; clearHistory(): Promise<void> }
 interface Ctx { getSequence(): Seq; dispose(): Promise<void> }
 interface Model { createContext(o: Record<string, unknown>): Promise<Ctx>; dispose(): Promise<void> }
 interface Llama { loadModel(o: Record<string, unknown>): Promise<Model>; dispose(): Promise<void> }
-const NLC = 'node-llama-cpp';
 
 export async function llamaCppGreedy(dir: string, prompts: readonly string[], gen: number, threads: number)
   : Promise<{ tokens: number; ms: number; firstMs: number } | { skip: string }> {
-  let nlc: { getLlama(o: Record<string, unknown>): Promise<Llama>; LlamaLogLevel: Record<string, string> };
-  try { nlc = await import(NLC); } catch (e) { return { skip: `${NLC} is not installed: ${(e as Error).message.split('\n')[0]}` }; }
-  const tmp = mkdtempSync(join(tmpdir(), 'dllm-cpp-gen-'));
-  const llama = await nlc.getLlama({ gpu: false, build: 'never', usePrebuiltBinaries: true, skipDownload: true, progressLogs: false, maxThreads: threads, logLevel: nlc.LlamaLogLevel['error'] });
+  const started = await loadLlamaCpp<Llama>(threads);
+  if ('skip' in started) return started;
+  const llama = started.llama, tmp = mkdtempSync(join(tmpdir(), 'dllm-cpp-gen-'));
   try {
     const gguf = join(tmp, 'ar.gguf');
     await exportGguf({ checkpoint: dir, out: gguf, dtype: 'f32' });

@@ -10,12 +10,12 @@ import type { ForwardModel } from '../model/forward.js';
 import { openModel } from '../platform/node-backend.js';
 import { loadModelDir } from '../platform/node-model.js';
 import { exportGguf } from './export-gguf.js';
+import { loadLlamaCpp } from './llama-cpp.js';
 
 interface NlcSequence { evaluateWithoutGeneratingNewTokens(tokens: number[]): Promise<void>; clearHistory(): Promise<void> }
 interface NlcContext { getSequence(): NlcSequence; readonly currentThreads: number; dispose(): Promise<void> }
 interface NlcModel { createContext(o: Record<string, unknown>): Promise<NlcContext>; dispose(): Promise<void> }
 interface NlcLlama { loadModel(o: { modelPath: string; gpuLayers: number }): Promise<NlcModel>; dispose(): Promise<void> }
-interface Nlc { getLlama(o: Record<string, unknown>): Promise<NlcLlama>; LlamaLogLevel: Record<string, string> }
 
 export interface ForwardRow {
   model: string; B: number; T: number; threads: number;
@@ -23,7 +23,6 @@ export interface ForwardRow {
   dllmMs: number; ortMs: number | null; llamaCppMs: number | null; ratio: number | null; note: string;
 }
 
-const NLC = 'node-llama-cpp'; // a devDependency, loaded by name so the CLI runs without it
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1]!;
 
 export async function forwardThroughput(dir: string, name: string, k: Kernels, B: number, T: number, runs = 5): Promise<ForwardRow> {
@@ -36,8 +35,9 @@ export async function forwardThroughput(dir: string, name: string, k: Kernels, B
   try {
     try { ortModel = (await openModel(dir, { backend: 'ort', threads: k.threads })).model; } catch (e) { row.note = `ORT not measured: ${(e as Error).message.slice(0, 120)}; `; }
     try {
-      const nlc = (await import(NLC)) as Nlc;
-      llama = await nlc.getLlama({ gpu: false, build: 'never', usePrebuiltBinaries: true, skipDownload: true, progressLogs: false, maxThreads: k.threads, logLevel: nlc.LlamaLogLevel['error'] });
+      const started = await loadLlamaCpp<NlcLlama>(k.threads);
+      if ('skip' in started) throw new Error(started.skip);
+      llama = started.llama;
       const gguf = join(tmp, `${name}.gguf`);
       await exportGguf({ checkpoint: dir, out: gguf, dtype: 'f32' });
       model = await llama.loadModel({ modelPath: gguf, gpuLayers: 0 });

@@ -1,11 +1,11 @@
 // The bench's outputs, all generated from one BenchReport: a Markdown table, an SVG bar chart (tokens/s per
 // setting, pass@1 printed on each bar) and the docs page (machine, versions, the exact command, the tables).
-import { readFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { dirname, relative } from 'node:path';
 import type { Kernels } from '../kernels/backend.js';
 import { VERSION } from '../version.js';
 import type { ForwardRow } from './bench-forward.js';
+import { llamaCppVersions } from './llama-cpp.js';
 
 export interface SpeedRow {
   model: string; kind: string; backend: string; setting: string; cache: string; prompts: number; tokens: number; seconds: number;
@@ -18,12 +18,7 @@ export interface BenchReport {
 }
 
 export async function machineInfo(k: Kernels): Promise<Machine> {
-  let nlc = 'not installed';
-  try {
-    const pkg = new URL('../package.json', import.meta.resolve('node-llama-cpp'));
-    nlc = (JSON.parse(readFileSync(pkg, 'utf8')) as { version: string }).version;
-  } catch { /* the optional peer is absent */ }
-  return { cpu: cpus()[0]?.model.trim() ?? 'unknown', cores: cpus().length, node: process.version, dllm: VERSION, kernels: k.name, threads: k.threads, nodeLlamaCpp: nlc };
+  return { cpu: cpus()[0]?.model.trim() ?? 'unknown', cores: cpus().length, node: process.version, dllm: VERSION, kernels: k.name, threads: k.threads, nodeLlamaCpp: llamaCppVersions().nodeLlamaCpp };
 }
 
 const f = (x: number, d = 1) => x.toFixed(d);
