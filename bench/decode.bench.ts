@@ -80,23 +80,23 @@ const settings: Array<[string, 'none' | 'prefix' | 'dual', Record<string, unknow
   ['threshold τ=0.9', 'none', { decoder: 'threshold', threshold: 0.9 }], ['threshold τ=0.9', 'prefix', { decoder: 'threshold', threshold: 0.9 }],
   ['threshold τ=0.9', 'dual', { decoder: 'threshold', threshold: 0.9 }], ['factor f=1', 'dual', { decoder: 'factor', factor: 1 }],
 ];
-async function run(dir: string, name: string, backend: 'wasm' | 'ort', label: string, cache: 'none' | 'prefix' | 'dual' | 'kv', extra: Record<string, unknown>): Promise<void> {
-  const m = await EvalModel.load(dir, name, { backend, threads }, cache === 'kv' ? 'none' : cache);
-  try {
-    const o = parseDecodeOptions({ genLength: GEN, blockLength: BLOCK, earlyStop: true, ...extra });
-    await m.complete(PROMPTS[0]!, null, o); // warm-up
-    let tokens = 0, ms = 0, nfe = 0, first = 0;
-    for (const p of PROMPTS) {
-      const c = await m.complete(p, null, o);
-      tokens += c.tokens; ms += c.ms; nfe += c.nfe; first += Number.isNaN(c.firstMs) ? c.ms : c.firstMs;
-    }
-    decode.push({ model: name, backend, decoder: label, cache, tokens, seconds: ms / 1000, tokensPerSecond: (tokens * 1000) / ms, tpf: tokens / nfe, nfe, firstSettledMs: first / PROMPTS.length });
-    console.error(`${name} ${backend} ${label} ${cache}: ${((tokens * 1000) / ms).toFixed(1)} tok/s`);
-  } finally { m.dispose(); }
+async function run(m: EvalModel, backend: 'wasm' | 'ort', label: string, cache: 'none' | 'prefix' | 'dual' | 'kv', extra: Record<string, unknown>): Promise<void> {
+  const o = parseDecodeOptions({ genLength: GEN, blockLength: BLOCK, earlyStop: true, ...extra });
+  const c0 = cache === 'kv' ? 'none' : cache;
+  await m.complete(PROMPTS[0]!, null, o, [], c0); // warm-up
+  let tokens = 0, ms = 0, nfe = 0, first = 0;
+  for (const p of PROMPTS) {
+    const c = await m.complete(p, null, o, [], c0);
+    tokens += c.tokens; ms += c.ms; nfe += c.nfe; first += Number.isNaN(c.firstMs) ? c.ms : c.firstMs;
+  }
+  decode.push({ model: m.name, backend, decoder: label, cache, tokens, seconds: ms / 1000, tokensPerSecond: (tokens * 1000) / ms, tpf: tokens / nfe, nfe, firstSettledMs: first / PROMPTS.length });
+  console.error(`${m.name} ${backend} ${label} ${cache}: ${((tokens * 1000) / ms).toFixed(1)} tok/s`);
 }
 for (const backend of ['wasm', 'ort'] as const) {
-  for (const [label, cache, extra] of settings) await run(diffDir, 'dllm-code-mini', backend, label, cache, extra);
-  await run(arDir, 'dllm-code-mini-ar', backend, 'AR greedy', 'kv', { decoder: 'origin' });
+  const diff = await EvalModel.load(diffDir, 'dllm-code-mini', { backend, threads }, 'none'); // once per backend: the cache is per call
+  try { for (const [label, cache, extra] of settings) await run(diff, backend, label, cache, extra); } finally { diff.dispose(); }
+  const ar = await EvalModel.load(arDir, 'dllm-code-mini-ar', { backend, threads }, 'none');
+  try { await run(ar, backend, 'AR greedy', 'kv', { decoder: 'origin' }); } finally { ar.dispose(); }
 }
 const cpp = await llamaCppGreedy(arDir, PROMPTS, GEN, threads);
 if ('skip' in cpp) console.error(`llama.cpp AR skipped: ${cpp.skip}`);

@@ -49,12 +49,13 @@ export async function bench(argv: string[]): Promise<number> {
   const t0 = performance.now();
   const speed: SpeedRow[] = [];
   try {
-    const runSetting = async (model: EvalModel, label: string, decode: Record<string, unknown>, cache: string) => {
+    const runSetting = async (model: EvalModel, label: string, decode: Record<string, unknown>, cache: Setting['cache'] | 'kv') => {
       const o = parseDecodeOptions({ earlyStop: true, genLength: G, blockLength: L, ...decode });
       let tokens = 0, ms = 0, nfe = 0, first = 0;
       const pairs: Array<{ sample: CodeSample; completion: string }> = [];
       for (const s of samples) {
-        const c = await model.complete(s.prompt, null, o); // both models run to EOS or gen length: the same work; the stop cut is applied for pass@1
+        // both models run to EOS or gen length (the same work); the stop cut is applied for pass@1
+        const c = await model.complete(s.prompt, null, o, [], cache === 'kv' ? 'none' : cache);
         tokens += c.tokens; ms += c.ms; nfe += c.nfe; first += Number.isNaN(c.firstMs) ? c.ms : c.firstMs;
         pairs.push({ sample: s, completion: truncate(c.text, s.stop) });
       }
@@ -64,10 +65,8 @@ export async function bench(argv: string[]): Promise<number> {
       speed.push(row);
       console.error(`${model.name} ${label}: ${row.tokensPerSecond.toFixed(1)} tok/s, TPF ${row.tpf.toFixed(2)}, NFE ${row.nfe.toFixed(1)}, pass@1 ${(100 * row.pass1).toFixed(1)} %`);
     };
-    for (const st of settings) {
-      const model = await EvalModel.load(dir, name, { backend, threads }, st.cache);
-      try { await runSetting(model, st.label, st.decode, st.cache); } finally { model.dispose(); }
-    }
+    const model = await EvalModel.load(dir, name, { backend, threads }, 'none'); // loaded once: the cache is per call
+    try { for (const st of settings) await runSetting(model, st.label, st.decode, st.cache); } finally { model.dispose(); }
     const twin = await EvalModel.load(twinDir, twinName, { backend, threads }, 'none');
     try { await runSetting(twin, 'AR greedy (KV cache)', { decoder: 'origin' }, 'kv'); } finally { twin.dispose(); }
     const forward: ForwardRow[] = [];

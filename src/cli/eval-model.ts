@@ -27,8 +27,8 @@ export class EvalModel {
 
   get kind(): 'diffusion' | 'causal' { return this.config.attention === 'causal' ? 'causal' : 'diffusion'; }
 
-  /** complete `prompt` (and fill up to `suffix`, diffusion only); stops early once a stop string has settled */
-  async complete(prompt: string, suffix: string | null, o: DecodeOptions, stops: readonly string[] = []): Promise<Completion> {
+  /** complete `prompt` (and fill up to `suffix`, diffusion only); stops early once a stop string has settled; `cache` overrides the model's block cache for this call */
+  async complete(prompt: string, suffix: string | null, o: DecodeOptions, stops: readonly string[] = [], cache: CacheMode = this.cache): Promise<Completion> {
     const tok = this.tok, sp = tok.specials, t0 = performance.now();
     let ids = tok.encode(prompt);
     const suf = suffix !== null && this.kind === 'diffusion' ? tok.encode(suffix) : null;
@@ -41,7 +41,7 @@ export class EvalModel {
       gen = arGenerate(lm, { prompt: ids }, o);
     } else {
       if (sp.mask === null) throw new Error(`${this.name}: the tokenizer has no mask token, so it cannot be a diffusion model`);
-      const lm = new DiffusionLM(this.model, { mask: sp.mask, eos: sp.eos, eot: sp.eot, pad: sp.pad }, this.cache);
+      const lm = new DiffusionLM(this.model, { mask: sp.mask, eos: sp.eos, eot: sp.eot, pad: sp.pad }, cache);
       gen = generate(lm, { prompt: ids, ...(suf && suf.length ? { suffix: suf } : {}) }, o);
     }
     let result: DecodeResult | null = null, last: DecodeStep | null = null, firstMs = NaN;
