@@ -7,7 +7,7 @@ import { appendFileSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import cliProgress from 'cli-progress';
-import { TASKS, cutMiddle, passAtK, truncate, type CodeSample, type InfillSplit, type TaskName } from '../eval/tasks.js';
+import { TASKS, cutMiddle, truncate, type CodeSample, type InfillSplit, type TaskName } from '../eval/tasks.js';
 import type { MathSample } from '../eval/gsm8k.js';
 import { extractAnswer } from '../eval/gsm8k.js';
 import type { CacheMode } from '../model/diffusion-lm.js';
@@ -81,13 +81,14 @@ export async function evalCommand(argv: string[]): Promise<number> {
   const bar = values.quiet ? null : new cliProgress.SingleBar({ format: `${task} ${name} [{bar}] {value}/{total} | pass {pass} | {eta_formatted} left`, stream: process.stderr }, cliProgress.Presets.shades_classic);
   bar?.start(all.length, all.length - todo.length, { pass: '–' });
   const t0 = performance.now();
+  let passedSoFar = [...done.values()].filter((r) => r['passed']).length;
   try {
     for (const s of todo) {
       const rec = loaded.kind === 'code' ? await runCode(model, s as CodeSample, decode, sandbox) : await runMath(model, s as MathSample, decode);
       appendFileSync(samplesFile, JSON.stringify(rec) + '\n');
       done.set(s.id, rec);
-      const passed = [...done.values()].filter((r) => r['passed']).length;
-      bar?.increment(1, { pass: `${passed}/${done.size}` });
+      if (rec['passed']) passedSoFar++;
+      bar?.increment(1, { pass: `${passedSoFar}/${done.size}` });
     }
   } finally {
     bar?.stop();
@@ -98,7 +99,7 @@ export async function evalCommand(argv: string[]): Promise<number> {
   const sum = (f: string) => recs.reduce((a, r) => a + (r[f] as number), 0);
   const summary = {
     ...settings, kind: model.kind, backend: model.backend, samples: n, passed: c, metric: loaded.kind === 'code' ? 'pass@1' : 'exact match',
-    pass1: n ? recs.reduce((a, r) => a + passAtK(1, r['passed'] ? 1 : 0, 1), 0) / n : 0, // one sample per problem (greedy)
+    pass1: n ? c / n : 0, // one greedy sample per problem: pass@1 is the pass rate
     generatedTokens: sum('tokens'), nfe: sum('nfe'), tokensPerForward: sum('nfe') ? sum('tokens') / sum('nfe') : 0,
     tokensPerSecond: sum('ms') ? (sum('tokens') * 1000) / sum('ms') : 0, truncatedPrompts: recs.filter((r) => r['truncatedPrompt']).length,
     isolation: loaded.kind === 'code' ? isolation() : null, wallSeconds: (performance.now() - t0) / 1000, date: new Date().toISOString(),

@@ -100,11 +100,3 @@ export function humanevalTs(records: readonly Rec[]): CodeSample[] {
     return { id: str(r, 'name'), prompt, stop, lang: 'ts', reference: null, program: (c: string) => `${prompt}${c}\n\n${tests}\n` };
   });
 }
-
-/** unbiased pass@k from n samples of which c passed (Chen et al. 2021): 1 − C(n−c, k) / C(n, k) */
-export function passAtK(n: number, c: number, k: number): number {
-  if (n - c < k) return 1;
-  let p = 1;
-  for (let i = n - c + 1; i <= n; i++) p *= 1 - k / i;
-  return 1 - p;
-}
