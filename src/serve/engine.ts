@@ -199,10 +199,15 @@ export class Engine {
   private sweep(): void {
     for (const a of this.active.filter((x) => x.job.hooks.signal.aborted)) {
       this.active = this.active.filter((x) => x !== a);
-      if (this.batch) this.batch.remove(a.row);
-      else void a.gen!.return(undefined as never);
+      this.stopDecoding(a);
       this.cancel(a.job);
     }
+  }
+
+  /** take a request's row out of the batch (diffusion) or end its generator (causal) */
+  private stopDecoding(a: Active): void {
+    if (this.batch) this.batch.remove(a.row);
+    else void a.gen!.return(undefined as never);
   }
 
   private cancel(job: Job): void {
@@ -214,8 +219,7 @@ export class Engine {
   /** the model failed mid-batch: every decoding request gets the error, the batch starts afresh */
   private failAll(e: unknown): void {
     for (const a of this.active) {
-      if (this.batch) this.batch.remove(a.row);
-      else void a.gen!.return(undefined as never);
+      this.stopDecoding(a);
       a.job.reject(e);
     }
     this.active = [];
