@@ -21,23 +21,11 @@ import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import hf_layout as hf  # noqa: E402
-from tiny_transformer import forward  # noqa: E402
+from tiny_transformer import LLADA_NAMES, QWEN_LLAMA_NAMES, forward  # noqa: E402
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 OUT = os.path.join(ROOT, "test", "fixtures")
 R = hf.REGULAR_TOKENS  # 280: 256 byte tokens + 24 merges; special tokens from here on
-
-LLADA_NAMES = dict(
-    embed="model.transformer.wte.weight", layer="model.transformer.blocks.{i}.", attn_norm="attn_norm.weight",
-    q="q_proj.weight", k="k_proj.weight", v="v_proj.weight", o="attn_out.weight", ffn_norm="ff_norm.weight",
-    gate="ff_proj.weight", up="up_proj.weight", down="ff_out.weight",
-    final_norm="model.transformer.ln_f.weight", head="model.transformer.ff_out.weight")
-QWEN_LLAMA_NAMES = dict(
-    embed="model.embed_tokens.weight", layer="model.layers.{i}.", attn_norm="input_layernorm.weight",
-    q="self_attn.q_proj.weight", k="self_attn.k_proj.weight", v="self_attn.v_proj.weight",
-    bq="self_attn.q_proj.bias", bk="self_attn.k_proj.bias", bv="self_attn.v_proj.bias", o="self_attn.o_proj.weight",
-    ffn_norm="post_attention_layernorm.weight", gate="mlp.gate_proj.weight", up="mlp.up_proj.weight",
-    down="mlp.down_proj.weight", final_norm="model.norm.weight", head="lm_head.weight")
 
 # Llama-3 chat template (LLaDA-8B-Instruct ships the same one: <BOS><|start_header_id|>role<|end_header_id|>\n\n
 # content<|eot_id|> ..., dllm-reference.md §1.2); Qwen2 ChatML with Qwen's default system prompt for Dream (§3.1)

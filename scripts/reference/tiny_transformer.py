@@ -20,6 +20,20 @@ import math
 
 import torch
 
+# checkpoint tensor names per layout (src/model/params.ts holds the same table for the TypeScript engine):
+# LLaDA from modeling_llada.py (LLaDAModel.transformer = {wte, blocks, ln_f, ff_out}); Qwen2/Llama from transformers
+LLADA_NAMES = dict(
+    embed="model.transformer.wte.weight", layer="model.transformer.blocks.{i}.", attn_norm="attn_norm.weight",
+    q="q_proj.weight", k="k_proj.weight", v="v_proj.weight", o="attn_out.weight", ffn_norm="ff_norm.weight",
+    gate="ff_proj.weight", up="up_proj.weight", down="ff_out.weight",
+    final_norm="model.transformer.ln_f.weight", head="model.transformer.ff_out.weight")
+QWEN_LLAMA_NAMES = dict(
+    embed="model.embed_tokens.weight", layer="model.layers.{i}.", attn_norm="input_layernorm.weight",
+    q="self_attn.q_proj.weight", k="self_attn.k_proj.weight", v="self_attn.v_proj.weight",
+    bq="self_attn.q_proj.bias", bk="self_attn.k_proj.bias", bv="self_attn.v_proj.bias", o="self_attn.o_proj.weight",
+    ffn_norm="post_attention_layernorm.weight", gate="mlp.gate_proj.weight", up="mlp.up_proj.weight",
+    down="mlp.down_proj.weight", final_norm="model.norm.weight", head="lm_head.weight")
+
 
 def rms_norm(x, w, eps):
     """x (..., C) any float dtype, w (C,); normalised in (at least) f32 as every family does."""

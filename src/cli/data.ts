@@ -6,12 +6,10 @@ import { createHash } from 'node:crypto';
 import { mkdir, readdir, readFile, realpath, stat } from 'node:fs/promises';
 import { join, relative, resolve, sep } from 'node:path';
 import { parseArgs } from 'node:util';
-import { countWords, toTokenizerJson, trainBpe } from '../tokenizer/bpe-train.js';
-import { TextTokenizer } from '../tokenizer/index.js';
+import { writeTokenData } from './data-streams.js';
 import { writeFileAtomic, readJsonFile } from '../platform/node-files.js';
 
-/** special tokens of our own models (names follow LLaDA's vocabulary: <|endoftext|> EOS, <|mdm_mask|> mask) */
-export const OUR_SPECIALS = ['<|endoftext|>', '<|mdm_mask|>'];
+export { OUR_SPECIALS } from './data-streams.js';
 
 // evaluation data must never be trained on: refuse any input inside the shared evaluation folder
 const EVAL_DATA_MARKER = `${sep}shared${sep}data`;
@@ -64,38 +62,15 @@ export async function dataBuild(argv: string[]): Promise<number> {
     (bucket < valPercent ? val : train).push({ path: rel, text: buf.toString('utf8') });
   }
   await mkdir(values.out, { recursive: true });
-  let tokenizerJson: Record<string, unknown>;
-  if (values.tokenizer) tokenizerJson = await readJsonFile(values.tokenizer);
-  else tokenizerJson = toTokenizerJson(trainBpe(countWords(train.map((t) => t.text)), { vocabSize, specialTokens: OUR_SPECIALS }));
-  const tokenizerConfig = { eos_token: OUR_SPECIALS[0], mask_token: OUR_SPECIALS[1], pad_token: OUR_SPECIALS[0], clean_up_tokenization_spaces: false, model_max_length: 1024 };
-  const tok = new TextTokenizer({ tokenizerJson, tokenizerConfig });
-  const eos = tok.specials.eos;
-  if (eos === null || tok.specials.mask === null) throw new Error('tokenizer needs <|endoftext|> and <|mdm_mask|> special tokens');
-  const encode = (docs: { text: string }[]) => {
-    const parts: Int32Array[] = [];
-    let n = 0, b = 0;
-    for (const d of docs) { const ids = tok.encode(d.text); parts.push(ids); n += ids.length + 1; b += Buffer.byteLength(d.text); }
-    const Arr = tok.vocabSize <= 65536 ? Uint16Array : Uint32Array;
-    const out = new Arr(n);
-    let o = 0;
-    for (const p of parts) { out.set(p, o); o += p.length; out[o++] = eos; } // EOS after every file
-    return { ids: out, bytes: b };
-  };
-  const tr = encode(train), va = encode(val);
-  await writeFileAtomic(join(values.out, 'train.bin'), new Uint8Array(tr.ids.buffer));
-  await writeFileAtomic(join(values.out, 'val.bin'), new Uint8Array(va.ids.buffer));
-  await writeFileAtomic(join(values.out, 'tokenizer.json'), JSON.stringify(tokenizerJson));
-  await writeFileAtomic(join(values.out, 'tokenizer_config.json'), JSON.stringify(tokenizerConfig, null, 2));
+  const tokenizerJson = values.tokenizer ? await readJsonFile(values.tokenizer) : undefined;
+  const st = await writeTokenData(values.out, train, val, { vocabSize, tokenizerJson, tokenizerSampleBytes: Infinity, fim: true });
   const manifest = {
     format: 'dllm-data', version: 1, source: input, ext: values.ext, files: files.length, duplicates,
-    trainFiles: train.length, valFiles: val.length, fileListSha256: listHash.digest('hex'), bytes,
-    dtype: tr.ids instanceof Uint16Array ? 'uint16' : 'uint32', vocabSize: tok.vocabSize,
-    trainTokens: tr.ids.length, valTokens: va.ids.length,
-    trainBytesPerToken: +(tr.bytes / tr.ids.length).toFixed(4), valBytesPerToken: +(va.bytes / va.ids.length).toFixed(4),
+    trainFiles: train.length, valFiles: val.length, fileListSha256: listHash.digest('hex'), bytes, ...st,
     valPaths: val.map((v) => v.path),
   };
   await writeFileAtomic(join(values.out, 'manifest.json'), JSON.stringify(manifest, null, 2));
   console.log(`data: ${train.length} train / ${val.length} val files (${duplicates} duplicates dropped), ` +
-    `${tr.ids.length} / ${va.ids.length} tokens, ${manifest.valBytesPerToken} bytes/token held out → ${values.out}`);
+    `${st.trainTokens} / ${st.valTokens} tokens, ${st.valBytesPerToken} bytes/token held out → ${values.out}`);
   return 0;
 }

@@ -3,6 +3,7 @@ import { parseArgs } from 'node:util';
 import { createKernels } from '../platform/node.js';
 import { VERSION } from '../version.js';
 import { dataBuild } from './data.js';
+import { dataCorpus } from './corpus.js';
 import { train } from './train.js';
 import { forward, inspect } from './model-commands.js';
 import { exportModel } from './export.js';
@@ -40,6 +41,7 @@ Usage:
                                          decoders × caches beside the AR twin (tok/s, TPF, NFE, pass@1) and the
                                          forward vs llama.cpp, one run → bench.{json,md,svg} (+ the docs page)
   dllm data build --input DIR --ext .py --out DIR [--vocab-size 4096]
+  dllm data corpus --out DIR [--packages FILE] [--cache DIR] [--vocab-size 8192] [--offline]
                                          turn a folder of code into tokenizer + token streams
   dllm inspect --model DIR               architecture, parameters, dtypes, special ids, template
   dllm forward --model DIR --ids 1,2,3 --out FILE.safetensors [--attention causal|bidirectional] [--dtype f32|f16|q8]
@@ -64,7 +66,8 @@ const commands: Record<string, Command> = {
   bench,
   async data(argv) {
     const [sub, ...rest] = argv;
-    if (sub !== 'build') throw new Error('usage: dllm data build --input DIR --ext .py --out DIR');
+    if (sub === 'corpus') return dataCorpus(rest);
+    if (sub !== 'build') throw new Error('usage: dllm data build --input DIR --ext .py --out DIR | dllm data corpus --out DIR');
     return dataBuild(rest);
   },
   train,

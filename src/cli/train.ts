@@ -16,6 +16,7 @@ import { lossPlotSvg } from './plot.js';
 import { flagOptions, flagValues } from './flags.js';
 import { loadModelDir } from '../platform/node-model.js';
 import type { Kernels } from '../kernels/backend.js';
+import { trainTorch } from './train-torch.js';
 
 async function readStream(path: string, dtype: string): Promise<{ ids: Uint16Array | Uint32Array }> {
   const buf = await readFile(path);
@@ -45,7 +46,11 @@ export async function train(argv: string[]): Promise<number> {
   const tok = new TextTokenizer({ tokenizerJson: await readJsonFile(tokPaths.tokenizerJson), tokenizerConfig: await readJsonFile(tokPaths.tokenizerConfig) });
   const vocabSize = cfg.vocabSize || tok.vocabSize;
   if (tok.specials.eos === null) throw new Error('train: the tokenizer has no EOS token');
-  const trainStream = await readStream(join(cfg.data, 'train.bin'), String(manifest['dtype']));
+  if (cfg.engine === 'torch') {
+    return trainTorch(cfg, { vocabSize, dtype: String(manifest['dtype']), tokPaths, specials: { eos: tok.specials.eos, mask: tok.specials.mask },
+      resume: Boolean(values['resume']), quiet: Boolean(values['quiet']) });
+  }
+  const trainStream = await readStream(join(cfg.data, cfg.trainFile), String(manifest['dtype']));
   const valStream = await readStream(join(cfg.data, 'val.bin'), String(manifest['dtype']));
   const kernels = await createKernels(cfg.threads > 0 ? { threads: cfg.threads } : {});
   const trainer = new Trainer(cfg, modelConfigFor(cfg, vocabSize), kernels, tok.specials.mask);

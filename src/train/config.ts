@@ -33,7 +33,10 @@ export interface TrainConfig {
   seed: number;
   threads: number; // 0 = all cores
   initFrom: string; // a model folder whose weights start the run (fresh optimizer); '' = random init
-  data: string; // folder made by `dllm data build`
+  data: string; // folder made by `dllm data build` / `dllm data corpus`
+  trainFile: string; // the train stream in `data`: train.bin, or train-fim.bin (fill-in-the-middle documents)
+  engine: 'ts' | 'torch'; // ts: our kernels (wasm); torch: scripts/train/torch_train.py on PyTorch
+  device: 'cpu' | 'cuda'; // torch engine only
   out: string; // run folder (checkpoints, log.jsonl, loss.svg)
 }
 
@@ -42,10 +45,12 @@ export const TRAIN_DEFAULTS: TrainConfig = {
   objective: 'mdm', arch: 'llada', vocabSize: 0, hiddenSize: 256, numLayers: 4, numHeads: 4, numKvHeads: 4, ffnSize: 704,
   ropeTheta: 10000, normEps: 1e-5, tieEmbeddings: false, seqLen: 256, batchSize: 16, gradAccum: 1, steps: 1000,
   lrMax: 1e-3, lrMin: 1e-4, lrWarmupSteps: 50, weightDecay: 0.1, beta1: 0.9, beta2: 0.95, eps: 1e-8, gradClip: 1.0,
-  initStd: 0.02, evalEvery: 100, evalBatches: 8, checkpointEvery: 100, seed: 1, threads: 0, initFrom: '', data: '', out: '',
+  initStd: 0.02, evalEvery: 100, evalBatches: 8, checkpointEvery: 100, seed: 1, threads: 0, initFrom: '', data: '', trainFile: 'train.bin', engine: 'ts', device: 'cpu', out: '',
 };
 
-const ENUMS: Partial<Record<keyof TrainConfig, readonly string[]>> = { objective: ['mdm', 'sft', 'ar'], arch: ['llada', 'llama'] };
+const ENUMS: Partial<Record<keyof TrainConfig, readonly string[]>> = {
+  objective: ['mdm', 'sft', 'ar'], arch: ['llada', 'llama'], engine: ['ts', 'torch'], device: ['cpu', 'cuda'],
+};
 const INTS = new Set<keyof TrainConfig>(['vocabSize', 'hiddenSize', 'numLayers', 'numHeads', 'numKvHeads', 'ffnSize', 'seqLen',
   'batchSize', 'gradAccum', 'steps', 'lrWarmupSteps', 'evalEvery', 'evalBatches', 'checkpointEvery', 'seed', 'threads']);
 
@@ -70,5 +75,7 @@ export function parseTrainConfig(input: unknown, base: TrainConfig = TRAIN_DEFAU
   for (const k of ['seqLen', 'batchSize', 'gradAccum', 'steps', 'hiddenSize', 'numLayers', 'numHeads', 'ffnSize'] as const) {
     if (c[k] < 1) throw new Error(`${where}: "${k}" must be ≥ 1`);
   }
+  if (c.engine === 'ts' && c.device !== 'cpu') throw new Error(`${where}: device "${c.device}" needs engine "torch"`);
+  if (!/^[\w.-]+\.bin$/.test(c.trainFile)) throw new Error(`${where}: "trainFile" must be a .bin file name in the data folder, got "${c.trainFile}"`);
   return Object.freeze(c);
 }

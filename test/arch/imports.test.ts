@@ -17,12 +17,13 @@ const LAYERS: Record<string, string[]> = {
   tokenizer: ['io'],
   model: ['kernels', 'io', 'tokenizer'],
   sampler: [],
+  data: [],
   train: ['kernels', 'model', 'io', 'tokenizer', 'sampler'],
   eval: ['sampler'],
   onnx: ['kernels', 'model'], // the graph emitter: pure TypeScript + the ONNX schema, usable in browsers
   platform: ['kernels', 'io', 'model', 'tokenizer', 'sampler', 'train', 'eval', 'onnx'],
   serve: ['kernels', 'io', 'model', 'tokenizer', 'sampler', 'platform'],
-  cli: ['kernels', 'io', 'model', 'tokenizer', 'sampler', 'train', 'eval', 'onnx', 'serve', 'platform'],
+  cli: ['kernels', 'io', 'model', 'tokenizer', 'sampler', 'train', 'eval', 'onnx', 'serve', 'platform', 'data'],
 };
 const VERSION_FILE = 'version.ts';
 

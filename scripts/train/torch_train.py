@@ -1,0 +1,235 @@
+"""The torch engine of `dllm train --engine torch`: the same config, objectives, data, schedule, optimizer
+and checkpoint layout as the TypeScript trainer (src/train/), on PyTorch's fast CPU path (bf16 autocast
+through oneDNN) or a CUDA GPU. The model is scripts/reference/tiny_transformer.forward, the PyTorch twin
+that makes the test fixtures: one definition, not a copy.
+
+Run by the CLI, not by hand: `dllm train --engine torch ...` resolves the config (defaults < file < flags,
+unknown keys rejected), writes RUN/torch-job.json (config, the parameter table of src/model/params.ts,
+config.json for the checkpoint, special ids) and starts `python3 scripts/train/torch_train.py RUN/torch-job.json`.
+Under `torchrun --nproc_per_node N` each rank trains on its own shard of the stream with
+DistributedDataParallel (gloo on CPUs, NCCL on GPUs); batchSize stays the global batch.
+
+Events go to stdout as JSON lines (the CLI draws the progress bar) and to RUN/log.jsonl.
+"""
+import json
+import math
+import os
+import sys
+import time
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "reference"))
+from tiny_transformer import LLADA_NAMES, QWEN_LLAMA_NAMES, forward  # noqa: E402
+import checkpoint as ckpt  # noqa: E402
+
+MDM_EPS = 1e-3  # src/train/objectives.ts: p = (1 - eps) t + eps (LLaDA GUIDELINES.md)
+RANDOM_LENGTH_PROB = 0.01  # src/train/loop.ts: 1 % of mdm batches use a random length (LLaDA GUIDELINES.md)
+EVAL_SEED = 0xE1B0  # src/train/loop.ts: validation masks use their own fixed seed
+ARCH = {"llama": dict(names=QWEN_LLAMA_NAMES, causal=True), "llada": dict(names=LLADA_NAMES, causal=False)}
+
+
+def learning_rate(c, step):
+    """src/train/lr.ts: linear warmup from 0, then cosine to lrMin (nanoGPT get_lr)"""
+    if step < c["lrWarmupSteps"]:
+        return c["lrMax"] * (step + 1) / c["lrWarmupSteps"]
+    if step >= c["steps"]:
+        return c["lrMin"]
+    ratio = (step - c["lrWarmupSteps"]) / max(1, c["steps"] - c["lrWarmupSteps"])
+    return c["lrMin"] + 0.5 * (1 + math.cos(math.pi * ratio)) * (c["lrMax"] - c["lrMin"])
+
+
+def model_spec(c, vocab):
+    a = ARCH[c["arch"]]
+    return dict(names=a["names"], hidden=c["hiddenSize"], heads=c["numHeads"], kv_heads=c["numKvHeads"],
+                layers=c["numLayers"], eps=c["normEps"], qkv_bias=False, causal=a["causal"],
+                rope_theta=c["ropeTheta"], vocab=vocab)
+
+
+def check_table(table, spec):
+    """the TypeScript parameter table and the names tiny_transformer.forward reads must be the same set"""
+    n = spec["names"]
+    used = {n["embed"], n["final_norm"], n["head"]}
+    for i in range(spec["layers"]):
+        p = n["layer"].format(i=i)
+        used |= {p + n[k] for k in ("attn_norm", "q", "k", "v", "o", "ffn_norm", "gate", "up", "down")}
+    have = {t["hfName"] for t in table}
+    if have != used:
+        raise SystemExit(f"torch engine: parameter table and model disagree: {sorted(have ^ used)[:6]}")
+
+
+class Batches:
+    """seeded window sampling (one numpy PCG64 generator for offsets, mask levels and masks; its state is saved)"""
+
+    def __init__(self, path, dtype, seed, rank=0, world=1):
+        ids = np.memmap(path, dtype=np.uint16 if dtype == "uint16" else np.uint32, mode="r")
+        n = len(ids)
+        lo, hi = rank * n // world, (rank + 1) * n // world  # each rank reads its own shard of the stream
+        self.ids = ids[lo:hi]
+        self.rng = np.random.Generator(np.random.PCG64(seed + 7919 * rank))
+
+    def windows(self, B, L):
+        n = len(self.ids)
+        if n < L + 1:
+            raise SystemExit(f"data: the stream has {n} tokens, a window needs {L + 1}")
+        off = self.rng.integers(0, n - L + 1, size=B)
+        return np.stack([np.asarray(self.ids[o:o + L], dtype=np.int64) for o in off])  # (B, L)
+
+
+def prepare(objective, clean, rng, mask_id):
+    """(B, L) clean windows -> input, targets (-1: no loss), weights, normaliser (src/train/objectives.ts)"""
+    B, L = clean.shape
+    if objective == "ar":
+        return clean[:, :-1], clean[:, 1:], np.ones((B, L - 1), np.float32), B * (L - 1)
+    t = rng.random(B)
+    p = (1 - MDM_EPS) * t + MDM_EPS  # (B,)
+    masked = rng.random((B, L)) < p[:, None]  # (B, L)
+    inp = np.where(masked, mask_id, clean)
+    targets = np.where(masked, clean, -1)
+    weights = np.where(masked, 1.0 / p[:, None], 0.0).astype(np.float32)
+    return inp, targets, weights, B * L
+
+
+def weighted_loss(weights, spec, inp, targets, w, norm, device):
+    """Σ_i w_i · CE_i / normaliser, the TypeScript crossEntropy kernels' loss"""
+    inp = torch.from_numpy(np.ascontiguousarray(inp)).to(device)
+    B, T = inp.shape
+    mask = torch.ones(B, T, dtype=torch.int64, device=device)
+    pos = torch.arange(T, device=device)[None].expand(B, T)
+    logits = forward(weights, spec, inp, mask, pos)  # (B, T, V)
+    tgt = torch.from_numpy(np.ascontiguousarray(targets)).to(device)
+    ce = F.cross_entropy(logits.float().reshape(B * T, -1), tgt.reshape(-1).clamp(min=0), reduction="none")  # (B·T)
+    wt = torch.from_numpy(np.ascontiguousarray(w)).to(device).reshape(-1)
+    return (ce * wt).sum() / norm
+
+
+def main():
+    job = json.load(open(sys.argv[1]))
+    c, out = job["config"], job["config"]["out"]
+    world, rank = int(os.environ.get("WORLD_SIZE", "1")), int(os.environ.get("RANK", "0"))
+    device = torch.device(job.get("device", "cpu"))
+    if world > 1:
+        torch.distributed.init_process_group("nccl" if device.type == "cuda" else "gloo")
+    if device.type == "cpu":
+        torch.set_num_threads(max(1, (c["threads"] or os.cpu_count()) // world))
+    autocast = job.get("autocast", "bf16") == "bf16"
+    spec = model_spec(c, job["vocabSize"])
+    table = job["paramTable"]
+    check_table(table, spec)
+    weights = {t["hfName"]: torch.zeros(t["shape"], dtype=torch.float32, device=device) for t in table}
+    by_name = {t["name"]: t for t in table}
+    state = dict(step=0, tokens=0, elapsedMs=0.0)
+    batches = Batches(os.path.join(c["data"], c["trainFile"]), job["dtype"], c["seed"], rank, world)
+    decay = [weights[t["hfName"]] for t in table if t["kind"] in ("linear", "embedding")]
+    other = [weights[t["hfName"]] for t in table if t["kind"] not in ("linear", "embedding")]
+    for p in weights.values():
+        p.requires_grad_(True)
+    opt = torch.optim.AdamW([dict(params=decay, weight_decay=c["weightDecay"]), dict(params=other, weight_decay=0.0)],
+                            lr=c["lrMax"], betas=(c["beta1"], c["beta2"]), eps=c["eps"])
+    if job.get("resume"):
+        ckpt.load(out, weights, by_name, opt, state, batches.rng, device)
+    else:
+        ckpt.init_weights(weights, table, c, device)
+        if c["initFrom"]:
+            ckpt.init_from(c["initFrom"], weights, table)
+        if rank == 0:
+            open(os.path.join(out, "log.jsonl"), "w").close()
+    model_params = [weights[t["hfName"]] for t in table]
+    if world > 1:
+        for p in model_params:  # the same start on every rank
+            torch.distributed.broadcast(p.data, 0)
+    val = np.memmap(os.path.join(c["data"], "val.bin"), dtype=np.uint16 if job["dtype"] == "uint16" else np.uint32, mode="r")
+    log = open(os.path.join(out, "log.jsonl"), "a") if rank == 0 else None
+
+    def emit(ev):
+        if rank != 0:
+            return
+        line = json.dumps(ev)
+        log.write(line + "\n")
+        log.flush()
+        print(line, flush=True)
+
+    emit(dict(event="resume" if job.get("resume") else "start", step=state["step"], config=c, engine="torch",
+              device=str(device), threads=torch.get_num_threads(), world=world, autocast=autocast, torch=torch.__version__))
+    stop = {"now": False}
+    import signal
+    signal.signal(signal.SIGTERM, lambda *_: stop.update(now=True))
+    signal.signal(signal.SIGINT, lambda *_: stop.update(now=True))
+    rows = c["batchSize"] // world
+    if rows * world != c["batchSize"]:
+        raise SystemExit(f"batchSize {c['batchSize']} is not a multiple of the {world} ranks")
+    ctx = (lambda: torch.autocast(device.type, dtype=torch.bfloat16)) if autocast else (lambda: torch.autocast(device.type, enabled=False))
+    while state["step"] < c["steps"]:
+        t0 = time.perf_counter()
+        for p in model_params:
+            p.grad = None
+        loss_sum, tokens = 0.0, 0
+        for _ in range(c["gradAccum"]):
+            L = c["seqLen"]
+            if c["objective"] == "mdm" and batches.rng.random() < RANDOM_LENGTH_PROB:
+                L = 1 + int(batches.rng.integers(0, c["seqLen"]))
+            clean = batches.windows(rows, L + 1 if c["objective"] == "ar" else L)
+            inp, tgt, w, norm = prepare(c["objective"], clean, batches.rng, job["maskId"])
+            with ctx():
+                loss = weighted_loss(weights, spec, inp, tgt, w, norm, device) / c["gradAccum"]
+            loss.backward()
+            loss_sum += loss.item()
+            tokens += inp.size
+        if world > 1:
+            for p in model_params:
+                torch.distributed.all_reduce(p.grad)
+                p.grad /= world
+            t = torch.tensor([loss_sum], device=device)
+            torch.distributed.all_reduce(t)
+            loss_sum = t.item() / world
+            tokens *= world
+        lr = learning_rate(c, state["step"])
+        for g in opt.param_groups:
+            g["lr"] = lr
+        grad_norm = torch.nn.utils.clip_grad_norm_(model_params, c["gradClip"] if c["gradClip"] > 0 else float("inf")).item()
+        if not math.isfinite(grad_norm):
+            raise SystemExit(f"optimizer: gradient norm is {grad_norm}; stopping before the weights are spoiled")
+        opt.step()
+        state["step"] += 1
+        state["tokens"] += tokens
+        state["elapsedMs"] += (time.perf_counter() - t0) * 1000
+        emit(dict(event="step", step=state["step"], loss=loss_sum, lr=lr, gradNorm=grad_norm, tokens=state["tokens"],
+                  elapsedMs=state["elapsedMs"], tokensPerSecond=state["tokens"] / state["elapsedMs"] * 1000))
+        last = state["step"] == c["steps"]
+        if rank == 0 and (state["step"] % c["evalEvery"] == 0 or last):
+            v = evaluate(c, weights, spec, val, job["maskId"], device, ctx)
+            emit(dict(event="eval", step=state["step"], valLoss=v[0], valTokens=v[1], pplBound=math.exp(v[0])))
+        if rank == 0 and (state["step"] % c["checkpointEvery"] == 0 or last or stop["now"]):
+            ckpt.save(out, job, weights, table, opt, state, batches.rng)
+        if stop["now"]:
+            break
+    emit(dict(event="done" if not stop["now"] else "stopped", step=state["step"], tokens=state["tokens"], elapsedMs=state["elapsedMs"]))
+    if world > 1:
+        torch.distributed.destroy_process_group()
+
+
+@torch.no_grad()
+def evaluate(c, weights, spec, val, mask_id, device, ctx):
+    """fixed consecutive windows of the held-out stream (src/train/loop.ts evaluate): mean loss per token"""
+    rng = np.random.Generator(np.random.PCG64(EVAL_SEED))
+    B, L = c["batchSize"], c["seqLen"] + (1 if c["objective"] == "ar" else 0)
+    total, count = 0.0, 0
+    for i in range(c["evalBatches"]):
+        start = i * B * L
+        if start + B * L > len(val):
+            break
+        clean = np.asarray(val[start:start + B * L], dtype=np.int64).reshape(B, L)
+        inp, tgt, w, norm = prepare(c["objective"], clean, rng, mask_id)
+        with ctx():
+            total += weighted_loss(weights, spec, inp, tgt, w, norm, device).item() * norm
+        count += inp.size
+    if count == 0:
+        raise SystemExit(f"validation: the held-out stream is shorter than one batch of {B}x{L}")
+    return total / count, count
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,80 @@
+// dllm train --engine torch: the same resolved TrainConfig, run by scripts/train/torch_train.py on PyTorch
+// (Debian's python3-torch; bf16 autocast on CPUs, --device cuda on a GPU). This side writes the job file
+// (config, our parameter table, the checkpoint's config.json, special ids), starts Python, draws the
+// progress bar from the JSON events it prints, and writes loss.svg at the end, as the TypeScript engine does.
+import { spawn } from 'node:child_process';
+import { mkdir, readFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import cliProgress from 'cli-progress';
+import { parameterTable } from '../model/params.js';
+import { toHfConfig } from '../model/config.js';
+import { writeFileAtomic } from '../platform/node-files.js';
+import type { TrainConfig } from '../train/config.js';
+import { modelConfigFor } from '../train/loop.js';
+import { lossPlotSvg } from './plot.js';
+
+const SCRIPT = fileURLToPath(new URL('../../../scripts/train/torch_train.py', import.meta.url));
+/** Debian's python3-torch lives under /usr/bin/python3 (a pyenv or venv python3 on PATH lacks it); $DLLM_TORCH_PYTHON overrides */
+export const TORCH_PYTHON = process.env['DLLM_TORCH_PYTHON'] ?? '/usr/bin/python3';
+
+export interface TorchRun {
+  vocabSize: number; dtype: string; resume: boolean; quiet: boolean;
+  tokPaths: { tokenizerJson: string; tokenizerConfig: string };
+  specials: { eos: number; mask: number | null };
+}
+
+/** the job file torch_train.py reads: everything it needs, decided here, so both engines share one config parse */
+export function torchJob(cfg: TrainConfig, r: TorchRun): Record<string, unknown> {
+  const mc = modelConfigFor(cfg, r.vocabSize);
+  const extra = { eos_token_id: r.specials.eos, pad_token_id: r.specials.eos, ...(r.specials.mask !== null ? { mask_token_id: r.specials.mask } : {}) };
+  if (cfg.objective === 'sft') throw new Error('train --engine torch: the sft objective is not in the torch engine yet (use --engine ts)');
+  if (cfg.objective !== 'ar' && r.specials.mask === null) throw new Error('train: the mdm objective needs a mask token in the tokenizer');
+  const altTable = parameterTable({ ...mc, arch: mc.arch === 'llada' ? 'llama' : 'llada' });
+  return {
+    format: 'dllm-torch-job', version: 1, config: { ...cfg, out: resolve(cfg.out), data: resolve(cfg.data), initFrom: cfg.initFrom ? resolve(cfg.initFrom) : '' },
+    vocabSize: r.vocabSize, dtype: r.dtype, device: cfg.device, resume: r.resume, maskId: r.specials.mask, eosId: r.specials.eos,
+    // the other layout's names: --init-from a llama (AR) folder into a llada (diffusion) run, the AR → diffusion adaptation
+    paramTable: parameterTable(mc).map((s, i) => ({ ...s, altNames: [altTable[i]!.hfName] })),
+    hfConfig: toHfConfig(mc, extra), generationConfig: { eos_token_id: r.specials.eos, pad_token_id: r.specials.eos },
+    tokenizerFiles: { 'tokenizer.json': resolve(r.tokPaths.tokenizerJson), 'tokenizer_config.json': resolve(r.tokPaths.tokenizerConfig) },
+  };
+}
+
+export async function trainTorch(cfg: TrainConfig, r: TorchRun): Promise<number> {
+  await mkdir(cfg.out, { recursive: true });
+  const jobPath = join(cfg.out, 'torch-job.json');
+  await writeFileAtomic(jobPath, JSON.stringify(torchJob(cfg, r), null, 1));
+  const child = spawn(TORCH_PYTHON, [SCRIPT, jobPath], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const bar = new cliProgress.SingleBar({
+    format: 'train [torch] |{bar}| {value}/{total} steps | loss {loss} | val {val} | {tps} tok/s | ETA {eta_formatted}',
+    hideCursor: true, noTTYOutput: !r.quiet, notTTYSchedule: 30000,
+  }, cliProgress.Presets.shades_classic);
+  let started = false, lastVal = '-', final: Record<string, unknown> | null = null;
+  const forward = (sig: NodeJS.Signals) => () => child.kill(sig); // Python checkpoints, then exits
+  const onInt = forward('SIGINT'), onTerm = forward('SIGTERM');
+  process.on('SIGINT', onInt);
+  process.on('SIGTERM', onTerm);
+  createInterface({ input: child.stdout }).on('line', (line) => {
+    let e: Record<string, unknown>;
+    try { e = JSON.parse(line) as Record<string, unknown>; } catch { console.error(line); return; }
+    if (e['event'] === 'start' || e['event'] === 'resume') { bar.start(cfg.steps, Number(e['step']), { loss: '-', val: '-', tps: '-' }); started = true; }
+    else if (e['event'] === 'eval') lastVal = Number(e['valLoss']).toFixed(4);
+    else if (e['event'] === 'step') bar.update(Number(e['step']), { loss: Number(e['loss']).toFixed(4), val: lastVal, tps: Number(e['tokensPerSecond']).toFixed(0) });
+    else if (e['event'] === 'done' || e['event'] === 'stopped') final = e;
+  });
+  const code = await new Promise<number>((res, rej) => {
+    child.on('error', (e) => rej(new Error(`train --engine torch needs ${TORCH_PYTHON} with torch and numpy (apt-get install python3-torch python3-numpy): ${e.message}`)));
+    child.on('close', (c) => res(c ?? 1));
+  });
+  if (started) bar.stop();
+  process.off('SIGINT', onInt);
+  process.off('SIGTERM', onTerm);
+  if (code !== 0) throw new Error(`train --engine torch: ${SCRIPT} exited with ${code}`);
+  const log = (await readFile(join(cfg.out, 'log.jsonl'), 'utf8')).trim().split('\n').map((l) => JSON.parse(l) as Record<string, number | string>);
+  await writeFileAtomic(join(cfg.out, 'loss.svg'), lossPlotSvg(log, `${cfg.objective} ${cfg.hiddenSize}×${cfg.numLayers} (torch)`));
+  const f = final as Record<string, unknown> | null;
+  console.log(`train: ${f?.['event'] ?? 'ended'} at step ${f?.['step'] ?? '?'}, ${f?.['tokens'] ?? '?'} tokens in ${(Number(f?.['elapsedMs'] ?? 0) / 1000).toFixed(0)} s → ${join(cfg.out, 'checkpoint')}`);
+  return 0;
+}
