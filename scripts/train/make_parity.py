@@ -1,0 +1,88 @@
+"""Parity fixture of the two training engines: test/fixtures/train-parity/{ar,mdm}.safetensors, made by the
+torch engine's own code (torch_train.prepare / weighted_loss, tiny_transformer.forward, torch.optim.AdamW)
+and reproduced by the TypeScript trainer in `npm test` (test/train/torch-parity.test.ts), which needs no Python.
+
+    /usr/bin/python3 scripts/train/make_parity.py
+
+Each file holds the initial weights (checkpoint names), one prepared batch (input, targets with -1 = no loss,
+per-token weights; the mdm masks are fixed in the file), and in its metadata the loss, the normaliser, every
+parameter's gradient L2 norm, and the loss on the same batch after one AdamW step (f32, one thread).
+"""
+import json
+import os
+import sys
+
+import numpy as np
+import torch
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+sys.path.insert(0, os.path.join(HERE, "..", "reference"))
+from hf_layout import safetensors_bytes  # noqa: E402
+from torch_train import check_table, model_spec, prepare, weighted_loss  # noqa: E402
+
+OUT = os.path.join(HERE, "..", "..", "test", "fixtures", "train-parity")
+CASES = {
+    "ar": dict(objective="ar", arch="llama", seed=11),
+    "mdm": dict(objective="mdm", arch="llada", seed=12),
+}
+DIMS = dict(hiddenSize=32, numLayers=2, numHeads=4, numKvHeads=2, ffnSize=48, normEps=1e-5, ropeTheta=10000.0)
+V, B, L, MASK = 61, 3, 10, 60
+OPT = dict(lr=1e-2, beta1=0.9, beta2=0.95, eps=1e-8, weightDecay=0.1)
+
+
+def table(spec):
+    n, C, H, Hkv, Fd = spec["names"], spec["hidden"], spec["heads"], spec["kv_heads"], DIMS["ffnSize"]
+    D = C // H
+    rows = [(n["embed"], [V, C], "embedding")]
+    for i in range(spec["layers"]):
+        p = n["layer"].format(i=i)
+        rows += [(p + n["attn_norm"], [C], "norm"), (p + n["q"], [H * D, C], "linear"), (p + n["k"], [Hkv * D, C], "linear"),
+                 (p + n["v"], [Hkv * D, C], "linear"), (p + n["o"], [C, H * D], "linear"), (p + n["ffn_norm"], [C], "norm"),
+                 (p + n["gate"], [Fd, C], "linear"), (p + n["up"], [Fd, C], "linear"), (p + n["down"], [C, Fd], "linear")]
+    rows += [(n["final_norm"], [C], "norm"), (n["head"], [V, C], "linear")]
+    return [dict(hfName=a, shape=s, kind=k) for a, s, k in rows]
+
+
+def make(name, case):
+    torch.manual_seed(case["seed"])
+    c = dict(DIMS, arch=case["arch"], objective=case["objective"])
+    spec = model_spec(c, V)
+    tab = table(spec)
+    check_table(tab, spec)
+    g = torch.Generator().manual_seed(case["seed"])
+    weights = {}
+    for t in tab:
+        w = 1 + 0.1 * torch.randn(t["shape"], generator=g) if t["kind"] == "norm" else 0.2 * torch.randn(t["shape"], generator=g)
+        weights[t["hfName"]] = w.requires_grad_(True)
+    rng = np.random.Generator(np.random.PCG64(case["seed"]))
+    clean = rng.integers(0, MASK, size=(B, L + 1 if case["objective"] == "ar" else L))
+    inp, tgt, wt, norm = prepare(case["objective"], clean, rng, MASK)
+    init = {k: v.detach().clone() for k, v in weights.items()}
+    loss = weighted_loss(weights, spec, inp, tgt, wt, norm, torch.device("cpu"))
+    loss.backward()
+    grad_norms = {k: float(v.grad.norm()) for k, v in weights.items()}
+    decay = [weights[t["hfName"]] for t in tab if t["kind"] != "norm"]
+    other = [weights[t["hfName"]] for t in tab if t["kind"] == "norm"]
+    opt = torch.optim.AdamW([dict(params=decay, weight_decay=OPT["weightDecay"]), dict(params=other, weight_decay=0.0)],
+                            lr=OPT["lr"], betas=(OPT["beta1"], OPT["beta2"]), eps=OPT["eps"])
+    opt.step()
+    with torch.no_grad():
+        after = float(weighted_loss(weights, spec, inp, tgt, wt, norm, torch.device("cpu")))
+    tensors = dict(init)
+    tensors["batch.input"] = torch.from_numpy(np.ascontiguousarray(inp).astype(np.int32))
+    tensors["batch.targets"] = torch.from_numpy(np.ascontiguousarray(tgt).astype(np.int32))
+    tensors["batch.weights"] = torch.from_numpy(np.ascontiguousarray(wt).astype(np.float32))
+    meta = dict(objective=case["objective"], arch=case["arch"], config=json.dumps(dict(DIMS, vocabSize=V, maskId=MASK)),
+                loss=repr(float(loss)), normaliser=str(norm), lossAfterStep=repr(after), optimizer=json.dumps(OPT),
+                gradNorms=json.dumps(grad_norms), torch=torch.__version__)
+    os.makedirs(OUT, exist_ok=True)
+    with open(os.path.join(OUT, f"{name}.safetensors"), "wb") as f:
+        f.write(safetensors_bytes(tensors, meta))
+    print(f"{name}: loss {float(loss):.6f} after one step {after:.6f}")
+
+
+if __name__ == "__main__":
+    torch.set_num_threads(1)
+    for name, case in CASES.items():
+        make(name, case)
