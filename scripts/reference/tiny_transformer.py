@@ -80,7 +80,8 @@ def forward(weights, spec, input_ids, attention_mask, position_ids, dtype=torch.
     D = C // H
     B, T = input_ids.shape
     w = {k: v.to(dtype) for k, v in weights.items()}
-    allowed = attention_allowed(attention_mask, spec["causal"])  # (B, 1, T, T)
+    full = bool(attention_mask.all())  # no padding: nothing to mask (bidirectional) or zero-fill (training batches)
+    allowed = None if full and not spec["causal"] else attention_allowed(attention_mask, spec["causal"])  # (B, 1, T, T)
 
     def linear(x, name, bias=None):
         y = x @ w[name].T
@@ -98,8 +99,11 @@ def forward(weights, spec, input_ids, attention_mask, position_ids, dtype=torch.
         k = k.repeat_interleave(H // Hkv, dim=1)  # (B, H, T, D)
         v = v.repeat_interleave(H // Hkv, dim=1)
         scores = (q @ k.transpose(-1, -2)) / math.sqrt(D)  # (B, H, T, T)
-        scores = scores.masked_fill(~allowed, float("-inf"))
-        probs = torch.softmax(scores, dim=-1).nan_to_num(0.0)  # fully masked (padding) rows -> 0
+        if allowed is not None:
+            scores = scores.masked_fill(~allowed, float("-inf"))
+        probs = torch.softmax(scores, dim=-1)
+        if allowed is not None:
+            probs = probs.nan_to_num(0.0)  # fully masked (padding) rows -> 0
         att = (probs @ v).transpose(1, 2).reshape(B, T, C)  # (B, T, C)
         x = x + linear(att, p + n["o"])
         h = rms_norm(x, w[p + n["ffn_norm"]], spec["eps"])
@@ -107,4 +111,6 @@ def forward(weights, spec, input_ids, attention_mask, position_ids, dtype=torch.
         x = x + linear(torch.nn.functional.silu(gate) * up, p + n["down"])
     x = rms_norm(x, w[n["final_norm"]], spec["eps"])
     logits = linear(x, n["head"])  # (B, T, V)
+    if full:
+        return logits
     return torch.where(attention_mask[..., None].bool(), logits, torch.zeros((), dtype=dtype))
