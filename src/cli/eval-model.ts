@@ -8,6 +8,13 @@ import type { ForwardModel } from '../model/forward.js';
 import { openModel, type OpenOptions } from '../platform/node-backend.js';
 import { arGenerate, generate, type DecodeOptions, type DecodeResult, type DecodeStep } from '../sampler/index.js';
 import type { TextTokenizer } from '../tokenizer/index.js';
+import { FIM_TOKENS, type FimIds } from '../data/fim.js';
+
+/** the tokenizer's FIM sentinels, or null when it has not all three */
+export function fimIds(tok: TextTokenizer): FimIds | null {
+  const prefix = tok.tokenId(FIM_TOKENS.prefix), middle = tok.tokenId(FIM_TOKENS.middle), suffix = tok.tokenId(FIM_TOKENS.suffix);
+  return prefix === null || middle === null || suffix === null ? null : { prefix, middle, suffix };
+}
 
 export interface Completion {
   text: string; tokens: number; nfe: number; ms: number; promptTokens: number; truncatedPrompt: boolean;
@@ -25,16 +32,22 @@ export class EvalModel {
     return new EvalModel(name, m.config, m.model, m.tokenizer, cache, m.backend, () => m.dispose());
   }
 
+  /** whether a suffix reaches the model: diffusion models fill between; AR models only with FIM tokens */
+  get infills(): boolean { return this.kind === 'diffusion' || fimIds(this.tok) !== null; }
+
   get kind(): 'diffusion' | 'causal' { return this.config.attention === 'causal' ? 'causal' : 'diffusion'; }
 
   /** complete `prompt` (and fill up to `suffix`, diffusion only); stops early once a stop string has settled; `cache` overrides the model's block cache for this call */
   async complete(prompt: string, suffix: string | null, o: DecodeOptions, stops: readonly string[] = [], cache: CacheMode = this.cache): Promise<Completion> {
     const tok = this.tok, sp = tok.specials, t0 = performance.now();
+    // an AR model with FIM sentinels infills in PSM order (data/fim.ts); one without them continues the prefix
+    const fim = suffix !== null && this.kind === 'causal' ? fimIds(tok) : null;
     let ids = tok.encode(prompt);
-    const suf = suffix !== null && this.kind === 'diffusion' ? tok.encode(suffix) : null;
-    const room = this.config.maxPositions - o.genLength - (suf?.length ?? 0) - 1;
+    const suf = suffix !== null && (this.kind === 'diffusion' || fim) ? tok.encode(suffix) : null;
+    const room = this.config.maxPositions - o.genLength - (suf?.length ?? 0) - 1 - (fim ? 3 : 0); // 3 FIM sentinels
     const truncatedPrompt = ids.length > room;
     if (truncatedPrompt) ids = ids.slice(ids.length - Math.max(1, room));
+    if (fim && suf) ids = Int32Array.from([fim.prefix, ...ids, fim.suffix, ...suf, fim.middle]);
     let gen: AsyncGenerator<DecodeStep, DecodeResult>;
     if (this.kind === 'causal') {
       const lm = new CausalLM(this.model, { eos: sp.eos, eot: sp.eot, pad: sp.pad }, Math.min(this.config.maxPositions, ids.length + o.genLength + 1));

@@ -7,6 +7,7 @@ import { appendFileSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import cliProgress from 'cli-progress';
+import { parsePython } from './corpus-python.js';
 import { TASKS, cutMiddle, truncate, type CodeSample, type InfillSplit, type TaskName } from '../eval/tasks.js';
 import type { MathSample } from '../eval/gsm8k.js';
 import { extractAnswer } from '../eval/gsm8k.js';
@@ -23,7 +24,7 @@ import { EvalModel } from './eval-model.js';
 import { evalPpl } from './eval-ppl.js';
 
 /** generated positions per task when --gen-length is not given: room for a function body, a line, an answer */
-const GEN_LENGTH: Record<string, number> = { humaneval: 128, mbpp: 128, 'humaneval-ts': 128, gsm8k: 128, 'single-line': 16, 'multi-line': 64, 'random-span': 64 };
+const GEN_LENGTH: Record<string, number> = { syntax: 64, humaneval: 128, mbpp: 128, 'humaneval-ts': 128, gsm8k: 128, 'single-line': 16, 'multi-line': 64, 'random-span': 64 };
 
 export async function evalCommand(argv: string[]): Promise<number> {
   const [task, ...rest] = argv;
@@ -84,7 +85,8 @@ export async function evalCommand(argv: string[]): Promise<number> {
   let passedSoFar = [...done.values()].filter((r) => r['passed']).length;
   try {
     for (const s of todo) {
-      const rec = loaded.kind === 'code' ? await runCode(model, s as CodeSample, decode, sandbox) : await runMath(model, s as MathSample, decode);
+      const rec = task === 'syntax' ? await runSyntax(model, s as CodeSample, decode)
+        : loaded.kind === 'code' ? await runCode(model, s as CodeSample, decode, sandbox) : await runMath(model, s as MathSample, decode);
       appendFileSync(samplesFile, JSON.stringify(rec) + '\n');
       done.set(s.id, rec);
       if (rec['passed']) passedSoFar++;
@@ -98,7 +100,7 @@ export async function evalCommand(argv: string[]): Promise<number> {
   const n = recs.length, c = recs.filter((r) => r['passed']).length;
   const sum = (f: string) => recs.reduce((a, r) => a + (r[f] as number), 0);
   const summary = {
-    ...settings, kind: model.kind, backend: model.backend, samples: n, passed: c, metric: loaded.kind === 'code' ? 'pass@1' : 'exact match',
+    ...settings, kind: model.kind, backend: model.backend, samples: n, passed: c, metric: task === 'syntax' ? 'parses' : loaded.kind === 'code' ? 'pass@1' : 'exact match',
     pass1: n ? c / n : 0, // one greedy sample per problem: pass@1 is the pass rate
     generatedTokens: sum('tokens'), nfe: sum('nfe'), tokensPerForward: sum('nfe') ? sum('tokens') / sum('nfe') : 0,
     tokensPerSecond: sum('ms') ? (sum('tokens') * 1000) / sum('ms') : 0, truncatedPrompts: recs.filter((r) => r['truncatedPrompt']).length,
@@ -118,6 +120,15 @@ async function runCode(model: EvalModel, s: CodeSample, o: DecodeOptions, sandbo
   const [run] = await checkAll([{ sample: s, completion }], sandbox, 1);
   return { id: s.id, passed: run!.status === 'passed', status: run!.status, completion, raw: c.text, tokens: c.tokens, nfe: c.nfe, ms: Math.round(c.ms),
     promptTokens: c.promptTokens, truncatedPrompt: c.truncatedPrompt, stderr: run!.status === 'passed' ? '' : run!.stderr.slice(-300) };
+}
+
+/** syntax: the completion, cut at EOS (the decoder's) or at the end of the function (HumanEval's stop strings), parses with the prompt */
+async function runSyntax(model: EvalModel, s: CodeSample, o: DecodeOptions): Promise<Record<string, unknown>> {
+  const c = await model.complete(s.prompt, null, o, s.stop);
+  const completion = truncate(c.text, s.stop);
+  const [p] = await parsePython([s.prompt + completion]);
+  return { id: s.id, passed: p!.ok, status: p!.ok ? 'parses' : 'syntax-error', error: p!.error ?? '', completion, tokens: c.tokens, nfe: c.nfe, ms: Math.round(c.ms),
+    promptTokens: c.promptTokens, truncatedPrompt: c.truncatedPrompt };
 }
 
 async function runMath(model: EvalModel, s: MathSample, o: DecodeOptions): Promise<Record<string, unknown>> {

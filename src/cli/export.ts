@@ -9,6 +9,7 @@ import { parseSafetensorsHeader, readTensor, writeSafetensors, type TensorToWrit
 import { createRefKernels } from '../kernels/ref/index.js';
 import { fileExists } from '../platform/node-files.js';
 import { exportGguf } from './export-gguf.js';
+import { trainingRecord } from './training-record.js';
 
 export async function exportModel(argv: string[]): Promise<number> {
   const { values } = parseArgs({ args: argv, strict: true, options: {
@@ -52,6 +53,9 @@ export async function exportModel(argv: string[]): Promise<number> {
   const cfg = JSON.parse(await readFile(join(tmp, 'config.json'), 'utf8')) as Record<string, unknown>;
   cfg['torch_dtype'] = dtype === 'f16' ? 'float16' : dtype === 'bf16' ? 'bfloat16' : 'float32';
   await writeFile(join(tmp, 'config.json'), JSON.stringify(cfg, null, 2));
+  const record = trainingRecord(src);
+  if (record) await writeFile(join(tmp, 'training.json'), JSON.stringify(record, null, 2));
+  if (await fileExists(join(src, '..', 'loss.svg'))) await copyFile(join(src, '..', 'loss.svg'), join(tmp, 'loss.svg'));
   await rm(values.out, { recursive: true, force: true });
   await rename(tmp, values.out);
   console.log(`export: ${tensors.length} tensors as ${dtype} → ${values.out}`);

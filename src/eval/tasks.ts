@@ -11,8 +11,9 @@
 //   humaneval-ts         MultiPL-E: prompt → completion cut at the record's stop_tokens; program = prompt +
 //                        completion + tests, TypeScript, run under Node after transpiling
 //   gsm8k                gsm8k.ts (few-shot from train.jsonl, exact match of the final number)
-export type TaskName = 'humaneval' | 'mbpp' | 'humaneval-infilling' | 'humaneval-ts' | 'gsm8k';
-export const TASKS: readonly TaskName[] = ['humaneval', 'mbpp', 'humaneval-infilling', 'humaneval-ts', 'gsm8k'];
+// syntax: the HumanEval prompts, 64 generated tokens each, scored by whether prompt + completion parses (Python's ast)
+export type TaskName = 'humaneval' | 'mbpp' | 'humaneval-infilling' | 'humaneval-ts' | 'gsm8k' | 'syntax';
+export const TASKS: readonly TaskName[] = ['humaneval', 'mbpp', 'humaneval-infilling', 'humaneval-ts', 'gsm8k', 'syntax'];
 export type InfillSplit = 'single-line' | 'multi-line' | 'random-span';
 export const INFILL_FILES: Record<InfillSplit, string> = {
   'single-line': 'HumanEval-SingleLineInfilling.jsonl.gz', 'multi-line': 'HumanEval-MultiLineInfilling.jsonl.gz', 'random-span': 'HumanEval-RandomSpanInfilling.jsonl.gz',

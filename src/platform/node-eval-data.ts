@@ -25,8 +25,9 @@ export function readJsonl(path: string): Record<string, unknown>[] {
 export type LoadedTask = { kind: 'code'; samples: CodeSample[] } | { kind: 'math'; samples: MathSample[] };
 
 export function loadTask(task: TaskName, dataDir: string, split: InfillSplit = 'single-line'): LoadedTask {
+  // syntax reads HumanEval's prompts (its check is a parse, not the tests)
   switch (task) {
-    case 'humaneval': return { kind: 'code', samples: humaneval(readJsonl(join(dataDir, 'humaneval/HumanEval.jsonl.gz'))) };
+    case 'humaneval': case 'syntax': return { kind: 'code', samples: humaneval(readJsonl(join(dataDir, 'humaneval/HumanEval.jsonl.gz'))) };
     case 'mbpp': return { kind: 'code', samples: mbpp(readJsonl(join(dataDir, 'mbpp/mbpp.jsonl'))) };
     case 'humaneval-infilling': return { kind: 'code', samples: humanevalInfilling(readJsonl(join(dataDir, 'humaneval-infilling', INFILL_FILES[split])), split) };
     case 'humaneval-ts': return { kind: 'code', samples: humanevalTs(readJsonl(join(dataDir, 'multipl-e/humaneval-ts.jsonl'))) };

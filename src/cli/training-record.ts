@@ -1,0 +1,49 @@
+// training.json of an exported model: what it cost and what it saw, read from the run folder the checkpoint
+// came from (trainer_state.json, log.jsonl, torch-job.json) and the data folder's manifest:
+//   { engine, hardware, threads or device, objectives, steps, tokensSeen, params, flops (6·N·tokens),
+//     wallSeconds, corpusSha256, corpusTokens, initFrom, heldout: { split, natsPerToken, bitsPerByte } }
+// A model adapted from another (initFrom) carries that model's record too, so the total compute adds up.
+import os from 'node:os';
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { numel, parameterTable } from '../model/params.js';
+import { parseTrainConfig } from '../train/config.js';
+import { modelConfigFor } from '../train/loop.js';
+
+type Json = Record<string, unknown>;
+const readJson = (p: string): Json => JSON.parse(readFileSync(p, 'utf8')) as Json;
+
+export function trainingRecord(checkpoint: string): Json | null {
+  const statePath = join(checkpoint, 'trainer_state.json');
+  if (!existsSync(statePath)) return null;
+  const state = readJson(statePath);
+  const cfg = parseTrainConfig(state['config']);
+  const run = dirname(checkpoint);
+  const log = existsSync(join(run, 'log.jsonl'))
+    ? readFileSync(join(run, 'log.jsonl'), 'utf8').trim().split('\n').filter(Boolean).map((l) => JSON.parse(l) as Json) : [];
+  const start = log.filter((e) => e['event'] === 'start' || e['event'] === 'resume').pop() ?? {};
+  const evals = log.filter((e) => e['event'] === 'eval');
+  const lastEval = evals.filter((e) => Number(e['step']) <= Number(state['step'])).pop();
+  const manifestPath = join(cfg.data, 'manifest.json');
+  const manifest = existsSync(manifestPath) ? readJson(manifestPath) : {};
+  const vocab = Number((readJson(join(checkpoint, 'config.json')))['vocab_size']);
+  const params = parameterTable(modelConfigFor(cfg, vocab)).reduce((s, p) => s + numel(p.shape), 0);
+  const tokens = Number(state['tokens']);
+  const nats = lastEval ? Number(lastEval['valLoss']) : null;
+  const bpt = Number(manifest['valBytesPerToken']);
+  const initTraining = cfg.initFrom && existsSync(join(cfg.initFrom, 'training.json')) ? readJson(join(cfg.initFrom, 'training.json')) : null;
+  return {
+    engine: cfg.engine, hardware: cfg.device === 'cuda' ? 'cuda' : `${os.cpus().length} × ${os.cpus()[0]?.model ?? 'cpu'}`,
+    ...(cfg.device === 'cuda' ? { device: 'cuda' } : { threads: Number(start['threads'] ?? cfg.threads) }),
+    objectives: [cfg.objective], trainFile: cfg.trainFile, steps: Number(state['step']), tokensSeen: tokens, params,
+    flops: 6 * params * tokens, wallSeconds: Math.round(Number(state['elapsedMs']) / 1000),
+    corpusSha256: manifest['corpusSha256'] ?? manifest['fileListSha256'] ?? null, corpusTokens: manifest['trainTokens'] ?? null,
+    initFrom: cfg.initFrom || null, ...(initTraining ? { initFromTraining: initTraining } : {}),
+    heldout: nats === null ? null : {
+      split: manifest['format'] === 'dllm-corpus' ? 'val (whole packages held out)' : 'val', windows: `${cfg.evalBatches}×${cfg.batchSize}×${cfg.seqLen}`,
+      natsPerToken: nats, kind: cfg.objective === 'mdm' ? 'ELBO bound' : 'exact NLL',
+      bitsPerByte: Number.isFinite(bpt) && bpt > 0 ? nats / Math.LN2 / bpt : null,
+    },
+    config: cfg,
+  };
+}
