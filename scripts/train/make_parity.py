@@ -19,7 +19,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(HERE, "..", "reference"))
 from hf_layout import safetensors_bytes  # noqa: E402
-from torch_train import check_table, model_spec, prepare, weighted_loss  # noqa: E402
+from torch_train import Net, check_table, model_spec, prepare, weighted_loss  # noqa: E402
 
 OUT = os.path.join(HERE, "..", "..", "test", "fixtures", "train-parity")
 CASES = {
@@ -51,15 +51,17 @@ def make(name, case):
     tab = table(spec)
     check_table(tab, spec)
     g = torch.Generator().manual_seed(case["seed"])
-    weights = {}
-    for t in tab:
-        w = 1 + 0.1 * torch.randn(t["shape"], generator=g) if t["kind"] == "norm" else 0.2 * torch.randn(t["shape"], generator=g)
-        weights[t["hfName"]] = w.requires_grad_(True)
+    net = Net(tab, spec, torch.device("cpu"))
+    weights = net.weights()
+    with torch.no_grad():
+        for t in tab:
+            w = 1 + 0.1 * torch.randn(t["shape"], generator=g) if t["kind"] == "norm" else 0.2 * torch.randn(t["shape"], generator=g)
+            weights[t["hfName"]].copy_(w)
     rng = np.random.Generator(np.random.PCG64(case["seed"]))
     clean = rng.integers(0, MASK, size=(B, L + 1 if case["objective"] == "ar" else L))
     inp, tgt, wt, norm = prepare(case["objective"], clean, rng, MASK)
     init = {k: v.detach().clone() for k, v in weights.items()}
-    loss = weighted_loss(weights, spec, inp, tgt, wt, norm, torch.device("cpu"))
+    loss = weighted_loss(net, inp, tgt, wt, norm, torch.device("cpu"))
     loss.backward()
     grad_norms = {k: float(v.grad.norm()) for k, v in weights.items()}
     decay = [weights[t["hfName"]] for t in tab if t["kind"] != "norm"]
@@ -68,7 +70,7 @@ def make(name, case):
                             lr=OPT["lr"], betas=(OPT["beta1"], OPT["beta2"]), eps=OPT["eps"])
     opt.step()
     with torch.no_grad():
-        after = float(weighted_loss(weights, spec, inp, tgt, wt, norm, torch.device("cpu")))
+        after = float(weighted_loss(net, inp, tgt, wt, norm, torch.device("cpu")))
     tensors = dict(init)
     tensors["batch.input"] = torch.from_numpy(np.ascontiguousarray(inp).astype(np.int32))
     tensors["batch.targets"] = torch.from_numpy(np.ascontiguousarray(tgt).astype(np.int32))

@@ -6,8 +6,9 @@ that makes the test fixtures: one definition, not a copy.
 Run by the CLI, not by hand: `dllm train --engine torch ...` resolves the config (defaults < file < flags,
 unknown keys rejected), writes RUN/torch-job.json (config, the parameter table of src/model/params.ts,
 config.json for the checkpoint, special ids) and starts `python3 scripts/train/torch_train.py RUN/torch-job.json`.
-Under `torchrun --nproc_per_node N` each rank trains on its own shard of the stream with
-DistributedDataParallel (gloo on CPUs, NCCL on GPUs); batchSize stays the global batch.
+Under `torchrun --nproc_per_node N python3 scripts/train/torch_train.py RUN/torch-job.json` each rank trains
+on its own shard of the stream with torch's DistributedDataParallel (gloo on CPUs, NCCL on GPUs); batchSize
+stays the global batch (batchSize / N rows per rank).
 
 Events go to stdout as JSON lines (the CLI draws the progress bar) and to RUN/log.jsonl.
 """
@@ -93,13 +94,32 @@ def prepare(objective, clean, rng, mask_id):
     return inp, targets, weights, B * L
 
 
-def weighted_loss(weights, spec, inp, targets, w, norm, device):
+class Net(torch.nn.Module):
+    """the parameter table as a module (so DistributedDataParallel can wrap it); forward is tiny_transformer's"""
+
+    def __init__(self, table, spec, device):
+        super().__init__()
+        self.spec, self.names = spec, [t["hfName"] for t in table]
+        self.params = torch.nn.ParameterList(
+            [torch.nn.Parameter(torch.zeros(t["shape"], dtype=torch.float32, device=device)) for t in table])
+
+    def weights(self):
+        """{checkpoint name: parameter}"""
+        return dict(zip(self.names, self.params))
+
+    def forward(self, inp):
+        """inp (B, T) int64 -> logits (B, T, V); positions 0..T-1, no padding"""
+        B, T = inp.shape
+        mask = torch.ones(B, T, dtype=torch.int64, device=inp.device)
+        pos = torch.arange(T, device=inp.device)[None].expand(B, T)
+        return forward(self.weights(), self.spec, inp, mask, pos)
+
+
+def weighted_loss(model, inp, targets, w, norm, device):
     """Σ_i w_i · CE_i / normaliser, the TypeScript crossEntropy kernels' loss"""
     inp = torch.from_numpy(np.ascontiguousarray(inp)).to(device)
     B, T = inp.shape
-    mask = torch.ones(B, T, dtype=torch.int64, device=device)
-    pos = torch.arange(T, device=device)[None].expand(B, T)
-    logits = forward(weights, spec, inp, mask, pos)  # (B, T, V)
+    logits = model(inp)  # (B, T, V)
     tgt = torch.from_numpy(np.ascontiguousarray(targets)).to(device)
     ce = F.cross_entropy(logits.float().reshape(B * T, -1), tgt.reshape(-1).clamp(min=0), reduction="none")  # (B·T)
     wt = torch.from_numpy(np.ascontiguousarray(w)).to(device).reshape(-1)
@@ -119,14 +139,13 @@ def main():
     spec = model_spec(c, job["vocabSize"])
     table = job["paramTable"]
     check_table(table, spec)
-    weights = {t["hfName"]: torch.zeros(t["shape"], dtype=torch.float32, device=device) for t in table}
+    net = Net(table, spec, device)
+    weights = net.weights()
     by_name = {t["name"]: t for t in table}
     state = dict(step=0, tokens=0, elapsedMs=0.0)
     batches = Batches(os.path.join(c["data"], c["trainFile"]), job["dtype"], c["seed"], rank, world)
     decay = [weights[t["hfName"]] for t in table if t["kind"] in ("linear", "embedding")]
     other = [weights[t["hfName"]] for t in table if t["kind"] not in ("linear", "embedding")]
-    for p in weights.values():
-        p.requires_grad_(True)
     opt = torch.optim.AdamW([dict(params=decay, weight_decay=c["weightDecay"]), dict(params=other, weight_decay=0.0)],
                             lr=c["lrMax"], betas=(c["beta1"], c["beta2"]), eps=c["eps"])
     if job.get("resume"):
@@ -137,10 +156,9 @@ def main():
             ckpt.init_from(c["initFrom"], weights, table)
         if rank == 0:
             open(os.path.join(out, "log.jsonl"), "w").close()
-    model_params = [weights[t["hfName"]] for t in table]
-    if world > 1:
-        for p in model_params:  # the same start on every rank
-            torch.distributed.broadcast(p.data, 0)
+    model_params = list(net.params)
+    # DDP broadcasts rank 0's weights at wrap time and averages gradients over the ranks in backward
+    model = torch.nn.parallel.DistributedDataParallel(net) if world > 1 else net
     val = np.memmap(os.path.join(c["data"], "val.bin"), dtype=np.uint16 if job["dtype"] == "uint16" else np.uint32, mode="r")
     log = open(os.path.join(out, "log.jsonl"), "a") if rank == 0 else None
 
@@ -174,14 +192,11 @@ def main():
             clean = batches.windows(rows, L + 1 if c["objective"] == "ar" else L)
             inp, tgt, w, norm = prepare(c["objective"], clean, batches.rng, job["maskId"])
             with ctx():
-                loss = weighted_loss(weights, spec, inp, tgt, w, norm, device) / c["gradAccum"]
+                loss = weighted_loss(model, inp, tgt, w, norm, device) / c["gradAccum"]
             loss.backward()
             loss_sum += loss.item()
             tokens += inp.size
-        if world > 1:
-            for p in model_params:
-                torch.distributed.all_reduce(p.grad)
-                p.grad /= world
+        if world > 1:  # the logged loss: the mean over ranks (the gradients already are)
             t = torch.tensor([loss_sum], device=device)
             torch.distributed.all_reduce(t)
             loss_sum = t.item() / world
@@ -200,7 +215,7 @@ def main():
                   elapsedMs=state["elapsedMs"], tokensPerSecond=state["tokens"] / state["elapsedMs"] * 1000))
         last = state["step"] == c["steps"]
         if rank == 0 and (state["step"] % c["evalEvery"] == 0 or last):
-            v = evaluate(c, weights, spec, val, job["maskId"], device, ctx)
+            v = evaluate(c, net, val, job["maskId"], device, ctx)
             emit(dict(event="eval", step=state["step"], valLoss=v[0], valTokens=v[1], pplBound=math.exp(v[0])))
         if rank == 0 and (state["step"] % c["checkpointEvery"] == 0 or last or stop["now"]):
             ckpt.save(out, job, weights, table, opt, state, batches.rng)
@@ -212,7 +227,7 @@ def main():
 
 
 @torch.no_grad()
-def evaluate(c, weights, spec, val, mask_id, device, ctx):
+def evaluate(c, net, val, mask_id, device, ctx):
     """fixed consecutive windows of the held-out stream (src/train/loop.ts evaluate): mean loss per token"""
     rng = np.random.Generator(np.random.PCG64(EVAL_SEED))
     B, L = c["batchSize"], c["seqLen"] + (1 if c["objective"] == "ar" else 0)
@@ -224,7 +239,7 @@ def evaluate(c, weights, spec, val, mask_id, device, ctx):
         clean = np.asarray(val[start:start + B * L], dtype=np.int64).reshape(B, L)
         inp, tgt, w, norm = prepare(c["objective"], clean, rng, mask_id)
         with ctx():
-            total += weighted_loss(weights, spec, inp, tgt, w, norm, device).item() * norm
+            total += weighted_loss(net, inp, tgt, w, norm, device).item() * norm
         count += inp.size
     if count == 0:
         raise SystemExit(f"validation: the held-out stream is shorter than one batch of {B}x{L}")

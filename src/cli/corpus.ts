@@ -1,4 +1,4 @@
-// dllm data corpus --out DIR [--packages FILE] [--cache DIR] [--eval-data DIR] [--vocab-size N] [--offline]
+// dllm data corpus --out DIR [--packages FILE] [--cache DIR] [--eval-data DIR] [--vocab-size N] [--tokenizer FILE] [--offline]
 // A reproducible, licensed, decontaminated Python corpus from pinned Debian packages (corpus-debs.ts):
 // per file a licence (data/licence.ts), the filters (data/filters.ts), exact and near dedup
 // (data/minhash.ts), 13-gram decontamination against the evaluation sets (data/ngrams.ts) and Python's own
@@ -33,7 +33,7 @@ export async function dataCorpus(argv: string[]): Promise<number> {
     options: {
       out: { type: 'string' }, packages: { type: 'string', default: DEFAULT_PACKAGES }, cache: { type: 'string' },
       'eval-data': { type: 'string' }, 'vocab-size': { type: 'string', default: '8192' }, offline: { type: 'boolean', default: false },
-      'no-tokens': { type: 'boolean', default: false }, quiet: { type: 'boolean', default: false },
+      'no-tokens': { type: 'boolean', default: false }, tokenizer: { type: 'string' }, quiet: { type: 'boolean', default: false },
     },
   });
   if (!values.out) throw new Error('usage: dllm data corpus --out DIR [--packages FILE] [--cache DIR]');
@@ -115,7 +115,11 @@ export async function dataCorpus(argv: string[]): Promise<number> {
   await writeFileAtomic(join(out, 'views-val.jsonl'), viewLines('val'));
   const train = docs('train'), val = docs('val');
   const stats = values['no-tokens'] ? null
-    : await writeTokenData(out, train, val, { vocabSize, tokenizerSampleBytes: TOKENIZER_SAMPLE_BYTES, fim: true, onProgress: log });
+    : await writeTokenData(out, train, val, {
+      vocabSize, tokenizerSampleBytes: TOKENIZER_SAMPLE_BYTES, fim: true, onProgress: log,
+      // an existing tokenizer (e.g. a model's, to extend its corpus) instead of training one
+      tokenizerJson: values.tokenizer ? JSON.parse(await readFile(values.tokenizer, 'utf8')) as Record<string, unknown> : undefined,
+    });
   const licences: Record<string, number> = {};
   for (const c of kept) licences[c.licence] = (licences[c.licence] ?? 0) + 1;
   const manifest = {
