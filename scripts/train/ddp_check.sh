@@ -13,7 +13,13 @@ FLAGS="--engine torch --objective ar --arch llama --data $DATA --steps $STEPS --
 node bin/dllm.js train $FLAGS --out "$TMP/one" > /dev/null
 # the job file the CLI wrote, pointed at a new run folder, started on 2 ranks
 node -e "const j=require('$TMP/one/torch-job.json'); j.config.out='$TMP/two'; require('fs').mkdirSync('$TMP/two'); require('fs').writeFileSync('$TMP/two/torch-job.json', JSON.stringify(j))"
-"$PY" -m torch.distributed.run --standalone --nproc_per_node 2 scripts/train/torch_train.py "$TMP/two/torch-job.json" > /dev/null
+# torchrun would set these; Debian bookworm's torchrun (torch 1.13 under Python 3.11) fails in its own
+# argument handling (elastic's Std.from_str returns None), so the two ranks are started with the same
+# env:// variables torchrun sets. The training code is the same either way.
+export MASTER_ADDR=127.0.0.1 MASTER_PORT=$((29500 + RANDOM % 1000)) WORLD_SIZE=2
+RANK=1 LOCAL_RANK=1 "$PY" scripts/train/torch_train.py "$TMP/two/torch-job.json" > /dev/null &
+RANK=0 LOCAL_RANK=0 "$PY" scripts/train/torch_train.py "$TMP/two/torch-job.json" > /dev/null
+wait
 "$PY" - "$TMP" "$STEPS" "$TOL" <<'PY'
 import json, sys
 tmp, steps, tol = sys.argv[1], int(sys.argv[2]), float(sys.argv[3])
