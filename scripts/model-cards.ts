@@ -1,9 +1,10 @@
-// Writes the model cards of the two default models (models/<name>/README.md) from their training runs:
-// data (source, version, file-list hash), tokens seen, parameters, config, wall time, the held-out loss of
-// both models on the same validation windows, and five samples each. Run after `dllm export` of both:
-//   node build/scripts/model-cards.js [--windows 16] [--mc 8]
-import { readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+// Writes the model cards of the default models (models/<name>/README.md) from their training.json (written
+// by `dllm export`), the corpus manifest, the committed evaluation summaries (bench/results/eval/<name>/), the
+// held-out loss of every model on the same validation windows of the corpus (the same bytes for each), and
+// five samples each. Run after `dllm export` of every model:
+//   node build/scripts/model-cards.js --data runs/corpus [--windows 16] [--mc 8]
+import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { basename, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { parameterCount } from '../src/model/params.js';
 import { DiffusionLM } from '../src/model/diffusion-lm.js';
@@ -15,21 +16,22 @@ import { arGenerate, drain, generate, type DecodeResult } from '../src/sampler/i
 import { DecodeRng } from '../src/sampler/rng.js';
 
 const root = new URL('../../', import.meta.url).pathname;
-const { values } = parseArgs({ options: { windows: { type: 'string', default: '16' }, mc: { type: 'string', default: '8' } } });
+const { values } = parseArgs({ options: { windows: { type: 'string', default: '16' }, mc: { type: 'string', default: '8' }, data: { type: 'string', default: 'runs/corpus' } } });
 const WINDOWS = Number(values.windows), MC = Number(values.mc), L = 256;
 const PROMPTS = ['def fibonacci(n):\n', 'import os\nimport sys\n\n', 'class Stack:\n    def __init__(self):\n', 'def read_json(path):\n    """Read a JSON file."""\n', 'for i in range(10):\n'];
 
 const jsonl = (p: string) => readFileSync(p, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
 const k = await createKernels();
-const manifest = JSON.parse(readFileSync(join(root, 'runs/data/py311/manifest.json'), 'utf8'));
-const valIds = new Uint16Array(readFileSync(join(root, 'runs/data/py311/val.bin')).buffer.slice(0));
+const dataDir = values.data!;
+const manifest = JSON.parse(readFileSync(join(dataDir, 'manifest.json'), 'utf8'));
+const valIds = new Uint16Array(readFileSync(join(dataDir, 'val.bin')).buffer.slice(0));
 const windows = Array.from({ length: WINDOWS }, (_, w) => Int32Array.from(valIds.subarray(w * (L + 1), (w + 1) * (L + 1))));
 const valBytes = manifest.valBytesPerToken as number;
 
 interface Summary { name: string; nllPerToken: number; bitsPerByte: number; samples: { prompt: string; text: string; res: DecodeResult }[] }
 const out: Summary[] = [];
 for (const name of ['dllm-code-mini', 'dllm-code-mini-ar']) {
-  const dir = join(root, 'models', name), run = join(root, 'runs', name);
+  const dir = join(root, 'models', name);
   const m = await loadModelDir(dir, k);
   const tok = m.tokenizer!, sp = tok.specials;
   let nats = 0, count = 0;
@@ -53,45 +55,52 @@ for (const name of ['dllm-code-mini', 'dllm-code-mini-ar']) {
   const nllPerToken = nats / count;
   out.push({ name, nllPerToken, bitsPerByte: nllPerToken / valBytes / Math.LN2, samples });
   // card
-  const state = JSON.parse(readFileSync(join(run, 'checkpoint/trainer_state.json'), 'utf8'));
-  const log = jsonl(join(run, 'log.jsonl'));
-  const evals = log.filter((e) => e['event'] === 'eval');
-  const lastEval = evals[evals.length - 1] as { valLoss: number; step: number } | undefined;
-  const cfg = state.config;
+  const t = JSON.parse(readFileSync(join(dir, 'training.json'), 'utf8'));
+  const cfg = t.config;
   const params = parameterCount(m.config);
-  const twin = name.endsWith('-ar') ? 'dllm-code-mini' : 'dllm-code-mini-ar';
+  const ar = name.endsWith('-ar');
+  const chain: Record<string, unknown>[] = [];
+  for (let r = t; r; r = r.initFromTraining) chain.push(r);
+  const totalFlops = chain.reduce((a, r) => a + Number(r['flops']), 0), totalHours = chain.reduce((a, r) => a + Number(r['wallSeconds']), 0) / 3600;
+  const evalDir = join(root, 'bench/results/eval', name);
+  const evals = existsSync(evalDir) ? readdirSync(evalDir).filter((d) => existsSync(join(evalDir, d, 'summary.json'))).map((d) => ({ d, s: JSON.parse(readFileSync(join(evalDir, d, 'summary.json'), 'utf8')) })) : [];
+  const licences = Object.entries(manifest.licences as Record<string, number>).sort((x, y) => y[1] - x[1]).map(([l, n]) => `${l} (${n})`).join(', ');
   const card = `# ${name}
 
-${name.endsWith('-ar') ? 'The autoregressive twin of `dllm-code-mini`' : 'A small masked-diffusion (LLaDA-style) code model'}: same architecture, data and token budget as \`${twin}\`, ${name.endsWith('-ar') ? 'causal attention, next-token objective' : 'bidirectional attention, the `mdm` objective (LLaDA pre-training loss)'}. Trained with \`dllm train\` on this repository's CPU engine.
+${ar ? 'The autoregressive twin of `dllm-code-mini`: llama-style, causal, next-token objective on the fill-in-the-middle stream (StarCoder-style PSM/SPM on half the files), so it infills too' : 'A masked-diffusion (LLaDA-style) code model **adapted from `dllm-code-mini-ar`**: the AR weights, attention switched to bidirectional (direct swap, unshifted: the model predicts each masked token at its own position), then LLaDA\'s MDM loss with 1/t weighting'}. Same tokenizer and corpus as its twin; trained with \`dllm train --engine ${t.engine}\`.
 
 | | |
 | --- | --- |
 | architecture | \`${m.config.arch}\` (${m.config.attention}), ${m.config.numLayers} layers, width ${m.config.hiddenSize}, ${m.config.numHeads} heads, FFN ${m.config.ffnSize}, vocab ${m.config.vocabSize}, untied head |
 | parameters | ${params.toLocaleString('en')} (${(params / 1e6).toFixed(2)} M) |
-| weights | \`model.safetensors\`, F16 |
-| data | \`${manifest.source}\` (Python ${'3.11.7'} standard library, \`.py\` files): ${manifest.files} files, ${manifest.duplicates} duplicates dropped, file-list SHA-256 \`${manifest.fileListSha256}\`; split by file: ${manifest.trainFiles} train / ${manifest.valFiles} validation files, ${manifest.trainTokens.toLocaleString('en')} / ${manifest.valTokens.toLocaleString('en')} tokens |
-| tokenizer | byte-level BPE trained on the train split, ${manifest.vocabSize} tokens incl. \`<|endoftext|>\` (EOS) and \`<|mdm_mask|>\` (mask); ${manifest.valBytesPerToken} bytes/token on held-out code |
-| training | ${state.step} steps × ${cfg.batchSize} × ${cfg.seqLen} tokens = ${state.tokens.toLocaleString('en')} tokens seen; AdamW (β ${cfg.beta1}/${cfg.beta2}, wd ${cfg.weightDecay}, clip ${cfg.gradClip}), lr ${cfg.lrMax} → ${cfg.lrMin} (warmup ${cfg.lrWarmupSteps}, cosine) |
-| wall time | ${(state.elapsedMs / 60000).toFixed(1)} min of training steps on ${cfg.threads} thread (both models trained at the same time on the 2-core machine) |
-| throughput | ${(state.tokens / (state.elapsedMs / 1000)).toFixed(0)} tokens/s = ${((6 * params * state.tokens) / (state.elapsedMs / 1000) / 1e9).toFixed(1)} GFLOP/s by 6·params·tokens on 1 thread |
-| validation (trainer) | ${lastEval ? `${lastEval.valLoss.toFixed(4)} nats/token at step ${lastEval.step} (${name.endsWith('-ar') ? 'next-token NLL' : 'ELBO bound, one Monte-Carlo mask draw'})` : '—'} |
-| held-out, same tokens as the twin | **${nllPerToken.toFixed(4)} nats/token, ${(nllPerToken / valBytes / Math.LN2).toFixed(4)} bits/byte** (${WINDOWS} windows × ${L} tokens of val.bin; ${name.endsWith('-ar') ? 'exact NLL' : `LLaDA's Monte-Carlo ELBO bound, ${MC}×8 stratified mask draws per window`}) |
+| weights | \`model.safetensors\`, F16 (${(statSync(join(dir, 'model.safetensors')).size / 1e6).toFixed(1)} MB) |
+| data | \`dllm data corpus\` from [configs/corpus/packages.txt](../../configs/corpus/packages.txt): ${manifest.packages.length} Debian packages, ${manifest.counts.train.toLocaleString('en')} train / ${manifest.counts.val.toLocaleString('en')} validation files (validation = whole packages held out), ${manifest.trainTokens.toLocaleString('en')} / ${manifest.valTokens.toLocaleString('en')} tokens; \`corpusSha256\` \`${manifest.corpusSha256}\`; decontaminated against HumanEval, HumanEval-infilling, MBPP, HumanEval-TS (13-grams, ${manifest.dropped.contaminated} files dropped) |
+| licences of the kept files | ${licences} |
+| tokenizer | byte-level BPE, ${manifest.vocabSize} tokens incl. \`<|endoftext|>\`, \`<|mdm_mask|>\`, \`<|fim_prefix|>\`, \`<|fim_middle|>\`, \`<|fim_suffix|>\`; ${manifest.valBytesPerToken} bytes/token on held-out code |
+| training | ${t.steps} steps × ${cfg.batchSize} × ${cfg.seqLen} = ${t.tokensSeen.toLocaleString('en')} tokens of \`${t.trainFile}\`${t.initFrom ? `, from \`${basename(t.initFrom)}\`` : ''}; AdamW (β ${cfg.beta1}/${cfg.beta2}, wd ${cfg.weightDecay}, clip ${cfg.gradClip}), lr ${cfg.lrMax} → ${cfg.lrMin} (warmup ${cfg.lrWarmupSteps}, cosine) |
+| compute | this stage ${(t.flops / 1e15).toFixed(2)} PFLOP (6·N·tokens) in ${(t.wallSeconds / 3600).toFixed(2)} h on ${t.hardware}, ${t.threads ?? t.device} threads, engine \`${t.engine}\`${chain.length > 1 ? `; with the AR stage it started from: ${(totalFlops / 1e15).toFixed(2)} PFLOP, ${totalHours.toFixed(2)} h` : ''} |
+| validation (trainer) | ${t.heldout ? `${t.heldout.natsPerToken.toFixed(4)} nats/token (${t.heldout.kind}), ${t.heldout.bitsPerByte.toFixed(3)} bits/byte, ${t.heldout.windows} windows of the held-out packages` : '—'} |
+| held-out, same bytes for every model | **${nllPerToken.toFixed(4)} nats/token, ${(nllPerToken / valBytes / Math.LN2).toFixed(4)} bits/byte** (${WINDOWS} windows × ${L} tokens of val.bin; ${ar ? 'exact NLL' : `LLaDA's Monte-Carlo ELBO bound, ${MC}×8 stratified mask draws per window`}) |
 
-Config: [\`configs/${name}.json\`](../../configs/${name}.json). Loss curve: [loss.svg](loss.svg).
+Config: [\`configs/${name}.json\`](../../configs/${name}.json). Loss curve: [loss.svg](loss.svg). Record: [training.json](training.json).
 
-Continue training in a later session: the run folder (\`runs/${name}\`, with the F32 weights and AdamW state)
-is not committed, so continue from these weights with a fresh optimizer:
-\`npx dllm data build --input ${manifest.source} --ext .py --out runs/data/py311\` (rebuilds the same data and
-tokenizer: check the file-list hash), then
-\`npx dllm train --config configs/${name}.json --init-from models/${name} --out runs/${name}-2 --steps N --lr-warmup-steps 0\`.
-Where the run folder still exists, \`npx dllm train --resume --out runs/${name} --steps N\` continues exactly.
+## Evaluation
+
+${evals.length ? `| task | metric | score | samples | tok/s | TPF | command |\n| --- | --- | ---: | ---: | ---: | ---: | --- |\n${evals.map(({ d, s: e }) => `| ${d} | ${e.metric ?? 'nats/token'} | ${e.pass1 !== undefined ? `${(100 * e.pass1).toFixed(1)} %` : e.bitsPerByte !== undefined ? `${Number(e.bitsPerByte).toFixed(3)} bits/byte` : '—'} | ${e.samples ?? e.windows ?? '—'} | ${e.tokensPerSecond ? Number(e.tokensPerSecond).toFixed(0) : '—'} | ${e.tokensPerForward ? Number(e.tokensPerForward).toFixed(2) : '—'} | \`npx dllm eval ${e.task ?? d}${e.split ? ` --split ${e.split}` : ''} --model ${name}${e.samples && e.samples < 164 && (e.task === 'humaneval' || e.task === 'syntax') ? ` --limit ${e.samples}` : ''}\` |`).join('\n')}` : 'Not evaluated yet.'}
+
+## Continue training
+
+The run folder (F32 weights, AdamW state) is not committed. Rebuild the corpus (\`npx dllm data corpus --out runs/corpus\`;
+check \`corpusSha256\`), then continue from these weights with a fresh optimizer:
+\`npx dllm train --config configs/${name}.json --init-from models/${name} --out runs/${name}-2 --steps N --lr-warmup-steps 50\`.
+Where the run folder still exists, \`npx dllm train --resume --out RUN --steps N\` continues exactly.
 
 ## Samples
 
-${name.endsWith('-ar') ? 'Greedy, 64 new tokens.' : 'LLaDA decoding: 64 tokens, blocks of 32, one token per step by confidence (low_confidence), early stop at EOS.'} Command:
-\`npx dllm generate "PROMPT" --model ${name}${name.endsWith('-ar') ? ' --gen-length 64' : ' --gen-length 64 --decoder fixed --steps 64'}\`
+${ar ? 'Greedy, 64 new tokens.' : 'LLaDA decoding: 64 tokens, blocks of 32, one token per step by confidence (low_confidence), early stop at EOS.'} Command:
+\`npx dllm generate "PROMPT" --model ${name}${ar ? ' --gen-length 64' : ' --gen-length 64 --decoder fixed --steps 64'}\`
 
-${samples.map((s, i) => `### ${i + 1}\n\n\`\`\`python\n${s.prompt}${s.text}\n\`\`\`\n(${s.res.ids.length} tokens, NFE ${s.res.nfe}, ${s.res.finishReason})\n`).join('\n')}`;
+${samples.map((x, i) => `### ${i + 1}\n\n\`\`\`python\n${x.prompt}${x.text}\n\`\`\`\n(${x.res.ids.length} tokens, NFE ${x.res.nfe}, ${x.res.finishReason})\n`).join('\n')}`;
   writeFileSync(join(dir, 'README.md'), card);
   m.model.dispose();
 }
