@@ -107,7 +107,7 @@ export async function evalCommand(argv: string[]): Promise<number> {
     isolation: loaded.kind === 'code' ? isolation() : null, wallSeconds: (performance.now() - t0) / 1000, date: new Date().toISOString(),
   };
   await writeFileAtomic(join(out, 'summary.json'), JSON.stringify(summary, null, 2));
-  console.log(`${task}${settings.split ? ` (${split})` : ''} ${name}: ${loaded.kind === 'code' ? 'pass@1' : 'exact match'} ${(100 * summary.pass1).toFixed(1)} % (${c}/${n}), ` +
+  console.log(`${task}${settings.split ? ` (${split})` : ''} ${name}: ${summary.metric} ${(100 * summary.pass1).toFixed(1)} % (${c}/${n}), ` +
     `${summary.tokensPerSecond.toFixed(1)} tok/s, TPF ${summary.tokensPerForward.toFixed(2)} → ${out}`);
   return 0;
 }
