@@ -113,6 +113,8 @@ export async function dataCorpus(argv: string[]): Promise<number> {
     .flatMap((c) => c.views.map((v) => JSON.stringify({ package: c.package, path: c.path, ...v }))).join('\n') + '\n';
   await writeFileAtomic(join(out, 'views-train.jsonl'), viewLines('train'));
   await writeFileAtomic(join(out, 'views-val.jsonl'), viewLines('val'));
+  // the held-out files as text: `dllm eval ppl --data OUT` scores the same bytes with every model's tokenizer
+  await writeFileAtomic(join(out, 'heldout.jsonl'), docs('val').map((d) => JSON.stringify(d)).join('\n') + '\n');
   const train = docs('train'), val = docs('val');
   const stats = values['no-tokens'] ? null
     : await writeTokenData(out, train, val, {

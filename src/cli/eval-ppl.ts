@@ -22,6 +22,11 @@ function heldOutTexts(path: string): Array<{ name: string; text: string }> {
   const manifest = join(p, 'manifest.json');
   if (existsSync(manifest)) {
     const m = JSON.parse(readFileSync(manifest, 'utf8')) as { format?: string; source?: string; valPaths?: string[] };
+    // `dllm data corpus`: the held-out packages' files, as text, in heldout.jsonl
+    if (m.format === 'dllm-corpus') {
+      return readFileSync(join(p, 'heldout.jsonl'), 'utf8').split('\n').filter((l) => l.trim())
+        .map((l) => JSON.parse(l) as { path: string; text: string }).map((r) => ({ name: r.path, text: r.text }));
+    }
     if (m.format !== 'dllm-data' || !m.source || !Array.isArray(m.valPaths)) throw new Error(`${manifest} is not a dllm data manifest (format, source, valPaths)`);
     return m.valPaths.map((v) => ({ name: v, text: readFileSync(join(m.source!, v), 'utf8') }));
   }
