@@ -20,7 +20,6 @@ const { values } = parseArgs({ options: { windows: { type: 'string', default: '1
 const WINDOWS = Number(values.windows), MC = Number(values.mc), L = 256;
 const PROMPTS = ['def fibonacci(n):\n', 'import os\nimport sys\n\n', 'class Stack:\n    def __init__(self):\n', 'def read_json(path):\n    """Read a JSON file."""\n', 'for i in range(10):\n'];
 
-const jsonl = (p: string) => readFileSync(p, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
 const k = await createKernels();
 const dataDir = values.data!;
 const manifest = JSON.parse(readFileSync(join(dataDir, 'manifest.json'), 'utf8'));
@@ -86,7 +85,7 @@ Config: [\`configs/${name}.json\`](../../configs/${name}.json). Loss curve: [los
 
 ## Evaluation
 
-${evals.length ? `| task | metric | score | samples | tok/s | TPF | command |\n| --- | --- | ---: | ---: | ---: | ---: | --- |\n${evals.map(({ d, s: e }) => `| ${d} | ${e.metric ?? 'nats/token'} | ${e.pass1 !== undefined ? `${(100 * e.pass1).toFixed(1)} %` : e.bitsPerByte !== undefined ? `${Number(e.bitsPerByte).toFixed(3)} bits/byte` : '—'} | ${e.samples ?? e.windows ?? '—'} | ${e.tokensPerSecond ? Number(e.tokensPerSecond).toFixed(0) : '—'} | ${e.tokensPerForward ? Number(e.tokensPerForward).toFixed(2) : '—'} | \`npx dllm eval ${e.task ?? d}${e.split ? ` --split ${e.split}` : ''} --model ${name}${e.samples && e.samples < 164 && (e.task === 'humaneval' || e.task === 'syntax') ? ` --limit ${e.samples}` : ''}\` |`).join('\n')}` : 'Not evaluated yet.'}
+${evals.length ? `| task | metric | score | samples | tok/s | TPF | command |\n| --- | --- | ---: | ---: | ---: | ---: | --- |\n${evals.map(({ d, s: e }) => `| ${d} | ${e.metric ?? (e.estimator === 'exact' ? 'exact NLL' : 'ELBO bound')} | ${e.pass1 !== undefined ? `${(100 * e.pass1).toFixed(1)} %` : e.bitsPerByte !== undefined ? `${Number(e.bitsPerByte).toFixed(3)} bits/byte` : '—'} | ${e.samples ?? e.windows ?? '—'} | ${e.tokensPerSecond ? Number(e.tokensPerSecond).toFixed(0) : '—'} | ${e.tokensPerForward ? Number(e.tokensPerForward).toFixed(2) : '—'} | \`npx dllm eval ${e.task ?? d}${e.split ? ` --split ${e.split}` : ''} --model ${name}${e.samples && e.samples < 164 && (e.task === 'humaneval' || e.task === 'syntax') ? ` --limit ${e.samples}` : ''}\` |`).join('\n')}` : 'Not evaluated yet.'}
 
 ## Continue training
 
