@@ -18,6 +18,8 @@ import { DecodeRng } from '../src/sampler/rng.js';
 const root = new URL('../../', import.meta.url).pathname;
 const { values } = parseArgs({ options: { windows: { type: 'string', default: '16' }, mc: { type: 'string', default: '8' }, data: { type: 'string', default: 'runs/corpus' } } });
 const WINDOWS = Number(values.windows), MC = Number(values.mc), L = 256;
+/** items in each full evaluation set: a smaller count in a summary means the run used --limit */
+const FULL_SET: Record<string, number> = { humaneval: 164, syntax: 164, 'humaneval-infilling-single-line': 1033, mbpp: 500 };
 const PROMPTS = ['def fibonacci(n):\n', 'import os\nimport sys\n\n', 'class Stack:\n    def __init__(self):\n', 'def read_json(path):\n    """Read a JSON file."""\n', 'for i in range(10):\n'];
 
 const k = await createKernels();
@@ -85,7 +87,7 @@ Config: [\`configs/${name}.json\`](../../configs/${name}.json). Loss curve: [los
 
 ## Evaluation
 
-${evals.length ? `| task | metric | score | samples | tok/s | TPF | command |\n| --- | --- | ---: | ---: | ---: | ---: | --- |\n${evals.map(({ d, s: e }) => `| ${d} | ${e.metric ?? (e.estimator === 'exact' ? 'exact NLL' : 'ELBO bound')} | ${e.pass1 !== undefined ? `${(100 * e.pass1).toFixed(1)} %` : e.bitsPerByte !== undefined ? `${Number(e.bitsPerByte).toFixed(3)} bits/byte` : '—'} | ${e.samples ?? e.windows ?? '—'} | ${e.tokensPerSecond ? Number(e.tokensPerSecond).toFixed(0) : '—'} | ${e.tokensPerForward ? Number(e.tokensPerForward).toFixed(2) : '—'} | \`npx dllm eval ${e.task ?? d}${e.split ? ` --split ${e.split}` : ''} --model ${name}${e.samples && e.samples < 164 && (e.task === 'humaneval' || e.task === 'syntax') ? ` --limit ${e.samples}` : ''}\` |`).join('\n')}` : 'Not evaluated yet.'}
+${evals.length ? `| task | metric | score | samples | tok/s | TPF | command |\n| --- | --- | ---: | ---: | ---: | ---: | --- |\n${evals.map(({ d, s: e }) => `| ${d} | ${e.metric ?? (e.estimator === 'exact' ? 'exact NLL' : 'ELBO bound')} | ${e.pass1 !== undefined ? `${(100 * e.pass1).toFixed(1)} %` : e.bitsPerByte !== undefined ? `${Number(e.bitsPerByte).toFixed(3)} bits/byte` : '—'} | ${e.samples ?? e.windows ?? '—'} | ${e.tokensPerSecond ? Number(e.tokensPerSecond).toFixed(0) : '—'} | ${e.tokensPerForward ? Number(e.tokensPerForward).toFixed(2) : '—'} | \`npx dllm eval ${e.task ?? d}${e.split ? ` --split ${e.split}` : ''} --model ${name}${e.task === 'ppl' ? ` --data runs/corpus --windows ${e.windows}` : e.samples && e.samples < (FULL_SET[d] ?? Infinity) ? ` --limit ${e.samples}` : ''}\` |`).join('\n')}` : 'Not evaluated yet.'}
 
 ## Continue training
 
