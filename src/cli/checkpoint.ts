@@ -6,7 +6,7 @@
 import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { writeSafetensors, parseSafetensorsHeader, readTensor } from '../io/safetensors.js';
-import { toHfConfig } from '../model/config.js';
+import { toHfConfig, type ModelConfig } from '../model/config.js';
 import { numel } from '../model/params.js';
 import type { Trainer } from '../train/loop.js';
 import { Rng } from '../train/rng.js';
@@ -21,14 +21,19 @@ function tensorsOf(map: Map<string, Float32Array>, names: { name: string; hfName
   return names.map((s) => ({ name: useHf ? s.hfName : s.name, dtype: 'F32' as const, shape: [...s.shape], data: map.get(s.name)! }));
 }
 
+/** config.json and generation_config.json of a checkpoint (both engines write the same ones) */
+export function checkpointConfigs(mc: ModelConfig, specials: { eos: number; mask: number | null }): { config: Record<string, unknown>; generationConfig: Record<string, unknown> } {
+  const extra = { eos_token_id: specials.eos, pad_token_id: specials.eos, ...(specials.mask !== null ? { mask_token_id: specials.mask } : {}) };
+  return { config: toHfConfig(mc, extra), generationConfig: { eos_token_id: specials.eos, pad_token_id: specials.eos } };
+}
+
 export async function saveCheckpoint(dir: string, t: Trainer, tok: TokenizerFilesOnDisk, specials: { eos: number; mask: number | null }): Promise<void> {
   const final = join(dir, 'checkpoint'), tmp = join(dir, 'checkpoint.tmp'), old = join(dir, 'checkpoint.old');
   await rm(tmp, { recursive: true, force: true });
   await mkdir(tmp, { recursive: true });
-  const mc = t.modelConfig;
-  const extra = { eos_token_id: specials.eos, pad_token_id: specials.eos, ...(specials.mask !== null ? { mask_token_id: specials.mask } : {}) };
-  await writeFile(join(tmp, 'config.json'), JSON.stringify(toHfConfig(mc, extra), null, 2));
-  await writeFile(join(tmp, 'generation_config.json'), JSON.stringify({ eos_token_id: specials.eos, pad_token_id: specials.eos }, null, 2));
+  const files = checkpointConfigs(t.modelConfig, specials);
+  await writeFile(join(tmp, 'config.json'), JSON.stringify(files.config, null, 2));
+  await writeFile(join(tmp, 'generation_config.json'), JSON.stringify(files.generationConfig, null, 2));
   await writeFile(join(tmp, 'model.safetensors'), writeSafetensors(tensorsOf(t.model.params, t.model.specs, true), { format: 'pt' }));
   const opt = [...tensorsOf(t.optim.m, t.model.specs, false).map((x) => ({ ...x, name: `m.${x.name}` })),
     ...tensorsOf(t.optim.v, t.model.specs, false).map((x) => ({ ...x, name: `v.${x.name}` }))];

@@ -3,17 +3,17 @@
 // (config, our parameter table, the checkpoint's config.json, special ids), starts Python, draws the
 // progress bar from the JSON events it prints, and writes loss.svg at the end, as the TypeScript engine does.
 import { spawn } from 'node:child_process';
-import { mkdir, readFile } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import cliProgress from 'cli-progress';
 import { parameterTable } from '../model/params.js';
-import { toHfConfig } from '../model/config.js';
+import { checkpointConfigs } from './checkpoint.js';
 import { writeFileAtomic } from '../platform/node-files.js';
 import type { TrainConfig } from '../train/config.js';
 import { modelConfigFor } from '../train/loop.js';
-import { lossPlotSvg } from './plot.js';
+import { writeLossPlot } from './plot.js';
 
 const SCRIPT = fileURLToPath(new URL('../../../scripts/train/torch_train.py', import.meta.url));
 /** Debian's python3-torch lives under /usr/bin/python3 (a pyenv or venv python3 on PATH lacks it); $DLLM_TORCH_PYTHON overrides */
@@ -28,7 +28,6 @@ export interface TorchRun {
 /** the job file torch_train.py reads: everything it needs, decided here, so both engines share one config parse */
 export function torchJob(cfg: TrainConfig, r: TorchRun): Record<string, unknown> {
   const mc = modelConfigFor(cfg, r.vocabSize);
-  const extra = { eos_token_id: r.specials.eos, pad_token_id: r.specials.eos, ...(r.specials.mask !== null ? { mask_token_id: r.specials.mask } : {}) };
   if (cfg.objective === 'sft') throw new Error('train --engine torch: the sft objective is not in the torch engine yet (use --engine ts)');
   if (cfg.objective !== 'ar' && r.specials.mask === null) throw new Error('train: the mdm objective needs a mask token in the tokenizer');
   const altTable = parameterTable({ ...mc, arch: mc.arch === 'llada' ? 'llama' : 'llada' });
@@ -37,7 +36,7 @@ export function torchJob(cfg: TrainConfig, r: TorchRun): Record<string, unknown>
     vocabSize: r.vocabSize, dtype: r.dtype, device: cfg.device, resume: r.resume, maskId: r.specials.mask, eosId: r.specials.eos,
     // the other layout's names: --init-from a llama (AR) folder into a llada (diffusion) run, the AR → diffusion adaptation
     paramTable: parameterTable(mc).map((s, i) => ({ ...s, altNames: [altTable[i]!.hfName] })),
-    hfConfig: toHfConfig(mc, extra), generationConfig: { eos_token_id: r.specials.eos, pad_token_id: r.specials.eos },
+    ...(({ config, generationConfig }) => ({ hfConfig: config, generationConfig }))(checkpointConfigs(mc, r.specials)),
     tokenizerFiles: { 'tokenizer.json': resolve(r.tokPaths.tokenizerJson), 'tokenizer_config.json': resolve(r.tokPaths.tokenizerConfig) },
   };
 }
@@ -72,8 +71,7 @@ export async function trainTorch(cfg: TrainConfig, r: TorchRun): Promise<number>
   process.off('SIGINT', onInt);
   process.off('SIGTERM', onTerm);
   if (code !== 0) throw new Error(`train --engine torch: ${SCRIPT} exited with ${code}`);
-  const log = (await readFile(join(cfg.out, 'log.jsonl'), 'utf8')).trim().split('\n').map((l) => JSON.parse(l) as Record<string, number | string>);
-  await writeFileAtomic(join(cfg.out, 'loss.svg'), lossPlotSvg(log, `${cfg.objective} ${cfg.hiddenSize}×${cfg.numLayers} (torch)`));
+  await writeLossPlot(cfg, ' (torch)');
   const f = final as Record<string, unknown> | null;
   console.log(`train: ${f?.['event'] ?? 'ended'} at step ${f?.['step'] ?? '?'}, ${f?.['tokens'] ?? '?'} tokens in ${(Number(f?.['elapsedMs'] ?? 0) / 1000).toFixed(0)} s → ${join(cfg.out, 'checkpoint')}`);
   return 0;

@@ -12,7 +12,7 @@ import { TextTokenizer } from '../tokenizer/index.js';
 import { parseTrainConfig, TRAIN_DEFAULTS, type TrainConfig } from '../train/config.js';
 import { Trainer, modelConfigFor, type EvalEvent, type StepEvent } from '../train/loop.js';
 import { loadCheckpoint, readTrainerState, saveCheckpoint } from './checkpoint.js';
-import { lossPlotSvg } from './plot.js';
+import { writeLossPlot } from './plot.js';
 import { flagOptions, flagValues } from './flags.js';
 import { loadModelDir } from '../platform/node-model.js';
 import type { Kernels } from '../kernels/backend.js';
@@ -91,8 +91,7 @@ export async function train(argv: string[]): Promise<number> {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
   }
-  const log = (await readFile(logPath, 'utf8')).trim().split('\n').map((l) => JSON.parse(l) as Record<string, number | string>);
-  await writeFileAtomic(join(cfg.out, 'loss.svg'), lossPlotSvg(log, `${cfg.objective} ${cfg.hiddenSize}×${cfg.numLayers}`));
+  await writeLossPlot(cfg);
   const s = trainer.state;
   console.log(`train: ${stopRequested ? 'stopped' : 'done'} at step ${s.step}, ${s.tokens} tokens in ${(s.elapsedMs / 1000).toFixed(0)} s → ${join(cfg.out, 'checkpoint')}`);
   trainer.dispose();
