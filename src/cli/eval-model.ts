@@ -1,5 +1,5 @@
 // One model under evaluation: load it, and complete a prompt (diffusion: generate with an optional suffix;
-// causal: arGenerate, which cannot see a suffix) with the decoding options the eval was given. Prompts that
+// causal: arGenerate, which sees a suffix only in FIM order when the tokenizer has the sentinels) with the decoding options the eval was given. Prompts that
 // leave no room for the generated span lose their beginning (the end of a prompt is what conditions it).
 import { CausalLM } from '../model/causal-lm.js';
 import type { ModelConfig } from '../model/config.js';

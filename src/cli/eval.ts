@@ -113,7 +113,7 @@ export async function evalCommand(argv: string[]): Promise<number> {
 }
 
 async function runCode(model: EvalModel, s: CodeSample, o: DecodeOptions, sandbox: { timeoutMs: number; memoryMb: number }): Promise<Record<string, unknown>> {
-  // an AR model cannot see a suffix: it continues the prefix, and its line/stop cut decides the middle
+  // an AR model sees the suffix only through FIM sentinels (eval-model.ts); without them it continues the prefix
   const infill = s.suffix !== undefined;
   const c = await model.complete(s.prompt, infill ? s.suffix! : null, o, s.stop);
   const completion = infill ? cutMiddle(s, c.text) : truncate(c.text, s.stop);
