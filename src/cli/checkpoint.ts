@@ -1,19 +1,22 @@
-// Training checkpoints in Hugging Face layout, written atomically: everything goes into a temp folder that
-// is renamed over `checkpoint/` (the previous one is renamed aside first, then removed), so a run killed at
-// any moment leaves a complete checkpoint behind and loses at most checkpointEvery steps.
+// Training checkpoints in Hugging Face layout, committed so that no kill loses one (checkpoint-commit.ts:
+// fsynced files in checkpoint.tmp/, renames, recovery of every state a kill can leave), and loaded strictly:
+// every tensor of the parameter table present in model and optimizer files, F32 and of the table's shape,
+// trainer_state.json through its typed parse — a damaged checkpoint is refused, never trained on.
 //   config.json, model.safetensors, tokenizer.json, tokenizer_config.json, generation_config.json
 //   optimizer.safetensors (AdamW m, v), trainer_state.json (step, tokens, time, RNG state, TrainConfig)
-import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { writeSafetensors, parseSafetensorsHeader, readTensor } from '../io/safetensors.js';
 import { toHfConfig, type ModelConfig } from '../model/config.js';
-import { numel } from '../model/params.js';
+import type { ParamSpec } from '../model/params.js';
 import type { Trainer } from '../train/loop.js';
 import { Rng } from '../train/rng.js';
-import { fileExists, readJsonFile } from '../platform/node-files.js';
+import { CHECKPOINT_FORMAT, CHECKPOINT_VERSION, parseTrainerState, type TrainerStateFile } from '../train/trainer-state.js';
+import { nodeDurableFs, type DurableFs } from '../platform/durable-fs.js';
+import { readJsonFile } from '../platform/node-files.js';
+import { commitCheckpoint, recoverCheckpoint } from './checkpoint-commit.js';
 
-export const CHECKPOINT_FORMAT = 'dllm-checkpoint';
-export const CHECKPOINT_VERSION = 1;
+export { CHECKPOINT_FORMAT, CHECKPOINT_VERSION, type TrainerStateFile } from '../train/trainer-state.js';
 
 export interface TokenizerFilesOnDisk { tokenizerJson: string; tokenizerConfig: string; }
 
@@ -27,60 +30,65 @@ export function checkpointConfigs(mc: ModelConfig, specials: { eos: number; mask
   return { config: toHfConfig(mc, extra), generationConfig: { eos_token_id: specials.eos, pad_token_id: specials.eos } };
 }
 
-export async function saveCheckpoint(dir: string, t: Trainer, tok: TokenizerFilesOnDisk, specials: { eos: number; mask: number | null }): Promise<void> {
-  const final = join(dir, 'checkpoint'), tmp = join(dir, 'checkpoint.tmp'), old = join(dir, 'checkpoint.old');
-  await rm(tmp, { recursive: true, force: true });
-  await mkdir(tmp, { recursive: true });
+export async function saveCheckpoint(dir: string, t: Trainer, tok: TokenizerFilesOnDisk, specials: { eos: number; mask: number | null },
+  fs: DurableFs = nodeDurableFs): Promise<void> {
+  // everything is serialised before the first write, so the files of one checkpoint describe one moment
   const files = checkpointConfigs(t.modelConfig, specials);
-  await writeFile(join(tmp, 'config.json'), JSON.stringify(files.config, null, 2));
-  await writeFile(join(tmp, 'generation_config.json'), JSON.stringify(files.generationConfig, null, 2));
-  await writeFile(join(tmp, 'model.safetensors'), writeSafetensors(tensorsOf(t.model.params, t.model.specs, true), { format: 'pt' }));
   const opt = [...tensorsOf(t.optim.m, t.model.specs, false).map((x) => ({ ...x, name: `m.${x.name}` })),
     ...tensorsOf(t.optim.v, t.model.specs, false).map((x) => ({ ...x, name: `v.${x.name}` }))];
-  await writeFile(join(tmp, 'optimizer.safetensors'), writeSafetensors(opt));
-  await writeFile(join(tmp, 'tokenizer.json'), await readFile(tok.tokenizerJson));
-  await writeFile(join(tmp, 'tokenizer_config.json'), await readFile(tok.tokenizerConfig));
   const state = {
     format: CHECKPOINT_FORMAT, version: CHECKPOINT_VERSION, step: t.state.step, tokens: t.state.tokens,
     elapsedMs: t.state.elapsedMs, rng: Array.from(t.state.rng), optimizerStep: t.optim.step, config: t.cfg,
   };
-  await writeFile(join(tmp, 'trainer_state.json'), JSON.stringify(state, null, 2));
-  await rm(old, { recursive: true, force: true });
-  if (await fileExists(final)) await rename(final, old);
-  await rename(tmp, final);
-  await rm(old, { recursive: true, force: true });
+  const contents: [string, Uint8Array | string][] = [
+    ['config.json', JSON.stringify(files.config, null, 2)],
+    ['generation_config.json', JSON.stringify(files.generationConfig, null, 2)],
+    ['model.safetensors', writeSafetensors(tensorsOf(t.model.params, t.model.specs, true), { format: 'pt' })],
+    ['optimizer.safetensors', writeSafetensors(opt)],
+    ['tokenizer.json', new Uint8Array(await readFile(tok.tokenizerJson))],
+    ['tokenizer_config.json', new Uint8Array(await readFile(tok.tokenizerConfig))],
+    ['trainer_state.json', JSON.stringify(state, null, 2)], // last: its presence marks a finished write
+  ];
+  await commitCheckpoint(dir, async (tmp) => { for (const [name, data] of contents) await fs.writeFile(join(tmp, name), data); }, fs);
 }
 
-export interface TrainerStateFile {
-  format: string; version: number; step: number; tokens: number; elapsedMs: number; rng: number[]; optimizerStep: number;
-  config: Record<string, unknown>;
+/** trainer_state.json of a run's checkpoint, after recovering whatever an interrupted save left behind */
+export async function readTrainerState(dir: string, fs: DurableFs = nodeDurableFs): Promise<TrainerStateFile> {
+  const ckpt = await recoverCheckpoint(dir, fs);
+  if (!ckpt) throw new Error(`${dir}: no checkpoint to resume (no complete ${join(dir, 'checkpoint')})`);
+  const path = join(ckpt, 'trainer_state.json');
+  return parseTrainerState(await readJsonFile(path), path);
 }
 
-export async function readTrainerState(dir: string): Promise<TrainerStateFile> {
-  const path = join(dir, 'checkpoint', 'trainer_state.json');
-  const s = (await readJsonFile(path)) as unknown as TrainerStateFile;
-  if (s.format !== CHECKPOINT_FORMAT) throw new Error(`${path}: not a dllm checkpoint (format "${s.format}")`);
-  if (s.version !== CHECKPOINT_VERSION) throw new Error(`${path}: checkpoint version ${s.version}, this dllm reads ${CHECKPOINT_VERSION}`);
-  return s;
+/** every tensor of `specs` from a checkpoint file: present, F32, of the table's shape, and nothing else */
+function loadTensors(path: string, specs: { name: string; spec: ParamSpec; dst: Float32Array }[], bytes: Uint8Array): void {
+  const header = parseSafetensorsHeader(bytes, bytes.length, path);
+  const wanted = new Set(specs.map((s) => s.name));
+  for (const name of header.tensors.keys()) if (!wanted.has(name)) throw new Error(`${path}: unexpected tensor ${name}`);
+  for (const { name, spec, dst } of specs) {
+    const info = header.tensors.get(name);
+    if (!info) throw new Error(`${path}: tensor ${name} is missing (the parameter table has ${spec.name} [${spec.shape}])`);
+    // a relabelled dtype of the same width (F32 → I32/U32) passes every size check: only the label tells
+    if (info.dtype !== 'F32') throw new Error(`${path}: tensor ${name} is ${info.dtype}; training checkpoints hold F32`);
+    if (info.shape.join(',') !== spec.shape.join(',')) throw new Error(`${path}: tensor ${name} has shape [${info.shape}], the parameter table has [${spec.shape}]`);
+    dst.set(readTensor(bytes, header, name) as Float32Array);
+  }
 }
 
 /** restore weights, optimizer moments, step counters and RNG state into a freshly built trainer */
-export async function loadCheckpoint(dir: string, t: Trainer): Promise<void> {
-  const s = await readTrainerState(dir);
-  const load = async (file: string, target: (name: string) => Float32Array | undefined) => {
-    const bytes = new Uint8Array(await readFile(join(dir, 'checkpoint', file)));
-    const header = parseSafetensorsHeader(bytes);
-    for (const [name, info] of header.tensors) {
-      const dst = target(name);
-      if (!dst) throw new Error(`${file}: unexpected tensor ${name}`);
-      if (numel(info.shape) !== dst.length) throw new Error(`${file}: ${name} has shape [${info.shape}], the model needs ${dst.length} values`);
-      dst.set(readTensor(bytes, header, name) as Float32Array);
-    }
-  };
-  const byHf = new Map(t.model.specs.map((sp) => [sp.hfName, sp.name]));
-  await load('model.safetensors', (n) => t.model.params.get(byHf.get(n) ?? ''));
-  await load('optimizer.safetensors', (n) => (n.startsWith('m.') ? t.optim.m.get(n.slice(2)) : n.startsWith('v.') ? t.optim.v.get(n.slice(2)) : undefined));
+export async function loadCheckpoint(dir: string, t: Trainer, fs: DurableFs = nodeDurableFs): Promise<void> {
+  const s = await readTrainerState(dir, fs);
+  const ckpt = join(dir, 'checkpoint');
+  const specs = t.model.specs;
+  const read = async (f: string) => new Uint8Array(await readFile(join(ckpt, f)));
+  loadTensors(join(ckpt, 'model.safetensors'), specs.map((sp) => ({ name: sp.hfName, spec: sp, dst: t.model.p(sp.name) })), await read('model.safetensors'));
+  loadTensors(join(ckpt, 'optimizer.safetensors'), specs.flatMap((sp) => [
+    { name: `m.${sp.name}`, spec: sp, dst: t.optim.m.get(sp.name)! }, { name: `v.${sp.name}`, spec: sp, dst: t.optim.v.get(sp.name)! }]),
+  await read('optimizer.safetensors'));
   t.optim.step = s.optimizerStep;
-  t.state = { step: s.step, tokens: s.tokens, elapsedMs: s.elapsedMs, rng: Uint32Array.from(s.rng) };
-  t.rng = new Rng(Uint32Array.from(s.rng));
+  // a torch-engine checkpoint keeps numpy's generator state, which this engine cannot continue: the same
+  // weights and moments, and a fresh data order from the seed and step (what the torch engine does for ours)
+  const rng = s.rng.length === 4 ? new Rng(Uint32Array.from(s.rng)) : new Rng((s.config.seed + s.step) >>> 0);
+  t.state = { step: s.step, tokens: s.tokens, elapsedMs: s.elapsedMs, rng: rng.state() };
+  t.rng = rng;
 }

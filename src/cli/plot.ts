@@ -1,8 +1,8 @@
 // A loss plot as a small standalone SVG: training loss (per step) and validation loss (per eval) against step.
-import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { writeFileAtomic } from '../platform/node-files.js';
 import type { TrainConfig } from '../train/config.js';
+import { readRunLog } from './run-log.js';
 
 type Row = Record<string, number | string>;
 
@@ -33,6 +33,6 @@ ${ticks}
 
 /** loss.svg of a run from its log.jsonl (both engines write the same log events) */
 export async function writeLossPlot(cfg: TrainConfig, note = ''): Promise<void> {
-  const log = (await readFile(join(cfg.out, 'log.jsonl'), 'utf8')).trim().split('\n').map((l) => JSON.parse(l) as Record<string, number | string>);
+  const log = readRunLog(join(cfg.out, 'log.jsonl')) as Row[];
   await writeFileAtomic(join(cfg.out, 'loss.svg'), lossPlotSvg(log, `${cfg.objective} ${cfg.hiddenSize}×${cfg.numLayers}${note}`));
 }

@@ -1,6 +1,8 @@
-// dllm train --config FILE.json [--resume] [--<key> value …]: flags map 1:1 to TrainConfig keys
+// dllm train --config FILE.json [--resume | --overwrite] [--<key> value …]: flags map 1:1 to TrainConfig keys
 // (--lr-max ↔ lrMax); precedence defaults < config file < flags. Progress bar (loss, tokens/s, ETA),
 // JSONL log, validation every evalEvery steps, atomic checkpoints, a loss plot (loss.svg) at the end.
+// A run folder that already holds a checkpoint is never started over silently: --resume continues it,
+// --overwrite discards it; without either the command refuses.
 import { appendFileSync } from 'node:fs';
 import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -12,6 +14,9 @@ import { TextTokenizer } from '../tokenizer/index.js';
 import { parseTrainConfig, TRAIN_DEFAULTS, type TrainConfig } from '../train/config.js';
 import { Trainer, modelConfigFor, type EvalEvent, type StepEvent } from '../train/loop.js';
 import { loadCheckpoint, readTrainerState, saveCheckpoint } from './checkpoint.js';
+import { checkpointDirs } from './checkpoint-commit.js';
+import { repairRunLog } from './run-log.js';
+import { nodeDurableFs } from '../platform/durable-fs.js';
 import { writeLossPlot } from './plot.js';
 import { flagOptions, flagValues } from './flags.js';
 import { loadModelDir } from '../platform/node-model.js';
@@ -25,11 +30,12 @@ async function readStream(path: string, dtype: string): Promise<{ ids: Uint16Arr
 }
 
 export async function train(argv: string[]): Promise<number> {
-  const options: Record<string, { type: 'string' | 'boolean' }> = { config: { type: 'string' }, resume: { type: 'boolean' }, quiet: { type: 'boolean' } };
+  const options: Record<string, { type: 'string' | 'boolean' }> = { config: { type: 'string' }, resume: { type: 'boolean' }, overwrite: { type: 'boolean' }, quiet: { type: 'boolean' } };
   Object.assign(options, flagOptions(TRAIN_DEFAULTS));
   const { values } = parseArgs({ args: argv, strict: true, options });
   let cfg: TrainConfig;
   const overrides = flagValues(values as Record<string, unknown>, TRAIN_DEFAULTS);
+  if (values['resume'] && values['overwrite']) throw new Error('train: --resume continues the run folder\'s checkpoint, --overwrite discards it: give one');
   if (values['resume']) {
     const out = String(values['out'] ?? (values['config'] ? (await readJsonFile(String(values['config'])))['out'] : ''));
     if (!out) throw new Error('--resume needs --out RUN_DIR (or --config with "out")');
@@ -41,11 +47,17 @@ export async function train(argv: string[]): Promise<number> {
     cfg = parseTrainConfig(overrides, fromFile, 'flags');
   }
   if (!cfg.data || !cfg.out) throw new Error('train: "data" (a folder from `dllm data build`) and "out" (the run folder) are required');
+  const logPath = join(cfg.out, 'log.jsonl');
+  const discard = values['resume'] ? [] : await refuseReuse(cfg.out, Boolean(values['overwrite']));
   const manifest = await readJsonFile(join(cfg.data, 'manifest.json'));
   const tokPaths = { tokenizerJson: join(cfg.data, 'tokenizer.json'), tokenizerConfig: join(cfg.data, 'tokenizer_config.json') };
   const tok = new TextTokenizer({ tokenizerJson: await readJsonFile(tokPaths.tokenizerJson), tokenizerConfig: await readJsonFile(tokPaths.tokenizerConfig) });
   const vocabSize = cfg.vocabSize || tok.vocabSize;
   if (tok.specials.eos === null) throw new Error('train: the tokenizer has no EOS token');
+  // the inputs are read: only now does --overwrite discard the old checkpoint, or --resume mend the log
+  for (const name of discard) await nodeDurableFs.rm(join(cfg.out, name));
+  if (discard.length) console.error(`train: --overwrite: removed ${discard.map((n) => join(cfg.out, n)).join(', ')}`);
+  if (values['resume']) repairRunLog(logPath);
   if (cfg.engine === 'torch') {
     return trainTorch(cfg, { vocabSize, dtype: String(manifest['dtype']), tokPaths, specials: { eos: tok.specials.eos, mask: tok.specials.mask },
       resume: Boolean(values['resume']), quiet: Boolean(values['quiet']) });
@@ -55,7 +67,6 @@ export async function train(argv: string[]): Promise<number> {
   const kernels = await createKernels(cfg.threads > 0 ? { threads: cfg.threads } : {});
   const trainer = new Trainer(cfg, modelConfigFor(cfg, vocabSize), kernels, tok.specials.mask);
   await mkdir(cfg.out, { recursive: true });
-  const logPath = join(cfg.out, 'log.jsonl');
   if (values['resume']) await loadCheckpoint(cfg.out, trainer);
   else {
     trainer.initWeights();
@@ -97,6 +108,16 @@ export async function train(argv: string[]): Promise<number> {
   trainer.dispose();
   kernels.dispose();
   return 0;
+}
+
+/** a fresh run may use `out` only when it holds no checkpoint, or when --overwrite says to discard it (returned) */
+async function refuseReuse(out: string, overwrite: boolean): Promise<string[]> {
+  const found = await checkpointDirs(out);
+  if (found.length > 0 && !overwrite) {
+    throw new Error(`train: ${out} already holds a training checkpoint (${found.join(', ')}); ` +
+      'pass --resume to continue it, or --overwrite to discard it and start over');
+  }
+  return found;
 }
 
 /** start from a model folder's weights (e.g. a shipped model): shapes must match the config exactly */

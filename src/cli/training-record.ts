@@ -7,8 +7,9 @@ import os from 'node:os';
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { numel, parameterTable } from '../model/params.js';
-import { parseTrainConfig } from '../train/config.js';
 import { modelConfigFor } from '../train/loop.js';
+import { parseTrainerState } from '../train/trainer-state.js';
+import { readRunLog } from './run-log.js';
 
 type Json = Record<string, unknown>;
 const readJson = (p: string): Json => JSON.parse(readFileSync(p, 'utf8')) as Json;
@@ -16,27 +17,26 @@ const readJson = (p: string): Json => JSON.parse(readFileSync(p, 'utf8')) as Jso
 export function trainingRecord(checkpoint: string): Json | null {
   const statePath = join(checkpoint, 'trainer_state.json');
   if (!existsSync(statePath)) return null;
-  const state = readJson(statePath);
-  const cfg = parseTrainConfig(state['config']);
+  const state = parseTrainerState(readJson(statePath), statePath);
+  const cfg = state.config;
   const run = dirname(checkpoint);
-  const log = existsSync(join(run, 'log.jsonl'))
-    ? readFileSync(join(run, 'log.jsonl'), 'utf8').trim().split('\n').filter(Boolean).map((l) => JSON.parse(l) as Json) : [];
+  const log = readRunLog(join(run, 'log.jsonl'));
   const start = log.filter((e) => e['event'] === 'start' || e['event'] === 'resume').pop() ?? {};
   const evals = log.filter((e) => e['event'] === 'eval');
-  const lastEval = evals.filter((e) => Number(e['step']) <= Number(state['step'])).pop();
+  const lastEval = evals.filter((e) => Number(e['step']) <= state.step).pop();
   const manifestPath = join(cfg.data, 'manifest.json');
   const manifest = existsSync(manifestPath) ? readJson(manifestPath) : {};
   const vocab = Number((readJson(join(checkpoint, 'config.json')))['vocab_size']);
   const params = parameterTable(modelConfigFor(cfg, vocab)).reduce((s, p) => s + numel(p.shape), 0);
-  const tokens = Number(state['tokens']);
+  const tokens = state.tokens;
   const nats = lastEval ? Number(lastEval['valLoss']) : null;
   const bpt = Number(manifest['valBytesPerToken']);
   const initTraining = cfg.initFrom && existsSync(join(cfg.initFrom, 'training.json')) ? readJson(join(cfg.initFrom, 'training.json')) : null;
   return {
     engine: cfg.engine, hardware: cfg.device === 'cuda' ? 'cuda' : `${os.cpus().length} × ${os.cpus()[0]?.model ?? 'cpu'}`,
     ...(cfg.device === 'cuda' ? { device: 'cuda' } : { threads: Number(start['threads'] ?? cfg.threads) }),
-    objectives: [cfg.objective], trainFile: cfg.trainFile, steps: Number(state['step']), tokensSeen: tokens, params,
-    flops: 6 * params * tokens, wallSeconds: Math.round(Number(state['elapsedMs']) / 1000),
+    objectives: [cfg.objective], trainFile: cfg.trainFile, steps: state.step, tokensSeen: tokens, params,
+    flops: 6 * params * tokens, wallSeconds: Math.round(state.elapsedMs / 1000),
     corpusSha256: manifest['corpusSha256'] ?? manifest['fileListSha256'] ?? null, corpusTokens: manifest['trainTokens'] ?? null,
     initFrom: cfg.initFrom || null, ...(initTraining ? { initFromTraining: initTraining } : {}),
     heldout: nats === null ? null : {
