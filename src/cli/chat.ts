@@ -35,7 +35,7 @@ export async function chat(argv: string[]): Promise<number> {
     for await (const line of rl) {
       if (!line.trim()) break;
       messages.push({ role: 'user', content: line });
-      const input = tok.encode(tok.renderChat(messages, { addGenerationPrompt: true }));
+      const input = tok.encodeChat(messages, { addGenerationPrompt: true });
       const { result } = await drain(generate(lm, { prompt: input }, { decoder: 'fixed', genLength, steps, blockLength, earlyStop: true }));
       const answer = tok.decode(result.ids, { skipSpecialTokens: true }); // ids stop before the first EOS/EoT
       messages.push({ role: 'assistant', content: answer });

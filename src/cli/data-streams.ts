@@ -12,6 +12,15 @@ import { writeFileAtomic } from '../platform/node-files.js';
 /** special tokens of our own models (LLaDA's names: <|endoftext|> EOS, <|mdm_mask|> mask; StarCoder-style FIM sentinels) */
 export const OUR_SPECIALS = ['<|endoftext|>', '<|mdm_mask|>', FIM_TOKENS.prefix, FIM_TOKENS.middle, FIM_TOKENS.suffix];
 
+/**
+ * the chat template of our code models: they are not instruction-tuned, so a conversation becomes one Python
+ * prompt — system messages as `#` comment lines, user and assistant messages concatenated as they are (a
+ * user turn that does not end a line gets a newline before the next turn) — and the model continues it
+ */
+export const CODE_CHAT_TEMPLATE = "{%- for m in messages -%}{%- if m.role == 'system' -%}{{ '# ' + (m.content | replace('\\n', '\\n# ')) + '\\n' }}"
+  + "{%- else -%}{{ m.content }}{%- if m.role == 'user' and not loop.last and not m.content.endswith('\\n') %}{{ '\\n' }}{% endif -%}"
+  + '{%- endif -%}{%- endfor -%}';
+
 /** seed of the FIM transformation's generator: a rebuild gives the same train-fim.bin */
 export const FIM_SEED = 0xf1f1;
 
@@ -36,7 +45,7 @@ export async function writeTokenData(out: string, train: Doc[], val: Doc[],
   const sample = tokenizerSample(train, opts.tokenizerSampleBytes);
   opts.onProgress?.(`tokenizer: BPE ${opts.vocabSize} on ${sample.length} files`);
   const tokenizerJson = opts.tokenizerJson ?? toTokenizerJson(trainBpe(countWords(sample), { vocabSize: opts.vocabSize, specialTokens: OUR_SPECIALS }));
-  const tokenizerConfig = { eos_token: OUR_SPECIALS[0], mask_token: OUR_SPECIALS[1], pad_token: OUR_SPECIALS[0], clean_up_tokenization_spaces: false, model_max_length: 1024 };
+  const tokenizerConfig = { eos_token: OUR_SPECIALS[0], mask_token: OUR_SPECIALS[1], pad_token: OUR_SPECIALS[0], clean_up_tokenization_spaces: false, model_max_length: 1024, chat_template: CODE_CHAT_TEMPLATE };
   const tok = new TextTokenizer({ tokenizerJson, tokenizerConfig });
   const eos = tok.specials.eos;
   if (eos === null || tok.specials.mask === null) throw new Error('tokenizer needs <|endoftext|> and <|mdm_mask|> special tokens');

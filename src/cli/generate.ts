@@ -12,7 +12,7 @@ import { openModel, parseBackend } from '../platform/node-backend.js';
 import { arGenerate, generate as generateIds, parseDecodeOptions, DECODE_DEFAULTS, type DecodeResult, type DecodeStep } from '../sampler/index.js';
 import { parseDtype, parseIds } from './model-commands.js';
 import { CanvasView } from './canvas-view.js';
-import { flagOptions, flagValues } from './flags.js';
+import { flagHelp, flagOptions, flagValues } from './flags.js';
 
 export const DEFAULT_MODEL = 'dllm-code-mini';
 const MODELS_DIR = fileURLToPath(new URL('../../../models/', import.meta.url));
@@ -26,6 +26,18 @@ export function resolveModel(nameOrDir: string): string {
   throw new Error(`model "${nameOrDir}" is neither a folder nor a model in ${MODELS_DIR}`);
 }
 
+function generateHelp(isInfill: boolean): string {
+  const usage = isInfill ? 'usage: dllm infill --prefix TEXT --suffix TEXT [--model NAME|DIR] [decoder flags]\n  fills the gap between prefix and suffix (a diffusion model)'
+    : 'usage: dllm generate [PROMPT] [--model NAME|DIR] [decoder flags]\n  continues PROMPT; prints tokens/s, tokens per forward (TPF) and forward evaluations (NFE)';
+  return flagHelp(usage, DECODE_DEFAULTS, [
+    ['--model NAME|DIR', `a model in models/ or a folder (default ${DEFAULT_MODEL})`], ['--backend auto|ort|wasm|ref', 'compute backend (default auto)'],
+    ['--dtype f32|f16|q8', 'weight storage (default f32)'], ['--cache none|prefix|dual', 'Fast-dLLM block cache (default none)'],
+    ['--threads N', '0 = all cores'], ['--prompt-ids 1,2,3', 'the prompt as token ids'], ['--json', 'print one JSON line'], ['--show-steps', 'draw the canvas at every step'],
+    ...(isInfill ? [['--prefix TEXT', 'the code before the gap'], ['--suffix TEXT', 'the code after it (required)']] as Array<[string, string]> : []),
+    ['(CLI defaults)', 'decoder threshold, earlyStop true; the table below is the library\'s'],
+  ]);
+}
+
 export async function infill(argv: string[]): Promise<number> {
   return generate(argv, true);
 }
@@ -37,9 +49,12 @@ export async function generate(argv: string[], isInfill = false): Promise<number
     backend: { type: 'string' },
   };
   Object.assign(options, flagOptions(DECODE_DEFAULTS));
-  if (isInfill) { options['prefix'] = { type: 'string', default: '' }; options['suffix'] = { type: 'string', default: '' }; }
+  if (isInfill) { options['prefix'] = { type: 'string', default: '' }; options['suffix'] = { type: 'string' }; }
+  options['help'] = { type: 'boolean' };
   const { values, positionals } = parseArgs({ args: argv, allowPositionals: !isInfill, strict: true, options });
+  if (values['help']) { console.log(generateHelp(isInfill)); return 0; }
   if (positionals.length > 1) throw new Error('give the prompt as one argument (quote it)');
+  if (isInfill && values['suffix'] === undefined) throw new Error('dllm infill needs --suffix TEXT (the code after the gap); for a plain continuation use `dllm generate`');
   const flags = flagValues(values as Record<string, unknown>, DECODE_DEFAULTS);
   // the CLI's defaults: Fast-dLLM threshold decoding with early stop (the fast path users want); the
   // library's defaults stay the exact-parity ones (LLaDA generate.py)

@@ -6,11 +6,13 @@ import type { CausalModel } from './types.js';
 import type { DecodeStep, DecodeResult } from './decode.js';
 import { resolveArOptions, type DecodeOptions } from './options.js';
 import { DecodeRng } from './rng.js';
-import { softmaxInto, sampleCategorical } from './propose.js';
+import { checkLogits, penalize, softmaxInto, sampleCategorical, tokenCounts } from './propose.js';
 
 /** next token and its probability under the sampling distribution, for logits (V) */
-export function sampleNext(logits: Float32Array, o: Pick<DecodeOptions, 'temperature' | 'topK' | 'topP'>, rng: DecodeRng): { token: number; prob: number } {
+export function sampleNext(logits: Float32Array, o: Pick<DecodeOptions, 'temperature' | 'topK' | 'topP'>, rng: DecodeRng,
+  penalty: { counts: ReadonlyMap<number, number>; presence: number; frequency: number } | null = null): { token: number; prob: number } {
   const V = logits.length, l = Float64Array.from(logits), p = new Float64Array(V);
+  if (penalty) penalize(l, penalty.counts, penalty.presence, penalty.frequency); // before temperature, as OpenAI describes
   if (o.temperature === 0) {
     let best = 0;
     for (let v = 1; v < V; v++) if (l[v]! > l[best]!) best = v;
@@ -49,13 +51,15 @@ export async function* arGenerate(model: CausalModel, request: { prompt: ArrayLi
     const logits = await state.append(ids);
     modelMs += performance.now() - tm;
     nfe++;
+    checkLogits(logits, 'arGenerate');
     return logits;
   };
   try {
     if (request.prompt.length === 0) throw new Error('arGenerate: the prompt is empty (a causal model needs at least one token, e.g. BOS)');
     let logits = await call(Int32Array.from(request.prompt));
     for (let i = 0; i < o.genLength; i++) {
-      const { token, prob } = sampleNext(logits, o, rng);
+      const penalty = o.presencePenalty !== 0 || o.frequencyPenalty !== 0 ? { counts: tokenCounts(out, 0, out.length, -1), presence: o.presencePenalty, frequency: o.frequencyPenalty } : null;
+      const { token, prob } = sampleNext(logits, o, rng, penalty);
       const stop = ends.includes(token);
       if (!stop) out.push(token);
       else { finishReason = 'stop'; endToken = token; }

@@ -17,7 +17,7 @@ import type { Denoiser, DenoiseInput } from './types.js';
 import { isDreamDecoder, type DecodeOptions } from './options.js';
 import type { DecodeRng } from './rng.js';
 import { transferCounts, dreamTimesteps, dreamFraction, dreamTransferCount } from './schedule.js';
-import { rowLogits, proposeLlada, proposeDream, DreamScratch, guide, type DreamConfidence } from './propose.js';
+import { checkLogits, penalize, rowLogits, tokenCounts, proposeLlada, proposeDream, DreamScratch, guide, type DreamConfidence } from './propose.js';
 import { byConfidence, fixedCount, thresholdCount, factorCount, sampleWithoutReplacement, type Candidate } from './select.js';
 import type { DecodeResult, DecodeStep, GenerateRequest } from './decode.js';
 
@@ -184,6 +184,7 @@ export class DecodeBatch {
     const tm = performance.now();
     const logits = await this.model.denoise(input);
     const ms = performance.now() - tm;
+    checkLogits(logits, 'generate');
     for (const r of active) r.modelMs += ms;
     if (logits.length !== B * R * V) throw new Error(`generate: the denoiser returned ${logits.length} logits, expected (B ${B}, R ${R}, V ${V})`);
     if (guided.length === 0) return { data: logits, R };
@@ -201,15 +202,21 @@ export class DecodeBatch {
     r.nfe++;
     const cands = r.masked(this.mask);
     const at = (p: number): number => (a * R + p - r.start) * V; // row r's block starts at the call's column S = region start
+    const penalized = o.presencePenalty !== 0 || o.frequencyPenalty !== 0;
+    const counts = penalized ? tokenCounts(r.x, r.g0, r.g0 + r.G, this.mask) : null; // the committed cells
+    const rowL = (p: number) => {
+      const l = rowLogits(logits, at(p), V, r.banned, this.l64);
+      return counts ? penalize(l, counts, o.presencePenalty, o.frequencyPenalty) : l;
+    };
     let chosen: Candidate[];
     if (o.decoder === 'origin') {
       // Dream origin: each masked position unmasks with probability 1 − s/t, then gets a sampled token
       const frac = dreamFraction(r.ts!, r.blockSteps, r.stepsPerBlock);
       const moving = cands.filter(() => r.rng.uniform() < frac);
-      chosen = moving.map((p) => ({ position: p, ...proposeDream(rowLogits(logits, at(p), V, r.banned, this.l64), o.temperature, o.topP, o.topK, 'probability', r.rng, this.scratch) }));
+      chosen = moving.map((p) => ({ position: p, ...proposeDream(rowL(p), o.temperature, o.topP, o.topK, 'probability', r.rng, this.scratch) }));
     } else {
       const all: Candidate[] = cands.map((p) => {
-        const l = rowLogits(logits, at(p), V, r.banned, this.l64);
+        const l = rowL(p);
         const pr = r.dream ? proposeDream(l, o.temperature, o.topP, o.topK, r.dreamKind, r.rng, this.scratch) : proposeLlada(l, o.temperature, r.rng);
         return { position: p, ...pr };
       });

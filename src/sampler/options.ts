@@ -49,6 +49,12 @@ export interface DecodeOptions {
   earlyStop: boolean;
   /** infilling: false = the middle has exactly genLength tokens (EOS/EoT banned there); true = it may end with EOS */
   infillMayEnd: boolean;
+  /**
+   * OpenAI's penalties over the tokens already generated: logit[j] −= c[j]·frequencyPenalty + (c[j] > 0)·
+   * presencePenalty, c[j] = how often j occurs; for a diffusion canvas, among the committed cells. 0 = off
+   */
+  presencePenalty: number;
+  frequencyPenalty: number;
   seed: number;
 }
 
@@ -62,6 +68,7 @@ export const DECODE_DEFAULTS: Readonly<DecodeOptions> = Object.freeze({
   cfgScale: 0, logitsEosInf: false, confidenceEosEotInf: false, // generate.py defaults
   topP: 1, topK: 0, eps: 1e-3, algTemp: 0, // DreamGenerationConfig: top_p None, top_k None, eps 1e-3, alg_temp None
   earlyStop: false, infillMayEnd: false, seed: 0,
+  presencePenalty: 0, frequencyPenalty: 0, // OpenAI's defaults (range −2..2)
 } as DecodeOptions);
 
 /**
@@ -76,7 +83,9 @@ export function resolveOptions(partial: Partial<DecodeOptions> = {}): DecodeOpti
   const o: DecodeOptions = {
     ...DECODE_DEFAULTS,
     // LLaDA main()'s block of 32 where it divides genLength, else one block (generate.py asserts divisibility)
-    ...(dream ? { blockLength: genLength, steps: genLength } : { blockLength: genLength % DECODE_DEFAULTS.blockLength === 0 ? DECODE_DEFAULTS.blockLength : genLength }),
+    // steps default to genLength (one token per step, LLaDA main(): steps = gen_length = 128), so a genLength
+    // alone never meets a steps it did not ask for
+    ...(dream ? { blockLength: genLength, steps: genLength } : { blockLength: genLength % DECODE_DEFAULTS.blockLength === 0 ? DECODE_DEFAULTS.blockLength : genLength, steps: genLength }),
     ...partial,
   };
   checkOptions(o);
@@ -89,15 +98,16 @@ const SCHEMA: Record<keyof DecodeOptions, Kind> = {
   remasking: ['low_confidence', 'random'], threshold: 'number', factor: 'number', cfgScale: 'number',
   logitsEosInf: 'boolean', confidenceEosEotInf: 'boolean', topP: 'number', topK: 'int', eps: 'number',
   algTemp: 'number', earlyStop: 'boolean', infillMayEnd: 'boolean', seed: 'int',
+  presencePenalty: 'number', frequencyPenalty: 'number',
 };
 
-/** unknown (JSON body, preset file, argv map) → validated, frozen DecodeOptions with defaults filled in */
-export function parseDecodeOptions(input: unknown): Readonly<DecodeOptions> {
-  if (input === undefined || input === null) return Object.freeze(resolveOptions());
-  if (typeof input !== 'object' || Array.isArray(input)) throw new Error(`decode options: expected an object, got ${describe(input)}`);
+/** unknown (JSON body, preset file, argv map) → the keys it sets, each of its schema type */
+function readOptions(input: unknown): Partial<DecodeOptions> {
+  if (input === undefined || input === null) return {};
+  if (typeof input !== 'object' || Array.isArray(input)) throw new DecodeOptionError(null, `expected an object, got ${describe(input)}`);
   const out: Partial<Record<keyof DecodeOptions, unknown>> = {};
   for (const [key, value] of Object.entries(input)) {
-    if (!Object.hasOwn(SCHEMA, key)) throw new Error(`decode options: unknown key "${key}" (known: ${Object.keys(SCHEMA).join(', ')})`);
+    if (!Object.hasOwn(SCHEMA, key)) throw new DecodeOptionError(key as keyof DecodeOptions, `is not a decode option (known: ${Object.keys(SCHEMA).join(', ')})`);
     const kind = SCHEMA[key as keyof DecodeOptions];
     if (value === undefined) continue;
     const ok = kind === 'int' ? Number.isSafeInteger(value)
@@ -106,14 +116,29 @@ export function parseDecodeOptions(input: unknown): Readonly<DecodeOptions> {
       : typeof value === 'string' && kind.includes(value);
     if (!ok) {
       const want = typeof kind === 'string' ? (kind === 'int' ? 'an integer' : kind === 'number' ? 'a finite number' : 'true or false') : `one of ${kind.join(' | ')}`;
-      throw new Error(`decode options: "${key}" must be ${want}, got ${describe(value)}`);
+      throw new DecodeOptionError(key as keyof DecodeOptions, `must be ${want}, got ${describe(value)}`);
     }
     out[key as keyof DecodeOptions] = value;
   }
-  return Object.freeze(resolveOptions(out as Partial<DecodeOptions>));
+  return out as Partial<DecodeOptions>;
 }
 
-const bad = (key: keyof DecodeOptions, why: string): never => { throw new Error(`decode options: "${key}" ${why}`); };
+/** unknown → validated, frozen DecodeOptions for a diffusion decoder, defaults filled in */
+export function parseDecodeOptions(input: unknown): Readonly<DecodeOptions> {
+  return Object.freeze(resolveOptions(readOptions(input)));
+}
+
+/** unknown → validated, frozen options for AR decoding (its own rules: the diffusion keys are read, not used) */
+export function parseArDecodeOptions(input: unknown): Readonly<DecodeOptions> {
+  return Object.freeze(resolveArOptions(readOptions(input)));
+}
+
+/** a decode option that is wrong: `key` names it, so a server can map it back to the wire field the user sent */
+export class DecodeOptionError extends Error {
+  constructor(readonly key: keyof DecodeOptions | null, readonly detail: string) { super(`decode options: ${key ? `"${key}" ` : ''}${detail}`); }
+}
+
+const bad = (key: keyof DecodeOptions, why: string): never => { throw new DecodeOptionError(key, why); };
 
 /** AR decoding reads genLength (max new tokens), temperature, topK, topP and seed; the rest is ignored */
 export function resolveArOptions(partial: Partial<DecodeOptions> = {}): DecodeOptions {
@@ -123,6 +148,7 @@ export function resolveArOptions(partial: Partial<DecodeOptions> = {}): DecodeOp
   if (!(o.topP > 0 && o.topP <= 1)) bad('topP', `must be in (0, 1], got ${o.topP}`);
   if (!(Number.isSafeInteger(o.topK) && o.topK >= 0)) bad('topK', `must be an integer ≥ 0, got ${o.topK}`);
   if (!Number.isSafeInteger(o.seed)) bad('seed', `must be an integer, got ${o.seed}`);
+  for (const k of ['presencePenalty', 'frequencyPenalty'] as const) if (!(o[k] >= -2 && o[k] <= 2)) bad(k, `must be between -2 and 2 (OpenAI's range), got ${o[k]}`);
   return o;
 }
 
@@ -143,6 +169,7 @@ export function checkOptions(o: DecodeOptions): void {
   if (!(o.eps > 0 && o.eps < 1)) bad('eps', `must be in (0, 1), got ${o.eps}`);
   if (!(o.algTemp >= 0)) bad('algTemp', `must be ≥ 0, got ${o.algTemp}`);
   if (!Number.isSafeInteger(o.seed)) bad('seed', `must be an integer, got ${o.seed}`);
+  for (const k of ['presencePenalty', 'frequencyPenalty'] as const) if (!(o[k] >= -2 && o[k] <= 2)) bad(k, `must be between -2 and 2 (OpenAI's range), got ${o[k]}`);
   const dream = isDreamDecoder(o.decoder);
   // the proposal filters exist only in the Dream sampler (sample_tokens); LLaDA's Gumbel-max has none
   if (!dream && o.topP !== 1) bad('topP', `applies to the Dream decoders (${DREAM.join(', ')}) and AR decoding, not "${o.decoder}"`);

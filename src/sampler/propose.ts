@@ -19,6 +19,27 @@ export function rowLogits(logits: Float32Array, offset: number, V: number, banne
   return out;
 }
 
+/** a model whose weights are broken gives NaN logits; decoding them would commit garbage ids, so stop and say so */
+export function checkLogits(logits: Float32Array, where: string): void {
+  for (let i = 0; i < logits.length; i++) {
+    if (logits[i] !== logits[i]) throw new Error(`${where}: the model produced NaN logits (at ${i} of ${logits.length}); its weights or inputs are broken — check model.safetensors (e.g. an f16 overflow) before decoding`);
+  }
+}
+
+/** token → how often it occurs in ids[from, to), skipping `skip` (the mask id); the penalties' c[j] */
+export function tokenCounts(ids: ArrayLike<number>, from: number, to: number, skip: number): Map<number, number> {
+  const c = new Map<number, number>();
+  for (let i = from; i < to; i++) { const t = ids[i]!; if (t !== skip) c.set(t, (c.get(t) ?? 0) + 1); }
+  return c;
+}
+
+/** OpenAI's presence / frequency penalties, in place: l[j] −= c[j]·frequency + (c[j] > 0)·presence */
+export function penalize(l: Float64Array, counts: ReadonlyMap<number, number>, presence: number, frequency: number): Float64Array {
+  if (presence === 0 && frequency === 0) return l;
+  for (const [t, n] of counts) if (t >= 0 && t < l.length) l[t] = l[t]! - (n * frequency + presence);
+  return l;
+}
+
 function argmax(x: Float64Array): number {
   let best = 0;
   for (let v = 1; v < x.length; v++) if (x[v]! > x[best]!) best = v;

@@ -20,14 +20,19 @@ export interface ServeConfig {
   batchSize: number;
   /** Fast-dLLM block cache of the diffusion model */
   cache: CacheMode;
+  /** CORS: '' = off (same-origin only), '*' = any origin, else the one origin allowed (e.g. http://localhost:3000) */
+  cors: string;
+  /** a client must send its whole request (headers and body) within this; a slow body gets 408 */
+  requestTimeoutMs: number;
 }
 
 export const SERVE_DEFAULTS: Readonly<ServeConfig> = Object.freeze({
   host: '127.0.0.1', port: 8080, modelId: '', maxTokens: 1024, defaultMaxTokens: 128,
   bodyLimit: 1 << 20, queueSize: 64, batchSize: 8, cache: 'none' as CacheMode,
+  cors: '', requestTimeoutMs: 30_000,
 });
 
-const INTS: ReadonlyArray<keyof ServeConfig> = ['port', 'maxTokens', 'defaultMaxTokens', 'bodyLimit', 'queueSize', 'batchSize'];
+const INTS: ReadonlyArray<keyof ServeConfig> = ['port', 'maxTokens', 'defaultMaxTokens', 'bodyLimit', 'queueSize', 'batchSize', 'requestTimeoutMs'];
 
 export function parseServeConfig(input: unknown): ServeConfig {
   if (input === undefined || input === null) return { ...SERVE_DEFAULTS };
@@ -43,6 +48,7 @@ export function parseServeConfig(input: unknown): ServeConfig {
     } else if (key === 'cache') {
       if (v !== 'none' && v !== 'prefix' && v !== 'dual') throw new Error(`serve config: "cache" must be none | prefix | dual, got ${String(v)}`);
     } else if (typeof v !== 'string') throw new Error(`serve config: "${key}" must be a string`);
+    else if (key === 'cors' && v !== '' && v !== '*' && !/^https?:\/\/[^/\s]+$/.test(v)) throw new Error(`serve config: "cors" must be '*' or an origin such as http://localhost:3000 (scheme://host[:port], no path), got "${v}"`);
     out[key] = v;
   }
   const c = out as unknown as ServeConfig;

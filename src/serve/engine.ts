@@ -11,7 +11,7 @@ import type { ModelConfig } from '../model/config.js';
 import { DiffusionLM } from '../model/diffusion-lm.js';
 import type { ForwardModel } from '../model/forward.js';
 import { DecodeBatch } from '../sampler/batch.js';
-import { arGenerate, DecodeRng, isDreamDecoder, parseDecodeOptions, type Decoder, type DecodeOptions, type DecodeResult, type DecodeStep } from '../sampler/index.js';
+import { arGenerate, DecodeOptionError, DecodeRng, isDreamDecoder, parseArDecodeOptions, parseDecodeOptions, type Decoder, type DecodeOptions, type DecodeResult, type DecodeStep } from '../sampler/index.js';
 import type { TextTokenizer } from '../tokenizer/index.js';
 import type { ServeConfig } from './config.js';
 import { ApiError, Cancelled, invalid } from './errors.js';
@@ -68,16 +68,24 @@ export class Engine {
   /** tokenize and validate; throws ApiError (4xx) naming the field */
   prepare(req: GenRequest): Prepared {
     const { id, tokenizer: tok, config } = this.served;
-    let text = req.prompt;
     const promptParam = req.endpoint === 'chat' ? 'messages' : req.endpoint === 'infill' ? 'input_prefix' : 'prompt';
+    // bound the work before tokenizing (it runs on the event loop): text longer than the context × the longest
+    // token cannot fit, so it is refused at once instead of being tokenized for seconds
+    const chars = req.prompt.length + (req.suffix?.length ?? 0) + (req.messages ?? []).reduce((n, m) => n + m.content.length, 0);
+    const maxChars = config.maxPositions * tok.maxTokenChars;
+    if (chars > maxChars) throw invalid(promptParam, `the prompt (${chars} characters) cannot fit in the model's context of ${config.maxPositions} tokens (one token covers at most ${tok.maxTokenChars} characters)`, 'context_length_exceeded');
+    // user text is plain text: special-token strings in it stay text; only the chat template makes control tokens
+    let promptIds: Int32Array;
     if (req.messages) {
       if (!tok.chatTemplate) throw invalid('messages', `model "${id}" has no chat template; use /v1/completions`, 'no_chat_template');
-      try { text = tok.renderChat(req.messages, { addGenerationPrompt: true }); } catch (e) { throw invalid('messages', `the chat template rejected the messages: ${(e as Error).message}`); }
-    }
-    let promptIds = req.promptIds ? Int32Array.from(req.promptIds) : tok.encode(text);
+      try { promptIds = tok.encodeChat(req.messages, { addGenerationPrompt: true }); } catch (e) { throw invalid('messages', `the chat template rejected the messages: ${(e as Error).message}`); }
+    } else promptIds = req.promptIds ? Int32Array.from(req.promptIds) : tok.encode(req.prompt);
     const V = config.vocabSize;
-    if (req.promptIds) for (const [i, t] of req.promptIds.entries()) if (t >= V) throw invalid(`prompt[${i}]`, `"prompt[${i}]": token id ${t} is outside the vocabulary (0..${V - 1})`);
     const sp = tok.specials;
+    if (req.promptIds) for (const [i, t] of req.promptIds.entries()) {
+      if (t >= V) throw invalid(`prompt[${i}]`, `"prompt[${i}]": token id ${t} is outside the vocabulary (0..${V - 1})`);
+      if (t === sp.mask) throw invalid(`prompt[${i}]`, `"prompt[${i}]": token id ${t} is the mask token, which only the decoder may place`);
+    }
     if (this.kind === 'causal' && promptIds.length === 0) {
       if (sp.bos === null) throw invalid(promptParam, `"${promptParam}" is empty and the model has no BOS token to start from`);
       promptIds = Int32Array.of(sp.bos);
@@ -94,22 +102,24 @@ export class Engine {
     const genParam = req.maxTokens !== null ? mp : 'genLength';
     if (given !== null && given > limit) throw invalid(genParam, `"${genParam}" (${given}) is over this server's limit of ${limit}`, 'max_tokens_exceeded');
     if (given !== null && given > room) throw invalid(genParam, `the prompt (${used} tokens) + "${genParam}" (${given}) is over the model's context of ${config.maxPositions} tokens`, 'context_length_exceeded');
+    const causal = this.kind === 'causal';
     const raw: Record<string, unknown> = {
       // the server's defaults are the CLI's: Fast-dLLM threshold decoding with early stop
-      decoder: this.kind === 'causal' ? 'origin' : 'threshold', // a causal model is checked with a Dream decoder's rules (it has top-p/top-k)
+      ...(causal ? {} : { decoder: 'threshold' }),
       ...(sp.eos !== null ? { earlyStop: true } : {}), ...(suffixIds ? { infillMayEnd: true } : {}),
       ...req.decode,
-      genLength: given ?? Math.min(this.cfg.defaultMaxTokens, room),
+      // n_predict 0 (an editor's warm-up) validates the request; nothing is decoded
+      genLength: Math.max(1, given ?? Math.min(this.cfg.defaultMaxTokens, room)),
     };
-    const dream = this.kind === 'causal' || (typeof raw['decoder'] === 'string' && isDreamDecoder(raw['decoder'] as Decoder));
-    if (dream && req.hints.topP !== undefined && raw['topP'] === undefined && req.hints.topP > 0) raw['topP'] = req.hints.topP;
-    if (dream && req.hints.topK !== undefined && raw['topK'] === undefined) raw['topK'] = req.hints.topK;
+    const proposals = causal || (typeof raw['decoder'] === 'string' && isDreamDecoder(raw['decoder'] as Decoder)); // top-p / top-k apply
+    if (proposals && req.hints.topP !== undefined && raw['topP'] === undefined && req.hints.topP > 0) raw['topP'] = req.hints.topP;
+    if (proposals && req.hints.topK !== undefined && raw['topK'] === undefined) raw['topK'] = req.hints.topK;
     let options: Readonly<DecodeOptions>;
-    try { options = parseDecodeOptions(raw); } catch (e) {
-      const msg = (e as Error).message.replace(/^decode options: /, '');
-      const key = /"(\w+)"/.exec(msg)?.[1] ?? 'body';
+    try { options = causal ? parseArDecodeOptions(raw) : parseDecodeOptions(raw); } catch (e) {
+      if (!(e instanceof DecodeOptionError)) throw e;
+      const key = e.key ?? 'body';
       const wire = key === 'genLength' ? genParam : req.wireNames[key] ?? key;
-      throw invalid(wire, wire === key ? msg : `"${wire}": ${msg}`);
+      throw invalid(wire, `"${wire}" ${e.detail}`);
     }
     return { req, promptIds, suffixIds, options };
   }

@@ -13,14 +13,19 @@ export class Formatter {
   private readonly created = Math.floor(Date.now() / 1000);
   private sent = ''; // settled text already streamed
 
-  constructor(private readonly endpoint: Endpoint, private readonly req: GenRequest, private readonly model: string) {
+  /**
+   * @param settings llama-server `generation_settings` (the request's options and n_ctx; llama.vscode's status
+   * bar reads generation_settings.n_ctx)
+   */
+  constructor(private readonly endpoint: Endpoint, private readonly req: GenRequest, private readonly model: string,
+    private readonly settings: Chunk = {}) {
     this.id = (endpoint === 'chat' ? 'chatcmpl-' : 'cmpl-') + randomUUID().replaceAll('-', '').slice(0, 24);
   }
 
   private usage(o: Outcome) { return { prompt_tokens: o.promptTokens, completion_tokens: o.completionTokens, total_tokens: o.promptTokens + o.completionTokens }; }
 
   full(o: Outcome): Chunk {
-    if (isLlama(this.endpoint)) return this.llama(o, o.text);
+    if (isLlama(this.endpoint)) return pick(this.llama(o, o.text), this.req.responseFields);
     const base = { id: this.id, object: this.endpoint === 'chat' ? 'chat.completion' : 'text_completion', created: this.created, model: this.model };
     if (this.endpoint === 'chat') {
       return { ...base, choices: [{ index: 0, message: { role: 'assistant', content: o.text }, logprobs: null, finish_reason: o.finishReason }], usage: this.usage(o), timings: o.timings };
@@ -28,10 +33,18 @@ export class Formatter {
     return { ...base, choices: [{ index: 0, text: o.text, logprobs: null, finish_reason: o.finishReason }], usage: this.usage(o), timings: o.timings };
   }
 
-  private llama(o: Outcome, content: string): Chunk {
-    return { index: 0, content, stop: true, model: this.model, ...(this.endpoint === 'completion' ? { prompt: this.req.promptIds ?? this.req.prompt } : {}),
-      tokens_predicted: o.completionTokens, tokens_evaluated: o.promptTokens, stop_type: o.stopType, stopping_word: o.stoppingWord, truncated: false, timings: o.timings };
+  /** a llama-server result; `tokens_cached` is 0: there is no prompt cache across requests */
+  private llama(o: Outcome, content: string, index = 0): Chunk {
+    const t = o.timings, per = (n: number, ms: number) => ({ per_token_ms: n ? round3(ms / n) : 0, per_second: ms ? round3(n * 1000 / ms) : 0 });
+    const pp = per(t.prompt_n, t.prompt_ms), gp = per(t.predicted_n, t.predicted_ms);
+    return { index, content, stop: true, model: this.model, ...(this.endpoint === 'completion' ? { prompt: this.req.promptIds ?? this.req.prompt } : {}),
+      tokens_predicted: o.completionTokens, tokens_evaluated: o.promptTokens, tokens_cached: 0, stop_type: o.stopType, stopping_word: o.stoppingWord,
+      truncated: false, generation_settings: this.settings,
+      timings: { cache_n: 0, ...t, prompt_per_token_ms: pp.per_token_ms, prompt_per_second: pp.per_second, predicted_per_token_ms: gp.per_token_ms } };
   }
+
+  /** n_cmpl results of one llama-server request: an array, as llama-server answers when n_cmpl > 1 */
+  llamaMany(outcomes: readonly Outcome[]): Chunk[] { return outcomes.map((o, i) => pick(this.llama(o, o.text, i), this.req.responseFields)); }
 
   /** one streamed piece: `content` is a delta, or the whole canvas when diffusing */
   private chunk(content: string | null, finish: string | null, extra: Chunk = {}): Chunk {
@@ -90,3 +103,18 @@ export class Formatter {
 }
 
 const round3 = (x: number) => Math.round(x * 1000) / 1000;
+
+/**
+ * llama-server `response_fields`: only the fields named; "a/b" takes a nested field and puts it at the root
+ * under the flat key "a/b" (what llama.vim reads); a missing one is left out; [""] gives {}
+ */
+function pick(o: Chunk, fields: readonly string[] | null): Chunk {
+  if (!fields) return o;
+  const out: Chunk = {};
+  for (const f of fields) {
+    let v: unknown = o;
+    for (const part of f.split('/')) v = v !== null && typeof v === 'object' && f !== '' ? (v as Chunk)[part] : undefined;
+    if (v !== undefined) out[f] = v;
+  }
+  return out;
+}

@@ -50,7 +50,7 @@ export class Job {
   firstMs = 0;
   private settledLen = -1;
   private settled = '';
-  private stopped: { text: string; word: string } | null = null;
+  private stopped: Stop | null = null;
   private last: DecodeStep | null = null;
   private readonly confidence: Float32Array; // (G) confidence each position was committed with
   private readonly hold: number;
@@ -77,7 +77,7 @@ export class Job {
       const t = tok.decode(c.subarray(0, end), { skipSpecialTokens: true });
       if (!t.endsWith('\uFFFD')) { this.settled = t; this.settledLen = end; }
     }
-    this.stopped = findStop(this.settled, this.p.req.stop);
+    this.stopped = findStop(this.settled, this.p.req.stop) ?? this.editorLimit();
     if (this.stopped) return true;
     if (this.hooks.onStep) {
       let cut = c.findIndex((t) => ends.includes(t));
@@ -98,6 +98,24 @@ export class Job {
     return false;
   }
 
+  /**
+   * llama-server's editor limits on the settled text: `n_indent` — a later line with text indented less ends
+   * the completion, cut before that line; `t_max_predict_ms` — past the budget, once a newline has been
+   * generated, stop with what has settled (both stop_type "limit")
+   */
+  private editorLimit(): Stop | null {
+    const { nIndent, tMaxPredictMs } = this.p.req, t = this.settled;
+    if (nIndent > 0) {
+      for (let at = t.indexOf('\n'); at >= 0; at = t.indexOf('\n', at + 1)) {
+        const line = t.slice(at + 1, t.indexOf('\n', at + 1) < 0 ? undefined : t.indexOf('\n', at + 1));
+        const indent = line.length - line.trimStart().length;
+        if (line.trim() !== '' && indent < nIndent) return { text: t.slice(0, at + 1), word: '', type: 'limit' };
+      }
+    }
+    if (tMaxPredictMs > 0 && t.includes('\n') && performance.now() - this.t0 > tMaxPredictMs) return { text: t, word: '', type: 'limit' };
+    return null;
+  }
+
   /** the answer, from the decoder's result or (stopped by a stop string) from the settled text */
   outcome(result: DecodeResult | null): Outcome {
     const p = this.p, tok = this.tok, decodeMs = performance.now() - this.t0;
@@ -107,9 +125,10 @@ export class Job {
     if (late) { stopped = late; text = late.text; }
     const completionTokens = stopped ? tok.encode(text).length : result!.ids.length;
     const nfe = result?.nfe ?? this.last?.nfe ?? 0, promptN = p.promptIds.length + (p.suffixIds?.length ?? 0);
+    const stopType = stopped ? stopped.type : result!.finishReason === 'stop' ? 'eos' : 'limit';
     return {
-      text, finishReason: stopped || result!.finishReason === 'stop' ? 'stop' : 'length',
-      stopType: stopped ? 'word' : result!.finishReason === 'stop' ? 'eos' : 'limit', stoppingWord: stopped?.word ?? '',
+      text, finishReason: stopType === 'word' || stopType === 'eos' ? 'stop' : 'length',
+      stopType, stoppingWord: stopped?.word ?? '',
       promptTokens: promptN, completionTokens,
       timings: {
         prompt_n: promptN, prompt_ms: round(this.firstMs), predicted_n: completionTokens,
@@ -120,12 +139,24 @@ export class Job {
   }
 }
 
+/** why a job ended before its decoder did: a stop string (word), or an editor limit (limit) */
+interface Stop { text: string; word: string; type: 'word' | 'limit'; }
+
 /** the earliest stop string in text: the text before it and the word */
-function findStop(text: string, stops: readonly string[]): { text: string; word: string } | null {
-  let best: { text: string; word: string } | null = null, at = Infinity;
+function findStop(text: string, stops: readonly string[]): Stop | null {
+  let best: Stop | null = null, at = Infinity;
   for (const w of stops) {
     const i = text.indexOf(w);
-    if (i >= 0 && i < at) { at = i; best = { text: text.slice(0, i), word: w }; }
+    if (i >= 0 && i < at) { at = i; best = { text: text.slice(0, i), word: w, type: 'word' }; }
   }
   return best;
+}
+
+/** n_predict 0 (an editor's warm-up): the request was read and checked; nothing is generated */
+export function warmUpOutcome(p: Prepared): Outcome {
+  const promptN = p.promptIds.length + (p.suffixIds?.length ?? 0);
+  return {
+    text: '', finishReason: 'length', stopType: 'limit', stoppingWord: '', promptTokens: promptN, completionTokens: 0,
+    timings: { prompt_n: promptN, prompt_ms: 0, predicted_n: 0, predicted_ms: 0, predicted_per_second: 0, nfe: 0, tokens_per_forward: 0, queue_ms: 0 },
+  };
 }

@@ -36,24 +36,41 @@ export interface GenRequest {
   hints: { topP?: number; topK?: number };
   /** decode key → the wire field it came from */
   wireNames: Record<string, string>;
+  /** llama-server: completions per prompt (`n_cmpl`, alias `n`); more than 1 answers with an array */
+  nCmpl: number;
+  /** llama-server `response_fields`: the fields to return ("a/b" → a flat key "a/b"); null = all */
+  responseFields: string[] | null;
+  /** llama-server `t_max_predict_ms`: once a newline has been generated and this much time has passed, stop; 0 = off */
+  tMaxPredictMs: number;
+  /** llama-server `n_indent`: a later line indented less than this ends the completion (and is cut); 0 = off */
+  nIndent: number;
 }
 
 type Body = Record<string, unknown>;
 const DECODE_KEYS = Object.keys(DECODE_DEFAULTS);
 const OPENAI_COMMON = ['model', 'stream', 'stream_options', 'max_tokens', 'temperature', 'top_p', 'stop', 'seed', 'n', 'user',
   'diffusing', 'frequency_penalty', 'presence_penalty', 'logprobs'];
+const LLAMA_COMMON = ['model', 'prompt', 'n_predict', 'temperature', 'top_k', 'top_p', 'seed', 'stop', 'stream', 'diffusing',
+  'n_cmpl', 'n', 'response_fields', 't_max_predict_ms', 'n_indent', 'presence_penalty', 'frequency_penalty'];
 const KNOWN: Record<Endpoint, string[]> = {
   chat: [...OPENAI_COMMON, 'messages', 'max_completion_tokens'],
   completions: [...OPENAI_COMMON, 'prompt', 'suffix', 'echo'],
   fim: [...OPENAI_COMMON, 'prompt', 'suffix', 'max_completion_tokens'],
-  infill: ['model', 'input_prefix', 'input_suffix', 'input_extra', 'prompt', 'n_predict', 'temperature', 'top_k', 'top_p',
-    'seed', 'stop', 'stream', 'diffusing'],
-  completion: ['model', 'prompt', 'n_predict', 'temperature', 'top_k', 'top_p', 'seed', 'stop', 'stream', 'diffusing'],
+  infill: [...LLAMA_COMMON, 'input_prefix', 'input_suffix', 'input_extra'],
+  completion: LLAMA_COMMON,
 };
 const ROUTE: Record<Endpoint, string> = { chat: '/v1/chat/completions', completions: '/v1/completions', fim: '/v1/fim/completions', infill: '/infill', completion: '/completion' };
-/** llama-server tuning fields editor plugins send (llama.vim, llama.vscode): accepted, no effect here */
-const LLAMA_IGNORED = ['cache_prompt', 'n_indent', 't_max_prompt_ms', 't_max_predict_ms', 'samplers', 'response_fields',
-  'id_slot', 'n_probs', 'return_tokens', 'min_p', 'typical_p', 'repeat_penalty', 'repeat_last_n', 'timings_per_token'];
+/**
+ * llama-server fields editor plugins and clients send (llama.vim, llama.vscode, Continue) that have no
+ * meaning for this server: accepted and ignored, as llama-server ignores samplers that do not apply. GET /props
+ * lists them. `cache_prompt`/`id_slot`: there is no prompt cache across requests; `t_max_prompt_ms`:
+ * llama-server does not implement it either; the samplers: diffusion decoding has its own (decoder, threshold).
+ */
+export const LLAMA_IGNORED = ['cache_prompt', 'id_slot', 't_max_prompt_ms', 'samplers', 'n_probs', 'return_tokens', 'min_p',
+  'typical_p', 'repeat_penalty', 'repeat_last_n', 'timings_per_token', 'mirostat', 'mirostat_tau', 'mirostat_eta', 'lora',
+  'dynatemp_range', 'dynatemp_exponent', 'penalize_nl', 'tfs_z', 'n_keep', 'ignore_eos', 'post_sampling_probs', 'return_progress'];
+/** the most completions one llama-server request may ask for (llama.vscode sends 3) */
+export const MAX_N_CMPL = 8;
 
 const describe = (v: unknown): string => v === null ? 'null' : Array.isArray(v) ? 'an array' : typeof v === 'string' ? JSON.stringify(v.length > 40 ? v.slice(0, 40) + '…' : v) : `${typeof v} ${String(v)}`;
 
@@ -99,7 +116,7 @@ export function parseGenRequest(endpoint: Endpoint, body: unknown): GenRequest {
   }
   const f = new Fields(b);
   const decode: Record<string, unknown> = {}, wireNames: Record<string, string> = {}, hints: GenRequest['hints'] = {};
-  for (const k of DECODE_KEYS) if (b[k] !== undefined) { decode[k] = b[k]; wireNames[k] = k; }
+  for (const k of DECODE_KEYS) if (b[k] !== undefined && b[k] !== null) { decode[k] = b[k]; wireNames[k] = k; } // null = unset
   const mapTo = (wire: string, key: string, v: unknown) => {
     if (v === undefined) return;
     if (wireNames[key] === key && key !== wire) throw invalid(wire, `give either "${wire}" or "${key}", not both`, 'conflicting_parameters');
@@ -119,12 +136,27 @@ export function parseGenRequest(endpoint: Endpoint, body: unknown): GenRequest {
     }
     const n = f.num('n', 1, 1, true);
     void n;
-    for (const k of ['frequency_penalty', 'presence_penalty']) if ((f.num(k, -2, 2) ?? 0) !== 0) throw invalid(k, `"${k}" is not supported by diffusion decoding (only 0)`, 'unsupported_parameter');
     const lp = b['logprobs'];
     if (lp !== undefined && lp !== null && lp !== false && lp !== 0) throw invalid('logprobs', '"logprobs" is not supported', 'unsupported_parameter');
     f.str('user');
   }
   mapTo('temperature', 'temperature', f.num('temperature', 0, 2));
+  mapTo('presence_penalty', 'presencePenalty', f.num('presence_penalty', -2, 2));
+  mapTo('frequency_penalty', 'frequencyPenalty', f.num('frequency_penalty', -2, 2));
+  let nCmpl = 1, responseFields: string[] | null = null, tMaxPredictMs = 0, nIndent = 0;
+  if (isLlama(endpoint)) {
+    const a = f.num('n_cmpl', 1, MAX_N_CMPL, true), n = f.num('n', 1, MAX_N_CMPL, true);
+    if (a !== undefined && n !== undefined && a !== n) throw invalid('n', 'give either "n_cmpl" or "n" (its alias), not both', 'conflicting_parameters');
+    nCmpl = a ?? n ?? 1;
+    const rf = b['response_fields'];
+    if (rf !== undefined && rf !== null) {
+      if (!Array.isArray(rf) || !rf.every((x) => typeof x === 'string')) throw invalid('response_fields', `"response_fields" must be an array of strings, got ${describe(rf)}`, 'invalid_type');
+      responseFields = rf as string[];
+    }
+    tMaxPredictMs = Math.max(0, f.num('t_max_predict_ms', -1, 3_600_000) ?? 0); // −1 = off (newer schema), as 0
+    nIndent = f.num('n_indent', 0, 1000, true) ?? 0;
+    if (nCmpl > 1 && stream) throw invalid('n_cmpl', '"n_cmpl" above 1 needs "stream": false (the results come back as one array)', 'unsupported_parameter');
+  }
   mapTo('seed', 'seed', f.num('seed', Number.MIN_SAFE_INTEGER, Number.MAX_SAFE_INTEGER, true));
   const topP = f.num('top_p', 0, 1);
   if (topP !== undefined) hints.topP = topP;
@@ -133,8 +165,7 @@ export function parseGenRequest(endpoint: Endpoint, body: unknown): GenRequest {
   let maxTokens: number | null = null, maxTokensParam = 'max_tokens';
   for (const k of isLlama(endpoint) ? ['n_predict'] : ['max_tokens', 'max_completion_tokens']) {
     const v = f.num(k, k === 'n_predict' ? -1 : 1, Number.MAX_SAFE_INTEGER, true);
-    if (v === undefined || v === -1) continue;
-    if (v === 0) throw invalid(k, `"${k}" must be at least 1`);
+    if (v === undefined || v === -1) continue; // n_predict −1: unbounded (up to the server's limit); 0: a warm-up, nothing generated
     if (maxTokens !== null) throw invalid(k, `give either "max_tokens" or "max_completion_tokens", not both`, 'conflicting_parameters');
     maxTokens = v; maxTokensParam = k;
   }
@@ -146,7 +177,7 @@ export function parseGenRequest(endpoint: Endpoint, body: unknown): GenRequest {
     const p = b['prompt'];
     if (p === undefined || p === null) throw invalid('prompt', '"prompt" is required', 'missing_required_parameter');
     if (typeof p === 'string') prompt = p;
-    else if (Array.isArray(p) && p.length > 0 && p.every((t) => Number.isSafeInteger(t) && t >= 0)) promptIds = p as number[];
+    else if (isIds(p)) promptIds = p;
     else throw invalid('prompt', `"prompt" must be a string or a non-empty array of token ids, got ${describe(p)}`, 'invalid_type');
   }
   else if (endpoint === 'infill') {
@@ -156,9 +187,12 @@ export function parseGenRequest(endpoint: Endpoint, body: unknown): GenRequest {
   } else {
     const p = b['prompt'];
     if (p === undefined || p === null) throw invalid('prompt', '"prompt" is required', 'missing_required_parameter');
+    // OpenAI's prompt: a string, an array of one string, token ids, or an array of one array of token ids
     if (typeof p === 'string') prompt = p;
     else if (Array.isArray(p) && p.length === 1 && typeof p[0] === 'string') prompt = p[0];
-    else throw invalid('prompt', `"prompt" must be a string (or an array of one string), got ${describe(p)}`, 'invalid_type');
+    else if (endpoint === 'completions' && isIds(p)) promptIds = p;
+    else if (endpoint === 'completions' && Array.isArray(p) && p.length === 1 && isIds(p[0])) promptIds = p[0];
+    else throw invalid('prompt', `"prompt" must be a string${endpoint === 'completions' ? ', token ids' : ''} (or an array of one), got ${describe(p)}`, 'invalid_type');
     const s = f.str('suffix');
     suffix = s === undefined || s === '' ? null : s;
     if (f.bool('echo')) throw invalid('echo', '"echo" is not supported', 'unsupported_parameter');
@@ -166,9 +200,11 @@ export function parseGenRequest(endpoint: Endpoint, body: unknown): GenRequest {
   const model = f.str('model') ?? null;
   return {
     endpoint, model, messages, prompt, promptIds, suffix, stream, includeUsage, diffusing: f.bool('diffusing') ?? false,
-    stop: f.stop('stop'), maxTokens, maxTokensParam, decode, hints, wireNames,
+    stop: f.stop('stop'), maxTokens, maxTokensParam, decode, hints, wireNames, nCmpl, responseFields, tMaxPredictMs, nIndent,
   };
 }
+
+const isIds = (p: unknown): p is number[] => Array.isArray(p) && p.length > 0 && p.every((t) => Number.isSafeInteger(t) && t >= 0);
 
 const ROLES = ['system', 'developer', 'user', 'assistant', 'tool'];
 

@@ -4,14 +4,19 @@
 // always the OpenAI envelope (errors.ts); streams are SSE (`data: {…}\n\n`, ending in `data: [DONE]` on the
 // OpenAI routes).
 import { readFileSync } from 'node:fs';
-import type { ServerResponse } from 'node:http';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify';
 import type { ServeConfig } from './config.js';
-import type { Engine } from './engine.js';
+import type { Engine, Outcome, Prepared } from './engine.js';
+import { warmUpOutcome } from './job.js';
 import { ApiError, Cancelled, toApiError } from './errors.js';
 import { Formatter } from './format.js';
 import { Metrics } from './metrics.js';
-import { isLlama, parseGenRequest, type Endpoint, type GenRequest } from './protocol.js';
+import { isLlama, LLAMA_IGNORED, MAX_N_CMPL, parseGenRequest, type Endpoint, type GenRequest } from './protocol.js';
+import cors from '@fastify/cors';
+
+/** seconds a client told 503 (queue full) should wait before retrying: about one short request's decode */
+const RETRY_AFTER_S = 1;
 
 const PLAYGROUND = new URL('../../../src/serve/playground.html', import.meta.url); // from build/src/serve/
 
@@ -19,7 +24,14 @@ const utf8 = new TextDecoder('utf-8', { fatal: true });
 
 export function createApp(engines: readonly Engine[], cfg: ServeConfig): FastifyInstance {
   if (engines.length === 0) throw new Error('createApp: no models to serve');
-  const app = Fastify({ logger: false, bodyLimit: cfg.bodyLimit });
+  // requestTimeout: the whole request (headers and body) must arrive in time, or Node answers 408 and closes;
+  // Node checks it every connectionsCheckingInterval (30 s by default), so check at a quarter of the timeout
+  const serverFactory = (handler: (req: IncomingMessage, res: ServerResponse) => void) => createServer({
+    requestTimeout: cfg.requestTimeoutMs, headersTimeout: cfg.requestTimeoutMs,
+    connectionsCheckingInterval: Math.max(50, Math.min(1000, Math.floor(cfg.requestTimeoutMs / 4))),
+  }, handler);
+  const app = Fastify({ logger: false, bodyLimit: cfg.bodyLimit, serverFactory });
+  if (cfg.cors) void app.register(cors, { origin: cfg.cors === '*' ? '*' : cfg.cors, methods: ['GET', 'POST', 'OPTIONS'], maxAge: 600 });
   const created = Math.floor(Date.now() / 1000);
   const ids = engines.map((e) => e.served.id);
   const metrics = new Metrics(engines);
@@ -42,6 +54,7 @@ export function createApp(engines: readonly Engine[], cfg: ServeConfig): Fastify
   app.setErrorHandler((err, _req, reply) => {
     const e = toApiError(err);
     if (e.status >= 500 && !(err instanceof ApiError)) console.error(`dllm serve: ${(err as Error).stack ?? String(err)}`);
+    if (e.status === 503) void reply.header('retry-after', String(RETRY_AFTER_S));
     void reply.status(e.status).send(e.body);
   });
   app.setNotFoundHandler((req, reply) => {
@@ -59,6 +72,16 @@ export function createApp(engines: readonly Engine[], cfg: ServeConfig): Fastify
   app.get('/v1/models', async () => ({ object: 'list', data: engines.map(card) }));
   app.get<{ Params: { model: string } }>('/v1/models/:model', async (req) => card(pick(req.params.model)));
   app.get('/metrics', async (_req, reply) => { void reply.type(metrics.contentType); return metrics.text(); });
+  // llama-server /props: the default generation settings, slots, template — and the fields we accept and ignore
+  const props = async () => {
+    const e = engines[0]!;
+    return {
+      default_generation_settings: { n_ctx: e.served.config.maxPositions, n_predict: cfg.defaultMaxTokens, model: e.served.id, kind: e.kind },
+      total_slots: cfg.batchSize, model_path: e.served.id, chat_template: e.served.tokenizer.chatTemplate ?? '',
+      ignored_fields: LLAMA_IGNORED, max_n_cmpl: MAX_N_CMPL,
+    };
+  };
+  app.get('/props', props);
   const page = readFileSync(PLAYGROUND, 'utf8');
   app.get('/', async (_req, reply) => { void reply.type('text/html; charset=utf-8'); return page; });
 
@@ -72,15 +95,37 @@ export function createApp(engines: readonly Engine[], cfg: ServeConfig): Fastify
   return app;
 }
 
+/** llama-server `generation_settings`: what this request decodes with, and the model's context (n_ctx) */
+function generationSettings(engine: Engine, p: Prepared): Record<string, unknown> {
+  const o = p.options, r = p.req;
+  return {
+    n_ctx: engine.served.config.maxPositions, n_predict: r.maxTokens ?? o.genLength, model: engine.served.id,
+    temperature: o.temperature, top_k: o.topK, top_p: o.topP, seed: o.seed, stop: r.stop, stream: r.stream,
+    presence_penalty: o.presencePenalty, frequency_penalty: o.frequencyPenalty,
+    n_cmpl: r.nCmpl, n_indent: r.nIndent, t_max_predict_ms: r.tMaxPredictMs,
+    ...(engine.kind === 'diffusion' ? { decoder: o.decoder, steps: o.steps, block_length: o.blockLength, threshold: o.threshold } : {}),
+  };
+}
+
+/** n_cmpl completions of one prompt: one decode copied when it is deterministic (temperature 0), else seeds seed, seed+1, … */
+async function completions(engine: Engine, p: Prepared, n: number, signal: AbortSignal): Promise<Outcome[]> {
+  if (p.options.temperature === 0) { const o = await engine.submit(p, { signal }); return Array.from({ length: n }, () => o); }
+  const runs = Array.from({ length: n }, (_, i) => engine.submit({ ...p, options: Object.freeze({ ...p.options, seed: p.options.seed + i }) }, { signal }));
+  return Promise.all(runs);
+}
+
 async function handle(engine: Engine, req: GenRequest, reply: FastifyReply): Promise<unknown> {
   const endpoint = req.endpoint;
   const prepared = engine.prepare(req);
   const ac = new AbortController();
   const raw = reply.raw;
   raw.on('close', () => { if (!raw.writableFinished) ac.abort(); });
-  const f = new Formatter(endpoint, req, engine.served.id);
+  const f = new Formatter(endpoint, req, engine.served.id, isLlama(endpoint) ? generationSettings(engine, prepared) : {});
+  const warmUp = req.maxTokens === 0; // llama-server n_predict 0: nothing to generate (and no prompt cache to fill)
   if (!req.stream) {
     try {
+      if (warmUp) return req.nCmpl > 1 ? f.llamaMany(Array.from({ length: req.nCmpl }, () => warmUpOutcome(prepared))) : f.full(warmUpOutcome(prepared));
+      if (req.nCmpl > 1) return f.llamaMany(await completions(engine, prepared, req.nCmpl, ac.signal));
       return f.full(await engine.submit(prepared, { signal: ac.signal }));
     } catch (e) {
       if (e instanceof Cancelled) { reply.hijack(); raw.destroy(); return undefined; }
@@ -89,7 +134,8 @@ async function handle(engine: Engine, req: GenRequest, reply: FastifyReply): Pro
   }
   let open = false;
   const send = (o: unknown) => { if (open && !raw.destroyed) raw.write(`data: ${typeof o === 'string' ? o : JSON.stringify(o)}\n\n`); };
-  const run = engine.submit(prepared, { signal: ac.signal, onStep: (p) => { for (const c of f.step(p)) send(c); } }); // throws 503 before any byte is sent
+  const run = warmUp ? Promise.resolve(warmUpOutcome(prepared))
+    : engine.submit(prepared, { signal: ac.signal, onStep: (p) => { for (const c of f.step(p)) send(c); } }); // throws 503 before any byte is sent
   reply.hijack();
   raw.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', connection: 'keep-alive', 'x-accel-buffering': 'no' });
   open = true;

@@ -38,23 +38,47 @@ function firstId(v: unknown): number | null {
   return null;
 }
 
+function longestToken(tj: Json): number {
+  const vocab = (tj['model'] as Json | undefined)?.['vocab'];
+  const words: unknown[] = Array.isArray(vocab) ? vocab.map((v) => (Array.isArray(v) ? v[0] : v)) : vocab && typeof vocab === 'object' ? Object.keys(vocab) : [];
+  let max = 1;
+  for (const w of words) if (typeof w === 'string' && w.length > max) max = w.length;
+  for (const a of (tj['added_tokens'] as Json[] | undefined) ?? []) max = Math.max(max, String(a['content'] ?? '').length);
+  return max;
+}
+
 export class TextTokenizer {
   readonly specials: SpecialTokens;
   readonly vocabSize: number;
   readonly chatTemplate: string | null;
   private readonly tok: Tokenizer;
+  /** the same tokenizer without its special added tokens: user text through it can never become a control token */
+  private readonly plain: Tokenizer;
   private readonly template: Template | null;
   private readonly tokenizerConfig: Json;
+  /** the strings of the special added tokens (tokenizer.json added_tokens with special: true) */
+  readonly specialStrings: readonly string[];
 
   constructor(files: TokenizerFiles) {
     this.tokenizerConfig = files.tokenizerConfig ?? {};
     this.tok = new Tokenizer(files.tokenizerJson as never, this.tokenizerConfig as never);
+    const added = (files.tokenizerJson['added_tokens'] as Json[] | undefined) ?? [];
+    this.specialStrings = added.filter((a) => a['special'] === true).map((a) => String(a['content']));
+    this.plain = new Tokenizer({ ...files.tokenizerJson, added_tokens: added.filter((a) => a['special'] !== true) } as never, this.tokenizerConfig as never);
     this.vocabSize = this.countVocab(files.tokenizerJson);
+    this.maxTokenChars = longestToken(files.tokenizerJson);
     this.specials = this.resolveSpecials(files);
     const t = this.tokenizerConfig['chat_template'];
     this.chatTemplate = typeof t === 'string' ? t : null;
     this.template = this.chatTemplate ? new Template(this.chatTemplate) : null;
   }
+
+  /**
+   * the most characters of text one token can stand for: its string's length in the vocabulary (a byte-level
+   * BPE token's string has one character per byte, and a text character is at least one byte). A text longer
+   * than n × this cannot fit in n tokens, so a server can refuse it before tokenizing.
+   */
+  readonly maxTokenChars: number;
 
   private countVocab(tj: Json): number {
     const model = tj['model'] as Json | undefined;
@@ -91,7 +115,18 @@ export class TextTokenizer {
     };
   }
 
+  /**
+   * text → ids, every character as text: a special token's string in the text (`<|mdm_mask|>` in a file
+   * that mentions it) is spelled out in ordinary tokens, never turned into the control token (special-token
+   * injection). Only the chat template (encodeChat) and encodeWithSpecials produce special tokens.
+   */
   encode(text: string, opts: { addSpecialTokens?: boolean } = {}): Int32Array {
+    const e = this.plain.encode(text, { add_special_tokens: opts.addSpecialTokens ?? false } as never) as { ids: number[] };
+    return Int32Array.from(e.ids);
+  }
+
+  /** text the program wrote (a rendered template, FIM sentinels) → ids, special-token strings as control tokens */
+  encodeWithSpecials(text: string, opts: { addSpecialTokens?: boolean } = {}): Int32Array {
     const e = this.tok.encode(text, { add_special_tokens: opts.addSpecialTokens ?? false } as never) as { ids: number[] };
     return Int32Array.from(e.ids);
   }
@@ -101,7 +136,7 @@ export class TextTokenizer {
     return this.tok.decode(Array.from(ids), { skip_special_tokens: opts.skipSpecialTokens ?? false } as never);
   }
 
-  /** the chat template rendered to text (tokenize it with encode) */
+  /** the chat template rendered to text (trusted text: tokenize with encodeWithSpecials, or use encodeChat) */
   renderChat(messages: ChatMessage[], opts: { addGenerationPrompt?: boolean } = {}): string {
     if (!this.template) throw new Error('tokenizer: this checkpoint has no chat_template in tokenizer_config.json');
     const str = (k: string) => tokenContent(this.tokenizerConfig[k]) ?? '';
@@ -109,5 +144,38 @@ export class TextTokenizer {
       messages, add_generation_prompt: opts.addGenerationPrompt ?? true,
       bos_token: str('bos_token'), eos_token: str('eos_token'), pad_token: str('pad_token'),
     });
+  }
+
+  /**
+   * a conversation → prompt ids where only the template makes special tokens. Messages free of special-token
+   * strings (nearly all) are rendered and encoded whole, exactly as the reference tokenizer would. Otherwise
+   * the template is rendered with a placeholder per message, its own text encoded with specials and each
+   * message's content as plain text; a template that rewrites content (a placeholder does not come through
+   * intact) cannot keep it plain, and the messages are refused.
+   */
+  encodeChat(messages: ChatMessage[], opts: { addGenerationPrompt?: boolean } = {}): Int32Array {
+    const holds = (t: string) => this.specialStrings.find((x) => t.includes(x));
+    if (!messages.some((m) => holds(m.content))) return this.encodeWithSpecials(this.renderChat(messages, opts));
+    // NUL never occurs in a template; a message holding one takes the fallback path
+    const marks = messages.map((_, i) => `\u0000message ${i}\u0000`);
+    const rendered = this.renderChat(messages.map((m, i) => ({ ...m, content: marks[i]! })), opts);
+    const pieces: Int32Array[] = [];
+    let at = 0, ok = !messages.some((m) => m.content.includes('\u0000'));
+    for (const [i, mark] of marks.entries()) {
+      if (!ok) break;
+      const j = rendered.indexOf(mark, at);
+      if (j < 0 || rendered.indexOf(mark, j + mark.length) >= 0) { ok = false; break; }
+      pieces.push(this.encodeWithSpecials(rendered.slice(at, j)), this.encode(messages[i]!.content));
+      at = j + mark.length;
+    }
+    if (ok) {
+      pieces.push(this.encodeWithSpecials(rendered.slice(at)));
+      const out = new Int32Array(pieces.reduce((n, p) => n + p.length, 0));
+      let k = 0;
+      for (const p of pieces) { out.set(p, k); k += p.length; }
+      return out;
+    }
+    const i = messages.findIndex((m) => holds(m.content));
+    throw new Error(`messages[${i}].content holds the special token ${JSON.stringify(holds(messages[i]!.content))}, and this chat template rewrites message text, so it cannot be kept as plain text`);
   }
 }

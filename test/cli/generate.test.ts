@@ -43,3 +43,19 @@ test('bad flags: one line, exit 1', async () => {
     assert.equal(r!.stderr.trim().split('\n').length, 1, `${args.join(' ')}: ${r!.stderr}`);
   }
 });
+
+test('generate --help and infill --help print usage (exit 0); infill without --suffix is an error', async () => {
+  for (const cmd of ['generate', 'infill']) {
+    const { stdout } = await run(process.execPath, [CLI, cmd, '--help']);
+    assert.match(stdout, new RegExp(`^usage: dllm ${cmd}`), cmd);
+    assert.match(stdout, /--gen-length X\s+default 128/, `${cmd}: the decoder flags with their defaults`);
+  }
+  const r = await run(process.execPath, [CLI, 'infill', '--model', MODEL, '--prefix', 'a']).then(() => null, (e: { code: number; stderr: string }) => e);
+  assert.ok(r && r.code === 1, 'exit 1');
+  assert.match(r!.stderr, /needs --suffix/);
+});
+
+test('special-token strings in a CLI prompt are plain text', async () => {
+  const { stdout } = await run(process.execPath, [CLI, 'generate', 'x = "<|mdm_mask|>"', '--model', MODEL, '--gen-length', '8', '--json']);
+  assert.ok(JSON.parse(stdout).nfe >= 1, 'the mask string in the prompt did not reach the decoder as a mask');
+});

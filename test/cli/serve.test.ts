@@ -43,3 +43,27 @@ test('dllm serve: an unknown flag or a bad value fails with one line', async () 
     assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
   }
 });
+
+test('dllm serve --help prints usage with every server flag', async () => {
+  const { stdout } = await run(process.execPath, [CLI, 'serve', '--help']);
+  assert.match(stdout, /^usage: dllm serve/);
+  for (const f of ['--port', '--cors', '--request-timeout-ms', '--queue-size']) assert.ok(stdout.includes(f), f);
+});
+
+test('dllm serve stops when the process that started it dies (npx, a shell, a service manager)', async () => {
+  // a shell parent that is killed outright, as npm exec is on SIGTERM: the server must not serve on as an orphan
+  const sh = spawn('sh', ['-c', `"${process.execPath}" "${CLI}" serve --model "${LLADA}" --port 0 --threads 1 --quiet & wait`], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let err = '';
+  sh.stderr.on('data', (d: Buffer) => { err += d.toString(); });
+  for (let i = 0; i < 200 && !/on (http:\/\/\S+)/.test(err); i++) await new Promise((r) => setTimeout(r, 25));
+  const url = /on (http:\/\/\S+)/.exec(err)?.[1];
+  assert.ok(url, `no URL in: ${err}`);
+  assert.equal((await fetch(`${url}/health`)).status, 200);
+  sh.kill('SIGKILL');
+  let alive = true;
+  for (let i = 0; i < 40 && alive; i++) {
+    await new Promise((r) => setTimeout(r, 100));
+    alive = await fetch(`${url}/health`).then(() => true, () => false);
+  }
+  assert.equal(alive, false, 'the server still answers 4 s after its parent died');
+});

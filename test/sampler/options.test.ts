@@ -19,8 +19,25 @@ test('Dream decoders default to one block and steps = genLength; a block of 32 o
   assert.equal(resolveOptions({ genLength: 64 }).blockLength, DECODE_DEFAULTS.blockLength);
 });
 
+test('steps follow genLength unless given: genLength alone never clashes with a default it did not ask for', () => {
+  for (const g of [96, 40, 7, 256]) {
+    const o = resolveOptions({ decoder: 'fixed', genLength: g });
+    assert.equal(o.steps, g, `genLength ${g}`);
+    assert.equal(o.genLength % o.blockLength, 0);
+  }
+  assert.equal(resolveOptions({ genLength: 96, steps: 48 }).steps, 48, 'a given steps is kept');
+  assert.throws(() => resolveOptions({ genLength: 96, steps: 50 }), (e: Error & { key?: string }) => e.key === 'steps', 'the error names the field the user sent');
+});
+
+test('presence and frequency penalties: OpenAI\'s range -2..2, default off', () => {
+  const o = parseDecodeOptions({ presencePenalty: 1.5, frequencyPenalty: -0.5 });
+  assert.deepEqual([o.presencePenalty, o.frequencyPenalty], [1.5, -0.5]);
+  assert.deepEqual([DECODE_DEFAULTS.presencePenalty, DECODE_DEFAULTS.frequencyPenalty], [0, 0]);
+  assert.throws(() => parseDecodeOptions({ presencePenalty: 3 }), /"presencePenalty" must be between -2 and 2/);
+});
+
 test('unknown keys and wrong types are refused, naming the key', () => {
-  assert.throws(() => parseDecodeOptions({ stepz: 3 }), /unknown key "stepz"/);
+  assert.throws(() => parseDecodeOptions({ stepz: 3 }), /"stepz" is not a decode option/);
   assert.throws(() => parseDecodeOptions({ steps: '8' }), /"steps" must be an integer, got "8"/);
   assert.throws(() => parseDecodeOptions({ steps: 2.5 }), /"steps" must be an integer/);
   assert.throws(() => parseDecodeOptions({ temperature: 'hot' }), /"temperature" must be a finite number/);

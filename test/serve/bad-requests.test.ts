@@ -44,7 +44,7 @@ const CASES: Case[] = [
   { name: 'stream_options unknown key', path: CHAT, body: chat({ stream: true, stream_options: { foo: 1 } }), status: 400, param: 'stream_options.foo' },
   { name: 'n = 2', path: CHAT, body: chat({ n: 2 }), status: 400, param: 'n' },
   { name: 'logprobs', path: CHAT, body: chat({ logprobs: true }), status: 400, param: 'logprobs' },
-  { name: 'frequency_penalty', path: CHAT, body: chat({ frequency_penalty: 1 }), status: 400, param: 'frequency_penalty' },
+  { name: 'frequency_penalty out of range', path: CHAT, body: chat({ frequency_penalty: 3 }), status: 400, param: 'frequency_penalty' },
   { name: 'unknown field', path: CHAT, body: chat({ frobnicate: true }), status: 400, param: 'frobnicate', code: 'unknown_parameter' },
   { name: 'unknown decoder', path: CHAT, body: chat({ decoder: 'nope' }), status: 400, param: 'decoder' },
   { name: 'threshold out of range', path: CHAT, body: chat({ threshold: 2 }), status: 400, param: 'threshold' },
