@@ -150,6 +150,8 @@ def main():
                             lr=c["lrMax"], betas=(c["beta1"], c["beta2"]), eps=c["eps"])
     if job.get("resume"):
         ckpt.load(out, weights, by_name, opt, state, batches.rng, device)
+        if rank == 0:  # a kill mid-append leaves a torn last line: cut it, so the next event has a line of its own
+            ckpt.repair_log(os.path.join(out, "log.jsonl"))
     else:
         ckpt.init_weights(weights, table, c, device)
         if c["initFrom"]:
