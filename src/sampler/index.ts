@@ -3,6 +3,8 @@
 export type { Denoiser, DenoiseInput, DecoderSpecials, CausalModel, CausalState } from './types.js';
 export { generate, generateBatch, type GenerateRequest, type DecodeStep, type DecodeResult, type Commit } from './decode.js';
 export { arGenerate, sampleNext } from './ar.js';
+export { DecodeBatch, type BatchStep } from './batch.js';
+export { CausalBatch } from './causal-batch.js';
 export { parseDecodeOptions, parseArDecodeOptions, DecodeOptionError, resolveOptions, DECODE_DEFAULTS, DECODERS, isDreamDecoder, type DecodeOptions, type Decoder } from './options.js';
 export { transferCounts, dreamTimesteps, dreamTransferCount } from './schedule.js';
 export { DecodeRng } from './rng.js';

@@ -7,7 +7,7 @@ import type { WeightDtype } from '../model/weights.js';
 import { createKernels } from '../platform/node.js';
 import { openModel, type Backend } from '../platform/node-backend.js';
 import { parseServeConfig, type ServeConfig } from './config.js';
-import { Engine } from './engine.js';
+import { Engine, type ServedModel } from './engine.js';
 import { createApp } from './server.js';
 
 export { parseServeConfig, SERVE_DEFAULTS, type ServeConfig } from './config.js';
@@ -31,7 +31,9 @@ export interface RunningServer {
 
 export interface StartOptions {
   /** model folders (config.json, weights, tokenizer.json); the first is the default; config.modelId renames it */
-  modelDir: string | readonly string[];
+  modelDir?: string | readonly string[];
+  /** models ready to serve (tests serve fakes), after the folders; the caller keeps and frees them */
+  models?: readonly ServedModel[];
   config?: Partial<ServeConfig>;
   threads?: number;
   /** log a line per request to stderr */
@@ -49,7 +51,7 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
   const kernels: Kernels | null = backend === 'wasm' || backend === 'ref' ? await createKernels({ backend, ...(opts.threads ? { threads: opts.threads } : {}) }) : null;
   const loaded: Array<{ dispose(): void }> = [];
   try {
-    const dirs = typeof opts.modelDir === 'string' ? [opts.modelDir] : [...opts.modelDir];
+    const dirs = opts.modelDir === undefined ? [] : typeof opts.modelDir === 'string' ? [opts.modelDir] : [...opts.modelDir];
     const engines: Engine[] = [];
     for (const [i, dir] of dirs.entries()) {
       const m = await openModel(dir, { backend, dtype: opts.dtype ?? 'f32', threads: opts.threads ?? 0, ...(kernels ? { kernels } : {}) });
@@ -59,7 +61,11 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
       if (engines.some((e) => e.served.id === id)) throw new Error(`two models would be served as "${id}"; give distinct folders`);
       engines.push(new Engine({ id, config: m.config, model: m.model, tokenizer: m.tokenizer }, config));
     }
-    if (engines.length === 0) throw new Error('startServer: no model folder given');
+    for (const m of opts.models ?? []) {
+      if (engines.some((e) => e.served.id === m.id)) throw new Error(`two models would be served as "${m.id}"`);
+      engines.push(new Engine(m, config));
+    }
+    if (engines.length === 0) throw new Error('startServer: no model given (modelDir or models)');
     if (!config.modelId) config.modelId = engines[0]!.served.id;
     const app = createApp(engines, config);
     if (opts.log) {

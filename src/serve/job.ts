@@ -4,7 +4,7 @@
 // llama-server `timings`. The engine (engine.ts) owns scheduling; a Job only watches its own row.
 import type { DecodeResult, DecodeStep } from '../sampler/index.js';
 import type { TextTokenizer } from '../tokenizer/index.js';
-import type { Prepared } from './engine.js';
+import type { Prepared } from './request.js';
 
 /** one position of the generated span: its text (null while masked) and the confidence it was committed with */
 export interface Cell { text: string | null; confidence: number | null; }

@@ -11,7 +11,8 @@ import OpenAI from 'openai';
 import { generateText, streamText } from 'ai';
 import { createOpenAICompatible } from '@ai-sdk/openai-compatible';
 import { startServer, type RunningServer } from '../../src/serve/index.js';
-import { post, readSse, startFixture } from './helpers.js';
+import { openModel } from '../../src/platform/node-backend.js';
+import { FIXTURE, post, readSse, startFixture } from './helpers.js';
 
 const MODELS = fileURLToPath(new URL('../../../models/', import.meta.url));
 const SHIPPED = ['dllm-code-mini', 'dllm-code-mini-ar'];
@@ -198,4 +199,14 @@ test('a streamed llama /completion with n_predict 0 ends at once with an empty r
   assert.equal(r.status, 200);
   const last = events.at(-1) as Record<string, unknown>;
   assert.deepEqual([last['content'], last['stop'], last['tokens_predicted']], ['', true, 0]);
+});
+
+test('startServer serves models the caller built (models: [...]), beside none from folders', async () => {
+  const m = await openModel(FIXTURE, { backend: 'ref', dtype: 'f32', threads: 1 });
+  const s = await startServer({ models: [{ id: 'mine', config: m.config, model: m.model, tokenizer: m.tokenizer! }], config: { port: 0, maxTokens: 16, defaultMaxTokens: 8 } });
+  try {
+    const r = await post(`${s.url}/v1/completions`, { model: 'mine', prompt: 'a', max_tokens: 4 });
+    assert.equal(r.status, 200, await r.clone().text());
+    assert.equal((await r.json() as { model: string }).model, 'mine');
+  } finally { await s.close(); m.dispose(); }
 });

@@ -1,0 +1,76 @@
+// A request made ready to decode: GenRequest → prompt (and suffix) ids + validated DecodeOptions, checked
+// against the model (context, vocabulary, chat template) and the server's limits. Errors are ApiError 400s
+// naming the wire field the user sent. Shared by the engine (engine.ts) and the jobs (job.ts).
+import type { ModelConfig } from '../model/config.js';
+import type { ForwardModel } from '../model/forward.js';
+import { DecodeOptionError, isDreamDecoder, parseArDecodeOptions, parseDecodeOptions, type Decoder, type DecodeOptions } from '../sampler/index.js';
+import type { TextTokenizer } from '../tokenizer/index.js';
+import type { ServeConfig } from './config.js';
+import { invalid } from './errors.js';
+import type { GenRequest } from './protocol.js';
+
+/** a model as the server serves it: its id, config, forward pass and tokenizer */
+export interface ServedModel { id: string; config: ModelConfig; model: ForwardModel; tokenizer: TextTokenizer; }
+
+export type ModelKind = 'diffusion' | 'causal';
+
+export interface Prepared { req: GenRequest; promptIds: Int32Array; suffixIds: Int32Array | null; options: Readonly<DecodeOptions>; }
+
+/** tokenize and validate; throws ApiError (4xx) naming the field */
+export function prepareRequest(served: ServedModel, cfg: ServeConfig, kind: ModelKind, req: GenRequest): Prepared {
+  const { id, tokenizer: tok, config } = served;
+  const promptParam = req.endpoint === 'chat' ? 'messages' : req.endpoint === 'infill' ? 'input_prefix' : 'prompt';
+  // bound the work before tokenizing (it runs on the event loop): text longer than the context × the longest
+  // token cannot fit, so it is refused at once instead of being tokenized for seconds
+  const chars = req.prompt.length + (req.suffix?.length ?? 0) + (req.messages ?? []).reduce((n, m) => n + m.content.length, 0);
+  const maxChars = config.maxPositions * tok.maxTokenChars;
+  if (chars > maxChars) throw invalid(promptParam, `the prompt (${chars} characters) cannot fit in the model's context of ${config.maxPositions} tokens (one token covers at most ${tok.maxTokenChars} characters)`, 'context_length_exceeded');
+  // user text is plain text: special-token strings in it stay text; only the chat template makes control tokens
+  let promptIds: Int32Array;
+  if (req.messages) {
+    if (!tok.chatTemplate) throw invalid('messages', `model "${id}" has no chat template; use /v1/completions`, 'no_chat_template');
+    try { promptIds = tok.encodeChat(req.messages, { addGenerationPrompt: true }); } catch (e) { throw invalid('messages', `the chat template rejected the messages: ${(e as Error).message}`); }
+  } else promptIds = req.promptIds ? Int32Array.from(req.promptIds) : tok.encode(req.prompt);
+  const V = config.vocabSize;
+  const sp = tok.specials;
+  if (req.promptIds) for (const [i, t] of req.promptIds.entries()) {
+    if (t >= V) throw invalid(`prompt[${i}]`, `"prompt[${i}]": token id ${t} is outside the vocabulary (0..${V - 1})`);
+    if (t === sp.mask) throw invalid(`prompt[${i}]`, `"prompt[${i}]": token id ${t} is the mask token, which only the decoder may place`);
+  }
+  if (kind === 'causal' && promptIds.length === 0) {
+    if (sp.bos === null) throw invalid(promptParam, `"${promptParam}" is empty and the model has no BOS token to start from`);
+    promptIds = Int32Array.of(sp.bos);
+  }
+  let suffixIds: Int32Array | null = req.suffix ? tok.encode(req.suffix) : null;
+  if (suffixIds && suffixIds.length === 0) suffixIds = null;
+  const suffixParam = req.endpoint === 'infill' ? 'input_suffix' : 'suffix';
+  if (suffixIds && kind === 'causal') throw invalid(suffixParam, `"${suffixParam}" (fill-in-the-middle) needs a diffusion model; "${id}" is causal`, 'unsupported_parameter');
+  const limit = cfg.maxTokens, mp = req.maxTokensParam;
+  if (req.maxTokens !== null && req.maxTokens > limit) throw invalid(mp, `"${mp}" (${req.maxTokens}) is over this server's limit of ${limit}`, 'max_tokens_exceeded');
+  const used = promptIds.length + (suffixIds?.length ?? 0), room = config.maxPositions - used;
+  if (room < 1) throw invalid(promptParam, `the prompt (${used} tokens) leaves no room in the model's context of ${config.maxPositions} tokens`, 'context_length_exceeded');
+  const given = req.maxTokens ?? (typeof req.decode['genLength'] === 'number' ? req.decode['genLength'] : null);
+  const genParam = req.maxTokens !== null ? mp : 'genLength';
+  if (given !== null && given > limit) throw invalid(genParam, `"${genParam}" (${given}) is over this server's limit of ${limit}`, 'max_tokens_exceeded');
+  if (given !== null && given > room) throw invalid(genParam, `the prompt (${used} tokens) + "${genParam}" (${given}) is over the model's context of ${config.maxPositions} tokens`, 'context_length_exceeded');
+  const causal = kind === 'causal';
+  const raw: Record<string, unknown> = {
+    // the server's defaults are the CLI's: Fast-dLLM threshold decoding with early stop
+    ...(causal ? {} : { decoder: 'threshold' }),
+    ...(sp.eos !== null ? { earlyStop: true } : {}), ...(suffixIds ? { infillMayEnd: true } : {}),
+    ...req.decode,
+    // n_predict 0 (an editor's warm-up) validates the request; nothing is decoded
+    genLength: Math.max(1, given ?? Math.min(cfg.defaultMaxTokens, room)),
+  };
+  const proposals = causal || (typeof raw['decoder'] === 'string' && isDreamDecoder(raw['decoder'] as Decoder)); // top-p / top-k apply
+  if (proposals && req.hints.topP !== undefined && raw['topP'] === undefined && req.hints.topP > 0) raw['topP'] = req.hints.topP;
+  if (proposals && req.hints.topK !== undefined && raw['topK'] === undefined) raw['topK'] = req.hints.topK;
+  let options: Readonly<DecodeOptions>;
+  try { options = causal ? parseArDecodeOptions(raw) : parseDecodeOptions(raw); } catch (e) {
+    if (!(e instanceof DecodeOptionError)) throw e;
+    const key = e.key ?? 'body';
+    const wire = key === 'genLength' ? genParam : req.wireNames[key] ?? key;
+    throw invalid(wire, `"${wire}" ${e.detail}`);
+  }
+  return { req, promptIds, suffixIds, options };
+}
