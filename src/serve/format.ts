@@ -3,7 +3,7 @@
 // /completion objects (content, stop, stop_type, timings). Field names as in interfaces.md §1–2.
 import { randomUUID } from 'node:crypto';
 import type { Outcome, Progress } from './job.js';
-import { isLlama, type Endpoint, type GenRequest } from './protocol.js';
+import { isChatShaped, isLlama, type Endpoint, type GenRequest } from './protocol.js';
 
 type Chunk = Record<string, unknown>;
 
@@ -19,15 +19,15 @@ export class Formatter {
    */
   constructor(private readonly endpoint: Endpoint, private readonly req: GenRequest, private readonly model: string,
     private readonly settings: Chunk = {}) {
-    this.id = (endpoint === 'chat' ? 'chatcmpl-' : 'cmpl-') + randomUUID().replaceAll('-', '').slice(0, 24);
+    this.id = (isChatShaped(endpoint) ? 'chatcmpl-' : 'cmpl-') + randomUUID().replaceAll('-', '').slice(0, 24);
   }
 
   private usage(o: Outcome) { return { prompt_tokens: o.promptTokens, completion_tokens: o.completionTokens, total_tokens: o.promptTokens + o.completionTokens }; }
 
   full(o: Outcome): Chunk {
     if (isLlama(this.endpoint)) return pick(this.llama(o, o.text), this.req.responseFields);
-    const base = { id: this.id, object: this.endpoint === 'chat' ? 'chat.completion' : 'text_completion', created: this.created, model: this.model };
-    if (this.endpoint === 'chat') {
+    const base = { id: this.id, object: isChatShaped(this.endpoint) ? 'chat.completion' : 'text_completion', created: this.created, model: this.model };
+    if (isChatShaped(this.endpoint)) {
       return { ...base, choices: [{ index: 0, message: { role: 'assistant', content: o.text }, logprobs: null, finish_reason: o.finishReason }], usage: this.usage(o), timings: o.timings };
     }
     return { ...base, choices: [{ index: 0, text: o.text, logprobs: null, finish_reason: o.finishReason }], usage: this.usage(o), timings: o.timings };
@@ -49,8 +49,8 @@ export class Formatter {
   /** one streamed piece: `content` is a delta, or the whole canvas when diffusing */
   private chunk(content: string | null, finish: string | null, extra: Chunk = {}): Chunk {
     if (isLlama(this.endpoint)) return { index: 0, content: content ?? '', stop: false, ...extra };
-    const base: Chunk = { id: this.id, object: this.endpoint === 'chat' ? 'chat.completion.chunk' : 'text_completion', created: this.created, model: this.model };
-    if (this.endpoint === 'chat') {
+    const base: Chunk = { id: this.id, object: isChatShaped(this.endpoint) ? 'chat.completion.chunk' : 'text_completion', created: this.created, model: this.model };
+    if (isChatShaped(this.endpoint)) {
       base['choices'] = [{ index: 0, delta: content === null ? {} : { content }, logprobs: null, finish_reason: finish }];
     } else {
       // FIM clients read either choices[].text or choices[].delta.content (interfaces.md §1.4)
@@ -61,7 +61,7 @@ export class Formatter {
   }
 
   start(): Chunk[] {
-    if (this.endpoint !== 'chat') return [];
+    if (!isChatShaped(this.endpoint)) return [];
     const c = this.chunk('', null);
     (c['choices'] as Array<{ delta: Chunk }>)[0]!.delta = { role: 'assistant', content: '' };
     return [c];
@@ -90,7 +90,7 @@ export class Formatter {
       const rest = o.text.startsWith(this.sent) ? o.text.slice(this.sent.length) : '';
       if (rest && !isLlama(this.endpoint)) out.push(this.chunk(rest, null));
       if (isLlama(this.endpoint)) { out.push(this.llama(o, rest)); return out; }
-      out.push(this.chunk(this.endpoint === 'chat' ? null : '', o.finishReason, { timings: o.timings }));
+      out.push(this.chunk(isChatShaped(this.endpoint) ? null : '', o.finishReason, { timings: o.timings }));
     }
     if (this.req.includeUsage) {
       const u = this.chunk(null, null, { usage: this.usage(o) });

@@ -7,9 +7,11 @@ import { DECODE_DEFAULTS } from '../sampler/index.js';
 import type { ChatMessage } from '../tokenizer/index.js';
 import { invalid } from './errors.js';
 
-export type Endpoint = 'chat' | 'completions' | 'fim' | 'infill' | 'completion';
+export type Endpoint = 'chat' | 'completions' | 'fim' | 'infill' | 'completion' | 'apply' | 'edit';
 /** the llama-server endpoints (/infill, /completion): their wire shapes, fields and streams */
 export const isLlama = (e: Endpoint): boolean => e === 'infill' || e === 'completion';
+/** endpoints that take `messages` and answer as a chat completion (OpenAI chat; Mercury apply-edit and next-edit) */
+export const isChatShaped = (e: Endpoint): boolean => e === 'chat' || e === 'apply' || e === 'edit';
 
 export interface GenRequest {
   endpoint: Endpoint;
@@ -54,12 +56,14 @@ const LLAMA_COMMON = ['model', 'prompt', 'n_predict', 'temperature', 'top_k', 't
   'n_cmpl', 'n', 'response_fields', 't_max_predict_ms', 'n_indent', 'presence_penalty', 'frequency_penalty'];
 const KNOWN: Record<Endpoint, string[]> = {
   chat: [...OPENAI_COMMON, 'messages', 'max_completion_tokens'],
+  apply: [...OPENAI_COMMON, 'messages', 'max_completion_tokens'],
+  edit: [...OPENAI_COMMON, 'messages', 'max_completion_tokens'],
   completions: [...OPENAI_COMMON, 'prompt', 'suffix', 'echo'],
   fim: [...OPENAI_COMMON, 'prompt', 'suffix', 'max_completion_tokens'],
   infill: [...LLAMA_COMMON, 'input_prefix', 'input_suffix', 'input_extra'],
   completion: LLAMA_COMMON,
 };
-const ROUTE: Record<Endpoint, string> = { chat: '/v1/chat/completions', completions: '/v1/completions', fim: '/v1/fim/completions', infill: '/infill', completion: '/completion' };
+export const ROUTE: Record<Endpoint, string> = { chat: '/v1/chat/completions', completions: '/v1/completions', fim: '/v1/fim/completions', infill: '/infill', completion: '/completion', apply: '/v1/apply/completions', edit: '/v1/edit/completions' };
 /**
  * llama-server fields editor plugins and clients send (llama.vim, llama.vscode, Continue) that have no
  * meaning for this server: accepted and ignored, as llama-server ignores samplers that do not apply. GET /props
@@ -163,7 +167,7 @@ export function parseGenRequest(endpoint: Endpoint, body: unknown): GenRequest {
   if (isLlama(endpoint)) { const topK = f.num('top_k', 0, 1e9, true); if (topK !== undefined) hints.topK = topK; }
 
   let maxTokens: number | null = null, maxTokensParam = 'max_tokens';
-  for (const k of isLlama(endpoint) ? ['n_predict'] : ['max_tokens', 'max_completion_tokens']) {
+  for (const k of isLlama(endpoint) ? ['n_predict'] : endpoint === 'completions' ? ['max_tokens'] : ['max_tokens', 'max_completion_tokens']) {
     const v = f.num(k, k === 'n_predict' ? -1 : 1, Number.MAX_SAFE_INTEGER, true);
     if (v === undefined || v === -1) continue; // n_predict −1: unbounded (up to the server's limit); 0: a warm-up, nothing generated
     if (maxTokens !== null) throw invalid(k, `give either "max_tokens" or "max_completion_tokens", not both`, 'conflicting_parameters');
@@ -172,7 +176,7 @@ export function parseGenRequest(endpoint: Endpoint, body: unknown): GenRequest {
   if (maxTokens !== null && decode['genLength'] !== undefined) throw invalid(maxTokensParam, `give either "${maxTokensParam}" or "genLength", not both`, 'conflicting_parameters');
 
   let messages: ChatMessage[] | null = null, prompt = '', suffix: string | null = null, promptIds: number[] | null = null;
-  if (endpoint === 'chat') messages = parseMessages(b['messages']);
+  if (isChatShaped(endpoint)) messages = parseMessages(b['messages']);
   else if (endpoint === 'completion') {
     const p = b['prompt'];
     if (p === undefined || p === null) throw invalid('prompt', '"prompt" is required', 'missing_required_parameter');

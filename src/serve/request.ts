@@ -19,7 +19,7 @@ export interface Prepared { req: GenRequest; promptIds: Int32Array; suffixIds: I
 /** tokenize and validate; throws ApiError (4xx) naming the field */
 export function prepareRequest(served: ServedModel, cfg: ServeConfig, kind: ModelKind, req: GenRequest): Prepared {
   const { id, tokenizer: tok, config } = served;
-  const promptParam = req.endpoint === 'chat' ? 'messages' : req.endpoint === 'infill' ? 'input_prefix' : 'prompt';
+  const promptParam = req.endpoint === 'chat' || req.endpoint === 'edit' ? 'messages' : req.endpoint === 'infill' ? 'input_prefix' : 'prompt';
   // bound the work before tokenizing (it runs on the event loop): text longer than the context × the longest
   // token cannot fit, so it is refused at once instead of being tokenized for seconds
   const chars = req.prompt.length + (req.suffix?.length ?? 0) + (req.messages ?? []).reduce((n, m) => n + m.content.length, 0);

@@ -10,10 +10,11 @@ import type { ServeConfig } from './config.js';
 import type { Engine, Outcome } from './engine.js';
 import type { Prepared } from './request.js';
 import { warmUpOutcome } from './job.js';
-import { ApiError, Cancelled, toApiError } from './errors.js';
+import { ApiError, Cancelled, invalid, toApiError } from './errors.js';
 import { Formatter } from './format.js';
 import { Metrics } from './metrics.js';
-import { isLlama, LLAMA_IGNORED, MAX_N_CMPL, parseGenRequest, type Endpoint, type GenRequest } from './protocol.js';
+import { isLlama, LLAMA_IGNORED, MAX_N_CMPL, parseGenRequest, ROUTE, type Endpoint, type GenRequest } from './protocol.js';
+import { applyEdit, EDIT_DEFAULTS, editMessage, fenced, parseNextEdit } from './edit.js';
 import cors from '@fastify/cors';
 
 /** seconds a client told 503 (queue full) should wait before retrying: about one short request's decode */
@@ -68,9 +69,16 @@ export function createApp(engines: readonly Engine[], cfg: ServeConfig): Fastify
   app.get('/v1/health', health);
   const card = (e: Engine) => ({
     id: e.served.id, object: 'model', created, owned_by: 'dllm',
-    meta: { kind: e.kind, n_vocab: e.served.config.vocabSize, n_ctx_train: e.served.config.maxPositions, max_tokens: cfg.maxTokens, chat_template: e.served.tokenizer.chatTemplate !== null },
+    meta: { kind: e.kind, n_vocab: e.served.config.vocabSize, n_ctx_train: e.served.config.maxPositions, max_tokens: cfg.maxTokens, chat_template: e.served.tokenizer.chatTemplate !== null,
+      endpoints: (Object.keys(ROUTE) as Endpoint[]).filter((x) => servesEndpoint(e, x)) },
   });
-  app.get('/v1/models', async () => ({ object: 'list', data: engines.map(card) }));
+  // Mercury lists models per endpoint (mercury-2 for chat, mercury-edit for FIM / apply / next-edit):
+  // ?endpoint=edit lists the models that serve /v1/edit/completions
+  app.get<{ Querystring: { endpoint?: string } }>('/v1/models', async (req) => {
+    const want = req.query.endpoint;
+    if (want !== undefined && !Object.hasOwn(ROUTE, want)) throw invalid('endpoint', `"endpoint" must be one of ${Object.keys(ROUTE).join(', ')}, got "${want}"`);
+    return { object: 'list', data: engines.filter((e) => want === undefined || servesEndpoint(e, want as Endpoint)).map(card) };
+  });
   app.get<{ Params: { model: string } }>('/v1/models/:model', async (req) => card(pick(req.params.model)));
   app.get('/metrics', async (_req, reply) => { void reply.type(metrics.contentType); return metrics.text(); });
   // llama-server /props: the default generation settings, slots, template — and the fields we accept and ignore
@@ -93,7 +101,58 @@ export function createApp(engines: readonly Engine[], cfg: ServeConfig): Fastify
       return handle(pick(req.model), req, reply);
     });
   }
+  app.post(ROUTE.apply, (request, reply) => {
+    const req = withDefaults(parseGenRequest('apply', request.body), EDIT_DEFAULTS.apply);
+    return handleApply(pick(req.model), req, reply);
+  });
+  app.post(ROUTE.edit, (request, reply) => {
+    const req = withDefaults(parseGenRequest('edit', request.body), EDIT_DEFAULTS.edit);
+    const engine = pick(req.model);
+    if (engine.kind !== 'diffusion') throw new ApiError(400, `next-edit rewrites a region by infilling, which needs a diffusion model; "${engine.served.id}" is causal`, 'model', 'unsupported_model');
+    if (req.diffusing) throw invalid('diffusing', '"diffusing" is not supported on /v1/edit/completions (the answer is one fenced region)', 'unsupported_parameter');
+    const { content, field } = editMessage(req.messages!);
+    const e = parseNextEdit(content, field);
+    // the region's own length, with room to grow: the middle may end early (EOS), never run past the budget
+    const want = Math.ceil(engine.served.tokenizer.encode(e.region).length * 1.5) + 8;
+    const region: GenRequest = { ...req, messages: null, prompt: e.context + e.above, suffix: e.below || null, maxTokens: Math.min(req.maxTokens ?? want, want, cfg.maxTokens), maxTokensParam: req.maxTokens !== null ? req.maxTokensParam : 'max_tokens' };
+    return handle(engine, region, reply, fenced);
+  });
   return app;
+}
+
+/** which endpoints a model can answer: infilling ones need a diffusion model, chat needs a template */
+function servesEndpoint(e: Engine, x: Endpoint): boolean {
+  if (x === 'chat') return e.served.tokenizer.chatTemplate !== null;
+  if (x === 'fim' || x === 'infill' || x === 'edit') return e.kind === 'diffusion';
+  return true;
+}
+
+/** Mercury Edit's per-endpoint defaults where the request gave none */
+function withDefaults(req: GenRequest, d: { maxTokens: number; presencePenalty: number; temperature: number; topP: number }): GenRequest {
+  const decode = { ...req.decode };
+  if (decode['temperature'] === undefined) decode['temperature'] = d.temperature;
+  if (decode['presencePenalty'] === undefined) decode['presencePenalty'] = d.presencePenalty;
+  return { ...req, decode, hints: { ...req.hints, topP: req.hints.topP ?? d.topP } };
+}
+
+/** apply-edit: merged in code (edit.ts), answered as a chat completion (streamed as one delta when asked) */
+async function handleApply(engine: Engine, req: GenRequest, reply: FastifyReply): Promise<unknown> {
+  const { content, field } = editMessage(req.messages!);
+  const t0 = performance.now();
+  const merged = applyEdit(content, field), tok = engine.served.tokenizer;
+  const promptTokens = tok.encode(content).length, completionTokens = tok.encode(merged).length, ms = performance.now() - t0;
+  const o: Outcome = {
+    text: merged, finishReason: 'stop', stopType: 'eos', stoppingWord: '', promptTokens, completionTokens,
+    timings: { prompt_n: promptTokens, prompt_ms: 0, predicted_n: completionTokens, predicted_ms: ms, predicted_per_second: ms ? completionTokens * 1000 / ms : 0, nfe: 0, tokens_per_forward: 0, queue_ms: 0 },
+  };
+  const f = new Formatter('apply', req, engine.served.id);
+  if (!req.stream) return f.full(o);
+  reply.hijack();
+  const raw = reply.raw;
+  raw.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', connection: 'keep-alive' });
+  for (const c of [...f.start(), ...f.finish(o)]) raw.write(`data: ${typeof c === 'string' ? c : JSON.stringify(c)}\n\n`);
+  end(raw);
+  return undefined;
 }
 
 /** llama-server `generation_settings`: what this request decodes with, and the model's context (n_ctx) */
@@ -115,7 +174,8 @@ async function completions(engine: Engine, p: Prepared, n: number, signal: Abort
   return Promise.all(runs);
 }
 
-async function handle(engine: Engine, req: GenRequest, reply: FastifyReply): Promise<unknown> {
+/** @param wrap turns the decoded text into the answer (next-edit fences the region); streams then send it whole */
+async function handle(engine: Engine, req: GenRequest, reply: FastifyReply, wrap: ((text: string) => string) | null = null): Promise<unknown> {
   const endpoint = req.endpoint;
   const prepared = engine.prepare(req);
   const ac = new AbortController();
@@ -127,7 +187,8 @@ async function handle(engine: Engine, req: GenRequest, reply: FastifyReply): Pro
     try {
       if (warmUp) return req.nCmpl > 1 ? f.llamaMany(Array.from({ length: req.nCmpl }, () => warmUpOutcome(prepared))) : f.full(warmUpOutcome(prepared));
       if (req.nCmpl > 1) return f.llamaMany(await completions(engine, prepared, req.nCmpl, ac.signal));
-      return f.full(await engine.submit(prepared, { signal: ac.signal }));
+      const o = await engine.submit(prepared, { signal: ac.signal });
+      return f.full(wrap ? { ...o, text: wrap(o.text) } : o);
     } catch (e) {
       if (e instanceof Cancelled) { reply.hijack(); raw.destroy(); return undefined; }
       throw e;
@@ -136,6 +197,7 @@ async function handle(engine: Engine, req: GenRequest, reply: FastifyReply): Pro
   let open = false;
   const send = (o: unknown) => { if (open && !raw.destroyed) raw.write(`data: ${typeof o === 'string' ? o : JSON.stringify(o)}\n\n`); };
   const run = warmUp ? Promise.resolve(warmUpOutcome(prepared))
+    : wrap ? engine.submit(prepared, { signal: ac.signal }).then((o) => ({ ...o, text: wrap(o.text) }))
     : engine.submit(prepared, { signal: ac.signal, onStep: (p) => { for (const c of f.step(p)) send(c); } }); // throws 503 before any byte is sent
   reply.hijack();
   raw.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', connection: 'keep-alive', 'x-accel-buffering': 'no' });
