@@ -2,8 +2,8 @@
 // key/value metadata, tensor infos (name, dims fastest-first, ggml type, data offset), then the tensor data
 // at `general.alignment` (default 32). Spec: ggml-org/ggml docs/gguf.md; reader/writer: ggml/src/gguf.cpp and
 // gguf-py/gguf/{constants,gguf_reader,gguf_writer}.py. This file reads v2 and v3 (little-endian) strictly:
-// every count and offset is checked against the file size, so a corrupt or truncated file gives an actionable
-// Error, never a hang or a huge allocation. Writing is in gguf-write.ts, element codecs in gguf-quant.ts,
+// every count and offset is checked against the file size and against GGUF_LIMITS, so a corrupt, truncated
+// or hostile file gives an actionable Error, never a hang or a huge allocation. Writing is in gguf-write.ts, element codecs in gguf-quant.ts,
 // the format's constants and value types in gguf-format.ts; this module re-exports all of them.
 // No file access here: callers pass bytes or a ByteSource.
 import { bytesSource, type ByteSource } from './safetensors.js';
@@ -36,11 +36,24 @@ export interface GgufFile {
 }
 
 // ---- parsing ----------------------------------------------------------------------------------
+/**
+ * Bounds on what a header may make the reader build, checked before building it: a count that fits in the
+ * file is not enough (a 4 GB file "fits" a billion-item array). Real files are far inside: a 262 k-token
+ * vocabulary with scores and types is < 1 M array items and ≈ 10 MB of header.
+ */
+export const GGUF_LIMITS = {
+  headerBytes: 64 * 2 ** 20, // metadata + tensor infos
+  metadataKeys: 2 ** 16,
+  arrayItems: 2 ** 22, // all metadata array items together
+  tensors: 2 ** 17,
+} as const;
+
 /** thrown when the parse ran past the bytes read so far (but not past the file): read more and retry */
 class NeedMore extends Error {}
 
 class Cursor {
   pos = 0;
+  private items = 0; // metadata array items so far (GGUF_LIMITS.arrayItems)
   private dv: DataView;
   private utf8 = new TextDecoder('utf-8', { fatal: true });
   constructor(private buf: Uint8Array, private fileSize: number, private where: string) {
@@ -108,6 +121,8 @@ class Cursor {
   array(what: string): GgufValue {
     const itemType = this.valueType(`${what} item`);
     const n = this.count(`${what} item count`, GGUF_VALUE_BYTES[itemType] ?? 8); // strings/arrays: ≥ 8-byte length
+    this.items += n;
+    if (this.items > GGUF_LIMITS.arrayItems) this.fail(`${what} brings the metadata to ${this.items} array items, over the limit of ${GGUF_LIMITS.arrayItems} (corrupt or hostile file?)`);
     const value: (GgufItem | GgufValue)[] = new Array(n);
     for (let i = 0; i < n; i++) value[i] = this.item(itemType, `${what}[${i}]`);
     return { type: 'array', itemType, value } as GgufValue;
@@ -137,6 +152,8 @@ function parseHead(head: Uint8Array, fileSize: number, where: string): GgufFile 
   }
   const nTensors = c.count('tensor count', 8 + 4 + 4 + 8); // name length, n_dims, type, offset
   const nKv = c.count('metadata count', 8 + 4); // key length, value type
+  if (nTensors > GGUF_LIMITS.tensors) c.fail(`tensor count ${nTensors} is over the limit of ${GGUF_LIMITS.tensors} (corrupt or hostile file?)`);
+  if (nKv > GGUF_LIMITS.metadataKeys) c.fail(`metadata count ${nKv} is over the limit of ${GGUF_LIMITS.metadataKeys} keys (corrupt or hostile file?)`);
   const metadata: GgufMetadata = new Map();
   for (let i = 0; i < nKv; i++) {
     const key = c.string(`metadata key #${i}`);
@@ -199,7 +216,8 @@ export async function readGguf(src: Uint8Array | ByteSource, where = 'gguf'): Pr
       return parseHead(head, source.size, where);
     } catch (e) {
       if (!(e instanceof NeedMore)) throw e;
-      want = Math.min(source.size, want * 2); // NeedMore implies want < size, so this grows
+      if (want >= GGUF_LIMITS.headerBytes) throw new Error(`${where}: metadata and tensor infos run past ${GGUF_LIMITS.headerBytes} bytes, over the header limit (corrupt or hostile file?)`);
+      want = Math.min(source.size, want * 2, GGUF_LIMITS.headerBytes); // NeedMore implies want < size, so this grows
     }
   }
 }

@@ -1,10 +1,11 @@
 // safetensors: an 8-byte little-endian header length N, N bytes of UTF-8 JSON {name: {dtype, shape,
 // data_offsets: [begin, end)}} (plus an optional "__metadata__" of string → string), then the raw
 // little-endian tensor bytes, offsets relative to the end of the header. Spec and reference implementation:
-// huggingface/safetensors (README "Format"; safetensors/src/tensor.rs). Parsing is as strict as the reference:
-// header ≤ 100 MB, known dtypes, byte sizes equal to shape × dtype, and data_offsets that tile the data
-// section exactly (no overlap, no hole, nothing after the last tensor), so a truncated or corrupt file gives
-// one clear error instead of garbage weights. No file access here: callers pass bytes, or a ByteSource that
+// huggingface/safetensors (README "Format"; safetensors/src/tensor.rs). Parsing is stricter than the reference:
+// header ≤ 16 MiB and ≤ 131072 tensors (the reference allows 100 MB, which parses for seconds into a GB of
+// objects), known dtypes, byte sizes equal to shape × dtype, and data_offsets that tile the data section
+// exactly (no overlap, no hole, nothing after the last tensor), so a truncated or corrupt file gives one
+// clear error instead of garbage weights. No file access here: callers pass bytes, or a ByteSource that
 // reads ranges on demand (a large checkpoint is read tensor by tensor, never whole).
 import { bytesSource, readU64, writeU64, type ByteSource } from './bytes.js';
 
@@ -23,8 +24,14 @@ export const DTYPE_BYTES: Record<SafetensorsDtype, number> = {
 /** The reference implementation's Dtype enum order; its writer sorts tensors by it (descending), then by name. */
 const DTYPE_ORDER: readonly SafetensorsDtype[] = ['BOOL', 'U8', 'I8', 'F8_E5M2', 'F8_E4M3', 'I16', 'U16', 'F16', 'BF16', 'I32', 'U32', 'F32', 'F64', 'I64', 'U64'];
 
-/** headers larger than this are refused (the reference implementation's MAX_HEADER_SIZE, 100 MB) */
-export const MAX_HEADER_BYTES = 100_000_000;
+/**
+ * Headers larger than this are refused. The reference allows 100 MB (MAX_HEADER_SIZE); real headers are far
+ * smaller (≈150 bytes a tensor: DeepSeek-V3's 91 k tensors would take 14 MB in one file, its shards take
+ * < 1 MB each), and a 100 MB header costs seconds and a GB of parsed objects before any check can run.
+ */
+export const MAX_HEADER_BYTES = 16 * 2 ** 20;
+/** tensors one file may list (the largest single-file checkpoints hold a few tens of thousands) */
+export const MAX_TENSORS = 2 ** 17;
 
 export interface TensorInfo {
   dtype: SafetensorsDtype;
@@ -84,6 +91,8 @@ export function parseSafetensorsHeader(head: Uint8Array, fileSize = head.length,
   const n = headerLength(head, fileSize, where);
   if (head.length < 8 + n) throw new Error(`${where}: need the first ${8 + n} bytes to parse the header, got ${head.length}`);
   const json = parseJsonHeader(head.subarray(8, 8 + n), where);
+  const entries = Object.keys(json).length - (Object.hasOwn(json, '__metadata__') ? 1 : 0);
+  if (entries > MAX_TENSORS) throw new Error(`${where}: header lists ${entries} tensors, over the limit of ${MAX_TENSORS} (corrupt or hostile file?)`);
   const dataStart = 8 + n, dataBytes = fileSize - dataStart;
   let metadata: Record<string, string> = {};
   const spans: { name: string; dtype: SafetensorsDtype; shape: number[]; begin: number; end: number }[] = [];
@@ -229,6 +238,7 @@ export function writeSafetensors(tensors: readonly TensorToWrite[], metadata?: R
     header[t.name] = { dtype: t.dtype, shape: [...t.shape], data_offsets: [off, off + t.data.byteLength] };
     off += t.data.byteLength;
   }
+  if (order.length > MAX_TENSORS) throw new Error(`safetensors: ${order.length} tensors are over the limit of ${MAX_TENSORS} for one file (shard them)`);
   const text = new TextEncoder().encode(JSON.stringify(header));
   const json = new Uint8Array(text.length + ((8 - (text.length % 8)) % 8)).fill(0x20); // spaces, as the spec pads
   json.set(text);

@@ -28,15 +28,27 @@ export interface ModelConfig {
 
 type Json = Record<string, unknown>;
 
+/**
+ * Upper bounds on a config's dimensions, checked before anything is sized by them: `n_layers: 1e9` would
+ * otherwise build a billion-layer parameter table until V8 runs out of memory, `max_sequence_length: 1e9`
+ * a RoPE table of 2^38 bytes. Generous for real models (Llama-3.1-405B: 126 layers, hidden 16384, ffn 53248;
+ * Gemma-3 vocabulary 262 k; 1 M-token contexts); a loader still checks each against the weights it finds.
+ */
+export const MODEL_LIMITS = {
+  vocabSize: 2 ** 22, hiddenSize: 2 ** 16, numLayers: 1024, numHeads: 1024, numKvHeads: 1024, headDim: 2048,
+  ffnSize: 2 ** 18, maxPositions: 2 ** 21,
+} as const satisfies Partial<Record<keyof ModelConfig, number>>;
+
 function num(cfg: Json, key: string, where: string, fallback?: number): number {
   const v = cfg[key];
   if (v === undefined && fallback !== undefined) return fallback;
   if (typeof v !== 'number' || !Number.isFinite(v)) throw new Error(`${where}: "${key}" must be a number, got ${JSON.stringify(v)}`);
   return v;
 }
-function int(cfg: Json, key: string, where: string, fallback?: number): number {
+function int(cfg: Json, key: string, where: string, fallback?: number, max = Number.MAX_SAFE_INTEGER): number {
   const v = num(cfg, key, where, fallback);
   if (!Number.isInteger(v) || v <= 0) throw new Error(`${where}: "${key}" must be a positive integer, got ${v}`);
+  if (v > max) throw new Error(`${where}: "${key}" is ${v}, over dllm's limit of ${max} (a corrupt or hostile config?)`);
   return v;
 }
 function bool(cfg: Json, key: string, where: string, fallback: boolean): boolean {
@@ -58,43 +70,59 @@ export function detectArch(cfg: Json, where = 'config.json'): Arch {
 }
 
 export function parseHfConfig(cfg: Json, where = 'config.json'): ModelConfig {
-  const arch = detectArch(cfg, where);
+  const arch = detectArch(cfg, where), L = MODEL_LIMITS;
   let c: ModelConfig;
   if (arch === 'llada') {
     if (cfg['block_type'] !== undefined && cfg['block_type'] !== 'llama') {
       throw new Error(`${where}: LLaDA block_type "${cfg['block_type']}" is not supported (only "llama")`);
     }
-    const hidden = int(cfg, 'd_model', where);
-    const heads = int(cfg, 'n_heads', where);
+    const hidden = int(cfg, 'd_model', where, undefined, L.hiddenSize);
+    const heads = int(cfg, 'n_heads', where, undefined, L.numHeads);
+    const vocabKey = cfg['embedding_size'] !== undefined ? 'embedding_size' : 'vocab_size';
     c = {
-      arch, vocabSize: int(cfg, 'embedding_size', where, num(cfg, 'vocab_size', where)),
-      hiddenSize: hidden, numLayers: int(cfg, 'n_layers', where), numHeads: heads,
-      numKvHeads: int(cfg, 'n_kv_heads', where, heads), headDim: hidden / heads,
-      ffnSize: int(cfg, 'mlp_hidden_size', where), ropeTheta: num(cfg, 'rope_theta', where, 10000),
+      arch, vocabSize: int(cfg, vocabKey, where, undefined, L.vocabSize),
+      hiddenSize: hidden, numLayers: int(cfg, 'n_layers', where, undefined, L.numLayers), numHeads: heads,
+      numKvHeads: int(cfg, 'n_kv_heads', where, heads, L.numKvHeads), headDim: hidden / heads,
+      ffnSize: int(cfg, 'mlp_hidden_size', where, undefined, L.ffnSize), ropeTheta: num(cfg, 'rope_theta', where, 10000),
       normEps: num(cfg, 'rms_norm_eps', where, 1e-5), tieEmbeddings: bool(cfg, 'weight_tying', where, false),
       qkvBias: bool(cfg, 'include_bias', where, false) || bool(cfg, 'include_qkv_bias', where, false),
-      attention: 'bidirectional', shiftLogits: false, maxPositions: int(cfg, 'max_sequence_length', where, 4096),
+      attention: 'bidirectional', shiftLogits: false, maxPositions: int(cfg, 'max_sequence_length', where, 4096, L.maxPositions),
     };
   } else {
-    const hidden = int(cfg, 'hidden_size', where);
-    const heads = int(cfg, 'num_attention_heads', where);
+    const hidden = int(cfg, 'hidden_size', where, undefined, L.hiddenSize);
+    const heads = int(cfg, 'num_attention_heads', where, undefined, L.numHeads);
     c = {
-      arch, vocabSize: int(cfg, 'vocab_size', where), hiddenSize: hidden, numLayers: int(cfg, 'num_hidden_layers', where),
-      numHeads: heads, numKvHeads: int(cfg, 'num_key_value_heads', where, heads),
-      headDim: int(cfg, 'head_dim', where, hidden / heads), ffnSize: int(cfg, 'intermediate_size', where),
+      arch, vocabSize: int(cfg, 'vocab_size', where, undefined, L.vocabSize), hiddenSize: hidden,
+      numLayers: int(cfg, 'num_hidden_layers', where, undefined, L.numLayers),
+      numHeads: heads, numKvHeads: int(cfg, 'num_key_value_heads', where, heads, L.numKvHeads),
+      headDim: int(cfg, 'head_dim', where, hidden / heads, L.headDim), ffnSize: int(cfg, 'intermediate_size', where, undefined, L.ffnSize),
       ropeTheta: num(cfg, 'rope_theta', where, arch === 'dream' ? 1e6 : 10000), normEps: num(cfg, 'rms_norm_eps', where, 1e-6),
       tieEmbeddings: bool(cfg, 'tie_word_embeddings', where, false),
       qkvBias: arch === 'dream' ? true : bool(cfg, 'attention_bias', where, false),
       attention: arch === 'dream' ? 'bidirectional' : 'causal', shiftLogits: arch === 'dream',
-      maxPositions: int(cfg, 'max_position_embeddings', where, 4096),
+      maxPositions: int(cfg, 'max_position_embeddings', where, 4096, L.maxPositions),
     };
   }
   return validateConfig(c, where);
 }
 
+/** each family's config.json field for a ModelConfig key, for messages that say what to fix */
+export function hfFieldName(arch: Arch, key: keyof ModelConfig): string {
+  const llada: Partial<Record<keyof ModelConfig, string>> = { vocabSize: 'embedding_size', hiddenSize: 'd_model', numLayers: 'n_layers',
+    numHeads: 'n_heads', numKvHeads: 'n_kv_heads', ffnSize: 'mlp_hidden_size', maxPositions: 'max_sequence_length' };
+  const qwen: Partial<Record<keyof ModelConfig, string>> = { vocabSize: 'vocab_size', hiddenSize: 'hidden_size', numLayers: 'num_hidden_layers',
+    numHeads: 'num_attention_heads', numKvHeads: 'num_key_value_heads', headDim: 'head_dim', ffnSize: 'intermediate_size', maxPositions: 'max_position_embeddings' };
+  return (arch === 'llada' ? llada : qwen)[key] ?? key;
+}
+
 export function validateConfig(c: ModelConfig, where = 'model config'): ModelConfig {
   if (!Number.isInteger(c.headDim) || c.headDim % 2 !== 0) throw new Error(`${where}: head dim ${c.headDim} must be an even integer (RoPE rotate-half)`);
   if (c.numHeads % c.numKvHeads !== 0) throw new Error(`${where}: ${c.numHeads} heads is not a multiple of ${c.numKvHeads} kv heads`);
+  for (const [k, max] of Object.entries(MODEL_LIMITS) as [keyof typeof MODEL_LIMITS, number][]) {
+    const v = c[k];
+    if (!Number.isSafeInteger(v) || v <= 0) throw new Error(`${where}: ${k} must be a positive integer, got ${v}`);
+    if (v > max) throw new Error(`${where}: ${k} ${v} is over dllm's limit of ${max}`);
+  }
   return Object.freeze({ ...c });
 }
 

@@ -4,9 +4,10 @@
 // requested storage (f32, f16 → f32 compute, or q8 weight-only int8). Tokenizer files are loaded beside it.
 // No file access here: the caller passes a CheckpointFiles (platform/node-model.ts opens a folder).
 import type { Kernels } from '../kernels/backend.js';
-import { parseShardIndex, readSafetensorsHeader, readTensorFrom, type ByteSource, type SafetensorsHeader } from '../io/safetensors.js';
+import { parseShardIndex, readSafetensorsHeader, readTensorFrom, type ByteSource, type SafetensorsHeader, type TensorInfo } from '../io/safetensors.js';
 import { parseHfConfig, type ModelConfig } from './config.js';
-import { numel, parameterTable } from './params.js';
+import { planWeights } from './load-check.js';
+import { numel } from './params.js';
 import { storeWeight, weightBytes, type WeightDtype, type Weights } from './weights.js';
 
 export interface CheckpointFiles {
@@ -31,6 +32,8 @@ export interface LoadOptions {
   dtype?: WeightDtype;
   /** keep weights in kernel memory up to this many bytes (wasm32: 4 GiB total); beyond, plain arrays */
   residentBytes?: number;
+  /** refuse (before allocating) a model whose weights and RoPE tables need more than this; platform/ passes the RAM */
+  memoryBytes?: number;
   onProgress?(done: number, total: number, name: string): void;
 }
 
@@ -49,9 +52,11 @@ export async function loadWeights(files: CheckpointFiles, k: Kernels, opts: Load
   const config = parseHfConfig(cfgJson, `${files.where}/config.json`);
   // tensor name → shard file
   let shardOf: (name: string) => string = () => 'model.safetensors';
+  let shardFiles = ['model.safetensors'];
   const index = await files.json('model.safetensors.index.json');
   if (index) {
     const map = parseShardIndex(index, `${files.where}/model.safetensors.index.json`);
+    shardFiles = [...new Set(map.values())];
     shardOf = (name) => {
       const f = map.get(name);
       if (!f) throw new Error(`${files.where}: tensor ${name} is not in model.safetensors.index.json`);
@@ -76,9 +81,14 @@ export async function loadWeights(files: CheckpointFiles, k: Kernels, opts: Load
   const budget = opts.residentBytes ?? 2.5 * 2 ** 30;
   const weights: Weights = new Map();
   const dtypes = new Set<string>();
-  const specs = parameterTable(config);
   let bytes = 0;
   try {
+    // every header first (small and bounded), so config.json is checked against all tensors before any is read
+    const all = new Map<string, TensorInfo & { file: string }>();
+    for (const file of shardFiles) {
+      for (const [name, info] of (await shard(file)).header.tensors) all.set(name, { ...info, file: `${files.where}/${file}` });
+    }
+    const { specs } = planWeights(config, all, `${files.where}/config.json`, dtype, opts.memoryBytes);
     for (let i = 0; i < specs.length; i++) {
       const spec = specs[i]!;
       const file = shardOf(spec.hfName);
@@ -86,9 +96,6 @@ export async function loadWeights(files: CheckpointFiles, k: Kernels, opts: Load
       const info = header.tensors.get(spec.hfName);
       const where = `${files.where}/${file}: ${spec.hfName}`;
       if (!info) throw new Error(`${files.where}/${file}: tensor ${spec.hfName} (${spec.name}) is missing`);
-      if (info.shape.join(',') !== spec.shape.join(',')) {
-        throw new Error(`${where} has shape [${info.shape}], config.json implies [${spec.shape}]`);
-      }
       dtypes.add(info.dtype);
       const f32 = toF32(await readTensorFrom(src, header, spec.hfName), info.dtype, k, where);
       if (f32.length !== numel(spec.shape)) throw new Error(`${where}: ${f32.length} values, expected ${numel(spec.shape)}`);

@@ -4,6 +4,7 @@
 import { open, rename, rm, writeFile, stat, readFile } from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
+import { JSON_LIMITS, parseJsonBounded, type JsonLimits } from '../io/json-limits.js';
 
 export interface ByteSource {
   readonly size: number;
@@ -53,14 +54,18 @@ export async function fileExists(path: string): Promise<boolean> {
   try { await stat(path); return true; } catch { return false; }
 }
 
-export async function readJsonFile(path: string): Promise<Record<string, unknown>> {
+/** a JSON object from a file, within size and nesting limits (the size checked before the file is read) */
+export async function readJsonFile(path: string, limits: JsonLimits = JSON_LIMITS.default): Promise<Record<string, unknown>> {
   let text: string;
-  try { text = await readFile(path, 'utf8'); } catch (e) { throw new Error(`${path}: cannot read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`); }
   try {
-    const v = JSON.parse(text) as unknown;
-    if (!v || typeof v !== 'object' || Array.isArray(v)) throw new Error('not a JSON object');
-    return v as Record<string, unknown>;
+    const size = (await stat(path)).size;
+    if (size > limits.maxBytes) throw new Error(`${path}: ${size} bytes, over the ${limits.maxBytes}-byte limit for this file`);
+    text = await readFile(path, 'utf8');
   } catch (e) {
-    throw new Error(`${path}: malformed JSON (${(e as Error).message})`);
+    if (!(e as NodeJS.ErrnoException).code) throw e;
+    throw new Error(`${path}: cannot read (${(e as NodeJS.ErrnoException).code})`);
   }
+  const v = parseJsonBounded(text, limits, path);
+  if (!v || typeof v !== 'object' || Array.isArray(v)) throw new Error(`${path}: malformed JSON (not a JSON object)`);
+  return v as Record<string, unknown>;
 }

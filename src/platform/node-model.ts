@@ -1,6 +1,8 @@
 // Open a checkpoint folder on disk and load everything dllm needs from it: weights (model/load.ts),
 // tokenizer and special ids (tokenizer/), into a Transformer on the given kernels.
+import { totalmem } from 'node:os';
 import { join } from 'node:path';
+import { JSON_LIMITS } from '../io/json-limits.js';
 import type { Kernels } from '../kernels/backend.js';
 import type { CheckpointFiles, LoadOptions } from '../model/load.js';
 import { loadWeights } from '../model/load.js';
@@ -13,7 +15,10 @@ import { FileByteSource, fileExists, readJsonFile } from './node-files.js';
 export function folderFiles(dir: string): CheckpointFiles {
   return {
     where: dir,
-    async json(name) { const p = join(dir, name); return (await fileExists(p)) ? readJsonFile(p) : null; },
+    async json(name) {
+      const p = join(dir, name);
+      return (await fileExists(p)) ? readJsonFile(p, name === 'tokenizer.json' ? JSON_LIMITS.tokenizer : JSON_LIMITS.default) : null;
+    },
     async open(name) {
       const p = join(dir, name);
       if (!(await fileExists(p))) throw new Error(`${p} is missing`);
@@ -37,7 +42,8 @@ export async function loadModelDir(dir: string, kernels: Kernels, opts: LoadOpti
   const t0 = performance.now();
   if (!(await fileExists(dir))) throw new Error(`model folder ${dir} does not exist`);
   const files = folderFiles(dir);
-  const loaded = await loadWeights(files, kernels, opts);
+  // refused before allocation when it cannot fit in this machine's memory (not after minutes of swapping)
+  const loaded = await loadWeights(files, kernels, { memoryBytes: totalmem(), ...opts });
   const tokenizer = await loadTokenizer(files);
   return {
     dir, config: loaded.config, model: new Transformer(loaded.config, kernels, loaded.weights), tokenizer,
@@ -48,7 +54,7 @@ export async function loadModelDir(dir: string, kernels: Kernels, opts: LoadOpti
 /** f32 weights of a checkpoint folder by our parameter names (F32/F16/BF16 on disk, widened) */
 export async function loadF32Weights(dir: string): Promise<{ config: ModelConfig; weights: Map<string, Float32Array> }> {
   if (!(await fileExists(dir))) throw new Error(`model folder ${dir} does not exist`);
-  const loaded = await loadWeights(folderFiles(dir), createRefKernels(), { dtype: 'f32' });
+  const loaded = await loadWeights(folderFiles(dir), createRefKernels(), { dtype: 'f32', memoryBytes: totalmem() });
   const weights = new Map<string, Float32Array>();
   for (const [name, w] of loaded.weights) {
     if (w.kind !== 'f32') throw new Error(`${name}: expected f32 weights after loading`);

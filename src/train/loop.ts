@@ -2,7 +2,7 @@
 // gradient accumulation, validation and checkpoint hooks. No I/O here: the caller (cli/train.ts) passes data
 // and receives events, and decides where checkpoints go.
 import type { Kernels } from '../kernels/backend.js';
-import type { ModelConfig } from '../model/config.js';
+import { validateConfig, type ModelConfig } from '../model/config.js';
 import { TrainableTransformer } from '../model/trainable.js';
 import type { TrainConfig } from './config.js';
 import { fixedWindows, sampleWindows, type TokenStream } from './data.js';
@@ -48,12 +48,13 @@ export interface TrainerHooks {
 }
 
 export function modelConfigFor(c: TrainConfig, vocabSize: number): ModelConfig {
-  return Object.freeze({
+  // validated like a loaded config.json: dimensions within MODEL_LIMITS before the trainer allocates by them
+  return validateConfig({
     arch: c.arch, vocabSize, hiddenSize: c.hiddenSize, numLayers: c.numLayers, numHeads: c.numHeads,
     numKvHeads: c.numKvHeads, headDim: c.hiddenSize / c.numHeads, ffnSize: c.ffnSize, ropeTheta: c.ropeTheta,
     normEps: c.normEps, tieEmbeddings: c.tieEmbeddings, qkvBias: false,
     attention: c.arch === 'llama' ? 'causal' : 'bidirectional', shiftLogits: false, maxPositions: Math.max(c.seqLen, 1024),
-  });
+  }, 'train config');
 }
 
 export class Trainer {

@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
   dequantizeQ4_0, dequantizeQ8_0, f16BitsToF32, f32ToBf16Bits, bf16BitsToF32, f32ToF16Bits, quantizeQ4_0, quantizeQ8_0,
-  readGguf, readGgufTensor, writeGguf, type ByteSource, type GgufValue,
+  GGUF_LIMITS, readGguf, readGgufTensor, writeGguf, type ByteSource, type GgufValue,
 } from '../../src/io/gguf.js';
 import { createKernels } from '../../src/platform/node.js';
 
@@ -231,4 +231,33 @@ test('corrupt files give clear errors, never a hang', { timeout: 10_000 }, async
   await rejects(patch(q, infoAt(q) + 12, (d) => d.setUint32(0, 12, true)), /row length 32 is not a multiple of the Q4_K block size 256/);
   const dup = writeGguf({ metadata: [['a', { type: 'u8', value: 1 }], ['b', { type: 'u8', value: 1 }]], tensors: [] });
   await rejects(patch(dup, 8 + 8 + 8 + 8 + 1 + 4 + 1 + 8, (d) => d.setUint8(0, 'a'.charCodeAt(0))), /"a" appears twice/);
+});
+
+// ---- bounded metadata ---------------------------------------------------------------------------
+// Every count used to be checked only against the file size, which a big file satisfies: a 5 MB file held a
+// 5 M-item array, a million keys, or a 70 MB string, each parsed into JS objects before anything else ran.
+test('metadata beyond GGUF_LIMITS is refused before it is built', { timeout: 20_000 }, async () => {
+  const u8s = (n: number): GgufValue => ({ type: 'array', itemType: 'u8', value: new Array<number>(n).fill(7) });
+  const big = writeGguf({ metadata: [['a', u8s(GGUF_LIMITS.arrayItems / 2)], ['b', u8s(GGUF_LIMITS.arrayItems / 2 + 1)]], tensors: [] });
+  await rejects(big, /metadata "b" brings the metadata to 4194305 array items, over the limit of 4194304/);
+  const atLimit = writeGguf({ metadata: [['a', u8s(GGUF_LIMITS.arrayItems)]], tensors: [] });
+  assert.equal((await readGguf(atLimit)).metadata.size, 1, 'at the limit it parses');
+
+  const keys = Array.from({ length: GGUF_LIMITS.metadataKeys + 1 }, (_, i): [string, GgufValue] => [`k${i}`, { type: 'u8', value: 1 }]);
+  await rejects(writeGguf({ metadata: keys, tensors: [] }), /metadata count 65537 is over the limit of 65536 keys/);
+
+  const ok = sample();
+  const padded = new Uint8Array(4 << 20);
+  padded.set(ok);
+  await rejects(patch(padded, 8, (d) => d.setBigUint64(0, BigInt(GGUF_LIMITS.tensors + 1), true)), /tensor count 131073 is over the limit of 131072/);
+
+  // a 70 MB string in a 80 MB file: the reader stops growing its read at the header limit
+  const head = new Uint8Array(8 * 4 + 8 + 1 + 4 + 8);
+  const dv = new DataView(head.buffer);
+  dv.setUint32(0, 0x46554747, true); dv.setUint32(4, 3, true); dv.setBigUint64(8, 0n, true); dv.setBigUint64(16, 1n, true);
+  dv.setBigUint64(24, 1n, true); head[32] = 'k'.charCodeAt(0); dv.setUint32(33, 8, true); dv.setBigUint64(37, 70_000_000n, true);
+  let largest = 0;
+  const src: ByteSource = { size: 80_000_000, read: async (o, n) => { largest = Math.max(largest, n); const b = new Uint8Array(n).fill(0x20); b.set(head.subarray(o, o + n)); return b; } };
+  await assert.rejects(readGguf(src, 'huge.gguf'), /^Error: huge\.gguf: metadata and tensor infos run past 67108864 bytes, over the header limit/);
+  assert.ok(largest <= GGUF_LIMITS.headerBytes, `never read more than the limit (largest read ${largest})`);
 });

@@ -105,7 +105,7 @@ test('corrupt files fail with an error that names the problem', () => {
   const good = rawFile(ok, data);
   assert.equal(parseSafetensorsHeader(good).tensors.size, 2, 'the uncorrupted file parses');
   const huge = new Uint8Array(16);
-  new DataView(huge.buffer).setBigUint64(0, 100_000_001n, true);
+  new DataView(huge.buffer).setBigUint64(0, 80_000_000n, true); // an 80 MB header: under the reference's 100 MB, over ours
   const endless = new Uint8Array(16);
   new DataView(endless.buffer).setBigUint64(0, 2n ** 64n - 1n, true);
   const notUtf8 = rawFile(null, new Uint8Array(0), '{"\u00e9":1}'); // é is c3 a9 at bytes 10-11
@@ -115,8 +115,8 @@ test('corrupt files fail with an error that names the problem', () => {
     ['empty file', new Uint8Array(0), /file is 0 bytes, too short for a header/],
     ['truncated header', good.subarray(0, 5), /file is 5 bytes, too short for a header \(truncated\?\)/],
     ['header length past EOF', good.subarray(0, 20), /header length \d+ runs past the end of the 20-byte file \(truncated\?\)/],
-    ['header over 100 MB', huge, /header length 100000001 is over the 100000000-byte limit/],
-    ['header length not even a safe integer', endless, /header length 18446744073709551615 is over the 100000000-byte limit/],
+    ['header of 80 MB', huge, /header length 80000000 is over the 16777216-byte limit/],
+    ['header length not even a safe integer', endless, /header length 18446744073709551615 is over the 16777216-byte limit/],
     ['header not JSON', rawFile(null, data, '{"w": {"dtype": "F32",'), /header is not valid UTF-8 JSON/],
     ['header not UTF-8', notUtf8, /header is not valid UTF-8 JSON/],
     ['header not an object', rawFile(null, data, '["w"]'), /does not start with '\{'/],
@@ -143,6 +143,28 @@ test('corrupt files fail with an error that names the problem', () => {
       return true;
     }, name);
   }
+});
+
+// An 80 MB header of a million zero-size tensors was accepted (6 s, 1 GB of parsed objects): now the length
+// is refused from the first 8 bytes, and a header under the size limit with too many entries is refused too.
+test('huge headers are refused before they are read: an 80 MB header of 1 M entries, and 131 073 entries in 7 MB', async () => {
+  const HEADER = 80_000_000;
+  const first8 = new Uint8Array(8);
+  new DataView(first8.buffer).setBigUint64(0, BigInt(HEADER), true);
+  const reads: number[] = [];
+  // the bytes after the first 8 would be `{"t0":{"dtype":"U8","shape":[0],"data_offsets":[0,0]},…` (1 M entries)
+  const big: ByteSource = { size: 8 + HEADER, read: async (o, n) => { reads.push(n); return o === 0 && n <= 8 ? first8.slice(0, n) : new Uint8Array(n).fill(0x20); } };
+  const t0 = performance.now();
+  await assert.rejects(readSafetensorsHeader(big, 'big.safetensors'), /^Error: big\.safetensors: header length 80000000 is over the 16777216-byte limit/);
+  assert.ok(performance.now() - t0 < 1000, 'refused at once');
+  assert.deepEqual(reads, [8], 'only the 8-byte length was read');
+
+  const entries = Array.from({ length: 131_073 }, (_, i) => `"t${i}":{"dtype":"U8","shape":[0],"data_offsets":[0,0]}`);
+  const many = rawFile(null, new Uint8Array(0), `{${entries.join(',')}}`);
+  assert.ok(many.length < 16 * 2 ** 20, 'under the size limit');
+  assert.throws(() => parseSafetensorsHeader(many, many.length, 'many.safetensors'), /^Error: many\.safetensors: header lists 131073 tensors, over the limit of 131072/);
+  const fine = rawFile(null, new Uint8Array(0), `{${entries.slice(1).join(',')}}`);
+  assert.equal(parseSafetensorsHeader(fine).tensors.size, 131_072, 'at the limit it parses');
 });
 
 test('a ByteSource that returns short reads is an error, not a short tensor', async () => {
