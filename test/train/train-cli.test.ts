@@ -90,15 +90,24 @@ test('dllm train: a run folder with a checkpoint needs --resume or --overwrite; 
   }
 });
 
-function cli(args: string[], killAfterMs?: number): Promise<{ code: number | null; signal: string | null; stderr: string }> {
+/** `dllm train ARGS`; killed with SIGKILL once `killWhen()` (polled every 5 ms) holds */
+function cli(args: string[], killWhen?: () => boolean): Promise<{ code: number | null; signal: string | null; stderr: string }> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [CLI, 'train', ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
     let stderr = '';
     child.stderr.on('data', (d: Buffer) => { stderr += d.toString(); });
-    const timer = killAfterMs === undefined ? null : setTimeout(() => child.kill('SIGKILL'), killAfterMs);
+    const timer = killWhen ? setInterval(() => { if (killWhen()) child.kill('SIGKILL'); }, 5) : null;
     child.on('error', reject);
-    child.on('close', (code, signal) => { if (timer) clearTimeout(timer); resolve({ code, signal, stderr }); });
+    child.on('close', (code, signal) => { if (timer) clearInterval(timer); resolve({ code, signal, stderr }); });
   });
+}
+
+/** the last step logged in a run's log.jsonl (the step event is appended just before that step's checkpoint) */
+function loggedStep(run: string): number {
+  try {
+    const m = [...readFileSync(join(run, 'log.jsonl'), 'utf8').matchAll(/"event":"step","step":(\d+)/g)];
+    return m.length ? Number(m[m.length - 1]![1]) : 0;
+  } catch { return 0; }
 }
 
 test('kill -9 at random moments of a run that checkpoints every step: resumed to bit-identical final weights', { timeout: 240_000 }, async (t) => {
@@ -109,17 +118,21 @@ test('kill -9 at random moments of a run that checkpoints every step: resumed to
     const flags = (out: string) => [...Object.entries({ ...SHAPE, steps: 24, checkpointEvery: 1 }).flatMap(([k, v]) => [`--${k.replace(/[A-Z]/g, (c) => '-' + c.toLowerCase())}`, String(v)]),
       '--data', data, '--out', out, '--quiet'];
     const whole = join(root, 'whole');
-    const t0 = performance.now();
     const w = await cli(flags(whole));
     assert.equal(w.code, 0, w.stderr);
-    const runMs = performance.now() - t0;
     const run = join(root, 'killed');
     const rng = new Rng(20260);
     let kills = 0, resume = false, fresh = true, done = false;
     for (let attempt = 0; attempt < 40 && !done; attempt++) {
       const args = resume ? ['--resume', '--out', run, '--quiet'] : [...flags(run), ...(fresh ? [] : ['--overwrite'])];
-      const kill = kills < 6 ? 150 + rng.next() * runMs : undefined;
-      const r = await cli(args, kill);
+      // a kill a few steps on, up to 15 ms after that step was logged: mostly inside its checkpoint's writes
+      const from = loggedStep(run), target = from + 1 + Math.floor(rng.next() * 4), extra = rng.next() * 15;
+      let seenAt = -1;
+      const killWhen = kills < 6 ? () => {
+        if (seenAt < 0 && loggedStep(run) >= target) seenAt = performance.now();
+        return seenAt >= 0 && performance.now() - seenAt >= extra;
+      } : undefined;
+      const r = await cli(args, killWhen);
       fresh = false;
       if (r.signal === 'SIGKILL') { kills++; resume = ['checkpoint', 'checkpoint.tmp', 'checkpoint.old'].some((d) => existsSync(join(run, d))); continue; }
       // killed before the first checkpoint was complete: start over, which needs --overwrite
@@ -128,7 +141,7 @@ test('kill -9 at random moments of a run that checkpoints every step: resumed to
       done = true;
     }
     assert.ok(kills >= 3, `${kills} kills landed`);
-    t.diagnostic(`${kills} kill -9s landed (a whole run takes ${runMs.toFixed(0)} ms)`);
+    t.diagnostic(`${kills} kill -9s landed`);
     assert.equal(stateOf(run).step, 24);
     for (const f of ['model.safetensors', 'optimizer.safetensors']) {
       assert.ok(readFileSync(join(run, 'checkpoint', f)).equals(readFileSync(join(whole, 'checkpoint', f))), `${f} is bit-identical to the uninterrupted run's`);
