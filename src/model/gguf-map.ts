@@ -26,7 +26,7 @@
 //    Token types: gguf-py constants.py TokenType (NORMAL 1, UNKNOWN 2, CONTROL 3, USER_DEFINED 4, UNUSED 5, BYTE 6).
 import { readGguf, readGgufTensor, metaArray, metaBool, metaNumber, metaString, writeGguf,
   type ByteSource, type GgufMetadata, type GgufTensorInput, type GgufValue } from '../io/gguf.js';
-import { validateConfig, type Arch, type ModelConfig } from './config.js';
+import { MODEL_LIMITS, validateConfig, type Arch, type ModelConfig } from './config.js';
 import { numel, parameterTable } from './params.js';
 
 export const TOKEN_TYPE = { normal: 1, unknown: 2, control: 3, userDefined: 4, unused: 5, byte: 6 } as const;
@@ -198,6 +198,13 @@ function configFromGguf(m: GgufMetadata, has: (name: string) => boolean, embedRo
   const arch = metaString(m, 'general.architecture');
   if (arch !== 'llada' && arch !== 'dream' && arch !== 'llama') throw new Error(`gguf: architecture "${arch}" is not supported (dllm loads llada, dream and llama)`);
   const k = (s: string) => `${arch}.${s}`;
+  // the dimensions bound before anything is sized by them (parameterTable, the RoPE table), naming the key
+  const bounds: [string, number][] = [['block_count', MODEL_LIMITS.numLayers], ['context_length', MODEL_LIMITS.maxPositions],
+    ['embedding_length', MODEL_LIMITS.hiddenSize], ['feed_forward_length', MODEL_LIMITS.ffnSize], ['attention.head_count', MODEL_LIMITS.numHeads]];
+  for (const [key, max] of bounds) {
+    const v = m.has(k(key)) ? metaNumber(m, k(key)) : 0;
+    if (v > max) throw new Error(`gguf: metadata "${k(key)}" is ${v}, over dllm's limit of ${max} (a corrupt or hostile file?)`);
+  }
   const scaling = m.get(k('rope.scaling.type'));
   if ((scaling?.type === 'string' && scaling.value !== 'none' && scaling.value !== 'linear') || metaNumber(m, k('rope.scaling.factor'), 1) !== 1) {
     throw new Error('gguf: RoPE scaling is not supported');

@@ -141,3 +141,18 @@ test('refusals: what llama.cpp cannot load, and GGUFs that are not ours', async 
   await assert.rejects(modelFromGguf(await rebuild((n) => [...n, 'blk.0.ffn_norm.bias'])), /unexpected tensors blk\.0\.ffn_norm\.bias/);
   await assert.rejects(modelFromGguf(await rebuild((n) => n.filter((x) => x !== ggufTensorName('layers.0.wDown')))), /blk\.0\.ffn_down\.weight \(our layers\.0\.wDown\) is missing/);
 });
+
+test('absurd dimensions in GGUF metadata are refused before anything is sized by them', { timeout: 10_000 }, async () => {
+  const c = tinyConfig('llama'), w = tinyWeights(c);
+  const good = await readGguf(ggufFromModel(c, w, tokenizer(40), 'f32'));
+  const bytes = ggufFromModel(c, w, tokenizer(40), 'f32');
+  const tensors = await Promise.all([...good.tensors.values()].map(async (info) => ({ name: info.name, shape: info.shape, type: 'F32' as const, data: await readGgufTensor(bytes, info) })));
+  for (const [key, value] of [['llama.block_count', 1e9], ['llama.context_length', 1e9]] as const) {
+    const metadata = new Map(good.metadata);
+    metadata.set(key, { type: 'u32', value });
+    const t0 = performance.now();
+    // a billion-layer parameter table used to run into a V8 out-of-memory abort
+    await assert.rejects(modelFromGguf(writeGguf({ metadata, tensors })), new RegExp(`gguf: metadata "${key.replace('.', '\\.')}" is 1000000000, over dllm's limit`));
+    assert.ok(performance.now() - t0 < 2000, `${key}: refused at once`);
+  }
+});
