@@ -17,6 +17,7 @@ import { loadCheckpoint, readTrainerState, saveCheckpoint } from './checkpoint.j
 import { checkpointDirs } from './checkpoint-commit.js';
 import { repairRunLog } from './run-log.js';
 import { nodeDurableFs } from '../platform/durable-fs.js';
+import { JSON_LIMITS } from '../io/json-limits.js';
 import { writeLossPlot } from './plot.js';
 import { flagOptions, flagValues } from './flags.js';
 import { loadModelDir } from '../platform/node-model.js';
@@ -51,7 +52,7 @@ export async function train(argv: string[]): Promise<number> {
   const discard = values['resume'] ? [] : await refuseReuse(cfg.out, Boolean(values['overwrite']));
   const manifest = await readJsonFile(join(cfg.data, 'manifest.json'));
   const tokPaths = { tokenizerJson: join(cfg.data, 'tokenizer.json'), tokenizerConfig: join(cfg.data, 'tokenizer_config.json') };
-  const tok = new TextTokenizer({ tokenizerJson: await readJsonFile(tokPaths.tokenizerJson), tokenizerConfig: await readJsonFile(tokPaths.tokenizerConfig) });
+  const tok = new TextTokenizer({ tokenizerJson: await readJsonFile(tokPaths.tokenizerJson, JSON_LIMITS.tokenizer), tokenizerConfig: await readJsonFile(tokPaths.tokenizerConfig) });
   const vocabSize = cfg.vocabSize || tok.vocabSize;
   if (tok.specials.eos === null) throw new Error('train: the tokenizer has no EOS token');
   // the inputs are read: only now does --overwrite discard the old checkpoint, or --resume mend the log
