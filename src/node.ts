@@ -2,3 +2,4 @@
 export * from './index.js';
 export { createKernels, nodeWasmPlatform } from './platform/node.js';
 export { loadModelDir, folderFiles, type LoadedModel } from './platform/node-model.js';
+export { loadModel, resolveModel, DEFAULT_MODEL, type LoadModelOptions } from './platform/node-generator.js';

@@ -3,11 +3,9 @@
 // diffusion decoder (chat.py: gen 128, steps 128, block 32, low_confidence) and cut at EOS/EoT.
 import { createInterface } from 'node:readline/promises';
 import { parseArgs } from 'node:util';
-import { DiffusionLM } from '../model/diffusion-lm.js';
-import { openModel, parseBackend } from '../platform/node-backend.js';
-import { drain, generate } from '../sampler/index.js';
+import { parseBackend } from '../platform/node-backend.js';
+import { loadModel } from '../platform/node-generator.js';
 import type { ChatMessage } from '../tokenizer/index.js';
-import { resolveModel } from './generate.js';
 
 export async function chat(argv: string[]): Promise<number> {
   const { values } = parseArgs({
@@ -19,13 +17,10 @@ export async function chat(argv: string[]): Promise<number> {
   for (const [flag, v] of [['--gen-length', genLength], ['--steps', steps], ['--block-length', blockLength]] as const) {
     if (!Number.isInteger(v) || v <= 0) throw new Error(`${flag} must be a positive integer`);
   }
-  const m = await openModel(resolveModel(values.model), { backend: parseBackend(values.backend) });
+  const lm = await loadModel(values.model, { backend: parseBackend(values.backend) });
   try {
-    const tok = m.tokenizer;
-    if (!tok?.chatTemplate) throw new Error(`${values.model} has no chat_template in tokenizer_config.json; use \`dllm generate\``);
-    const sp = tok.specials;
-    if (sp.mask === null) throw new Error(`${values.model}: no mask token; chat needs a diffusion model`);
-    const lm = new DiffusionLM(m.model, { mask: sp.mask, eos: sp.eos, eot: sp.eot, pad: sp.pad });
+    if (!lm.tokenizer.chatTemplate) throw new Error(`${values.model} has no chat_template in tokenizer_config.json; use \`dllm generate\``);
+    if (lm.kind !== 'diffusion') throw new Error(`${values.model}: no mask token; chat needs a diffusion model`);
     const messages: ChatMessage[] = values.system ? [{ role: 'system', content: values.system }] : [];
     const rl = createInterface({ input: process.stdin, output: process.stdout, terminal: process.stdin.isTTY === true });
     console.error('chat: an empty line or Ctrl-D ends the conversation');
@@ -35,17 +30,14 @@ export async function chat(argv: string[]): Promise<number> {
     for await (const line of rl) {
       if (!line.trim()) break;
       messages.push({ role: 'user', content: line });
-      const input = tok.encodeChat(messages, { addGenerationPrompt: true });
-      const { result } = await drain(generate(lm, { prompt: input }, { decoder: 'fixed', genLength, steps, blockLength, earlyStop: true }));
-      const answer = tok.decode(result.ids, { skipSpecialTokens: true }); // ids stop before the first EOS/EoT
+      const { text: answer } = await lm.chat(messages, { decoder: 'fixed', maxTokens: genLength, steps, blockLength, earlyStop: true }); // stops before the first EOS/EoT
       messages.push({ role: 'assistant', content: answer });
       console.log(answer);
-      lm.reset();
       prompt();
     }
     rl.close();
     return 0;
   } finally {
-    m.dispose();
+    lm.dispose();
   }
 }

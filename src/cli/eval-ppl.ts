@@ -8,7 +8,6 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, statSync } from 'node
 import { basename, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { causalNll, diffusionNll, pplSummary, windows } from '../eval/likelihood.js';
-import { DiffusionLM } from '../model/diffusion-lm.js';
 import { parseBackend } from '../platform/node-backend.js';
 import { writeFileAtomic } from '../platform/node-files.js';
 import { DecodeRng } from '../sampler/index.js';
@@ -52,8 +51,8 @@ export async function evalPpl(argv: string[]): Promise<number> {
     const docs = heldOutTexts(values.data).map((d) => model.tok.encode(d.text));
     const ws = windows(docs, L, W);
     if (ws.length === 0) throw new Error(`--data has no document of ${L + 1} tokens`);
-    const V = model.config.vocabSize, sp = model.tok.specials, rng = new DecodeRng(seed);
-    const lm = model.kind === 'diffusion' ? new DiffusionLM(model.model, { mask: sp.mask!, eos: sp.eos, eot: sp.eot, pad: sp.pad }) : null;
+    const V = model.config.vocabSize, rng = new DecodeRng(seed);
+    const lm = model.kind === 'diffusion' ? model.lm.denoiser('none') : null;
     let nats = 0, bytes = 0;
     const t0 = performance.now();
     for (const w of ws) {

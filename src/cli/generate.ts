@@ -1,30 +1,18 @@
 // dllm generate [PROMPT] [--model NAME|DIR] [decoder flags] [--json]
-// Loads a model folder (default: the shipped dllm-code-mini), decodes with the diffusion decoder (or AR for a
-// causal model), streams the text as it settles, and prints speed the way Fast-dLLM reports it: generated
+// Loads a model through the library's text generator (loadModel: the shipped dllm-code-mini by default), decodes
+// with the diffusion decoder (or AR for a causal model), streams the text as it settles, and prints speed the way Fast-dLLM reports it: generated
 // tokens up to EOS / wall time, tokens per forward (TPF) and the number of forward evaluations (NFE).
-import { existsSync } from 'node:fs';
-import { resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { CausalLM } from '../model/causal-lm.js';
-import { DiffusionLM, type CacheMode } from '../model/diffusion-lm.js';
-import { openModel, parseBackend } from '../platform/node-backend.js';
-import { arGenerate, generate as generateIds, parseDecodeOptions, DECODE_DEFAULTS, type DecodeResult, type DecodeStep } from '../sampler/index.js';
+import type { Completion, TextOptions, TextStep } from '../text/generator.js';
+import type { CacheMode } from '../model/diffusion-lm.js';
+import { parseBackend } from '../platform/node-backend.js';
+import { DEFAULT_MODEL, loadModel } from '../platform/node-generator.js';
+import { DECODE_DEFAULTS } from '../sampler/index.js';
 import { parseDtype, parseIds } from './model-commands.js';
 import { CanvasView } from './canvas-view.js';
 import { flagHelp, flagOptions, flagValues } from './flags.js';
 
-export const DEFAULT_MODEL = 'dllm-code-mini';
-const MODELS_DIR = fileURLToPath(new URL('../../../models/', import.meta.url));
-
-/** a bare name is a model shipped in models/; anything else is a folder path */
-export function resolveModel(nameOrDir: string): string {
-  const shipped = resolve(MODELS_DIR, nameOrDir);
-  if (/^[\w.-]+$/.test(nameOrDir) && existsSync(resolve(shipped, 'config.json'))) return shipped;
-  if (existsSync(nameOrDir)) return nameOrDir;
-  if (nameOrDir === DEFAULT_MODEL) throw new Error(`no model yet: ${shipped} is missing (the default model is trained by \`dllm train --config configs/dllm-code-mini.json\`)`);
-  throw new Error(`model "${nameOrDir}" is neither a folder nor a model in ${MODELS_DIR}`);
-}
+export { DEFAULT_MODEL, resolveModel } from '../platform/node-generator.js';
 
 function generateHelp(isInfill: boolean): string {
   const usage = isInfill ? 'usage: dllm infill --prefix TEXT --suffix TEXT [--model NAME|DIR] [decoder flags]\n  fills the gap between prefix and suffix (a diffusion model)'
@@ -34,7 +22,7 @@ function generateHelp(isInfill: boolean): string {
     ['--dtype f32|f16|q8', 'weight storage (default f32)'], ['--cache none|prefix|dual', 'Fast-dLLM block cache (default none)'],
     ['--threads N', '0 = all cores'], ['--prompt-ids 1,2,3', 'the prompt as token ids'], ['--json', 'print one JSON line'], ['--show-steps', 'draw the canvas at every step'],
     ...(isInfill ? [['--prefix TEXT', 'the code before the gap'], ['--suffix TEXT', 'the code after it (required)']] as Array<[string, string]> : []),
-    ['(CLI defaults)', 'decoder threshold, earlyStop true; the table below is the library\'s'],
+    ['(defaults)', 'TEXT_DEFAULTS: decoder threshold, earlyStop true; below, the sampler\'s own'],
   ]);
 }
 
@@ -56,58 +44,42 @@ export async function generate(argv: string[], isInfill = false): Promise<number
   if (positionals.length > 1) throw new Error('give the prompt as one argument (quote it)');
   if (isInfill && values['suffix'] === undefined) throw new Error('dllm infill needs --suffix TEXT (the code after the gap); for a plain continuation use `dllm generate`');
   const flags = flagValues(values as Record<string, unknown>, DECODE_DEFAULTS);
-  // the CLI's defaults: Fast-dLLM threshold decoding with early stop (the fast path users want); the
-  // library's defaults stay the exact-parity ones (LLaDA generate.py)
-  const decode = parseDecodeOptions({ decoder: 'threshold', earlyStop: true, ...(isInfill ? { infillMayEnd: true } : {}), ...flags });
+  const { genLength, ...decodeFlags } = flags as { genLength?: number };
   const cacheFlag = values['cache'] === undefined ? 'none' : String(values['cache']);
   if (!['none', 'prefix', 'dual'].includes(cacheFlag)) throw new Error(`--cache must be none, prefix or dual, got "${cacheFlag}"`);
-  const cache = cacheFlag as CacheMode;
   const threadsFlag = values['threads'] === undefined ? 0 : Number(values['threads']);
   if (!Number.isInteger(threadsFlag) || threadsFlag < 0) throw new Error(`--threads must be a non-negative integer`);
-  const dir = resolveModel(String(values['model']));
   const backend = parseBackend(values['backend'] as string | undefined);
-  const m = await openModel(dir, { backend, dtype: parseDtype(values['dtype'] as string | undefined), threads: threadsFlag });
+  const lm = await loadModel(String(values['model']), { backend, dtype: parseDtype(values['dtype'] as string | undefined), threads: threadsFlag, cache: cacheFlag as CacheMode });
   try {
-    if (!m.tokenizer && !values['prompt-ids']) throw new Error(`${dir} has no tokenizer.json; pass --prompt-ids`);
-    const text0 = isInfill ? String(values['prefix']) : positionals[0] ?? '';
-    const ids = values['prompt-ids'] ? parseIds(String(values['prompt-ids']), '--prompt-ids') : m.tokenizer!.encode(text0);
-    const suffix = isInfill && m.tokenizer ? m.tokenizer.encode(String(values['suffix'])) : undefined;
-    const sp = m.tokenizer?.specials;
-    let gen: AsyncGenerator<DecodeStep, DecodeResult>;
-    if (m.config.attention === 'causal') {
-      if (isInfill) throw new Error('infill needs a diffusion model (a causal model cannot see the suffix)');
-      const lm = new CausalLM(m.model, { eos: sp?.eos ?? null, eot: sp?.eot ?? null, pad: sp?.pad ?? null }, Math.min(m.config.maxPositions, ids.length + decode.genLength + 1));
-      gen = arGenerate(lm, { prompt: ids }, decode);
-    } else {
-      if (sp?.mask == null) throw new Error(`${dir}: the tokenizer has no mask token, so it cannot be a diffusion model`);
-      const lm = new DiffusionLM(m.model, { mask: sp.mask, eos: sp.eos, eot: sp.eot, pad: sp.pad }, cache);
-      gen = generateIds(lm, { prompt: ids, ...(suffix ? { suffix } : {}) }, decode);
-    }
+    // the text options: TEXT_DEFAULTS (threshold decoding, early stop), then the flags; checked before loading work
+    const opts: TextOptions = { ...decodeFlags, ...(genLength !== undefined ? { maxTokens: genLength } : {}) };
+    lm.options(opts, isInfill);
+    if (isInfill && lm.kind === 'causal' && !lm.infills) throw new Error('infill needs a diffusion model (a causal model without FIM tokens cannot see the suffix)');
+    const tok = lm.tokenizer, mask = tok.specials.mask ?? -1;
+    const prompt = values['prompt-ids'] ? parseIds(String(values['prompt-ids']), '--prompt-ids') : isInfill ? String(values['prefix']) : positionals[0] ?? '';
+    const gen = lm.stream(prompt, opts, isInfill ? String(values['suffix']) : null);
+    const view = values['show-steps'] ? new CanvasView(process.stdout, tok, mask) : null;
     let shown = '';
-    let r: IteratorResult<DecodeStep, DecodeResult>;
-    const eos = sp?.eos ?? -1;
-    const view = values['show-steps'] && m.tokenizer ? new CanvasView(process.stdout, m.tokenizer, sp?.mask ?? -1) : null;
+    let r: IteratorResult<TextStep, Completion>;
     while (!(r = await gen.next()).done) {
-      if (view) { view.render(r.value); continue; }
-      if (values['json'] || !m.tokenizer) continue;
-      const c = r.value.canvas;
-      let end = 0;
-      while (end < c.length && c[end] !== sp?.mask && c[end] !== eos && c[end] !== sp?.eot) end++;
-      const text = m.tokenizer.decode(c.subarray(0, end));
-      if (text.length > shown.length && text.startsWith(shown) && !text.endsWith('\uFFFD')) { process.stdout.write(text.slice(shown.length)); shown = text; }
+      if (view) { view.render(r.value.raw); continue; }
+      if (values['json']) continue;
+      const text = r.value.text;
+      if (text.length > shown.length && text.startsWith(shown)) { process.stdout.write(text.slice(shown.length)); shown = text; }
     }
     const res = r.value;
-    const text = m.tokenizer ? m.tokenizer.decode(res.ids) : '';
-    const stats = { text, backend: m.backend, ids: Array.from(res.ids), finishReason: res.finishReason, nfe: res.nfe, tokensPerForward: +res.tokensPerForward.toFixed(3),
-      elapsedMs: Math.round(res.elapsedMs), tokensPerSecond: +(res.ids.length / (res.elapsedMs / 1000)).toFixed(2) };
+    const tokensPerSecond = +(res.ids.length / (res.timings.totalMs / 1000)).toFixed(2);
+    const stats = { text: res.text, backend: lm.backend, ids: Array.from(res.ids), finishReason: res.finishReason, nfe: res.nfe, tokensPerForward: +res.tokensPerForward.toFixed(3),
+      elapsedMs: Math.round(res.timings.totalMs), tokensPerSecond };
     if (values['json']) console.log(JSON.stringify(stats));
     else {
-      if (!view && text.startsWith(shown)) process.stdout.write(text.slice(shown.length));
+      if (!view && res.text.startsWith(shown)) process.stdout.write(res.text.slice(shown.length));
       if (!view) process.stdout.write('\n');
-      console.error(`[${res.ids.length} tokens · ${stats.tokensPerSecond} tok/s · TPF ${stats.tokensPerForward} · NFE ${res.nfe} · ${stats.elapsedMs} ms · ${res.finishReason} · ${m.backend}]`);
+      console.error(`[${res.ids.length} tokens · ${stats.tokensPerSecond} tok/s · TPF ${stats.tokensPerForward} · NFE ${res.nfe} · ${stats.elapsedMs} ms · ${res.finishReason} · ${lm.backend}]`);
     }
     return 0;
   } finally {
-    m.dispose();
+    lm.dispose();
   }
 }

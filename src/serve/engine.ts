@@ -5,8 +5,8 @@
 // request starts at the next step and a finished one frees its place at once. Between steps the event loop
 // runs HTTP I/O: disconnects cancel their row, stop strings end it, health checks and new requests get through.
 import { setImmediate as nextTurn } from 'node:timers/promises';
-import { CausalLM } from '../model/causal-lm.js';
-import { DiffusionLM } from '../model/diffusion-lm.js';
+import { TextGenerator } from '../text/generator.js';
+import type { DiffusionLM } from '../model/diffusion-lm.js';
 import { CausalBatch, DecodeBatch, DecodeRng, type BatchStep, type DecodeOptions, type DecodeResult, type GenerateRequest } from '../sampler/index.js';
 import type { ServeConfig } from './config.js';
 import { ApiError, Cancelled } from './errors.js';
@@ -48,15 +48,14 @@ export class Engine {
 
   constructor(readonly served: ServedModel, readonly cfg: ServeConfig) {
     this.kind = served.config.attention === 'causal' ? 'causal' : 'diffusion';
-    const sp = served.tokenizer.specials, { model, config } = served;
+    if (this.kind === 'diffusion' && served.tokenizer.specials.mask === null) throw new Error(`model ${served.id}: the tokenizer has no mask token, so it cannot be a diffusion model`);
+    const gen = new TextGenerator({ config: served.config, model: served.model, tokenizer: served.tokenizer, cache: cfg.cache });
     if (this.kind === 'diffusion') {
-      if (sp.mask === null) throw new Error(`model ${served.id}: the tokenizer has no mask token, so it cannot be a diffusion model`);
-      this.lm = new DiffusionLM(model, { mask: sp.mask, eos: sp.eos, eot: sp.eot, pad: sp.pad }, cfg.cache);
+      this.lm = gen.denoiser();
       this.batch = new DecodeBatch(this.lm, 'continuous');
     } else {
       this.lm = null;
-      // each row's KV cache holds its prompt and what it may generate
-      this.batch = new CausalBatch((P, o) => new CausalLM(model, { eos: sp.eos, eot: sp.eot, pad: sp.pad }, Math.min(config.maxPositions, P + o.genLength + 1)));
+      this.batch = new CausalBatch((P, o) => gen.causal(P + o.genLength + 1)); // each row's KV cache: its prompt and what it may generate
     }
   }
 

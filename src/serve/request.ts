@@ -1,6 +1,7 @@
 // A request made ready to decode: GenRequest → prompt (and suffix) ids + validated DecodeOptions, checked
 // against the model (context, vocabulary, chat template) and the server's limits. Errors are ApiError 400s
 // naming the wire field the user sent. Shared by the engine (engine.ts) and the jobs (job.ts).
+import { TEXT_DEFAULTS } from '../text/generator.js';
 import type { ModelConfig } from '../model/config.js';
 import type { ForwardModel } from '../model/forward.js';
 import { DecodeOptionError, isDreamDecoder, parseArDecodeOptions, parseDecodeOptions, type Decoder, type DecodeOptions } from '../sampler/index.js';
@@ -55,9 +56,9 @@ export function prepareRequest(served: ServedModel, cfg: ServeConfig, kind: Mode
   if (given !== null && given > room) throw invalid(genParam, `the prompt (${used} tokens) + "${genParam}" (${given}) is over the model's context of ${config.maxPositions} tokens`, 'context_length_exceeded');
   const causal = kind === 'causal';
   const raw: Record<string, unknown> = {
-    // the server's defaults are the CLI's: Fast-dLLM threshold decoding with early stop
-    ...(causal ? {} : { decoder: 'threshold' }),
-    ...(sp.eos !== null ? { earlyStop: true } : {}), ...(suffixIds ? { infillMayEnd: true } : {}),
+    // the server's defaults are the library's and the CLI's (TEXT_DEFAULTS: threshold decoding, early stop)
+    ...(causal ? {} : { decoder: TEXT_DEFAULTS.decoder }),
+    ...(sp.eos !== null ? { earlyStop: TEXT_DEFAULTS.earlyStop } : {}), ...(suffixIds ? { infillMayEnd: true } : {}),
     ...req.decode,
     // n_predict 0 (an editor's warm-up) validates the request; nothing is decoded
     genLength: Math.max(1, given ?? Math.min(cfg.defaultMaxTokens, room)),

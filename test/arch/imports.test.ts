@@ -21,9 +21,10 @@ const LAYERS: Record<string, string[]> = {
   train: ['kernels', 'model', 'io', 'tokenizer', 'sampler'],
   eval: ['sampler'],
   onnx: ['kernels', 'model'], // the graph emitter: pure TypeScript + the ONNX schema, usable in browsers
-  platform: ['kernels', 'io', 'model', 'tokenizer', 'sampler', 'train', 'eval', 'onnx'],
-  serve: ['kernels', 'io', 'model', 'tokenizer', 'sampler', 'platform'],
-  cli: ['kernels', 'io', 'model', 'tokenizer', 'sampler', 'train', 'eval', 'onnx', 'serve', 'platform', 'data'],
+  text: ['kernels', 'io', 'model', 'tokenizer', 'sampler', 'data'], // the one text generator over the decoding loop
+  platform: ['kernels', 'io', 'model', 'tokenizer', 'sampler', 'train', 'eval', 'onnx', 'text'],
+  serve: ['kernels', 'io', 'model', 'tokenizer', 'sampler', 'platform', 'text'],
+  cli: ['kernels', 'io', 'model', 'tokenizer', 'sampler', 'train', 'eval', 'onnx', 'serve', 'platform', 'data', 'text'],
 };
 const VERSION_FILE = 'version.ts';
 

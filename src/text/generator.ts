@@ -1,0 +1,167 @@
+// One text generator over the decoding loop (browser-safe: no node:*; the text/ layer): a model, its tokenizer and a kind it
+// finds by itself (diffusion or causal) → complete / stream / infill / chat, with options under the CLI's
+// names and ONE defaults table (TEXT_DEFAULTS) that the CLI, the server and the evaluation share. Node users
+// get one from `loadModel(nameOrDir)` in 'dllm/node'; the browser platform builds one from fetched files.
+import { FIM_TOKENS, type FimIds } from '../data/fim.js';
+import { CausalLM } from '../model/causal-lm.js';
+import type { ModelConfig } from '../model/config.js';
+import { DiffusionLM, type CacheMode } from '../model/diffusion-lm.js';
+import type { ForwardModel } from '../model/forward.js';
+import { arGenerate, generate, parseArDecodeOptions, parseDecodeOptions, type Commit, type DecodeOptions, type DecodeResult, type DecodeStep } from '../sampler/index.js';
+import type { ChatMessage, TextTokenizer } from '../tokenizer/index.js';
+
+export type ModelKind = 'diffusion' | 'causal';
+
+/** what a caller may set (the CLI's flag names in camelCase; `maxTokens` is the decoder's genLength) */
+export interface TextOptions extends Partial<Omit<DecodeOptions, 'genLength'>> {
+  maxTokens?: number;
+  /** stop when the settled text holds one of these (the text is cut before it) */
+  stop?: readonly string[];
+  /** Fast-dLLM block cache for this call (diffusion) */
+  cache?: CacheMode;
+  /** a prompt too long for the context loses its beginning instead of failing */
+  truncatePrompt?: boolean;
+}
+
+/**
+ * THE defaults of dllm's text paths (library, CLI, server, eval): Fast-dLLM threshold decoding (τ 0.9, its
+ * paper's default) with early stop at EOS — the fast path users want. The sampler's own defaults
+ * (DECODE_DEFAULTS) stay LLaDA generate.py's, for exact parity.
+ */
+export const TEXT_DEFAULTS: Readonly<{ decoder: 'threshold'; earlyStop: boolean; maxTokens: number }> = Object.freeze({ decoder: 'threshold', earlyStop: true, maxTokens: 128 });
+
+/** one step as a caller sees it */
+export interface TextStep {
+  step: number; nfe: number;
+  /** the generated span, mask id where undecided */
+  canvas: Int32Array;
+  /** the settled text so far: every position before it decided, up to the first end token */
+  text: string;
+  committed: Commit[];
+  /** the decoder's step (for views that draw the canvas) */
+  raw: DecodeStep;
+}
+
+export interface Completion {
+  text: string; ids: Int32Array; finishReason: 'stop' | 'length';
+  nfe: number; tokensPerForward: number;
+  promptTokens: number; truncatedPrompt: boolean;
+  /** ms: the whole call, inside the model, and until the first generated position settled */
+  timings: { totalMs: number; modelMs: number; firstMs: number };
+}
+
+export interface GeneratorParts {
+  config: ModelConfig; model: ForwardModel; tokenizer: TextTokenizer; backend?: string; dispose?: () => void;
+  /** the block cache of calls that do not choose one */
+  cache?: CacheMode;
+}
+
+/** the tokenizer's FIM sentinels, or null when it has not all three */
+export function fimIds(tok: TextTokenizer): FimIds | null {
+  const prefix = tok.tokenId(FIM_TOKENS.prefix), middle = tok.tokenId(FIM_TOKENS.middle), suffix = tok.tokenId(FIM_TOKENS.suffix);
+  return prefix === null || middle === null || suffix === null ? null : { prefix, middle, suffix };
+}
+
+export class TextGenerator {
+  readonly kind: ModelKind;
+  readonly config: ModelConfig;
+  readonly model: ForwardModel;
+  readonly tokenizer: TextTokenizer;
+  readonly backend: string;
+  private readonly close: () => void;
+  private readonly cache: CacheMode;
+
+  constructor(parts: GeneratorParts) {
+    this.config = parts.config; this.model = parts.model; this.tokenizer = parts.tokenizer;
+    this.backend = parts.backend ?? 'unknown'; this.close = parts.dispose ?? (() => {}); this.cache = parts.cache ?? 'none';
+    this.kind = parts.config.attention === 'causal' ? 'causal' : 'diffusion';
+    if (this.kind === 'diffusion' && parts.tokenizer.specials.mask === null) throw new Error('the tokenizer has no mask token, so this bidirectional model cannot be a diffusion model');
+  }
+
+  /** the model as the diffusion decoder's Denoiser (its specials from the tokenizer), with a block cache */
+  denoiser(cache: CacheMode = this.cache): DiffusionLM {
+    const sp = this.tokenizer.specials;
+    if (this.kind !== 'diffusion') throw new Error('denoiser(): this model is causal');
+    return new DiffusionLM(this.model, { mask: sp.mask!, eos: sp.eos, eot: sp.eot, pad: sp.pad }, cache);
+  }
+
+  /** the model as AR decoding's CausalModel, its KV cache sized for `capacity` tokens (at most the context) */
+  causal(capacity: number): CausalLM {
+    const sp = this.tokenizer.specials;
+    return new CausalLM(this.model, { eos: sp.eos, eot: sp.eot, pad: sp.pad }, Math.min(this.config.maxPositions, capacity));
+  }
+
+  /** whether a suffix reaches the model: diffusion fills between; a causal model only through FIM sentinels */
+  get infills(): boolean { return this.kind === 'diffusion' || fimIds(this.tokenizer) !== null; }
+
+  /** the decoder options of a call: TEXT_DEFAULTS, then the caller's */
+  options(o: TextOptions = {}, infill = false): Readonly<DecodeOptions> {
+    const { maxTokens, stop: _s, cache: _c, truncatePrompt: _t, ...decode } = o;
+    const raw = { ...(this.kind === 'diffusion' ? { decoder: TEXT_DEFAULTS.decoder } : {}), ...(this.tokenizer.specials.eos !== null ? { earlyStop: TEXT_DEFAULTS.earlyStop } : {}),
+      ...(infill ? { infillMayEnd: true } : {}), ...decode, genLength: maxTokens ?? TEXT_DEFAULTS.maxTokens };
+    return this.kind === 'causal' ? parseArDecodeOptions(raw) : parseDecodeOptions(raw);
+  }
+
+  /** decode, step by step; `prompt` is text or ids; returns the Completion */
+  async *stream(prompt: string | ArrayLike<number>, o: TextOptions = {}, suffix: string | null = null): AsyncGenerator<TextStep, Completion> {
+    const tok = this.tokenizer, sp = tok.specials, t0 = performance.now();
+    const d = this.options(o, suffix !== null);
+    const fim = suffix !== null && this.kind === 'causal' ? fimIds(tok) : null;
+    if (suffix !== null && !this.infills) throw new Error('infill: this causal model has no FIM tokens, so it cannot see a suffix');
+    let ids = typeof prompt === 'string' ? tok.encode(prompt) : Int32Array.from(prompt);
+    const suf = suffix !== null ? tok.encode(suffix) : null;
+    const room = this.config.maxPositions - d.genLength - (suf?.length ?? 0) - (fim ? 3 : 0) - 1; // 3 FIM sentinels
+    const truncatedPrompt = ids.length > room;
+    if (truncatedPrompt && !o.truncatePrompt) throw new Error(`the prompt (${ids.length} tokens) + maxTokens (${d.genLength}) do not fit the model's context of ${this.config.maxPositions} tokens`);
+    if (truncatedPrompt) ids = ids.slice(ids.length - Math.max(1, room));
+    if (fim && suf) ids = Int32Array.from([fim.prefix, ...ids, fim.suffix, ...suf, fim.middle]); // PSM order (data/fim.ts)
+    if (this.kind === 'causal' && ids.length === 0) {
+      if (sp.bos === null) throw new Error('the prompt is empty and the model has no BOS token to start from');
+      ids = Int32Array.of(sp.bos);
+    }
+    let gen: AsyncGenerator<DecodeStep, DecodeResult>;
+    if (this.kind === 'causal') gen = arGenerate(this.causal(ids.length + d.genLength + 1), { prompt: ids }, d);
+    else gen = generate(this.denoiser(o.cache ?? this.cache), { prompt: ids, ...(suf && suf.length ? { suffix: suf } : {}) }, d);
+    const ends = [sp.eos, sp.eot].filter((t): t is number => t !== null), stops = o.stop ?? [];
+    let result: DecodeResult | null = null, last: DecodeStep | null = null, firstMs = NaN, settled = '', settledLen = -1, stopped: string | null = null;
+    for (;;) {
+      const r = await gen.next();
+      if (r.done) { result = r.value; break; }
+      const s = r.value, c = s.canvas;
+      last = s;
+      let end = 0;
+      while (end < c.length && c[end] !== sp.mask && !ends.includes(c[end]!)) end++;
+      if (end > 0 && Number.isNaN(firstMs)) firstMs = performance.now() - t0;
+      if (end !== settledLen) { const t = tok.decode(c.subarray(0, end), { skipSpecialTokens: true }); if (!t.endsWith('\uFFFD')) { settled = t; settledLen = end; } }
+      const hit = stops.map((w) => settled.indexOf(w)).filter((i) => i >= 0);
+      if (hit.length) { stopped = settled.slice(0, Math.min(...hit)); await gen.return(undefined as never); break; }
+      yield { step: s.step, nfe: s.nfe, canvas: c, text: settled, committed: s.committed, raw: s };
+    }
+    const out = result?.ids ?? last?.canvas.slice(0, Math.max(0, settledLen)) ?? new Int32Array(0);
+    const text = stopped ?? tok.decode(out, { skipSpecialTokens: true });
+    const nfe = result?.nfe ?? last?.nfe ?? 0, n = stopped !== null ? tok.encode(stopped).length : out.length;
+    return {
+      text, ids: stopped !== null ? tok.encode(stopped) : out, finishReason: stopped !== null || result?.finishReason === 'stop' ? 'stop' : 'length',
+      nfe, tokensPerForward: nfe ? n / nfe : 0, promptTokens: ids.length, truncatedPrompt,
+      timings: { totalMs: performance.now() - t0, modelMs: result?.modelMs ?? 0, firstMs },
+    };
+  }
+
+  /** decode to the end */
+  async complete(prompt: string | ArrayLike<number>, o: TextOptions = {}): Promise<Completion> { return drainText(this.stream(prompt, o)); }
+
+  /** fill the gap between prefix and suffix */
+  async infill(prefix: string, suffix: string, o: TextOptions = {}): Promise<Completion> { return drainText(this.stream(prefix, o, suffix)); }
+
+  /** a conversation through the model's chat template (special tokens only from the template) */
+  async chat(messages: ChatMessage[], o: TextOptions = {}): Promise<Completion> {
+    if (!this.tokenizer.chatTemplate) throw new Error('this model has no chat template (tokenizer_config.json chat_template); use complete()');
+    return this.complete(this.tokenizer.encodeChat(messages, { addGenerationPrompt: true }), o);
+  }
+
+  dispose(): void { this.close(); }
+}
+
+async function drainText(g: AsyncGenerator<TextStep, Completion>): Promise<Completion> {
+  for (;;) { const r = await g.next(); if (r.done) return r.value; }
+}
