@@ -15,6 +15,7 @@ import { parseBackend } from '../platform/node-backend.js';
 import { checkAll } from '../platform/node-eval-check.js';
 import { DEFAULT_DATA_DIR, loadTask } from '../platform/node-eval-data.js';
 import { writeFileAtomic } from '../platform/node-files.js';
+import { requireIsolation } from '../platform/node-sandbox.js';
 import { parseDecodeOptions } from '../sampler/index.js';
 import { forwardThroughput, type ForwardRow } from './bench-forward.js';
 import { benchDocs, benchMarkdown, benchSvg, machineInfo, type BenchReport, type SpeedRow } from './bench-report.js';
@@ -33,6 +34,7 @@ export async function bench(argv: string[]): Promise<number> {
   const int = (k: string) => { const v = Number(values[k as keyof typeof values]); if (!Number.isInteger(v) || v < 1) throw new Error(`--${k} must be a positive integer`); return v; };
   const limit = int('limit'), G = int('gen-length'), L = int('block-length'), FT = int('forward-tokens');
   const threads = values.threads === undefined ? 0 : int('threads');
+  requireIsolation(); // pass@1 runs the completions: refuse now rather than after the generation
   const dir = resolveModel(values.model!), name = basename(resolve(dir));
   const twinDir = resolveModel(values.twin ?? `${name}-ar`), twinName = basename(resolve(twinDir));
   const samples = (loadTask('humaneval', resolve(values.data ?? DEFAULT_DATA_DIR)).samples as CodeSample[]).slice(0, limit);

@@ -2,7 +2,8 @@
 // TASK: humaneval | mbpp | humaneval-infilling | humaneval-ts | gsm8k | ppl. Generation tasks write one JSON
 // line per sample to OUT/samples.jsonl as they go (a rerun skips the samples already there, so an
 // interrupted eval resumes), check code by execution in the sandbox, and write OUT/summary.json atomically.
-// The settings are fixed per OUT folder: resuming with other settings is refused.
+// The settings are fixed per OUT folder: resuming with other settings is refused. Code runs only in the
+// sandbox (node-sandbox.ts); without one it is refused unless --unsafe-no-sandbox, which summary.json records.
 import { appendFileSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -16,7 +17,7 @@ import { parseBackend } from '../platform/node-backend.js';
 import { checkAll } from '../platform/node-eval-check.js';
 import { DEFAULT_DATA_DIR, loadTask } from '../platform/node-eval-data.js';
 import { writeFileAtomic } from '../platform/node-files.js';
-import { isolation } from '../platform/node-sandbox.js';
+import { isolation, requireIsolation, unsafeIsolation, UNSAFE_WARNING, type SandboxOptions } from '../platform/node-sandbox.js';
 import { DECODE_DEFAULTS, parseDecodeOptions, type DecodeOptions } from '../sampler/index.js';
 import { flagOptions, flagValues } from './flags.js';
 import { DEFAULT_MODEL, resolveModel } from './generate.js';
@@ -36,6 +37,7 @@ export async function evalCommand(argv: string[]): Promise<number> {
       model: { type: 'string', default: DEFAULT_MODEL }, limit: { type: 'string' }, out: { type: 'string' }, data: { type: 'string' },
       split: { type: 'string', default: 'single-line' }, cache: { type: 'string', default: 'none' }, threads: { type: 'string' },
       backend: { type: 'string' }, 'timeout-ms': { type: 'string', default: '10000' }, 'memory-mb': { type: 'string', default: '1024' }, quiet: { type: 'boolean' },
+      'unsafe-no-sandbox': { type: 'boolean' },
       ...flagOptions(DECODE_DEFAULTS),
     },
   });
@@ -50,13 +52,18 @@ export async function evalCommand(argv: string[]): Promise<number> {
   };
   const limit = values.limit === undefined ? Infinity : int('limit', values.limit, 1);
   const threads = values.threads === undefined ? 0 : int('threads', values.threads, 1);
-  const sandbox = { timeoutMs: int('timeout-ms', values['timeout-ms'], 100), memoryMb: int('memory-mb', values['memory-mb'], 64) };
+  const unsafe = values['unsafe-no-sandbox'] === true;
+  // only when set, so the settings of folders made before the flag existed still match
+  const sandbox = { timeoutMs: int('timeout-ms', values['timeout-ms'], 100), memoryMb: int('memory-mb', values['memory-mb'], 64), ...(unsafe ? { unsafeNoSandbox: true } : {}) };
   const flags = flagValues(values as Record<string, unknown>, DECODE_DEFAULTS);
   const key = task === 'humaneval-infilling' ? split : task;
   // the CLI's decoding defaults (threshold, early stop); a middle may end early at EOS
   const decode = parseDecodeOptions({ decoder: 'threshold', earlyStop: true, ...(task === 'humaneval-infilling' ? { infillMayEnd: true } : {}), genLength: GEN_LENGTH[key], ...flags });
   const dataDir = resolve(values.data ?? DEFAULT_DATA_DIR);
   const loaded = loadTask(task as TaskName, dataDir, split);
+  const executes = loaded.kind === 'code' && task !== 'syntax';
+  if (executes) requireIsolation(unsafe); // before the model loads: refuse early, not after an hour of generation
+  if (executes && unsafe) console.error(`\n${UNSAFE_WARNING}\n`);
   const dir = resolveModel(values.model!);
   const name = basename(resolve(dir));
   const out = resolve(values.out ?? join('runs/eval', name, task === 'humaneval-infilling' ? `${task}-${split}` : task));
@@ -104,15 +111,16 @@ export async function evalCommand(argv: string[]): Promise<number> {
     pass1: n ? c / n : 0, // one greedy sample per problem: pass@1 is the pass rate
     generatedTokens: sum('tokens'), nfe: sum('nfe'), tokensPerForward: sum('nfe') ? sum('tokens') / sum('nfe') : 0,
     tokensPerSecond: sum('ms') ? (sum('tokens') * 1000) / sum('ms') : 0, truncatedPrompts: recs.filter((r) => r['truncatedPrompt']).length,
-    isolation: loaded.kind === 'code' ? isolation() : null, wallSeconds: (performance.now() - t0) / 1000, date: new Date().toISOString(),
+    isolation: executes ? (unsafe ? unsafeIsolation() : isolation()) : null, wallSeconds: (performance.now() - t0) / 1000, date: new Date().toISOString(),
   };
   await writeFileAtomic(join(out, 'summary.json'), JSON.stringify(summary, null, 2));
   console.log(`${task}${settings.split ? ` (${split})` : ''} ${name}: ${summary.metric} ${(100 * summary.pass1).toFixed(1)} % (${c}/${n}), ` +
     `${summary.tokensPerSecond.toFixed(1)} tok/s, TPF ${summary.tokensPerForward.toFixed(2)} → ${out}`);
+  if (executes && unsafe) console.error(UNSAFE_WARNING);
   return 0;
 }
 
-async function runCode(model: EvalModel, s: CodeSample, o: DecodeOptions, sandbox: { timeoutMs: number; memoryMb: number }): Promise<Record<string, unknown>> {
+async function runCode(model: EvalModel, s: CodeSample, o: DecodeOptions, sandbox: SandboxOptions): Promise<Record<string, unknown>> {
   // an AR model sees the suffix only through FIM sentinels (eval-model.ts); without them it continues the prefix
   const infill = s.suffix !== undefined;
   const c = await model.complete(s.prompt, infill ? s.suffix! : null, o, s.stop);

@@ -11,6 +11,7 @@ import { generate, infill } from './generate.js';
 import { chat } from './chat.js';
 import { serve } from './serve.js';
 import { evalCommand } from './eval.js';
+import { sandboxCommand } from './sandbox.js';
 import { bench } from './bench.js';
 import { exportOnnx } from './export-onnx.js';
 
@@ -34,9 +35,12 @@ Usage:
                                          and its AR twin)
   dllm eval humaneval|mbpp|humaneval-infilling|humaneval-ts|gsm8k [--model NAME|DIR] [--limit N] [--out DIR]
             [--data DIR] [--split single-line|multi-line|random-span] [--cache none|prefix|dual] [decoder flags]
+            [--timeout-ms 10000] [--memory-mb 1024] [--unsafe-no-sandbox]
                                          pass@1 by sandboxed execution / GSM8K exact match; resumable JSONL
   dllm eval ppl --model NAME|DIR --data DIR|FILE [--windows 16] [--window-length 256] [--mc 8] [--mc-batch 8]
                                          held-out NLL: ELBO bound (diffusion) or exact (AR), nats/token, bits/byte
+  dllm sandbox FILE --lang python|node [--timeout-ms 10000] [--memory-mb 1024] [--unsafe-no-sandbox]
+                                         run one program as dllm eval runs a sample (bubblewrap), one JSON line
   dllm bench [--model NAME|DIR] [--twin NAME|DIR] [--limit 10] [--gen-length 128] [--out DIR] [--docs FILE]
                                          decoders × caches beside the AR twin (tok/s, TPF, NFE, pass@1) and the
                                          forward vs llama.cpp, one run → bench.{json,md,svg} (+ the docs page)
@@ -63,6 +67,7 @@ const commands: Record<string, Command> = {
   chat,
   serve,
   eval: evalCommand,
+  sandbox: sandboxCommand,
   bench,
   async data(argv) {
     const [sub, ...rest] = argv;
