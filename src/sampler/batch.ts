@@ -33,6 +33,7 @@ class Row {
   readonly g0: number; // first generated column
   readonly conditioning: Uint8Array; // (Ti) 1 where decided from the start (prompt, suffix, pins): masked in the CFG input
   readonly banned: number[]; // ids never proposed
+  readonly allowed: Map<number, Uint8Array>; // canvas column → (V) 0/1 mask of the ids it may take
   readonly endEarly: boolean;
   block = 0; blockSteps = 0; step = 0; nfe = 0; modelMs = 0; done = false;
   counts: Int32Array | null = null; // this block's linear schedule (fixed decoder)
@@ -57,6 +58,12 @@ class Row {
       if (!(Number.isInteger(pin.offset) && pin.offset >= 0 && pin.offset + pin.ids.length <= G)) throw new Error(`generate: pinned ids at offset ${pin.offset} (${pin.ids.length} ids) do not fit in genLength ${G}`);
       this.x.set(pin.ids, P + pin.offset);
       this.conditioning.fill(1, P + pin.offset, P + pin.offset + pin.ids.length);
+    }
+    this.allowed = new Map();
+    for (const a of req.allowed ?? []) {
+      if (!(Number.isInteger(a.offset) && a.offset >= 0 && a.offset < G)) throw new Error(`generate: an allowed-ids mask at offset ${a.offset} is outside genLength ${G}`);
+      if (!a.ids.some((v, i) => v === 1 && i !== mask)) throw new Error(`generate: the allowed-ids mask at offset ${a.offset} allows no token`);
+      this.allowed.set(P + a.offset, a.ids);
     }
     for (let p = 0; p < this.x.length; p++) if (this.conditioning[p] && this.x[p] === mask) throw new Error(`generate: request ${id} contains the mask id ${mask} outside the generated span`);
     const infill = S > 0;
@@ -206,6 +213,8 @@ export class DecodeBatch {
     const counts = penalized ? tokenCounts(r.x, r.g0, r.g0 + r.G, this.mask) : null; // the committed cells
     const rowL = (p: number) => {
       const l = rowLogits(logits, at(p), V, r.banned, this.l64);
+      const only = r.allowed.get(p);
+      if (only) for (let v = 0; v < V; v++) if (only[v] !== 1) l[v] = -Infinity;
       return counts ? penalize(l, counts, o.presencePenalty, o.frequencyPenalty) : l;
     };
     let chosen: Candidate[];

@@ -20,6 +20,11 @@ export interface GenerateRequest {
   suffix?: ArrayLike<number>;
   /** ids pinned inside the generated span: `offset` 0 = first generated position (LLaDA app.py `pos:word`) */
   pinned?: ReadonlyArray<{ offset: number; ids: ArrayLike<number> }>;
+  /**
+   * token constraints inside the generated span: position `offset` may only take the ids where `ids[v]` is 1
+   * (a (V) 0/1 mask; structured output's value slots). Applied before any proposal, like the banned ids.
+   */
+  allowed?: ReadonlyArray<{ offset: number; ids: Uint8Array }>;
   /** this row's own seed: it then draws exactly what it would draw decoded alone with options.seed = seed */
   seed?: number;
 }

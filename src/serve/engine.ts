@@ -109,9 +109,10 @@ export class Engine {
       const job = this.pending.shift()!;
       if (job.hooks.signal.aborted) { this.cancel(job); continue; }
       job.start();
-      const o = job.p.options, prompt = job.p.promptIds, suffix = job.p.suffixIds;
+      const o = job.p.options, prompt = job.p.promptIds, suffix = job.p.suffixIds, st = job.p.structure;
       try {
-        this.active.push({ job, row: this.batch.add({ prompt, ...(suffix ? { suffix } : {}) }, o, new DecodeRng(o.seed, 0)) });
+        const req = { prompt, ...(suffix ? { suffix } : {}), ...(st ? { pinned: st.pinned, allowed: st.allowed } : {}) };
+        this.active.push({ job, row: this.batch.add(req, o, new DecodeRng(o.seed, 0)) });
       } catch (e) { job.reject(e); }
     }
   }

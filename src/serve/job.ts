@@ -77,7 +77,7 @@ export class Job {
       const t = tok.decode(c.subarray(0, end), { skipSpecialTokens: true });
       if (!t.endsWith('\uFFFD')) { this.settled = t; this.settledLen = end; }
     }
-    this.stopped = findStop(this.settled, this.p.req.stop) ?? this.editorLimit();
+    this.stopped = this.p.structure ? null : findStop(this.settled, this.p.req.stop) ?? this.editorLimit(); // a skeleton runs to its end
     if (this.stopped) return true;
     if (this.hooks.onStep) {
       let cut = c.findIndex((t) => ends.includes(t));
@@ -96,6 +96,17 @@ export class Job {
       });
     }
     return false;
+  }
+
+  /** response_format: the answer is the value read from the filled skeleton, serialised */
+  private structured(result: DecodeResult): Outcome {
+    const text = JSON.stringify(this.p.structure!.read(result.canvas));
+    const decodeMs = performance.now() - this.t0, promptN = this.p.promptIds.length, n = result.canvas.length;
+    return {
+      text, finishReason: 'stop', stopType: 'eos', stoppingWord: '', promptTokens: promptN, completionTokens: n,
+      timings: { prompt_n: promptN, prompt_ms: round(this.firstMs), predicted_n: n, predicted_ms: round(decodeMs), predicted_per_second: round(decodeMs > 0 ? n * 1000 / decodeMs : 0),
+        nfe: result.nfe, tokens_per_forward: round(result.nfe ? n / result.nfe : 0), queue_ms: round(this.t0 - this.queuedAt) },
+    };
   }
 
   /**
@@ -119,6 +130,7 @@ export class Job {
   /** the answer, from the decoder's result or (stopped by a stop string) from the settled text */
   outcome(result: DecodeResult | null): Outcome {
     const p = this.p, tok = this.tok, decodeMs = performance.now() - this.t0;
+    if (p.structure && result) return this.structured(result);
     let stopped = this.stopped;
     let text = stopped?.text ?? tok.decode(result!.ids, { skipSpecialTokens: true });
     const late = stopped ? null : findStop(text, p.req.stop);

@@ -46,6 +46,8 @@ export interface GenRequest {
   tMaxPredictMs: number;
   /** llama-server `n_indent`: a later line indented less than this ends the completion (and is cut); 0 = off */
   nIndent: number;
+  /** OpenAI `response_format` (chat): the JSON Schema the answer must follow; null = free text */
+  responseFormat: { type: 'json_object' | 'json_schema'; name: string; schema: unknown; strict: boolean } | null;
 }
 
 type Body = Record<string, unknown>;
@@ -55,7 +57,7 @@ const OPENAI_COMMON = ['model', 'stream', 'stream_options', 'max_tokens', 'tempe
 const LLAMA_COMMON = ['model', 'prompt', 'n_predict', 'temperature', 'top_k', 'top_p', 'seed', 'stop', 'stream', 'diffusing',
   'n_cmpl', 'n', 'response_fields', 't_max_predict_ms', 'n_indent', 'presence_penalty', 'frequency_penalty'];
 const KNOWN: Record<Endpoint, string[]> = {
-  chat: [...OPENAI_COMMON, 'messages', 'max_completion_tokens'],
+  chat: [...OPENAI_COMMON, 'messages', 'max_completion_tokens', 'response_format'],
   apply: [...OPENAI_COMMON, 'messages', 'max_completion_tokens'],
   edit: [...OPENAI_COMMON, 'messages', 'max_completion_tokens'],
   completions: [...OPENAI_COMMON, 'prompt', 'suffix', 'echo'],
@@ -202,9 +204,11 @@ export function parseGenRequest(endpoint: Endpoint, body: unknown): GenRequest {
     if (f.bool('echo')) throw invalid('echo', '"echo" is not supported', 'unsupported_parameter');
   }
   const model = f.str('model') ?? null;
+  const responseFormat = endpoint === 'chat' ? parseResponseFormat(b['response_format']) : null;
+  if (responseFormat && stream && f.bool('diffusing')) throw invalid('diffusing', '"diffusing" frames are not sent with "response_format" (the answer is built from the finished canvas)', 'unsupported_parameter');
   return {
     endpoint, model, messages, prompt, promptIds, suffix, stream, includeUsage, diffusing: f.bool('diffusing') ?? false,
-    stop: f.stop('stop'), maxTokens, maxTokensParam, decode, hints, wireNames, nCmpl, responseFields, tMaxPredictMs, nIndent,
+    stop: f.stop('stop'), maxTokens, maxTokensParam, decode, hints, wireNames, nCmpl, responseFields, tMaxPredictMs, nIndent, responseFormat,
   };
 }
 
@@ -249,4 +253,26 @@ function parseExtra(v: unknown): string {
     }
     return (e['filename'] ? `${e['filename'] as string}\n` : '') + (e['text'] as string) + ((e['text'] as string).endsWith('\n') ? '' : '\n');
   }).join('');
+}
+
+/**
+ * json_object has no schema to pin, so it gets one: an object with a single string field "text" — valid JSON by
+ * construction, the model writing the value (a code model is not an assistant that invents keys)
+ */
+export const JSON_OBJECT_SCHEMA = { type: 'object', properties: { text: { type: 'string', maxLength: 64 } }, required: ['text'], additionalProperties: false };
+
+function parseResponseFormat(v: unknown): GenRequest['responseFormat'] {
+  if (v === undefined || v === null) return null;
+  if (typeof v !== 'object' || Array.isArray(v)) throw invalid('response_format', `"response_format" must be an object, got ${describe(v)}`, 'invalid_type');
+  const r = v as Body, type = r['type'];
+  for (const k of Object.keys(r)) if (k !== 'type' && k !== 'json_schema') throw invalid(`response_format.${k}`, `unknown field "response_format.${k}"`, 'unknown_parameter');
+  if (type === 'text') return null;
+  if (type === 'json_object') return { type, name: 'json_object', schema: JSON_OBJECT_SCHEMA, strict: true };
+  if (type !== 'json_schema') throw invalid('response_format.type', `"response_format.type" must be text | json_object | json_schema, got ${describe(type)}`, 'invalid_value');
+  const js = r['json_schema'] as Body | undefined;
+  if (typeof js !== 'object' || js === null || Array.isArray(js)) throw invalid('response_format.json_schema', '"response_format.json_schema" must be an object {name, schema, strict}', 'invalid_type');
+  for (const k of Object.keys(js)) if (!['name', 'schema', 'strict', 'description'].includes(k)) throw invalid(`response_format.json_schema.${k}`, `unknown field "response_format.json_schema.${k}"`, 'unknown_parameter');
+  if (typeof js['name'] !== 'string' || !/^[\w-]{1,64}$/.test(js['name'])) throw invalid('response_format.json_schema.name', '"response_format.json_schema.name" must be 1-64 letters, digits, _ or -', 'invalid_value');
+  if (typeof js['schema'] !== 'object' || js['schema'] === null) throw invalid('response_format.json_schema.schema', '"response_format.json_schema.schema" must be a JSON Schema object', 'invalid_type');
+  return { type, name: js['name'], schema: js['schema'], strict: js['strict'] === true };
 }

@@ -8,6 +8,7 @@ import { DecodeOptionError, isDreamDecoder, parseArDecodeOptions, parseDecodeOpt
 import type { TextTokenizer } from '../tokenizer/index.js';
 import type { ServeConfig } from './config.js';
 import { invalid } from './errors.js';
+import { buildSkeleton, SchemaError, type Skeleton } from '../text/structured.js';
 import type { GenRequest } from './protocol.js';
 
 /** a model as the server serves it: its id, config, forward pass and tokenizer */
@@ -15,7 +16,11 @@ export interface ServedModel { id: string; config: ModelConfig; model: ForwardMo
 
 export type ModelKind = 'diffusion' | 'causal';
 
-export interface Prepared { req: GenRequest; promptIds: Int32Array; suffixIds: Int32Array | null; options: Readonly<DecodeOptions>; }
+export interface Prepared {
+  req: GenRequest; promptIds: Int32Array; suffixIds: Int32Array | null; options: Readonly<DecodeOptions>;
+  /** response_format: the canvas skeleton (pinned structure, constrained value cells) and its reader */
+  structure: Skeleton | null;
+}
 
 /** tokenize and validate; throws ApiError (4xx) naming the field */
 export function prepareRequest(served: ServedModel, cfg: ServeConfig, kind: ModelKind, req: GenRequest): Prepared {
@@ -55,13 +60,26 @@ export function prepareRequest(served: ServedModel, cfg: ServeConfig, kind: Mode
   if (given !== null && given > limit) throw invalid(genParam, `"${genParam}" (${given}) is over this server's limit of ${limit}`, 'max_tokens_exceeded');
   if (given !== null && given > room) throw invalid(genParam, `the prompt (${used} tokens) + "${genParam}" (${given}) is over the model's context of ${config.maxPositions} tokens`, 'context_length_exceeded');
   const causal = kind === 'causal';
+  let structure: Skeleton | null = null;
+  if (req.responseFormat) {
+    if (causal) throw invalid('response_format', `"response_format" pins the JSON structure on a diffusion canvas; "${id}" is causal`, 'unsupported_parameter');
+    try { structure = buildSkeleton(req.responseFormat.schema, tok); } catch (e) {
+      if (e instanceof SchemaError) throw invalid('response_format.json_schema.schema', e.message, 'unsupported_schema');
+      throw e;
+    }
+    if (structure.length > room) throw invalid('response_format', `the schema's skeleton (${structure.length} tokens) + the prompt (${used}) do not fit the model's context of ${config.maxPositions} tokens`, 'context_length_exceeded');
+  }
   const raw: Record<string, unknown> = {
     // the server's defaults are the library's and the CLI's (TEXT_DEFAULTS: threshold decoding, early stop)
     ...(causal ? {} : { decoder: TEXT_DEFAULTS.decoder }),
     ...(sp.eos !== null ? { earlyStop: TEXT_DEFAULTS.earlyStop } : {}), ...(suffixIds ? { infillMayEnd: true } : {}),
+    // structured output: one block over the skeleton, so the model fills its slots in any order
+    ...(structure ? { blockLength: structure.length, steps: structure.length } : {}),
     ...req.decode,
     // n_predict 0 (an editor's warm-up) validates the request; nothing is decoded
-    genLength: Math.max(1, given ?? Math.min(cfg.defaultMaxTokens, room)),
+    genLength: structure ? structure.length : Math.max(1, given ?? Math.min(cfg.defaultMaxTokens, room)),
+    // the skeleton's empty cells are EOS, which must not end the decode
+    ...(structure ? { earlyStop: false } : {}),
   };
   const proposals = causal || (typeof raw['decoder'] === 'string' && isDreamDecoder(raw['decoder'] as Decoder)); // top-p / top-k apply
   if (proposals && req.hints.topP !== undefined && raw['topP'] === undefined && req.hints.topP > 0) raw['topP'] = req.hints.topP;
@@ -73,5 +91,5 @@ export function prepareRequest(served: ServedModel, cfg: ServeConfig, kind: Mode
     const wire = key === 'genLength' ? genParam : req.wireNames[key] ?? key;
     throw invalid(wire, `"${wire}" ${e.detail}`);
   }
-  return { req, promptIds, suffixIds, options };
+  return { req, promptIds, suffixIds, options, structure };
 }

@@ -197,7 +197,7 @@ async function handle(engine: Engine, req: GenRequest, reply: FastifyReply, wrap
   let open = false;
   const send = (o: unknown) => { if (open && !raw.destroyed) raw.write(`data: ${typeof o === 'string' ? o : JSON.stringify(o)}\n\n`); };
   const run = warmUp ? Promise.resolve(warmUpOutcome(prepared))
-    : wrap ? engine.submit(prepared, { signal: ac.signal }).then((o) => ({ ...o, text: wrap(o.text) }))
+    : wrap || prepared.structure ? engine.submit(prepared, { signal: ac.signal }).then((o) => (wrap ? { ...o, text: wrap(o.text) } : o)) // sent whole at the end
     : engine.submit(prepared, { signal: ac.signal, onStep: (p) => { for (const c of f.step(p)) send(c); } }); // throws 503 before any byte is sent
   reply.hijack();
   raw.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', connection: 'keep-alive', 'x-accel-buffering': 'no' });

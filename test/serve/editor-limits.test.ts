@@ -17,7 +17,7 @@ const tok = new TextTokenizer({ tokenizerJson: json('tokenizer.json'), tokenizer
 
 function jobFor(body: Record<string, unknown>, G: number): { job: Job; done: Promise<Outcome> } {
   const req = parseGenRequest('infill', { input_prefix: 'def f():\n', input_suffix: '\n', ...body });
-  const p = { req, promptIds: tok.encode('def f():\n'), suffixIds: null, options: parseDecodeOptions({ genLength: G }) };
+  const p = { req, promptIds: tok.encode('def f():\n'), suffixIds: null, options: parseDecodeOptions({ genLength: G }), structure: null };
   let resolve!: (o: Outcome) => void;
   const done = new Promise<Outcome>((r) => { resolve = r; });
   const job = new Job(p, { signal: new AbortController().signal }, performance.now(), tok, true, resolve, () => {});
