@@ -28,7 +28,8 @@ export class Formatter {
     if (isLlama(this.endpoint)) return pick(this.llama(o, o.text), this.req.responseFields);
     const base = { id: this.id, object: isChatShaped(this.endpoint) ? 'chat.completion' : 'text_completion', created: this.created, model: this.model };
     if (isChatShaped(this.endpoint)) {
-      return { ...base, choices: [{ index: 0, message: { role: 'assistant', content: o.text }, logprobs: null, finish_reason: o.finishReason }], usage: this.usage(o), timings: o.timings };
+      const message = o.toolCalls ? { role: 'assistant', content: o.text || null, tool_calls: o.toolCalls } : { role: 'assistant', content: o.text };
+      return { ...base, choices: [{ index: 0, message, logprobs: null, finish_reason: o.finishReason }], usage: this.usage(o), timings: o.timings };
     }
     return { ...base, choices: [{ index: 0, text: o.text, logprobs: null, finish_reason: o.finishReason }], usage: this.usage(o), timings: o.timings };
   }
@@ -89,6 +90,11 @@ export class Formatter {
     } else {
       const rest = o.text.startsWith(this.sent) ? o.text.slice(this.sent.length) : '';
       if (rest && !isLlama(this.endpoint)) out.push(this.chunk(rest, null));
+      // OpenAI streams a call as its id and name first, then its arguments as fragments (here: one)
+      for (const [index, c] of (o.toolCalls ?? []).entries()) {
+        const delta = (d: Chunk) => { const ch = this.chunk(null, null); (ch['choices'] as Array<{ delta: Chunk }>)[0]!.delta = { tool_calls: [{ index, ...d }] }; return ch; };
+        out.push(delta({ id: c.id, type: 'function', function: { name: c.function.name, arguments: '' } }), delta({ function: { arguments: c.function.arguments } }));
+      }
       if (isLlama(this.endpoint)) { out.push(this.llama(o, rest)); return out; }
       out.push(this.chunk(isChatShaped(this.endpoint) ? null : '', o.finishReason, { timings: o.timings }));
     }

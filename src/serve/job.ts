@@ -5,6 +5,7 @@
 import type { DecodeResult, DecodeStep } from '../sampler/index.js';
 import type { TextTokenizer } from '../tokenizer/index.js';
 import type { Prepared } from './request.js';
+import type { ToolCall } from './tools.js';
 
 /** one position of the generated span: its text (null while masked) and the confidence it was committed with */
 export interface Cell { text: string | null; confidence: number | null; }
@@ -30,7 +31,9 @@ export interface Timings {
 
 export interface Outcome {
   text: string;
-  finishReason: 'stop' | 'length';
+  finishReason: 'stop' | 'length' | 'tool_calls';
+  /** the tool calls read from the answer (then `text` is what remains of it, possibly empty) */
+  toolCalls?: ToolCall[];
   /** llama-server stop_type */
   stopType: 'eos' | 'limit' | 'word';
   stoppingWord: string;

@@ -4,7 +4,8 @@
 // Field names follow interfaces.md: OpenAI chat/completions (§2.4), Mercury FIM + diffusing (§1.3, §1.4),
 // llama-server /infill (§2.1, §6).
 import { DECODE_DEFAULTS } from '../sampler/index.js';
-import type { ChatMessage } from '../tokenizer/index.js';
+import type { ChatMessage, ChatTool } from '../tokenizer/index.js';
+import { parseToolChoice, parseTools, type ToolChoice } from './tools.js';
 import { invalid } from './errors.js';
 
 export type Endpoint = 'chat' | 'completions' | 'fim' | 'infill' | 'completion' | 'apply' | 'edit';
@@ -48,6 +49,10 @@ export interface GenRequest {
   nIndent: number;
   /** OpenAI `response_format` (chat): the JSON Schema the answer must follow; null = free text */
   responseFormat: { type: 'json_object' | 'json_schema'; name: string; schema: unknown; strict: boolean } | null;
+  /** OpenAI tool calling (chat): the tools, the choice, and whether several calls may come back */
+  tools: ChatTool[];
+  toolChoice: ToolChoice;
+  parallelToolCalls: boolean;
 }
 
 type Body = Record<string, unknown>;
@@ -57,7 +62,7 @@ const OPENAI_COMMON = ['model', 'stream', 'stream_options', 'max_tokens', 'tempe
 const LLAMA_COMMON = ['model', 'prompt', 'n_predict', 'temperature', 'top_k', 'top_p', 'seed', 'stop', 'stream', 'diffusing',
   'n_cmpl', 'n', 'response_fields', 't_max_predict_ms', 'n_indent', 'presence_penalty', 'frequency_penalty'];
 const KNOWN: Record<Endpoint, string[]> = {
-  chat: [...OPENAI_COMMON, 'messages', 'max_completion_tokens', 'response_format'],
+  chat: [...OPENAI_COMMON, 'messages', 'max_completion_tokens', 'response_format', 'tools', 'tool_choice', 'parallel_tool_calls'],
   apply: [...OPENAI_COMMON, 'messages', 'max_completion_tokens'],
   edit: [...OPENAI_COMMON, 'messages', 'max_completion_tokens'],
   completions: [...OPENAI_COMMON, 'prompt', 'suffix', 'echo'],
@@ -205,10 +210,15 @@ export function parseGenRequest(endpoint: Endpoint, body: unknown): GenRequest {
   }
   const model = f.str('model') ?? null;
   const responseFormat = endpoint === 'chat' ? parseResponseFormat(b['response_format']) : null;
+  const tools = endpoint === 'chat' ? parseTools(b['tools']) : [];
+  const toolChoice = parseToolChoice(b['tool_choice'], tools);
+  const parallelToolCalls = f.bool('parallel_tool_calls') ?? true;
+  if (responseFormat && toolChoice !== 'none') throw invalid('response_format', 'give "response_format" or "tools", not both (a forced tool call is already structured)', 'conflicting_parameters');
   if (responseFormat && stream && f.bool('diffusing')) throw invalid('diffusing', '"diffusing" frames are not sent with "response_format" (the answer is built from the finished canvas)', 'unsupported_parameter');
   return {
     endpoint, model, messages, prompt, promptIds, suffix, stream, includeUsage, diffusing: f.bool('diffusing') ?? false,
     stop: f.stop('stop'), maxTokens, maxTokensParam, decode, hints, wireNames, nCmpl, responseFields, tMaxPredictMs, nIndent, responseFormat,
+    tools, toolChoice, parallelToolCalls,
   };
 }
 
@@ -224,13 +234,19 @@ function parseMessages(v: unknown): ChatMessage[] {
     const at = `messages[${i}]`;
     if (typeof m !== 'object' || m === null || Array.isArray(m)) throw invalid(at, `"${at}" must be an object, got ${describe(m)}`, 'invalid_type');
     const msg = m as Body;
-    for (const k of Object.keys(msg)) if (k !== 'role' && k !== 'content' && k !== 'name') throw invalid(`${at}.${k}`, `unknown field "${at}.${k}"`, 'unknown_parameter');
+    for (const k of Object.keys(msg)) if (!['role', 'content', 'name', 'tool_calls', 'tool_call_id'].includes(k)) throw invalid(`${at}.${k}`, `unknown field "${at}.${k}"`, 'unknown_parameter');
     const role = msg['role'];
     if (typeof role !== 'string' || !ROLES.includes(role)) throw invalid(`${at}.role`, `"${at}.role" must be one of ${ROLES.join(' | ')}, got ${describe(role)}`, 'invalid_value');
     if (msg['name'] !== undefined && typeof msg['name'] !== 'string') throw invalid(`${at}.name`, `"${at}.name" must be a string`, 'invalid_type');
+    const calls = msg['tool_calls'];
+    if (calls !== undefined && calls !== null && (role !== 'assistant' || !Array.isArray(calls) || !calls.every((c) => typeof c === 'object' && c !== null && typeof (c as Body)['id'] === 'string' && typeof ((c as Body)['function'] as Body | undefined)?.['name'] === 'string' && typeof ((c as Body)['function'] as Body | undefined)?.['arguments'] === 'string'))) {
+      throw invalid(`${at}.tool_calls`, `"${at}.tool_calls" belongs to an assistant message: [{id, type: "function", function: {name, arguments: string}}]`, 'invalid_value');
+    }
+    if (role === 'tool' && typeof msg['tool_call_id'] !== 'string') throw invalid(`${at}.tool_call_id`, `"${at}.tool_call_id" is required on a tool message (the call it answers)`, 'missing_required_parameter');
     const c = msg['content'];
     let content: string;
     if (typeof c === 'string') content = c;
+    else if ((c === null || c === undefined) && Array.isArray(calls)) content = ''; // an assistant turn that only called tools
     else if (Array.isArray(c)) {
       content = c.map((part: unknown, j) => {
         const p = part as Body | null;
@@ -238,7 +254,8 @@ function parseMessages(v: unknown): ChatMessage[] {
         return p['text'] as string;
       }).join('');
     } else throw invalid(`${at}.content`, `"${at}.content" must be a string or an array of text parts, got ${describe(c)}`, 'invalid_type');
-    return { role: role === 'developer' ? 'system' : role, content };
+    const extra = { ...(Array.isArray(calls) ? { tool_calls: calls as NonNullable<ChatMessage['tool_calls']> } : {}), ...(typeof msg['tool_call_id'] === 'string' ? { tool_call_id: msg['tool_call_id'] } : {}), ...(typeof msg['name'] === 'string' ? { name: msg['name'] } : {}) };
+    return { role: role === 'developer' ? 'system' : role, content, ...extra };
   });
 }
 

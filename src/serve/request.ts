@@ -9,6 +9,7 @@ import type { TextTokenizer } from '../tokenizer/index.js';
 import type { ServeConfig } from './config.js';
 import { invalid } from './errors.js';
 import { buildSkeleton, SchemaError, type Skeleton } from '../text/structured.js';
+import { callSchema, forcedTool, TOOL_CALL_CLOSE, TOOL_CALL_OPEN, toolSystemMessage } from './tools.js';
 import type { GenRequest } from './protocol.js';
 
 /** a model as the server serves it: its id, config, forward pass and tokenizer */
@@ -35,7 +36,10 @@ export function prepareRequest(served: ServedModel, cfg: ServeConfig, kind: Mode
   let promptIds: Int32Array;
   if (req.messages) {
     if (!tok.chatTemplate) throw invalid('messages', `model "${id}" has no chat template; use /v1/completions`, 'no_chat_template');
-    try { promptIds = tok.encodeChat(req.messages, { addGenerationPrompt: true }); } catch (e) { throw invalid('messages', `the chat template rejected the messages: ${(e as Error).message}`); }
+    // tools go through the template's own `tools` variable; a template without one gets them as a system message
+    const tools = req.toolChoice !== 'none' ? req.tools : [];
+    const messages = tools.length && !tok.templateHasTools ? [toolSystemMessage(tools), ...req.messages] : req.messages;
+    try { promptIds = tok.encodeChat(messages, { addGenerationPrompt: true, tools }); } catch (e) { throw invalid('messages', `the chat template rejected the messages: ${(e as Error).message}`); }
   } else promptIds = req.promptIds ? Int32Array.from(req.promptIds) : tok.encode(req.prompt);
   const V = config.vocabSize;
   const sp = tok.specials;
@@ -61,6 +65,15 @@ export function prepareRequest(served: ServedModel, cfg: ServeConfig, kind: Mode
   if (given !== null && given > room) throw invalid(genParam, `the prompt (${used} tokens) + "${genParam}" (${given}) is over the model's context of ${config.maxPositions} tokens`, 'context_length_exceeded');
   const causal = kind === 'causal';
   let structure: Skeleton | null = null;
+  const forced = forcedTool(req.tools, req.toolChoice);
+  if (forced) {
+    if (causal) throw invalid('tool_choice', `a forced tool call is pinned on a diffusion canvas; "${id}" is causal (use "auto")`, 'unsupported_parameter');
+    try { structure = buildSkeleton(callSchema(forced), tok, { before: TOOL_CALL_OPEN, after: TOOL_CALL_CLOSE }); } catch (e) {
+      if (e instanceof SchemaError) throw invalid('tools', `tool "${forced.function.name}": ${e.message}`, 'unsupported_schema');
+      throw e;
+    }
+    if (structure.length > room) throw invalid('tools', `the call's skeleton (${structure.length} tokens) + the prompt (${used}) do not fit the model's context of ${config.maxPositions} tokens`, 'context_length_exceeded');
+  }
   if (req.responseFormat) {
     if (causal) throw invalid('response_format', `"response_format" pins the JSON structure on a diffusion canvas; "${id}" is causal`, 'unsupported_parameter');
     try { structure = buildSkeleton(req.responseFormat.schema, tok); } catch (e) {

@@ -15,6 +15,7 @@ import { Formatter } from './format.js';
 import { Metrics } from './metrics.js';
 import { isLlama, LLAMA_IGNORED, MAX_N_CMPL, parseGenRequest, ROUTE, type Endpoint, type GenRequest } from './protocol.js';
 import { applyEdit, EDIT_DEFAULTS, editMessage, fenced, parseNextEdit } from './edit.js';
+import { callFromValue, extractToolCalls } from './tools.js';
 import cors from '@fastify/cors';
 
 /** seconds a client told 503 (queue full) should wait before retrying: about one short request's decode */
@@ -183,12 +184,22 @@ async function handle(engine: Engine, req: GenRequest, reply: FastifyReply, wrap
   raw.on('close', () => { if (!raw.writableFinished) ac.abort(); });
   const f = new Formatter(endpoint, req, engine.served.id, isLlama(endpoint) ? generationSettings(engine, prepared) : {});
   const warmUp = req.maxTokens === 0; // llama-server n_predict 0: nothing to generate (and no prompt cache to fill)
+  const tools = req.toolChoice !== 'none' && req.tools.length > 0;
+  const atEnd = wrap !== null || prepared.structure !== null || tools; // answers read from the finished text
+  // the finished text → the answer: next-edit's fences, tool calls (pinned on the canvas when forced, else parsed)
+  const finalize = (o: Outcome): Outcome => {
+    if (wrap) return { ...o, text: wrap(o.text) };
+    if (!tools) return o;
+    const found = prepared.structure ? { content: null, calls: [callFromValue(o.text)] } : extractToolCalls(o.text, req.tools);
+    const calls = req.parallelToolCalls ? found.calls : found.calls.slice(0, 1);
+    return calls.length ? { ...o, text: found.content ?? '', toolCalls: calls, finishReason: 'tool_calls' } : o;
+  };
   if (!req.stream) {
     try {
       if (warmUp) return req.nCmpl > 1 ? f.llamaMany(Array.from({ length: req.nCmpl }, () => warmUpOutcome(prepared))) : f.full(warmUpOutcome(prepared));
       if (req.nCmpl > 1) return f.llamaMany(await completions(engine, prepared, req.nCmpl, ac.signal));
       const o = await engine.submit(prepared, { signal: ac.signal });
-      return f.full(wrap ? { ...o, text: wrap(o.text) } : o);
+      return f.full(finalize(o));
     } catch (e) {
       if (e instanceof Cancelled) { reply.hijack(); raw.destroy(); return undefined; }
       throw e;
@@ -197,7 +208,7 @@ async function handle(engine: Engine, req: GenRequest, reply: FastifyReply, wrap
   let open = false;
   const send = (o: unknown) => { if (open && !raw.destroyed) raw.write(`data: ${typeof o === 'string' ? o : JSON.stringify(o)}\n\n`); };
   const run = warmUp ? Promise.resolve(warmUpOutcome(prepared))
-    : wrap || prepared.structure ? engine.submit(prepared, { signal: ac.signal }).then((o) => (wrap ? { ...o, text: wrap(o.text) } : o)) // sent whole at the end
+    : atEnd ? engine.submit(prepared, { signal: ac.signal }).then(finalize) // read whole at the end, then sent
     : engine.submit(prepared, { signal: ac.signal, onStep: (p) => { for (const c of f.step(p)) send(c); } }); // throws 503 before any byte is sent
   reply.hijack();
   raw.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', connection: 'keep-alive', 'x-accel-buffering': 'no' });

@@ -131,10 +131,12 @@ function build(s: unknown, path: string, parts: Part[]): Shape {
   }
 }
 
-/** a JSON Schema → the canvas skeleton for this tokenizer; throws SchemaError naming the unsupported part */
-export function buildSkeleton(schema: unknown, tok: TextTokenizer): Skeleton {
+/** a JSON Schema → the canvas skeleton for this tokenizer (fixed text around it, if given); throws SchemaError naming the unsupported part */
+export function buildSkeleton(schema: unknown, tok: TextTokenizer, around: { before?: string; after?: string } = {}): Skeleton {
   const parts: Part[] = [];
+  if (around.before) parts.push({ kind: 'fixed', text: around.before }); // e.g. a template's <tool_call> opener
   const shape = build(schema, '', parts);
+  if (around.after) parts.push({ kind: 'fixed', text: around.after });
   const c = classes(tok), V = tok.vocabSize;
   const pinned: Skeleton['pinned'] = [], allowed: Skeleton['allowed'] = [], spans: Array<{ at: number; n: number }> = [];
   let at = 0;

@@ -16,9 +16,17 @@ export interface SpecialTokens {
 }
 
 export interface ChatMessage {
-  role: 'system' | 'user' | 'assistant' | string;
+  role: 'system' | 'user' | 'assistant' | 'tool' | string;
   content: string;
+  /** an assistant turn's tool calls (OpenAI shape; Hugging Face templates read message.tool_calls) */
+  tool_calls?: Array<{ id: string; type: 'function'; function: { name: string; arguments: string } }>;
+  /** a tool turn: the call it answers */
+  tool_call_id?: string;
+  name?: string;
 }
+
+/** a tool the model may call (OpenAI `tools[]`; rendered through the template's `tools` variable) */
+export interface ChatTool { type: 'function'; function: { name: string; description?: string; parameters?: Record<string, unknown> } }
 
 export interface TokenizerFiles {
   tokenizerJson: Json; // tokenizer.json
@@ -136,12 +144,15 @@ export class TextTokenizer {
     return this.tok.decode(Array.from(ids), { skip_special_tokens: opts.skipSpecialTokens ?? false } as never);
   }
 
+  /** whether the chat template renders a `tools` list (Hugging Face's convention for tool calling) */
+  get templateHasTools(): boolean { return this.chatTemplate !== null && /\btools\b/.test(this.chatTemplate); }
+
   /** the chat template rendered to text (trusted text: tokenize with encodeWithSpecials, or use encodeChat) */
-  renderChat(messages: ChatMessage[], opts: { addGenerationPrompt?: boolean } = {}): string {
+  renderChat(messages: ChatMessage[], opts: { addGenerationPrompt?: boolean; tools?: readonly ChatTool[] } = {}): string {
     if (!this.template) throw new Error('tokenizer: this checkpoint has no chat_template in tokenizer_config.json');
     const str = (k: string) => tokenContent(this.tokenizerConfig[k]) ?? '';
     return this.template.render({
-      messages, add_generation_prompt: opts.addGenerationPrompt ?? true,
+      messages, add_generation_prompt: opts.addGenerationPrompt ?? true, ...(opts.tools?.length ? { tools: opts.tools } : {}),
       bos_token: str('bos_token'), eos_token: str('eos_token'), pad_token: str('pad_token'),
     });
   }
@@ -153,7 +164,7 @@ export class TextTokenizer {
    * message's content as plain text; a template that rewrites content (a placeholder does not come through
    * intact) cannot keep it plain, and the messages are refused.
    */
-  encodeChat(messages: ChatMessage[], opts: { addGenerationPrompt?: boolean } = {}): Int32Array {
+  encodeChat(messages: ChatMessage[], opts: { addGenerationPrompt?: boolean; tools?: readonly ChatTool[] } = {}): Int32Array {
     const holds = (t: string) => this.specialStrings.find((x) => t.includes(x));
     if (!messages.some((m) => holds(m.content))) return this.encodeWithSpecials(this.renderChat(messages, opts));
     // NUL never occurs in a template; a message holding one takes the fallback path
