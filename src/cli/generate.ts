@@ -2,6 +2,7 @@
 // Loads a model through the library's text generator (loadModel: the shipped dllm-code-mini by default), decodes
 // with the diffusion decoder (or AR for a causal model), streams the text as it settles, and prints speed the way Fast-dLLM reports it: generated
 // tokens up to EOS / wall time, tokens per forward (TPF) and the number of forward evaluations (NFE).
+import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import type { Completion, TextOptions, TextStep } from '../text/generator.js';
 import type { CacheMode } from '../model/diffusion-lm.js';
@@ -14,13 +15,20 @@ import { flagHelp, flagOptions, flagValues } from './flags.js';
 
 export { DEFAULT_MODEL, resolveModel } from '../platform/node-generator.js';
 
+function readJson(file: string): Record<string, unknown> {
+  let v: unknown;
+  try { v = JSON.parse(readFileSync(file, 'utf8')); } catch (e) { throw new Error(`--json-schema ${file}: ${(e as Error).message}`); }
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new Error(`--json-schema ${file}: a JSON Schema is an object`);
+  return v as Record<string, unknown>;
+}
+
 function generateHelp(isInfill: boolean): string {
   const usage = isInfill ? 'usage: dllm infill --prefix TEXT --suffix TEXT [--model NAME|DIR] [decoder flags]\n  fills the gap between prefix and suffix (a diffusion model)'
     : 'usage: dllm generate [PROMPT] [--model NAME|DIR] [decoder flags]\n  continues PROMPT; prints tokens/s, tokens per forward (TPF) and forward evaluations (NFE)';
   return flagHelp(usage, DECODE_DEFAULTS, [
     ['--model NAME|DIR', `a model in models/ or a folder (default ${DEFAULT_MODEL})`], ['--backend auto|ort|wasm|ref', 'compute backend (default auto)'],
     ['--dtype f32|f16|q8', 'weight storage (default f32)'], ['--cache none|prefix|dual', 'Fast-dLLM block cache (default none)'],
-    ['--threads N', '0 = all cores'], ['--prompt-ids 1,2,3', 'the prompt as token ids'], ['--json', 'print one JSON line'], ['--show-steps', 'draw the canvas at every step'],
+    ['--threads N', '0 = all cores'], ['--prompt-ids 1,2,3', 'the prompt as token ids'], ['--json-schema FILE', 'answer as JSON following this schema (pinned on the canvas)'], ['--json', 'print one JSON line'], ['--show-steps', 'draw the canvas at every step'],
     ...(isInfill ? [['--prefix TEXT', 'the code before the gap'], ['--suffix TEXT', 'the code after it (required)']] as Array<[string, string]> : []),
     ['(defaults)', 'TEXT_DEFAULTS: decoder threshold, earlyStop true; below, the sampler\'s own'],
   ]);
@@ -34,7 +42,7 @@ export async function generate(argv: string[], isInfill = false): Promise<number
   const options: Record<string, { type: 'string' | 'boolean'; default?: string }> = {
     model: { type: 'string', default: DEFAULT_MODEL }, 'prompt-ids': { type: 'string' }, cache: { type: 'string' },
     dtype: { type: 'string' }, threads: { type: 'string' }, json: { type: 'boolean' }, 'show-steps': { type: 'boolean' },
-    backend: { type: 'string' },
+    backend: { type: 'string' }, 'json-schema': { type: 'string' },
   };
   Object.assign(options, flagOptions(DECODE_DEFAULTS));
   if (isInfill) { options['prefix'] = { type: 'string', default: '' }; options['suffix'] = { type: 'string' }; }
@@ -53,7 +61,9 @@ export async function generate(argv: string[], isInfill = false): Promise<number
   const lm = await loadModel(String(values['model']), { backend, dtype: parseDtype(values['dtype'] as string | undefined), threads: threadsFlag, cache: cacheFlag as CacheMode });
   try {
     // the text options: TEXT_DEFAULTS (threshold decoding, early stop), then the flags; checked before loading work
-    const opts: TextOptions = { ...decodeFlags, ...(genLength !== undefined ? { maxTokens: genLength } : {}) };
+    const schemaFile = values['json-schema'] as string | undefined;
+    const jsonSchema = schemaFile === undefined ? undefined : readJson(schemaFile);
+    const opts: TextOptions = { ...decodeFlags, ...(genLength !== undefined ? { maxTokens: genLength } : {}), ...(jsonSchema ? { jsonSchema } : {}) };
     lm.options(opts, isInfill);
     if (isInfill && lm.kind === 'causal' && !lm.infills) throw new Error('infill needs a diffusion model (a causal model without FIM tokens cannot see the suffix)');
     const tok = lm.tokenizer, mask = tok.specials.mask ?? -1;

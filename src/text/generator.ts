@@ -9,6 +9,7 @@ import { DiffusionLM, type CacheMode } from '../model/diffusion-lm.js';
 import type { ForwardModel } from '../model/forward.js';
 import { arGenerate, generate, parseArDecodeOptions, parseDecodeOptions, type Commit, type DecodeOptions, type DecodeResult, type DecodeStep } from '../sampler/index.js';
 import type { ChatMessage, TextTokenizer } from '../tokenizer/index.js';
+import { buildSkeleton } from './structured.js';
 
 export type ModelKind = 'diffusion' | 'causal';
 
@@ -21,6 +22,11 @@ export interface TextOptions extends Partial<Omit<DecodeOptions, 'genLength'>> {
   cache?: CacheMode;
   /** a prompt too long for the context loses its beginning instead of failing */
   truncatePrompt?: boolean;
+  /**
+   * a JSON Schema the answer follows (diffusion models): its skeleton is pinned on the canvas and each value
+   * cell limited to its type's tokens (structured.ts); the text is the JSON read back, valid by construction
+   */
+  jsonSchema?: Record<string, unknown>;
 }
 
 /**
@@ -96,7 +102,7 @@ export class TextGenerator {
 
   /** the decoder options of a call: TEXT_DEFAULTS, then the caller's */
   options(o: TextOptions = {}, infill = false): Readonly<DecodeOptions> {
-    const { maxTokens, stop: _s, cache: _c, truncatePrompt: _t, ...decode } = o;
+    const { maxTokens, stop: _s, cache: _c, truncatePrompt: _t, jsonSchema: _j, ...decode } = o;
     const raw = { ...(this.kind === 'diffusion' ? { decoder: TEXT_DEFAULTS.decoder } : {}), ...(this.tokenizer.specials.eos !== null ? { earlyStop: TEXT_DEFAULTS.earlyStop } : {}),
       ...(infill ? { infillMayEnd: true } : {}), ...decode, genLength: maxTokens ?? TEXT_DEFAULTS.maxTokens };
     return this.kind === 'causal' ? parseArDecodeOptions(raw) : parseDecodeOptions(raw);
@@ -105,7 +111,10 @@ export class TextGenerator {
   /** decode, step by step; `prompt` is text or ids; returns the Completion */
   async *stream(prompt: string | ArrayLike<number>, o: TextOptions = {}, suffix: string | null = null): AsyncGenerator<TextStep, Completion> {
     const tok = this.tokenizer, sp = tok.specials, t0 = performance.now();
-    const d = this.options(o, suffix !== null);
+    if (o.jsonSchema && this.kind !== 'diffusion') throw new Error('jsonSchema pins the JSON structure on a diffusion canvas; this model is causal');
+    const skeleton = o.jsonSchema ? buildSkeleton(o.jsonSchema, tok) : null;
+    // a skeleton: one block over it (slots fill in any order), and its empty cells (EOS) do not end the decode
+    const d = skeleton ? this.options({ blockLength: skeleton.length, steps: skeleton.length, ...o, maxTokens: skeleton.length, earlyStop: false }, false) : this.options(o, suffix !== null);
     const fim = suffix !== null && this.kind === 'causal' ? fimIds(tok) : null;
     if (suffix !== null && !this.infills) throw new Error('infill: this causal model has no FIM tokens, so it cannot see a suffix');
     let ids = typeof prompt === 'string' ? tok.encode(prompt) : Int32Array.from(prompt);
@@ -121,8 +130,8 @@ export class TextGenerator {
     }
     let gen: AsyncGenerator<DecodeStep, DecodeResult>;
     if (this.kind === 'causal') gen = arGenerate(this.causal(ids.length + d.genLength + 1), { prompt: ids }, d);
-    else gen = generate(this.denoiser(o.cache ?? this.cache), { prompt: ids, ...(suf && suf.length ? { suffix: suf } : {}) }, d);
-    const ends = [sp.eos, sp.eot].filter((t): t is number => t !== null), stops = o.stop ?? [];
+    else gen = generate(this.denoiser(o.cache ?? this.cache), { prompt: ids, ...(suf && suf.length ? { suffix: suf } : {}), ...(skeleton ? { pinned: skeleton.pinned, allowed: skeleton.allowed } : {}) }, d);
+    const ends = [sp.eos, sp.eot].filter((t): t is number => t !== null), stops = skeleton ? [] : o.stop ?? [];
     let result: DecodeResult | null = null, last: DecodeStep | null = null, firstMs = NaN, settled = '', settledLen = -1, stopped: string | null = null;
     for (;;) {
       const r = await gen.next();
@@ -138,6 +147,11 @@ export class TextGenerator {
       yield { step: s.step, nfe: s.nfe, canvas: c, text: settled, committed: s.committed, raw: s };
     }
     const out = result?.ids ?? last?.canvas.slice(0, Math.max(0, settledLen)) ?? new Int32Array(0);
+    if (skeleton && result) {
+      const n = result.canvas.length;
+      return { text: JSON.stringify(skeleton.read(result.canvas)), ids: result.canvas, finishReason: 'stop', nfe: result.nfe, tokensPerForward: result.nfe ? n / result.nfe : 0,
+        promptTokens: ids.length, truncatedPrompt, timings: { totalMs: performance.now() - t0, modelMs: result.modelMs, firstMs } };
+    }
     const text = stopped ?? tok.decode(out, { skipSpecialTokens: true });
     const nfe = result?.nfe ?? last?.nfe ?? 0, n = stopped !== null ? tok.encode(stopped).length : out.length;
     return {

@@ -73,3 +73,30 @@ test('the skeleton: braces, keys and quotes are pinned; only value cells are fre
   assert.equal(pinned + sk.allowed.length, sk.length, 'every position is pinned or a constrained cell');
   assert.equal(sk.allowed.length, 1, 'one boolean cell');
 });
+
+test('the library (lm.complete with jsonSchema) and the CLI (dllm generate --json-schema FILE) give valid JSON', async () => {
+  const { loadModel } = await import('../../src/platform/node-generator.js');
+  const { FIXTURE } = await import('./helpers.js');
+  const { execFile } = await import('node:child_process');
+  const { promisify } = await import('node:util');
+  const { mkdtempSync, writeFileSync, rmSync } = await import('node:fs');
+  const { join } = await import('node:path');
+  const { tmpdir } = await import('node:os');
+  const schema = { type: 'object', properties: { ok: { type: 'boolean' }, n: { type: 'integer', maximum: 50 }, s: { type: 'string', maxLength: 4 } }, required: ['ok', 'n', 's'], additionalProperties: false };
+  const validate = new Ajv({ strict: false }).compile(schema);
+  const lm = await loadModel(FIXTURE, { backend: 'ref', threads: 1 });
+  try {
+    for (const seed of [0, 1, 2]) {
+      const c = await lm.complete('x', { jsonSchema: schema, temperature: 1, seed });
+      assert.ok(validate(JSON.parse(c.text)), c.text);
+      assert.ok(c.tokensPerForward > 0);
+    }
+  } finally { lm.dispose(); }
+  const dir = mkdtempSync(join(tmpdir(), 'dllm-schema-')), file = join(dir, 'schema.json');
+  writeFileSync(file, JSON.stringify(schema));
+  try {
+    const cli = new URL('../../../bin/dllm.js', import.meta.url).pathname;
+    const { stdout } = await promisify(execFile)(process.execPath, [cli, 'generate', 'x', '--model', FIXTURE, '--json-schema', file, '--json']);
+    assert.ok(validate(JSON.parse(JSON.parse(stdout).text)), stdout);
+  } finally { rmSync(dir, { recursive: true, force: true }); }
+});
