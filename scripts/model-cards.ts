@@ -89,6 +89,13 @@ Config: [\`configs/${name}.json\`](../../configs/${name}.json). Loss curve: [los
 
 ${evals.length ? `| task | metric | score | samples | tok/s | TPF | command |\n| --- | --- | ---: | ---: | ---: | ---: | --- |\n${evals.map(({ d, s: e }) => `| ${d} | ${e.metric ?? (e.estimator === 'exact' ? 'exact NLL' : 'ELBO bound')} | ${e.pass1 !== undefined ? `${(100 * e.pass1).toFixed(1)} %` : e.bitsPerByte !== undefined ? `${Number(e.bitsPerByte).toFixed(3)} bits/byte` : '—'} | ${e.samples ?? e.windows ?? '—'} | ${e.tokensPerSecond ? Number(e.tokensPerSecond).toFixed(0) : '—'} | ${e.tokensPerForward ? Number(e.tokensPerForward).toFixed(2) : '—'} | \`npx dllm eval ${e.task ?? d}${e.split ? ` --split ${e.split}` : ''} --model ${name}${e.task === 'ppl' ? ` --data runs/corpus --windows ${e.windows}` : e.samples && e.samples < (FULL_SET[d] ?? Infinity) ? ` --limit ${e.samples}` : ''}\` |`).join('\n')}` : 'Not evaluated yet.'}
 
+## Chat
+
+A code model, not an assistant. Its chat template (tokenizer_config.json) turns a conversation into one Python
+prompt — system messages as \`#\` comment lines, user and assistant messages as they are — and the model
+continues it, so \`/v1/chat/completions\`, the \`openai\` client and the AI SDK work: send code, or a comment
+that describes the code.
+
 ## Continue training
 
 The run folder (F32 weights, AdamW state) is not committed. Rebuild the corpus (\`npx dllm data corpus --out runs/corpus\`;

@@ -1,5 +1,6 @@
 // `dllm serve` as a process: it prints its URL, serves two models given with --model twice, and on SIGTERM
 // stops accepting, lets the in-flight stream finish with [DONE], and exits 0. Bad flags fail with one line.
+// Start-up waits up to 30 s for the URL line: a loaded 2-core machine (training beside the tests) is slow to load models.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile, spawn } from 'node:child_process';
@@ -17,7 +18,7 @@ test('dllm serve: two models, then SIGTERM drains the in-flight request and exit
   child.stderr.on('data', (d: Buffer) => { err += d.toString(); });
   const exited = once(child, 'exit');
   try {
-    for (let i = 0; i < 200 && !/on (http:\/\/\S+)/.test(err); i++) await new Promise((r) => setTimeout(r, 25));
+    for (let i = 0; i < 1200 && !/on (http:\/\/\S+)/.test(err); i++) await new Promise((r) => setTimeout(r, 25));
     const url = /on (http:\/\/\S+)/.exec(err)?.[1];
     assert.ok(url, `no URL in: ${err}`);
     const models = await (await fetch(`${url}/v1/models`)).json() as { data: Array<{ id: string }> };
@@ -55,15 +56,20 @@ test('dllm serve stops when the process that started it dies (npx, a shell, a se
   const sh = spawn('sh', ['-c', `"${process.execPath}" "${CLI}" serve --model "${LLADA}" --port 0 --threads 1 --quiet & wait`], { stdio: ['ignore', 'ignore', 'pipe'] });
   let err = '';
   sh.stderr.on('data', (d: Buffer) => { err += d.toString(); });
-  for (let i = 0; i < 200 && !/on (http:\/\/\S+)/.test(err); i++) await new Promise((r) => setTimeout(r, 25));
-  const url = /on (http:\/\/\S+)/.exec(err)?.[1];
-  assert.ok(url, `no URL in: ${err}`);
-  assert.equal((await fetch(`${url}/health`)).status, 200);
-  sh.kill('SIGKILL');
-  let alive = true;
-  for (let i = 0; i < 40 && alive; i++) {
-    await new Promise((r) => setTimeout(r, 100));
-    alive = await fetch(`${url}/health`).then(() => true, () => false);
+  try {
+    for (let i = 0; i < 1200 && !/on (http:\/\/\S+)/.test(err); i++) await new Promise((r) => setTimeout(r, 25));
+    const url = /on (http:\/\/\S+)/.exec(err)?.[1];
+    assert.ok(url, `no URL in: ${err}`);
+    assert.equal((await fetch(`${url}/health`)).status, 200);
+    sh.kill('SIGKILL');
+    let alive = true;
+    for (let i = 0; i < 40 && alive; i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      alive = await fetch(`${url}/health`).then(() => true, () => false);
+    }
+    assert.equal(alive, false, 'the server still answers 4 s after its parent died');
+  } finally {
+    sh.kill('SIGKILL'); // the server, re-parented, stops by itself within PARENT_POLL_MS
+    sh.stderr.destroy();
   }
-  assert.equal(alive, false, 'the server still answers 4 s after its parent died');
 });
