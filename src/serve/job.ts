@@ -107,8 +107,7 @@ export class Job {
     const decodeMs = performance.now() - this.t0, promptN = this.p.promptIds.length, n = result.canvas.length;
     return {
       text, finishReason: 'stop', stopType: 'eos', stoppingWord: '', promptTokens: promptN, completionTokens: n,
-      timings: { prompt_n: promptN, prompt_ms: round(this.firstMs), predicted_n: n, predicted_ms: round(decodeMs), predicted_per_second: round(decodeMs > 0 ? n * 1000 / decodeMs : 0),
-        nfe: result.nfe, tokens_per_forward: round(result.nfe ? n / result.nfe : 0), queue_ms: round(this.t0 - this.queuedAt) },
+      timings: timingsOf(promptN, this.firstMs, n, decodeMs, result.nfe, this.t0 - this.queuedAt),
     };
   }
 
@@ -120,10 +119,11 @@ export class Job {
   private editorLimit(): Stop | null {
     const { nIndent, tMaxPredictMs } = this.p.req, t = this.settled;
     if (nIndent > 0) {
-      for (let at = t.indexOf('\n'); at >= 0; at = t.indexOf('\n', at + 1)) {
-        const line = t.slice(at + 1, t.indexOf('\n', at + 1) < 0 ? undefined : t.indexOf('\n', at + 1));
-        const indent = line.length - line.trimStart().length;
-        if (line.trim() !== '' && indent < nIndent) return { text: t.slice(0, at + 1), word: '', type: 'limit' };
+      const lines = t.split('\n');
+      // the first line continues the cursor's line; each later one starts after `at` characters
+      for (let i = 1, at = lines[0]!.length + 1; i < lines.length; at += lines[i]!.length + 1, i++) {
+        const line = lines[i]!, indent = line.length - line.trimStart().length;
+        if (line.trim() !== '' && indent < nIndent) return { text: t.slice(0, at), word: '', type: 'limit' };
       }
     }
     if (tMaxPredictMs > 0 && t.includes('\n') && performance.now() - this.t0 > tMaxPredictMs) return { text: t, word: '', type: 'limit' };
@@ -145,11 +145,7 @@ export class Job {
       text, finishReason: stopType === 'word' || stopType === 'eos' ? 'stop' : 'length',
       stopType, stoppingWord: stopped?.word ?? '',
       promptTokens: promptN, completionTokens,
-      timings: {
-        prompt_n: promptN, prompt_ms: round(this.firstMs), predicted_n: completionTokens,
-        predicted_ms: round(decodeMs), predicted_per_second: round(decodeMs > 0 ? completionTokens * 1000 / decodeMs : 0),
-        nfe, tokens_per_forward: round(nfe ? completionTokens / nfe : 0), queue_ms: round(this.t0 - this.queuedAt),
-      },
+      timings: timingsOf(promptN, this.firstMs, completionTokens, decodeMs, nfe, this.t0 - this.queuedAt),
     };
   }
 }
@@ -172,6 +168,15 @@ export function warmUpOutcome(p: Prepared): Outcome {
   const promptN = p.promptIds.length + (p.suffixIds?.length ?? 0);
   return {
     text: '', finishReason: 'length', stopType: 'limit', stoppingWord: '', promptTokens: promptN, completionTokens: 0,
-    timings: { prompt_n: promptN, prompt_ms: 0, predicted_n: 0, predicted_ms: 0, predicted_per_second: 0, nfe: 0, tokens_per_forward: 0, queue_ms: 0 },
+    timings: timingsOf(promptN, 0, 0, 0, 0, 0),
+  };
+}
+
+/** llama-server `timings` from the counts and times of one request (ms rounded to µs) */
+export function timingsOf(promptN: number, promptMs: number, predictedN: number, predictedMs: number, nfe: number, queueMs: number): Timings {
+  return {
+    prompt_n: promptN, prompt_ms: round(promptMs), predicted_n: predictedN, predicted_ms: round(predictedMs),
+    predicted_per_second: round(predictedMs > 0 ? predictedN * 1000 / predictedMs : 0),
+    nfe, tokens_per_forward: round(nfe ? predictedN / nfe : 0), queue_ms: round(queueMs),
   };
 }

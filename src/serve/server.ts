@@ -9,7 +9,7 @@ import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify';
 import type { ServeConfig } from './config.js';
 import type { Engine, Outcome } from './engine.js';
 import type { Prepared } from './request.js';
-import { warmUpOutcome } from './job.js';
+import { timingsOf, warmUpOutcome } from './job.js';
 import { ApiError, Cancelled, invalid, toApiError } from './errors.js';
 import { Formatter } from './format.js';
 import { Metrics } from './metrics.js';
@@ -144,7 +144,7 @@ async function handleApply(engine: Engine, req: GenRequest, reply: FastifyReply)
   const promptTokens = tok.encode(content).length, completionTokens = tok.encode(merged).length, ms = performance.now() - t0;
   const o: Outcome = {
     text: merged, finishReason: 'stop', stopType: 'eos', stoppingWord: '', promptTokens, completionTokens,
-    timings: { prompt_n: promptTokens, prompt_ms: 0, predicted_n: completionTokens, predicted_ms: ms, predicted_per_second: ms ? completionTokens * 1000 / ms : 0, nfe: 0, tokens_per_forward: 0, queue_ms: 0 },
+    timings: timingsOf(promptTokens, 0, completionTokens, ms, 0, 0),
   };
   const f = new Formatter('apply', req, engine.served.id);
   if (!req.stream) return f.full(o);
