@@ -4,6 +4,7 @@
 // llama-server `timings`. The engine (engine.ts) owns scheduling; a Job only watches its own row.
 import type { DecodeResult, DecodeStep } from '../sampler/index.js';
 import type { TextTokenizer } from '../tokenizer/index.js';
+import { findStop as earliestStop, SettledText } from '../text/settled.js';
 import type { Prepared } from './request.js';
 import type { ToolCall } from './tools.js';
 
@@ -51,8 +52,9 @@ export class Job {
   t0 = 0;
   /** ms from the start of decoding to the first step (llama-server prompt_ms: the first forward reads the prompt) */
   firstMs = 0;
-  private settledLen = -1;
-  private settled = '';
+  /** settled text, append-only (text/settled.ts) */
+  private readonly settledText: SettledText;
+  private get settled(): string { return this.settledText.text; }
   private stopped: Stop | null = null;
   private last: DecodeStep | null = null;
   private readonly confidence: Float32Array; // (G) confidence each position was committed with
@@ -64,6 +66,7 @@ export class Job {
     this.confidence = new Float32Array(p.options.genLength).fill(NaN);
     this.hold = Math.max(0, ...p.req.stop.map((s) => s.length - 1));
     this.ends = [tok.specials.eos, tok.specials.eot].filter((t): t is number => t !== null);
+    this.settledText = new SettledText(tok);
   }
 
   start(): void { this.t0 = performance.now(); }
@@ -74,12 +77,7 @@ export class Job {
     this.last = s;
     if (!this.firstMs) this.firstMs = performance.now() - this.t0;
     for (const x of s.committed) if (x.position < this.confidence.length) this.confidence[x.position] = x.confidence;
-    let end = 0;
-    while (end < c.length && c[end] !== mask && !ends.includes(c[end]!)) end++;
-    if (end !== this.settledLen) {
-      const t = tok.decode(c.subarray(0, end), { skipSpecialTokens: true });
-      if (!t.endsWith('\uFFFD')) { this.settled = t; this.settledLen = end; }
-    }
+    this.settledText.update(c);
     this.stopped = this.p.structure ? null : findStop(this.settled, this.p.req.stop) ?? this.editorLimit(); // a skeleton runs to its end
     if (this.stopped) return true;
     if (this.hooks.onStep) {
@@ -153,14 +151,10 @@ export class Job {
 /** why a job ended before its decoder did: a stop string (word), or an editor limit (limit) */
 interface Stop { text: string; word: string; type: 'word' | 'limit'; }
 
-/** the earliest stop string in text: the text before it and the word */
+/** the earliest stop string in text, as a Stop */
 function findStop(text: string, stops: readonly string[]): Stop | null {
-  let best: Stop | null = null, at = Infinity;
-  for (const w of stops) {
-    const i = text.indexOf(w);
-    if (i >= 0 && i < at) { at = i; best = { text: text.slice(0, i), word: w, type: 'word' }; }
-  }
-  return best;
+  const hit = earliestStop(text, stops);
+  return hit ? { ...hit, type: 'word' } : null;
 }
 
 /** n_predict 0 (an editor's warm-up): the request was read and checked; nothing is generated */

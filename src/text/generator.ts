@@ -9,6 +9,7 @@ import { DiffusionLM, type CacheMode } from '../model/diffusion-lm.js';
 import type { ForwardModel } from '../model/forward.js';
 import { arGenerate, generate, parseArDecodeOptions, parseDecodeOptions, type Commit, type DecodeOptions, type DecodeResult, type DecodeStep } from '../sampler/index.js';
 import type { ChatMessage, TextTokenizer } from '../tokenizer/index.js';
+import { findStop, SettledText } from './settled.js';
 import { buildSkeleton } from './structured.js';
 
 export type ModelKind = 'diffusion' | 'causal';
@@ -131,22 +132,19 @@ export class TextGenerator {
     let gen: AsyncGenerator<DecodeStep, DecodeResult>;
     if (this.kind === 'causal') gen = arGenerate(this.causal(ids.length + d.genLength + 1), { prompt: ids }, d);
     else gen = generate(this.denoiser(o.cache ?? this.cache), { prompt: ids, ...(suf && suf.length ? { suffix: suf } : {}), ...(skeleton ? { pinned: skeleton.pinned, allowed: skeleton.allowed } : {}) }, d);
-    const ends = [sp.eos, sp.eot].filter((t): t is number => t !== null), stops = skeleton ? [] : o.stop ?? [];
-    let result: DecodeResult | null = null, last: DecodeStep | null = null, firstMs = NaN, settled = '', settledLen = -1, stopped: string | null = null;
+    const stops = skeleton ? [] : o.stop ?? [], settled = new SettledText(tok);
+    let result: DecodeResult | null = null, last: DecodeStep | null = null, firstMs = NaN, stopped: string | null = null;
     for (;;) {
       const r = await gen.next();
       if (r.done) { result = r.value; break; }
       const s = r.value, c = s.canvas;
       last = s;
-      let end = 0;
-      while (end < c.length && c[end] !== sp.mask && !ends.includes(c[end]!)) end++;
-      if (end > 0 && Number.isNaN(firstMs)) firstMs = performance.now() - t0;
-      if (end !== settledLen) { const t = tok.decode(c.subarray(0, end), { skipSpecialTokens: true }); if (!t.endsWith('\uFFFD')) { settled = t; settledLen = end; } }
-      const hit = stops.map((w) => settled.indexOf(w)).filter((i) => i >= 0);
-      if (hit.length) { stopped = settled.slice(0, Math.min(...hit)); await gen.return(undefined as never); break; }
-      yield { step: s.step, nfe: s.nfe, canvas: c, text: settled, committed: s.committed, raw: s };
+      if (settled.update(c) > 0 && Number.isNaN(firstMs)) firstMs = performance.now() - t0;
+      const hit = findStop(settled.text, stops);
+      if (hit) { stopped = hit.text; await gen.return(undefined as never); break; }
+      yield { step: s.step, nfe: s.nfe, canvas: c, text: settled.text, committed: s.committed, raw: s };
     }
-    const out = result?.ids ?? last?.canvas.slice(0, Math.max(0, settledLen)) ?? new Int32Array(0);
+    const out = result?.ids ?? last?.canvas.slice(0, Math.max(0, settled.length)) ?? new Int32Array(0);
     if (skeleton && result) {
       const n = result.canvas.length;
       return { text: JSON.stringify(skeleton.read(result.canvas)), ids: result.canvas, finishReason: 'stop', nfe: result.nfe, tokensPerForward: result.nfe ? n / result.nfe : 0,
