@@ -43,7 +43,7 @@ function tokenizerSample(docs: Doc[], maxBytes: number): string[] {
 export async function writeTokenData(out: string, train: Doc[], val: Doc[],
   opts: { vocabSize: number; tokenizerJson?: Record<string, unknown> | undefined; tokenizerSampleBytes: number; fim: boolean; onProgress?: (what: string) => void }): Promise<StreamStats> {
   const sample = tokenizerSample(train, opts.tokenizerSampleBytes);
-  opts.onProgress?.(`tokenizer: BPE ${opts.vocabSize} on ${sample.length} files`);
+  opts.onProgress?.(opts.tokenizerJson ? `tokenizer: the one given (--tokenizer)` : `tokenizer: BPE ${opts.vocabSize} on ${sample.length} files`);
   const tokenizerJson = opts.tokenizerJson ?? toTokenizerJson(trainBpe(countWords(sample), { vocabSize: opts.vocabSize, specialTokens: OUR_SPECIALS }));
   const tokenizerConfig = { eos_token: OUR_SPECIALS[0], mask_token: OUR_SPECIALS[1], pad_token: OUR_SPECIALS[0], clean_up_tokenization_spaces: false, model_max_length: 1024, chat_template: CODE_CHAT_TEMPLATE };
   const tok = new TextTokenizer({ tokenizerJson, tokenizerConfig });

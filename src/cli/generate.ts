@@ -8,7 +8,7 @@ import type { Completion, TextOptions, TextStep } from '../text/generator.js';
 import type { CacheMode } from '../model/diffusion-lm.js';
 import { parseBackend } from '../platform/node-backend.js';
 import { DEFAULT_MODEL, loadModel } from '../platform/node-generator.js';
-import { DECODE_DEFAULTS } from '../sampler/index.js';
+import { DECODE_DEFAULTS, decoderHelp } from '../sampler/index.js';
 import { parseDtype, parseIds } from './model-commands.js';
 import { CanvasView } from './canvas-view.js';
 import { flagHelp, flagOptions, flagValues } from './flags.js';
@@ -31,7 +31,7 @@ function generateHelp(isInfill: boolean): string {
     ['--threads N', '0 = all cores'], ['--prompt-ids 1,2,3', 'the prompt as token ids'], ['--json-schema FILE', 'answer as JSON following this schema (pinned on the canvas)'], ['--json', 'print one JSON line'], ['--show-steps', 'draw the canvas at every step'],
     ...(isInfill ? [['--prefix TEXT', 'the code before the gap'], ['--suffix TEXT', 'the code after it (required)']] as Array<[string, string]> : []),
     ['(defaults)', 'TEXT_DEFAULTS: decoder threshold, earlyStop true; below, the sampler\'s own'],
-  ]);
+  ]) + `\n\ndecoders (--decoder NAME):\n${decoderHelp()}`;
 }
 
 export async function infill(argv: string[]): Promise<number> {

@@ -1,4 +1,5 @@
 // The dllm command line: argv → typed options → library calls. Each command lives in its own module.
+import { DECODERS } from '../sampler/index.js';
 import { parseArgs } from 'node:util';
 import { createKernels } from '../platform/node.js';
 import { VERSION } from '../version.js';
@@ -19,7 +20,7 @@ const USAGE = `dllm ${VERSION} — diffusion language models in TypeScript
 
 Usage:
   dllm generate [PROMPT] [--model NAME|DIR] [--backend auto|ort|wasm|ref] [--gen-length 128] [--block-length 32] [--steps N]
-                [--decoder fixed|threshold|factor|origin|maskgit_plus|topk_margin|entropy] [--threshold 0.9]
+                [--decoder ${DECODERS.join('|')}] [--threshold 0.9]
                 [--factor 1] [--cache none|prefix|dual] [--temperature 0] [--top-p 1] [--top-k 0]
                 [--remasking low_confidence|random] [--cfg-scale 0] [--alg-temp 0] [--eps 0.001]
                 [--logits-eos-inf true|false] [--confidence-eos-eot-inf true|false] [--early-stop true|false]

@@ -3,7 +3,7 @@
 // can swap one for the other. Token choice: argmax at temperature 0; else logits/τ → top-k → top-p →
 // sample, the order of Hugging Face's logits processors and llama.cpp's default sampler chain.
 import type { CausalModel } from './types.js';
-import type { DecodeStep, DecodeResult } from './decode.js';
+import type { DecodeStep, DecodeResult } from './types.js';
 import { resolveArOptions, type DecodeOptions } from './options.js';
 import { DecodeRng } from './rng.js';
 import { checkLogits, penalize, softmaxInto, sampleCategorical, tokenCounts } from './propose.js';

@@ -14,12 +14,13 @@
 // Letters: A rows in a call, B = A + rows with guidance (their unconditional copies), T call columns,
 // G generated span, L block, R region length, V vocabulary.
 import type { Denoiser, DenoiseInput } from './types.js';
-import { isDreamDecoder, type DecodeOptions } from './options.js';
+import type { DecodeOptions } from './options.js';
+import { decoderSpec, type CountRule, type DecoderSpec } from './decoders.js';
 import type { DecodeRng } from './rng.js';
 import { transferCounts, dreamTimesteps, dreamFraction, dreamTransferCount } from './schedule.js';
-import { checkLogits, penalize, rowLogits, tokenCounts, proposeLlada, proposeDream, DreamScratch, guide, type DreamConfidence } from './propose.js';
+import { checkLogits, penalize, rowLogits, tokenCounts, proposeLlada, proposeDream, DreamScratch, guide } from './propose.js';
 import { byConfidence, fixedCount, thresholdCount, factorCount, sampleWithoutReplacement, type Candidate } from './select.js';
-import type { DecodeResult, DecodeStep, GenerateRequest } from './decode.js';
+import type { DecodeResult, DecodeStep, GenerateRequest } from './types.js';
 
 export interface BatchStep {
   steps: DecodeStep[]; // one per row in the call, in the order the rows were added
@@ -28,7 +29,7 @@ export interface BatchStep {
 
 class Row {
   readonly G: number; readonly L: number; readonly numBlocks: number; readonly stepsPerBlock: number;
-  readonly dream: boolean; readonly dreamKind: DreamConfidence; readonly ts: Float32Array | null;
+  readonly spec: DecoderSpec; readonly dream: boolean; readonly ts: Float32Array | null;
   readonly x: Int32Array; // (Ti) this row's canvas
   readonly g0: number; // first generated column
   readonly conditioning: Uint8Array; // (Ti) 1 where decided from the start (prompt, suffix, pins): masked in the CFG input
@@ -41,9 +42,9 @@ class Row {
 
   constructor(readonly id: number, req: GenerateRequest, readonly o: DecodeOptions, readonly rng: DecodeRng, mask: number, eos: number | null, ends: readonly number[]) {
     this.G = o.genLength; this.L = o.blockLength; this.numBlocks = this.G / this.L;
-    this.dream = isDreamDecoder(o.decoder);
-    this.dreamKind = o.decoder === 'topk_margin' ? 'margin' : o.decoder === 'entropy' ? 'negEntropy' : 'probability';
-    this.stepsPerBlock = o.decoder === 'threshold' || o.decoder === 'factor' ? Infinity : o.steps / this.numBlocks;
+    this.spec = decoderSpec(o.decoder);
+    this.dream = this.spec.family === 'dream';
+    this.stepsPerBlock = this.spec.stepsPerBlock === 'until-done' ? Infinity : o.steps / this.numBlocks;
     this.ts = this.dream ? dreamTimesteps(o.eps, this.stepsPerBlock) : null;
     const P = req.prompt.length, S = req.suffix?.length ?? 0, G = this.G;
     this.g0 = P;
@@ -82,7 +83,7 @@ class Row {
   wantsCall(mask: number): boolean { return !this.done && this.blockSteps < this.stepsPerBlock && this.masked(mask).length > 0; }
   enterBlock(mask: number): void {
     this.blockSteps = 0;
-    this.counts = this.o.decoder === 'fixed' ? transferCounts(this.masked(mask).length, this.stepsPerBlock) : null;
+    this.counts = this.spec.count === 'linear' ? transferCounts(this.masked(mask).length, this.stepsPerBlock) : null;
   }
 }
 
@@ -218,7 +219,7 @@ export class DecodeBatch {
       return counts ? penalize(l, counts, o.presencePenalty, o.frequencyPenalty) : l;
     };
     let chosen: Candidate[];
-    if (o.decoder === 'origin') {
+    if (r.spec.count === 'dream-origin') {
       // Dream origin: each masked position unmasks with probability 1 − s/t, then gets a sampled token
       const frac = dreamFraction(r.ts!, r.blockSteps, r.stepsPerBlock);
       const moving = cands.filter(() => r.rng.uniform() < frac);
@@ -226,7 +227,7 @@ export class DecodeBatch {
     } else {
       const all: Candidate[] = cands.map((p) => {
         const l = rowL(p);
-        const pr = r.dream ? proposeDream(l, o.temperature, o.topP, o.topK, r.dreamKind, r.rng, this.scratch) : proposeLlada(l, o.temperature, r.rng);
+        const pr = r.dream ? proposeDream(l, o.temperature, o.topP, o.topK, r.spec.confidence, r.rng, this.scratch) : proposeLlada(l, o.temperature, r.rng);
         return { position: p, ...pr };
       });
       if (!r.dream && o.remasking === 'random') for (const c of all) c.confidence = r.rng.uniform(); // generate.py torch.rand
@@ -254,19 +255,23 @@ export class DecodeBatch {
   }
 }
 
+/** the decoder's count rule → how many of the candidates (ranked by confidence) this step commits */
+const COUNT: Record<Exclude<CountRule, 'dream-origin'>, (sorted: Candidate[], r: Row) => number> = {
+  linear: (sorted, r) => fixedCount(sorted, r.counts![r.blockSteps]!),
+  threshold: (sorted, r) => thresholdCount(sorted, r.o.threshold),
+  factor: (sorted, r) => factorCount(sorted, r.o.factor),
+  // Dream _sample: int(M·(1 − s/t)) of the M masks (all on the last step)
+  'dream-topk': (sorted, r) => dreamTransferCount(sorted.length, r.ts!, r.blockSteps, r.stepsPerBlock),
+};
+
 function choose(all: Candidate[], r: Row): Candidate[] {
-  const o = r.o;
-  if (r.dream) {
-    // Dream _sample: int(M·(1 − s/t)) of the M masks (all on the last step), top-k or sampled by alg_temp
-    const k = dreamTransferCount(all.length, r.ts!, r.blockSteps, r.stepsPerBlock);
-    if (k <= 0) return [];
-    if (o.algTemp > 0) return sampleWithoutReplacement(all, k, o.algTemp, r.rng).map((i) => all[i]!);
-    return byConfidence(all).slice(0, k);
-  }
+  const rule = r.spec.count;
+  if (rule === 'dream-origin') throw new Error('generate: the origin decoder moves each mask by itself (no count rule)');
   const sorted = byConfidence(all);
-  const k = o.decoder === 'fixed' ? fixedCount(sorted, r.counts![r.blockSteps]!)
-    : o.decoder === 'threshold' ? thresholdCount(sorted, o.threshold)
-    : factorCount(sorted, o.factor);
+  const k = COUNT[rule](sorted, r);
+  if (k <= 0) return [];
+  // Dream alg_temp > 0: k positions sampled from softmax(conf / alg_temp), drawn in position order (`all`)
+  if (r.dream && r.o.algTemp > 0) return sampleWithoutReplacement(all, k, r.o.algTemp, r.rng).map((i) => all[i]!);
   return sorted.slice(0, k);
 }
 

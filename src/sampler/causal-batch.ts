@@ -2,7 +2,7 @@
 // diffusion requests with one loop: each step gives every row one token (round robin over their arGenerate
 // generators; a causal model has no batched decoder here, each row has its own KV cache).
 import type { BatchStep } from './batch.js';
-import type { DecodeResult, DecodeStep } from './decode.js';
+import type { DecodeResult, DecodeStep } from './types.js';
 import type { DecodeOptions } from './options.js';
 import type { CausalModel } from './types.js';
 import { arGenerate } from './ar.js';

@@ -2,18 +2,10 @@
 // parseDecodeOptions(unknown), which rejects unknown keys and wrong types naming the key (style.md §3.5).
 // CLI flags and server fields map 1:1 onto these keys (--block-length ↔ blockLength).
 
-/**
- * The decoders, each after its published source:
- *   fixed        — LLaDA generate.py `generate` (ML-GSAI/LLaDA): linear schedule per block, top-k by confidence
- *   threshold    — Fast-dLLM llada/generate.py `get_transfer_index` with `threshold` (arXiv 2505.22618 §3.2)
- *   factor       — Fast-dLLM `get_transfer_index_dynamic` (factor rule; later Fast-dLLM code, also in dInfer)
- *   origin, maskgit_plus, topk_margin, entropy — Dream `diffusion_generate` → `_sample` (HKUNLP/Dream
- *                  generation_utils.py, as vendored in NVlabs/Fast-dLLM dream/model/generation_utils.py)
- */
-export type Decoder = 'fixed' | 'threshold' | 'factor' | 'origin' | 'maskgit_plus' | 'topk_margin' | 'entropy';
-export const DECODERS: readonly Decoder[] = ['fixed', 'threshold', 'factor', 'origin', 'maskgit_plus', 'topk_margin', 'entropy'];
-const DREAM: readonly Decoder[] = ['origin', 'maskgit_plus', 'topk_margin', 'entropy'];
-export const isDreamDecoder = (d: Decoder): boolean => DREAM.includes(d);
+// The decoders and their sources live in one table (decoders.ts); options.ts reads it for the checks.
+import { DECODERS, decoderSpec, decodersOf, isDreamDecoder, type Decoder } from './decoders.js';
+export { DECODERS, isDreamDecoder, type Decoder };
+const DREAM = decodersOf('dream');
 
 export interface DecodeOptions {
   decoder: Decoder;
@@ -159,7 +151,7 @@ export function checkOptions(o: DecodeOptions): void {
   if (o.genLength % o.blockLength !== 0) bad('genLength', `(${o.genLength}) must be a multiple of blockLength (${o.blockLength}) (generate.py asserts this)`);
   const numBlocks = o.genLength / o.blockLength;
   if (!(Number.isSafeInteger(o.steps) && o.steps > 0)) bad('steps', `must be a positive integer, got ${o.steps}`);
-  if ((o.decoder === 'fixed' || isDreamDecoder(o.decoder)) && o.steps % numBlocks !== 0) bad('steps', `(${o.steps}) must be a multiple of the number of blocks (${numBlocks}) (generate.py asserts this)`);
+  if (decoderSpec(o.decoder).stepsPerBlock === 'schedule' && o.steps % numBlocks !== 0) bad('steps', `(${o.steps}) must be a multiple of the number of blocks (${numBlocks}) (generate.py asserts this)`);
   if (!(o.temperature >= 0)) bad('temperature', `must be ≥ 0, got ${o.temperature}`);
   if (!(o.threshold > 0 && o.threshold <= 1)) bad('threshold', `must be in (0, 1], got ${o.threshold}`);
   if (!(o.factor > 0)) bad('factor', `must be > 0, got ${o.factor}`);
@@ -174,7 +166,7 @@ export function checkOptions(o: DecodeOptions): void {
   // the proposal filters exist only in the Dream sampler (sample_tokens); LLaDA's Gumbel-max has none
   if (!dream && o.topP !== 1) bad('topP', `applies to the Dream decoders (${DREAM.join(', ')}) and AR decoding, not "${o.decoder}"`);
   if (!dream && o.topK !== 0) bad('topK', `applies to the Dream decoders (${DREAM.join(', ')}) and AR decoding, not "${o.decoder}"`);
-  if (dream && o.remasking !== 'low_confidence') bad('remasking', `applies to the LLaDA decoders (fixed, threshold, factor); Dream's confidence is chosen by "decoder"`);
+  if (dream && o.remasking !== 'low_confidence') bad('remasking', `applies to the LLaDA decoders (${decodersOf('llada').join(', ')}); Dream's confidence is chosen by "decoder"`);
 }
 
 function describe(v: unknown): string {

@@ -9,6 +9,7 @@
 // (torch.argmax returns the first maximum). Randomness comes from the caller's DecodeRng, in a fixed order
 // that scripts/reference/samplers/common.py mirrors.
 import type { DecodeRng } from './rng.js';
+import type { ConfidenceKind } from './decoders.js';
 
 export interface Proposal { token: number; confidence: number; }
 
@@ -78,7 +79,7 @@ export function proposeLlada(l: Float64Array, temperature: number, rng: DecodeRn
   return { token, confidence: softmaxAt(l, token) };
 }
 
-export type DreamConfidence = 'probability' | 'margin' | 'negEntropy';
+export type DreamConfidence = ConfidenceKind; // decoders.ts: the table names each decoder's kind
 
 /** scratch for proposeDream, reused across positions */
 export class DreamScratch {

@@ -52,3 +52,44 @@ export interface CausalState {
   append(tokens: Int32Array): Promise<Float32Array>;
   dispose(): void;
 }
+
+// What a decoding loop takes and yields (decode.ts drives batch.ts; both read these, neither imports the other's types)
+
+/** one prompt; ids only (the tokenizer is the caller's) */
+export interface GenerateRequest {
+  prompt: ArrayLike<number>;
+  /** infilling: ids after the masked middle (the middle is genLength positions) */
+  suffix?: ArrayLike<number>;
+  /** ids pinned inside the generated span: `offset` 0 = first generated position (LLaDA app.py `pos:word`) */
+  pinned?: ReadonlyArray<{ offset: number; ids: ArrayLike<number> }>;
+  /**
+   * token constraints inside the generated span: position `offset` may only take the ids where `ids[v]` is 1
+   * (a (V) 0/1 mask; structured output's value slots). Applied before any proposal, like the banned ids.
+   */
+  allowed?: ReadonlyArray<{ offset: number; ids: Uint8Array }>;
+  /** this row's own seed: it then draws exactly what it would draw decoded alone with options.seed = seed */
+  seed?: number;
+}
+
+export interface Commit { position: number; token: number; confidence: number; } // position in the generated span
+
+export interface DecodeStep {
+  row: number; // request index in the batch (0 for generate)
+  step: number; // this row's steps so far, 0-based across blocks
+  block: number;
+  nfe: number; // denoiser calls this row took part in, so far
+  forward: number; // denoiser calls of the whole batch so far (the steps of one call share it)
+  committed: Commit[]; // by position
+  canvas: Int32Array; // (G) the generated span, mask id where undecided — a copy, safe to keep
+  finished: boolean; // this row's last step
+}
+
+export interface DecodeResult {
+  ids: Int32Array; // generated ids before the first EOS/EoT (the middle, when infilling)
+  canvas: Int32Array; // (G) the whole generated span
+  finishReason: 'stop' | 'length'; // stop: an EOS/EoT was generated
+  nfe: number;
+  tokensPerForward: number; // ids.length / nfe (Fast-dLLM counts tokens up to EOS)
+  elapsedMs: number; // wall time from the row's start to its end
+  modelMs: number; // time inside the denoiser calls this row took part in (shared by the rows of a call)
+}

@@ -89,3 +89,21 @@ test('VERSION matches package.json', async () => {
   const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { version: string };
   assert.equal(VERSION, pkg.version);
 });
+
+test('no import circles among the sources (type-only imports count: a circle of types is still a tangle)', () => {
+  const key = (f: string) => relative(src, f);
+  const graph = new Map(files.map((f) => [key(f), imports(f).filter((s) => s.startsWith('.'))
+    .map((s) => key(join(f, '..', s.replace(/\.js$/, '.ts')))).filter((t) => files.some((g) => key(g) === t))]));
+  const state = new Map<string, 'open' | 'done'>(), circles: string[] = [], path: string[] = [];
+  const visit = (n: string): void => {
+    state.set(n, 'open'); path.push(n);
+    for (const m of graph.get(n) ?? []) {
+      if (state.get(m) === 'open') circles.push([...path.slice(path.indexOf(m)), m].join(' → '));
+      else if (!state.has(m)) visit(m);
+    }
+    path.pop(); state.set(n, 'done');
+  };
+  for (const n of graph.keys()) if (!state.has(n)) visit(n);
+  assert.ok([...graph.values()].some((e) => e.length > 0), 'the import graph has no edges: the resolver is broken');
+  assert.deepEqual(circles, [], `import circles:\n${circles.join('\n')}`);
+});

@@ -61,3 +61,19 @@ test('ranges and cross-field rules name the key (generate.py\'s asserts, spelled
   assert.throws(() => parseDecodeOptions({ eps: 0 }), /"eps" must be in \(0, 1\)/);
   assert.deepEqual(parseDecodeOptions({ decoder: 'maskgit_plus', topP: 0.95, topK: 20, temperature: 0.2 }).topK, 20);
 });
+
+test('the decoder table drives the checks and the help: every decoder has a row, a source and a help line', async () => {
+  const { DECODER_TABLE, DECODERS, decoderHelp, isDreamDecoder } = await import('../../src/sampler/decoders.js');
+  assert.deepEqual([...DECODERS].sort(), Object.keys(DECODER_TABLE).sort());
+  const help = decoderHelp().split('\n');
+  for (const d of DECODERS) {
+    const line = help.find((l) => l.trimStart().startsWith(`${d} `));
+    assert.ok(line, `--decoder help has no line for ${d}`);
+    assert.ok(line.includes(DECODER_TABLE[d].source), `the help line of ${d} cites its source`);
+    // 'schedule' decoders split steps over blocks, so steps must divide by the block count (generate.py asserts)
+    const o = { decoder: d, genLength: 64, blockLength: 32, steps: 3 };
+    if (DECODER_TABLE[d].stepsPerBlock === 'schedule') assert.throws(() => resolveOptions(o), /steps/, d);
+    else assert.equal(resolveOptions(o).steps, 3, `${d} runs until its block is done; steps is not checked`);
+    assert.equal(isDreamDecoder(d), DECODER_TABLE[d].family === 'dream');
+  }
+});
