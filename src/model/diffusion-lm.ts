@@ -47,7 +47,7 @@ export class DiffusionLM {
     const positions = req.positions ?? defaultPositions(B, T);
     const keyValid = req.keyValid ?? null;
     // model rows whose logits we need: [start, end), or one earlier for a shifted model
-    const need0 = shift ? Math.max(0, start - 1) : start, need1 = shift ? end - 1 : end;
+    const need0 = shift ? Math.max(0, start - 1) : start, need1 = shift ? Math.max(end - 1, need0 + 1) : end;
     let logits: Float32Array; // (B, computed rows, V)
     let c0: number, c1: number; // computed rows [c0, c1)
     const full = this.cacheMode === 'none' || !req.region || req.region.blockStart || !this.cache || this.cache.capacity !== T || this.cache.B !== B;
@@ -59,23 +59,25 @@ export class DiffusionLM {
         }
       }
       c0 = 0; c1 = T;
-      logits = await this.model.forward({ tokens, B, T, positions, keyValid, ...(this.cacheMode !== 'none' ? { cache: this.cache!, rowStart: 0 } : {}) });
+      logits = await this.model.forward({ tokens, B, T, positions, keyValid, logitRows: logitRows(B, T, need0 - c0, need1 - c0), ...(this.cacheMode !== 'none' ? { cache: this.cache!, rowStart: 0 } : {}) });
     } else {
       c0 = need0;
       c1 = this.cacheMode === 'prefix' ? T : Math.max(need1, end);
       const R = c1 - c0;
       logits = await this.model.forward({
         tokens: this.rows(tokens, B, T, c0, c1), B, T: R, positions: this.rows(positions, B, T, c0, c1),
-        keyValid, cache: this.cache!, rowStart: c0,
+        keyValid, cache: this.cache!, rowStart: c0, logitRows: logitRows(B, R, need0 - c0, need1 - c0),
       });
     }
     this.rowsComputed += B * (c1 - c0);
-    // gather the aligned rows [start, end) → (B, end − start, V)
-    const R = end - start, C = c1 - c0, out = new Float32Array(B * R * V);
+    // logits hold the model rows [need0, need1) of each batch entry: (B, N, V); align them → (B, end − start, V)
+    const R = end - start, N = need1 - need0;
+    if (!shift) return logits; // rows [start, end) exactly, in order
+    const out = new Float32Array(B * R * V);
     for (let b = 0; b < B; b++) {
       for (let i = start; i < end; i++) {
-        const src = shift ? Math.max(0, i - 1) : i;
-        out.set(logits.subarray((b * C + src - c0) * V, (b * C + src - c0 + 1) * V), (b * R + i - start) * V);
+        const src = Math.max(0, i - 1) - need0; // Dream: row i is scored by model row i − 1 (row 0 by itself)
+        out.set(logits.subarray((b * N + src) * V, (b * N + src + 1) * V), (b * R + i - start) * V);
       }
     }
     return out;
@@ -86,4 +88,15 @@ export class DiffusionLM {
     if (this.cache) this.model.freeCache(this.cache);
     this.cache = null;
   }
+}
+
+/**
+ * the (B·C) row indices of rows [a, b) of every batch entry of a call over C rows: the LM head (C × V per
+ * row, about a third of a small model's per-row work) and the logits transfer then cover only the rows the
+ * sampler reads, not the whole canvas
+ */
+function logitRows(B: number, C: number, a: number, b: number): Int32Array {
+  const out = new Int32Array(B * (b - a));
+  for (let i = 0; i < B; i++) for (let r = a; r < b; r++) out[i * (b - a) + r - a] = i * C + r;
+  return out;
 }
