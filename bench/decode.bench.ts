@@ -8,9 +8,10 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import ort from 'onnxruntime-node';
-import { resolveModel } from '../src/cli/generate.js';
 import { forwardThroughput, type ForwardRow } from '../src/cli/bench-forward.js';
-import { EvalModel } from '../src/cli/eval-model.js';
+import { loadModel, resolveModel } from '../src/platform/node-generator.js';
+import { TextGenerator, type TextOptions } from '../src/text/generator.js';
+import type { ForwardInput, ForwardModel, KVCache } from '../src/model/forward.js';
 import { buildMatmulBoundModel } from '../src/onnx/graph.js';
 import { createKernels } from '../src/platform/node.js';
 import { validateConfig } from '../src/model/config.js';
@@ -18,7 +19,6 @@ import { randomWeights } from '../src/model/weights.js';
 import { loadF32Weights } from '../src/platform/node-model.js';
 import { ortSession, OrtTransformer, ORT_VERSION } from '../src/platform/node-ort.js';
 import { Rng } from '../src/train/rng.js';
-import { parseDecodeOptions } from '../src/sampler/index.js';
 import { llamaCppGreedy } from './llama-cpp-generate.js';
 
 const PROMPTS = ['def fibonacci(n):\n', 'import os\nimport sys\n\n', 'class Stack:\n    def __init__(self):\n', 'def read_json(path):\n', 'for i in range(10):\n'];
@@ -73,34 +73,68 @@ for (const [label, c] of [
 }
 
 // ---- decode -----------------------------------------------------------------------------------------------
-interface DecRow { model: string; backend: string; decoder: string; cache: string; tokens: number; seconds: number; tokensPerSecond: number; tpf: number; nfe: number; firstSettledMs: number; }
+// Each setting through the library (loadModel → TextGenerator), its forward timed from outside and, on ORT,
+// from inside (ForwardProfile), so that every step's milliseconds split into: the graph run (wasm: the whole
+// forward), building its inputs, KV-cache rows copied out and back, aligning the logits rows (DiffusionLM),
+// and the sampler's JS (softmax, top-k, commit, settled text) = wall − time inside the denoiser.
+interface Breakdown { stepMs: number; runMs: number; inputsMs: number | null; cacheMs: number | null; logitsMs: number; samplerMs: number; }
+interface DecRow { model: string; backend: string; decoder: string; cache: string; tokens: number; seconds: number; tokensPerSecond: number; tpf: number; nfe: number; firstSettledMs: number; perStep: Breakdown; }
 const decode: DecRow[] = [];
-const settings: Array<[string, 'none' | 'prefix' | 'dual', Record<string, unknown>]> = [
+const settings: Array<[string, 'none' | 'prefix' | 'dual', TextOptions]> = [
   ['fixed steps=64', 'none', { decoder: 'fixed', steps: GEN }], ['fixed steps=32', 'none', { decoder: 'fixed', steps: GEN / 2 }],
   ['threshold τ=0.9', 'none', { decoder: 'threshold', threshold: 0.9 }], ['threshold τ=0.9', 'prefix', { decoder: 'threshold', threshold: 0.9 }],
   ['threshold τ=0.9', 'dual', { decoder: 'threshold', threshold: 0.9 }], ['factor f=1', 'dual', { decoder: 'factor', factor: 1 }],
 ];
-async function run(m: EvalModel, backend: 'wasm' | 'ort', label: string, cache: 'none' | 'prefix' | 'dual' | 'kv', extra: Record<string, unknown>): Promise<void> {
-  const o = parseDecodeOptions({ genLength: GEN, blockLength: BLOCK, earlyStop: true, ...extra });
-  const c0 = cache === 'kv' ? 'none' : cache;
-  await m.complete(PROMPTS[0]!, null, o, [], c0); // warm-up
-  let tokens = 0, ms = 0, nfe = 0, first = 0;
-  for (const p of PROMPTS) {
-    const c = await m.complete(p, null, o, [], c0);
-    tokens += c.tokens; ms += c.ms; nfe += c.nfe; first += Number.isNaN(c.firstMs) ? c.ms : c.firstMs;
+
+/** a ForwardModel seen from outside: the time and count of its forward calls */
+class TimedForward implements ForwardModel {
+  ms = 0; calls = 0;
+  constructor(readonly inner: ForwardModel) {}
+  get config() { return this.inner.config; }
+  async forward(input: ForwardInput): Promise<Float32Array> {
+    const t0 = performance.now();
+    try { return await this.inner.forward(input); } finally { this.ms += performance.now() - t0; this.calls++; }
   }
-  decode.push({ model: m.name, backend, decoder: label, cache, tokens, seconds: ms / 1000, tokensPerSecond: (tokens * 1000) / ms, tpf: tokens / nfe, nfe, firstSettledMs: first / PROMPTS.length });
-  console.error(`${m.name} ${backend} ${label} ${cache}: ${((tokens * 1000) / ms).toFixed(1)} tok/s`);
+  createCache(B: number, capacity: number) { return this.inner.createCache(B, capacity); }
+  freeCache(cache: KVCache) { this.inner.freeCache(cache); }
+  dispose() { this.inner.dispose(); }
+}
+
+async function open(name: string, backend: 'wasm' | 'ort'): Promise<{ lm: TextGenerator; timed: TimedForward }> {
+  const base = await loadModel(name, { backend, threads });
+  const timed = new TimedForward(base.model);
+  return { lm: new TextGenerator({ config: base.config, model: timed, tokenizer: base.tokenizer, backend: base.backend, dispose: () => base.dispose() }), timed };
+}
+
+async function run(name: string, m: { lm: TextGenerator; timed: TimedForward }, backend: 'wasm' | 'ort', label: string, cache: 'none' | 'prefix' | 'dual' | 'kv', extra: TextOptions): Promise<void> {
+  const o: TextOptions = { maxTokens: GEN, ...(m.lm.kind === 'diffusion' ? { blockLength: BLOCK, cache: cache === 'kv' ? 'none' : cache, ...extra } : {}) };
+  await m.lm.complete(PROMPTS[0]!, o); // warm-up
+  const profile = m.lm.model instanceof TimedForward && m.lm.model.inner instanceof OrtTransformer ? m.lm.model.inner.profile : null;
+  m.timed.ms = 0; m.timed.calls = 0; profile?.reset();
+  let tokens = 0, ms = 0, nfe = 0, first = 0, modelMs = 0;
+  for (const p of PROMPTS) {
+    const c = await m.lm.complete(p, o);
+    tokens += c.ids.length; ms += c.timings.totalMs; nfe += c.nfe; modelMs += c.timings.modelMs;
+    first += Number.isNaN(c.timings.firstMs) ? c.timings.totalMs : c.timings.firstMs;
+  }
+  const per = (x: number) => x / nfe;
+  const perStep: Breakdown = {
+    stepMs: per(ms), runMs: per(profile ? profile.runMs : m.timed.ms), inputsMs: profile ? per(profile.inputsMs) : null,
+    cacheMs: profile ? per(profile.cacheMs) : null, logitsMs: per(modelMs - m.timed.ms), samplerMs: per(ms - modelMs),
+  };
+  decode.push({ model: name, backend, decoder: label, cache, tokens, seconds: ms / 1000, tokensPerSecond: (tokens * 1000) / ms, tpf: tokens / nfe, nfe, firstSettledMs: first / PROMPTS.length, perStep });
+  console.error(`${name} ${backend} ${label} ${cache}: ${((tokens * 1000) / ms).toFixed(1)} tok/s, ${perStep.stepMs.toFixed(2)} ms/step (run ${perStep.runMs.toFixed(2)})`);
 }
 for (const backend of ['wasm', 'ort'] as const) {
-  const diff = await EvalModel.load(diffDir, 'dllm-code-mini', { backend, threads }, 'none'); // once per backend: the cache is per call
-  try { for (const [label, cache, extra] of settings) await run(diff, backend, label, cache, extra); } finally { diff.dispose(); }
-  const ar = await EvalModel.load(arDir, 'dllm-code-mini-ar', { backend, threads }, 'none');
-  try { await run(ar, backend, 'AR greedy', 'kv', { decoder: 'origin' }); } finally { ar.dispose(); }
+  const diff = await open('dllm-code-mini', backend);
+  try { for (const [label, cache, extra] of settings) await run('dllm-code-mini', diff, backend, label, cache, extra); } finally { diff.lm.dispose(); }
+  const ar = await open('dllm-code-mini-ar', backend);
+  try { await run('dllm-code-mini-ar', ar, backend, 'AR greedy', 'kv', {}); } finally { ar.lm.dispose(); }
 }
 const cpp = await llamaCppGreedy(arDir, PROMPTS, GEN, threads);
 if ('skip' in cpp) console.error(`llama.cpp AR skipped: ${cpp.skip}`);
-else decode.push({ model: 'dllm-code-mini-ar', backend: 'llama.cpp', decoder: 'AR greedy', cache: 'kv', tokens: cpp.tokens, seconds: cpp.ms / 1000, tokensPerSecond: (cpp.tokens * 1000) / cpp.ms, tpf: 1, nfe: cpp.tokens, firstSettledMs: cpp.firstMs });
+else decode.push({ model: 'dllm-code-mini-ar', backend: 'llama.cpp', decoder: 'AR greedy', cache: 'kv', tokens: cpp.tokens, seconds: cpp.ms / 1000, tokensPerSecond: (cpp.tokens * 1000) / cpp.ms, tpf: 1, nfe: cpp.tokens, firstSettledMs: cpp.firstMs,
+  perStep: { stepMs: cpp.ms / cpp.tokens, runMs: NaN, inputsMs: null, cacheMs: null, logitsMs: NaN, samplerMs: NaN } });
 k.dispose();
 
 const f1 = (x: number | null, d = 1) => (x === null ? '—' : x.toFixed(d));
@@ -117,6 +151,10 @@ const md = [
   '## Generation (tokens to EOS / wall time; TPF = tokens / NFE)', '',
   '| model | backend | decoder | cache | tokens | tok/s | TPF | NFE | first settled token (ms) |', '| --- | --- | --- | --- | --- | --- | --- | --- | --- |',
   ...decode.map((r) => `| ${r.model} | ${r.backend} | ${r.decoder} | ${r.cache} | ${r.tokens} | ${r.tokensPerSecond.toFixed(1)} | ${r.tpf.toFixed(2)} | ${r.nfe} | ${r.firstSettledMs.toFixed(0)} |`),
+  '', '## Where a step\'s milliseconds go (per denoiser call, mean over the prompts)', '',
+  'run: the ONNX graph (wasm: the whole forward on our kernels); inputs: ids, positions, attention bias; KV copies: cached rows copied into the feeds and new rows back; logits: aligning the needed rows (DiffusionLM); sampler: the JS between calls (softmax, top-k, commit, settled text).', '',
+  '| model | backend | decoder | cache | step ms | run | inputs | KV copies | logits | sampler |', '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
+  ...decode.filter((r) => r.backend !== 'llama.cpp').map((r) => { const b = r.perStep; return `| ${r.model} | ${r.backend} | ${r.decoder} | ${r.cache} | ${b.stepMs.toFixed(2)} | ${b.runMs.toFixed(2)} | ${f1(b.inputsMs, 2)} | ${f1(b.cacheMs, 2)} | ${b.logitsMs.toFixed(2)} | ${b.samplerMs.toFixed(2)} |`; }),
   '', 'llama.cpp runs the AR twin only: node-llama-cpp has no diffusion sampler (llama.cpp\'s is the llama-diffusion-cli example).',
 ].join('\n');
 console.log(md);

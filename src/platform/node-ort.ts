@@ -26,7 +26,18 @@ export function ortSession(model: string | Uint8Array, threads = 0): Promise<ort
   return typeof model === 'string' ? ort.InferenceSession.create(model, opts) : ort.InferenceSession.create(model, opts);
 }
 
+/**
+ * Where a forward's milliseconds go (bench:decode's breakdown): building the inputs (ids, positions, the
+ * attention bias, the cache rows copied out), the graph run itself, and copying the new keys/values back.
+ * Accumulated over calls; reset() between measurements.
+ */
+export class ForwardProfile {
+  calls = 0; inputsMs = 0; runMs = 0; cacheMs = 0;
+  reset(): void { this.calls = 0; this.inputsMs = 0; this.runMs = 0; this.cacheMs = 0; }
+}
+
 export class OrtTransformer implements ForwardModel {
+  readonly profile = new ForwardProfile();
   private constructor(readonly config: ModelConfig, private readonly session: ort.InferenceSession) {}
 
   /** build the graph from f32 weights (our parameter names) and open a session */
@@ -47,6 +58,7 @@ export class OrtTransformer implements ForwardModel {
 
   async forward(input: ForwardInput): Promise<Float32Array> {
     const cfg = this.config, { B, T, tokens, cache } = input;
+    const t0 = performance.now();
     const { N, rowStart, Tk } = checkForwardInput(cfg, input);
     for (let i = 0; i < N; i++) if (!(tokens[i]! >= 0 && tokens[i]! < cfg.vocabSize)) throw new Error(`model: token id ${tokens[i]} at ${i} is outside the vocabulary 0..${cfg.vocabSize - 1}`);
     const positions = input.positions ?? defaultPositions(B, T, rowStart);
@@ -77,7 +89,12 @@ export class OrtTransformer implements ForwardModel {
       attn_bias: new ort.Tensor('float32', bias, [B, 1, T, kEnd]), query_valid: new ort.Tensor('float32', queryValid, [B, 1, T, 1]), logit_rows: new ort.Tensor('int64', i64(rows), [rows.length]),
     };
     const Hkv = cfg.numKvHeads, D = cfg.headDim, kvRow = Hkv * D;
+    let copyMs = 0; // the cached rows copied out into the feeds (a KV-cache copy, counted with the write-back)
     const slice = (buf: Float32Array | null, from: number, to: number): ort.Tensor => { // rows [from, to) of (B, Tk, Hkv, D)
+      const c0 = performance.now();
+      try { return sliceRows(buf, from, to); } finally { copyMs += performance.now() - c0; }
+    };
+    const sliceRows = (buf: Float32Array | null, from: number, to: number): ort.Tensor => {
       const n = Math.max(0, to - from), out = new Float32Array(B * n * kvRow);
       if (buf && n) for (let b = 0; b < B; b++) out.set(buf.subarray((b * Tk + from) * kvRow, (b * Tk + to) * kvRow), b * n * kvRow);
       return new ort.Tensor('float32', out, [B, n, Hkv, D]);
@@ -89,7 +106,9 @@ export class OrtTransformer implements ForwardModel {
       feeds[`past_value_after.${l}`] = slice(cache?.v[l] ?? null, rowStart + T, cache ? kEnd : 0);
     }
     // without a cache nobody reads the new keys/values: fetch the logits alone (ORT then skips those outputs)
+    const t1 = performance.now();
     const out = cache ? await this.session.run(feeds) : await this.session.run(feeds, ['logits']);
+    const t2 = performance.now();
     if (cache) {
       for (let l = 0; l < cfg.numLayers; l++) {
         const k = out[`present_key.${l}`]!.data as Float32Array, v = out[`present_value.${l}`]!.data as Float32Array;
@@ -99,6 +118,8 @@ export class OrtTransformer implements ForwardModel {
         }
       }
     }
+    const p = this.profile;
+    p.calls++; p.inputsMs += t1 - t0 - copyMs; p.runMs += t2 - t1; p.cacheMs += copyMs + performance.now() - t2;
     return out['logits']!.data as Float32Array;
   }
 
