@@ -1,0 +1,90 @@
+// `loadModel` for the browser (no node:* here): a model folder's URL, or its files, → the same TextGenerator
+// (text/generator.ts) that Node's loadModel returns, on the WebAssembly kernels in the page. In a page:
+//   import { loadModel } from 'dllm/web';           // or '/web/dllm.js' from `dllm serve`
+//   const lm = await loadModel('/model/dllm-code-mini/', { onProgress: (p) => console.log(p.file, p.loaded) });
+//   const { text } = await lm.complete('def fibonacci(n):', { maxTokens: 64 });
+import type { Kernels } from '../kernels/backend.js';
+import { WasmKernels } from '../kernels/wasm/engine.js';
+import type { CacheMode } from '../model/diffusion-lm.js';
+import { Transformer } from '../model/forward.js';
+import { loadWeights, type CheckpointFiles } from '../model/load.js';
+import type { WeightDtype } from '../model/weights.js';
+import { TextGenerator } from '../text/generator.js';
+import { TextTokenizer } from '../tokenizer/index.js';
+import { createKernels } from './web.js';
+import { modelFiles, type ModelSource, type ProgressCallback } from './web-files.js';
+
+export interface WebLoadOptions {
+  /** weight storage: f32, f16 (half the memory, f32 compute) or q8 (weight-only int8) */
+  dtype?: WeightDtype;
+  /** 'wasm' (default 'auto': wasm where the browser has SIMD128, else the reference kernels) or 'ref' */
+  backend?: 'auto' | 'wasm' | 'ref';
+  /** compute threads counting the page's own (default: navigator.hardwareConcurrency; 1 without cross-origin isolation) */
+  threads?: number;
+  /** the Fast-dLLM block cache of calls that choose none */
+  cache?: CacheMode;
+  /** bytes of each file as it arrives (weights, tokenizer, config) */
+  onProgress?: ProgressCallback;
+  /** where kernels-*.wasm and dllm-pool-worker.js are (default: beside the bundle) */
+  assets?: string | URL;
+  /** without shared memory the kernels' memory is fixed at creation: this many bytes (default 1 GiB) */
+  memoryBytes?: number;
+  /** run on these kernels (several models in one page share one pool); dispose() then leaves them running */
+  kernels?: Kernels;
+  fetch?: typeof fetch;
+  signal?: AbortSignal;
+}
+
+const KEYS: ReadonlyArray<keyof WebLoadOptions> = ['dtype', 'backend', 'threads', 'cache', 'onProgress', 'assets', 'memoryBytes', 'kernels', 'fetch', 'signal'];
+
+/** the options as given, with unknown keys and wrong values refused (a page has no type checker) */
+export function parseWebLoadOptions(o: unknown): WebLoadOptions {
+  if (o === undefined || o === null) return {};
+  if (typeof o !== 'object' || Array.isArray(o)) throw new Error('loadModel: options must be an object');
+  for (const k of Object.keys(o)) if (!KEYS.includes(k as keyof WebLoadOptions)) throw new Error(`loadModel: unknown option "${k}" (known: ${KEYS.join(', ')})`);
+  const v = o as WebLoadOptions;
+  if (v.dtype !== undefined && !['f32', 'f16', 'q8'].includes(v.dtype)) throw new Error(`loadModel: "dtype" must be f32, f16 or q8, got ${String(v.dtype)}`);
+  if (v.backend !== undefined && !['auto', 'wasm', 'ref'].includes(v.backend)) throw new Error(`loadModel: "backend" must be auto, wasm or ref, got ${String(v.backend)}`);
+  if (v.cache !== undefined && !['none', 'prefix', 'dual'].includes(v.cache)) throw new Error(`loadModel: "cache" must be none, prefix or dual, got ${String(v.cache)}`);
+  if (v.threads !== undefined && !(Number.isSafeInteger(v.threads) && v.threads >= 0)) throw new Error(`loadModel: "threads" must be an integer ≥ 0, got ${String(v.threads)}`);
+  if (v.memoryBytes !== undefined && !(Number.isSafeInteger(v.memoryBytes) && v.memoryBytes > 0)) throw new Error(`loadModel: "memoryBytes" must be a positive integer, got ${String(v.memoryBytes)}`);
+  for (const f of ['onProgress', 'fetch'] as const) if (v[f] !== undefined && typeof v[f] !== 'function') throw new Error(`loadModel: "${f}" must be a function`);
+  return v;
+}
+
+/** tokenizer.json with its config files (special ids from the checkpoint), or null when there is none */
+export async function loadTokenizerFiles(files: CheckpointFiles): Promise<TextTokenizer | null> {
+  const tokenizerJson = await files.json('tokenizer.json');
+  if (!tokenizerJson) return null;
+  const [tokenizerConfig, modelConfig, generationConfig] = await Promise.all(['tokenizer_config.json', 'config.json', 'generation_config.json'].map((n) => files.json(n)));
+  return new TextTokenizer({
+    tokenizerJson,
+    ...(tokenizerConfig ? { tokenizerConfig } : {}), ...(modelConfig ? { modelConfig } : {}), ...(generationConfig ? { generationConfig } : {}),
+  });
+}
+
+/** open a model (a folder URL, or its files) for text generation in this page; dispose() frees it */
+export async function loadModel(source: ModelSource, options: WebLoadOptions = {}): Promise<TextGenerator> {
+  const o = parseWebLoadOptions(options);
+  const files = modelFiles(source, { ...(o.onProgress ? { onProgress: o.onProgress } : {}), ...(o.fetch ? { fetch: o.fetch } : {}), ...(o.signal ? { signal: o.signal } : {}) });
+  const k = o.kernels ?? await createKernels({
+    ...(o.backend ? { backend: o.backend } : {}), ...(o.threads ? { threads: o.threads } : {}), ...(o.memoryBytes ? { memoryBytes: o.memoryBytes } : {}),
+    ...(o.assets !== undefined ? { assets: o.assets } : {}), ...(o.fetch ? { fetch: o.fetch } : {}),
+  });
+  const ownKernels = !o.kernels;
+  try {
+    // unshared memory cannot grow: keep at most half of it for weights (the rest are copied in per op)
+    const fixed = k instanceof WasmKernels && !k.arena.shared ? k.arena.memory.buffer.byteLength : null;
+    const loaded = await loadWeights(files, k, { dtype: o.dtype ?? 'f32', ...(fixed !== null ? { residentBytes: fixed / 2 } : {}) });
+    const tokenizer = await loadTokenizerFiles(files);
+    if (!tokenizer) throw new Error(`${files.where} has no tokenizer.json; text generation needs one`);
+    const model = new Transformer(loaded.config, k, loaded.weights);
+    return new TextGenerator({
+      config: loaded.config, model, tokenizer, backend: k.name, ...(o.cache ? { cache: o.cache } : {}),
+      dispose: () => { model.dispose(); if (ownKernels) k.dispose(); },
+    });
+  } catch (e) {
+    if (ownKernels) k.dispose();
+    throw e;
+  }
+}
