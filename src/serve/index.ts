@@ -53,6 +53,7 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
   try {
     const dirs = opts.modelDir === undefined ? [] : typeof opts.modelDir === 'string' ? [opts.modelDir] : [...opts.modelDir];
     const engines: Engine[] = [];
+    const modelDirs = new Map<string, string>(); // id → folder: its files go to the playground's in-page engine
     for (const [i, dir] of dirs.entries()) {
       const m = await openModel(dir, { backend, dtype: opts.dtype ?? 'f32', threads: opts.threads ?? 0, ...(kernels ? { kernels } : {}) });
       loaded.push(m);
@@ -60,6 +61,7 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
       const id = i === 0 && config.modelId ? config.modelId : basename(resolve(dir));
       if (engines.some((e) => e.served.id === id)) throw new Error(`two models would be served as "${id}"; give distinct folders`);
       engines.push(new Engine({ id, config: m.config, model: m.model, tokenizer: m.tokenizer }, config));
+      modelDirs.set(id, resolve(dir));
     }
     for (const m of opts.models ?? []) {
       if (engines.some((e) => e.served.id === m.id)) throw new Error(`two models would be served as "${m.id}"`);
@@ -67,7 +69,7 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
     }
     if (engines.length === 0) throw new Error('startServer: no model given (modelDir or models)');
     if (!config.modelId) config.modelId = engines[0]!.served.id;
-    const app = createApp(engines, config);
+    const app = createApp(engines, config, modelDirs);
     if (opts.log) {
       app.addHook('onResponse', async (req, reply) => { console.error(`${req.method} ${req.url} ${reply.statusCode} ${Math.round(reply.elapsedTime)}ms`); });
     }

@@ -16,6 +16,7 @@ import { Metrics } from './metrics.js';
 import { isLlama, LLAMA_IGNORED, MAX_N_CMPL, parseGenRequest, ROUTE, type Endpoint, type GenRequest } from './protocol.js';
 import { applyEdit, EDIT_DEFAULTS, editMessage, fenced, parseNextEdit } from './edit.js';
 import { callFromValue, extractToolCalls } from './tools.js';
+import { ISOLATION_HEADERS, registerBrowserFiles, type ModelDirs } from './browser-files.js';
 import cors from '@fastify/cors';
 
 /** seconds a client told 503 (queue full) should wait before retrying: about one short request's decode */
@@ -25,7 +26,8 @@ const PLAYGROUND = new URL('../../../src/serve/playground.html', import.meta.url
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 
-export function createApp(engines: readonly Engine[], cfg: ServeConfig): FastifyInstance {
+/** @param modelDirs each model's folder by id: its files are served to the playground's in-page engine (browser-files.ts) */
+export function createApp(engines: readonly Engine[], cfg: ServeConfig, modelDirs: ModelDirs = new Map()): FastifyInstance {
   if (engines.length === 0) throw new Error('createApp: no models to serve');
   // requestTimeout: the whole request (headers and body) must arrive in time, or Node answers 408 and closes;
   // Node checks it every connectionsCheckingInterval (30 s by default), so check at a quarter of the timeout
@@ -71,7 +73,7 @@ export function createApp(engines: readonly Engine[], cfg: ServeConfig): Fastify
   const card = (e: Engine) => ({
     id: e.served.id, object: 'model', created, owned_by: 'dllm',
     meta: { kind: e.kind, n_vocab: e.served.config.vocabSize, n_ctx_train: e.served.config.maxPositions, max_tokens: cfg.maxTokens, chat_template: e.served.tokenizer.chatTemplate !== null,
-      endpoints: (Object.keys(ROUTE) as Endpoint[]).filter((x) => servesEndpoint(e, x)) },
+      endpoints: (Object.keys(ROUTE) as Endpoint[]).filter((x) => servesEndpoint(e, x)), ...(modelDirs.has(e.served.id) ? { files: `/model/${encodeURIComponent(e.served.id)}/` } : {}) },
   });
   // Mercury lists models per endpoint (mercury-2 for chat, mercury-edit for FIM / apply / next-edit):
   // ?endpoint=edit lists the models that serve /v1/edit/completions
@@ -93,7 +95,8 @@ export function createApp(engines: readonly Engine[], cfg: ServeConfig): Fastify
   };
   app.get('/props', props);
   const page = readFileSync(PLAYGROUND, 'utf8');
-  app.get('/', async (_req, reply) => { void reply.type('text/html; charset=utf-8'); return page; });
+  app.get('/', async (_req, reply) => { void reply.type('text/html; charset=utf-8').headers(ISOLATION_HEADERS); return page; });
+  registerBrowserFiles(app, modelDirs);
 
   const routes: Array<[string, Endpoint]> = [['/v1/chat/completions', 'chat'], ['/v1/completions', 'completions'], ['/v1/fim/completions', 'fim'], ['/infill', 'infill'], ['/completion', 'completion']];
   for (const [url, endpoint] of routes) {
