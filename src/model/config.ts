@@ -4,9 +4,30 @@
 //           GSAI-ML/LLaDA-8B-Base config.json, dllm-reference.md §1.1)
 //   dream — Qwen2 field names (hidden_size, num_hidden_layers, …; Dream-org/Dream-v0-Base-7B, §3.1)
 //   llama — HF LlamaConfig field names (causal, the AR twin)
+//   lladamoe, llada2 — the mixtures of experts (config-moe.ts: LLaDA-MoE-7B-A1B, LLaDA2.x)
+import { parseMoeConfig } from './config-moe.js';
+import { bool, int, num, type Json } from './config-json.js';
 
-export type Arch = 'llada' | 'dream' | 'llama';
+export type Arch = 'llada' | 'dream' | 'llama' | 'lladamoe' | 'llada2';
 export type AttentionKind = 'bidirectional' | 'causal';
+
+/** how a MoE layer picks its experts (moe.ts implements both; sources in config-moe.ts) */
+export type RouterKind =
+  | 'softmax' // LLaDA-MoE: softmax over all E (+ expert bias), top-k, weights = those values, no renormalisation
+  | 'sigmoidGroup'; // LLaDA2: sigmoid (+ bias to choose), group-limited top-k, unbiased scores renormalised × scale
+
+export interface MoeConfig {
+  numExperts: number; // E
+  topK: number; // K experts per token
+  expertFfn: number; // Fe, each routed expert's SwiGLU width
+  sharedFfn: number; // Fs, the shared expert's width on MoE layers; 0 = none
+  router: RouterKind;
+  expertBias: boolean; // an (E) expert bias tensor per MoE layer
+  groups: number; // sigmoidGroup: experts in `groups` equal groups (1 for softmax)
+  topGroups: number; // sigmoidGroup: groups kept per token
+  scaling: number; // sigmoidGroup: routed_scaling_factor (1 for softmax)
+  moeLayers: readonly boolean[]; // (L) true = MoE FFN, false = a dense SwiGLU of ffnSize
+}
 
 export interface ModelConfig {
   arch: Arch;
@@ -24,9 +45,12 @@ export interface ModelConfig {
   attention: AttentionKind; // the family's default; `forward` may override
   shiftLogits: boolean; // Dream: logits at i predict token i+1 (dllm-reference.md §3.2)
   maxPositions: number;
+  // absent = off (the dense families); set by the MoE families
+  qkNorm?: boolean; // per-head RMSNorm (D) on q and k before RoPE
+  ropeDim?: number; // rotate-half RoPE on the first ropeDim of each head's D (partial_rotary_factor · D); default D
+  outBias?: boolean; // a bias on the attention output projection
+  moe?: MoeConfig;
 }
-
-type Json = Record<string, unknown>;
 
 /**
  * Upper bounds on a config's dimensions, checked before anything is sized by them: `n_layers: 1e9` would
@@ -39,40 +63,34 @@ export const MODEL_LIMITS = {
   ffnSize: 2 ** 18, maxPositions: 2 ** 21,
 } as const satisfies Partial<Record<keyof ModelConfig, number>>;
 
-function num(cfg: Json, key: string, where: string, fallback?: number): number {
-  const v = cfg[key];
-  if (v === undefined && fallback !== undefined) return fallback;
-  if (typeof v !== 'number' || !Number.isFinite(v)) throw new Error(`${where}: "${key}" must be a number, got ${JSON.stringify(v)}`);
-  return v;
-}
-function int(cfg: Json, key: string, where: string, fallback?: number, max = Number.MAX_SAFE_INTEGER): number {
-  const v = num(cfg, key, where, fallback);
-  if (!Number.isInteger(v) || v <= 0) throw new Error(`${where}: "${key}" must be a positive integer, got ${v}`);
-  if (v > max) throw new Error(`${where}: "${key}" is ${v}, over dllm's limit of ${max} (a corrupt or hostile config?)`);
-  return v;
-}
-function bool(cfg: Json, key: string, where: string, fallback: boolean): boolean {
-  const v = cfg[key];
-  if (v === undefined) return fallback;
-  if (typeof v !== 'boolean') throw new Error(`${where}: "${key}" must be true or false, got ${JSON.stringify(v)}`);
-  return v;
-}
+/** `architectures` entries dllm knows, checked before model_type (LLaDA-MoE's config says model_type "llada") */
+const ARCHITECTURES: Readonly<Record<string, Arch>> = {
+  LLaDAModelLM: 'llada', LLaDAMoEModel: 'lladamoe', LLaDAMoEModelLM: 'lladamoe', LLaDA2MoeModelLM: 'llada2',
+  DreamModel: 'dream', LlamaForCausalLM: 'llama',
+};
+const MODEL_TYPES: Readonly<Record<string, Arch>> = { llada: 'llada', dream: 'dream', llama: 'llama', lladamoe: 'lladamoe', llada2_moe: 'llada2' };
 
-/** which family a config.json describes: model_type first, then architectures */
+/** which family a config.json describes: an exact `architectures` entry first, then model_type, then name patterns */
 export function detectArch(cfg: Json, where = 'config.json'): Arch {
+  const list = Array.isArray(cfg['architectures']) ? (cfg['architectures'] as unknown[]).map(String) : [];
+  for (const a of list) { const arch = ARCHITECTURES[a]; if (arch) return arch; }
   const type = String(cfg['model_type'] ?? '').toLowerCase();
-  const archs = Array.isArray(cfg['architectures']) ? (cfg['architectures'] as unknown[]).map(String).join(',') : '';
-  if (type === 'llada' || /LLaDA/i.test(archs)) return 'llada';
-  if (type === 'dream' || /Dream/i.test(archs)) return 'dream';
-  if (type === 'llama' || /LlamaForCausalLM/.test(archs)) return 'llama';
+  const byType = MODEL_TYPES[type];
+  if (byType) return byType;
+  const archs = list.join(',');
+  if (/LLaDA/i.test(archs)) return 'llada';
+  if (/Dream/i.test(archs)) return 'dream';
+  if (/LlamaForCausalLM/.test(archs)) return 'llama';
   throw new Error(`${where}: unknown architecture (model_type "${cfg['model_type']}", architectures [${archs}]); ` +
-    'dllm loads llada, dream and llama');
+    'dllm loads llada, dream, llama, lladamoe (LLaDAMoEModelLM) and llada2 (LLaDA2MoeModelLM)');
 }
 
 export function parseHfConfig(cfg: Json, where = 'config.json'): ModelConfig {
   const arch = detectArch(cfg, where), L = MODEL_LIMITS;
   let c: ModelConfig;
-  if (arch === 'llada') {
+  if (arch === 'lladamoe' || arch === 'llada2') {
+    c = parseMoeConfig(arch, cfg, where);
+  } else if (arch === 'llada') {
     if (cfg['block_type'] !== undefined && cfg['block_type'] !== 'llama') {
       throw new Error(`${where}: LLaDA block_type "${cfg['block_type']}" is not supported (only "llama")`);
     }
@@ -112,22 +130,27 @@ export function hfFieldName(arch: Arch, key: keyof ModelConfig): string {
     numHeads: 'n_heads', numKvHeads: 'n_kv_heads', ffnSize: 'mlp_hidden_size', maxPositions: 'max_sequence_length' };
   const qwen: Partial<Record<keyof ModelConfig, string>> = { vocabSize: 'vocab_size', hiddenSize: 'hidden_size', numLayers: 'num_hidden_layers',
     numHeads: 'num_attention_heads', numKvHeads: 'num_key_value_heads', headDim: 'head_dim', ffnSize: 'intermediate_size', maxPositions: 'max_position_embeddings' };
+  if (arch === 'lladamoe') return ({ ...qwen, headDim: 'hidden_size / num_attention_heads', ffnSize: 'dense_intermediate_size' } as typeof qwen)[key] ?? key;
   return (arch === 'llada' ? llada : qwen)[key] ?? key;
 }
 
 export function validateConfig(c: ModelConfig, where = 'model config'): ModelConfig {
   if (!Number.isInteger(c.headDim) || c.headDim % 2 !== 0) throw new Error(`${where}: head dim ${c.headDim} must be an even integer (RoPE rotate-half)`);
   if (c.numHeads % c.numKvHeads !== 0) throw new Error(`${where}: ${c.numHeads} heads is not a multiple of ${c.numKvHeads} kv heads`);
+  const R = c.ropeDim ?? c.headDim;
+  if (!Number.isInteger(R) || R <= 0 || R % 2 !== 0 || R > c.headDim) throw new Error(`${where}: rotary dim ${R} must be an even integer in 2..${c.headDim} (partial_rotary_factor · head dim)`);
+  if (c.moe && c.moe.moeLayers.length !== c.numLayers) throw new Error(`${where}: ${c.moe.moeLayers.length} MoE layer flags for ${c.numLayers} layers`);
   for (const [k, max] of Object.entries(MODEL_LIMITS) as [keyof typeof MODEL_LIMITS, number][]) {
     const v = c[k];
     if (!Number.isSafeInteger(v) || v <= 0) throw new Error(`${where}: ${k} must be a positive integer, got ${v}`);
     if (v > max) throw new Error(`${where}: ${k} ${v} is over dllm's limit of ${max}`);
   }
-  return Object.freeze({ ...c });
+  return Object.freeze({ ...c, ...(c.moe ? { moe: Object.freeze({ ...c.moe, moeLayers: Object.freeze([...c.moe.moeLayers]) }) } : {}) });
 }
 
 /** config.json for our own checkpoints, in the family's own field names (so the reference code reads it) */
 export function toHfConfig(c: ModelConfig, extra: Json = {}): Json {
+  if (c.moe) throw new Error(`toHfConfig: dllm reads ${c.arch} checkpoints but does not write them`);
   if (c.arch === 'llada') {
     return {
       architectures: ['LLaDAModelLM'], model_type: 'llada', block_type: 'llama', activation_type: 'silu',

@@ -1,10 +1,15 @@
 // The transformer forward pass over the kernels, shared by the three families: LLaMA-style pre-norm blocks
 // (RMSNorm → attention with RoPE → residual → RMSNorm → SwiGLU → residual), final RMSNorm, LM head.
 // Bidirectional for llada/dream, causal for llama; the caller may override (e.g. block-causal).
-// Glossary: B batch, T tokens per row, N = B·T, C width, H heads, Hkv kv heads, D head dim, F FFN, V vocab.
+// The MoE families (lladamoe, llada2) add, from their config: fused q/k/v rows, per-head q/k RMSNorm before
+// RoPE, partial RoPE (the first R of each head's D), an output-projection bias, and MoE FFN layers (moe.ts).
+// Glossary: B batch, T tokens per row, N = B·T, C width, H heads, Hkv kv heads, D head dim, R rotary dims,
+// F FFN, V vocab.
 import type { AttentionShape, Kernels, MaskKind } from '../kernels/backend.js';
 import { ropeTable, type RopeTable } from '../kernels/rope-table.js';
 import type { ModelConfig } from './config.js';
+import { MoeScratch, moeForward, type Routing } from './moe.js';
+import { fusedQkv } from './params.js';
 import type { Weight, Weights } from './weights.js';
 
 export interface ForwardInput {
@@ -59,15 +64,26 @@ interface Acts {
   lse: Float32Array; // (B, H, T)
   gate: Float32Array; // (N, F)
   up: Float32Array; // (N, F)
+  qkv: Float32Array | null; // (N, (H + 2·Hkv)·D) fused projection, rows q | k | v (llada2)
+  headRstd: Float32Array | null; // (N·H) q/k norm scratch
+  rot: Float32Array | null; // (N, H, R) partial-RoPE scratch
+  ffnOut: Float32Array | null; // (N, C) MoE output
+  moe: MoeScratch | null;
 }
 
 export class Transformer implements ForwardModel {
   private acts: Acts | null = null;
   private rope: RopeTable;
   private ropeBufs: { cos: Float32Array; sin: Float32Array };
+  private readonly ropeDim: number; // R ≤ D
+  private readonly fused: boolean;
+  /** tests: sees each MoE layer's routing (layer index, choice) */
+  onRouting: ((layer: number, r: Routing) => void) | null = null;
 
   constructor(readonly config: ModelConfig, readonly kernels: Kernels, readonly weights: Weights) {
-    this.rope = ropeTable(config.ropeTheta, config.headDim, config.maxPositions);
+    this.ropeDim = config.ropeDim ?? config.headDim;
+    this.fused = fusedQkv(config.arch);
+    this.rope = ropeTable(config.ropeTheta, this.ropeDim, config.maxPositions);
     const cos = kernels.allocF32(this.rope.cos.length), sin = kernels.allocF32(this.rope.sin.length);
     cos.set(this.rope.cos); sin.set(this.rope.sin);
     this.ropeBufs = { cos, sin };
@@ -102,18 +118,24 @@ export class Transformer implements ForwardModel {
     const N = B * T;
     if (this.acts && this.acts.N === N && this.acts.lse.length === B * this.config.numHeads * T) return this.acts;
     this.freeActs();
-    const { hiddenSize: C, numHeads: H, numKvHeads: Hkv, headDim: D, ffnSize: F } = this.config;
+    const cfg = this.config, { hiddenSize: C, numHeads: H, numKvHeads: Hkv, headDim: D, ffnSize: F } = cfg;
     const a = (n: number) => this.kernels.allocF32(n);
     this.acts = {
       N, x: a(N * C), h: a(N * C), rstd: a(N), q: a(N * H * D), k: a(N * Hkv * D), v: a(N * Hkv * D),
       att: a(N * H * D), lse: a(B * H * T), gate: a(N * F), up: a(N * F),
+      qkv: this.fused ? a(N * (H + 2 * Hkv) * D) : null, headRstd: cfg.qkNorm ? a(N * H) : null,
+      rot: this.ropeDim < D ? a(N * H * this.ropeDim) : null, ffnOut: cfg.moe ? a(N * C) : null,
+      moe: cfg.moe ? new MoeScratch(this.kernels, N, C, cfg.moe) : null,
     };
     return this.acts;
   }
 
   private freeActs(): void {
     if (!this.acts) return;
-    for (const [key, buf] of Object.entries(this.acts)) if (key !== 'N') this.kernels.free(buf as Float32Array);
+    for (const [key, buf] of Object.entries(this.acts)) {
+      if (key === 'N' || buf === null) continue;
+      if (buf instanceof MoeScratch) buf.free(); else this.kernels.free(buf as Float32Array);
+    }
     this.acts = null;
   }
 
@@ -172,16 +194,13 @@ export class Transformer implements ForwardModel {
       const p = `layers.${l}.`;
       // attention sub-block
       k.rmsnormForward(a.h, a.rstd, a.x, this.f32(p + 'attnNorm'), N, C, cfg.normEps);
-      this.linear(a.q, a.h, p + 'wq', N, C, H * D);
-      this.linear(a.k, a.h, p + 'wk', N, C, Hkv * D);
-      this.linear(a.v, a.h, p + 'wv', N, C, Hkv * D);
-      if (cfg.qkvBias) {
-        k.addBias(a.q, a.q, this.f32(p + 'bq'), N, H * D);
-        k.addBias(a.k, a.k, this.f32(p + 'bk'), N, Hkv * D);
-        k.addBias(a.v, a.v, this.f32(p + 'bv'), N, Hkv * D);
+      this.projectQkv(a, p, N);
+      if (cfg.qkNorm) { // per-head RMSNorm over D, before RoPE (LLaDAMoEAttention q_norm; LLaDA2 query_layernorm)
+        this.headNorm(a, a.q, p + 'qNorm', N * H);
+        this.headNorm(a, a.k, p + 'kNorm', N * Hkv);
       }
-      k.ropeForward(a.q, a.q, positions, this.ropeBufs.cos, this.ropeBufs.sin, N, H, D);
-      k.ropeForward(a.k, a.k, positions, this.ropeBufs.cos, this.ropeBufs.sin, N, Hkv, D);
+      this.rotate(a, a.q, positions, N, H);
+      this.rotate(a, a.k, positions, N, Hkv);
       if (cache) { // write this call's K/V rows into the cache, then attend over all of it
         const ck = cache.k[l]!, cv = cache.v[l]!;
         for (let b = 0; b < B; b++) {
@@ -194,9 +213,17 @@ export class Transformer implements ForwardModel {
         k.attentionForward(a.att, a.lse, a.q, a.k, a.v, shape);
       }
       this.linear(a.h, a.att, p + 'wo', N, H * D, C);
+      if (cfg.outBias) k.addBias(a.h, a.h, this.f32(p + 'bo'), N, C);
       k.add(a.x, a.x, a.h, N * C);
       // feed-forward sub-block
       k.rmsnormForward(a.h, a.rstd, a.x, this.f32(p + 'ffnNorm'), N, C, cfg.normEps);
+      if (cfg.moe?.moeLayers[l]) {
+        const bias = cfg.moe.expertBias ? this.f32(p + 'expertBias') : null;
+        const linear = (o: Float32Array, x: Float32Array, name: string, M: number, i: number, d: number) => this.linear(o, x, name, M, i, d);
+        moeForward(k, linear, cfg.moe, a.moe!, a.ffnOut!, a.h, p, bias, N, C, this.onRouting ? (r) => this.onRouting!(l, r) : undefined);
+        k.add(a.x, a.x, a.ffnOut!, N * C);
+        continue;
+      }
       this.linear(a.gate, a.h, p + 'wGate', N, C, F);
       this.linear(a.up, a.h, p + 'wUp', N, C, F);
       k.swigluForward(a.gate, a.gate, a.up, N * F);
@@ -222,6 +249,48 @@ export class Transformer implements ForwardModel {
     k.free(logits);
     if (rows) k.free(hidden);
     return out;
+  }
+
+  /** q (N, H·D), k, v (N, Hkv·D) from the normed input a.h: three projections or one fused matrix */
+  private projectQkv(a: Acts, p: string, N: number): void {
+    const { hiddenSize: C, numHeads: H, numKvHeads: Hkv, headDim: D, qkvBias } = this.config, k = this.kernels;
+    if (!this.fused) {
+      this.linear(a.q, a.h, p + 'wq', N, C, H * D);
+      this.linear(a.k, a.h, p + 'wk', N, C, Hkv * D);
+      this.linear(a.v, a.h, p + 'wv', N, C, Hkv * D);
+      if (qkvBias) {
+        k.addBias(a.q, a.q, this.f32(p + 'bq'), N, H * D);
+        k.addBias(a.k, a.k, this.f32(p + 'bk'), N, Hkv * D);
+        k.addBias(a.v, a.v, this.f32(p + 'bv'), N, Hkv * D);
+      }
+      return;
+    }
+    const W = (H + 2 * Hkv) * D, qkv = a.qkv!; // each row: H heads of q, then Hkv of k, then Hkv of v
+    this.linear(qkv, a.h, p + 'wqkv', N, C, W);
+    if (qkvBias) k.addBias(qkv, qkv, this.f32(p + 'bqkv'), N, W);
+    for (let n = 0; n < N; n++) {
+      const row = n * W;
+      a.q.set(qkv.subarray(row, row + H * D), n * H * D);
+      a.k.set(qkv.subarray(row + H * D, row + (H + Hkv) * D), n * Hkv * D);
+      a.v.set(qkv.subarray(row + (H + Hkv) * D, row + W), n * Hkv * D);
+    }
+  }
+
+  /** x (rows, D) ← RMSNorm over each head's D with weight `name` (D), through a.att as scratch */
+  private headNorm(a: Acts, x: Float32Array, name: string, rows: number): void {
+    const D = this.config.headDim, n = rows * D;
+    this.kernels.rmsnormForward(a.att.subarray(0, n), a.headRstd!.subarray(0, rows), x.subarray(0, n), this.f32(name), rows, D, this.config.normEps);
+    x.set(a.att.subarray(0, n));
+  }
+
+  /** rotate-half RoPE on the first R of each head's D (all of it when R = D); x (N, heads, D) in place */
+  private rotate(a: Acts, x: Float32Array, positions: Int32Array, N: number, heads: number): void {
+    const D = this.config.headDim, R = this.ropeDim, { cos, sin } = this.ropeBufs;
+    if (R === D) { this.kernels.ropeForward(x, x, positions, cos, sin, N, heads, D); return; }
+    const rot = a.rot!.subarray(0, N * heads * R); // (N, heads, R)
+    for (let i = 0; i < N * heads; i++) rot.set(x.subarray(i * D, i * D + R), i * R);
+    this.kernels.ropeForward(rot, rot, positions, cos, sin, N, heads, R);
+    for (let i = 0; i < N * heads; i++) x.set(rot.subarray(i * R, (i + 1) * R), i * D);
   }
 
   dispose(): void {

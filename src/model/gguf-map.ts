@@ -104,6 +104,7 @@ function qkHeads(c: ModelConfig, ours: string): number | null {
 }
 
 function checkExportable(c: ModelConfig): void {
+  if (c.moe) throw new Error(`gguf export: ${c.arch} (mixture of experts) is not mapped to GGUF yet`);
   if (c.arch === 'llada' && c.qkvBias) throw new Error('gguf export: llama.cpp\'s llada graph has no q/k/v biases (src/models/llada.cpp); this model has them');
   if (c.arch === 'dream' && !c.qkvBias) throw new Error('gguf export: llama.cpp\'s dream graph requires q/k/v biases; this model has none');
   if (c.arch === 'dream' && c.numHeads * c.headDim !== c.hiddenSize) {

@@ -3,11 +3,12 @@
 // a config.json that claims a billion layers or a billion positions is refused in milliseconds, naming the
 // file and the field, instead of building a billion-entry parameter table until V8 aborts.
 import type { TensorInfo } from '../io/safetensors.js';
-import { hfFieldName, type ModelConfig } from './config.js';
+import { hfFieldName, type Arch, type ModelConfig } from './config.js';
 import { numel, parameterTable, type ParamSpec } from './params.js';
 import { quantizes, type WeightDtype } from './weights.js';
 
-const LAYER_PREFIX = { llada: /^model\.transformer\.blocks\.(\d+)\./, dream: /^model\.layers\.(\d+)\./, llama: /^model\.layers\.(\d+)\./ };
+const HF_LAYERS = /^model\.layers\.(\d+)\./;
+const LAYER_PREFIX: Readonly<Record<Arch, RegExp>> = { llada: /^model\.transformer\.blocks\.(\d+)\./, dream: HF_LAYERS, llama: HF_LAYERS, lladamoe: HF_LAYERS, llada2: HF_LAYERS };
 const FLOAT_DTYPES = new Set(['F32', 'F16', 'BF16']);
 
 export interface WeightsPlan {
