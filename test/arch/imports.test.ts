@@ -78,6 +78,31 @@ test('layers import only the layers below them', () => {
   assert.deepEqual(bad, [], `layer violations:\n${bad.join('\n')}`);
 });
 
+/** every source file reachable from `entry` through relative imports (static and dynamic) */
+function reachable(entry: string): Set<string> {
+  const seen = new Set<string>(), todo = [entry];
+  while (todo.length) {
+    const f = todo.pop()!;
+    if (seen.has(f)) continue;
+    seen.add(f);
+    for (const spec of imports(f)) if (spec.startsWith('.')) todo.push(join(f, '..', spec).replace(/\.js$/, '.ts'));
+  }
+  return seen;
+}
+
+test('the browser entry (src/web.ts, the bundle of \'dllm/web\') reaches no Node.js built-in and no Node platform file', () => {
+  const web = reachable(join(src, 'web.ts'));
+  assert.ok(web.has(join(src, 'platform', 'web-generator.ts')) && web.has(join(src, 'text', 'generator.ts')), 'the walk follows the imports');
+  const workers = reachable(join(src, 'platform', 'web-pool-worker.ts'));
+  const bad: string[] = [];
+  for (const f of [...web, ...workers]) {
+    const rel = relative(src, f);
+    if (/^platform[\\/](node|durable-fs)/.test(rel)) bad.push(`${rel} is Node-only`);
+    for (const spec of imports(f)) if (spec.startsWith('node:') || builtins.has(spec.split('/')[0]!)) bad.push(`${rel} imports ${spec}`);
+  }
+  assert.deepEqual(bad, [], `the browser bundle would pull in Node-only code:\n${bad.join('\n')}`);
+});
+
 test('the architecture test sees real files and real imports (it cannot pass vacuously)', () => {
   assert.ok(files.length > 10, `only ${files.length} source files found under ${src}`);
   const nodeTs = files.find((f) => f.endsWith(join('platform', 'node.ts')));
