@@ -6,12 +6,13 @@
 // README's "In the browser" calls run as written on a page that is not isolated: the single-thread fallback.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { startServer, type RunningServer } from '../../src/serve/index.js';
 
 const MODELS = ['dllm-code-mini', 'dllm-code-mini-ar'].map((m) => fileURLToPath(new URL(`../../../models/${m}/`, import.meta.url)));
+const README = fileURLToPath(new URL('../../../README.md', import.meta.url));
 const WEB = fileURLToPath(new URL('../../web/dllm.js', import.meta.url)); // build/web/
 const CHROMIUM = [process.env['CHROMIUM_PATH'], '/usr/bin/chromium', '/usr/bin/chromium-browser'].find((p) => p && existsSync(p));
 const API = /^\/(v1\/|completion|infill)/;
@@ -102,10 +103,19 @@ test('/?engine=browser decodes in the page, threaded, with no API request, token
 
 test('the README\'s browser example runs as written; without cross-origin isolation the kernels run on one thread', async () => {
   const page = await browser.newPage();
-  const errors: string[] = [];
+  const errors: string[] = [], logged: string[] = [];
   page.on('pageerror', (e) => errors.push(String(e)));
+  page.on('console', (m) => logged.push(m.text()));
   await page.goto(server.url + '/health'); // a same-origin page without COOP/COEP
   const api = watchApi(page);
+  // the README's block itself, as a module script of the page
+  const readme = readFileSync(README, 'utf8');
+  const block = /```js\n([\s\S]*?)```/.exec(readme.slice(readme.indexOf('<!-- browser-example')));
+  assert.ok(readme.includes('<!-- browser-example') && block, 'README.md has the browser example after its marker');
+  await page.addScriptTag({ type: 'module', content: `${block[1]}\ndocument.body.dataset.readme = 'done';` });
+  await page.waitForSelector('body[data-readme="done"]', { state: 'attached', timeout: 60_000 });
+  assert.ok(logged.some((l) => /^model\.safetensors \d+ \d+$/.test(l)), 'onProgress reported the weights');
+  assert.ok(logged.some((l) => /^\d+ /.test(l)), 'stream() printed steps');
   const got = await page.evaluate(async () => {
     // ---- as in README.md, "In the browser"
     const { loadModel } = await import('/web/dllm.js' as string);
