@@ -3,7 +3,7 @@
 //                                   one F32 tensor `logits` [T, V] (raw model logits, no Dream shift)
 import { parseArgs } from 'node:util';
 import { writeSafetensors } from '../io/safetensors.js';
-import { parameterCount } from '../model/params.js';
+import { activeParameterCount, parameterCount } from '../model/params.js';
 import type { WeightDtype } from '../model/weights.js';
 import { createKernels } from '../platform/node.js';
 import { writeFileAtomic } from '../platform/node-files.js';
@@ -32,6 +32,7 @@ export async function inspect(argv: string[]): Promise<number> {
     const c = m.config;
     const info = {
       model: values.model, architecture: c.arch, attention: c.attention, parameters: parameterCount(c),
+      ...(c.moe ? { activeParameters: activeParameterCount(c), experts: c.moe.numExperts, expertsPerToken: c.moe.topK, router: c.moe.router } : {}),
       layers: c.numLayers, hidden: c.hiddenSize, heads: c.numHeads, kvHeads: c.numKvHeads, headDim: c.headDim,
       ffn: c.ffnSize, vocab: c.vocabSize, ropeTheta: c.ropeTheta, normEps: c.normEps, tiedEmbeddings: c.tieEmbeddings,
       shiftLogits: c.shiftLogits, checkpointDtypes: m.checkpointDtypes, specialTokens: m.tokenizer?.specials ?? null,

@@ -23,7 +23,7 @@
 //     group_limited_topk: n_group groups scored by the sum of their best two, topk_group kept, top-k inside them;
 //     weights = unbiased scores / (sum + 1e-20) when top_k > 1, × routed_scaling_factor. norm_topk_prob and
 //     score_function are not read by this code.
-import type { Arch, ModelConfig, MoeConfig } from './config.js';
+import type { Arch, ModelConfig, MoeConfig } from './config-types.js';
 import { bool, int, num, oneOf, present, type Json } from './config-json.js';
 
 /** bounds checked before anything is sized by them (DeepSeek-V3: 256 experts; the largest public MoEs ≤ 512) */
