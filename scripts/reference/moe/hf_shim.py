@@ -60,6 +60,8 @@ def _prepare_4d_causal_attention_mask(attention_mask, input_shape, inputs_embeds
     assert tuple(attention_mask.shape) == (b, 1, t, t + past_key_values_length)
     inverted = 1.0 - attention_mask.to(dtype)
     return inverted.masked_fill(inverted.to(torch.bool), torch.finfo(dtype).min)
+def _prepare_4d_attention_mask(*args, **kwargs):
+    raise NotImplementedError("shim: not used by the eager forward")
 def _prepare_4d_causal_attention_mask_for_sdpa(*args, **kwargs):
     raise NotImplementedError("shim: the fixtures use the eager attention")
 ''',
@@ -120,6 +122,8 @@ class _Logging:
         log.warning_once = lambda *a, **k: None
         return log
 logging = _Logging()
+class ModelOutput:
+    pass
 ''',
     "utils/import_utils.py": '''
 def is_torch_fx_available():
@@ -168,3 +172,47 @@ def load_official(root, package, modeling_path, config_module, config_class):
     if root not in sys.path:
         sys.path.insert(0, root)
     return importlib.import_module(f"{package}.modeling")
+
+
+def load_dinfer_llada2(root, modeling_path):
+    """inclusionAI/dInfer python/dinfer/model/modeling_llada2_moe.py, imported unchanged for its HF-style classes
+    (LLaDA2MoeRMSNorm, LLaDA2MoeRotaryEmbedding, apply_rotary_pos_emb, LLaDA2MoeAttention, LLaDA2MoeGate,
+    LLaDA2MoeMLP). Its sparse block runs on vLLM's FusedMoE, so vllm, tqdm, safetensors and dinfer.decoding are
+    inert placeholders here and the block itself is never built."""
+    import importlib
+    import shutil
+    import sys
+    import types
+    import torch
+    if not hasattr(torch.nn.modules.normalization, "RMSNorm"):  # torch 1.13 has none; the file only imports it
+        torch.nn.modules.normalization.RMSNorm = torch.nn.Module
+    def module(name, **attrs):
+        m = types.ModuleType(name)
+        m.__dict__.update(attrs)
+        sys.modules[name] = m
+        return m
+    inert = type("Inert", (), {})
+    module("tqdm")
+    module("safetensors")
+    module("safetensors.torch", load_file=None)
+    for name in ["vllm", "vllm.model_executor", "vllm.model_executor.layers", "vllm.model_executor.models"]:
+        module(name)
+    module("vllm.model_executor.layers.fused_moe", FusedMoE=inert)
+    module("vllm.model_executor.models.utils", maybe_prefix=None)
+    module("vllm.model_executor.layers.linear", ColumnParallelLinear=inert, ReplicatedLinear=inert,
+           QKVParallelLinear=inert, RowParallelLinear=inert)
+    module("vllm.distributed", divide=None, get_tensor_model_parallel_rank=None, get_tensor_model_parallel_world_size=None)
+    pkg = os.path.join(root, "dinfer_official")
+    for sub in ["", "model", "decoding"]:
+        os.makedirs(os.path.join(pkg, sub), exist_ok=True)
+        open(os.path.join(pkg, sub, "__init__.py"), "w").close()
+    with open(os.path.join(pkg, "decoding", "utils.py"), "w") as f:
+        f.write("class KVCache:\n    pass\n")
+    with open(os.path.join(pkg, "model", "configuration_llada2_moe.py"), "w") as f:
+        f.write(f"import sys\nsys.path.insert(0, {os.path.dirname(os.path.abspath(__file__))!r})\n"
+                "from hf_shim import ShimConfig as LLaDA2MoeConfig\n")
+    shutil.copy(modeling_path, os.path.join(pkg, "model", "modeling_llada2_moe.py"))
+    if root not in sys.path:
+        sys.path.insert(0, root)
+    return importlib.import_module("dinfer_official.model.modeling_llada2_moe")
+

@@ -2,13 +2,18 @@
 the official Hugging Face layouts (config.json + 2 safetensors shards + model.safetensors.index.json, tokenizer
 files) and the PyTorch logits they give.
 
-    /usr/bin/python3 scripts/reference/moe/make_moe_fixtures.py /tmp/modeling_lladamoe.py
+    /usr/bin/python3 scripts/reference/moe/make_moe_fixtures.py /tmp/modeling_lladamoe.py /tmp/modeling_llada2_moe.py
 
-  lladamoe  logits from the OFFICIAL modeling_lladamoe.py (its path is the argument; fetch it, never commit it;
-            the copy used: InfiniTensor/InfiniLM modeling_lladamoe.py at 0a7e522), imported unchanged through
-            hf_shim.py (stand-ins for the few transformers names it imports; no transformers is installed here)
-  llada2    logits from llada2_reference.py, our step-by-step reimplementation of modeling_llada2_moe.py
-            (the official file could not be fetched onto this machine)
+The two official files are fetched to /tmp at fixture-making time and never committed:
+  InfiniTensor/InfiniLM modeling_lladamoe.py at 0a7e522 (a copy of inclusionAI's LLaDA-MoE remote code)
+  inclusionAI/dInfer python/dinfer/model/modeling_llada2_moe.py at fce4e32
+
+  lladamoe  logits from the official modeling_lladamoe.py, imported unchanged through hf_shim.py (stand-ins for
+            the few transformers names it imports; no transformers is installed here)
+  llada2    logits from the official classes of dInfer's modeling_llada2_moe.py (llada2_official.py: attention,
+            RoPE, norms, gate, MLPs official; the sparse combine and the layer loop ours, since dInfer's block
+            needs vLLM), cross-checked against llada2_reference.py, our step-by-step reimplementation of the
+            Hugging Face modeling_llada2_moe.py (max |difference| recorded in MANIFEST.json)
 
 Each checkpoint exercises: GQA (4 heads, 2 kv heads), a dense first layer, a shared expert, expert bias, q/k
 norms, attention biases, sharded weights; llada2 also fused q/k/v, partial RoPE (half of head_dim) and
@@ -30,6 +35,7 @@ sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.dirname(HERE))
 import hf_layout as hf  # noqa: E402
 import hf_shim  # noqa: E402
+import llada2_official  # noqa: E402
 import llada2_reference  # noqa: E402
 
 ROOT = os.path.abspath(os.path.join(HERE, "..", "..", ".."))
@@ -71,6 +77,7 @@ CONFIGS = {
                "norm_topk_prob": True},
 }
 SEEDS = {"lladamoe": 4004, "llada2": 5005}
+CROSS_CHECK = {}
 
 
 def llada2_shapes(c):
@@ -175,12 +182,16 @@ def run_lladamoe(official, c, w, ids, pos):
     return logits, layers, chosen, None
 
 
-def run_llada2(c, w, ids, pos):
+def run_llada2(official2, c, w, ids, pos):
     blocks = torch.arange(T) // BLOCK
     mask01 = (blocks[None, :] <= blocks[:, None]).float()[None, None].expand(B, 1, T, T)  # generate()'s block mask
-    routing = []
+    routing, ours = [], []
     with torch.no_grad():
-        logits = llada2_reference.forward(w, c, ids, mask01, pos, routing)
+        logits = llada2_official.forward(official2, c, w, ids, mask01, pos, routing)
+        mine = llada2_reference.forward(w, c, ids, mask01, pos, ours)
+    CROSS_CHECK["llada2_reference_max_abs_diff"] = float((mine - logits).abs().max())
+    assert CROSS_CHECK["llada2_reference_max_abs_diff"] < 1e-5, CROSS_CHECK
+    assert all(torch.equal(a[0], b[0]) for a, b in zip(routing, ours)), "reimplementation routes differently"
     moe_layers = [i for i in range(c["num_hidden_layers"]) if i >= c["first_k_dense_replace"]]
     layers = [(lg, w[f"model.layers.{i}.mlp.gate.expert_bias"]) for i, (_, lg) in zip(moe_layers, routing)]
     chosen = {i: idx for i, (idx, _) in zip(moe_layers, routing)}
@@ -194,7 +205,7 @@ def write(path, data, files):
     files[os.path.basename(path)] = {"bytes": len(data), "sha256": hf.sha256(data)}
 
 
-def build(fam, official):
+def build(fam, official, official2):
     c = CONFIGS[fam]
     if fam == "lladamoe":
         shapes = {k: tuple(v.shape) for k, v in official.LLaDAMoEModelLM(hf_shim.ShimConfig(c)).state_dict().items()}
@@ -204,7 +215,7 @@ def build(fam, official):
     for attempt in range(200):
         w = random_weights(shapes, seed + attempt)
         ids, pos = make_inputs(seed + attempt + 10_000)
-        logits, layers, chosen, mask01 = run_lladamoe(official, c, w, ids, pos) if fam == "lladamoe" else run_llada2(c, w, ids, pos)
+        logits, layers, chosen, mask01 = run_lladamoe(official, c, w, ids, pos) if fam == "lladamoe" else run_llada2(official2, c, w, ids, pos)
         st = routing_stats(fam, c, layers)
         if st["min_margin"] > MARGIN and st["bias_changes"] > 0 and (fam == "lladamoe" or st["group_changes"] > 0):
             break
@@ -225,7 +236,7 @@ def build(fam, official):
         ref["attention_mask"] = mask01[:, 0].int().contiguous()  # (B, T, T) 1 = attend
         meta["attention"] = f"block-causal, blocks of {BLOCK}: query i attends key j iff j // {BLOCK} <= i // {BLOCK} (generate()'s mask)"
         meta["block_length"] = str(BLOCK)
-        meta["source"] = "llada2_reference.py (our reimplementation of modeling_llada2_moe.py)"
+        meta["source"] = "official dInfer modeling_llada2_moe.py classes through llada2_official.py"
     write(os.path.join(d, "reference.safetensors"), hf.safetensors_bytes(ref, meta), files)
     write(os.path.join(d, "config.json"), hf.dumps(c), files)
     write(os.path.join(d, "generation_config.json"), hf.dumps({"eos_token_id": EOS, "mask_token_id": MASK, "pad_token_id": EOS}), files)
@@ -243,10 +254,12 @@ def build(fam, official):
     write(os.path.join(d, "model.safetensors.index.json"), hf.shard_index(shards).encode(), files)
     manifest = {
         "generator": "scripts/reference/moe/make_moe_fixtures.py",
-        "command": "/usr/bin/python3 scripts/reference/moe/make_moe_fixtures.py /tmp/modeling_lladamoe.py",
+        "command": "/usr/bin/python3 scripts/reference/moe/make_moe_fixtures.py /tmp/modeling_lladamoe.py /tmp/modeling_llada2_moe.py",
+        "official_sources": {"lladamoe": "InfiniTensor/InfiniLM modeling_lladamoe.py @ 0a7e522",
+                             "llada2": "inclusionAI/dInfer python/dinfer/model/modeling_llada2_moe.py @ fce4e32"},
         "reference": meta["source"], "python": platform.python_version(), "torch": torch.__version__, "numpy": numpy.__version__,
         "seed_weights": seed + attempt, "seed_inputs": seed + attempt + 10_000, "weight_std": WEIGHT_STD,
-        "router_std": ROUTER_STD, "bias_std": BIAS_STD, "routing": st, "files": dict(sorted(files.items())),
+        "router_std": ROUTER_STD, "bias_std": BIAS_STD, "routing": st, **({"cross_check": dict(CROSS_CHECK)} if fam == "llada2" else {}), "files": dict(sorted(files.items())),
         "total_bytes": sum(f["bytes"] for f in files.values()),
     }
     with open(os.path.join(d, "MANIFEST.json"), "w") as f:
@@ -255,14 +268,15 @@ def build(fam, official):
 
 
 def main():
-    if len(sys.argv) != 2:
+    if len(sys.argv) != 3:
         raise SystemExit(__doc__)
     torch.set_num_threads(1)
     root = tempfile.mkdtemp(prefix="dllm-moe-shim-")
     hf_shim.write_shim(root)
     official = hf_shim.load_official(root, "lladamoe_official", sys.argv[1], "configuration_lladamoe", "LLaDAConfig")
+    official2 = hf_shim.load_dinfer_llada2(root, sys.argv[2])
     for fam in CONFIGS:
-        build(fam, official)
+        build(fam, official, official2)
 
 
 if __name__ == "__main__":
