@@ -152,3 +152,29 @@ test('the engine switch reloads the playground in the other mode; in server mode
   await page.waitForSelector('body[data-engine-ready="true"]', { timeout: 60_000 });
   await page.close();
 });
+
+test('Stop ends an in-page decode between steps: the pane says it stopped, masked cells still showing', async () => {
+  const page = await browser.newPage({ viewport: { width: 1200, height: 900 } });
+  const errors: string[] = [];
+  page.on('pageerror', (e) => errors.push(String(e)));
+  await page.goto(server.url + '/?engine=browser');
+  await page.waitForSelector('body[data-engine-ready="true"]', { timeout: 60_000 });
+  await page.uncheck('#race');
+  await page.selectOption('#decoder', 'fixed');
+  for (const [id, v] of [['#max_tokens', '64'], ['#blockLength', '64'], ['#steps', '64']] as const) await page.fill(id, v);
+  // a slow CPU, so the 64 steps take seconds and Stop lands in the middle
+  const cdp = await page.context().newCDPSession(page);
+  await cdp.send('Emulation.setCPUThrottlingRate', { rate: 6 });
+  await page.click('#go');
+  const diff = pane('dllm-code-mini', '#panes');
+  await page.waitForSelector(diff + '[data-state="running"]', { timeout: 60_000 });
+  await page.click('#stop');
+  await page.waitForSelector(diff + '[data-state="stopped"]', { timeout: 60_000 });
+  await cdp.send('Emulation.setCPUThrottlingRate', { rate: 1 });
+  assert.match(await page.innerText(diff + ' .note'), /^Stopped\s*after \d+ steps?: \d+ of 64 tokens decided, the rest still masked\.$/);
+  assert.ok(Number(await page.getAttribute(diff + ' .canvas', 'data-masked')) > 0);
+  assert.equal(await page.locator(diff + '[data-done]').count(), 0);
+  assert.equal(await page.isEnabled('#go'), true);
+  assert.deepEqual(errors, []);
+  await page.close();
+});
