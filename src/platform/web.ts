@@ -83,11 +83,26 @@ export async function createKernels(opts: WebKernelOptions = {}): Promise<Kernel
   const failed = new Promise<never>((_, reject) => {
     timer = setInterval(() => { if (errors.length) reject(new Error(`kernels: a pool worker failed: ${errors[0]}`)); }, 200);
   });
-  const made = selectKernels(platform, want);
+  const made = canShareMemory() || want.memoryBytes !== undefined || want.backend === 'ref' ? selectKernels(platform, want) : unsharedKernels(platform, want);
   try {
     return await Promise.race([made, failed]);
   } catch (e) {
     void made.then((k) => k.dispose(), () => {});
     throw e;
   } finally { clearInterval(timer); }
+}
+
+/** unshared memory is reserved whole at creation: a phone may refuse 1 GiB, so ask for less before giving up */
+const UNSHARED_BYTES = [2 ** 30, 2 ** 29, 2 ** 28];
+
+async function unsharedKernels(platform: WasmPlatform, want: KernelOptions): Promise<Kernels> {
+  let last: unknown = null;
+  for (const memoryBytes of UNSHARED_BYTES) {
+    try { return await selectKernels(platform, { ...want, backend: 'wasm', memoryBytes }); } catch (e) {
+      last = e;
+      if (!(e instanceof RangeError)) break; // only an allocation refused is worth a smaller try
+    }
+  }
+  if (want.backend === 'wasm') throw last;
+  return selectKernels(null, { backend: 'ref' }); // auto: as selectKernels does, the reference kernels still work
 }

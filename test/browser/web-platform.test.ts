@@ -93,6 +93,27 @@ test('the web platform\'s kernels: the .wasm fetched from `assets`, one thread w
   await assert.rejects(createKernels({ backend: 'wasm', assets: 'http://127.0.0.1:9/none/', fetch: (async () => new Response('', { status: 404 })) as typeof fetch }), /kernels: .*kernels-.*\.wasm answered HTTP 404/);
 });
 
+test('without shared memory the kernels ask for less memory when a device refuses 1 GiB', async () => {
+  const g = globalThis as Record<string, unknown>;
+  const SAB = g['SharedArrayBuffer'], Memory = WebAssembly.Memory;
+  const asked: number[] = [];
+  // a page that is not cross-origin isolated, on a device that cannot reserve 1 GiB at once
+  delete g['SharedArrayBuffer'];
+  (WebAssembly as { Memory: unknown }).Memory = function (d: WebAssembly.MemoryDescriptor) {
+    if (!d.shared) asked.push(d.initial * 65536);
+    if (!d.shared && d.initial * 65536 >= 2 ** 30) throw new RangeError('WebAssembly.Memory(): could not allocate memory');
+    return new Memory(d);
+  };
+  try {
+    const k = await createKernels({ backend: 'auto', assets: WASM, fetch: fileFetch });
+    try {
+      assert.deepEqual(asked, [2 ** 30, 2 ** 29]);
+      assert.match(k.name, /^wasm-/, 'still the WebAssembly kernels, on 512 MiB');
+      assert.equal((k as unknown as { arena: { memory: WebAssembly.Memory } }).arena.memory.buffer.byteLength, 2 ** 29);
+    } finally { k.dispose(); }
+  } finally { g['SharedArrayBuffer'] = SAB; (WebAssembly as { Memory: unknown }).Memory = Memory; }
+});
+
 /** the server's diffusing frames for a request: each step's cells, then the final text */
 async function servedFrames(body: Record<string, unknown>): Promise<{ steps: unknown[]; text: string }> {
   const res = await fetch(server.url + '/v1/completions', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ ...body, stream: true, diffusing: true }) });
