@@ -92,9 +92,12 @@ function transpose<A extends Float32Array | Int8Array>(w: A, rows: number, cols:
   return t;
 }
 
+/** a model this graph builder cannot express yet (`--backend auto` then runs it on the WASM kernels) */
+export class OnnxUnsupportedError extends Error {}
+
 export function buildOnnxModel(cfg: ModelConfig, weights: WeightSource, o: OnnxBuildOptions = { dtype: 'f32' }): Uint8Array {
   if (cfg.moe || cfg.qkNorm || cfg.outBias || (cfg.ropeDim ?? cfg.headDim) !== cfg.headDim) { // the MoE families (model/config-moe.ts)
-    throw new Error(`onnx: ${cfg.arch} has no ONNX graph yet (mixture of experts); use the WASM kernels (--backend wasm)`);
+    throw new OnnxUnsupportedError(`onnx: ${cfg.arch} has no ONNX graph yet (mixture of experts); use the WASM kernels (--backend wasm)`);
   }
   const { hiddenSize: C, numHeads: H, numKvHeads: Hkv, headDim: D, ffnSize: F, vocabSize: V, numLayers: L } = cfg;
   const g = new Builder(o.external);

@@ -10,6 +10,7 @@ import type { ModelConfig } from '../model/config.js';
 import { closeSync, mkdirSync, openSync, renameSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { buildOnnxModel, MASKED, type OnnxBuildOptions, type WeightSource } from '../onnx/graph.js';
+export { OnnxUnsupportedError } from '../onnx/graph.js';
 import type { TextTokenizer } from '../tokenizer/index.js';
 import { folderFiles, loadF32Weights, loadTokenizer } from './node-model.js';
 
