@@ -7,6 +7,7 @@ import type { Kernels } from '../kernels/backend.js';
 import { selectKernels, type KernelOptions } from '../kernels/select.js';
 import type { WasmPlatform, WasmVariant } from '../kernels/wasm/load.js';
 import type { PoolWorkerData } from '../kernels/wasm/protocol.js';
+import { folderUrl } from './web-files.js';
 
 /**
  * The bundle's files, beside it (scripts/build-web.mjs lays them out in build/web/). Literal
@@ -40,7 +41,7 @@ function mayBlock(): boolean {
 
 /** the platform for this page; `workerErrors` collects what failed in a pool worker (shown instead of a timeout) */
 export function webWasmPlatform(o: Pick<WebKernelOptions, 'assets' | 'fetch'> = {}, workerErrors: string[] = []): WasmPlatform {
-  const at = (file: string, bundled: () => URL) => (o.assets !== undefined ? new URL(file, folder(o.assets)) : bundled());
+  const at = (file: string, bundled: () => URL) => (o.assets !== undefined ? new URL(file, folderUrl(o.assets)) : bundled());
   const doFetch = o.fetch ?? globalThis.fetch.bind(globalThis);
   const threads = typeof navigator !== 'undefined' && navigator.hardwareConcurrency > 0 ? navigator.hardwareConcurrency : 1;
   return {
@@ -60,12 +61,6 @@ export function webWasmPlatform(o: Pick<WebKernelOptions, 'assets' | 'fetch'> = 
     hardwareThreads: threads,
     canBlock: mayBlock(),
   };
-}
-
-function folder(base: string | URL): URL {
-  const u = new URL(String(base), typeof location !== 'undefined' ? location.href : undefined);
-  if (!u.pathname.endsWith('/')) u.pathname += '/';
-  return u;
 }
 
 /**
