@@ -52,10 +52,14 @@ test('/?engine=browser decodes in the page, threaded, with no API request, token
   const page = await browser.newPage({ viewport: { width: 1200, height: 900 } });
   const errors: string[] = [];
   page.on('pageerror', (e) => errors.push(String(e)));
+  let workers = 0;
+  page.on('worker', () => { workers++; });
   await page.goto(server.url + '/?engine=browser');
   await page.waitForSelector('body[data-engine-ready="true"]', { timeout: 60_000 });
   assert.equal(await page.evaluate(() => crossOriginIsolated), true, 'COOP + COEP make the page cross-origin isolated');
-  assert.ok(Number(await page.getAttribute('body', 'data-threads')) > 1 || (await page.evaluate(() => navigator.hardwareConcurrency)) === 1, 'the kernels run on Web Workers');
+  const threads = Number(await page.getAttribute('body', 'data-threads'));
+  assert.ok(threads > 1 || (await page.evaluate(() => navigator.hardwareConcurrency)) === 1, 'the kernels run on Web Workers');
+  assert.equal(workers, threads - 1, 'both models share one pool: the page\'s thread and threads − 1 workers');
   assert.match(await page.innerText('#engine-status'), /^in this page: wasm-(relaxed-)?simd, \d+ threads?$/);
   assert.equal(await page.inputValue('#engine'), 'browser');
   assert.equal(await page.isChecked('#race'), true, 'the AR twin races in the page too');
@@ -176,5 +180,16 @@ test('Stop ends an in-page decode between steps: the pane says it stopped, maske
   assert.equal(await page.locator(diff + '[data-done]').count(), 0);
   assert.equal(await page.isEnabled('#go'), true);
   assert.deepEqual(errors, []);
+  await page.close();
+});
+
+test('a pool worker that cannot load is reported in words within seconds (not the pool\'s 30 s timeout)', async () => {
+  const page = await browser.newPage();
+  await page.route('**/web/dllm-pool-worker.js', (r) => r.fulfill({ status: 404, body: 'gone' }));
+  const t0 = Date.now();
+  await page.goto(server.url + '/?engine=browser');
+  await page.waitForSelector('#status .fatal', { timeout: 20_000 });
+  assert.match(await page.innerText('#status'), /^Could not load the model into the page: kernels: a pool worker failed: pool worker \d+ failed to start/);
+  assert.ok(Date.now() - t0 < 20_000);
   await page.close();
 });
