@@ -101,6 +101,14 @@ test('/?engine=browser decodes in the page, threaded, with no API request, token
   assert.equal(await page.getAttribute(pane('dllm-code-mini', '#chat-panes'), 'data-text'),
     await served('/v1/chat/completions', { model: 'dllm-code-mini', messages: [{ role: 'user', content: 'def is_palindrome(s):' }], decoder: 'threshold', ...KNOBS, max_tokens: 16 }));
   assert.deepEqual(api, [], 'still no API request: every decode ran in the page');
+
+  // a setting the decoder refuses: said in words, the knob marked, as the server's 400 is
+  await page.click('.tabs button[data-tab="complete"]');
+  await page.fill('#threshold', '1.5');
+  await page.click('#go');
+  await page.waitForSelector(diff + '[data-state="error"]', { timeout: 60_000 });
+  assert.match(await page.innerText(diff + ' .note'), /^The settings were rejected\s*"threshold" must be in \(0, 1\], got 1\.5\s*field threshold · in this page$/);
+  assert.equal(await page.getAttribute('#threshold', 'aria-invalid'), 'true');
   assert.deepEqual(errors, []);
   await page.close();
 });
