@@ -7,7 +7,7 @@
 //            steps recompute only the block and everything after it, reading the prefix from the cache
 //   dual   — as prefix, but later steps recompute only the block; prefix and suffix come from the cache
 // Cached modes are approximate: keys outside the recomputed rows are those of the block's first step.
-import { defaultPositions, type ForwardModel, type KVCache } from './forward.js';
+import { defaultPositions, type ForwardInput, type ForwardModel, type KVCache } from './forward.js';
 
 export type CacheMode = 'none' | 'prefix' | 'dual';
 
@@ -40,15 +40,36 @@ export class DiffusionLM {
   }
 
   async denoise(req: DenoiseRequest): Promise<Float32Array> {
+    const { out, need0, N } = await this.compute(req, (fi) => this.model.forward(fi));
+    return align(out, this.vocabSize, req, need0, N, this.model.config.shiftLogits); // (B, R, V)
+  }
+
+  /**
+   * Whether denoiseTop1 is available: the forward engine computes the argmax and its probability itself
+   * (ONNX Runtime's graph, platform/node-ort.ts); the sampler then skips the logits (sampler/types.ts).
+   */
+  get hasTop1(): boolean { return typeof (this.model as Partial<Top1Forward>).forwardTop1 === 'function'; }
+
+  /** per row of the region: argmax of the logits with `banned` ids excluded, and its softmax probability; (B, R) each */
+  async denoiseTop1(req: DenoiseRequest, banned: readonly number[]): Promise<{ token: Int32Array; prob: Float32Array }> {
+    const model = this.model as ForwardModel & Partial<Top1Forward>;
+    if (!model.forwardTop1) throw new Error('denoiseTop1: this forward engine computes no top-1 (use denoise)');
+    const { out, need0, N } = await this.compute(req, (fi) => model.forwardTop1!(fi, banned));
+    const shift = this.model.config.shiftLogits;
+    return { token: align(out.token, 1, req, need0, N, shift), prob: align(out.prob, 1, req, need0, N, shift) };
+  }
+
+  /** the forward this request needs (full, or the cached block), asking `fetch` for the model rows [need0, need0 + N) */
+  private async compute<Out>(req: DenoiseRequest, fetch: (input: ForwardInput) => Out | Promise<Out>): Promise<{ out: Out; need0: number; N: number }> {
     const { B, T, tokens } = req;
-    const V = this.vocabSize, shift = this.model.config.shiftLogits;
+    const shift = this.model.config.shiftLogits;
     const start = req.region?.start ?? 0, end = req.region?.end ?? T;
     if (start < 0 || end > T || start >= end) throw new Error(`denoise: region ${start}..${end} is not inside 0..${T}`);
     const positions = req.positions ?? defaultPositions(B, T);
     const keyValid = req.keyValid ?? null;
     // model rows whose logits we need: [start, end), or one earlier for a shifted model
     const need0 = shift ? Math.max(0, start - 1) : start, need1 = shift ? Math.max(end - 1, need0 + 1) : end;
-    let logits: Float32Array; // (B, computed rows, V)
+    let out: Out;
     let c0: number, c1: number; // computed rows [c0, c1)
     const full = this.cacheMode === 'none' || !req.region || req.region.blockStart || !this.cache || this.cache.capacity !== T || this.cache.B !== B;
     if (full) {
@@ -59,28 +80,18 @@ export class DiffusionLM {
         }
       }
       c0 = 0; c1 = T;
-      logits = await this.model.forward({ tokens, B, T, positions, keyValid, logitRows: logitRows(B, T, need0 - c0, need1 - c0), ...(this.cacheMode !== 'none' ? { cache: this.cache!, rowStart: 0 } : {}) });
+      out = await fetch({ tokens, B, T, positions, keyValid, logitRows: logitRows(B, T, need0 - c0, need1 - c0), ...(this.cacheMode !== 'none' ? { cache: this.cache!, rowStart: 0 } : {}) });
     } else {
       c0 = need0;
       c1 = this.cacheMode === 'prefix' ? T : Math.max(need1, end);
       const R = c1 - c0;
-      logits = await this.model.forward({
+      out = await fetch({
         tokens: this.rows(tokens, B, T, c0, c1), B, T: R, positions: this.rows(positions, B, T, c0, c1),
         keyValid, cache: this.cache!, rowStart: c0, logitRows: logitRows(B, R, need0 - c0, need1 - c0),
       });
     }
     this.rowsComputed += B * (c1 - c0);
-    // logits hold the model rows [need0, need1) of each batch entry: (B, N, V); align them → (B, end − start, V)
-    const R = end - start, N = need1 - need0;
-    if (!shift) return logits; // rows [start, end) exactly, in order
-    const out = new Float32Array(B * R * V);
-    for (let b = 0; b < B; b++) {
-      for (let i = start; i < end; i++) {
-        const src = Math.max(0, i - 1) - need0; // Dream: row i is scored by model row i − 1 (row 0 by itself)
-        out.set(logits.subarray((b * N + src) * V, (b * N + src + 1) * V), (b * R + i - start) * V);
-      }
-    }
-    return out;
+    return { out, need0, N: need1 - need0 };
   }
 
   /** drop the cache (call between requests) */
@@ -98,5 +109,28 @@ export class DiffusionLM {
 function logitRows(B: number, C: number, a: number, b: number): Int32Array {
   const out = new Int32Array(B * (b - a));
   for (let i = 0; i < B; i++) for (let r = a; r < b; r++) out[i * (b - a) + r - a] = i * C + r;
+  return out;
+}
+
+/** a forward engine that can also return per-row argmax + probability (OrtTransformer) */
+export interface Top1Forward {
+  forwardTop1(input: ForwardInput, banned: readonly number[]): Promise<{ token: Int32Array; prob: Float32Array }>;
+}
+
+/**
+ * model rows [need0, need0 + N) of each batch entry, `width` values each (B, N, width) → the region's rows
+ * (B, end − start, width): the same rows for an unshifted model; for Dream, row i is scored by model row i − 1
+ * (row 0 by itself)
+ */
+function align<A extends Float32Array | Int32Array>(src: A, width: number, req: DenoiseRequest, need0: number, N: number, shift: boolean): A {
+  if (!shift) return src;
+  const B = req.B, start = req.region?.start ?? 0, end = req.region?.end ?? req.T, R = end - start;
+  const out = new (src.constructor as new (n: number) => A)(B * R * width);
+  for (let b = 0; b < B; b++) {
+    for (let i = start; i < end; i++) {
+      const row = Math.max(0, i - 1) - need0;
+      out.set(src.subarray((b * N + row) * width, (b * N + row + 1) * width), (b * R + i - start) * width);
+    }
+  }
   return out;
 }

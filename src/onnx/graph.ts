@@ -9,13 +9,15 @@
 //   per layer l: past_key_before.l / past_value_before.l (B, P0, Hkv, D) and past_key_after.l /
 //   past_value_after.l (B, P1, Hkv, D): cached post-RoPE keys/values of the rows before and after the
 //   computed ones (P0 + R + P1 = Tk; empty without a cache)
-// Outputs: logits (Nr, V); present_key.l / present_value.l (B, R, Hkv, D): the computed rows' keys/values.
+// logit_bias (V) float: added to the logits before top_id / top_prob (−1e9 on banned ids).
+// Outputs: logits (Nr, V); top_id (Nr) int64 / top_prob (Nr): argmax of logits + logit_bias and its softmax probability; present_key.l / present_value.l (B, R, Hkv, D): the computed rows' keys/values.
 // Letters: B batch, R computed rows, Tk key rows, C width, H heads, Hkv kv heads, D head dim, F FFN, V vocab.
 import onnxProto from 'onnx-proto';
 import { quantizeQ8 } from '../kernels/quantize.js';
 import { ropeTable } from '../kernels/rope-table.js';
 import type { ModelConfig } from '../model/config.js';
-import { parameterTable } from '../model/params.js';
+import { fusedQkv, parameterTable } from '../model/params.js';
+import { headRmsNorm, moeFfn } from './moe-graph.js';
 
 const { onnx } = onnxProto;
 const DT = onnx.TensorProto.DataType;
@@ -92,13 +94,7 @@ function transpose<A extends Float32Array | Int8Array>(w: A, rows: number, cols:
   return t;
 }
 
-/** a model this graph builder cannot express yet (`--backend auto` then runs it on the WASM kernels) */
-export class OnnxUnsupportedError extends Error {}
-
 export function buildOnnxModel(cfg: ModelConfig, weights: WeightSource, o: OnnxBuildOptions = { dtype: 'f32' }): Uint8Array {
-  if (cfg.moe || cfg.qkNorm || cfg.outBias || (cfg.ropeDim ?? cfg.headDim) !== cfg.headDim) { // the MoE families (model/config-moe.ts)
-    throw new OnnxUnsupportedError(`onnx: ${cfg.arch} has no ONNX graph yet (mixture of experts); use the WASM kernels (--backend wasm)`);
-  }
   const { hiddenSize: C, numHeads: H, numKvHeads: Hkv, headDim: D, ffnSize: F, vocabSize: V, numLayers: L } = cfg;
   const g = new Builder(o.external);
   const w = (name: string): Float32Array => {
@@ -122,8 +118,10 @@ export function buildOnnxModel(cfg: ModelConfig, weights: WeightSource, o: OnnxB
     const rms = g.one('Sqrt', [g.one('Add', [ms, g.f32(name + '.eps', [1], Float32Array.of(cfg.normEps))])]);
     return g.one('Mul', [g.one('Div', [x, rms]), g.f32(name, [C], w(name))]);
   };
-  const rope = ropeTable(cfg.ropeTheta, D, cfg.maxPositions);
-  const cos = g.f32('rope.cos', [cfg.maxPositions, D / 2], rope.cos), sin = g.f32('rope.sin', [cfg.maxPositions, D / 2], rope.sin);
+  const Rd = cfg.ropeDim ?? D; // rotary dims: all of D, or the first Rd (llada2's partial RoPE)
+  const rope = ropeTable(cfg.ropeTheta, Rd, cfg.maxPositions);
+  const cos = g.f32('rope.cos', [cfg.maxPositions, Rd / 2], rope.cos), sin = g.f32('rope.sin', [cfg.maxPositions, Rd / 2], rope.sin);
+  const ropeAttrs = Rd === D ? {} : { rotary_embedding_dim: Rd };
   const shapeBRhD = (h: number) => g.i64(`shape_h${h}`, [0, 0, h, D]); // Reshape (B, R, h·D) → (B, R, h, D); 0 copies the dim
 
   let x = g.one('Gather', [g.f32('tokEmbed', [V, C], w('tokEmbed')), 'input_ids'], { axis: 0 }); // (B, R, C)
@@ -133,15 +131,26 @@ export function buildOnnxModel(cfg: ModelConfig, weights: WeightSource, o: OnnxB
   for (let l = 0; l < L; l++) {
     const p = `layers.${l}.`;
     const h = rmsnorm(x, p + 'attnNorm');
-    let q = linear(h, p + 'wq', H * D, C), k = linear(h, p + 'wk', Hkv * D, C), v = linear(h, p + 'wv', Hkv * D, C);
-    if (cfg.qkvBias) {
+    let q: string, k: string, v: string;
+    if (fusedQkv(cfg.arch)) { // one (H + 2·Hkv)·D projection, rows q | k | v (llada2 query_key_value)
+      let qkv = linear(h, p + 'wqkv', (H + 2 * Hkv) * D, C);
+      if (cfg.qkvBias) qkv = g.one('Add', [qkv, g.f32(p + 'bqkv', [(H + 2 * Hkv) * D], w(p + 'bqkv'))]);
+      [q, k, v] = g.op('Split', [qkv, g.i64(`split_qkv`, [H * D, Hkv * D, Hkv * D])], { axis: -1 }, '', 3) as [string, string, string];
+    } else {
+      q = linear(h, p + 'wq', H * D, C); k = linear(h, p + 'wk', Hkv * D, C); v = linear(h, p + 'wv', Hkv * D, C);
+    }
+    if (cfg.qkvBias && !fusedQkv(cfg.arch)) {
       q = g.one('Add', [q, g.f32(p + 'bq', [H * D], w(p + 'bq'))]);
       k = g.one('Add', [k, g.f32(p + 'bk', [Hkv * D], w(p + 'bk'))]);
       v = g.one('Add', [v, g.f32(p + 'bv', [Hkv * D], w(p + 'bv'))]);
     }
     // RoPE on (B, R, h·D) by the contrib RotaryEmbedding (rotate-half = interleaved 0, the same cos/sin table)
-    const q3 = g.one('RotaryEmbedding', [q, 'position_ids', cos, sin], { interleaved: 0, num_heads: H }, 'com.microsoft'); // (B, R, H·D)
-    const k3 = g.one('RotaryEmbedding', [k, 'position_ids', cos, sin], { interleaved: 0, num_heads: Hkv }, 'com.microsoft'); // (B, R, Hkv·D)
+    if (cfg.qkNorm) { // per-head RMSNorm before RoPE (lladamoe q_norm / k_norm, llada2 query_ / key_layernorm)
+      q = headRmsNorm(g, q, H, D, p + 'qNorm', w(p + 'qNorm'), cfg.normEps);
+      k = headRmsNorm(g, k, Hkv, D, p + 'kNorm', w(p + 'kNorm'), cfg.normEps);
+    }
+    const q3 = g.one('RotaryEmbedding', [q, 'position_ids', cos, sin], { interleaved: 0, num_heads: H, ...ropeAttrs }, 'com.microsoft'); // (B, R, H·D)
+    const k3 = g.one('RotaryEmbedding', [k, 'position_ids', cos, sin], { interleaved: 0, num_heads: Hkv, ...ropeAttrs }, 'com.microsoft'); // (B, R, Hkv·D)
     const k4 = g.one('Reshape', [k3, shapeBRhD(Hkv)], {}, '', `present_key.${l}`); // (B, R, Hkv, D)
     const v4 = g.one('Reshape', [v, shapeBRhD(Hkv)], {}, '', `present_value.${l}`);
     for (const kind of ['key', 'value']) for (const side of ['before', 'after']) inputs.push(valueInfo(`past_${kind}_${side}.${l}`, DT.FLOAT, ['B', `P${side === 'before' ? 0 : 1}`, Hkv, D]));
@@ -165,13 +174,24 @@ export function buildOnnxModel(cfg: ModelConfig, weights: WeightSource, o: OnnxB
       const att = g.one('MatMul', [g.one('Mul', [g.one('Softmax', [scores], { axis: -1 }), 'query_valid']), vT]); // (B, H, R, D)
       merged = g.one('Reshape', [g.one('Transpose', [att], { perm: [0, 2, 1, 3] }), g.i64('shapeBRC', [0, 0, H * D])]);
     }
-    x = g.one('Add', [x, linear(merged, p + 'wo', C, H * D)]);
+    const o = linear(merged, p + 'wo', C, H * D);
+    x = g.one('Add', [x, cfg.outBias ? g.one('Add', [o, g.f32(p + 'bo', [C], w(p + 'bo'))]) : o]);
     const h2 = rmsnorm(x, p + 'ffnNorm');
+    if (cfg.moe?.moeLayers[l]) { x = g.one('Add', [x, moeFfn(g, linear, w, cfg.moe, h2, p, C)]); continue; }
     const gate = linear(h2, p + 'wGate', F, C), up = linear(h2, p + 'wUp', F, C);
     x = g.one('Add', [x, linear(g.one('Mul', [g.one('Mul', [gate, g.one('Sigmoid', [gate])]), up]), p + 'wDown', C, F)]);
   }
   const hN = g.one('Gather', [g.one('Reshape', [rmsnorm(x, 'finalNorm'), g.i64('shapeNC', [-1, C])]), 'logit_rows'], { axis: 0 }); // (Nr, C)
-  linear(hN, cfg.tieEmbeddings ? 'tokEmbed' : 'lmHead', V, C, 'logits');
+  const logits = linear(hN, cfg.tieEmbeddings ? 'tokEmbed' : 'lmHead', V, C, 'logits'); // (Nr, V)
+  // The decoder's confidence where the logits are (LLaDA low_confidence / Fast-dLLM at temperature 0): the
+  // argmax and its softmax probability per row, so a caller that needs no more fetches (Nr) values, not (Nr, V)
+  // — no logits transfer, no softmax in JS. logit_bias (V): 0, or −1e9 on the ids the sampler bans ([MASK], …).
+  inputs.push(valueInfo('logit_bias', DT.FLOAT, [V]));
+  outputs.push(valueInfo('top_id', DT.INT64, ['Nr']), valueInfo('top_prob', DT.FLOAT, ['Nr']));
+  const biased = g.one('Add', [logits, 'logit_bias']); // (Nr, V)
+  g.one('ArgMax', [biased], { axis: -1, keepdims: 0 }, '', 'top_id'); // (Nr) the first maximum, as the JS argmax
+  const shifted = g.one('Sub', [biased, g.one('ReduceMax', [biased], { axes: [-1], keepdims: 1 })]); // (Nr, V) ≤ 0, max 0
+  g.one('Reciprocal', [g.one('ReduceSum', [g.one('Exp', [shifted]), g.i64('axisLast', [-1])], { keepdims: 0 })], {}, '', 'top_prob'); // (Nr) exp(0) / Σ exp
   const graph = onnx.GraphProto.create({ name: `dllm-${cfg.arch}`, node: g.nodes, input: inputs, output: outputs, initializer: g.inits });
   const model = onnx.ModelProto.create({
     irVersion: 8, producerName: 'dllm', opsetImport: [{ domain: '', version: 17 }, { domain: 'com.microsoft', version: 1 }], graph,

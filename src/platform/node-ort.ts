@@ -10,7 +10,6 @@ import type { ModelConfig } from '../model/config.js';
 import { closeSync, mkdirSync, openSync, renameSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { buildOnnxModel, MASKED, type OnnxBuildOptions, type WeightSource } from '../onnx/graph.js';
-export { OnnxUnsupportedError } from '../onnx/graph.js';
 import type { TextTokenizer } from '../tokenizer/index.js';
 import { folderFiles, loadF32Weights, loadTokenizer } from './node-model.js';
 
@@ -58,6 +57,21 @@ export class OrtTransformer implements ForwardModel {
   freeCache(cache: KVCache): void { cache.k.length = 0; cache.v.length = 0; }
 
   async forward(input: ForwardInput): Promise<Float32Array> {
+    return (await this.run(input, null)).logits;
+  }
+
+  /**
+   * The forward, but per logits row only the argmax of logits + bias and its softmax probability, computed in
+   * the graph: (Nr) ids and (Nr) probabilities come back instead of (Nr, V) logits. `banned` ids get −1e9.
+   */
+  async forwardTop1(input: ForwardInput, banned: readonly number[]): Promise<{ token: Int32Array; prob: Float32Array }> {
+    const bias = new Float32Array(this.config.vocabSize); // (V)
+    for (const b of banned) if (b >= 0 && b < bias.length) bias[b] = MASKED;
+    const out = await this.run(input, bias);
+    return { token: out.token!, prob: out.prob! };
+  }
+
+  private async run(input: ForwardInput, topBias: Float32Array | null): Promise<{ logits: Float32Array; token?: Int32Array; prob?: Float32Array }> {
     const cfg = this.config, { B, T, tokens, cache } = input;
     const t0 = performance.now();
     const { N, rowStart, Tk } = checkForwardInput(cfg, input);
@@ -88,6 +102,7 @@ export class OrtTransformer implements ForwardModel {
     const feeds: Record<string, ort.Tensor> = {
       input_ids: new ort.Tensor('int64', i64(tokens), [B, T]), position_ids: new ort.Tensor('int64', i64(positions), [B, T]),
       attn_bias: new ort.Tensor('float32', bias, [B, 1, T, kEnd]), query_valid: new ort.Tensor('float32', queryValid, [B, 1, T, 1]), logit_rows: new ort.Tensor('int64', i64(rows), [rows.length]),
+      logit_bias: new ort.Tensor('float32', topBias ?? this.zeroBias, [cfg.vocabSize]),
     };
     const Hkv = cfg.numKvHeads, D = cfg.headDim, kvRow = Hkv * D;
     let copyMs = 0; // the cached rows copied out into the feeds (a KV-cache copy, counted with the write-back)
@@ -108,7 +123,9 @@ export class OrtTransformer implements ForwardModel {
     }
     // without a cache nobody reads the new keys/values: fetch the logits alone (ORT then skips those outputs)
     const t1 = performance.now();
-    const out = cache ? await this.session.run(feeds) : await this.session.run(feeds, ['logits']);
+    const wanted = topBias ? ['top_id', 'top_prob'] : ['logits'];
+    if (cache) for (let l = 0; l < cfg.numLayers; l++) wanted.push(`present_key.${l}`, `present_value.${l}`);
+    const out = await this.session.run(feeds, wanted);
     const t2 = performance.now();
     if (cache) {
       for (let l = 0; l < cfg.numLayers; l++) {
@@ -121,8 +138,13 @@ export class OrtTransformer implements ForwardModel {
     }
     const p = this.profile;
     p.calls++; p.inputsMs += t1 - t0 - copyMs; p.runMs += t2 - t1; p.cacheMs += copyMs + performance.now() - t2;
-    return out['logits']!.data as Float32Array;
+    if (!topBias) return { logits: out['logits']!.data as Float32Array };
+    const ids = out['top_id']!.data as BigInt64Array, token = new Int32Array(ids.length);
+    for (let i = 0; i < ids.length; i++) token[i] = Number(ids[i]!);
+    return { logits: new Float32Array(0), token, prob: out['top_prob']!.data as Float32Array };
   }
+  private zeroBiasBuf: Float32Array | null = null;
+  private get zeroBias(): Float32Array { return (this.zeroBiasBuf ??= new Float32Array(this.config.vocabSize)); }
 
   dispose(): void { void this.session.release(); }
 }

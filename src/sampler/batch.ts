@@ -22,6 +22,11 @@ import { checkLogits, penalize, rowLogits, tokenCounts, proposeLlada, proposeDre
 import { byConfidence, fixedCount, thresholdCount, factorCount, sampleWithoutReplacement, type Candidate } from './select.js';
 import type { DecodeResult, DecodeStep, GenerateRequest } from './types.js';
 
+/** one call's answer: the logits (A, R, V), or (top-1 calls) the argmax ids and their probabilities (A, R) */
+interface CallOut { R: number; data?: Float32Array; top?: { token: Int32Array; prob: Float32Array }; }
+const EMPTY = new Float32Array(0);
+const sameIds = (x: readonly number[], y: readonly number[]): boolean => x.length === y.length && x.every((v, i) => v === y[i]);
+
 export interface BatchStep {
   steps: DecodeStep[]; // one per row in the call, in the order the rows were added
   finished: Array<{ row: number; result: DecodeResult }>; // rows that completed (and left the batch)
@@ -36,6 +41,8 @@ class Row {
   readonly banned: number[]; // ids never proposed
   readonly allowed: Map<number, Uint8Array>; // canvas column → (V) 0/1 mask of the ids it may take
   readonly endEarly: boolean;
+  /** this row reads only argmax + p(argmax) per position (LLaDA low_confidence at τ 0, no per-position constraints) */
+  readonly top1Only: boolean;
   block = 0; blockSteps = 0; step = 0; nfe = 0; modelMs = 0; done = false;
   counts: Int32Array | null = null; // this block's linear schedule (fixed decoder)
   readonly t0 = performance.now();
@@ -72,6 +79,8 @@ class Row {
     if (o.logitsEosInf && eos !== null) this.banned.push(eos);
     if (infill && !o.infillMayEnd) this.banned.push(...ends); // a fixed-length middle has no end token
     this.endEarly = o.earlyStop || (infill && o.infillMayEnd);
+    this.top1Only = this.spec.family === 'llada' && o.temperature === 0 && o.remasking === 'low_confidence' && o.cfgScale === 0 &&
+      this.allowed.size === 0 && o.presencePenalty === 0 && o.frequencyPenalty === 0;
   }
 
   get start(): number { return this.g0 + this.block * this.L; } // current block's first column
@@ -130,9 +139,11 @@ export class DecodeBatch {
     this.advance(finished);
     const active = this.rows.filter((r) => r.wantsCall(this.mask));
     if (active.length === 0) return { steps: [], finished };
-    const logits = await this.call(active); // (A, R, V)
+    // the engine's own argmax + probability when every row needs no more and all ban the same ids
+    const top1 = this.model.hasTop1 === true && active.every((r) => r.top1Only && sameIds(r.banned, active[0]!.banned));
+    const out = await this.call(active, top1); // logits (A, R, V), or top-1 ids and probabilities (A, R)
     this.forwards++;
-    const steps = active.map((r, a) => this.apply(r, logits.data, a, logits.R));
+    const steps = active.map((r, a) => this.apply(r, out, a));
     this.advance(finished);
     return { steps, finished };
   }
@@ -159,7 +170,7 @@ export class DecodeBatch {
    * copies of the guided rows], the unconditional input being the canvas with every conditioning position
    * masked (generate.py un_x).
    */
-  private async call(active: readonly Row[]): Promise<{ data: Float32Array; R: number }> {
+  private async call(active: readonly Row[], top1: boolean): Promise<CallOut> {
     const A = active.length, V = this.model.vocabSize, mask = this.mask;
     const S = Math.max(...active.map((r) => r.start)), R = Math.max(...active.map((r) => r.L));
     const shift = active.map((r) => S - r.start);
@@ -190,6 +201,13 @@ export class DecodeBatch {
       input.keyValid = keyValid;
     }
     const tm = performance.now();
+    if (top1) {
+      const top = await this.model.denoiseTop1!(input, active[0]!.banned);
+      for (const r of active) r.modelMs += performance.now() - tm;
+      if (top.prob.length !== A * R || top.token.length !== A * R) throw new Error(`generate: the denoiser's top-1 has ${top.prob.length} rows, expected (B ${A}, R ${R})`);
+      for (let i = 0; i < top.prob.length; i++) if (top.prob[i] !== top.prob[i]) throw new Error(`generate: the model produced NaN logits (top-1 row ${i}); its weights or inputs are broken`);
+      return { top, R };
+    }
     const logits = await this.model.denoise(input);
     const ms = performance.now() - tm;
     checkLogits(logits, 'generate');
@@ -205,8 +223,8 @@ export class DecodeBatch {
   }
 
   /** propose, choose and commit for row r from its logits rows; the DecodeStep it yields */
-  private apply(r: Row, logits: Float32Array, a: number, R: number): DecodeStep {
-    const o = r.o, V = this.model.vocabSize, ends = this.ends;
+  private apply(r: Row, out: CallOut, a: number): DecodeStep {
+    const o = r.o, V = this.model.vocabSize, ends = this.ends, R = out.R, logits = out.data ?? EMPTY, top = out.top;
     r.nfe++;
     const cands = r.masked(this.mask);
     const at = (p: number): number => (a * R + p - r.start) * V; // row r's block starts at the call's column S = region start
@@ -226,6 +244,7 @@ export class DecodeBatch {
       chosen = moving.map((p) => ({ position: p, ...proposeDream(rowL(p), o.temperature, o.topP, o.topK, 'probability', r.rng, this.scratch) }));
     } else {
       const all: Candidate[] = cands.map((p) => {
+        if (top) return { position: p, token: top.token[a * R + p - r.start]!, confidence: top.prob[a * R + p - r.start]! };
         const l = rowL(p);
         const pr = r.dream ? proposeDream(l, o.temperature, o.topP, o.topK, r.spec.confidence, r.rng, this.scratch) : proposeLlada(l, o.temperature, r.rng);
         return { position: p, ...pr };

@@ -37,6 +37,13 @@ export interface Denoiser {
   readonly specials: DecoderSpecials;
   /** logits (B, R, V), R = region length (default T), as float32 */
   denoise(input: DenoiseInput): Promise<Float32Array>;
+  /**
+   * Where the engine computes it (ONNX Runtime's graph): per row of the region, the argmax of the logits with
+   * `banned` ids excluded and its softmax probability, (B, R) each — all that LLaDA-family decoding at
+   * temperature 0 reads, without (B, R, V) logits crossing over or a softmax in JS. `hasTop1` says it is there.
+   */
+  readonly hasTop1?: boolean;
+  denoiseTop1?(input: DenoiseInput, banned: readonly number[]): Promise<{ token: Int32Array; prob: Float32Array }>;
 }
 
 /** A causal language model with a KV cache, for AR decoding beside the diffusion model. */

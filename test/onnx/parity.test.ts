@@ -14,7 +14,7 @@ import { createKernels } from '../../src/platform/node.js';
 import { loadModelDir } from '../../src/platform/node-model.js';
 import { loadF32Weights } from '../../src/platform/node-model.js';
 import { OrtTransformer } from '../../src/platform/node-ort.js';
-import { arGenerate, drain, generate } from '../../src/sampler/index.js';
+import { arGenerate, drain, generate, generateBatch } from '../../src/sampler/index.js';
 
 const TOL = 1e-4; // float32 sums in another order
 const fixture = (name: string) => fileURLToPath(new URL(`../../../test/fixtures/${name}/`, import.meta.url));
@@ -80,6 +80,49 @@ for (const name of ['llada', 'dream']) {
       assert.deepEqual(Array.from(rb.result.canvas), Array.from(ra.result.canvas), `${name} ${cache}: tokens differ`);
     });
   }
+}
+
+// the graph's own argmax + probability (issue 14: confidences in the graph) against the logits read in JS
+for (const name of ['llada', 'dream']) {
+  test(`${name}: top-1 in the graph = argmax and softmax of the logits, per cache; decoding on it is token-identical`, async () => {
+    const { ort, V } = engines.get(name)!;
+    const mask = V - 1, banned = [mask, 3];
+    const sp = { mask, eos: 2, eot: null, pad: null };
+    for (const cache of ['none', 'prefix', 'dual'] as CacheMode[]) {
+      const dl = new DiffusionLM(ort, sp, cache);
+      assert.equal(dl.hasTop1, true);
+      const T = 24, tokens = ids(2, T, V, 4);
+      for (const blockStart of [true, false]) {
+        const req = { tokens, B: 2, T, region: { start: 8, end: 16, blockStart } };
+        const logits = await dl.denoise(req), top = await dl.denoiseTop1(req, banned);
+        for (let r = 0; r < 16; r++) {
+          const row = Float64Array.from(logits.subarray(r * V, (r + 1) * V));
+          for (const b of banned) row[b] = -Infinity;
+          let best = 0, z = 0;
+          for (let v = 1; v < V; v++) if (row[v]! > row[best]!) best = v;
+          for (let v = 0; v < V; v++) z += Math.exp(row[v]! - row[best]!);
+          assert.equal(top.token[r], best, `${name} ${cache} blockStart=${blockStart} row ${r}: graph argmax ${top.token[r]}, JS ${best}`);
+          // float32 softmax in the graph vs float64 here: a few ulps of a probability ≤ 1
+          assert.ok(Math.abs(top.prob[r]! - 1 / z) <= 1e-5, `${name} ${cache} row ${r}: p ${top.prob[r]} vs ${1 / z}`);
+        }
+      }
+      // the same decode with the top-1 path hidden (the sampler then reads the logits): identical tokens and NFE
+      const plain = { vocabSize: dl.vocabSize, specials: dl.specials, denoise: (i: Parameters<DiffusionLM['denoise']>[0]) => dl.denoise(i) };
+      const prompts = [{ prompt: ids(1, 6, V, 5) }, { prompt: ids(1, 9, V, 6) }];
+      for (const opts of [{ decoder: 'threshold' as const, threshold: 0.2 }, { decoder: 'fixed' as const, steps: 8 }]) {
+        const o = { ...opts, genLength: 16, blockLength: 8, temperature: 0 };
+        dl.reset();
+        let topCalls = 0;
+        const viaTop = { ...plain, hasTop1: true, denoiseTop1: (i: Parameters<DiffusionLM['denoise']>[0], bn: readonly number[]) => { topCalls++; return dl.denoiseTop1(i, bn); } };
+        const a = await drain(generateBatch(viaTop, prompts, o));
+        assert.equal(topCalls, a.result[0]!.nfe > a.result[1]!.nfe ? a.result[0]!.nfe : a.result[1]!.nfe, 'every call went through the top-1 path');
+        dl.reset();
+        const b = await drain(generateBatch(plain, prompts, o));
+        assert.deepEqual(a.result.map((r) => Array.from(r.canvas)), b.result.map((r) => Array.from(r.canvas)), `${name} ${cache} ${opts.decoder}: tokens differ`);
+        assert.deepEqual(a.result.map((r) => r.nfe), b.result.map((r) => r.nfe));
+      }
+    }
+  });
 }
 
 test('llama: AR decoding with the KV cache is token-identical across backends', async () => {
