@@ -51,12 +51,8 @@ export async function openModel(dir: string, o: OpenOptions = {}): Promise<Opene
     if (want === 'ort' && dtype === 'f16') throw new Error('--dtype f16 is a storage format of the wasm backend; ONNX Runtime takes f32 or q8');
     const ortLib = await ortModule();
     if (ortLib) {
-      try {
-        const m = await ortLib.loadOrtModelDir(dir, { dtype: dtype === 'q8' ? 'q8' : 'f32', threads: o.threads ?? 0 });
-        return { config: m.config, model: m.model, tokenizer: m.tokenizer, backend: 'ort', engine: `onnxruntime-node ${ortLib.ORT_VERSION}`, dispose: () => m.model.dispose() };
-      } catch (e) { // auto: a model with no ONNX graph yet (the MoE families) runs on the WASM kernels
-        if (want === 'ort' || !(e instanceof ortLib.OnnxUnsupportedError)) throw e;
-      }
+      const m = await ortLib.loadOrtModelDir(dir, { dtype: dtype === 'q8' ? 'q8' : 'f32', threads: o.threads ?? 0 });
+      return { config: m.config, model: m.model, tokenizer: m.tokenizer, backend: 'ort', engine: `onnxruntime-node ${ortLib.ORT_VERSION}`, dispose: () => m.model.dispose() };
     }
     if (want === 'ort') throw new Error('--backend ort: onnxruntime-node does not load on this machine (npm ci installs it; use --backend wasm)');
   }
