@@ -84,6 +84,26 @@ for (const name of NAMES) {
     });
   }
 
+  if (name === 'llada2') {
+    test('llada2: the block-causal prefix cache is exact on the kernels (two blocks cached, the third computed alone)', async () => {
+      const k = await createKernels({ backend: 'wasm' });
+      try {
+        const r = await reference(name);
+        const m = await loadModelDir(`${FIXTURES}${name}`, k);
+        const full = m.model.forward(r.input);
+        const P = 8, tail = r.T - P, cache = m.model.createCache(r.B, r.T);
+        const rows = (x: Int32Array, from: number, to: number) => Int32Array.from({ length: r.B * (to - from) }, (_, i) => x[Math.floor(i / (to - from)) * r.T + from + (i % (to - from))]!);
+        m.model.forward({ ...r.input, tokens: rows(r.input.tokens, 0, P), positions: rows(r.input.positions!, 0, P), T: P, cache, rowStart: 0 });
+        const got = m.model.forward({ ...r.input, tokens: rows(r.input.tokens, P, r.T), positions: rows(r.input.positions!, P, r.T), T: tail, cache, rowStart: P });
+        for (let b = 0; b < r.B; b++) {
+          expectClose(got.subarray(b * tail * r.V, (b + 1) * tail * r.V), full.subarray((b * r.T + P) * r.V, (b + 1) * r.T * r.V), { atol: 1e-5, rtol: 0, label: `cached rows of batch ${b}` });
+        }
+        m.model.freeCache(cache);
+        m.model.dispose();
+      } finally { k.dispose(); }
+    });
+  }
+
   // logits NMSE bounds: q8 as load.test.ts's dense models (5e-3); f16 rounds each weight by ≤ 2^-11 relative
   test(`${name}: f16 and q8 weights load and stay near the f32 logits (routers stay f32)`, async () => {
     const k = await createKernels({ backend: 'wasm' });
@@ -116,8 +136,9 @@ for (const name of NAMES) {
       const logits = readTensor(bytes, parseSafetensorsHeader(bytes), 'logits') as Float32Array;
       assert.ok(logits.every(Number.isFinite));
     } finally { await rm(out, { recursive: true, force: true }); }
-    // --backend auto: no ONNX graph for a MoE yet, so the WASM kernels run it
-    const gen = await run(process.execPath, [CLI, 'generate', 'hello', '--model', dir, '--gen-length', '4']);
-    assert.match(gen.stdout + gen.stderr, /4 tokens .* wasm\]/);
+    for (const backend of ['wasm', 'ort']) {
+      const gen = await run(process.execPath, [CLI, 'generate', 'hello', '--model', dir, '--gen-length', '4', '--backend', backend]);
+      assert.match(gen.stdout + gen.stderr, new RegExp(`4 tokens .* ${backend}\\]`));
+    }
   });
 }
