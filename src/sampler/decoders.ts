@@ -69,7 +69,8 @@ export type Decoder = keyof typeof DECODER_TABLE;
 export const DECODERS = Object.keys(DECODER_TABLE) as readonly Decoder[];
 
 export const decoderSpec = (d: Decoder): DecoderSpec => DECODER_TABLE[d];
-export const isDreamDecoder = (d: Decoder): boolean => DECODER_TABLE[d].family === 'dream';
+/** false for a name that is no decoder (a server asks before the options are parsed) */
+export const isDreamDecoder = (d: Decoder): boolean => Object.hasOwn(DECODER_TABLE, d) && DECODER_TABLE[d].family === 'dream';
 export const decodersOf = (family: DecoderFamily): Decoder[] => DECODERS.filter((d) => DECODER_TABLE[d].family === family);
 
 /** the --decoder help: one line per decoder, from the table */
