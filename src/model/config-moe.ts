@@ -23,6 +23,13 @@
 //     group_limited_topk: n_group groups scored by the sum of their best two, topk_group kept, top-k inside them;
 //     weights = unbiased scores / (sum + 1e-20) when top_k > 1, × routed_scaling_factor. norm_topk_prob and
 //     score_function are not read by this code.
+// Attention: LLaDA-MoE is bidirectional (LLaDAMoEModel.forward drops attention_mask). LLaDA2's generate() passes
+//   a block-causal mask (blocks of block_length = 32: a query sees its own block and all earlier ones); its
+//   forward without a mask is bidirectional under SDPA, causal under eager: callers pass mask blockCausal.
+// Mask / EOS ids: neither family's config.json carries them. LLaDA2MoeModelLM.generate() takes them as keyword
+//   defaults (eos_id=156892, mask_id=156895); dInfer's benchmarks pass the same two ids for LLaDA-MoE and
+//   LLaDA2; LLaDA-MoE's model card calls generate(mask_id=156895). dllm reads them from the checkpoint's files
+//   (tokenizer/index.ts: config / generation_config mask_token_id, tokenizer_config mask_token), never from code.
 import type { Arch, ModelConfig, MoeConfig } from './config-types.js';
 import { bool, int, num, oneOf, present, type Json } from './config-json.js';
 
