@@ -15,7 +15,8 @@
 // llada2 — inclusionAI LLaDA2.0/2.1 (architectures LLaDA2MoeModelLM, model_type "llada2_moe"), from
 //   modeling_llada2_moe.py: LLaDA2MoeAttention: head_dim = config.head_dim or hidden // heads; fused
 //     query_key_value rows (q: H·D, k: Hkv·D, v: Hkv·D), bias use_qkv_bias; query/key_layernorm (RMSNorm over D);
-//     rope_dim = int(head_dim · partial_rotary_factor) (1.0 when the key is absent); dense (output) bias use_bias.
+//     rope_dim = int(head_dim · partial_rotary_factor) (dInfer's LLaDA2MoeConfig defaults it to 0.5); dense (output)
+//     bias use_bias.
 //   LLaDA2MoeDecoderLayer: MoE when num_experts is set and layer ≥ first_k_dense_replace, else dense MLP
 //     (intermediate_size). LLaDA2MoeSparseMoeBlock: shared_experts of moe_intermediate_size · num_shared_experts
 //     when num_shared_experts is not null.
@@ -61,14 +62,16 @@ export function parseMoeConfig(arch: Extract<Arch, 'lladamoe' | 'llada2'>, cfg: 
   const E = int(cfg, 'num_experts', where, undefined, MOE_LIMITS.numExperts);
   const K = int(cfg, 'num_experts_per_tok', where, undefined, E);
   const headDim = arch === 'llada2' && cfg['head_dim'] != null ? int(cfg, 'head_dim', where) : hidden / heads;
-  const prf = num(cfg, 'partial_rotary_factor', where, arch === 'llada2' ? 1 : undefined);
+  // required for both: LLaDA2's attention falls back to 1.0 without the attribute, but its config class sets 0.5
+  const prf = num(cfg, 'partial_rotary_factor', where);
   if (!(prf > 0 && prf <= 1)) throw new Error(`${where}: "partial_rotary_factor" must be in (0, 1], got ${prf}`);
   const common = {
     arch, vocabSize: int(cfg, 'vocab_size', where), hiddenSize: hidden, numLayers: L, numHeads: heads,
-    numKvHeads: int(cfg, 'num_key_value_heads', where, heads), headDim, ropeDim: Math.trunc(headDim * prf),
+    // LLaDAConfig: None → num_attention_heads; LLaDA2MoeConfig's default is 0 (unusable): required there
+    numKvHeads: int(cfg, 'num_key_value_heads', where, arch === 'lladamoe' ? heads : undefined), headDim, ropeDim: Math.trunc(headDim * prf),
     ropeTheta: num(cfg, 'rope_theta', where), normEps: num(cfg, 'rms_norm_eps', where),
     tieEmbeddings: bool(cfg, 'tie_word_embeddings', where, false), attention: 'bidirectional' as const, shiftLogits: false,
-    maxPositions: int(cfg, 'max_position_embeddings', where, 4096, 2 ** 21),
+    maxPositions: int(cfg, 'max_position_embeddings', where, undefined, 2 ** 21), // sizes the RoPE tables: never guessed
   };
   let moe: MoeConfig, ffn: number, qkvBias: boolean, outBias: boolean, qkNorm: boolean;
   if (arch === 'lladamoe') {

@@ -57,7 +57,8 @@ test('a missing value is an error naming the key (config class defaults are not 
     [moe, 'moe_router_enable_expert_bias'], [moe, 'partial_rotary_factor'], [moe, 'shared_expert_intermediate_size'], [moe, 'qk_layernorm'],
     [moe, 'moe_layer_freq'], [moe, 'rope_theta'], [moe, 'num_experts'],
     [l2, 'num_shared_experts'], [l2, 'use_bias'], [l2, 'use_qkv_bias'], [l2, 'first_k_dense_replace'], [l2, 'n_group'],
-    [l2, 'routed_scaling_factor'], [l2, 'moe_intermediate_size'],
+    [l2, 'routed_scaling_factor'], [l2, 'moe_intermediate_size'], [l2, 'partial_rotary_factor'], [l2, 'num_key_value_heads'],
+    [l2, 'max_position_embeddings'],
   ] as const) {
     assert.throws(() => parseHfConfig(without(c, key), 'm/config.json'), new RegExp(`m/config\\.json: "${key}"`), key);
   }
