@@ -111,9 +111,16 @@ export class OrtTransformer implements ForwardModel {
       try { return sliceRows(buf, from, to); } finally { copyMs += performance.now() - c0; }
     };
     const sliceRows = (buf: Float32Array | null, from: number, to: number): ort.Tensor => {
-      const n = Math.max(0, to - from), out = new Float32Array(B * n * kvRow);
+      const n = Math.max(0, to - from);
+      // one sequence: rows [from, to) are contiguous, so the feed is a view of the cache — no copy at all
+      if (B === 1 && buf && n) return new ort.Tensor('float32', buf.subarray(from * kvRow, to * kvRow), [1, n, Hkv, D]);
+      const key = `${B}:${Tk}:${from}:${to}`, memo = buf ? this.rowMemo.get(buf) : undefined, hit = memo?.get(key);
+      if (hit) return hit; // a block's later steps read the same rows before and after it: copied once per block
+      const out = new Float32Array(B * n * kvRow);
       if (buf && n) for (let b = 0; b < B; b++) out.set(buf.subarray((b * Tk + from) * kvRow, (b * Tk + to) * kvRow), b * n * kvRow);
-      return new ort.Tensor('float32', out, [B, n, Hkv, D]);
+      const t = new ort.Tensor('float32', out, [B, n, Hkv, D]);
+      if (buf && n) { if (!memo) this.rowMemo.set(buf, new Map([[key, t]])); else memo.set(key, t); }
+      return t;
     };
     for (let l = 0; l < cfg.numLayers; l++) {
       feeds[`past_key_before.${l}`] = slice(cache?.k[l] ?? null, 0, cache ? rowStart : 0);
@@ -129,6 +136,7 @@ export class OrtTransformer implements ForwardModel {
     const t2 = performance.now();
     if (cache) {
       for (let l = 0; l < cfg.numLayers; l++) {
+        forgetRows(this.rowMemo.get(cache.k[l]!), rowStart, rowStart + T); forgetRows(this.rowMemo.get(cache.v[l]!), rowStart, rowStart + T);
         const k = out[`present_key.${l}`]!.data as Float32Array, v = out[`present_value.${l}`]!.data as Float32Array;
         for (let b = 0; b < B; b++) {
           cache.k[l]!.set(k.subarray(b * T * kvRow, (b + 1) * T * kvRow), (b * Tk + rowStart) * kvRow);
@@ -143,6 +151,8 @@ export class OrtTransformer implements ForwardModel {
     for (let i = 0; i < ids.length; i++) token[i] = Number(ids[i]!);
     return { logits: new Float32Array(0), token, prob: out['top_prob']!.data as Float32Array };
   }
+  /** per cache buffer: feeds already copied out of it, by rows; a write into the rows drops the copies it overlaps */
+  private readonly rowMemo = new WeakMap<Float32Array, Map<string, ort.Tensor>>();
   private zeroBiasBuf: Float32Array | null = null;
   private get zeroBias(): Float32Array { return (this.zeroBiasBuf ??= new Float32Array(this.config.vocabSize)); }
 
@@ -186,5 +196,14 @@ export function writeOnnxDir(dir: string, config: ModelConfig, weights: WeightSo
     try { closeSync(fd); } catch { /* closed */ }
     rmSync(tmpData, { force: true }); rmSync(tmpModel, { force: true });
     throw e;
+  }
+}
+
+/** drop the memoised feeds whose rows [from, to) (key `B:Tk:from:to`) overlap the rows [a, b) just written */
+function forgetRows(memo: Map<string, ort.Tensor> | undefined, a: number, b: number): void {
+  if (!memo) return;
+  for (const key of memo.keys()) {
+    const [, , from, to] = key.split(':').map(Number) as [number, number, number, number];
+    if (from < b && a < to) memo.delete(key);
   }
 }

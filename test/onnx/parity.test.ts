@@ -78,6 +78,11 @@ for (const name of ['llada', 'dream']) {
       const prompt = ids(1, 6, engines.get(name)!.V, 5);
       const ra = await drain(generate(a, { prompt }, opts)), rb = await drain(generate(b, { prompt }, opts));
       assert.deepEqual(Array.from(rb.result.canvas), Array.from(ra.result.canvas), `${name} ${cache}: tokens differ`);
+      // two rows of different lengths (left padding): ORT copies their cached rows once per block and reuses them
+      a.reset(); b.reset();
+      const two = [{ prompt }, { prompt: ids(1, 9, engines.get(name)!.V, 7) }];
+      const ba = await drain(generateBatch(a, two, opts)), bb = await drain(generateBatch(b, two, opts));
+      assert.deepEqual(bb.result.map((r) => Array.from(r.canvas)), ba.result.map((r) => Array.from(r.canvas)), `${name} ${cache} batch of 2: tokens differ`);
     });
   }
 }
