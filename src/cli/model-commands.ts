@@ -1,5 +1,6 @@
 // dllm inspect --model DIR          architecture, parameter count, dtypes, special ids, chat template
-// dllm forward --model DIR --ids 1,2,3 --out FILE.safetensors [--attention causal|bidirectional] [--dtype f32|f16|q8]
+// dllm forward --model DIR --ids 1,2,3 --out FILE.safetensors [--attention causal|bidirectional|block-causal
+//                                   --block-length N] [--dtype f32|f16|q8]
 //                                   one F32 tensor `logits` [T, V] (raw model logits, no Dream shift)
 import { parseArgs } from 'node:util';
 import { writeSafetensors } from '../io/safetensors.js';
@@ -50,17 +51,20 @@ export async function inspect(argv: string[]): Promise<number> {
 export async function forward(argv: string[]): Promise<number> {
   const { values } = parseArgs({
     args: argv, strict: true,
-    options: { model: { type: 'string' }, ids: { type: 'string' }, out: { type: 'string' }, attention: { type: 'string' }, dtype: { type: 'string' } },
+    options: { model: { type: 'string' }, ids: { type: 'string' }, out: { type: 'string' }, attention: { type: 'string' }, 'block-length': { type: 'string' }, dtype: { type: 'string' } },
   });
   if (!values.model || !values.ids || !values.out) throw new Error('usage: dllm forward --model DIR --ids 1,2,3 --out FILE.safetensors');
   const att = values.attention;
-  if (att !== undefined && att !== 'causal' && att !== 'bidirectional') throw new Error(`--attention must be causal or bidirectional, got "${att}"`);
+  if (att !== undefined && att !== 'causal' && att !== 'bidirectional' && att !== 'block-causal') throw new Error(`--attention must be causal, bidirectional or block-causal, got "${att}"`);
+  const blockLength = Number(values['block-length'] ?? NaN); // block-causal (LLaDA2's generate mask): a query sees its block and earlier ones
+  if (att === 'block-causal' && !(Number.isInteger(blockLength) && blockLength > 0)) throw new Error('--attention block-causal needs --block-length N (a positive integer)');
   const ids = parseIds(values.ids);
   const k = await createKernels();
   try {
     const m = await loadModelDir(values.model, k, { dtype: parseDtype(values.dtype) });
     const V = m.config.vocabSize;
-    const logits = m.model.forward({ tokens: ids, B: 1, T: ids.length, ...(att ? { mask: { kind: att === 'causal' ? 'causal' : 'none' } } : {}) });
+    const mask = att === 'block-causal' ? { kind: 'blockCausal' as const, blockLength } : att ? { kind: att === 'causal' ? 'causal' as const : 'none' as const } : null;
+    const logits = m.model.forward({ tokens: ids, B: 1, T: ids.length, ...(mask ? { mask } : {}) });
     await writeFileAtomic(values.out, writeSafetensors([{ name: 'logits', dtype: 'F32', shape: [ids.length, V], data: logits }]));
     console.log(`forward: logits [${ids.length}, ${V}] → ${values.out}`);
     m.model.dispose();

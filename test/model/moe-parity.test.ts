@@ -130,11 +130,15 @@ for (const name of NAMES) {
     const out = await mkdtemp(join(tmpdir(), 'dllm-moe-'));
     try {
       const file = join(out, 'logits.safetensors');
-      const res = await run(process.execPath, [CLI, 'forward', '--model', dir, '--ids', '1,2,3,283', '--out', file]);
-      assert.match(res.stdout, /logits \[4, 288\]/);
+      // the fixture's first row through the CLI, with the fixture's mask: the reference logits of that row
+      const r = await reference(name);
+      const ids = [...r.input.tokens.subarray(0, r.T)].join(',');
+      const maskArgs = r.input.mask ? ['--attention', 'block-causal', '--block-length', String(r.input.mask.blockLength)] : [];
+      const res = await run(process.execPath, [CLI, 'forward', '--model', dir, '--ids', ids, '--out', file, ...maskArgs]);
+      assert.match(res.stdout, new RegExp(`logits \\[${r.T}, ${r.V}\\]`));
       const bytes = new Uint8Array(await readFile(file));
       const logits = readTensor(bytes, parseSafetensorsHeader(bytes), 'logits') as Float32Array;
-      assert.ok(logits.every(Number.isFinite));
+      expectClose(logits, r.logits.subarray(0, r.T * r.V), { atol: BOUND, rtol: 0, label: `${name} dllm forward row 0` });
     } finally { await rm(out, { recursive: true, force: true }); }
     for (const backend of ['wasm', 'ort']) {
       const gen = await run(process.execPath, [CLI, 'generate', 'hello', '--model', dir, '--gen-length', '4', '--backend', backend]);
