@@ -49,7 +49,7 @@ Usage:
   dllm data corpus --out DIR [--packages FILE] [--cache DIR] [--vocab-size 8192] [--offline]
                                          turn a folder of code into tokenizer + token streams
   dllm inspect --model DIR               architecture, parameters, dtypes, special ids, template
-  dllm forward --model DIR --ids 1,2,3 --out FILE.safetensors [--attention causal|bidirectional] [--dtype f32|f16|q8]
+  dllm forward --model DIR --ids 1,2,3 --out FILE.safetensors [--attention causal|bidirectional|block-causal --block-length N] [--dtype f32|f16|q8]
   dllm train --config FILE.json [--resume | --overwrite] [--<key> value …]
                                          train a diffusion (mdm) or AR model on the CPU
   dllm export --checkpoint DIR --out DIR [--dtype f16|bf16|f32] | --out FILE.gguf --format gguf [--dtype f32|f16]
