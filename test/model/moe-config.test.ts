@@ -78,3 +78,16 @@ test('an unsupported or inconsistent value is an error naming the key', () => {
   assert.equal(parseHfConfig({ ...moe, shared_expert_intermediate_size: null }).moe!.sharedFfn, 0);
   assert.equal(parseHfConfig({ ...l2, num_shared_experts: null }).moe!.sharedFfn, 0);
 });
+
+test('a LLaDA2.0-mini-shaped config: 16 B parameters, 1.4 B read per token (the model card\'s "16B total, 1.4B active")', () => {
+  // dimensions of Ling-mini-2.0 / BailingMoeV2, the base LLaDA2.0-mini is converted from (its published config.json,
+  // as quoted by a third-party test fixture): not a file read here, so only the totals are checked
+  const mini = {
+    ...cfg('llada2'), vocab_size: 157184, hidden_size: 2048, num_hidden_layers: 20, num_attention_heads: 16, num_key_value_heads: 4,
+    head_dim: 128, intermediate_size: 5120, moe_intermediate_size: 512, num_experts: 256, num_experts_per_tok: 8, num_shared_experts: 1,
+    n_group: 8, topk_group: 4, first_k_dense_replace: 1, max_position_embeddings: 32768, use_qkv_bias: false, use_bias: false,
+  };
+  const c = parseHfConfig(mini);
+  assert.ok(Math.abs(parameterCount(c) / 1e9 - 16.2) < 0.1, `${parameterCount(c)} parameters`);
+  assert.ok(Math.abs(activeParameterCount(c) / 1e9 - 1.43) < 0.05, `${activeParameterCount(c)} active`);
+});
