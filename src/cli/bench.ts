@@ -1,5 +1,6 @@
 // dllm bench [--model NAME|DIR] [--twin NAME|DIR] [--limit 10] [--gen-length 128] [--block-length 32]
 //            [--threads N] [--out DIR] [--docs FILE]
+// dllm bench --roofline …: the step-cost curve and the auto block length (roofline.ts)
 // One run, one table: generation speed on a fixed set of code prompts (the first --limit HumanEval prompts)
 // for each decoder and cache setting of the diffusion model and for its AR twin — generated tokens up to EOS /
 // wall time, tokens per forward (TPF), NFE, time to the first settled token — with the quality of the very
@@ -20,6 +21,7 @@ import { parseDecodeOptions } from '../sampler/index.js';
 import { forwardThroughput, type ForwardRow } from './bench-forward.js';
 import { benchDocs, benchMarkdown, benchSvg, machineInfo, type BenchReport, type SpeedRow } from './bench-report.js';
 import { EvalModel } from './eval-model.js';
+import { roofline } from './roofline.js';
 import { DEFAULT_MODEL, resolveModel } from './generate.js';
 
 interface Setting { label: string; decode: Record<string, unknown>; cache: 'none' | 'prefix' | 'dual'; }
@@ -29,8 +31,9 @@ export async function bench(argv: string[]): Promise<number> {
     args: argv, strict: true, allowPositionals: false,
     options: { model: { type: 'string', default: DEFAULT_MODEL }, twin: { type: 'string' }, limit: { type: 'string', default: '10' }, 'gen-length': { type: 'string', default: '128' },
       'block-length': { type: 'string', default: '32' }, threads: { type: 'string' }, out: { type: 'string', default: 'bench/results/dllm-bench' }, docs: { type: 'string' }, data: { type: 'string' },
-      'forward-tokens': { type: 'string', default: '256' }, backend: { type: 'string' } },
+      'forward-tokens': { type: 'string', default: '256' }, backend: { type: 'string' }, roofline: { type: 'boolean' }, context: { type: 'string' } },
   });
+  if (values.roofline) return roofline(values); // step ms against rows, the ridge, and the block length for --block-length auto
   const int = (k: string) => { const v = Number(values[k as keyof typeof values]); if (!Number.isInteger(v) || v < 1) throw new Error(`--${k} must be a positive integer`); return v; };
   const limit = int('limit'), G = int('gen-length'), L = int('block-length'), FT = int('forward-tokens');
   const threads = values.threads === undefined ? 0 : int('threads');

@@ -4,13 +4,15 @@
 // tokens up to EOS / wall time, tokens per forward (TPF) and the number of forward evaluations (NFE).
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import type { Completion, TextOptions, TextStep } from '../text/generator.js';
+import { basename } from 'node:path';
+import { TEXT_DEFAULTS, type Completion, type TextOptions, type TextStep } from '../text/generator.js';
 import type { CacheMode } from '../model/diffusion-lm.js';
 import { parseBackend } from '../platform/node-backend.js';
-import { DEFAULT_MODEL, loadModel } from '../platform/node-generator.js';
+import { DEFAULT_MODEL, loadModel, resolveModel } from '../platform/node-generator.js';
 import { DECODE_DEFAULTS, decoderHelp } from '../sampler/index.js';
 import { parseDtype, parseIds } from './model-commands.js';
 import { CanvasView } from './canvas-view.js';
+import { autoBlockLength } from './roofline.js';
 import { flagHelp, flagOptions, flagValues } from './flags.js';
 
 export { DEFAULT_MODEL, resolveModel } from '../platform/node-generator.js';
@@ -27,7 +29,7 @@ function generateHelp(isInfill: boolean): string {
     : 'usage: dllm generate [PROMPT] [--model NAME|DIR] [decoder flags]\n  continues PROMPT; prints tokens/s, tokens per forward (TPF) and forward evaluations (NFE)';
   return flagHelp(usage, DECODE_DEFAULTS, [
     ['--model NAME|DIR', `a model in models/ or a folder (default ${DEFAULT_MODEL})`], ['--backend auto|ort|wasm|ref', 'compute backend (default auto)'],
-    ['--dtype f32|f16|q8', 'weight storage (default f32)'], ['--cache none|prefix|dual', 'Fast-dLLM block cache (default none)'],
+    ['--dtype f32|f16|q8', 'weight storage (default f32)'], ['--block-length auto', 'the block length `dllm bench --roofline` found fastest here'], ['--cache none|prefix|dual', 'Fast-dLLM block cache (default none)'],
     ['--threads N', '0 = all cores'], ['--prompt-ids 1,2,3', 'the prompt as token ids'], ['--json-schema FILE', 'answer as JSON following this schema (pinned on the canvas)'], ['--json', 'print one JSON line'], ['--show-steps', 'draw the canvas at every step'],
     ...(isInfill ? [['--prefix TEXT', 'the code before the gap'], ['--suffix TEXT', 'the code after it (required)']] as Array<[string, string]> : []),
     ['(defaults)', 'TEXT_DEFAULTS: decoder threshold, earlyStop true; below, the sampler\'s own'],
@@ -51,6 +53,9 @@ export async function generate(argv: string[], isInfill = false): Promise<number
   if (values['help']) { console.log(generateHelp(isInfill)); return 0; }
   if (positionals.length > 1) throw new Error('give the prompt as one argument (quote it)');
   if (isInfill && values['suffix'] === undefined) throw new Error('dllm infill needs --suffix TEXT (the code after the gap); for a plain continuation use `dllm generate`');
+  // --block-length auto: the block length with the most expected tokens/s on this machine (dllm bench --roofline)
+  const autoBlock = values['block-length'] === 'auto';
+  if (autoBlock) delete values['block-length'];
   const flags = flagValues(values as Record<string, unknown>, DECODE_DEFAULTS);
   const { genLength, ...decodeFlags } = flags as { genLength?: number };
   const cacheFlag = values['cache'] === undefined ? 'none' : String(values['cache']);
@@ -64,6 +69,11 @@ export async function generate(argv: string[], isInfill = false): Promise<number
     const schemaFile = values['json-schema'] as string | undefined;
     const jsonSchema = schemaFile === undefined ? undefined : readJson(schemaFile);
     const opts: TextOptions = { ...decodeFlags, ...(genLength !== undefined ? { maxTokens: genLength } : {}), ...(jsonSchema ? { jsonSchema } : {}) };
+    if (autoBlock && lm.kind === 'diffusion') {
+      const auto = autoBlockLength(basename(resolveModel(String(values['model']))), lm.backend, threadsFlag, genLength ?? TEXT_DEFAULTS.maxTokens);
+      if (auto.blockLength !== null) opts.blockLength = auto.blockLength;
+      console.error(auto.blockLength !== null ? `[--block-length auto → ${auto.blockLength}: ${auto.why}]` : `[--block-length auto: ${auto.why}; using the default]`);
+    }
     lm.options(opts, isInfill);
     if (isInfill && lm.kind === 'causal' && !lm.infills) throw new Error('infill needs a diffusion model (a causal model without FIM tokens cannot see the suffix)');
     const tok = lm.tokenizer, mask = tok.specials.mask ?? -1;
