@@ -5,13 +5,14 @@
 // its last L tokens: a causal model exactly (−log p(x_i | x_<i), one forward), a diffusion model by LLaDA's
 // Monte-Carlo ELBO bound (mc batches of mc-batch stratified rows; LLaDA used 128 samples, we default to 64).
 import { existsSync, mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs';
-import { basename, join, resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { causalNll, diffusionNll, pplSummary, windows } from '../eval/likelihood.js';
 import { parseBackend } from '../platform/node-backend.js';
 import { writeFileAtomic } from '../platform/node-files.js';
 import { DecodeRng } from '../sampler/index.js';
 import { DEFAULT_MODEL, resolveModel } from './generate.js';
+import { modelName } from '../platform/node-generator.js';
 import { EvalModel } from './eval-model.js';
 
 function heldOutTexts(path: string): Array<{ name: string; text: string }> {
@@ -45,7 +46,7 @@ export async function evalPpl(argv: string[]): Promise<number> {
   const n = (k: string, min: number) => { const v = Number(values[k as keyof typeof values]); if (!Number.isInteger(v) || v < min) throw new Error(`--${k} must be an integer ≥ ${min}`); return v; };
   const W = n('windows', 1), L = n('window-length', 2), mc = n('mc', 1), mcBatch = n('mc-batch', 1), seed = n('seed', 0);
   const threads = values.threads === undefined ? 0 : n('threads', 1);
-  const dir = resolveModel(values.model!), name = basename(resolve(dir));
+  const dir = resolveModel(values.model!), name = modelName(dir);
   const model = await EvalModel.load(dir, name, { backend: parseBackend(values.backend), threads }, 'none');
   try {
     const docs = heldOutTexts(values.data).map((d) => model.tok.encode(d.text));

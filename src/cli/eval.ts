@@ -5,7 +5,7 @@
 // The settings are fixed per OUT folder: resuming with other settings is refused. Code runs only in the
 // sandbox (node-sandbox.ts); without one it is refused unless --unsafe-no-sandbox, which summary.json records.
 import { appendFileSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
-import { basename, join, resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import cliProgress from 'cli-progress';
 import { parsePython } from './corpus-python.js';
@@ -21,6 +21,7 @@ import { isolation, requireIsolation, unsafeIsolation, UNSAFE_WARNING, type Sand
 import { DECODE_DEFAULTS, parseDecodeOptions, type DecodeOptions } from '../sampler/index.js';
 import { flagOptions, flagValues } from './flags.js';
 import { DEFAULT_MODEL, resolveModel } from './generate.js';
+import { modelName } from '../platform/node-generator.js';
 import { EvalModel } from './eval-model.js';
 import { evalPpl } from './eval-ppl.js';
 
@@ -65,7 +66,7 @@ export async function evalCommand(argv: string[]): Promise<number> {
   if (executes) requireIsolation(unsafe); // before the model loads: refuse early, not after an hour of generation
   if (executes && unsafe) console.error(`\n${UNSAFE_WARNING}\n`);
   const dir = resolveModel(values.model!);
-  const name = basename(resolve(dir));
+  const name = modelName(dir);
   const out = resolve(values.out ?? join('runs/eval', name, task === 'humaneval-infilling' ? `${task}-${split}` : task));
   const settings = { task, split: task === 'humaneval-infilling' ? split : null, model: name, decode, cache, data: dataDir, sandbox };
   mkdirSync(out, { recursive: true });

@@ -15,6 +15,7 @@ import { evalCommand } from './eval.js';
 import { sandboxCommand } from './sandbox.js';
 import { bench } from './bench.js';
 import { exportOnnx } from './export-onnx.js';
+import { pull, pullNamedModels } from './pull.js';
 
 const USAGE = `dllm ${VERSION} — diffusion language models in TypeScript
 
@@ -48,6 +49,9 @@ Usage:
   dllm data build --input DIR --ext .py --out DIR [--vocab-size 4096]
   dllm data corpus --out DIR [--packages FILE] [--cache DIR] [--vocab-size 8192] [--offline]
                                          turn a folder of code into tokenizer + token streams
+  dllm pull ORG/NAME [--revision main] [--quiet]
+                                         a model from the Hugging Face Hub into its cache (resumable, verified);
+                                         any --model also takes a hub id ORG/NAME (see README, "Models from the Hub")
   dllm inspect --model DIR               architecture, parameters, dtypes, special ids, template
   dllm forward --model DIR --ids 1,2,3 --out FILE.safetensors [--attention causal|bidirectional|block-causal --block-length N] [--dtype f32|f16|q8]
   dllm train --config FILE.json [--resume | --overwrite] [--<key> value …]
@@ -81,6 +85,7 @@ const commands: Record<string, Command> = {
   forward,
   export: exportModel,
   'export-onnx': exportOnnx,
+  pull,
   async kernels(argv) {
     const { values } = parseArgs({
       args: argv, strict: true,
@@ -97,6 +102,9 @@ const commands: Record<string, Command> = {
   },
 };
 
+/** commands whose --model (or bench's --twin) may be a hub id, pulled before they start */
+const MODEL_COMMANDS = new Set(['generate', 'infill', 'chat', 'serve', 'eval', 'bench', 'inspect', 'forward', 'export-onnx']);
+
 export async function run(argv: string[]): Promise<number> {
   const [name, ...rest] = argv;
   if (name === undefined || name === '--help' || name === '-h' || name === 'help') { console.log(USAGE); return name ? 0 : 1; }
@@ -104,6 +112,7 @@ export async function run(argv: string[]): Promise<number> {
   const cmd = commands[name];
   if (!cmd) { console.error(`dllm: unknown command "${name}"\n\n${USAGE}`); return 1; }
   try {
+    if (MODEL_COMMANDS.has(name) && !rest.includes('--help')) await pullNamedModels(rest);
     return await cmd(rest);
   } catch (e) {
     console.error(`dllm ${name}: ${(e as Error).message}`);

@@ -9,6 +9,7 @@ import type { WeightDtype } from '../model/weights.js';
 import { createKernels } from '../platform/node.js';
 import { writeFileAtomic } from '../platform/node-files.js';
 import { loadModelDir } from '../platform/node-model.js';
+import { resolveModel } from '../platform/node-generator.js';
 
 const DTYPES: readonly WeightDtype[] = ['f32', 'f16', 'q8'];
 
@@ -29,7 +30,7 @@ export async function inspect(argv: string[]): Promise<number> {
   if (!values.model) throw new Error('usage: dllm inspect --model DIR');
   const k = await createKernels();
   try {
-    const m = await loadModelDir(values.model, k);
+    const m = await loadModelDir(resolveModel(values.model), k);
     const c = m.config;
     const info = {
       model: values.model, architecture: c.arch, attention: c.attention, parameters: parameterCount(c),
@@ -61,7 +62,7 @@ export async function forward(argv: string[]): Promise<number> {
   const ids = parseIds(values.ids);
   const k = await createKernels();
   try {
-    const m = await loadModelDir(values.model, k, { dtype: parseDtype(values.dtype) });
+    const m = await loadModelDir(resolveModel(values.model), k, { dtype: parseDtype(values.dtype) });
     const V = m.config.vocabSize;
     const mask = att === 'block-causal' ? { kind: 'blockCausal' as const, blockLength } : att ? { kind: att === 'causal' ? 'causal' as const : 'none' as const } : null;
     const logits = m.model.forward({ tokens: ids, B: 1, T: ids.length, ...(mask ? { mask } : {}) });

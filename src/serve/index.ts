@@ -6,6 +6,7 @@ import type { Kernels } from '../kernels/backend.js';
 import type { WeightDtype } from '../model/weights.js';
 import { createKernels } from '../platform/node.js';
 import { openModel, type Backend } from '../platform/node-backend.js';
+import { hubIdOfDir } from '../platform/node-hub-cache.js';
 import { parseServeConfig, type ServeConfig } from './config.js';
 import { Engine, type ServedModel } from './engine.js';
 import { createApp } from './server.js';
@@ -58,7 +59,7 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
       const m = await openModel(dir, { backend, dtype: opts.dtype ?? 'f32', threads: opts.threads ?? 0, ...(kernels ? { kernels } : {}) });
       loaded.push(m);
       if (!m.tokenizer) throw new Error(`${dir} has no tokenizer.json; the server needs one`);
-      const id = i === 0 && config.modelId ? config.modelId : basename(resolve(dir));
+      const id = i === 0 && config.modelId ? config.modelId : hubIdOfDir(resolve(dir)) ?? basename(resolve(dir)); // a hub snapshot by its id, not its commit
       if (engines.some((e) => e.served.id === id)) throw new Error(`two models would be served as "${id}"; give distinct folders`);
       engines.push(new Engine({ id, config: m.config, model: m.model, tokenizer: m.tokenizer }, config));
       modelDirs.set(id, resolve(dir));
