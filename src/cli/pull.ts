@@ -15,11 +15,11 @@ function barOptions(quiet: boolean): Pick<PullOptions, 'onPlan' | 'onProgress' |
   let bar: cliProgress.SingleBar | null = null;
   const mb = (n: number) => (n / MB).toFixed(1);
   return {
-    onPlan(files) {
-      const todo = files.filter((f) => !f.cached), total = todo.reduce((s, f) => s + f.size, 0);
+    onPlan(files, todo) {
+      const total = todo.reduce((s, f) => s + f.size, 0);
       if (!todo.length) return;
       console.error(`pull: ${todo.length} of ${files.length} files to download, ${mb(total)} MB`);
-      bar = new cliProgress.SingleBar({ format: 'pull [{bar}] {percentage}% | {mb}/{totalMb} MB | {file}', stream: process.stderr, hideCursor: true }, cliProgress.Presets.shades_classic);
+      bar = new cliProgress.SingleBar({ format: 'pull [{bar}] {percentage}% | {mb}/{totalMb} MB | {eta_formatted} left | {file}', stream: process.stderr, hideCursor: true }, cliProgress.Presets.shades_classic);
       bar.start(total, 0, { mb: '0.0', totalMb: mb(total), file: '' });
     },
     onProgress(p) {

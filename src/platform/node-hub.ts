@@ -53,8 +53,9 @@ export interface PullOptions {
   revision?: string;
   /** the environment to read HF_* from (default process.env) */
   env?: NodeJS.ProcessEnv;
-  /** once the files and their sizes are known, before any weight is downloaded */
-  onPlan?: (files: readonly PullFile[]) => void;
+  /** once the files and their sizes are known, before any weight is downloaded: all files, and those still to
+   *  download (onProgress's total is their size) */
+  onPlan?: (files: readonly PullFile[], todo: readonly PullFile[]) => void;
   onProgress?: (p: PullProgress) => void;
   /** a note worth a line: a resumed file, a retried connection */
   onNote?: (message: string) => void;
@@ -111,22 +112,22 @@ export async function pullModel(id: string, o: PullOptions = {}): Promise<PullRe
   if (!single && !listed.has(INDEX)) {
     throw new HubError(`${id}@${revision} has no safetensors weights (model.safetensors or ${INDEX}); dllm reads safetensors only (files: ${[...listed].slice(0, 12).join(', ')})`);
   }
-  const files: PullFile[] = [];
+  const files: PullFile[] = [], early = new Set<PullFile>(); // early: the index, fetched while planning
   for (const n of single ? names : [...names, INDEX]) files.push(await describe(c, commit, n, repo));
   let downloadedBytes = 0;
   const ctx = { c, commit, onNote: o.onNote ?? (() => {}), onProgress: o.onProgress ?? (() => {}) };
   if (single) files.push(await describe(c, commit, 'model.safetensors', repo));
   else {
     const index = files.find((f) => f.name === INDEX)!;
-    if (!index.cached) { downloadedBytes += await download(ctx, index, blobPath(index), { bytes: 0, total: index.size }); index.cached = true; }
+    if (!index.cached) { downloadedBytes += await download(ctx, index, blobPath(index), { bytes: 0, total: index.size }); early.add(index); }
     for (const s of shardsOfIndex(JSON.parse(await readFile(blobPath(index), 'utf8')), `${id}@${commit}`)) {
       if (!listed.has(s)) throw new HubError(`${id}@${revision}: ${INDEX} names ${s}, which the repository does not list`);
       files.push(await describe(c, commit, s, repo));
     }
   }
-  o.onPlan?.(files);
+  const todo = files.filter((f) => !f.cached && !early.has(f));
+  o.onPlan?.(files, todo);
 
-  const todo = files.filter((f) => !f.cached);
   const progress = { bytes: 0, total: todo.reduce((s, f) => s + f.size, 0) };
   for (const f of todo) downloadedBytes += await download(ctx, f, blobPath(f), progress);
 
@@ -245,7 +246,8 @@ async function download(ctx: DownloadCtx, f: PullFile, blob: string, progress: {
       return received;
     } catch (e) {
       if ((e as { fatal?: boolean }).fatal) throw e;
-      lastError = e as Error;
+      // undici says "terminated" when the peer cuts the connection mid-body
+      lastError = (e as Error).message === 'terminated' ? new Error(`the connection was cut at ${existsSync(tmp) ? (await stat(tmp)).size : 0} of ${f.size} bytes`) : e as Error;
       if (attempt < ATTEMPTS) ctx.onNote(`${f.name}: ${lastError.message.slice(0, 160)} — retrying (${attempt}/${ATTEMPTS - 1})`);
     }
   }

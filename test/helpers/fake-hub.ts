@@ -27,6 +27,8 @@ export interface FakeHubOptions {
   cutOnce?: string;
   /** this file's bytes are served with one byte changed (its metadata still describes the real file) */
   corrupt?: string;
+  /** answer a Range request with the whole file (200), as a server without range support does */
+  ignoreRange?: boolean;
 }
 
 export interface RecordedRequest { method: string; path: string; range: string | null; authorization: string | null }
@@ -55,7 +57,7 @@ export async function startFakeHub(o: FakeHubOptions): Promise<FakeHub> {
 
   const sendBytes = (req: IncomingMessage, res: ServerResponse, name: string, data: Buffer) => {
     if (o.corrupt === name) { data = Buffer.from(data); data[data.length >> 1]! ^= 0xff; }
-    const m = /^bytes=(\d+)-$/.exec(req.headers.range ?? '');
+    const m = o.ignoreRange ? null : /^bytes=(\d+)-$/.exec(req.headers.range ?? '');
     const start = m ? Number(m[1]) : 0;
     if (start > data.length) { res.writeHead(416, { 'content-range': `bytes */${data.length}` }).end(); return; }
     res.writeHead(m ? 206 : 200, {

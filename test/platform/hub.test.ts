@@ -8,7 +8,8 @@ import { spawn } from 'node:child_process';
 import { existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fetchModel, loadModel } from '../../src/platform/node-generator.js';
+import { fetchModel, loadModel, modelName } from '../../src/platform/node-generator.js';
+import { hubEnv, hubIdOfDir, isHubId } from '../../src/platform/node-hub-cache.js';
 import { pullModel } from '../../src/platform/node-hub.js';
 import { gitSha1, isLfs, repoFromFolder, sha256, startFakeHub, type FakeRepo, type RecordedRequest } from '../helpers/fake-hub.js';
 
@@ -191,4 +192,54 @@ test('--model ORG/NAME on another command pulls the model first (dllm inspect)',
     assert.equal(JSON.parse(r.stdout).architecture, 'llada');
     assert.ok(fileGets(hub.requests).some((q) => q.path.endsWith('model.safetensors')));
   } finally { await hub.close(); }
+});
+
+test("a partial blob left by an earlier run (or by Python's huggingface_hub) is continued, or restarted when the server ignores Range", async () => {
+  const data = TINY.files.get('model.safetensors')!, etag = sha256(data);
+  for (const ignoreRange of [false, true]) {
+    const hub = await startFakeHub({ repos: [TINY], ignoreRange });
+    try {
+      const home = freshHome(), blobs = join(repoDir(home, TINY), 'blobs');
+      mkdirSync(blobs, { recursive: true });
+      writeFileSync(join(blobs, `${etag}.incomplete`), data.subarray(0, 1000));
+      const r = await pullModel('org/tiny', { env: hubEnvVars(hub.url, home) });
+      assertLayout(home, TINY, r.dir);
+      const cdn = hub.requests.filter((q) => q.path.startsWith('/cdn/'));
+      assert.deepEqual(cdn.map((q) => q.range), ['bytes=1000-'], `ignoreRange ${ignoreRange}`);
+      const others = [...TINY.files.values()].reduce((s, b) => s + b.length, 0) - data.length;
+      assert.equal(r.downloadedBytes - others, ignoreRange ? data.length : data.length - 1000);
+    } finally { await hub.close(); }
+  }
+});
+
+test('--revision: a commit is pulled into its own snapshot without touching refs/main; an unknown one is a clear 404', async () => {
+  const hub = await startFakeHub({ repos: [TINY] });
+  try {
+    const home = freshHome(), env = hubEnvVars(hub.url, home);
+    const r = await cli(['pull', 'org/tiny', '--revision', TINY.commit, '--quiet'], env);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stdout.trim(), join(repoDir(home, TINY), 'snapshots', TINY.commit));
+    assert.ok(!existsSync(join(repoDir(home, TINY), 'refs', 'main')));
+    const bad = await cli(['pull', 'org/tiny', '--revision', 'nope'], env);
+    assert.equal(bad.code, 1);
+    assert.match(bad.stderr, /org\/tiny@nope: not found on .*RevisionNotFound/);
+    const missing = await cli(['generate', 'x', '--model', 'org/missing'], env);
+    assert.equal(missing.code, 1);
+    assert.match(missing.stderr, /org\/missing@main: not found/);
+  } finally { await hub.close(); }
+});
+
+test('hub ids and cache folders: what counts as ORG/NAME, and a snapshot is named by its id', () => {
+  for (const id of ['GSAI-ML/LLaDA-8B-Instruct', 'Dream-org/Dream-v0-Instruct-7B', 'inclusionAI/LLaDA2.0-mini-preview']) assert.ok(isHubId(id), id);
+  for (const s of ['llada', './a/b', 'a/b/c', 'a/..', '../x', 'a--b/c', '/abs/path', 'org/']) assert.ok(!isHubId(s), s);
+  assert.equal(modelName('/h/hub/models--GSAI-ML--LLaDA-8B-Instruct/snapshots/' + 'a'.repeat(40)), 'GSAI-ML/LLaDA-8B-Instruct');
+  assert.equal(hubIdOfDir('/h/models--a--b-c--d/x'), null);
+  assert.equal(modelName('/work/models/dllm-code-mini'), 'dllm-code-mini');
+  const h = '/home/u';
+  assert.equal(hubEnv({ HOME: h, HF_HOME: '/x' }).cacheDir, '/x/hub');
+  assert.equal(hubEnv({ HF_HOME: '/x', HF_HUB_CACHE: '/y' }).cacheDir, '/y');
+  assert.equal(hubEnv({ XDG_CACHE_HOME: '/c' }).cacheDir, '/c/huggingface/hub');
+  assert.equal(hubEnv({ HF_ENDPOINT: 'http://m/' }).endpoint, 'http://m');
+  assert.equal(hubEnv({ HF_HUB_OFFLINE: 'true' }).offline, true);
+  assert.equal(hubEnv({ HF_HUB_OFFLINE: '0' }).offline, false);
 });
