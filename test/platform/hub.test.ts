@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { fetchModel, loadModel, modelName } from '../../src/platform/node-generator.js';
 import { hubEnv, hubIdOfDir, isHubId } from '../../src/platform/node-hub-cache.js';
 import { pullModel } from '../../src/platform/node-hub.js';
+import { startServer } from '../../src/serve/index.js';
 import { gitSha1, isLfs, repoFromFolder, sha256, startFakeHub, type FakeRepo, type RecordedRequest } from '../helpers/fake-hub.js';
 
 const CLI = new URL('../../../bin/dllm.js', import.meta.url).pathname;
@@ -242,4 +243,20 @@ test('hub ids and cache folders: what counts as ORG/NAME, and a snapshot is name
   assert.equal(hubEnv({ HF_ENDPOINT: 'http://m/' }).endpoint, 'http://m');
   assert.equal(hubEnv({ HF_HUB_OFFLINE: 'true' }).offline, true);
   assert.equal(hubEnv({ HF_HUB_OFFLINE: '0' }).offline, false);
+});
+
+test('a served hub snapshot is named by its id in /v1/models, and the page can fetch its files (symlinks to blobs)', async () => {
+  const hub = await startFakeHub({ repos: [TINY] });
+  try {
+    const home = freshHome(), r = await pullModel('org/tiny', { env: hubEnvVars(hub.url, home) });
+    const server = await startServer({ modelDir: [r.dir], config: { port: 0, maxTokens: 16, defaultMaxTokens: 4 }, threads: 1, backend: 'wasm' });
+    try {
+      const models = await (await fetch(`${server.url}/v1/models`)).json() as { data: Array<{ id: string; meta: { files?: string } }> };
+      assert.deepEqual(models.data.map((m) => m.id), ['org/tiny']);
+      assert.equal(models.data[0]!.meta.files, '/model/org%2Ftiny/');
+      const res = await fetch(`${server.url}${models.data[0]!.meta.files}model.safetensors`);
+      assert.equal(res.status, 200);
+      assert.deepEqual(Buffer.from(await res.arrayBuffer()), TINY.files.get('model.safetensors'));
+    } finally { await server.close(); }
+  } finally { await hub.close(); }
 });
