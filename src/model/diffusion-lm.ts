@@ -6,10 +6,19 @@
 //   prefix — at a block's first step, a full forward fills the K/V cache and gives that step's logits; later
 //            steps recompute only the block and everything after it, reading the prefix from the cache
 //   dual   — as prefix, but later steps recompute only the block; prefix and suffix come from the cache
-// Cached modes are approximate: keys outside the recomputed rows are those of the block's first step.
+//   block  — EXACT, for block-causal decoding only (a request with `blockCausal`: SDAR / LLaDA2 / Fast-dLLM v2
+//            models): an append-only cache of the finished blocks; each step computes the active block
+//            alone, the first step of a block also the block that just finished (block-cache.ts)
+// prefix and dual are approximate: keys outside the recomputed rows are those of the block's first step.
+// With `blockCausal` every mode passes the block-causal mask to the model; without it, the model's own.
+import { BlockCacheState } from './block-cache.js';
 import { defaultPositions, type ForwardInput, type ForwardModel, type KVCache } from './forward.js';
 
-export type CacheMode = 'none' | 'prefix' | 'dual';
+export const CACHE_MODES = ['none', 'prefix', 'dual', 'block'] as const;
+export type CacheMode = (typeof CACHE_MODES)[number];
+
+/** the --cache help, one place for the CLI and the server */
+export const CACHE_HELP = 'none (exact) | prefix | dual (Fast-dLLM, approximate) | block (exact append-only cache for block-causal decoding: implies blockCausal; exact only for models trained block-causally — on a bidirectional LLaDA it changes the attention)';
 
 export interface DenoiseRequest {
   tokens: Int32Array; // (B, T)
@@ -18,6 +27,7 @@ export interface DenoiseRequest {
   positions?: Int32Array; // (B, T)
   keyValid?: Uint8Array | null; // (B, T)
   region?: { start: number; end: number; blockStart: boolean };
+  blockCausal?: number; // L: block-causal mask over blocks of L columns (sampler/types.ts DenoiseInput)
 }
 
 export interface Specials { mask: number; eos: number | null; eot: number | null; pad: number | null; }
@@ -27,6 +37,7 @@ export class DiffusionLM {
   /** rows of the model computed so far (a cost counter: full forward of T rows adds B·T) */
   rowsComputed = 0;
   private cache: KVCache | null = null;
+  private blockState: BlockCacheState | null = null; // mode 'block': which cache columns are exact
 
   constructor(readonly model: ForwardModel, readonly specials: Specials, readonly cacheMode: CacheMode = 'none') {
     this.vocabSize = model.config.vocabSize;
@@ -69,6 +80,8 @@ export class DiffusionLM {
     const keyValid = req.keyValid ?? null;
     // model rows whose logits we need: [start, end), or one earlier for a shifted model
     const need0 = shift ? Math.max(0, start - 1) : start, need1 = shift ? Math.max(end - 1, need0 + 1) : end;
+    const mask: Pick<ForwardInput, 'mask'> = req.blockCausal ? { mask: { kind: 'blockCausal', blockLength: req.blockCausal } } : {};
+    if (this.cacheMode === 'block') return this.computeBlock(req, fetch, positions, keyValid, mask, need0, need1, end);
     let out: Out;
     let c0: number, c1: number; // computed rows [c0, c1)
     const full = this.cacheMode === 'none' || !req.region || req.region.blockStart || !this.cache || this.cache.capacity !== T || this.cache.B !== B;
@@ -80,17 +93,46 @@ export class DiffusionLM {
         }
       }
       c0 = 0; c1 = T;
-      out = await fetch({ tokens, B, T, positions, keyValid, logitRows: logitRows(B, T, need0 - c0, need1 - c0), ...(this.cacheMode !== 'none' ? { cache: this.cache!, rowStart: 0 } : {}) });
+      out = await fetch({ tokens, B, T, positions, keyValid, ...mask, logitRows: logitRows(B, T, need0 - c0, need1 - c0), ...(this.cacheMode !== 'none' ? { cache: this.cache!, rowStart: 0 } : {}) });
     } else {
       c0 = need0;
       c1 = this.cacheMode === 'prefix' ? T : Math.max(need1, end);
       const R = c1 - c0;
       out = await fetch({
         tokens: this.rows(tokens, B, T, c0, c1), B, T: R, positions: this.rows(positions, B, T, c0, c1),
-        keyValid, cache: this.cache!, rowStart: c0, logitRows: logitRows(B, R, need0 - c0, need1 - c0),
+        keyValid, ...mask, cache: this.cache!, rowStart: c0, logitRows: logitRows(B, R, need0 - c0, need1 - c0),
       });
     }
     this.rowsComputed += B * (c1 - c0);
+    return { out, need0, N: need1 - need0 };
+  }
+
+  /**
+   * cache mode 'block': compute the columns from the first block whose inputs changed (BlockCacheState) to
+   * the end of the active block, reading the columns before from the cache. Keys after the active block
+   * stay stale in the cache; the block-causal mask never shows them to these queries.
+   */
+  private async computeBlock<Out>(req: DenoiseRequest, fetch: (input: ForwardInput) => Out | Promise<Out>, positions: Int32Array, keyValid: Uint8Array | null,
+    mask: Pick<ForwardInput, 'mask'>, need0: number, need1: number, end: number): Promise<{ out: Out; need0: number; N: number }> {
+    const { B, T, tokens } = req, L = req.blockCausal;
+    if (!L) throw new Error("denoise: cache 'block' is exact only under block-causal attention; the request has none (decode option blockCausal)");
+    const start = req.region?.start ?? 0;
+    if (start % L !== 0) throw new Error(`denoise: cache 'block' needs the active block on a multiple of the block length ${L}, got column ${start} (decode option blockCausal lays blocks so)`);
+    if (!this.cache || this.cache.capacity !== T || this.cache.B !== B) {
+      if (this.cache) this.model.freeCache(this.cache);
+      this.cache = this.model.createCache(B, T);
+      this.blockState = null;
+    }
+    const reuse = this.blockState?.reusable(B, T, L, tokens, positions, keyValid) ?? 0;
+    const c0 = Math.min(reuse, need0), c1 = Math.min(T, Math.ceil(end / L) * L); // computed columns [c0, c1): whole blocks
+    const R = c1 - c0;
+    this.blockState = null; // the cache is being written: trusted again only once the forward is done
+    const out = await fetch({
+      tokens: this.rows(tokens, B, T, c0, c1), B, T: R, positions: this.rows(positions, B, T, c0, c1),
+      keyValid, ...mask, cache: this.cache, rowStart: c0, logitRows: logitRows(B, R, need0 - c0, need1 - c0),
+    });
+    this.blockState = BlockCacheState.after(B, T, L, tokens, positions, keyValid, c1);
+    this.rowsComputed += B * R;
     return { out, need0, N: need1 - need0 };
   }
 
@@ -98,6 +140,7 @@ export class DiffusionLM {
   reset(): void {
     if (this.cache) this.model.freeCache(this.cache);
     this.cache = null;
+    this.blockState = null;
   }
 }
 

@@ -11,6 +11,15 @@
 // blockStart (a cache wrapper refreshes) when any row begins a block or the rows or their layout changed.
 // lockstep (generateBatch, the published batch algorithms): a row that finished its block waits until
 // every row has, then all move on together; continuous (a server): each row moves on by itself.
+// Block-causal decoding (options.blockCausal), the layout of the block-diffusion generate()s — SDAR
+// generate.py `block_diffusion_generate`, LLaDA2MoeModelLM.generate (modeling_llada2_moe.py), dInfer
+// BlockDiffusionLLM.generate + BlockDiffusionIterator (generate_uniform.py, utils.py): blocks sit at absolute
+// multiples of L over positions 0.. (num_blocks = ceil((P + G)/L), mask tril(num_blocks) expanded L × L, position
+// ids arange); the prompt's first floor(P/L)·L tokens are whole blocks ("prefill"), its P mod L tail opens the
+// first decoded block (never masked, never changed), and the last block runs past P + G to its boundary: the
+// generated span decoded is ceil((P + G)/L)·L − P, of which the first G are returned (LLaDA2 returns
+// x[P : P + G]). Rows padded by multiples of L keep column blocks = position blocks, so the call's mask
+// (DenoiseInput.blockCausal, by column) is each row's own; rows of different attention never share a call.
 // Letters: A rows in a call, B = A + rows with guidance (their unconditional copies), T call columns,
 // G generated span, L block, R region length, V vocabulary.
 import type { Denoiser, DenoiseInput } from './types.js';
@@ -33,7 +42,10 @@ export interface BatchStep {
 }
 
 class Row {
-  readonly G: number; readonly L: number; readonly numBlocks: number; readonly stepsPerBlock: number;
+  readonly G: number; // the generated positions returned
+  readonly span: number; // the generated positions decoded: G, or (block-causal) up to the last block's end
+  readonly origin: number; // column where block 0 starts: g0, or (block-causal) floor(g0 / L)·L
+  readonly L: number; readonly numBlocks: number; readonly stepsPerBlock: number;
   readonly spec: DecoderSpec; readonly dream: boolean; readonly ts: Float32Array | null;
   readonly x: Int32Array; // (Ti) this row's canvas
   readonly g0: number; // first generated column
@@ -48,20 +60,26 @@ class Row {
   readonly t0 = performance.now();
 
   constructor(readonly id: number, req: GenerateRequest, readonly o: DecodeOptions, readonly rng: DecodeRng, mask: number, eos: number | null, ends: readonly number[]) {
-    this.G = o.genLength; this.L = o.blockLength; this.numBlocks = this.G / this.L;
+    const P = req.prompt.length, S = req.suffix?.length ?? 0, G = o.genLength, L = o.blockLength;
+    if (o.blockCausal && S > 0) throw new Error(`generate: request ${id} has a suffix, but block-causal decoding never shows a block the blocks after it (infill needs blockCausal false)`);
+    this.G = G; this.L = L; this.g0 = P;
+    this.origin = o.blockCausal ? P - (P % L) : P;
+    this.span = o.blockCausal ? Math.ceil((P + G) / L) * L - P : G;
+    this.numBlocks = (P + this.span - this.origin) / L;
     this.spec = decoderSpec(o.decoder);
     this.dream = this.spec.family === 'dream';
-    this.stepsPerBlock = this.spec.stepsPerBlock === 'until-done' ? Infinity : o.steps / this.numBlocks;
+    // a schedule decoder's steps per block: options.steps over the G / L blocks of genLength (every block, the
+    // block-causal layout's partial first and extra last one too, gets that many)
+    this.stepsPerBlock = this.spec.stepsPerBlock === 'until-done' ? Infinity : o.steps / (G / L);
     this.ts = this.dream ? dreamTimesteps(o.eps, this.stepsPerBlock) : null;
-    const P = req.prompt.length, S = req.suffix?.length ?? 0, G = this.G;
-    this.g0 = P;
-    this.x = new Int32Array(P + G + S);
-    this.conditioning = new Uint8Array(P + G + S);
+    const D = this.span;
+    this.x = new Int32Array(P + D + S);
+    this.conditioning = new Uint8Array(P + D + S);
     this.x.set(req.prompt, 0);
-    this.x.fill(mask, P, P + G);
-    if (req.suffix) this.x.set(req.suffix, P + G);
+    this.x.fill(mask, P, P + D);
+    if (req.suffix) this.x.set(req.suffix, P + D);
     this.conditioning.fill(1, 0, P);
-    this.conditioning.fill(1, P + G, P + G + S);
+    this.conditioning.fill(1, P + D, P + D + S);
     for (const pin of req.pinned ?? []) {
       if (!(Number.isInteger(pin.offset) && pin.offset >= 0 && pin.offset + pin.ids.length <= G)) throw new Error(`generate: pinned ids at offset ${pin.offset} (${pin.ids.length} ids) do not fit in genLength ${G}`);
       this.x.set(pin.ids, P + pin.offset);
@@ -83,7 +101,7 @@ class Row {
       this.allowed.size === 0 && o.presencePenalty === 0 && o.frequencyPenalty === 0;
   }
 
-  get start(): number { return this.g0 + this.block * this.L; } // current block's first column
+  get start(): number { return this.origin + this.block * this.L; } // current block's first column
   masked(mask: number): number[] {
     const out: number[] = [];
     for (let p = this.start; p < this.start + this.L; p++) if (this.x[p] === mask) out.push(p);
@@ -137,8 +155,11 @@ export class DecodeBatch {
   async step(): Promise<BatchStep> {
     const finished: BatchStep['finished'] = [];
     this.advance(finished);
-    const active = this.rows.filter((r) => r.wantsCall(this.mask));
-    if (active.length === 0) return { steps: [], finished };
+    const wanting = this.rows.filter((r) => r.wantsCall(this.mask));
+    if (wanting.length === 0) return { steps: [], finished };
+    // one attention per call: block-causal rows (by block length) and the others take turns
+    const attention = (r: Row) => (r.o.blockCausal ? r.L : 0);
+    const active = wanting.filter((r) => attention(r) === attention(wanting[0]!));
     // the engine's own argmax + probability when every row needs no more and all ban the same ids
     const top1 = this.model.hasTop1 === true && active.every((r) => r.top1Only && sameIds(r.banned, active[0]!.banned));
     const out = await this.call(active, top1); // logits (A, R, V), or top-1 ids and probabilities (A, R)
@@ -187,7 +208,7 @@ export class DecodeBatch {
     const layout = `${order.join(',')}|${active.map((r, a) => `${r.id}@${shift[a]}`).join(',')}|${T}`;
     const blockStart = layout !== this.layout || active.some((r) => r.blockSteps === 0);
     this.layout = layout;
-    const input: DenoiseInput = { tokens, B, T, region: { start: S, end: S + R, blockStart } };
+    const input: DenoiseInput = { tokens, B, T, region: { start: S, end: S + R, blockStart }, ...(active[0]!.o.blockCausal ? { blockCausal: active[0]!.L } : {}) };
     if (padded) {
       const positions = new Int32Array(B * T), keyValid = new Uint8Array(B * T);
       order.forEach((a, i) => {
@@ -229,7 +250,7 @@ export class DecodeBatch {
     const cands = r.masked(this.mask);
     const at = (p: number): number => (a * R + p - r.start) * V; // row r's block starts at the call's column S = region start
     const penalized = o.presencePenalty !== 0 || o.frequencyPenalty !== 0;
-    const counts = penalized ? tokenCounts(r.x, r.g0, r.g0 + r.G, this.mask) : null; // the committed cells
+    const counts = penalized ? tokenCounts(r.x, r.g0, r.g0 + r.span, this.mask) : null; // the committed cells
     const rowL = (p: number) => {
       const l = rowLogits(logits, at(p), V, r.banned, this.l64);
       const only = r.allowed.get(p);
@@ -256,11 +277,11 @@ export class DecodeBatch {
     }
     for (const c of chosen) r.x[c.position] = c.token;
     r.blockSteps++;
-    if (r.endEarly) r.done = fillAfterEnd(r.x, r.g0, r.G, this.mask, ends, this.model.specials.eos ?? this.model.specials.eot!);
+    if (r.endEarly) r.done = fillAfterEnd(r.x, r.g0, r.span, this.mask, ends, this.model.specials.eos ?? this.model.specials.eot!);
     if (r.block === r.numBlocks - 1 && r.masked(this.mask).length === 0) r.done = true;
     return {
       row: r.id, step: r.step++, block: r.block, nfe: r.nfe, forward: this.forwards, finished: r.done,
-      committed: chosen.sort((x, y) => x.position - y.position).map((c) => ({ position: c.position - r.g0, token: c.token, confidence: c.confidence })),
+      committed: chosen.sort((x, y) => x.position - y.position).filter((c) => c.position < r.g0 + r.G).map((c) => ({ position: c.position - r.g0, token: c.token, confidence: c.confidence })),
       canvas: r.x.slice(r.g0, r.g0 + r.G),
     };
   }

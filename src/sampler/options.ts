@@ -13,6 +13,13 @@ export interface DecodeOptions {
   genLength: number;
   /** semi-AR block; must divide genLength */
   blockLength: number;
+  /**
+   * block diffusion (SDAR, LLaDA2, Fast-dLLM v2): blocks at absolute multiples of blockLength, the prompt's
+   * tail opening the first one, and block-causal attention (a query sees its block and all earlier ones) —
+   * the layout of their generate()s, see batch.ts. Exact for models trained block-causally; for a
+   * bidirectional model (LLaDA, Dream) it changes the model's attention. false = LLaDA generate.py's layout
+   */
+  blockCausal: boolean;
   /** fixed and Dream decoders: total steps, split evenly over the blocks (threshold/factor run until done) */
   steps: number;
   /** 0 = argmax */
@@ -54,6 +61,7 @@ export interface DecodeOptions {
 export const DECODE_DEFAULTS: Readonly<DecodeOptions> = Object.freeze({
   decoder: 'fixed', // LLaDA generate.py, the exact-parity reference
   genLength: 128, blockLength: 32, steps: 128, temperature: 0, // LLaDA generate.py main() and chat.py
+  blockCausal: false, // LLaDA generate.py: bidirectional attention, blocks from the prompt's end
   remasking: 'low_confidence', // generate.py default
   threshold: 0.9, // Fast-dLLM paper §4 default τ
   factor: 1.0, // Fast-dLLM example scripts (dllm-reference.md §2.2: unverified)
@@ -86,7 +94,7 @@ export function resolveOptions(partial: Partial<DecodeOptions> = {}): DecodeOpti
 
 type Kind = 'int' | 'number' | 'boolean' | readonly string[];
 const SCHEMA: Record<keyof DecodeOptions, Kind> = {
-  decoder: DECODERS, genLength: 'int', blockLength: 'int', steps: 'int', temperature: 'number',
+  decoder: DECODERS, genLength: 'int', blockLength: 'int', blockCausal: 'boolean', steps: 'int', temperature: 'number',
   remasking: ['low_confidence', 'random'], threshold: 'number', factor: 'number', cfgScale: 'number',
   logitsEosInf: 'boolean', confidenceEosEotInf: 'boolean', topP: 'number', topK: 'int', eps: 'number',
   algTemp: 'number', earlyStop: 'boolean', infillMayEnd: 'boolean', seed: 'int',

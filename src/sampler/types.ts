@@ -26,6 +26,12 @@ export interface DenoiseInput {
    * so a wrapper may assume B and the rows' identities are fixed between two blockStart calls.
    */
   region?: { start: number; end: number; blockStart: boolean };
+  /**
+   * Block-causal attention over blocks of this many COLUMNS: a query at column p sees key j iff
+   * floor(j / L) ≤ floor(p / L) (the caller lays every row's blocks on multiples of L: options.blockCausal).
+   * Absent: the model's own attention.
+   */
+  blockCausal?: number;
 }
 
 /**
