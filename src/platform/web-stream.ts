@@ -4,9 +4,10 @@
 // first end token; at the end the text, the finish reason and llama-server style timings. No node:* here.
 import type { TextGenerator, TextOptions } from '../text/generator.js';
 import type { ChatMessage } from '../tokenizer/index.js';
+import { canvasCells, type CanvasCell } from '../text/cells.js';
 
 /** [text | null (masked), confidence | null] per generated position, as in diffusion_meta.cells */
-export type FrameCell = [string | null, number | null];
+export type FrameCell = CanvasCell;
 
 export interface StepFrame { kind: 'step'; step: number; nfe: number; cells: FrameCell[]; }
 
@@ -49,13 +50,6 @@ export async function* decodeFrames(lm: TextGenerator, input: FrameInput, o: Tex
     if (!firstMs) firstMs = performance.now() - t0;
     confidence ??= new Float32Array(canvas.length).fill(NaN);
     for (const x of s.committed) if (x.position < confidence.length) confidence[x.position] = x.confidence;
-    let cut = canvas.findIndex((t) => ends.includes(t));
-    if (cut < 0) cut = canvas.length;
-    const cells: FrameCell[] = [];
-    for (let i = 0; i < cut; i++) {
-      const masked = canvas[i] === mask, conf = confidence[i]!;
-      cells.push([masked ? null : tok.decode(canvas.subarray(i, i + 1), { skipSpecialTokens: true }), masked || Number.isNaN(conf) ? null : round(Math.max(0, conf))]);
-    }
-    yield { kind: 'step', step: s.step, nfe: s.nfe, cells };
+    yield { kind: 'step', step: s.step, nfe: s.nfe, cells: canvasCells(tok, canvas, confidence, mask, ends) };
   }
 }

@@ -5,6 +5,7 @@
 import type { DecodeResult, DecodeStep } from '../sampler/index.js';
 import type { TextTokenizer } from '../tokenizer/index.js';
 import { findStop as earliestStop, SettledText } from '../text/settled.js';
+import { canvasCells } from '../text/cells.js';
 import type { Prepared } from './request.js';
 import type { ToolCall } from './tools.js';
 
@@ -20,7 +21,7 @@ export interface Progress {
   progress: number;
   step: number;
   nfe: number;
-  /** the generated span cell by cell, up to the first end token (the playground's view; diffusing requests only) */
+  /** the generated span cell by cell (text/cells.ts; the playground's view; diffusing requests only) */
   cells: Cell[];
 }
 
@@ -85,11 +86,7 @@ export class Job {
       if (cut < 0) cut = c.length;
       const o = this.p.options;
       const decided = this.diffusion ? c.reduce((n, t) => n + (t === mask ? 0 : 1), 0) / c.length : s.finished ? 1 : (s.step + 1) / o.genLength;
-      const cells: Cell[] = [];
-      if (this.p.req.diffusing) for (let i = 0; i < cut; i++) {
-        const masked = c[i] === mask, conf = this.confidence[i]!;
-        cells.push({ text: masked ? null : tok.decode(c.subarray(i, i + 1), { skipSpecialTokens: true }), confidence: masked || Number.isNaN(conf) ? null : round(Math.max(0, conf)) });
-      }
+      const cells: Cell[] = this.p.req.diffusing ? canvasCells(tok, c, this.confidence, mask, ends).map(([text, confidence]) => ({ text, confidence })) : [];
       this.hooks.onStep({
         text: s.finished ? this.settled : this.settled.slice(0, this.settled.length - this.hold),
         canvas: tok.decode(c.subarray(0, cut), { skipSpecialTokens: true }),
