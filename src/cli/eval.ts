@@ -12,7 +12,7 @@ import { parsePython } from './corpus-python.js';
 import { TASKS, cutMiddle, truncate, type CodeSample, type InfillSplit, type TaskName } from '../eval/tasks.js';
 import type { MathSample } from '../eval/gsm8k.js';
 import { extractAnswer } from '../eval/gsm8k.js';
-import type { CacheMode } from '../model/diffusion-lm.js';
+import { CACHE_MODES, type CacheMode } from '../model/diffusion-lm.js';
 import { parseBackend } from '../platform/node-backend.js';
 import { checkAll } from '../platform/node-eval-check.js';
 import { DEFAULT_DATA_DIR, loadTask } from '../platform/node-eval-data.js';
@@ -45,7 +45,7 @@ export async function evalCommand(argv: string[]): Promise<number> {
   const split = values.split as InfillSplit;
   if (!['single-line', 'multi-line', 'random-span'].includes(split)) throw new Error(`--split must be single-line, multi-line or random-span, got "${values.split}"`);
   const cache = values.cache as CacheMode;
-  if (!['none', 'prefix', 'dual'].includes(cache)) throw new Error(`--cache must be none, prefix or dual, got "${values.cache}"`);
+  if (!(CACHE_MODES as readonly string[]).includes(cache)) throw new Error(`--cache must be ${CACHE_MODES.join(', ')}, got "${values.cache}"`);
   const int = (name: string, v: string | undefined, min: number) => {
     const n = Number(v);
     if (!Number.isInteger(n) || n < min) throw new Error(`--${name} must be an integer ≥ ${min}, got "${v}"`);
@@ -59,7 +59,7 @@ export async function evalCommand(argv: string[]): Promise<number> {
   const flags = flagValues(values as Record<string, unknown>, DECODE_DEFAULTS);
   const key = task === 'humaneval-infilling' ? split : task;
   // the CLI's decoding defaults (threshold, early stop); a middle may end early at EOS
-  const decode = parseDecodeOptions({ decoder: 'threshold', earlyStop: true, ...(task === 'humaneval-infilling' ? { infillMayEnd: true } : {}), genLength: GEN_LENGTH[key], ...flags });
+  const decode = parseDecodeOptions({ decoder: 'threshold', earlyStop: true, ...(task === 'humaneval-infilling' ? { infillMayEnd: true } : {}), genLength: GEN_LENGTH[key], ...(cache === 'block' ? { blockCausal: true } : {}), ...flags });
   const dataDir = resolve(values.data ?? DEFAULT_DATA_DIR);
   const loaded = loadTask(task as TaskName, dataDir, split);
   const executes = loaded.kind === 'code' && task !== 'syntax';

@@ -22,7 +22,7 @@ const USAGE = `dllm ${VERSION} — diffusion language models in TypeScript
 Usage:
   dllm generate [PROMPT] [--model NAME|DIR] [--backend auto|ort|wasm|ref] [--gen-length 128] [--block-length 32] [--steps N]
                 [--decoder ${DECODERS.join('|')}] [--threshold 0.9]
-                [--factor 1] [--cache none|prefix|dual] [--temperature 0] [--top-p 1] [--top-k 0]
+                [--factor 1] [--cache none|prefix|dual|block] [--temperature 0] [--top-p 1] [--top-k 0]
                 [--remasking low_confidence|random] [--cfg-scale 0] [--alg-temp 0] [--eps 0.001]
                 [--logits-eos-inf true|false] [--confidence-eos-eot-inf true|false] [--early-stop true|false]
                 [--seed 0] [--prompt-ids 1,2,3] [--dtype f32|f16|q8] [--threads N] [--show-steps] [--json]
@@ -31,12 +31,12 @@ Usage:
                                          fill a masked middle of --gen-length tokens (it may end early at EOS)
   dllm chat --model DIR [--system TEXT]  multi-turn chat with the checkpoint's chat template
   dllm serve [--model NAME|DIR …] [--host 127.0.0.1] [--port 8080] [--max-tokens 1024] [--default-max-tokens 128]
-             [--queue-size 64] [--batch-size 8] [--cache none|prefix|dual] [--dtype f32|f16|q8] [--threads N]
+             [--queue-size 64] [--batch-size 8] [--cache none|prefix|dual|block] [--dtype f32|f16|q8] [--threads N]
                                          OpenAI-compatible server (+ Mercury FIM/diffusing, llama-server /infill,
                                          /completion, /metrics) and the playground at / (default: dllm-code-mini
                                          and its AR twin)
   dllm eval humaneval|mbpp|humaneval-infilling|humaneval-ts|gsm8k [--model NAME|DIR] [--limit N] [--out DIR]
-            [--data DIR] [--split single-line|multi-line|random-span] [--cache none|prefix|dual] [decoder flags]
+            [--data DIR] [--split single-line|multi-line|random-span] [--cache none|prefix|dual|block] [decoder flags]
             [--timeout-ms 10000] [--memory-mb 1024] [--unsafe-no-sandbox]
                                          pass@1 by sandboxed execution / GSM8K exact match; resumable JSONL
   dllm eval ppl --model NAME|DIR --data DIR|FILE [--windows 16] [--window-length 256] [--mc 8] [--mc-batch 8]

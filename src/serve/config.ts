@@ -1,6 +1,6 @@
 // The server's typed configuration (style.md §3.5): one object, its defaults, and parseServeConfig(unknown),
 // which rejects unknown keys and wrong types, naming the key. The CLI maps --flags 1:1 onto these keys.
-import type { CacheMode } from '../model/diffusion-lm.js';
+import { CACHE_MODES, type CacheMode } from '../model/diffusion-lm.js';
 
 export interface ServeConfig {
   host: string;
@@ -18,7 +18,7 @@ export interface ServeConfig {
   queueSize: number;
   /** requests decoding together (continuous batching); 1 = one at a time */
   batchSize: number;
-  /** Fast-dLLM block cache of the diffusion model */
+  /** the diffusion model's block cache (diffusion-lm.ts CACHE_HELP); 'block' decodes block-causally */
   cache: CacheMode;
   /** CORS: '' = off (same-origin only), '*' = any origin, else the one origin allowed (e.g. http://localhost:3000) */
   cors: string;
@@ -46,7 +46,7 @@ export function parseServeConfig(input: unknown): ServeConfig {
       if (!(Number.isSafeInteger(v) && (v as number) >= min)) throw new Error(`serve config: "${key}" must be an integer ≥ ${min}, got ${String(v)}`);
       if (key === 'port' && (v as number) > 65535) throw new Error(`serve config: "port" must be ≤ 65535, got ${String(v)}`);
     } else if (key === 'cache') {
-      if (v !== 'none' && v !== 'prefix' && v !== 'dual') throw new Error(`serve config: "cache" must be none | prefix | dual, got ${String(v)}`);
+      if (!(CACHE_MODES as readonly unknown[]).includes(v)) throw new Error(`serve config: "cache" must be ${CACHE_MODES.join(' | ')}, got ${String(v)}`);
     } else if (typeof v !== 'string') throw new Error(`serve config: "${key}" must be a string`);
     else if (key === 'cors' && v !== '' && v !== '*' && !/^https?:\/\/[^/\s]+$/.test(v)) throw new Error(`serve config: "cors" must be '*' or an origin such as http://localhost:3000 (scheme://host[:port], no path), got "${v}"`);
     out[key] = v;

@@ -88,6 +88,7 @@ export function prepareRequest(served: ServedModel, cfg: ServeConfig, kind: Mode
     ...(sp.eos !== null ? { earlyStop: TEXT_DEFAULTS.earlyStop } : {}), ...(suffixIds ? { infillMayEnd: true } : {}),
     // structured output: one block over the skeleton, so the model fills its slots in any order
     ...(structure ? { blockLength: structure.length, steps: structure.length } : {}),
+    ...(!causal && cfg.cache === 'block' ? { blockCausal: true } : {}), // the exact block cache decodes block-causally
     ...req.decode,
     // n_predict 0 (an editor's warm-up) validates the request; nothing is decoded
     genLength: structure ? structure.length : Math.max(1, given ?? Math.min(cfg.defaultMaxTokens, room)),
@@ -98,7 +99,10 @@ export function prepareRequest(served: ServedModel, cfg: ServeConfig, kind: Mode
   if (proposals && req.hints.topP !== undefined && raw['topP'] === undefined && req.hints.topP > 0) raw['topP'] = req.hints.topP;
   if (proposals && req.hints.topK !== undefined && raw['topK'] === undefined) raw['topK'] = req.hints.topK;
   let options: Readonly<DecodeOptions>;
-  try { options = causal ? parseArDecodeOptions(raw) : parseDecodeOptions(raw); } catch (e) {
+  try {
+    options = causal ? parseArDecodeOptions(raw) : parseDecodeOptions(raw);
+    if (!causal && cfg.cache === 'block' && !options.blockCausal) throw new DecodeOptionError('blockCausal', "must be true: this server's cache is 'block', exact only under block-causal decoding");
+  } catch (e) {
     if (!(e instanceof DecodeOptionError)) throw e;
     const key = e.key ?? 'body';
     const wire = key === 'genLength' ? genParam : req.wireNames[key] ?? key;

@@ -7,7 +7,7 @@ import { CausalLM } from '../model/causal-lm.js';
 import type { ModelConfig } from '../model/config.js';
 import { DiffusionLM, type CacheMode } from '../model/diffusion-lm.js';
 import type { ForwardModel } from '../model/forward.js';
-import { arGenerate, generate, parseArDecodeOptions, parseDecodeOptions, type Commit, type DecodeOptions, type DecodeResult, type DecodeStep } from '../sampler/index.js';
+import { arGenerate, DecodeOptionError, generate, parseArDecodeOptions, parseDecodeOptions, type Commit, type DecodeOptions, type DecodeResult, type DecodeStep } from '../sampler/index.js';
 import type { ChatMessage, TextTokenizer } from '../tokenizer/index.js';
 import { findStop, SettledText } from './settled.js';
 import { buildSkeleton } from './structured.js';
@@ -19,7 +19,7 @@ export interface TextOptions extends Partial<Omit<DecodeOptions, 'genLength'>> {
   maxTokens?: number;
   /** stop when the settled text holds one of these (the text is cut before it) */
   stop?: readonly string[];
-  /** Fast-dLLM block cache for this call (diffusion) */
+  /** the block cache for this call (diffusion; diffusion-lm.ts CACHE_HELP): 'block' implies blockCausal */
   cache?: CacheMode;
   /** a prompt too long for the context loses its beginning instead of failing */
   truncatePrompt?: boolean;
@@ -103,10 +103,13 @@ export class TextGenerator {
 
   /** the decoder options of a call: TEXT_DEFAULTS, then the caller's */
   options(o: TextOptions = {}, infill = false): Readonly<DecodeOptions> {
-    const { maxTokens, stop: _s, cache: _c, truncatePrompt: _t, jsonSchema: _j, ...decode } = o;
+    const { maxTokens, stop: _s, cache, truncatePrompt: _t, jsonSchema: _j, ...decode } = o;
+    const block = this.kind === 'diffusion' && (cache ?? this.cache) === 'block'; // the exact block cache decodes block-causally
     const raw = { ...(this.kind === 'diffusion' ? { decoder: TEXT_DEFAULTS.decoder } : {}), ...(this.tokenizer.specials.eos !== null ? { earlyStop: TEXT_DEFAULTS.earlyStop } : {}),
-      ...(infill ? { infillMayEnd: true } : {}), ...decode, genLength: maxTokens ?? TEXT_DEFAULTS.maxTokens };
-    return this.kind === 'causal' ? parseArDecodeOptions(raw) : parseDecodeOptions(raw);
+      ...(infill ? { infillMayEnd: true } : {}), ...(block ? { blockCausal: true } : {}), ...decode, genLength: maxTokens ?? TEXT_DEFAULTS.maxTokens };
+    const d = this.kind === 'causal' ? parseArDecodeOptions(raw) : parseDecodeOptions(raw);
+    if (block && !d.blockCausal) throw new DecodeOptionError('blockCausal', "must be true with cache 'block' (exact only under block-causal decoding)");
+    return d;
   }
 
   /** decode, step by step; `prompt` is text or ids; returns the Completion */
