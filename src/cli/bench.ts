@@ -17,6 +17,7 @@ import { checkAll } from '../platform/node-eval-check.js';
 import { DEFAULT_DATA_DIR, loadTask } from '../platform/node-eval-data.js';
 import { writeFileAtomic } from '../platform/node-files.js';
 import { requireIsolation } from '../platform/node-sandbox.js';
+import type { CacheMode } from '../model/diffusion-lm.js';
 import { parseDecodeOptions } from '../sampler/index.js';
 import { forwardThroughput, type ForwardRow } from './bench-forward.js';
 import { benchDocs, benchMarkdown, benchSvg, machineInfo, type BenchReport, type SpeedRow } from './bench-report.js';
@@ -24,7 +25,7 @@ import { EvalModel } from './eval-model.js';
 import { roofline } from './roofline.js';
 import { DEFAULT_MODEL, resolveModel } from './generate.js';
 
-interface Setting { label: string; decode: Record<string, unknown>; cache: 'none' | 'prefix' | 'dual'; }
+interface Setting { label: string; decode: Record<string, unknown>; cache: CacheMode; }
 
 export async function bench(argv: string[]): Promise<number> {
   const { values } = parseArgs({
@@ -48,6 +49,8 @@ export async function bench(argv: string[]): Promise<number> {
     { label: 'threshold 0.9 + dual cache', decode: { decoder: 'threshold', threshold: 0.9 }, cache: 'dual' },
     { label: 'threshold 0.7 + dual cache', decode: { decoder: 'threshold', threshold: 0.7 }, cache: 'dual' },
     { label: 'factor 1 + dual cache', decode: { decoder: 'factor', factor: 1 }, cache: 'dual' },
+    // exact for block-causally trained models (the -bd model); on a bidirectional one it changes the attention
+    { label: 'threshold 0.9 + block cache (block-causal)', decode: { decoder: 'threshold', threshold: 0.9, blockCausal: true }, cache: 'block' },
   ];
   const backend = parseBackend(values.backend);
   const k = await createKernels(threads ? { threads } : {}); // our wasm engine, for the forward comparison

@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { basename } from 'node:path';
 import { TEXT_DEFAULTS, type Completion, type TextOptions, type TextStep } from '../text/generator.js';
-import type { CacheMode } from '../model/diffusion-lm.js';
+import { CACHE_HELP, CACHE_MODES, type CacheMode } from '../model/diffusion-lm.js';
 import { parseBackend } from '../platform/node-backend.js';
 import { DEFAULT_MODEL, loadModel, resolveModel } from '../platform/node-generator.js';
 import { DECODE_DEFAULTS, decoderHelp } from '../sampler/index.js';
@@ -29,7 +29,7 @@ function generateHelp(isInfill: boolean): string {
     : 'usage: dllm generate [PROMPT] [--model NAME|DIR] [decoder flags]\n  continues PROMPT; prints tokens/s, tokens per forward (TPF) and forward evaluations (NFE)';
   return flagHelp(usage, DECODE_DEFAULTS, [
     ['--model NAME|DIR', `a model in models/ or a folder (default ${DEFAULT_MODEL})`], ['--backend auto|ort|wasm|ref', 'compute backend (default auto)'],
-    ['--dtype f32|f16|q8', 'weight storage (default f32)'], ['--block-length auto', 'the block length `dllm bench --roofline` found fastest here'], ['--cache none|prefix|dual', 'Fast-dLLM block cache (default none)'],
+    ['--dtype f32|f16|q8', 'weight storage (default f32)'], ['--block-length auto', 'the block length `dllm bench --roofline` found fastest here'], ['--cache MODE', `${CACHE_HELP} (default none)`],
     ['--threads N', '0 = all cores'], ['--prompt-ids 1,2,3', 'the prompt as token ids'], ['--json-schema FILE', 'answer as JSON following this schema (pinned on the canvas)'], ['--json', 'print one JSON line'], ['--show-steps', 'draw the canvas at every step'],
     ...(isInfill ? [['--prefix TEXT', 'the code before the gap'], ['--suffix TEXT', 'the code after it (required)']] as Array<[string, string]> : []),
     ['(defaults)', 'TEXT_DEFAULTS: decoder threshold, earlyStop true; below, the sampler\'s own'],
@@ -59,7 +59,7 @@ export async function generate(argv: string[], isInfill = false): Promise<number
   const flags = flagValues(values as Record<string, unknown>, DECODE_DEFAULTS);
   const { genLength, ...decodeFlags } = flags as { genLength?: number };
   const cacheFlag = values['cache'] === undefined ? 'none' : String(values['cache']);
-  if (!['none', 'prefix', 'dual'].includes(cacheFlag)) throw new Error(`--cache must be none, prefix or dual, got "${cacheFlag}"`);
+  if (!(CACHE_MODES as readonly string[]).includes(cacheFlag)) throw new Error(`--cache must be ${CACHE_MODES.join(', ')}, got "${cacheFlag}"`);
   const threadsFlag = values['threads'] === undefined ? 0 : Number(values['threads']);
   if (!Number.isInteger(threadsFlag) || threadsFlag < 0) throw new Error(`--threads must be a non-negative integer`);
   const backend = parseBackend(values['backend'] as string | undefined);
