@@ -8,7 +8,7 @@
 // models' weights in dllm and in llama.cpp (node-llama-cpp), same threads, same run. Writes OUT/bench.json,
 // bench.md, bench.svg, and with --docs a benchmarks page generated from them (machine, versions, command).
 import { mkdirSync } from 'node:fs';
-import { basename, join, resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { truncate, type CodeSample } from '../eval/tasks.js';
 import { createKernels } from '../platform/node.js';
@@ -23,7 +23,7 @@ import { forwardThroughput, type ForwardRow } from './bench-forward.js';
 import { benchDocs, benchMarkdown, benchSvg, machineInfo, type BenchReport, type SpeedRow } from './bench-report.js';
 import { EvalModel } from './eval-model.js';
 import { roofline } from './roofline.js';
-import { DEFAULT_MODEL, resolveModel } from './generate.js';
+import { DEFAULT_MODEL, modelName, resolveModel } from '../platform/node-generator.js';
 
 interface Setting { label: string; decode: Record<string, unknown>; cache: CacheMode; }
 
@@ -39,8 +39,8 @@ export async function bench(argv: string[]): Promise<number> {
   const limit = int('limit'), G = int('gen-length'), L = int('block-length'), FT = int('forward-tokens');
   const threads = values.threads === undefined ? 0 : int('threads');
   requireIsolation(); // pass@1 runs the completions: refuse now rather than after the generation
-  const dir = resolveModel(values.model!), name = basename(resolve(dir));
-  const twinDir = resolveModel(values.twin ?? `${name}-ar`), twinName = basename(resolve(twinDir));
+  const dir = resolveModel(values.model!), name = modelName(dir);
+  const twinDir = resolveModel(values.twin ?? `${name}-ar`), twinName = modelName(twinDir);
   const samples = (loadTask('humaneval', resolve(values.data ?? DEFAULT_DATA_DIR)).samples as CodeSample[]).slice(0, limit);
   const settings: Setting[] = [
     { label: 'fixed (LLaDA, steps = gen)', decode: { decoder: 'fixed', steps: G }, cache: 'none' },

@@ -4,11 +4,10 @@
 // tokens up to EOS / wall time, tokens per forward (TPF) and the number of forward evaluations (NFE).
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { basename } from 'node:path';
 import { TEXT_DEFAULTS, type Completion, type TextOptions, type TextStep } from '../text/generator.js';
 import { CACHE_HELP, CACHE_MODES, type CacheMode } from '../model/diffusion-lm.js';
 import { parseBackend } from '../platform/node-backend.js';
-import { DEFAULT_MODEL, loadModel, resolveModel } from '../platform/node-generator.js';
+import { DEFAULT_MODEL, loadModel, modelName, resolveModel } from '../platform/node-generator.js';
 import { DECODE_DEFAULTS, decoderHelp } from '../sampler/index.js';
 import { parseDtype, parseIds } from './model-commands.js';
 import { CanvasView } from './canvas-view.js';
@@ -70,7 +69,7 @@ export async function generate(argv: string[], isInfill = false): Promise<number
     const jsonSchema = schemaFile === undefined ? undefined : readJson(schemaFile);
     const opts: TextOptions = { ...decodeFlags, ...(genLength !== undefined ? { maxTokens: genLength } : {}), ...(jsonSchema ? { jsonSchema } : {}) };
     if (autoBlock && lm.kind === 'diffusion') {
-      const auto = autoBlockLength(basename(resolveModel(String(values['model']))), lm.backend, threadsFlag, genLength ?? TEXT_DEFAULTS.maxTokens);
+      const auto = autoBlockLength(modelName(resolveModel(String(values['model']))), lm.backend, threadsFlag, genLength ?? TEXT_DEFAULTS.maxTokens);
       if (auto.blockLength !== null) opts.blockLength = auto.blockLength;
       console.error(auto.blockLength !== null ? `[--block-length auto → ${auto.blockLength}: ${auto.why}]` : `[--block-length auto: ${auto.why}; using the default]`);
     }

@@ -8,13 +8,13 @@
 // TPF(L) / ms(L). The result is saved where `--block-length auto` finds it (rooflineFile) and in OUT.
 import { mkdirSync, readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
-import { basename, join, resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import type { CodeSample } from '../eval/tasks.js';
 import type { ForwardModel } from '../model/forward.js';
 import { parseBackend } from '../platform/node-backend.js';
 import { DEFAULT_DATA_DIR, loadTask } from '../platform/node-eval-data.js';
 import { writeFileAtomic } from '../platform/node-files.js';
-import { DEFAULT_MODEL, loadModel, resolveModel } from '../platform/node-generator.js';
+import { DEFAULT_MODEL, loadModel, modelName, resolveModel } from '../platform/node-generator.js';
 
 /** rows per forward measured: powers of two up to a 64-row block (Fast-dLLM and SDAR use 4 … 64) */
 export const ROOFLINE_ROWS = [1, 2, 4, 8, 16, 32, 64] as const;
@@ -81,10 +81,13 @@ export function bestBlock(blocks: readonly Pick<BlockChoice, 'blockLength' | 'ex
   return blocks.reduce((a, b) => (b.expectedTokensPerSecond > a.expectedTokensPerSecond ? b : a)).blockLength;
 }
 
+/** a hub id ORG/NAME as one file name (the Hub cache's own spelling, models--ORG--NAME) */
+const fileSafe = (name: string) => name.replaceAll('/', '--');
+
 /** where `--block-length auto` looks: one file per model, backend and thread count, in the user's cache */
 export function rooflineFile(model: string, backend: string, threads: number): string {
   const base = process.env['XDG_CACHE_HOME'] || join(homedir(), '.cache');
-  return join(base, 'dllm', 'roofline', `${model}-${backend}-t${threads}.json`);
+  return join(base, 'dllm', 'roofline', `${fileSafe(model)}-${backend}-t${threads}.json`);
 }
 
 /** `--block-length auto`: the measured best that divides genLength, or null (with the reason) when none is saved */
@@ -102,7 +105,7 @@ export async function roofline(values: Record<string, string | boolean | undefin
   const int = (k: string, d: number) => { const v = values[k] === undefined ? d : Number(values[k]); if (!Number.isInteger(v) || v < 0) throw new Error(`--${k} must be a non-negative integer`); return v; };
   const threads = int('threads', 0), context = int('context', 256), limit = int('limit', 10), G = int('gen-length', 128);
   const backend = parseBackend(values['backend'] as string | undefined);
-  const dir = resolveModel(String(values['model'] ?? DEFAULT_MODEL)), name = basename(resolve(dir));
+  const dir = resolveModel(String(values['model'] ?? DEFAULT_MODEL)), name = modelName(dir);
   const lm = await loadModel(dir, { backend, threads });
   try {
     if (lm.kind !== 'diffusion') throw new Error(`roofline: ${name} is causal; the block length is a diffusion setting`);
@@ -124,8 +127,8 @@ export async function roofline(values: Record<string, string | boolean | undefin
     const md = rooflineMarkdown(report);
     const out = resolve(String(values['out'] ?? 'bench/results/roofline'));
     mkdirSync(out, { recursive: true });
-    await writeFileAtomic(join(out, `${name}-${lm.backend}.json`), JSON.stringify(report, null, 2) + '\n');
-    await writeFileAtomic(join(out, `${name}-${lm.backend}.md`), md);
+    await writeFileAtomic(join(out, `${fileSafe(name)}-${lm.backend}.json`), JSON.stringify(report, null, 2) + '\n');
+    await writeFileAtomic(join(out, `${fileSafe(name)}-${lm.backend}.md`), md);
     const saved = rooflineFile(name, lm.backend, threads);
     mkdirSync(join(saved, '..'), { recursive: true });
     await writeFileAtomic(saved, JSON.stringify(report, null, 2) + '\n');
