@@ -1,5 +1,6 @@
 // The exact block-causal cache (DiffusionLM cache 'block', model/block-cache.ts) on the llada and llada2
-// fixtures, on the WASM engine and ONNX Runtime: along real block-causal decodes (options.blockCausal:
+// fixtures (and dream: a shifted model, whose block's first row is scored by the row before it, as in
+// Fast-dLLM v2), on the WASM engine and ONNX Runtime: along real block-causal decodes (options.blockCausal:
 // blocks at absolute multiples of L, the prompt's tail in the first block — batch.ts), every step's logits
 // equal a full recomputation of the canvas under the same mask (≤ 1e-5: float order only), for prompts aligned
 // and not aligned to the block and for a batch of two left-padded rows; temperature-0 decoding through the
@@ -24,6 +25,7 @@ const EXACT = 1e-5;
 const L = 8, G = 16;
 /** prompt lengths: aligned to L (8), a short tail (5), a prompt of a whole block plus a tail (13) */
 const PROMPTS = [8, 5, 13];
+const NAMES = ['llada', 'llada2', 'dream'];
 const prompt = (n: number, salt: number) => Int32Array.from({ length: n }, (_, i) => 3 + ((i * 7 + salt * 11) % 200));
 
 let k: Kernels;
@@ -31,7 +33,7 @@ const engines = new Map<string, { wasm: ForwardModel; ort: OrtTransformer; speci
 
 before(async () => {
   k = await createKernels({ threads: 1 });
-  for (const name of ['llada', 'llada2']) {
+  for (const name of NAMES) {
     const m = await loadModelDir(`${FIXTURES}${name}`, k);
     const { config, weights } = await loadF32Weights(`${FIXTURES}${name}`);
     const sp = m.tokenizer!.specials;
@@ -67,7 +69,7 @@ const OPTIONS: Array<{ label: string; o: Partial<DecodeOptions> }> = [
   { label: 'fixed, steps = G', o: { decoder: 'fixed', steps: G } },
 ];
 
-for (const name of ['llada', 'llada2']) {
+for (const name of NAMES) {
   for (const backend of ['wasm', 'ort'] as const) {
     const lm = (mode: CacheMode) => { const e = engines.get(name)!; return new DiffusionLM(backend === 'wasm' ? e.wasm : e.ort, e.specials, mode); };
 
