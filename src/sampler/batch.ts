@@ -28,7 +28,7 @@ import { decoderSpec, type CountRule, type DecoderSpec } from './decoders.js';
 import type { DecodeRng } from './rng.js';
 import { transferCounts, dreamTimesteps, dreamFraction, dreamTransferCount } from './schedule.js';
 import { checkLogits, penalize, rowLogits, tokenCounts, proposeLlada, proposeDream, DreamScratch, guide } from './propose.js';
-import { byConfidence, fixedCount, thresholdCount, factorCount, sampleWithoutReplacement, type Candidate } from './select.js';
+import { byConfidence, fixedCount, thresholdCount, thresholdOrCount, factorCount, sampleWithoutReplacement, type Candidate } from './select.js';
 import type { DecodeResult, DecodeStep, GenerateRequest } from './types.js';
 
 /** one call's answer: the logits (A, R, V), or (top-1 calls) the argmax ids and their probabilities (A, R) */
@@ -56,7 +56,7 @@ class Row {
   /** this row reads only argmax + p(argmax) per position (LLaDA low_confidence at τ 0, no per-position constraints) */
   readonly top1Only: boolean;
   block = 0; blockSteps = 0; step = 0; nfe = 0; modelMs = 0; done = false;
-  counts: Int32Array | null = null; // this block's linear schedule (fixed decoder)
+  counts: Int32Array | null = null; // this block's schedule (fixed and llada2 decoders)
   readonly t0 = performance.now();
 
   constructor(readonly id: number, req: GenerateRequest, readonly o: DecodeOptions, readonly rng: DecodeRng, mask: number, eos: number | null, ends: readonly number[]) {
@@ -110,7 +110,9 @@ class Row {
   wantsCall(mask: number): boolean { return !this.done && this.blockSteps < this.stepsPerBlock && this.masked(mask).length > 0; }
   enterBlock(mask: number): void {
     this.blockSteps = 0;
-    this.counts = this.spec.count === 'linear' ? transferCounts(this.masked(mask).length, this.stepsPerBlock) : null;
+    // linear: this block's masks over its steps; LLaDA2: the block LENGTH over its steps (_get_num_transfer_tokens(block_length, steps))
+    this.counts = this.spec.count === 'linear' ? transferCounts(this.masked(mask).length, this.stepsPerBlock)
+      : this.spec.count === 'threshold-schedule' ? transferCounts(this.L, this.stepsPerBlock) : null;
   }
 }
 
@@ -300,6 +302,7 @@ const COUNT: Record<Exclude<CountRule, 'dream-origin'>, (sorted: Candidate[], r:
   linear: (sorted, r) => fixedCount(sorted, r.counts![r.blockSteps]!),
   threshold: (sorted, r) => thresholdCount(sorted, r.o.threshold),
   factor: (sorted, r) => factorCount(sorted, r.o.factor),
+  'threshold-schedule': (sorted, r) => thresholdOrCount(sorted, r.o.threshold, r.counts![r.blockSteps]!),
   // Dream _sample: int(M·(1 − s/t)) of the M masks (all on the last step)
   'dream-topk': (sorted, r) => dreamTransferCount(sorted.length, r.ts!, r.blockSteps, r.stepsPerBlock),
 };

@@ -17,10 +17,12 @@ export type ConfidenceKind = 'probability' | 'margin' | 'negEntropy';
  *   linear       — generate.py get_num_transfer_tokens: the block's masks spread evenly over its steps
  *   threshold    — Fast-dLLM: the most confident, then every other with confidence ≥ τ
  *   factor       — Fast-dLLM dynamic: commit while c_(n) ≥ 1 − f/(n+1), n counted from 1
+ *   threshold-schedule — LLaDA2: every mask with p > τ if at least the step's k pass, else the top k, where
+ *                  k = get_num_transfer_tokens(block length, steps per block) (select.ts thresholdOrCount)
  *   dream-topk   — Dream _sample: int(M·(1 − s/t)) of the M masks by confidence (all on the last step)
  *   dream-origin — Dream origin: each mask moves with probability 1 − s/t, independently
  */
-export type CountRule = 'linear' | 'threshold' | 'factor' | 'dream-topk' | 'dream-origin';
+export type CountRule = 'linear' | 'threshold' | 'factor' | 'threshold-schedule' | 'dream-topk' | 'dream-origin';
 
 export interface DecoderSpec {
   family: DecoderFamily;
@@ -46,6 +48,10 @@ export const DECODER_TABLE = {
   factor: {
     family: 'llada', confidence: 'probability', stepsPerBlock: 'until-done', count: 'factor', reads: ['factor', 'remasking'],
     source: 'Fast-dLLM `get_transfer_index_dynamic` (factor rule)',
+  },
+  llada2: { // its generate() decodes block-causally: use with blockCausal (or cache 'block')
+    family: 'llada', confidence: 'probability', stepsPerBlock: 'schedule', count: 'threshold-schedule', reads: ['steps', 'threshold', 'remasking'],
+    source: 'LLaDA2MoeModelLM.generate (inclusionAI LLaDA2.0 modeling_llada2_moe.py)',
   },
   origin: {
     family: 'dream', confidence: 'probability', stepsPerBlock: 'schedule', count: 'dream-origin', reads: ['steps', 'eps', 'topP', 'topK'],

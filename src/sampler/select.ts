@@ -7,6 +7,10 @@
 //   factorCount — Fast-dLLM get_transfer_index_dynamic: sorted c_(0) ≥ c_(1) ≥ …, bar_n = 1 − f/(n + 2) for the
 //                 (n+1)-th token and −1 for the first; commit up to the first failure — with the upstream quirk
 //                 that a failure at the LAST candidate still commits all of them (`top_i == len − 1` branch)
+//   thresholdOrCount — LLaDA2 (LLaDA2MoeModelLM.generate, modeling_llada2_moe.py): every candidate with
+//                 confidence > τ (strictly) when at least k pass, else the top k; k from transferCounts(block
+//                 length, steps), so with steps = block length (its defaults 32 / 32) k = 1 and the rule is
+//                 Fast-dLLM's threshold but for > vs ≥
 //   sampleWithoutReplacement — Dream alg_temp > 0: torch.multinomial(softmax(conf/alg_temp), k) without
 //                 replacement, drawn the way ATen does it: keys p/E with E ~ Exp(1), keep the k largest
 import type { DecodeRng } from './rng.js';
@@ -29,6 +33,13 @@ export function thresholdCount(sorted: readonly Candidate[], tau: number): numbe
   let k = 1;
   while (k < sorted.length && sorted[k]!.confidence >= tau) k++;
   return k;
+}
+
+/** LLaDA2: #{c > τ} when that is ≥ k (the candidates above τ are a prefix of `sorted`), else min(k, #candidates) */
+export function thresholdOrCount(sorted: readonly Candidate[], tau: number, k: number): number {
+  let high = 0;
+  while (high < sorted.length && sorted[high]!.confidence > tau) high++;
+  return high >= k ? high : Math.min(k, sorted.length);
 }
 
 /** Fast-dLLM factor rule, line for line after get_transfer_index_dynamic (see the file header for the quirk) */
