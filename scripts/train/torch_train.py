@@ -65,10 +65,10 @@ def check_table(table, spec):
 class Batches:
     """seeded window sampling (one numpy PCG64 generator for offsets, mask levels and masks; its state is saved)"""
 
-    def __init__(self, path, dtype, seed, rank=0, world=1):
+    def __init__(self, path, dtype, seed, rank=0, world=1, row=1):
         ids = np.memmap(path, dtype=np.uint16 if dtype == "uint16" else np.uint32, mode="r")
-        n = len(ids)
-        lo, hi = rank * n // world, (rank + 1) * n // world  # each rank reads its own shard of the stream
+        n = len(ids) // row  # sft: whole rows of `row` values (src/train/sft-data.ts), else single ids
+        lo, hi = (rank * n // world) * row, ((rank + 1) * n // world) * row  # each rank reads its own shard
         self.ids = ids[lo:hi]
         self.rng = np.random.Generator(np.random.PCG64(seed + 7919 * rank))
 
@@ -78,6 +78,31 @@ class Batches:
             raise SystemExit(f"data: the stream has {n} tokens, a window needs {L + 1}")
         off = self.rng.integers(0, n - L + 1, size=B)
         return np.stack([np.asarray(self.ids[o:o + L], dtype=np.int64) for o in off])  # (B, L)
+
+
+    def sft_rows(self, B, L):
+        """B whole SFT rows [promptLength, ids…] -> clean (B, L), prompt lengths (B)"""
+        return sft_split(self.ids, self.rng.integers(0, len(self.ids) // (1 + L), size=B), L)
+
+
+def sft_split(ids, index, L):
+    rows = np.stack([np.asarray(ids[i * (1 + L):(i + 1) * (1 + L)], dtype=np.int64) for i in index])  # (B, 1 + L)
+    return rows[:, 1:], rows[:, 0]
+
+
+def prepare_sft(clean, prompt_lengths, rng, mask_id):
+    """LLaDA SFT (src/train/objectives.ts prepareMdm with promptLengths): the prompt is never masked; each row's
+    loss is normalised by its answer length (EOS padding included), the batch's by B"""
+    B, L = clean.shape
+    t = rng.random(B)
+    p = (1 - MDM_EPS) * t + MDM_EPS  # (B,)
+    answer = np.arange(L)[None, :] >= prompt_lengths[:, None]  # (B, L)
+    masked = (rng.random((B, L)) < p[:, None]) & answer
+    inp = np.where(masked, mask_id, clean)
+    targets = np.where(masked, clean, -1)
+    seq_norm = np.maximum(1, L - prompt_lengths)[:, None]  # (B, 1)
+    weights = np.where(masked, 1.0 / p[:, None] / seq_norm, 0.0).astype(np.float32)
+    return inp, targets, weights, B
 
 
 def prepare(objective, clean, rng, mask_id):
@@ -143,7 +168,8 @@ def main():
     weights = net.weights()
     by_name = {t["name"]: t for t in table}
     state = dict(step=0, tokens=0, elapsedMs=0.0)
-    batches = Batches(os.path.join(c["data"], c["trainFile"]), job["dtype"], c["seed"], rank, world)
+    sft = c["objective"] == "sft"
+    batches = Batches(os.path.join(c["data"], c["trainFile"]), job["dtype"], c["seed"], rank, world, 1 + c["seqLen"] if sft else 1)
     decay = [weights[t["hfName"]] for t in table if t["kind"] in ("linear", "embedding")]
     other = [weights[t["hfName"]] for t in table if t["kind"] not in ("linear", "embedding")]
     opt = torch.optim.AdamW([dict(params=decay, weight_decay=c["weightDecay"]), dict(params=other, weight_decay=0.0)],
@@ -161,7 +187,7 @@ def main():
     model_params = list(net.params)
     # DDP broadcasts rank 0's weights at wrap time and averages gradients over the ranks in backward
     model = torch.nn.parallel.DistributedDataParallel(net) if world > 1 else net
-    val = np.memmap(os.path.join(c["data"], "val.bin"), dtype=np.uint16 if job["dtype"] == "uint16" else np.uint32, mode="r")
+    val = np.memmap(os.path.join(c["data"], "sft-val.bin" if sft else "val.bin"), dtype=np.uint16 if job["dtype"] == "uint16" else np.uint32, mode="r")
     log = open(os.path.join(out, "log.jsonl"), "a") if rank == 0 else None
 
     def emit(ev):
@@ -189,10 +215,14 @@ def main():
         loss_sum, tokens = 0.0, 0
         for _ in range(c["gradAccum"]):
             L = c["seqLen"]
-            if c["objective"] == "mdm" and batches.rng.random() < RANDOM_LENGTH_PROB:
-                L = 1 + int(batches.rng.integers(0, c["seqLen"]))
-            clean = batches.windows(rows, L + 1 if c["objective"] == "ar" else L)
-            inp, tgt, w, norm = prepare(c["objective"], clean, batches.rng, job["maskId"])
+            if sft:
+                clean, plen = batches.sft_rows(rows, L)
+                inp, tgt, w, norm = prepare_sft(clean, plen, batches.rng, job["maskId"])
+            else:
+                if c["objective"] == "mdm" and batches.rng.random() < RANDOM_LENGTH_PROB:
+                    L = 1 + int(batches.rng.integers(0, c["seqLen"]))
+                clean = batches.windows(rows, L + 1 if c["objective"] == "ar" else L)
+                inp, tgt, w, norm = prepare(c["objective"], clean, batches.rng, job["maskId"])
             with ctx():
                 loss = weighted_loss(model, inp, tgt, w, norm, device) / c["gradAccum"]
             loss.backward()
@@ -235,6 +265,15 @@ def evaluate(c, net, val, mask_id, device, ctx):
     B, L = c["batchSize"], c["seqLen"] + (1 if c["objective"] == "ar" else 0)
     total, count = 0.0, 0
     for i in range(c["evalBatches"]):
+        if c["objective"] == "sft":  # rows i·B … i·B + B − 1: the answer's bound per answer token, averaged over rows
+            if (i + 1) * B * (1 + c["seqLen"]) > len(val):
+                break
+            clean, plen = sft_split(val, range(i * B, (i + 1) * B), c["seqLen"])
+            inp, tgt, w, norm = prepare_sft(clean, plen, rng, mask_id)
+            with ctx():
+                total += weighted_loss(net, inp, tgt, w, norm, device).item() * norm
+            count += B
+            continue
         start = i * B * L
         if start + B * L > len(val):
             break

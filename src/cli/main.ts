@@ -5,6 +5,7 @@ import { createKernels } from '../platform/node.js';
 import { VERSION } from '../version.js';
 import { dataBuild } from './data.js';
 import { dataCorpus } from './corpus.js';
+import { dataSft } from './data-sft.js';
 import { train } from './train.js';
 import { forward, inspect } from './model-commands.js';
 import { exportModel } from './export.js';
@@ -49,6 +50,8 @@ Usage:
   dllm data build --input DIR --ext .py --out DIR [--vocab-size 4096]
   dllm data corpus --out DIR [--packages FILE] [--cache DIR] [--vocab-size 8192] [--offline]
                                          turn a folder of code into tokenizer + token streams
+  dllm data sft --data DIR [--seq-len 256]
+                                         the corpus's docstring → body views as SFT rows (sft-{train,val}.bin)
   dllm pull ORG/NAME [--revision main] [--quiet]
                                          a model from the Hugging Face Hub into its cache (resumable, verified);
                                          any --model also takes a hub id ORG/NAME (see README, "Models from the Hub")
@@ -77,7 +80,8 @@ const commands: Record<string, Command> = {
   async data(argv) {
     const [sub, ...rest] = argv;
     if (sub === 'corpus') return dataCorpus(rest);
-    if (sub !== 'build') throw new Error('usage: dllm data build --input DIR --ext .py --out DIR | dllm data corpus --out DIR');
+    if (sub === 'sft') return dataSft(rest);
+    if (sub !== 'build') throw new Error('usage: dllm data build --input DIR --ext .py --out DIR | dllm data corpus --out DIR | dllm data sft --data DIR');
     return dataBuild(rest);
   },
   train,

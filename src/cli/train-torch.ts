@@ -28,7 +28,6 @@ export interface TorchRun {
 /** the job file torch_train.py reads: everything it needs, decided here, so both engines share one config parse */
 export function torchJob(cfg: TrainConfig, r: TorchRun): Record<string, unknown> {
   const mc = modelConfigFor(cfg, r.vocabSize);
-  if (cfg.objective === 'sft') throw new Error('train --engine torch: the sft objective is not in the torch engine yet (use --engine ts)');
   if (cfg.objective !== 'ar' && r.specials.mask === null) throw new Error('train: the mdm objective needs a mask token in the tokenizer');
   const altTable = parameterTable({ ...mc, arch: mc.arch === 'llada' ? 'llama' : 'llada' });
   return {

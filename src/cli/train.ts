@@ -23,6 +23,10 @@ import { flagOptions, flagValues } from './flags.js';
 import { loadModelDir } from '../platform/node-model.js';
 import type { Kernels } from '../kernels/backend.js';
 import { trainTorch } from './train-torch.js';
+import { sftRowCount } from '../train/sft-data.js';
+
+/** the held-out stream of an objective: the sft rows of the held-out packages' views, else the plain val stream */
+export const valFileFor = (cfg: Pick<TrainConfig, 'objective'>): string => (cfg.objective === 'sft' ? 'sft-val.bin' : 'val.bin');
 
 async function readStream(path: string, dtype: string): Promise<{ ids: Uint16Array | Uint32Array }> {
   const buf = await readFile(path);
@@ -64,7 +68,8 @@ export async function train(argv: string[]): Promise<number> {
       resume: Boolean(values['resume']), quiet: Boolean(values['quiet']) });
   }
   const trainStream = await readStream(join(cfg.data, cfg.trainFile), String(manifest['dtype']));
-  const valStream = await readStream(join(cfg.data, 'val.bin'), String(manifest['dtype']));
+  const valStream = await readStream(join(cfg.data, valFileFor(cfg)), String(manifest['dtype']));
+  if (cfg.objective === 'sft') { sftRowCount(trainStream, cfg.seqLen); sftRowCount(valStream, cfg.seqLen); } // whole rows of this seqLen
   const kernels = await createKernels(cfg.threads > 0 ? { threads: cfg.threads } : {});
   const trainer = new Trainer(cfg, modelConfigFor(cfg, vocabSize), kernels, tok.specials.mask);
   await mkdir(cfg.out, { recursive: true });

@@ -6,6 +6,7 @@ import { validateConfig, type ModelConfig } from '../model/config.js';
 import { TrainableTransformer } from '../model/trainable.js';
 import type { TrainConfig } from './config.js';
 import { fixedWindows, sampleWindows, type TokenStream } from './data.js';
+import { fixedSftRows, sampleSftRows } from './sft-data.js';
 import { learningRate } from './lr.js';
 import { prepareAr, prepareMdm, type PreparedBatch } from './objectives.js';
 import { AdamW } from './optim.js';
@@ -119,10 +120,15 @@ export class Trainer {
     this.model.zeroGrads();
     let loss = 0, tokens = 0;
     for (let m = 0; m < c.gradAccum; m++) {
-      let L = c.seqLen;
-      if (c.objective === 'mdm' && this.rng.uniform() < RANDOM_LENGTH_PROB) L = 1 + this.rng.int(c.seqLen);
-      const clean = sampleWindows(train, c.batchSize, c.objective === 'ar' ? L + 1 : L, this.rng);
-      const b = this.prepare(clean, c.batchSize, L, this.rng);
+      let L = c.seqLen, b: PreparedBatch;
+      if (c.objective === 'sft') { // whole rows: prompt (never masked) + answer + EOS padding
+        const rows = sampleSftRows(train, c.batchSize, L, this.rng);
+        b = prepareMdm(rows.clean, c.batchSize, L, this.maskId!, this.rng, rows.promptLengths);
+      } else {
+        if (c.objective === 'mdm' && this.rng.uniform() < RANDOM_LENGTH_PROB) L = 1 + this.rng.int(c.seqLen);
+        const clean = sampleWindows(train, c.batchSize, c.objective === 'ar' ? L + 1 : L, this.rng);
+        b = this.prepare(clean, c.batchSize, L, this.rng);
+      }
       loss += this.run(b, 1 / c.gradAccum) / c.gradAccum;
       tokens += b.B * b.T;
     }
@@ -145,6 +151,13 @@ export class Trainer {
     const rng = new Rng(0xe1b0);
     let total = 0, count = 0;
     for (let i = 0; i < c.evalBatches; i++) {
+      if (c.objective === 'sft') { // the answer's ELBO bound per answer token, averaged over rows
+        const rows = fixedSftRows(val, c.batchSize, c.seqLen, i * c.batchSize);
+        if (!rows) break;
+        total += this.run(prepareMdm(rows.clean, c.batchSize, c.seqLen, this.maskId!, rng, rows.promptLengths), 0) * c.batchSize;
+        count += c.batchSize;
+        continue;
+      }
       const clean = fixedWindows(val, c.batchSize, c.objective === 'ar' ? c.seqLen + 1 : c.seqLen, i * c.batchSize);
       if (!clean) break;
       const b = this.prepare(clean, c.batchSize, c.seqLen, rng);
