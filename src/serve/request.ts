@@ -1,7 +1,7 @@
 // A request made ready to decode: GenRequest → prompt (and suffix) ids + validated DecodeOptions, checked
 // against the model (context, vocabulary, chat template) and the server's limits. Errors are ApiError 400s
 // naming the wire field the user sent. Shared by the engine (engine.ts) and the jobs (job.ts).
-import { TEXT_DEFAULTS } from '../text/generator.js';
+import { blockCausalByDefault, TEXT_DEFAULTS } from '../text/generator.js';
 import type { ModelConfig } from '../model/config.js';
 import type { ForwardModel } from '../model/forward.js';
 import { DecodeOptionError, isDreamDecoder, parseArDecodeOptions, parseDecodeOptions, type Decoder, type DecodeOptions } from '../sampler/index.js';
@@ -88,7 +88,7 @@ export function prepareRequest(served: ServedModel, cfg: ServeConfig, kind: Mode
     ...(sp.eos !== null ? { earlyStop: TEXT_DEFAULTS.earlyStop } : {}), ...(suffixIds ? { infillMayEnd: true } : {}),
     // structured output: one block over the skeleton, so the model fills its slots in any order
     ...(structure ? { blockLength: structure.length, steps: structure.length } : {}),
-    ...(!causal && cfg.cache === 'block' ? { blockCausal: true } : {}), // the exact block cache decodes block-causally
+    ...(!causal && blockCausalByDefault(config, cfg.cache, suffixIds !== null) ? { blockCausal: true } : {}), // cache 'block', LLaDA2
     ...req.decode,
     // n_predict 0 (an editor's warm-up) validates the request; nothing is decoded
     genLength: structure ? structure.length : Math.max(1, given ?? Math.min(cfg.defaultMaxTokens, room)),

@@ -37,6 +37,18 @@ export interface TextOptions extends Partial<Omit<DecodeOptions, 'genLength'>> {
  */
 export const TEXT_DEFAULTS: Readonly<{ decoder: 'threshold'; earlyStop: boolean; maxTokens: number }> = Object.freeze({ decoder: 'threshold', earlyStop: true, maxTokens: 128 });
 
+/**
+ * Architectures whose official generate() decodes block-causally, so their calls default to blockCausal
+ * (not an infill: a block-causal block never sees a suffix). llada2: LLaDA2MoeModelLM.generate builds the
+ * tril(num_blocks) block mask though its config says nothing of attention (config-moe.ts).
+ */
+const BLOCK_CAUSAL_ARCHS: ReadonlySet<ModelConfig['arch']> = new Set(['llada2']);
+
+/** whether a diffusion call on this model decodes block-causally unless told otherwise */
+export function blockCausalByDefault(config: ModelConfig, cache: CacheMode, infill: boolean): boolean {
+  return cache === 'block' || (!infill && BLOCK_CAUSAL_ARCHS.has(config.arch));
+}
+
 /** one step as a caller sees it */
 export interface TextStep {
   step: number; nfe: number;
@@ -105,8 +117,9 @@ export class TextGenerator {
   options(o: TextOptions = {}, infill = false): Readonly<DecodeOptions> {
     const { maxTokens, stop: _s, cache, truncatePrompt: _t, jsonSchema: _j, ...decode } = o;
     const block = this.kind === 'diffusion' && (cache ?? this.cache) === 'block'; // the exact block cache decodes block-causally
+    const bc = this.kind === 'diffusion' && blockCausalByDefault(this.config, cache ?? this.cache, infill);
     const raw = { ...(this.kind === 'diffusion' ? { decoder: TEXT_DEFAULTS.decoder } : {}), ...(this.tokenizer.specials.eos !== null ? { earlyStop: TEXT_DEFAULTS.earlyStop } : {}),
-      ...(infill ? { infillMayEnd: true } : {}), ...(block ? { blockCausal: true } : {}), ...decode, genLength: maxTokens ?? TEXT_DEFAULTS.maxTokens };
+      ...(infill ? { infillMayEnd: true } : {}), ...(bc ? { blockCausal: true } : {}), ...decode, genLength: maxTokens ?? TEXT_DEFAULTS.maxTokens };
     const d = this.kind === 'causal' ? parseArDecodeOptions(raw) : parseDecodeOptions(raw);
     if (block && !d.blockCausal) throw new DecodeOptionError('blockCausal', "must be true with cache 'block' (exact only under block-causal decoding)");
     return d;

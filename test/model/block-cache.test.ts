@@ -127,3 +127,20 @@ test("cache 'block' refuses a request without block-causal attention, and an inf
   await assert.rejects(drain(generate(d, { prompt: prompt(8, 0) }, { genLength: G, blockLength: L })), /blockCausal/);
   await assert.rejects(drain(generate(d, { prompt: prompt(8, 0), suffix: prompt(3, 1) }, { genLength: G, blockLength: L, blockCausal: true })), /suffix/);
 });
+
+test('TextGenerator: LLaDA2 decodes block-causally by default (not infills), cache block implies it, and its text equals full recomputation', async () => {
+  const { TextGenerator } = await import('../../src/text/generator.js');
+  const open = async (name: string) => { const m = await loadModelDir(`${FIXTURES}${name}`, k); return new TextGenerator({ config: m.config, model: m.model, tokenizer: m.tokenizer!, dispose: () => m.model.dispose() }); };
+  const llada2 = await open('llada2'), llada = await open('llada');
+  try {
+    assert.equal(llada2.options({ maxTokens: G }).blockCausal, true, 'llada2: LLaDA2MoeModelLM.generate is block-causal');
+    assert.equal(llada2.options({ maxTokens: G }, true).blockCausal, false, 'llada2 infill: a block-causal block never sees the suffix');
+    assert.equal(llada.options({ maxTokens: G }).blockCausal, false, 'llada: generate.py is bidirectional');
+    assert.equal(llada.options({ maxTokens: G, cache: 'block' }).blockCausal, true, "cache 'block' implies blockCausal");
+    assert.throws(() => llada.options({ maxTokens: G, cache: 'block', blockCausal: false }), /blockCausal/);
+    const ids = prompt(13, 5);
+    const a = await llada2.complete(ids, { maxTokens: G, blockLength: L, cache: 'block', earlyStop: false });
+    const b = await llada2.complete(ids, { maxTokens: G, blockLength: L, cache: 'none', earlyStop: false });
+    assert.deepEqual(Array.from(a.ids), Array.from(b.ids), 'llada2 text through the block cache vs full recomputation');
+  } finally { llada2.dispose(); llada.dispose(); }
+});
