@@ -1,4 +1,4 @@
-"""Parity fixture of the two training engines: test/fixtures/train-parity/{ar,mdm}.safetensors, made by the
+"""Parity fixture of the two training engines: test/fixtures/train-parity/{ar,mdm,sft}.safetensors, made by the
 torch engine's own code (torch_train.prepare / weighted_loss, tiny_transformer.forward, torch.optim.AdamW)
 and reproduced by the TypeScript trainer in `npm test` (test/train/torch-parity.test.ts), which needs no Python.
 
@@ -19,12 +19,13 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(HERE, "..", "reference"))
 from hf_layout import safetensors_bytes  # noqa: E402
-from torch_train import Net, check_table, model_spec, prepare, weighted_loss  # noqa: E402
+from torch_train import Net, check_table, model_spec, prepare, prepare_sft, weighted_loss  # noqa: E402
 
 OUT = os.path.join(HERE, "..", "..", "test", "fixtures", "train-parity")
 CASES = {
     "ar": dict(objective="ar", arch="llama", seed=11),
     "mdm": dict(objective="mdm", arch="llada", seed=12),
+    "sft": dict(objective="sft", arch="llada", seed=13),
 }
 DIMS = dict(hiddenSize=32, numLayers=2, numHeads=4, numKvHeads=2, ffnSize=48, normEps=1e-5, ropeTheta=10000.0)
 V, B, L, MASK = 61, 3, 10, 60
@@ -59,7 +60,11 @@ def make(name, case):
             weights[t["hfName"]].copy_(w)
     rng = np.random.Generator(np.random.PCG64(case["seed"]))
     clean = rng.integers(0, MASK, size=(B, L + 1 if case["objective"] == "ar" else L))
-    inp, tgt, wt, norm = prepare(case["objective"], clean, rng, MASK)
+    if case["objective"] == "sft":  # prompts of 1 … L/2 tokens, never masked
+        plen = rng.integers(1, L // 2 + 1, size=B)
+        inp, tgt, wt, norm = prepare_sft(clean, plen, rng, MASK)
+    else:
+        inp, tgt, wt, norm = prepare(case["objective"], clean, rng, MASK)
     init = {k: v.detach().clone() for k, v in weights.items()}
     loss = weighted_loss(net, inp, tgt, wt, norm, torch.device("cpu"))
     loss.backward()
@@ -75,6 +80,8 @@ def make(name, case):
     tensors["batch.input"] = torch.from_numpy(np.ascontiguousarray(inp).astype(np.int32))
     tensors["batch.targets"] = torch.from_numpy(np.ascontiguousarray(tgt).astype(np.int32))
     tensors["batch.weights"] = torch.from_numpy(np.ascontiguousarray(wt).astype(np.float32))
+    if case["objective"] == "sft":
+        tensors["batch.promptLengths"] = torch.from_numpy(plen.astype(np.int32))
     meta = dict(objective=case["objective"], arch=case["arch"], config=json.dumps(dict(DIMS, vocabSize=V, maskId=MASK)),
                 loss=repr(float(loss)), normaliser=str(norm), lossAfterStep=repr(after), optimizer=json.dumps(OPT),
                 gradNorms=json.dumps(grad_norms), torch=torch.__version__)

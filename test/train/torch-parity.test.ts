@@ -1,4 +1,4 @@
-// The TypeScript trainer reproduces the torch engine (test/fixtures/train-parity, made by
+// The TypeScript trainer reproduces the torch engine for ar, mdm and sft (test/fixtures/train-parity, made by
 // scripts/train/make_parity.py with the torch engine's own objective, loss, model and AdamW): the same
 // initial weights and prepared batch give the same loss, the same gradient norm for every parameter, and
 // the same loss after one AdamW step. No Python here: the fixture is committed.
@@ -18,7 +18,7 @@ const DIR = new URL('../../../test/fixtures/train-parity/', import.meta.url);
 // near zero may step either way, so the loss after the step gets 1e-3.
 const TOL = { loss: 1e-4, grad: 1e-4, after: 1e-3 };
 
-for (const name of ['ar', 'mdm']) {
+for (const name of ['ar', 'mdm', 'sft']) {
   test(`torch engine parity (${name}): loss, per-parameter gradient norms, loss after one AdamW step`, () => {
     const bytes = new Uint8Array(readFileSync(new URL(`${name}.safetensors`, DIR)));
     const h = parseSafetensorsHeader(bytes);
@@ -37,6 +37,16 @@ for (const name of ['ar', 'mdm']) {
     const weights = readTensor(bytes, h, 'batch.weights') as Float32Array;
     const [B, T] = h.tensors.get('batch.input')!.shape as [number, number];
     const N = B * T, V = cfg.vocabSize, norm = Number(meta['normaliser']);
+    if (name === 'sft') { // LLaDA SFT as prepareMdm does it: nothing in the prompt carries a loss, rows normalise
+      const plen = readTensor(bytes, h, 'batch.promptLengths') as Int32Array;
+      assert.equal(norm, B, 'sft: the batch is normalised by its rows');
+      for (let b = 0; b < B; b++) for (let i = 0; i < plen[b]!; i++) assert.equal(targets[b * T + i], -1, `sft: row ${b} prompt position ${i} has a target`);
+      for (let b = 0; b < B; b++) {
+        const inv = new Set<number>(); // weight · answer length = 1/p, one value per row
+        for (let i = plen[b]!; i < T; i++) if (targets[b * T + i] !== -1) inv.add(Math.round(weights[b * T + i]! * (T - plen[b]!) * 1e4));
+        assert.ok(inv.size <= 1, `sft: row ${b} weights are not 1/(p · answer length): ${[...inv]}`);
+      }
+    }
     const losses = new Float32Array(N), dlogits = new Float32Array(N * V);
     const lossOf = () => { ref.crossEntropyForward(losses, m.forward({ tokens: input, B, T }), targets, weights, N, V); return losses.reduce((a, b) => a + b, 0) / norm; };
     const rel = (a: number, b: number) => Math.abs(a - b) / Math.max(1e-12, Math.abs(b));
