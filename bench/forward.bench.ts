@@ -23,18 +23,36 @@ import { llamaCppVersions, loadLlamaCpp } from '../src/cli/llama-cpp.js';
 // FFN 1408 = 8/3·512 rounded up to a multiple of 64 (LLaMA's rule); untied LM head as in LLaDA. With these the
 // FLOP count below gives the 15.8 GFLOP DESIGN.md quotes for 4×128 tokens.
 const CONFIG: ModelConfig = validateConfig({
-  arch: 'llada', vocabSize: 4096, hiddenSize: 512, numLayers: 4, numHeads: 8, numKvHeads: 8, headDim: 64, ffnSize: 1408,
-  ropeTheta: 10000, normEps: 1e-5, tieEmbeddings: false, qkvBias: false, attention: 'bidirectional', shiftLogits: false,
+  arch: 'llada',
+  vocabSize: 4096,
+  hiddenSize: 512,
+  numLayers: 4,
+  numHeads: 8,
+  numKvHeads: 8,
+  headDim: 64,
+  ffnSize: 1408,
+  ropeTheta: 10000,
+  normEps: 1e-5,
+  tieEmbeddings: false,
+  qkvBias: false,
+  attention: 'bidirectional',
+  shiftLogits: false,
   maxPositions: 1024, // > 512: node-llama-cpp holds at most contextSize − 1 tokens per sequence (see llamaEngine)
 });
-const LAYOUTS = [{ B: 4, T: 128 }, { B: 1, T: 512 }] as const;
+const LAYOUTS = [
+  { B: 4, T: 128 },
+  { B: 1, T: 512 },
+] as const;
 const THREADS = [1, 2] as const;
-const WARMUP = 2, RUNS = 7; // median of RUNS timed calls after WARMUP untimed ones
+const WARMUP = 2,
+  RUNS = 7; // median of RUNS timed calls after WARMUP untimed ones
 const SEED = 20240517;
 
 // ---- FLOPs ------------------------------------------------------------------------------------------------
 /** weights that take part in a matmul: every linear layer and the LM head (the embedding is a gather) */
-const MATMUL_PARAMS = parameterTable(CONFIG).filter((s) => s.kind === 'linear').reduce((n, s) => n + numel(s.shape), 0);
+const MATMUL_PARAMS = parameterTable(CONFIG)
+  .filter((s) => s.kind === 'linear')
+  .reduce((n, s) => n + numel(s.shape), 0);
 const FLOP_FORMULA = 'FLOP = 2·P·B·T + L·B·4·T²·C, P = linear-layer + LM-head weights (embedding gather, norms, softmax, RoPE not counted)';
 function flops(B: number, T: number): number {
   const { numLayers: L, hiddenSize: C } = CONFIG;
@@ -42,7 +60,10 @@ function flops(B: number, T: number): number {
 }
 
 // ---- the slice of node-llama-cpp's API used here (typed locally: a dev dependency that may be absent) ------------
-interface NlcSequence { evaluateWithoutGeneratingNewTokens(tokens: number[]): Promise<void>; clearHistory(): Promise<void> }
+interface NlcSequence {
+  evaluateWithoutGeneratingNewTokens(tokens: number[]): Promise<void>;
+  clearHistory(): Promise<void>;
+}
 interface NlcContext {
   getSequence(): NlcSequence;
   readonly currentThreads: number;
@@ -50,10 +71,21 @@ interface NlcContext {
   dispose(): Promise<void>;
   _ctx?: { decodeBatch(): Promise<void> }; // internal: wrapped only to count and time llama_decode calls
 }
-interface NlcModel { createContext(o: Record<string, unknown>): Promise<NlcContext>; dispose(): Promise<void> }
-interface NlcLlama { loadModel(o: { modelPath: string; gpuLayers: number }): Promise<NlcModel>; dispose(): Promise<void>; readonly systemInfo: string }
+interface NlcModel {
+  createContext(o: Record<string, unknown>): Promise<NlcContext>;
+  dispose(): Promise<void>;
+}
+interface NlcLlama {
+  loadModel(o: { modelPath: string; gpuLayers: number }): Promise<NlcModel>;
+  dispose(): Promise<void>;
+  readonly systemInfo: string;
+}
 
-interface Timing { median: number; min: number; runs: number }
+interface Timing {
+  median: number;
+  min: number;
+  runs: number;
+}
 function stats(times: number[]): Timing {
   const s = [...times].sort((a, b) => a - b);
   return { median: s[s.length >> 1]!, min: s[0]!, runs: s.length };
@@ -73,11 +105,19 @@ function inputIds(n: number): Int32Array {
 
 // ---- engines: each is set up once per (threads, layout), then measured round-robin with the others --------------
 /** one timed forward; returns ms, and for llama.cpp also the time inside llama_decode and the number of calls */
-interface Engine { name: string; run(): Promise<{ ms: number; decodeMs?: number; decodeCalls?: number }>; dispose(): Promise<void> }
+interface Engine {
+  name: string;
+  run(): Promise<{ ms: number; decodeMs?: number; decodeCalls?: number }>;
+  dispose(): Promise<void>;
+}
 
 function toKernelWeights(k: Kernels, w: Map<string, Float32Array>): Weights {
   const out: Weights = new Map();
-  for (const [name, data] of w) { const buf = k.allocF32(data.length); buf.set(data); out.set(name, { kind: 'f32', data: buf }); }
+  for (const [name, data] of w) {
+    const buf = k.allocF32(data.length);
+    buf.set(data);
+    out.set(name, { kind: 'f32', data: buf });
+  }
   return out;
 }
 
@@ -86,8 +126,14 @@ function dllmEngine(k: Kernels, weights: Weights, ids: Int32Array, B: number, T:
   const tr = new Transformer(CONFIG, k, weights);
   return {
     name: 'dllm',
-    async run() { const t0 = performance.now(); tr.forward({ tokens: ids, B, T }); return { ms: performance.now() - t0 }; },
-    async dispose() { tr.dispose(); },
+    async run() {
+      const t0 = performance.now();
+      tr.forward({ tokens: ids, B, T });
+      return { ms: performance.now() - t0 };
+    },
+    async dispose() {
+      tr.dispose();
+    },
   };
 }
 
@@ -105,26 +151,42 @@ async function loadLlama(): Promise<{ llama: NlcLlama; version: string; llamaCpp
  * for every token copied out (n_outputs = n_tokens), attention masked to each token's own sequence. Untimed:
  * clearHistory on every sequence after each run (positions restart at 0 next time).
  */
-async function llamaEngine(name: string, model: NlcModel, ids: Int32Array, threads: number, B: number, T: number, flashAttention: boolean): Promise<Engine> {
+async function llamaEngine(
+  name: string,
+  model: NlcModel,
+  ids: Int32Array,
+  threads: number,
+  B: number,
+  T: number,
+  flashAttention: boolean,
+): Promise<Engine> {
   // contextSize T + 1: a sequence takes at most contextSize − 1 tokens per call (LlamaContextSequence._decodeTokens);
   // with contextSize T it would split the row over several llama_decode calls, and for llada (no KV cache) each call
   // would attend only within its own chunk: not one forward any more. The call count is checked in main.
   const ctx = await model.createContext({ contextSize: T + 1, batchSize: B * T, sequences: B, threads, flashAttention });
   const seqs = Array.from({ length: B }, () => ctx.getSequence());
   const rows = Array.from({ length: B }, (_, b) => Array.from(ids.subarray(b * T, (b + 1) * T)));
-  let decodeCalls = 0, decodeMs = 0;
+  let decodeCalls = 0,
+    decodeMs = 0;
   const inner = ctx._ctx;
   if (inner && typeof inner.decodeBatch === 'function') {
     const orig = inner.decodeBatch.bind(inner);
     // the addon's methods are non-writable on its prototype: shadow it with an own property instead
-    Object.defineProperty(inner, 'decodeBatch', { configurable: true, value: async () => {
-      const t0 = performance.now(); await orig(); decodeMs += performance.now() - t0; decodeCalls++;
-    } });
+    Object.defineProperty(inner, 'decodeBatch', {
+      configurable: true,
+      value: async () => {
+        const t0 = performance.now();
+        await orig();
+        decodeMs += performance.now() - t0;
+        decodeCalls++;
+      },
+    });
   }
   return {
     name,
     async run() {
-      decodeCalls = 0; decodeMs = 0;
+      decodeCalls = 0;
+      decodeMs = 0;
       const t0 = performance.now();
       await Promise.all(seqs.map((s, b) => s.evaluateWithoutGeneratingNewTokens(rows[b]!)));
       const ms = performance.now() - t0;
@@ -132,7 +194,9 @@ async function llamaEngine(name: string, model: NlcModel, ids: Int32Array, threa
       if (ctx.currentThreads !== threads) throw new Error(`${name}: llama.cpp ran on ${ctx.currentThreads} threads, asked for ${threads}`);
       return inner ? { ms, decodeMs, decodeCalls } : { ms };
     },
-    async dispose() { await ctx.dispose(); },
+    async dispose() {
+      await ctx.dispose();
+    },
   };
 }
 
@@ -147,14 +211,18 @@ async function twoThreadScaling(): Promise<number> {
   const code = `const { parentPort } = require('node:worker_threads');
     const t = performance.now(); let x = 0; for (let i = 0; i < 3e7; i++) x = (x + i * 7) % 1000003;
     parentPort.postMessage([performance.now() - t, x]);`;
-  const one = () => new Promise<number>((res, rej) => {
-    const w = new Worker(code, { eval: true });
-    w.once('message', (m: [number, number]) => { res(m[0]); void w.terminate(); });
-    w.once('error', rej);
-  });
+  const one = () =>
+    new Promise<number>((res, rej) => {
+      const w = new Worker(code, { eval: true });
+      w.once('message', (m: [number, number]) => {
+        res(m[0]);
+        void w.terminate();
+      });
+      w.once('error', rej);
+    });
   const alone = Math.min(await one(), await one());
   const pair = Math.max(...(await Promise.all([one(), one()])));
-  return 2 * alone / pair;
+  return (2 * alone) / pair;
 }
 
 /**
@@ -163,7 +231,11 @@ async function twoThreadScaling(): Promise<number> {
  * Interleaving puts all engines in the same time window, so drifting machine speed affects them alike.
  */
 async function measure(engines: Engine[]): Promise<Map<string, Measured>> {
-  for (const e of engines) for (let i = 0; i < WARMUP; i++) { await e.run(); await pause(20); }
+  for (const e of engines)
+    for (let i = 0; i < WARMUP; i++) {
+      await e.run();
+      await pause(20);
+    }
   const raw = new Map(engines.map((e) => [e.name, { ms: [] as number[], decodeMs: [] as number[], calls: [] as number[] }]));
   for (let r = 0; r < RUNS; r++) {
     for (let j = 0; j < engines.length; j++) {
@@ -171,22 +243,42 @@ async function measure(engines: Engine[]): Promise<Map<string, Measured>> {
       const x = await e.run();
       const acc = raw.get(e.name)!;
       acc.ms.push(x.ms);
-      if (x.decodeMs !== undefined) { acc.decodeMs.push(x.decodeMs); acc.calls.push(x.decodeCalls!); }
+      if (x.decodeMs !== undefined) {
+        acc.decodeMs.push(x.decodeMs);
+        acc.calls.push(x.decodeCalls!);
+      }
       await pause(20);
     }
   }
-  return new Map([...raw].map(([name, a]) => [name, {
-    ...stats(a.ms), ...(a.decodeMs.length ? { decodeMedian: stats(a.decodeMs).median, decodeCalls: Math.max(...a.calls) } : {}),
-  }]));
+  return new Map(
+    [...raw].map(([name, a]) => [
+      name,
+      {
+        ...stats(a.ms),
+        ...(a.decodeMs.length ? { decodeMedian: stats(a.decodeMs).median, decodeCalls: Math.max(...a.calls) } : {}),
+      },
+    ]),
+  );
 }
-interface Measured extends Timing { decodeMedian?: number; decodeCalls?: number }
+interface Measured extends Timing {
+  decodeMedian?: number;
+  decodeCalls?: number;
+}
 
 // ---- main ---------------------------------------------------------------------------------------------------
 const gflops = (flop: number, ms: number) => flop / ms / 1e6;
 const f1 = (x: number) => x.toFixed(1);
 const VARIANTS = ['f32', 'f32-fa', 'f16', 'f16-fa'] as const; // llama.cpp: GGUF dtype, flash attention on (-fa) or off
 type Variant = (typeof VARIANTS)[number];
-interface Row { layout: string; B: number; T: number; threads: number; gflop: number; dllm: Measured; llama: Partial<Record<Variant, Measured>> }
+interface Row {
+  layout: string;
+  B: number;
+  T: number;
+  threads: number;
+  gflop: number;
+  dllm: Measured;
+  llama: Partial<Record<Variant, Measured>>;
+}
 
 async function main(): Promise<void> {
   const t0 = performance.now();
@@ -198,12 +290,16 @@ async function main(): Promise<void> {
   const ids = inputIds(512);
   const dir = mkdtempSync(join(os.tmpdir(), 'dllm-bench-fwd-'));
   const rows: Row[] = [];
-  let skip: string | null = null, kernelsName = '?';
+  let skip: string | null = null,
+    kernelsName = '?';
   let versions = { nodeLlamaCpp: 'not loaded', llamaCpp: 'not loaded', systemInfo: '' };
   const models = new Map<'f32' | 'f16', NlcModel>();
   const loaded = await loadLlama();
   try {
-    if ('skip' in loaded) { skip = loaded.skip; console.log(`llama.cpp skipped: ${skip}`); } else {
+    if ('skip' in loaded) {
+      skip = loaded.skip;
+      console.log(`llama.cpp skipped: ${skip}`);
+    } else {
       versions = { nodeLlamaCpp: loaded.version, llamaCpp: loaded.llamaCpp, systemInfo: loaded.llama.systemInfo };
       for (const dtype of ['f32', 'f16'] as const) {
         const path = join(dir, `ref-${dtype}.gguf`);
@@ -229,14 +325,21 @@ async function main(): Promise<void> {
             for (const v of VARIANTS) {
               const r = m.get(v);
               if (!r) continue;
-              if (r.decodeCalls !== undefined && r.decodeCalls !== 1) throw new Error(`llama.cpp ${v} used ${r.decodeCalls} llama_decode calls for ${B}×${T} tokens, expected 1`);
+              if (r.decodeCalls !== undefined && r.decodeCalls !== 1)
+                throw new Error(`llama.cpp ${v} used ${r.decodeCalls} llama_decode calls for ${B}×${T} tokens, expected 1`);
               row.llama[v] = r;
             }
             rows.push(row);
-            console.error(`${row.layout} ${threads}T: dllm ${f1(row.dllm.median)} ms; llama.cpp ${VARIANTS.map((v) => `${v} ${row.llama[v] ? f1(row.llama[v].median) : '—'}`).join(', ')} ms`);
-          } finally { for (const e of engines) await e.dispose(); }
+            console.error(
+              `${row.layout} ${threads}T: dllm ${f1(row.dllm.median)} ms; llama.cpp ${VARIANTS.map((v) => `${v} ${row.llama[v] ? f1(row.llama[v].median) : '—'}`).join(', ')} ms`,
+            );
+          } finally {
+            for (const e of engines) await e.dispose();
+          }
         }
-      } finally { k.dispose(); }
+      } finally {
+        k.dispose();
+      }
     }
   } finally {
     for (const m of models.values()) await m.dispose();
@@ -247,51 +350,87 @@ async function main(): Promise<void> {
   const scalingAfter = await twoThreadScaling();
   const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
   const cell = (r: Measured | undefined, flop: number) => (r ? `${f1(r.median)} | ${f1(gflops(flop, r.median))}` : '— | —');
-  const best = (row: Row, dt: 'f32' | 'f16') => [row.llama[dt], row.llama[`${dt}-fa`]].filter((x): x is Measured => !!x).sort((a, b) => a.median - b.median)[0];
-  const ratio = (row: Row, dt: 'f32' | 'f16') => { const b = best(row, dt); return b ? (row.dllm.median / b.median).toFixed(2) : '—'; };
+  const best = (row: Row, dt: 'f32' | 'f16') =>
+    [row.llama[dt], row.llama[`${dt}-fa`]].filter((x): x is Measured => !!x).sort((a, b) => a.median - b.median)[0];
+  const ratio = (row: Row, dt: 'f32' | 'f16') => {
+    const b = best(row, dt);
+    return b ? (row.dllm.median / b.median).toFixed(2) : '—';
+  };
   const md = [
-    `# Forward-pass benchmark — ${new Date().toISOString()}`, '',
+    `# Forward-pass benchmark — ${new Date().toISOString()}`,
+    '',
     `Model: random llada (seed ${SEED}), ${CONFIG.numLayers} layers, d=${CONFIG.hiddenSize}, ${CONFIG.numHeads} heads × ${CONFIG.headDim}, ` +
       `FFN ${CONFIG.ffnSize} (SwiGLU), vocab ${CONFIG.vocabSize}, untied LM head, bidirectional; P = ${MATMUL_PARAMS} matmul weights.`,
     `${FLOP_FORMULA}. 4×128: ${f1(flops(4, 128) / 1e9)} GFLOP; 1×512: ${f1(flops(1, 512) / 1e9)} GFLOP. llama.cpp computes masked`,
-    '512×512 attention scores in both layouts, so for 4×128 its real attention work is 4× what the formula counts.', '',
+    '512×512 attention scores in both layouts, so for 4×128 its real attention work is 4× what the formula counts.',
+    '',
     `Machine: ${os.cpus()[0]?.model ?? '?'}, ${os.availableParallelism()} cores, Node ${process.version}, dllm ${pkg.version} ` +
       `(kernels ${kernelsName}), node-llama-cpp ${versions.nodeLlamaCpp} (llama.cpp ${versions.llamaCpp}).`,
     `Median of ${RUNS} runs after ${WARMUP} warm-up runs; all engines of a row measured round-robin in the same time window.`,
     `2-thread scaling of a scalar busy loop (2.00 = two full cores): ${scalingBefore.toFixed(2)} before, ${scalingAfter.toFixed(2)} after` +
-      `${Math.min(scalingBefore, scalingAfter) < 1.8 ? ' — the second core was not fully available: 2-thread rows understate both engines' : ''}.`, '',
+      `${Math.min(scalingBefore, scalingAfter) < 1.8 ? ' — the second core was not fully available: 2-thread rows understate both engines' : ''}.`,
+    '',
     'dllm timed: one `Transformer.forward({tokens, B, T})` (f32 weights in wasm memory; embedding → 4 blocks → norm → logits for all',
     'B·T rows, copied out). llama.cpp timed: B concurrent `sequence.evaluateWithoutGeneratingNewTokens(T ids)` in one context',
     '(n_batch = n_ubatch = 512, same thread count), awaited together: node-llama-cpp submits them as ONE batch → ONE `llama_decode`',
     '(→ `encode` for llada: full graph, logits for all 512 tokens). `fa` = flash attention on.',
-    'ratio = dllm ms / llama.cpp ms, against the faster of fa on/off (> 1: dllm slower).', '',
+    'ratio = dllm ms / llama.cpp ms, against the faster of fa on/off (> 1: dllm slower).',
+    '',
     '| layout | threads | GFLOP | dllm ms | GFLOP/s | llama.cpp f32 ms | GFLOP/s | f32 fa ms | GFLOP/s | f16 ms | GFLOP/s | f16 fa ms | GFLOP/s | dllm / llama.cpp f32 | dllm / llama.cpp f16 |',
     '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
     ...rows.map((r) => {
       const flop = r.gflop * 1e9;
-      return `| ${r.layout} | ${r.threads} | ${f1(r.gflop)} | ${cell(r.dllm, flop)} | ${VARIANTS.map((v) => cell(r.llama[v], flop)).join(' | ')} | ` +
-        `${ratio(r, 'f32')} | ${ratio(r, 'f16')} |`;
+      return (
+        `| ${r.layout} | ${r.threads} | ${f1(r.gflop)} | ${cell(r.dllm, flop)} | ${VARIANTS.map((v) => cell(r.llama[v], flop)).join(' | ')} | ` +
+        `${ratio(r, 'f32')} | ${ratio(r, 'f16')} |`
+      );
     }),
     '',
-    skip ? `llama.cpp skipped: ${skip}` : [
-      'Fastest run (min ms) and, for llama.cpp, the median time inside its single `llama_decode` call:', '',
-      '| layout | threads | dllm min | llama.cpp f32 min / in decode | f32 fa | f16 | f16 fa |', '| --- | --- | --- | --- | --- | --- | --- |',
-      ...rows.map((r) => `| ${r.layout} | ${r.threads} | ${f1(r.dllm.min)} | ${VARIANTS.map((v) => { const x = r.llama[v]; return x ? `${f1(x.min)} / ${f1(x.decodeMedian ?? NaN)}` : '—'; }).join(' | ')} |`),
-    ].join('\n'),
-    '', `Command: \`npm run bench:forward\` (node ${process.argv.slice(1).join(' ')}); load average at the end ${os.loadavg().map((x) => x.toFixed(2)).join(' ')}; ${f1((performance.now() - t0) / 1000)} s in all.`,
+    skip
+      ? `llama.cpp skipped: ${skip}`
+      : [
+          'Fastest run (min ms) and, for llama.cpp, the median time inside its single `llama_decode` call:',
+          '',
+          '| layout | threads | dllm min | llama.cpp f32 min / in decode | f32 fa | f16 | f16 fa |',
+          '| --- | --- | --- | --- | --- | --- | --- |',
+          ...rows.map(
+            (r) =>
+              `| ${r.layout} | ${r.threads} | ${f1(r.dllm.min)} | ${VARIANTS.map((v) => {
+                const x = r.llama[v];
+                return x ? `${f1(x.min)} / ${f1(x.decodeMedian ?? NaN)}` : '—';
+              }).join(' | ')} |`,
+          ),
+        ].join('\n'),
+    '',
+    `Command: \`npm run bench:forward\` (node ${process.argv.slice(1).join(' ')}); load average at the end ${os
+      .loadavg()
+      .map((x) => x.toFixed(2))
+      .join(' ')}; ${f1((performance.now() - t0) / 1000)} s in all.`,
   ].join('\n');
   console.log(md);
   const result = {
-    date: new Date().toISOString(), command: 'npm run bench:forward', argv: process.argv,
-    machine: { cpu: os.cpus()[0]?.model ?? '?', cores: os.availableParallelism(), platform: `${os.platform()} ${os.release()}`, loadavgAtEnd: os.loadavg(),
-      twoThreadScaling: { before: scalingBefore, after: scalingAfter } },
+    date: new Date().toISOString(),
+    command: 'npm run bench:forward',
+    argv: process.argv,
+    machine: {
+      cpu: os.cpus()[0]?.model ?? '?',
+      cores: os.availableParallelism(),
+      platform: `${os.platform()} ${os.release()}`,
+      loadavgAtEnd: os.loadavg(),
+      twoThreadScaling: { before: scalingBefore, after: scalingAfter },
+    },
     versions: { node: process.version, dllm: pkg.version, dllmKernels: kernelsName, ...versions },
-    model: { ...CONFIG, seed: SEED, matmulParams: MATMUL_PARAMS }, flopFormula: FLOP_FORMULA, warmup: WARMUP, runs: RUNS,
+    model: { ...CONFIG, seed: SEED, matmulParams: MATMUL_PARAMS },
+    flopFormula: FLOP_FORMULA,
+    warmup: WARMUP,
+    runs: RUNS,
     timed: {
       dllm: 'one Transformer.forward({tokens, B, T}): all B·T logits, copied out of wasm memory',
-      llamaCpp: 'B concurrent LlamaContextSequence.evaluateWithoutGeneratingNewTokens(T ids), awaited together = 1 llama_decode (encode) of B·T tokens; decodeMedian = time inside that call',
+      llamaCpp:
+        'B concurrent LlamaContextSequence.evaluateWithoutGeneratingNewTokens(T ids), awaited together = 1 llama_decode (encode) of B·T tokens; decodeMedian = time inside that call',
     },
-    llamaCppSkipped: skip, results: rows,
+    llamaCppSkipped: skip,
+    results: rows,
   };
   const out = new URL('../../bench/results/', import.meta.url);
   mkdirSync(out, { recursive: true });

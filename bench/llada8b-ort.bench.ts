@@ -13,10 +13,23 @@ import { numel, parameterTable } from '../src/model/params.js';
 import { ortSession, OrtTransformer, ORT_VERSION, writeOnnxDir } from '../src/platform/node-ort.js';
 import { drain, generate } from '../src/sampler/index.js';
 
-const CONFIG: ModelConfig = validateConfig({ // GSAI-ML/LLaDA-8B config.json (dllm-reference.md §1.1)
-  arch: 'llada', vocabSize: 126464, hiddenSize: 4096, numLayers: 32, numHeads: 32, numKvHeads: 32, headDim: 128,
-  ffnSize: 12288, ropeTheta: 500000, normEps: 1e-5, tieEmbeddings: false, qkvBias: false, attention: 'bidirectional',
-  shiftLogits: false, maxPositions: 4096,
+const CONFIG: ModelConfig = validateConfig({
+  // GSAI-ML/LLaDA-8B config.json (dllm-reference.md §1.1)
+  arch: 'llada',
+  vocabSize: 126464,
+  hiddenSize: 4096,
+  numLayers: 32,
+  numHeads: 32,
+  numKvHeads: 32,
+  headDim: 128,
+  ffnSize: 12288,
+  ropeTheta: 500000,
+  normEps: 1e-5,
+  tieEmbeddings: false,
+  qkvBias: false,
+  attention: 'bidirectional',
+  shiftLogits: false,
+  maxPositions: 4096,
 });
 const threads = Number(process.env['DLLM_THREADS'] ?? 0) || os.cpus().length;
 const gb = (b: number) => (b / 2 ** 30).toFixed(2);
@@ -35,7 +48,12 @@ function randomSource(c: ModelConfig) {
       if (s.kind === 'norm') return out.fill(1);
       for (let i = 0; i < out.length; i++) {
         let u = 0;
-        for (let j = 0; j < 4; j++) { x ^= x << 13; x ^= x >>> 17; x ^= x << 5; u += (x >>> 0) / 4294967296; }
+        for (let j = 0; j < 4; j++) {
+          x ^= x << 13;
+          x ^= x >>> 17;
+          x ^= x << 5;
+          u += (x >>> 0) / 4294967296;
+        }
         out[i] = (u - 2) * 0.02 * Math.sqrt(3); // variance of a sum of 4 U(0,1) is 1/3
       }
       return out;
@@ -44,7 +62,13 @@ function randomSource(c: ModelConfig) {
 }
 
 const dir = mkdtempSync(join(os.tmpdir(), 'dllm-8b-ort-'));
-const report: Record<string, unknown> = { date: new Date().toISOString(), threads, ort: ORT_VERSION, cpu: os.cpus()[0]?.model, config: CONFIG };
+const report: Record<string, unknown> = {
+  date: new Date().toISOString(),
+  threads,
+  ort: ORT_VERSION,
+  cpu: os.cpus()[0]?.model,
+  config: CONFIG,
+};
 try {
   let t0 = performance.now();
   const w = writeOnnxDir(dir, CONFIG, randomSource(CONFIG), { dtype: 'q8' });
@@ -55,9 +79,11 @@ try {
   t0 = performance.now();
   const model = OrtTransformer.fromSession(CONFIG, await ortSession(w.model, threads));
   report['loadSeconds'] = (performance.now() - t0) / 1000;
-  report['rssGiB'] = +gb(rss()); report['rssBeforeLoadGiB'] = +gb(rss0);
+  report['rssGiB'] = +gb(rss());
+  report['rssBeforeLoadGiB'] = +gb(rss0);
   console.error(`loaded in ${(report['loadSeconds'] as number).toFixed(0)} s, RSS ${gb(rss())} GiB`);
-  const T = 64, tokens = Int32Array.from({ length: T }, (_, i) => (i * 7919) % 120000);
+  const T = 64,
+    tokens = Int32Array.from({ length: T }, (_, i) => (i * 7919) % 120000);
   await model.forward({ tokens, B: 1, T }); // warm-up
   t0 = performance.now();
   await model.forward({ tokens, B: 1, T });
@@ -67,18 +93,32 @@ try {
   const lm = new DiffusionLM(model, sp, 'dual');
   const prompt = tokens.slice(0, 32);
   t0 = performance.now();
-  const { result, steps } = await drain(generate(lm, { prompt }, { decoder: 'threshold', threshold: 0.9, genLength: 32, blockLength: 32, earlyStop: false }));
+  const { result, steps } = await drain(
+    generate(lm, { prompt }, { decoder: 'threshold', threshold: 0.9, genLength: 32, blockLength: 32, earlyStop: false }),
+  );
   const ms = performance.now() - t0;
-  Object.assign(report, { genTokens: result.ids.length, genNfe: result.nfe, genSeconds: ms / 1000, tokensPerSecond: (result.ids.length * 1000) / ms, tpf: result.tokensPerForward, stepMs: ms / steps.length });
-  console.error(`generate 32 tokens (dual cache, threshold 0.9): ${(ms / 1000).toFixed(1)} s, ${(report['tokensPerSecond'] as number).toFixed(2)} tok/s, TPF ${result.tokensPerForward.toFixed(2)}, ${(ms / steps.length).toFixed(0)} ms/step`);
+  Object.assign(report, {
+    genTokens: result.ids.length,
+    genNfe: result.nfe,
+    genSeconds: ms / 1000,
+    tokensPerSecond: (result.ids.length * 1000) / ms,
+    tpf: result.tokensPerForward,
+    stepMs: ms / steps.length,
+  });
+  console.error(
+    `generate 32 tokens (dual cache, threshold 0.9): ${(ms / 1000).toFixed(1)} s, ${(report['tokensPerSecond'] as number).toFixed(2)} tok/s, TPF ${result.tokensPerForward.toFixed(2)}, ${(ms / steps.length).toFixed(0)} ms/step`,
+  );
   model.dispose();
 } finally {
   rmSync(dir, { recursive: true, force: true });
 }
 const md = [
-  `# LLaDA-8B shape at int8 on ONNX Runtime — ${report['date']}`, '',
-  `${report['cpu']}, ${threads} threads, onnxruntime-node ${ORT_VERSION}. Random weights, int8 with per-output-channel scales (DynamicQuantizeMatMul) for every linear layer, f32 embedding.`, '',
-  '| weights GiB | write s | load s | RSS GiB | forward 1×64 ms | generate 32 tok s | tok/s | TPF | ms / step (dual cache) |', '| --- | --- | --- | --- | --- | --- | --- | --- | --- |',
+  `# LLaDA-8B shape at int8 on ONNX Runtime — ${report['date']}`,
+  '',
+  `${report['cpu']}, ${threads} threads, onnxruntime-node ${ORT_VERSION}. Random weights, int8 with per-output-channel scales (DynamicQuantizeMatMul) for every linear layer, f32 embedding.`,
+  '',
+  '| weights GiB | write s | load s | RSS GiB | forward 1×64 ms | generate 32 tok s | tok/s | TPF | ms / step (dual cache) |',
+  '| --- | --- | --- | --- | --- | --- | --- | --- | --- |',
   `| ${report['weightsGiB']} | ${(report['writeSeconds'] as number).toFixed(0)} | ${(report['loadSeconds'] as number).toFixed(0)} | ${report['rssGiB']} | ${(report['forward64Ms'] as number).toFixed(0)} | ${(report['genSeconds'] as number).toFixed(1)} | ${(report['tokensPerSecond'] as number).toFixed(2)} | ${(report['tpf'] as number).toFixed(2)} | ${(report['stepMs'] as number).toFixed(0)} |`,
 ].join('\n');
 console.log(md);

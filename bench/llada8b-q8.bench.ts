@@ -13,9 +13,21 @@ import { loadModelDir } from '../src/platform/node-model.js';
 import { Rng } from '../src/train/rng.js';
 
 const LLADA_8B: ModelConfig = validateConfig({
-  arch: 'llada', vocabSize: 126464, hiddenSize: 4096, numLayers: 32, numHeads: 32, numKvHeads: 32, headDim: 128,
-  ffnSize: 12288, ropeTheta: 500000, normEps: 1e-5, tieEmbeddings: false, qkvBias: false, attention: 'bidirectional',
-  shiftLogits: false, maxPositions: 4096,
+  arch: 'llada',
+  vocabSize: 126464,
+  hiddenSize: 4096,
+  numLayers: 32,
+  numHeads: 32,
+  numKvHeads: 32,
+  headDim: 128,
+  ffnSize: 12288,
+  ropeTheta: 500000,
+  normEps: 1e-5,
+  tieEmbeddings: false,
+  qkvBias: false,
+  attention: 'bidirectional',
+  shiftLogits: false,
+  maxPositions: 4096,
 });
 
 async function writeCheckpoint(dir: string, c: ModelConfig): Promise<number> {
@@ -23,10 +35,15 @@ async function writeCheckpoint(dir: string, c: ModelConfig): Promise<number> {
   const rng = new Rng(8);
   // one random BF16 row pattern reused across tensors keeps generation fast; values ~N(0, 0.02)
   const pattern = new Uint16Array(1 << 20);
-  const f = new Float32Array(1), u = new Uint32Array(f.buffer);
-  for (let i = 0; i < pattern.length; i++) { f[0] = rng.normal() * 0.02; pattern[i] = u[0]! >>> 16; }
+  const f = new Float32Array(1),
+    u = new Uint32Array(f.buffer);
+  for (let i = 0; i < pattern.length; i++) {
+    f[0] = rng.normal() * 0.02;
+    pattern[i] = u[0]! >>> 16;
+  }
   const weightMap: Record<string, string> = {};
-  let shard = 0, bytes = 0;
+  let shard = 0,
+    bytes = 0;
   const specs = parameterTable(c);
   // one shard per layer keeps each file ≈ 0.4 GB
   const groups = new Map<string, typeof specs>();
@@ -41,8 +58,10 @@ async function writeCheckpoint(dir: string, c: ModelConfig): Promise<number> {
     shard++;
     const file = `model-${String(shard).padStart(5, '0')}-of-${String(names.length).padStart(5, '0')}.safetensors`;
     const tensors = groups.get(g)!.map((s) => {
-      const n = numel(s.shape), data = new Uint16Array(n);
-      if (s.kind === 'norm') data.fill(0x3f80); // 1.0
+      const n = numel(s.shape),
+        data = new Uint16Array(n);
+      if (s.kind === 'norm')
+        data.fill(0x3f80); // 1.0
       else for (let o = 0; o < n; o += pattern.length) data.set(pattern.subarray(0, Math.min(pattern.length, n - o)), o);
       weightMap[s.hfName] = file;
       return { name: s.hfName, dtype: 'BF16' as const, shape: [...s.shape], data };
@@ -68,13 +87,29 @@ try {
   const m = await loadModelDir(dir, k, { dtype: 'q8' });
   const loadS = (performance.now() - t) / 1000;
   const rss = process.memoryUsage().rss;
-  console.log(`loaded at q8 in ${loadS.toFixed(1)} s; weights ${(m.weightBytes / 1e9).toFixed(2)} GB; RSS ${(rss / 1e9).toFixed(2)} GB (before: ${(rss0 / 1e9).toFixed(2)} GB)`);
-  const T = 8, ids = Int32Array.from({ length: T }, (_, i) => 100 + i);
+  console.log(
+    `loaded at q8 in ${loadS.toFixed(1)} s; weights ${(m.weightBytes / 1e9).toFixed(2)} GB; RSS ${(rss / 1e9).toFixed(2)} GB (before: ${(rss0 / 1e9).toFixed(2)} GB)`,
+  );
+  const T = 8,
+    ids = Int32Array.from({ length: T }, (_, i) => 100 + i);
   t = performance.now();
   m.model.forward({ tokens: ids, B: 1, T, logitRows: Int32Array.of(T - 1) });
   const fwdS = (performance.now() - t) / 1000;
-  console.log(`forward over ${T} tokens (logits for the last): ${fwdS.toFixed(2)} s; peak RSS ${(process.memoryUsage().rss / 1e9).toFixed(2)} GB`);
-  console.log(JSON.stringify({ shape: 'LLaDA-8B', dtype: 'q8', checkpointGB: bytes / 1e9, loadSeconds: loadS, weightGB: m.weightBytes / 1e9, rssGB: rss / 1e9, forward8TokensSeconds: fwdS, threads: k.threads }));
+  console.log(
+    `forward over ${T} tokens (logits for the last): ${fwdS.toFixed(2)} s; peak RSS ${(process.memoryUsage().rss / 1e9).toFixed(2)} GB`,
+  );
+  console.log(
+    JSON.stringify({
+      shape: 'LLaDA-8B',
+      dtype: 'q8',
+      checkpointGB: bytes / 1e9,
+      loadSeconds: loadS,
+      weightGB: m.weightBytes / 1e9,
+      rssGB: rss / 1e9,
+      forward8TokensSeconds: fwdS,
+      threads: k.threads,
+    }),
+  );
   m.model.dispose();
   k.dispose();
 } finally {

@@ -8,16 +8,33 @@ import { exportGguf } from '../src/cli/export-gguf.js';
 import { loadLlamaCpp } from '../src/cli/llama-cpp.js';
 import { loadTokenizer, folderFiles } from '../src/platform/node-model.js';
 
-interface Seq { evaluate(tokens: number[], o: Record<string, unknown>): AsyncGenerator<number>; clearHistory(): Promise<void> }
-interface Ctx { getSequence(): Seq; dispose(): Promise<void> }
-interface Model { createContext(o: Record<string, unknown>): Promise<Ctx>; dispose(): Promise<void> }
-interface Llama { loadModel(o: Record<string, unknown>): Promise<Model>; dispose(): Promise<void> }
+interface Seq {
+  evaluate(tokens: number[], o: Record<string, unknown>): AsyncGenerator<number>;
+  clearHistory(): Promise<void>;
+}
+interface Ctx {
+  getSequence(): Seq;
+  dispose(): Promise<void>;
+}
+interface Model {
+  createContext(o: Record<string, unknown>): Promise<Ctx>;
+  dispose(): Promise<void>;
+}
+interface Llama {
+  loadModel(o: Record<string, unknown>): Promise<Model>;
+  dispose(): Promise<void>;
+}
 
-export async function llamaCppGreedy(dir: string, prompts: readonly string[], gen: number, threads: number)
-  : Promise<{ tokens: number; ms: number; firstMs: number } | { skip: string }> {
+export async function llamaCppGreedy(
+  dir: string,
+  prompts: readonly string[],
+  gen: number,
+  threads: number,
+): Promise<{ tokens: number; ms: number; firstMs: number } | { skip: string }> {
   const started = await loadLlamaCpp<Llama>(threads);
   if ('skip' in started) return started;
-  const llama = started.llama, tmp = mkdtempSync(join(tmpdir(), 'dllm-cpp-gen-'));
+  const llama = started.llama,
+    tmp = mkdtempSync(join(tmpdir(), 'dllm-cpp-gen-'));
   try {
     const gguf = join(tmp, 'ar.gguf');
     await exportGguf({ checkpoint: dir, out: gguf, dtype: 'f32' });
@@ -25,11 +42,14 @@ export async function llamaCppGreedy(dir: string, prompts: readonly string[], ge
     const ctx = await model.createContext({ contextSize: 512, threads });
     const tok = (await loadTokenizer(folderFiles(dir)))!;
     const eos = tok.specials.eos;
-    let tokens = 0, ms = 0, first = 0;
+    let tokens = 0,
+      ms = 0,
+      first = 0;
     const seq = ctx.getSequence();
     for (const [i, p] of ['warm-up', ...prompts].entries()) {
       const t0 = performance.now();
-      let n = 0, firstMs = 0;
+      let n = 0,
+        firstMs = 0;
       for await (const t of seq.evaluate(Array.from(tok.encode(p)), { temperature: 0 })) {
         if (!firstMs) firstMs = performance.now() - t0;
         if (t === eos) break;
@@ -38,9 +58,12 @@ export async function llamaCppGreedy(dir: string, prompts: readonly string[], ge
       const dt = performance.now() - t0;
       await seq.clearHistory();
       if (i === 0) continue; // the warm-up prompt is not counted
-      tokens += n; ms += dt; first += firstMs;
+      tokens += n;
+      ms += dt;
+      first += firstMs;
     }
-    await ctx.dispose(); await model.dispose();
+    await ctx.dispose();
+    await model.dispose();
     return { tokens, ms, firstMs: first / prompts.length };
   } catch (e) {
     return { skip: `llama.cpp failed: ${(e as Error).message.split('\n')[0]}` };

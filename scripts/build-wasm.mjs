@@ -22,9 +22,20 @@ const variants = [
 
 for (const v of variants) {
   const args = [
-    entry, '--outFile', join(outDir, `kernels-${v.name}.wasm`),
-    '-O3', '--noAssert', '--runtime', 'stub', '--importMemory', '--initialMemory', '1',
-    '--maximumMemory', MAX_PAGES, '--enable', v.features.join(','),
+    entry,
+    '--outFile',
+    join(outDir, `kernels-${v.name}.wasm`),
+    '-O3',
+    '--noAssert',
+    '--runtime',
+    'stub',
+    '--importMemory',
+    '--initialMemory',
+    '1',
+    '--maximumMemory',
+    MAX_PAGES,
+    '--enable',
+    v.features.join(','),
   ];
   if (v.shared) args.push('--sharedMemory');
   const { error, stderr } = await asc.main(args);

@@ -15,7 +15,8 @@ const outDir = join(root, 'build/web');
 const VARIANTS = ['relaxed-shared', 'simd-shared', 'relaxed', 'simd'];
 
 for (const v of VARIANTS) {
-  if (!existsSync(join(wasmDir, `kernels-${v}.wasm`))) throw new Error(`build-web: ${wasmDir}/kernels-${v}.wasm is missing; run \`npm run build:wasm\` first`);
+  if (!existsSync(join(wasmDir, `kernels-${v}.wasm`)))
+    throw new Error(`build-web: ${wasmDir}/kernels-${v}.wasm is missing; run \`npm run build:wasm\` first`);
 }
 rmSync(outDir, { recursive: true, force: true });
 mkdirSync(outDir, { recursive: true });

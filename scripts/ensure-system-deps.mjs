@@ -7,7 +7,11 @@ import { existsSync } from 'node:fs';
 
 /** Debian package → the paths that prove it is installed (any one) */
 const NEEDED = [
-  { pkg: 'chromium', paths: [process.env.CHROMIUM_PATH, '/usr/bin/chromium', '/usr/bin/chromium-browser'], why: 'the playground browser test' },
+  {
+    pkg: 'chromium',
+    paths: [process.env.CHROMIUM_PATH, '/usr/bin/chromium', '/usr/bin/chromium-browser'],
+    why: 'the playground browser test',
+  },
   { pkg: 'bubblewrap', paths: ['/usr/bin/bwrap'], why: 'the evaluation sandbox tests' },
 ];
 
@@ -24,9 +28,15 @@ if (!root && !sudo) {
   console.error(`npm test: cannot install them without root. Run: sudo ${how}   (or set DLLM_SKIP_SYSTEM_DEPS=1 to run the tests anyway)`);
   process.exit(1);
 }
-const run = (args) => execFileSync(root ? args[0] : 'sudo', root ? args.slice(1) : args, { stdio: 'inherit', env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
+const run = (args) =>
+  execFileSync(root ? args[0] : 'sudo', root ? args.slice(1) : args, {
+    stdio: 'inherit',
+    env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' },
+  });
 try {
-  try { run(['apt-get', 'install', '-y', '-qq', '--no-install-recommends', ...names]); } catch {
+  try {
+    run(['apt-get', 'install', '-y', '-qq', '--no-install-recommends', ...names]);
+  } catch {
     run(['apt-get', 'update', '-qq']); // a fresh machine's package lists may be stale or empty
     run(['apt-get', 'install', '-y', '-qq', '--no-install-recommends', ...names]);
   }

@@ -16,11 +16,25 @@ import { arGenerate, drain, generate, type DecodeResult } from '../src/sampler/i
 import { DecodeRng } from '../src/sampler/rng.js';
 
 const root = new URL('../../', import.meta.url).pathname;
-const { values } = parseArgs({ options: { windows: { type: 'string', default: '16' }, mc: { type: 'string', default: '8' }, data: { type: 'string', default: 'runs/corpus' } } });
-const WINDOWS = Number(values.windows), MC = Number(values.mc), L = 256;
+const { values } = parseArgs({
+  options: {
+    windows: { type: 'string', default: '16' },
+    mc: { type: 'string', default: '8' },
+    data: { type: 'string', default: 'runs/corpus' },
+  },
+});
+const WINDOWS = Number(values.windows),
+  MC = Number(values.mc),
+  L = 256;
 /** items in each full evaluation set: a smaller count in a summary means the run used --limit */
 const FULL_SET: Record<string, number> = { humaneval: 164, syntax: 164, 'humaneval-infilling-single-line': 1033, mbpp: 500 };
-const PROMPTS = ['def fibonacci(n):\n', 'import os\nimport sys\n\n', 'class Stack:\n    def __init__(self):\n', 'def read_json(path):\n    """Read a JSON file."""\n', 'for i in range(10):\n'];
+const PROMPTS = [
+  'def fibonacci(n):\n',
+  'import os\nimport sys\n\n',
+  'class Stack:\n    def __init__(self):\n',
+  'def read_json(path):\n    """Read a JSON file."""\n',
+  'for i in range(10):\n',
+];
 
 const k = await createKernels();
 const dataDir = values.data!;
@@ -29,16 +43,26 @@ const valIds = new Uint16Array(readFileSync(join(dataDir, 'val.bin')).buffer.sli
 const windows = Array.from({ length: WINDOWS }, (_, w) => Int32Array.from(valIds.subarray(w * (L + 1), (w + 1) * (L + 1))));
 const valBytes = manifest.valBytesPerToken as number;
 
-interface Summary { name: string; nllPerToken: number; bitsPerByte: number; samples: { prompt: string; text: string; res: DecodeResult }[] }
+interface Summary {
+  name: string;
+  nllPerToken: number;
+  bitsPerByte: number;
+  samples: { prompt: string; text: string; res: DecodeResult }[];
+}
 const out: Summary[] = [];
 for (const name of ['dllm-code-mini', 'dllm-code-mini-ar']) {
   const dir = join(root, 'models', name);
   const m = await loadModelDir(dir, k);
-  const tok = m.tokenizer!, sp = tok.specials;
-  let nats = 0, count = 0;
+  const tok = m.tokenizer!,
+    sp = tok.specials;
+  let nats = 0,
+    count = 0;
   const samples: Summary['samples'] = [];
   if (m.config.attention === 'causal') {
-    for (const w of windows) { nats += causalNll(m.model.forward({ tokens: w, B: 1, T: w.length }), w, m.config.vocabSize); count += L; }
+    for (const w of windows) {
+      nats += causalNll(m.model.forward({ tokens: w, B: 1, T: w.length }), w, m.config.vocabSize);
+      count += L;
+    }
     const lm = new CausalLM(m.model, { eos: sp.eos, eot: sp.eot, pad: sp.pad }, 512);
     for (const p of PROMPTS) {
       const { result } = await drain(arGenerate(lm, { prompt: tok.encode(p) }, { genLength: 64 }));
@@ -47,9 +71,14 @@ for (const name of ['dllm-code-mini', 'dllm-code-mini-ar']) {
   } else {
     const lm = new DiffusionLM(m.model, { mask: sp.mask!, eos: sp.eos, eot: sp.eot, pad: sp.pad });
     const rng = new DecodeRng(1);
-    for (const w of windows) { nats += await diffusionNll(lm, w.subarray(1), MC, 8, rng); count += L; }
+    for (const w of windows) {
+      nats += await diffusionNll(lm, w.subarray(1), MC, 8, rng);
+      count += L;
+    }
     for (const p of PROMPTS) {
-      const { result } = await drain(generate(lm, { prompt: tok.encode(p) }, { decoder: 'fixed', genLength: 64, blockLength: 32, steps: 64, earlyStop: true }));
+      const { result } = await drain(
+        generate(lm, { prompt: tok.encode(p) }, { decoder: 'fixed', genLength: 64, blockLength: 32, steps: 64, earlyStop: true }),
+      );
       samples.push({ prompt: p, text: tok.decode(result.ids), res: result });
     }
   }
@@ -62,13 +91,21 @@ for (const name of ['dllm-code-mini', 'dllm-code-mini-ar']) {
   const ar = name.endsWith('-ar');
   const chain: Record<string, unknown>[] = [];
   for (let r = t; r; r = r.initFromTraining) chain.push(r);
-  const totalFlops = chain.reduce((a, r) => a + Number(r['flops']), 0), totalHours = chain.reduce((a, r) => a + Number(r['wallSeconds']), 0) / 3600;
+  const totalFlops = chain.reduce((a, r) => a + Number(r['flops']), 0),
+    totalHours = chain.reduce((a, r) => a + Number(r['wallSeconds']), 0) / 3600;
   const evalDir = join(root, 'bench/results/eval', name);
-  const evals = existsSync(evalDir) ? readdirSync(evalDir).filter((d) => existsSync(join(evalDir, d, 'summary.json'))).map((d) => ({ d, s: JSON.parse(readFileSync(join(evalDir, d, 'summary.json'), 'utf8')) })) : [];
-  const licences = Object.entries(manifest.licences as Record<string, number>).sort((x, y) => y[1] - x[1]).map(([l, n]) => `${l} (${n})`).join(', ');
+  const evals = existsSync(evalDir)
+    ? readdirSync(evalDir)
+        .filter((d) => existsSync(join(evalDir, d, 'summary.json')))
+        .map((d) => ({ d, s: JSON.parse(readFileSync(join(evalDir, d, 'summary.json'), 'utf8')) }))
+    : [];
+  const licences = Object.entries(manifest.licences as Record<string, number>)
+    .sort((x, y) => y[1] - x[1])
+    .map(([l, n]) => `${l} (${n})`)
+    .join(', ');
   const card = `# ${name}
 
-${ar ? 'The autoregressive twin of `dllm-code-mini`: llama-style, causal, next-token objective on the fill-in-the-middle stream (StarCoder-style PSM/SPM on half the files), so it infills too' : 'A masked-diffusion (LLaDA-style) code model **adapted from `dllm-code-mini-ar`**: the AR weights, attention switched to bidirectional (direct swap, unshifted: the model predicts each masked token at its own position), then LLaDA\'s MDM loss with 1/t weighting'}. Same tokenizer and corpus as its twin; trained with \`dllm train --engine ${t.engine}\`.
+${ar ? 'The autoregressive twin of `dllm-code-mini`: llama-style, causal, next-token objective on the fill-in-the-middle stream (StarCoder-style PSM/SPM on half the files), so it infills too' : "A masked-diffusion (LLaDA-style) code model **adapted from `dllm-code-mini-ar`**: the AR weights, attention switched to bidirectional (direct swap, unshifted: the model predicts each masked token at its own position), then LLaDA's MDM loss with 1/t weighting"}. Same tokenizer and corpus as its twin; trained with \`dllm train --engine ${t.engine}\`.
 
 | | |
 | --- | --- |
@@ -112,6 +149,13 @@ ${samples.map((x, i) => `### ${i + 1}\n\n\`\`\`python\n${x.prompt}${x.text}\n\`\
   writeFileSync(join(dir, 'README.md'), card);
   m.model.dispose();
 }
-writeFileSync(join(root, 'models/heldout.json'), JSON.stringify(out.map((o) => ({ name: o.name, nllPerToken: o.nllPerToken, bitsPerByte: o.bitsPerByte })), null, 2) + '\n');
+writeFileSync(
+  join(root, 'models/heldout.json'),
+  JSON.stringify(
+    out.map((o) => ({ name: o.name, nllPerToken: o.nllPerToken, bitsPerByte: o.bitsPerByte })),
+    null,
+    2,
+  ) + '\n',
+);
 console.log(out.map((o) => `${o.name}: ${o.nllPerToken.toFixed(4)} nats/token, ${o.bitsPerByte.toFixed(4)} bits/byte`).join('\n'));
 k.dispose();

@@ -16,4 +16,12 @@ export { DiffusionLM, type CacheMode } from './model/diffusion-lm.js';
 export { CausalLM } from './model/causal-lm.js';
 export { loadWeights, type CheckpointFiles, type LoadOptions } from './model/load.js';
 export { TextTokenizer, type SpecialTokens, type ChatMessage } from './tokenizer/index.js';
-export { TextGenerator, TEXT_DEFAULTS, fimIds, type TextOptions, type TextStep, type Completion, type ModelKind } from './text/generator.js';
+export {
+  TextGenerator,
+  TEXT_DEFAULTS,
+  fimIds,
+  type TextOptions,
+  type TextStep,
+  type Completion,
+  type ModelKind,
+} from './text/generator.js';

@@ -5,5 +5,21 @@
 export * from './index.js';
 export { createKernels, webWasmPlatform, canShareMemory, type WebKernelOptions } from './platform/web.js';
 export { loadModel, parseWebLoadOptions, loadTokenizerFiles, type WebLoadOptions } from './platform/web-generator.js';
-export { fetchFiles, blobFiles, modelFiles, readBody, type FileProgress, type ModelSource, type ModelFileMap, type ProgressCallback } from './platform/web-files.js';
-export { decodeFrames, type StepFrame, type FinalFrame, type FrameCell, type FrameInput, type FrameTimings } from './platform/web-stream.js';
+export {
+  fetchFiles,
+  blobFiles,
+  modelFiles,
+  readBody,
+  type FileProgress,
+  type ModelSource,
+  type ModelFileMap,
+  type ProgressCallback,
+} from './platform/web-files.js';
+export {
+  decodeFrames,
+  type StepFrame,
+  type FinalFrame,
+  type FrameCell,
+  type FrameInput,
+  type FrameTimings,
+} from './platform/web-stream.js';

@@ -12,15 +12,35 @@ import { loadModelDir } from '../platform/node-model.js';
 import { exportGguf } from './export-gguf.js';
 import { loadLlamaCpp } from './llama-cpp.js';
 
-interface NlcSequence { evaluateWithoutGeneratingNewTokens(tokens: number[]): Promise<void>; clearHistory(): Promise<void> }
-interface NlcContext { getSequence(): NlcSequence; readonly currentThreads: number; dispose(): Promise<void> }
-interface NlcModel { createContext(o: Record<string, unknown>): Promise<NlcContext>; dispose(): Promise<void> }
-interface NlcLlama { loadModel(o: { modelPath: string; gpuLayers: number }): Promise<NlcModel>; dispose(): Promise<void> }
+interface NlcSequence {
+  evaluateWithoutGeneratingNewTokens(tokens: number[]): Promise<void>;
+  clearHistory(): Promise<void>;
+}
+interface NlcContext {
+  getSequence(): NlcSequence;
+  readonly currentThreads: number;
+  dispose(): Promise<void>;
+}
+interface NlcModel {
+  createContext(o: Record<string, unknown>): Promise<NlcContext>;
+  dispose(): Promise<void>;
+}
+interface NlcLlama {
+  loadModel(o: { modelPath: string; gpuLayers: number }): Promise<NlcModel>;
+  dispose(): Promise<void>;
+}
 
 export interface ForwardRow {
-  model: string; B: number; T: number; threads: number;
+  model: string;
+  B: number;
+  T: number;
+  threads: number;
   /** dllm on our wasm kernels, dllm on ONNX Runtime (null when it does not load), llama.cpp */
-  dllmMs: number; ortMs: number | null; llamaCppMs: number | null; ratio: number | null; note: string;
+  dllmMs: number;
+  ortMs: number | null;
+  llamaCppMs: number | null;
+  ratio: number | null;
+  note: string;
 }
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1]!;
@@ -30,10 +50,16 @@ export async function forwardThroughput(dir: string, name: string, k: Kernels, B
   const ids = Int32Array.from({ length: B * T }, (_, i) => (i * 7919) % Math.min(256, m.config.vocabSize));
   const row: ForwardRow = { model: name, B, T, threads: k.threads, dllmMs: 0, ortMs: null, llamaCppMs: null, ratio: null, note: '' };
   const tmp = mkdtempSync(join(tmpdir(), 'dllm-bench-'));
-  let llama: NlcLlama | null = null, model: NlcModel | null = null, ctx: NlcContext | null = null;
+  let llama: NlcLlama | null = null,
+    model: NlcModel | null = null,
+    ctx: NlcContext | null = null;
   let ortModel: ForwardModel | null = null;
   try {
-    try { ortModel = (await openModel(dir, { backend: 'ort', threads: k.threads })).model; } catch (e) { row.note = `ORT not measured: ${(e as Error).message.slice(0, 120)}; `; }
+    try {
+      ortModel = (await openModel(dir, { backend: 'ort', threads: k.threads })).model;
+    } catch (e) {
+      row.note = `ORT not measured: ${(e as Error).message.slice(0, 120)}; `;
+    }
     try {
       const started = await loadLlamaCpp<NlcLlama>(k.threads);
       if ('skip' in started) throw new Error(started.skip);
@@ -43,11 +69,16 @@ export async function forwardThroughput(dir: string, name: string, k: Kernels, B
       model = await llama.loadModel({ modelPath: gguf, gpuLayers: 0 });
       // contextSize T + 1: a sequence holds at most contextSize − 1 tokens per decode call (one graph over all tokens)
       ctx = await model.createContext({ contextSize: T + 1, batchSize: B * T, sequences: B, threads: k.threads });
-    } catch (e) { row.note += `llama.cpp not measured: ${(e as Error).message.split('\n')[0]!.slice(0, 160)}`; }
+    } catch (e) {
+      row.note += `llama.cpp not measured: ${(e as Error).message.split('\n')[0]!.slice(0, 160)}`;
+    }
     const seqs = ctx ? Array.from({ length: B }, () => ctx!.getSequence()) : [];
     const rows = Array.from({ length: B }, (_, b) => Array.from(ids.subarray(b * T, (b + 1) * T)));
-    const dllm: number[] = [], cpp: number[] = [], ortTimes: number[] = [];
-    for (let r = -1; r < runs; r++) { // run −1 warms them up
+    const dllm: number[] = [],
+      cpp: number[] = [],
+      ortTimes: number[] = [];
+    for (let r = -1; r < runs; r++) {
+      // run −1 warms them up
       let t0 = performance.now();
       m.model.forward({ tokens: ids, B, T });
       if (r >= 0) dllm.push(performance.now() - t0);
@@ -66,10 +97,15 @@ export async function forwardThroughput(dir: string, name: string, k: Kernels, B
     }
     row.dllmMs = median(dllm);
     if (ortTimes.length) row.ortMs = median(ortTimes);
-    if (cpp.length) { row.llamaCppMs = median(cpp); row.ratio = row.dllmMs / row.llamaCppMs; }
+    if (cpp.length) {
+      row.llamaCppMs = median(cpp);
+      row.ratio = row.dllmMs / row.llamaCppMs;
+    }
     return row;
   } finally {
-    await ctx?.dispose(); await model?.dispose(); await llama?.dispose();
+    await ctx?.dispose();
+    await model?.dispose();
+    await llama?.dispose();
     ortModel?.dispose();
     m.model.dispose();
     rmSync(tmp, { recursive: true, force: true });

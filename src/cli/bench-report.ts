@@ -8,17 +8,51 @@ import type { ForwardRow } from './bench-forward.js';
 import { llamaCppVersions } from './llama-cpp.js';
 
 export interface SpeedRow {
-  model: string; kind: string; backend: string; setting: string; cache: string; prompts: number; tokens: number; seconds: number;
-  tokensPerSecond: number; tpf: number; nfe: number; firstTokenMs: number; pass1: number;
+  model: string;
+  kind: string;
+  backend: string;
+  setting: string;
+  cache: string;
+  prompts: number;
+  tokens: number;
+  seconds: number;
+  tokensPerSecond: number;
+  tpf: number;
+  nfe: number;
+  firstTokenMs: number;
+  pass1: number;
 }
-export interface Machine { cpu: string; cores: number; node: string; dllm: string; kernels: string; threads: number; nodeLlamaCpp: string; }
+export interface Machine {
+  cpu: string;
+  cores: number;
+  node: string;
+  dllm: string;
+  kernels: string;
+  threads: number;
+  nodeLlamaCpp: string;
+}
 export interface BenchReport {
-  date: string; command: string; machine: Machine; genLength: number; blockLength: number; prompts: string;
-  speed: SpeedRow[]; forward: ForwardRow[]; wallSeconds: number;
+  date: string;
+  command: string;
+  machine: Machine;
+  genLength: number;
+  blockLength: number;
+  prompts: string;
+  speed: SpeedRow[];
+  forward: ForwardRow[];
+  wallSeconds: number;
 }
 
 export async function machineInfo(k: Kernels): Promise<Machine> {
-  return { cpu: cpus()[0]?.model.trim() ?? 'unknown', cores: cpus().length, node: process.version, dllm: VERSION, kernels: k.name, threads: k.threads, nodeLlamaCpp: llamaCppVersions().nodeLlamaCpp };
+  return {
+    cpu: cpus()[0]?.model.trim() ?? 'unknown',
+    cores: cpus().length,
+    node: process.version,
+    dllm: VERSION,
+    kernels: k.name,
+    threads: k.threads,
+    nodeLlamaCpp: llamaCppVersions().nodeLlamaCpp,
+  };
 }
 
 const f = (x: number, d = 1) => x.toFixed(d);
@@ -30,13 +64,19 @@ export function benchMarkdown(r: BenchReport): string {
     '',
     '| model | backend | setting | cache | tokens to EOS / s | × AR twin | TPF | NFE / prompt | first settled token ms | pass@1 |',
     '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
-    ...r.speed.map((s) => `| ${s.model} | ${s.backend} | ${s.setting} | ${s.cache} | ${f(s.tokensPerSecond)} | ${base ? f(s.tokensPerSecond / base.tokensPerSecond, 2) : '—'} | ${f(s.tpf, 2)} | ${f(s.nfe)} | ${f(s.firstTokenMs, 0)} | ${f(100 * s.pass1)} % |`),
+    ...r.speed.map(
+      (s) =>
+        `| ${s.model} | ${s.backend} | ${s.setting} | ${s.cache} | ${f(s.tokensPerSecond)} | ${base ? f(s.tokensPerSecond / base.tokensPerSecond, 2) : '—'} | ${f(s.tpf, 2)} | ${f(s.nfe)} | ${f(s.firstTokenMs, 0)} | ${f(100 * s.pass1)} % |`,
+    ),
     '',
     'Forward throughput, same weights (F32 GGUF for llama.cpp), same threads, median of 5:',
     '',
     '| model | tokens | threads | dllm wasm ms | dllm ort ms | llama.cpp ms | wasm / llama.cpp | ort / llama.cpp | note |',
     '| --- | --- | --- | --- | --- | --- | --- | --- | --- |',
-    ...r.forward.map((x) => `| ${x.model} | ${x.B}×${x.T} | ${x.threads} | ${f(x.dllmMs)} | ${x.ortMs === null ? '—' : f(x.ortMs)} | ${x.llamaCppMs === null ? '—' : f(x.llamaCppMs)} | ${x.ratio === null ? '—' : f(x.ratio, 2)} | ${x.ortMs === null || x.llamaCppMs === null ? '—' : f(x.ortMs / x.llamaCppMs, 2)} | ${x.note} |`),
+    ...r.forward.map(
+      (x) =>
+        `| ${x.model} | ${x.B}×${x.T} | ${x.threads} | ${f(x.dllmMs)} | ${x.ortMs === null ? '—' : f(x.ortMs)} | ${x.llamaCppMs === null ? '—' : f(x.llamaCppMs)} | ${x.ratio === null ? '—' : f(x.ratio, 2)} | ${x.ortMs === null || x.llamaCppMs === null ? '—' : f(x.ortMs / x.llamaCppMs, 2)} | ${x.note} |`,
+    ),
     '',
   ].join('\n');
 }
@@ -45,17 +85,29 @@ const esc = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;');
 
 /** horizontal bars: tokens/s per setting, pass@1 at the end of each bar */
 export function benchSvg(r: BenchReport): string {
-  const W = 760, left = 300, bar = 22, gap = 8, top = 36, max = Math.max(1, ...r.speed.map((s) => s.tokensPerSecond));
+  const W = 760,
+    left = 300,
+    bar = 22,
+    gap = 8,
+    top = 36,
+    max = Math.max(1, ...r.speed.map((s) => s.tokensPerSecond));
   const H = top + r.speed.length * (bar + gap) + 20;
-  const rows = r.speed.map((s, i) => {
-    const y = top + i * (bar + gap), w = ((W - left - 120) * s.tokensPerSecond) / max;
-    const colour = s.kind === 'causal' ? '#8a8a8a' : '#3b7dd8';
-    return `<text x="${left - 8}" y="${y + 15}" text-anchor="end">${esc(`${s.model} · ${s.setting}`)}</text>` +
-      `<rect x="${left}" y="${y}" width="${w.toFixed(1)}" height="${bar}" fill="${colour}"/>` +
-      `<text x="${(left + w + 6).toFixed(1)}" y="${y + 15}">${f(s.tokensPerSecond)} tok/s · pass@1 ${f(100 * s.pass1)} %</text>`;
-  }).join('\n');
-  return `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" font-family="sans-serif" font-size="12">\n` +
-    `<text x="10" y="20" font-size="14" font-weight="bold">tokens to EOS per second (${esc(r.prompts)}, gen ${r.genLength}, ${r.machine.threads} threads)</text>\n${rows}\n</svg>\n`;
+  const rows = r.speed
+    .map((s, i) => {
+      const y = top + i * (bar + gap),
+        w = ((W - left - 120) * s.tokensPerSecond) / max;
+      const colour = s.kind === 'causal' ? '#8a8a8a' : '#3b7dd8';
+      return (
+        `<text x="${left - 8}" y="${y + 15}" text-anchor="end">${esc(`${s.model} · ${s.setting}`)}</text>` +
+        `<rect x="${left}" y="${y}" width="${w.toFixed(1)}" height="${bar}" fill="${colour}"/>` +
+        `<text x="${(left + w + 6).toFixed(1)}" y="${y + 15}">${f(s.tokensPerSecond)} tok/s · pass@1 ${f(100 * s.pass1)} %</text>`
+      );
+    })
+    .join('\n');
+  return (
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" font-family="sans-serif" font-size="12">\n` +
+    `<text x="10" y="20" font-size="14" font-weight="bold">tokens to EOS per second (${esc(r.prompts)}, gen ${r.genLength}, ${r.machine.threads} threads)</text>\n${rows}\n</svg>\n`
+  );
 }
 
 export function benchDocs(r: BenchReport, svgPath: string, docsPath: string): string {

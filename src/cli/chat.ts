@@ -9,12 +9,26 @@ import type { ChatMessage } from '../tokenizer/index.js';
 
 export async function chat(argv: string[]): Promise<number> {
   const { values } = parseArgs({
-    args: argv, strict: true,
-    options: { model: { type: 'string' }, 'gen-length': { type: 'string', default: '128' }, steps: { type: 'string', default: '128' }, 'block-length': { type: 'string', default: '32' }, system: { type: 'string' }, backend: { type: 'string' } },
+    args: argv,
+    strict: true,
+    options: {
+      model: { type: 'string' },
+      'gen-length': { type: 'string', default: '128' },
+      steps: { type: 'string', default: '128' },
+      'block-length': { type: 'string', default: '32' },
+      system: { type: 'string' },
+      backend: { type: 'string' },
+    },
   });
   if (!values.model) throw new Error('usage: dllm chat --model DIR (a model with a chat template)');
-  const genLength = Number(values['gen-length']), steps = Number(values.steps), blockLength = Number(values['block-length']);
-  for (const [flag, v] of [['--gen-length', genLength], ['--steps', steps], ['--block-length', blockLength]] as const) {
+  const genLength = Number(values['gen-length']),
+    steps = Number(values.steps),
+    blockLength = Number(values['block-length']);
+  for (const [flag, v] of [
+    ['--gen-length', genLength],
+    ['--steps', steps],
+    ['--block-length', blockLength],
+  ] as const) {
     if (!Number.isInteger(v) || v <= 0) throw new Error(`${flag} must be a positive integer`);
   }
   const lm = await loadModel(values.model, { backend: parseBackend(values.backend) });
@@ -24,7 +38,9 @@ export async function chat(argv: string[]): Promise<number> {
     const messages: ChatMessage[] = values.system ? [{ role: 'system', content: values.system }] : [];
     const rl = createInterface({ input: process.stdin, output: process.stdout, terminal: process.stdin.isTTY === true });
     console.error('chat: an empty line or Ctrl-D ends the conversation');
-    const prompt = () => { if (process.stdin.isTTY) process.stdout.write('> '); };
+    const prompt = () => {
+      if (process.stdin.isTTY) process.stdout.write('> ');
+    };
     prompt();
     // async iteration ends cleanly at end of input (rl.question would wait forever on a closed pipe)
     for await (const line of rl) {

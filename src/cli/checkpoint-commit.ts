@@ -15,10 +15,19 @@ import { parseTrainerState } from '../train/trainer-state.js';
 import { nodeDurableFs, type DurableFs } from '../platform/durable-fs.js';
 import { FileByteSource, fileExists, readJsonFile } from '../platform/node-files.js';
 
-export const CHECKPOINT_DIR = 'checkpoint', CHECKPOINT_TMP = 'checkpoint.tmp', CHECKPOINT_OLD = 'checkpoint.old';
+export const CHECKPOINT_DIR = 'checkpoint',
+  CHECKPOINT_TMP = 'checkpoint.tmp',
+  CHECKPOINT_OLD = 'checkpoint.old';
 /** every file of a checkpoint folder; trainer_state.json is written last, so it marks a finished write */
-export const CHECKPOINT_FILES = ['config.json', 'generation_config.json', 'model.safetensors', 'optimizer.safetensors',
-  'tokenizer.json', 'tokenizer_config.json', 'trainer_state.json'] as const;
+export const CHECKPOINT_FILES = [
+  'config.json',
+  'generation_config.json',
+  'model.safetensors',
+  'optimizer.safetensors',
+  'tokenizer.json',
+  'tokenizer_config.json',
+  'trainer_state.json',
+] as const;
 
 /** why the folder is not a complete checkpoint, or null when it is (headers and sizes checked, not every value) */
 export async function incompleteReason(dir: string): Promise<string | null> {
@@ -28,7 +37,11 @@ export async function incompleteReason(dir: string): Promise<string | null> {
     for (const f of ['config.json', 'generation_config.json', 'tokenizer_config.json']) await readJsonFile(join(dir, f));
     for (const f of ['model.safetensors', 'optimizer.safetensors']) {
       const src = await FileByteSource.open(join(dir, f));
-      try { await readSafetensorsHeader(src, join(dir, f)); } finally { await src.close(); }
+      try {
+        await readSafetensorsHeader(src, join(dir, f));
+      } finally {
+        await src.close();
+      }
     }
     return null;
   } catch (e) {
@@ -47,7 +60,11 @@ export async function checkpointDirs(run: string, fs: DurableFs = nodeDurableFs)
  * checkpoint.tmp / checkpoint.old are gone. Returns null when there is no complete checkpoint at all; then
  * nothing is touched (the files stay for inspection; a later save clears them, as they hold no checkpoint).
  */
-export async function recoverCheckpoint(run: string, fs: DurableFs = nodeDurableFs, warn: (msg: string) => void = console.error): Promise<string | null> {
+export async function recoverCheckpoint(
+  run: string,
+  fs: DurableFs = nodeDurableFs,
+  warn: (msg: string) => void = console.error,
+): Promise<string | null> {
   const present = await checkpointDirs(run, fs);
   const final = join(run, CHECKPOINT_DIR);
   if (present.length === 0) return null;
@@ -57,7 +74,10 @@ export async function recoverCheckpoint(run: string, fs: DurableFs = nodeDurable
   for (const name of [CHECKPOINT_DIR, CHECKPOINT_TMP, CHECKPOINT_OLD]) {
     if (!present.includes(name)) continue;
     const why = await incompleteReason(join(run, name));
-    if (why === null) { chosen = name; break; }
+    if (why === null) {
+      chosen = name;
+      break;
+    }
     reasons.push(`${name}: ${why}`);
   }
   if (chosen === null) {
@@ -77,9 +97,15 @@ export async function recoverCheckpoint(run: string, fs: DurableFs = nodeDurable
 }
 
 /** write a checkpoint with `write(tmpDir)` (files through fs.writeFile, trainer_state.json last) and commit it */
-export async function commitCheckpoint(run: string, write: (tmp: string) => Promise<void>, fs: DurableFs = nodeDurableFs,
-  warn: (msg: string) => void = console.error): Promise<void> {
-  const final = join(run, CHECKPOINT_DIR), tmp = join(run, CHECKPOINT_TMP), old = join(run, CHECKPOINT_OLD);
+export async function commitCheckpoint(
+  run: string,
+  write: (tmp: string) => Promise<void>,
+  fs: DurableFs = nodeDurableFs,
+  warn: (msg: string) => void = console.error,
+): Promise<void> {
+  const final = join(run, CHECKPOINT_DIR),
+    tmp = join(run, CHECKPOINT_TMP),
+    old = join(run, CHECKPOINT_OLD);
   await recoverCheckpoint(run, fs, warn);
   // after recovery tmp and old are gone or incomplete: clearing them can only remove unfinished writes
   await fs.rm(tmp);

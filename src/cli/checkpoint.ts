@@ -18,27 +18,50 @@ import { commitCheckpoint, recoverCheckpoint } from './checkpoint-commit.js';
 
 export { CHECKPOINT_FORMAT, CHECKPOINT_VERSION, type TrainerStateFile } from '../train/trainer-state.js';
 
-export interface TokenizerFilesOnDisk { tokenizerJson: string; tokenizerConfig: string; }
+export interface TokenizerFilesOnDisk {
+  tokenizerJson: string;
+  tokenizerConfig: string;
+}
 
 function tensorsOf(map: Map<string, Float32Array>, names: { name: string; hfName: string; shape: readonly number[] }[], useHf: boolean) {
   return names.map((s) => ({ name: useHf ? s.hfName : s.name, dtype: 'F32' as const, shape: [...s.shape], data: map.get(s.name)! }));
 }
 
 /** config.json and generation_config.json of a checkpoint (both engines write the same ones) */
-export function checkpointConfigs(mc: ModelConfig, specials: { eos: number; mask: number | null }): { config: Record<string, unknown>; generationConfig: Record<string, unknown> } {
-  const extra = { eos_token_id: specials.eos, pad_token_id: specials.eos, ...(specials.mask !== null ? { mask_token_id: specials.mask } : {}) };
+export function checkpointConfigs(
+  mc: ModelConfig,
+  specials: { eos: number; mask: number | null },
+): { config: Record<string, unknown>; generationConfig: Record<string, unknown> } {
+  const extra = {
+    eos_token_id: specials.eos,
+    pad_token_id: specials.eos,
+    ...(specials.mask !== null ? { mask_token_id: specials.mask } : {}),
+  };
   return { config: toHfConfig(mc, extra), generationConfig: { eos_token_id: specials.eos, pad_token_id: specials.eos } };
 }
 
-export async function saveCheckpoint(dir: string, t: Trainer, tok: TokenizerFilesOnDisk, specials: { eos: number; mask: number | null },
-  fs: DurableFs = nodeDurableFs): Promise<void> {
+export async function saveCheckpoint(
+  dir: string,
+  t: Trainer,
+  tok: TokenizerFilesOnDisk,
+  specials: { eos: number; mask: number | null },
+  fs: DurableFs = nodeDurableFs,
+): Promise<void> {
   // everything is serialised before the first write, so the files of one checkpoint describe one moment
   const files = checkpointConfigs(t.modelConfig, specials);
-  const opt = [...tensorsOf(t.optim.m, t.model.specs, false).map((x) => ({ ...x, name: `m.${x.name}` })),
-    ...tensorsOf(t.optim.v, t.model.specs, false).map((x) => ({ ...x, name: `v.${x.name}` }))];
+  const opt = [
+    ...tensorsOf(t.optim.m, t.model.specs, false).map((x) => ({ ...x, name: `m.${x.name}` })),
+    ...tensorsOf(t.optim.v, t.model.specs, false).map((x) => ({ ...x, name: `v.${x.name}` })),
+  ];
   const state = {
-    format: CHECKPOINT_FORMAT, version: CHECKPOINT_VERSION, step: t.state.step, tokens: t.state.tokens,
-    elapsedMs: t.state.elapsedMs, rng: Array.from(t.state.rng), optimizerStep: t.optim.step, config: t.cfg,
+    format: CHECKPOINT_FORMAT,
+    version: CHECKPOINT_VERSION,
+    step: t.state.step,
+    tokens: t.state.tokens,
+    elapsedMs: t.state.elapsedMs,
+    rng: Array.from(t.state.rng),
+    optimizerStep: t.optim.step,
+    config: t.cfg,
   };
   const contents: [string, Uint8Array | string][] = [
     ['config.json', JSON.stringify(files.config, null, 2)],
@@ -49,7 +72,13 @@ export async function saveCheckpoint(dir: string, t: Trainer, tok: TokenizerFile
     ['tokenizer_config.json', new Uint8Array(await readFile(tok.tokenizerConfig))],
     ['trainer_state.json', JSON.stringify(state, null, 2)], // last: its presence marks a finished write
   ];
-  await commitCheckpoint(dir, async (tmp) => { for (const [name, data] of contents) await fs.writeFile(join(tmp, name), data); }, fs);
+  await commitCheckpoint(
+    dir,
+    async (tmp) => {
+      for (const [name, data] of contents) await fs.writeFile(join(tmp, name), data);
+    },
+    fs,
+  );
 }
 
 /** trainer_state.json of a run's checkpoint, after recovering whatever an interrupted save left behind */
@@ -70,7 +99,8 @@ function loadTensors(path: string, specs: { name: string; spec: ParamSpec; dst: 
     if (!info) throw new Error(`${path}: tensor ${name} is missing (the parameter table has ${spec.name} [${spec.shape}])`);
     // a relabelled dtype of the same width (F32 → I32/U32) passes every size check: only the label tells
     if (info.dtype !== 'F32') throw new Error(`${path}: tensor ${name} is ${info.dtype}; training checkpoints hold F32`);
-    if (info.shape.join(',') !== spec.shape.join(',')) throw new Error(`${path}: tensor ${name} has shape [${info.shape}], the parameter table has [${spec.shape}]`);
+    if (info.shape.join(',') !== spec.shape.join(','))
+      throw new Error(`${path}: tensor ${name} has shape [${info.shape}], the parameter table has [${spec.shape}]`);
     dst.set(readTensor(bytes, header, name) as Float32Array);
   }
 }
@@ -81,10 +111,19 @@ export async function loadCheckpoint(dir: string, t: Trainer, fs: DurableFs = no
   const ckpt = join(dir, 'checkpoint');
   const specs = t.model.specs;
   const read = async (f: string) => new Uint8Array(await readFile(join(ckpt, f)));
-  loadTensors(join(ckpt, 'model.safetensors'), specs.map((sp) => ({ name: sp.hfName, spec: sp, dst: t.model.p(sp.name) })), await read('model.safetensors'));
-  loadTensors(join(ckpt, 'optimizer.safetensors'), specs.flatMap((sp) => [
-    { name: `m.${sp.name}`, spec: sp, dst: t.optim.m.get(sp.name)! }, { name: `v.${sp.name}`, spec: sp, dst: t.optim.v.get(sp.name)! }]),
-  await read('optimizer.safetensors'));
+  loadTensors(
+    join(ckpt, 'model.safetensors'),
+    specs.map((sp) => ({ name: sp.hfName, spec: sp, dst: t.model.p(sp.name) })),
+    await read('model.safetensors'),
+  );
+  loadTensors(
+    join(ckpt, 'optimizer.safetensors'),
+    specs.flatMap((sp) => [
+      { name: `m.${sp.name}`, spec: sp, dst: t.optim.m.get(sp.name)! },
+      { name: `v.${sp.name}`, spec: sp, dst: t.optim.v.get(sp.name)! },
+    ]),
+    await read('optimizer.safetensors'),
+  );
   t.optim.step = s.optimizerStep;
   // a torch-engine checkpoint keeps numpy's generator state, which this engine cannot continue: the same
   // weights and moments, and a fresh data order from the seed and step (what the torch engine does for ours)

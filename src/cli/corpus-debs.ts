@@ -11,7 +11,9 @@ import { fileExists } from '../platform/node-files.js';
 const run = promisify(execFile);
 
 export interface PackagePin {
-  name: string; version: string; split: 'train' | 'val';
+  name: string;
+  version: string;
+  split: 'train' | 'val';
   /** licence of every file when the package's copyright file is not machine-readable (DEP-5): read by a person, stated in the list */
   licence: string | null;
 }
@@ -24,7 +26,8 @@ export function parsePackageList(text: string, where: string): PackagePin[] {
     const line = raw.replace(/#.*/, '').trim();
     if (!line) return;
     const [name, version, ...rest] = line.split(/\s+/);
-    let split: 'train' | 'val' = 'train', licence: string | null = null;
+    let split: 'train' | 'val' = 'train',
+      licence: string | null = null;
     for (const r of rest) {
       if (r === 'val' || r === 'train') split = r;
       else if (r.startsWith('licence=') && r.length > 8) licence = r.slice(8);
@@ -40,7 +43,9 @@ export function parsePackageList(text: string, where: string): PackagePin[] {
 }
 
 /** apt-get download's file name: name_version_arch.deb with ':' written as %3a */
-function debPrefix(p: PackagePin): string { return `${p.name}_${p.version.replace(/:/g, '%3a')}_`; }
+function debPrefix(p: PackagePin): string {
+  return `${p.name}_${p.version.replace(/:/g, '%3a')}_`;
+}
 
 async function findDeb(cache: string, p: PackagePin): Promise<string | null> {
   const prefix = debPrefix(p);
@@ -48,7 +53,12 @@ async function findDeb(cache: string, p: PackagePin): Promise<string | null> {
   return hit ? join(cache, hit) : null;
 }
 
-export interface UnpackedPackage { pin: PackagePin; deb: string; debSha256: string; root: string; }
+export interface UnpackedPackage {
+  pin: PackagePin;
+  deb: string;
+  debSha256: string;
+  root: string;
+}
 
 /** the package's .deb (downloaded into `cache` when missing) unpacked under cache/unpacked/ */
 export async function fetchPackage(cache: string, p: PackagePin, offline: boolean): Promise<UnpackedPackage> {
@@ -56,12 +66,19 @@ export async function fetchPackage(cache: string, p: PackagePin, offline: boolea
   let deb = await findDeb(cache, p);
   if (!deb) {
     if (offline) throw new Error(`${p.name}=${p.version}: not in ${cache} and --offline was given`);
-    try { await run('apt-get', ['download', `${p.name}=${p.version}`], { cwd: cache }); }
-    catch (e) { throw new Error(`apt-get download ${p.name}=${p.version} failed: ${(e as { stderr?: string }).stderr?.trim() || (e as Error).message}`); }
+    try {
+      await run('apt-get', ['download', `${p.name}=${p.version}`], { cwd: cache });
+    } catch (e) {
+      throw new Error(
+        `apt-get download ${p.name}=${p.version} failed: ${(e as { stderr?: string }).stderr?.trim() || (e as Error).message}`,
+      );
+    }
     deb = await findDeb(cache, p);
     if (!deb) throw new Error(`apt-get download ${p.name}=${p.version} wrote no ${debPrefix(p)}*.deb in ${cache}`);
   }
-  const debSha256 = createHash('sha256').update(await readFile(deb)).digest('hex');
+  const debSha256 = createHash('sha256')
+    .update(await readFile(deb))
+    .digest('hex');
   const root = join(cache, 'unpacked', `${p.name}_${p.version.replace(/:/g, '%3a')}`);
   const done = join(root, '.dllm-unpacked');
   if (!(await fileExists(done))) {
@@ -83,8 +100,9 @@ export async function pythonFiles(root: string): Promise<{ file: string; rel: st
     const entries = (await readdir(dir, { withFileTypes: true })).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
     for (const e of entries) {
       const rel = relDir ? `${relDir}/${e.name}` : e.name;
-      if (e.isDirectory()) { if (e.name !== '__pycache__' && !e.name.startsWith('.')) await walk(join(dir, e.name), rel); }
-      else if (e.isFile() && e.name.endsWith('.py')) out.push({ file: rel, rel: pythonRootRelative(rel) });
+      if (e.isDirectory()) {
+        if (e.name !== '__pycache__' && !e.name.startsWith('.')) await walk(join(dir, e.name), rel);
+      } else if (e.isFile() && e.name.endsWith('.py')) out.push({ file: rel, rel: pythonRootRelative(rel) });
     }
   };
   await walk(root, '');

@@ -8,8 +8,16 @@ const SCRIPT = fileURLToPath(new URL('../../../scripts/corpus/pyast.py', import.
 /** the interpreter: $DLLM_PYTHON, else python3 on PATH (any version ≥ 3.8: only `ast` and `json` are used) */
 export const PYTHON = process.env['DLLM_PYTHON'] ?? 'python3';
 
-export interface DocstringView { name: string; prompt: string; body: string; }
-export interface ParseResult { ok: boolean; error?: string; views: DocstringView[]; }
+export interface DocstringView {
+  name: string;
+  prompt: string;
+  body: string;
+}
+export interface ParseResult {
+  ok: boolean;
+  error?: string;
+  views: DocstringView[];
+}
 
 export async function parsePython(texts: string[]): Promise<ParseResult[]> {
   const child = spawn(PYTHON, [SCRIPT], { stdio: ['pipe', 'pipe', 'inherit'] });
@@ -17,7 +25,9 @@ export async function parsePython(texts: string[]): Promise<ParseResult[]> {
   let got = 0;
   const done = new Promise<void>((res, rej) => {
     child.on('error', (e) => rej(new Error(`data corpus needs ${PYTHON} (Python's ast parses every file): ${e.message}`)));
-    child.on('close', (code) => (code === 0 && got === texts.length ? res() : rej(new Error(`${SCRIPT} exited with ${code} after ${got}/${texts.length} files`))));
+    child.on('close', (code) =>
+      code === 0 && got === texts.length ? res() : rej(new Error(`${SCRIPT} exited with ${code} after ${got}/${texts.length} files`)),
+    );
   });
   createInterface({ input: child.stdout }).on('line', (line) => {
     const r = JSON.parse(line) as { i: number; ok: boolean; error?: string; views?: DocstringView[] };

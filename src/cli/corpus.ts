@@ -25,37 +25,64 @@ export const DEFAULT_PACKAGES = fileURLToPath(new URL('../../../configs/corpus/p
 /** bytes of train text the tokenizer is trained on (a strided sample over every package) */
 export const TOKENIZER_SAMPLE_BYTES = 24_000_000;
 
-interface Candidate { package: string; split: 'train' | 'val'; path: string; licence: string; sha256: string; test: boolean; text: string; }
+interface Candidate {
+  package: string;
+  split: 'train' | 'val';
+  path: string;
+  licence: string;
+  sha256: string;
+  test: boolean;
+  text: string;
+}
 
 export async function dataCorpus(argv: string[]): Promise<number> {
   const { values } = parseArgs({
-    args: argv, strict: true,
+    args: argv,
+    strict: true,
     options: {
-      out: { type: 'string' }, packages: { type: 'string', default: DEFAULT_PACKAGES }, cache: { type: 'string' },
-      'eval-data': { type: 'string' }, 'vocab-size': { type: 'string', default: '8192' }, offline: { type: 'boolean', default: false },
-      'no-tokens': { type: 'boolean', default: false }, tokenizer: { type: 'string' }, quiet: { type: 'boolean', default: false },
+      out: { type: 'string' },
+      packages: { type: 'string', default: DEFAULT_PACKAGES },
+      cache: { type: 'string' },
+      'eval-data': { type: 'string' },
+      'vocab-size': { type: 'string', default: '8192' },
+      offline: { type: 'boolean', default: false },
+      'no-tokens': { type: 'boolean', default: false },
+      tokenizer: { type: 'string' },
+      quiet: { type: 'boolean', default: false },
     },
   });
   if (!values.out) throw new Error('usage: dllm data corpus --out DIR [--packages FILE] [--cache DIR]');
   const vocabSize = Number(values['vocab-size']);
-  if (!Number.isInteger(vocabSize) || vocabSize < 300) throw new Error(`--vocab-size must be an integer ≥ 300, got ${values['vocab-size']}`);
-  const out = resolve(values.out), cache = resolve(values.cache ?? join(out, 'debs'));
+  if (!Number.isInteger(vocabSize) || vocabSize < 300)
+    throw new Error(`--vocab-size must be an integer ≥ 300, got ${values['vocab-size']}`);
+  const out = resolve(values.out),
+    cache = resolve(values.cache ?? join(out, 'debs'));
   const pins = parsePackageList(await readFile(values.packages!, 'utf8'), values.packages!);
-  const log = (s: string) => { if (!values.quiet) console.error(s); };
+  const log = (s: string) => {
+    if (!values.quiet) console.error(s);
+  };
   const contamination: ContaminationIndex = await contaminationIndex(values['eval-data']);
   log(`corpus: ${pins.length} packages, ${contamination.size} evaluation 13-grams`);
 
   const dropped: Record<string, number> = {};
-  const drop = (why: string) => { dropped[why] = (dropped[why] ?? 0) + 1; };
+  const drop = (why: string) => {
+    dropped[why] = (dropped[why] ?? 0) + 1;
+  };
   const packages: Record<string, unknown>[] = [];
   const candidates: Candidate[] = [];
   const seenSha = new Set<string>();
-  const bar = new cliProgress.SingleBar({ format: 'corpus |{bar}| {value}/{total} packages | {pkg}', noTTYOutput: !values.quiet, notTTYSchedule: 20000 }, cliProgress.Presets.shades_classic);
+  const bar = new cliProgress.SingleBar(
+    { format: 'corpus |{bar}| {value}/{total} packages | {pkg}', noTTYOutput: !values.quiet, notTTYSchedule: 20000 },
+    cliProgress.Presets.shades_classic,
+  );
   if (!values.quiet) bar.start(pins.length, 0, { pkg: '' });
   for (const pin of pins) {
     const u = await fetchPackage(cache, pin, values.offline!);
     let cr = await copyrightText(u.root, pin.name);
-    if (cr.linkedTo) { const other = await fetchPackage(cache, { ...pin, name: cr.linkedTo }, values.offline!); cr = await copyrightText(other.root, cr.linkedTo); }
+    if (cr.linkedTo) {
+      const other = await fetchPackage(cache, { ...pin, name: cr.linkedTo }, values.offline!);
+      cr = await copyrightText(other.root, cr.linkedTo);
+    }
     const copyright = parseCopyright(cr.text);
     // a copyright file that is not DEP-5 names no licence per file: the list may state one (read by a person)
     if (!copyright.machineReadable && pin.licence) copyright.textLicence = pin.licence;
@@ -64,20 +91,42 @@ export async function dataCorpus(argv: string[]): Promise<number> {
     for (const f of files) {
       const buf = await readFile(join(u.root, f.file));
       const text = new TextDecoder('utf-8', { fatal: false }).decode(buf);
-      if (text.includes('\uFFFD')) { drop('notUtf8'); continue; }
+      if (text.includes('\uFFFD')) {
+        drop('notUtf8');
+        continue;
+      }
       const licence = licenceFor(copyright, f.rel);
-      if (!licenceAllowed(licence)) { drop(licence ? 'licence' : 'licenceUnknown'); continue; }
+      if (!licenceAllowed(licence)) {
+        drop(licence ? 'licence' : 'licenceUnknown');
+        continue;
+      }
       const rule = droppedBy(f.rel, text);
-      if (rule) { drop(rule); continue; }
+      if (rule) {
+        drop(rule);
+        continue;
+      }
       const sha256 = createHash('sha256').update(buf).digest('hex');
-      if (seenSha.has(sha256)) { drop('exactDuplicate'); continue; }
+      if (seenSha.has(sha256)) {
+        drop('exactDuplicate');
+        continue;
+      }
       seenSha.add(sha256);
-      if (contamination.contaminated(text)) { drop('contaminated'); continue; }
+      if (contamination.contaminated(text)) {
+        drop('contaminated');
+        continue;
+      }
       candidates.push({ package: pin.name, split: pin.split, path: f.file, licence: licence!, sha256, test: isTestFile(f.rel), text });
       kept++;
     }
-    packages.push({ name: pin.name, version: pin.version, split: pin.split, debSha256: u.debSha256, pythonFiles: files.length, candidates: kept,
-      copyright: copyright.machineReadable ? 'dep5' : copyright.textLicence ? `text:${copyright.textLicence}` : 'none' });
+    packages.push({
+      name: pin.name,
+      version: pin.version,
+      split: pin.split,
+      debSha256: u.debSha256,
+      pythonFiles: files.length,
+      candidates: kept,
+      copyright: copyright.machineReadable ? 'dep5' : copyright.textLicence ? `text:${copyright.textLicence}` : 'none',
+    });
     if (!values.quiet) bar.increment(1, { pkg: pin.name });
   }
   if (!values.quiet) bar.stop();
@@ -88,8 +137,14 @@ export async function dataCorpus(argv: string[]): Promise<number> {
   const keptAll: (Candidate & { views: DocstringView[] })[] = [];
   candidates.forEach((c, i) => {
     const p = parsed[i]!;
-    if (!p.ok) { drop('syntax'); return; }
-    if (dedup.add(signature(c.text)) >= 0) { drop('nearDuplicate'); return; }
+    if (!p.ok) {
+      drop('syntax');
+      return;
+    }
+    if (dedup.add(signature(c.text)) >= 0) {
+      drop('nearDuplicate');
+      return;
+    }
     keptAll.push({ ...c, views: p.views });
   });
   // test code: at most MAX_TEST_SHARE of the kept bytes per split, the first files in list order (bytes stand in for tokens)
@@ -99,7 +154,13 @@ export async function dataCorpus(argv: string[]): Promise<number> {
     const nonTest = inSplit.filter((c) => !c.test).reduce((s, c) => s + c.text.length, 0);
     let budget = (nonTest * MAX_TEST_SHARE) / (1 - MAX_TEST_SHARE);
     for (const c of inSplit) {
-      if (c.test) { if (c.text.length > budget) { drop('testShare'); continue; } budget -= c.text.length; }
+      if (c.test) {
+        if (c.text.length > budget) {
+          drop('testShare');
+          continue;
+        }
+        budget -= c.text.length;
+      }
       kept.push(c);
     }
   }
@@ -108,31 +169,64 @@ export async function dataCorpus(argv: string[]): Promise<number> {
   const corpusSha256 = listHash.digest('hex');
 
   await mkdir(out, { recursive: true });
-  const docs = (split: string): Doc[] => kept.filter((c) => c.split === split).map((c) => ({ path: `${c.package}/${c.path}`, text: c.text }));
-  const viewLines = (split: string) => kept.filter((c) => c.split === split)
-    .flatMap((c) => c.views.map((v) => JSON.stringify({ package: c.package, path: c.path, ...v }))).join('\n') + '\n';
+  const docs = (split: string): Doc[] =>
+    kept.filter((c) => c.split === split).map((c) => ({ path: `${c.package}/${c.path}`, text: c.text }));
+  const viewLines = (split: string) =>
+    kept
+      .filter((c) => c.split === split)
+      .flatMap((c) => c.views.map((v) => JSON.stringify({ package: c.package, path: c.path, ...v })))
+      .join('\n') + '\n';
   await writeFileAtomic(join(out, 'views-train.jsonl'), viewLines('train'));
   await writeFileAtomic(join(out, 'views-val.jsonl'), viewLines('val'));
   // the held-out files as text: `dllm eval ppl --data OUT` scores the same bytes with every model's tokenizer
-  await writeFileAtomic(join(out, 'heldout.jsonl'), docs('val').map((d) => JSON.stringify(d)).join('\n') + '\n');
-  const train = docs('train'), val = docs('val');
-  const stats = values['no-tokens'] ? null
+  await writeFileAtomic(
+    join(out, 'heldout.jsonl'),
+    docs('val')
+      .map((d) => JSON.stringify(d))
+      .join('\n') + '\n',
+  );
+  const train = docs('train'),
+    val = docs('val');
+  const stats = values['no-tokens']
+    ? null
     : await writeTokenData(out, train, val, {
-      vocabSize, tokenizerSampleBytes: TOKENIZER_SAMPLE_BYTES, fim: true, onProgress: log,
-      // an existing tokenizer (e.g. a model's, to extend its corpus) instead of training one
-      tokenizerJson: values.tokenizer ? JSON.parse(await readFile(values.tokenizer, 'utf8')) as Record<string, unknown> : undefined,
-    });
+        vocabSize,
+        tokenizerSampleBytes: TOKENIZER_SAMPLE_BYTES,
+        fim: true,
+        onProgress: log,
+        // an existing tokenizer (e.g. a model's, to extend its corpus) instead of training one
+        tokenizerJson: values.tokenizer ? (JSON.parse(await readFile(values.tokenizer, 'utf8')) as Record<string, unknown>) : undefined,
+      });
   const licences: Record<string, number> = {};
   for (const c of kept) licences[c.licence] = (licences[c.licence] ?? 0) + 1;
   const manifest = {
-    format: 'dllm-corpus', version: 1, corpusSha256, packageList: values.packages, packages, dropped,
-    counts: { candidates: candidates.length, kept: kept.length, train: train.length, val: val.length,
-      testFiles: kept.filter((c) => c.test).length, views: { train: kept.filter((c) => c.split === 'train').reduce((s, c) => s + c.views.length, 0), val: kept.filter((c) => c.split === 'val').reduce((s, c) => s + c.views.length, 0) } },
-    licences, contaminationGrams: contamination.size, ...(stats ?? {}),
+    format: 'dllm-corpus',
+    version: 1,
+    corpusSha256,
+    packageList: values.packages,
+    packages,
+    dropped,
+    counts: {
+      candidates: candidates.length,
+      kept: kept.length,
+      train: train.length,
+      val: val.length,
+      testFiles: kept.filter((c) => c.test).length,
+      views: {
+        train: kept.filter((c) => c.split === 'train').reduce((s, c) => s + c.views.length, 0),
+        val: kept.filter((c) => c.split === 'val').reduce((s, c) => s + c.views.length, 0),
+      },
+    },
+    licences,
+    contaminationGrams: contamination.size,
+    ...(stats ?? {}),
     files: kept.map((c) => ({ path: c.path, package: c.package, licence: c.licence, sha256: c.sha256, split: c.split, test: c.test })),
   };
   await writeFileAtomic(join(out, 'manifest.json'), JSON.stringify(manifest, null, 1));
-  console.log(`corpus: ${kept.length} files kept (${train.length} train / ${val.length} val), dropped ${JSON.stringify(dropped)}` +
-    (stats ? `, ${stats.trainTokens} / ${stats.valTokens} tokens` : '') + `, corpusSha256 ${corpusSha256} → ${out}`);
+  console.log(
+    `corpus: ${kept.length} files kept (${train.length} train / ${val.length} val), dropped ${JSON.stringify(dropped)}` +
+      (stats ? `, ${stats.trainTokens} / ${stats.valTokens} tokens` : '') +
+      `, corpusSha256 ${corpusSha256} → ${out}`,
+  );
   return 0;
 }

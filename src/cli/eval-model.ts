@@ -14,40 +14,87 @@ import type { TextTokenizer } from '../tokenizer/index.js';
 export { fimIds } from '../text/generator.js';
 
 export interface Completion {
-  text: string; tokens: number; nfe: number; ms: number; promptTokens: number; truncatedPrompt: boolean;
+  text: string;
+  tokens: number;
+  nfe: number;
+  ms: number;
+  promptTokens: number;
+  truncatedPrompt: boolean;
   /** ms until the first generated position was settled (committed, not [MASK]) */
   firstMs: number;
 }
 
 export class EvalModel {
-  private constructor(readonly name: string, readonly lm: TextGenerator, private readonly cache: CacheMode) {}
+  private constructor(
+    readonly name: string,
+    readonly lm: TextGenerator,
+    private readonly cache: CacheMode,
+  ) {}
 
   static async load(dir: string, name: string, open: OpenOptions, cache: CacheMode): Promise<EvalModel> {
     const m = await openModel(dir, open);
-    if (!m.tokenizer) { m.dispose(); throw new Error(`${dir} has no tokenizer.json; evaluation needs one`); }
+    if (!m.tokenizer) {
+      m.dispose();
+      throw new Error(`${dir} has no tokenizer.json; evaluation needs one`);
+    }
     try {
-      return new EvalModel(name, new TextGenerator({ config: m.config, model: m.model, tokenizer: m.tokenizer, backend: m.backend, dispose: () => m.dispose() }), cache);
-    } catch (e) { m.dispose(); throw e; }
+      return new EvalModel(
+        name,
+        new TextGenerator({ config: m.config, model: m.model, tokenizer: m.tokenizer, backend: m.backend, dispose: () => m.dispose() }),
+        cache,
+      );
+    } catch (e) {
+      m.dispose();
+      throw e;
+    }
   }
 
-  get config(): ModelConfig { return this.lm.config; }
-  get model(): ForwardModel { return this.lm.model; }
-  get tok(): TextTokenizer { return this.lm.tokenizer; }
-  get backend(): string { return this.lm.backend; }
-  get kind(): 'diffusion' | 'causal' { return this.lm.kind; }
+  get config(): ModelConfig {
+    return this.lm.config;
+  }
+  get model(): ForwardModel {
+    return this.lm.model;
+  }
+  get tok(): TextTokenizer {
+    return this.lm.tokenizer;
+  }
+  get backend(): string {
+    return this.lm.backend;
+  }
+  get kind(): 'diffusion' | 'causal' {
+    return this.lm.kind;
+  }
   /** whether a suffix reaches the model: diffusion models fill between; AR models only with FIM tokens */
-  get infills(): boolean { return this.lm.infills; }
+  get infills(): boolean {
+    return this.lm.infills;
+  }
 
   /** complete `prompt` (and fill up to `suffix`); `cache` overrides the model's block cache for this call */
-  async complete(prompt: string, suffix: string | null, o: DecodeOptions, stops: readonly string[] = [], cache: CacheMode = this.cache): Promise<Completion> {
+  async complete(
+    prompt: string,
+    suffix: string | null,
+    o: DecodeOptions,
+    stops: readonly string[] = [],
+    cache: CacheMode = this.cache,
+  ): Promise<Completion> {
     const { genLength, ...decode } = o;
     const opts = { ...decode, maxTokens: genLength, stop: stops, cache, truncatePrompt: true };
     const g = this.lm.stream(prompt, opts, suffix !== null && this.infills ? suffix : null);
     let r: IteratorResult<unknown, TextCompletion>;
     while (!(r = await g.next()).done);
     const c = r.value;
-    return { text: c.text, tokens: c.ids.length, nfe: c.nfe, ms: c.timings.totalMs, promptTokens: c.promptTokens, truncatedPrompt: c.truncatedPrompt, firstMs: c.timings.firstMs };
+    return {
+      text: c.text,
+      tokens: c.ids.length,
+      nfe: c.nfe,
+      ms: c.timings.totalMs,
+      promptTokens: c.promptTokens,
+      truncatedPrompt: c.truncatedPrompt,
+      firstMs: c.timings.firstMs,
+    };
   }
 
-  dispose(): void { this.lm.dispose(); }
+  dispose(): void {
+    this.lm.dispose();
+  }
 }

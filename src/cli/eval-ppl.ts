@@ -24,49 +24,99 @@ function heldOutTexts(path: string): Array<{ name: string; text: string }> {
     const m = JSON.parse(readFileSync(manifest, 'utf8')) as { format?: string; source?: string; valPaths?: string[] };
     // `dllm data corpus`: the held-out packages' files, as text, in heldout.jsonl
     if (m.format === 'dllm-corpus') {
-      return readFileSync(join(p, 'heldout.jsonl'), 'utf8').split('\n').filter((l) => l.trim())
-        .map((l) => JSON.parse(l) as { path: string; text: string }).map((r) => ({ name: r.path, text: r.text }));
+      return readFileSync(join(p, 'heldout.jsonl'), 'utf8')
+        .split('\n')
+        .filter((l) => l.trim())
+        .map((l) => JSON.parse(l) as { path: string; text: string })
+        .map((r) => ({ name: r.path, text: r.text }));
     }
-    if (m.format !== 'dllm-data' || !m.source || !Array.isArray(m.valPaths)) throw new Error(`${manifest} is not a dllm data manifest (format, source, valPaths)`);
+    if (m.format !== 'dllm-data' || !m.source || !Array.isArray(m.valPaths))
+      throw new Error(`${manifest} is not a dllm data manifest (format, source, valPaths)`);
     return m.valPaths.map((v) => ({ name: v, text: readFileSync(join(m.source!, v), 'utf8') }));
   }
   const out: Array<{ name: string; text: string }> = [];
-  const walk = (d: string) => { for (const e of readdirSync(d, { withFileTypes: true }).sort((a, b) => a.name.localeCompare(b.name))) { const f = join(d, e.name); if (e.isDirectory()) walk(f); else out.push({ name: f, text: readFileSync(f, 'utf8') }); } };
+  const walk = (d: string) => {
+    for (const e of readdirSync(d, { withFileTypes: true }).sort((a, b) => a.name.localeCompare(b.name))) {
+      const f = join(d, e.name);
+      if (e.isDirectory()) walk(f);
+      else out.push({ name: f, text: readFileSync(f, 'utf8') });
+    }
+  };
   walk(p);
   return out;
 }
 
 export async function evalPpl(argv: string[]): Promise<number> {
   const { values } = parseArgs({
-    args: argv, strict: true, allowPositionals: false,
-    options: { model: { type: 'string', default: DEFAULT_MODEL }, data: { type: 'string' }, out: { type: 'string' }, windows: { type: 'string', default: '16' },
-      'window-length': { type: 'string', default: '256' }, mc: { type: 'string', default: '8' }, 'mc-batch': { type: 'string', default: '8' }, seed: { type: 'string', default: '0' }, threads: { type: 'string' }, backend: { type: 'string' } },
+    args: argv,
+    strict: true,
+    allowPositionals: false,
+    options: {
+      model: { type: 'string', default: DEFAULT_MODEL },
+      data: { type: 'string' },
+      out: { type: 'string' },
+      windows: { type: 'string', default: '16' },
+      'window-length': { type: 'string', default: '256' },
+      mc: { type: 'string', default: '8' },
+      'mc-batch': { type: 'string', default: '8' },
+      seed: { type: 'string', default: '0' },
+      threads: { type: 'string' },
+      backend: { type: 'string' },
+    },
   });
   if (!values.data) throw new Error('dllm eval ppl needs --data (a `dllm data build` folder or text files)');
-  const n = (k: string, min: number) => { const v = Number(values[k as keyof typeof values]); if (!Number.isInteger(v) || v < min) throw new Error(`--${k} must be an integer ≥ ${min}`); return v; };
-  const W = n('windows', 1), L = n('window-length', 2), mc = n('mc', 1), mcBatch = n('mc-batch', 1), seed = n('seed', 0);
+  const n = (k: string, min: number) => {
+    const v = Number(values[k as keyof typeof values]);
+    if (!Number.isInteger(v) || v < min) throw new Error(`--${k} must be an integer ≥ ${min}`);
+    return v;
+  };
+  const W = n('windows', 1),
+    L = n('window-length', 2),
+    mc = n('mc', 1),
+    mcBatch = n('mc-batch', 1),
+    seed = n('seed', 0);
   const threads = values.threads === undefined ? 0 : n('threads', 1);
-  const dir = resolveModel(values.model!), name = modelName(dir);
+  const dir = resolveModel(values.model!),
+    name = modelName(dir);
   const model = await EvalModel.load(dir, name, { backend: parseBackend(values.backend), threads }, 'none');
   try {
     const docs = heldOutTexts(values.data).map((d) => model.tok.encode(d.text));
     const ws = windows(docs, L, W);
     if (ws.length === 0) throw new Error(`--data has no document of ${L + 1} tokens`);
-    const V = model.config.vocabSize, rng = new DecodeRng(seed);
+    const V = model.config.vocabSize,
+      rng = new DecodeRng(seed);
     const lm = model.kind === 'diffusion' ? model.lm.denoiser('none') : null;
-    let nats = 0, bytes = 0;
+    let nats = 0,
+      bytes = 0;
     const t0 = performance.now();
     for (const w of ws) {
-      nats += lm ? await diffusionNll(lm, w.subarray(1), mc, mcBatch, rng) : causalNll(await model.model.forward({ tokens: w, B: 1, T: w.length }), w, V);
+      nats += lm
+        ? await diffusionNll(lm, w.subarray(1), mc, mcBatch, rng)
+        : causalNll(await model.model.forward({ tokens: w, B: 1, T: w.length }), w, V);
       bytes += new TextEncoder().encode(model.tok.decode(w.subarray(1))).length;
     }
     const s = pplSummary(nats, ws.length, L, bytes);
-    const summary = { task: 'ppl', model: name, kind: model.kind, backend: model.backend, data: resolve(values.data), windowLength: L, ...s, estimator: lm ? `LLaDA MC ELBO bound, ${mc}×${mcBatch} samples per window` : 'exact',
-      seed, wallSeconds: (performance.now() - t0) / 1000, date: new Date().toISOString() };
+    const summary = {
+      task: 'ppl',
+      model: name,
+      kind: model.kind,
+      backend: model.backend,
+      data: resolve(values.data),
+      windowLength: L,
+      ...s,
+      estimator: lm ? `LLaDA MC ELBO bound, ${mc}×${mcBatch} samples per window` : 'exact',
+      seed,
+      wallSeconds: (performance.now() - t0) / 1000,
+      date: new Date().toISOString(),
+    };
     const out = resolve(values.out ?? join('runs/eval', name, 'ppl'));
     mkdirSync(out, { recursive: true });
     await writeFileAtomic(join(out, 'summary.json'), JSON.stringify(summary, null, 2));
-    console.log(`ppl ${name}: ${s.natsPerToken.toFixed(4)} nats/token, ${s.bitsPerByte.toFixed(4)} bits/byte over ${s.windows} windows of ${L} tokens (${summary.estimator}) → ${out}`);
+    console.log(
+      `ppl ${name}: ${s.natsPerToken.toFixed(4)} nats/token, ${s.bitsPerByte.toFixed(4)} bits/byte over ${s.windows} windows of ${L} tokens (${summary.estimator}) → ${out}`,
+    );
     return 0;
-  } finally { model.dispose(); }
+  } finally {
+    model.dispose();
+  }
 }

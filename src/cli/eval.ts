@@ -26,26 +26,48 @@ import { EvalModel } from './eval-model.js';
 import { evalPpl } from './eval-ppl.js';
 
 /** generated positions per task when --gen-length is not given: room for a function body, a line, an answer */
-const GEN_LENGTH: Record<string, number> = { syntax: 64, humaneval: 128, mbpp: 128, 'humaneval-ts': 128, gsm8k: 128, 'single-line': 16, 'multi-line': 64, 'random-span': 64 };
+const GEN_LENGTH: Record<string, number> = {
+  syntax: 64,
+  humaneval: 128,
+  mbpp: 128,
+  'humaneval-ts': 128,
+  gsm8k: 128,
+  'single-line': 16,
+  'multi-line': 64,
+  'random-span': 64,
+};
 
 export async function evalCommand(argv: string[]): Promise<number> {
   const [task, ...rest] = argv;
   if (task === 'ppl') return evalPpl(rest);
-  if (!task || !(TASKS as readonly string[]).includes(task)) throw new Error(`usage: dllm eval ${[...TASKS, 'ppl'].join('|')} --model NAME|DIR [--limit N] [--out DIR]`);
+  if (!task || !(TASKS as readonly string[]).includes(task))
+    throw new Error(`usage: dllm eval ${[...TASKS, 'ppl'].join('|')} --model NAME|DIR [--limit N] [--out DIR]`);
   const { values } = parseArgs({
-    args: rest, strict: true, allowPositionals: false,
+    args: rest,
+    strict: true,
+    allowPositionals: false,
     options: {
-      model: { type: 'string', default: DEFAULT_MODEL }, limit: { type: 'string' }, out: { type: 'string' }, data: { type: 'string' },
-      split: { type: 'string', default: 'single-line' }, cache: { type: 'string', default: 'none' }, threads: { type: 'string' },
-      backend: { type: 'string' }, 'timeout-ms': { type: 'string', default: '10000' }, 'memory-mb': { type: 'string', default: '1024' }, quiet: { type: 'boolean' },
+      model: { type: 'string', default: DEFAULT_MODEL },
+      limit: { type: 'string' },
+      out: { type: 'string' },
+      data: { type: 'string' },
+      split: { type: 'string', default: 'single-line' },
+      cache: { type: 'string', default: 'none' },
+      threads: { type: 'string' },
+      backend: { type: 'string' },
+      'timeout-ms': { type: 'string', default: '10000' },
+      'memory-mb': { type: 'string', default: '1024' },
+      quiet: { type: 'boolean' },
       'unsafe-no-sandbox': { type: 'boolean' },
       ...flagOptions(DECODE_DEFAULTS),
     },
   });
   const split = values.split as InfillSplit;
-  if (!['single-line', 'multi-line', 'random-span'].includes(split)) throw new Error(`--split must be single-line, multi-line or random-span, got "${values.split}"`);
+  if (!['single-line', 'multi-line', 'random-span'].includes(split))
+    throw new Error(`--split must be single-line, multi-line or random-span, got "${values.split}"`);
   const cache = values.cache as CacheMode;
-  if (!(CACHE_MODES as readonly string[]).includes(cache)) throw new Error(`--cache must be ${CACHE_MODES.join(', ')}, got "${values.cache}"`);
+  if (!(CACHE_MODES as readonly string[]).includes(cache))
+    throw new Error(`--cache must be ${CACHE_MODES.join(', ')}, got "${values.cache}"`);
   const int = (name: string, v: string | undefined, min: number) => {
     const n = Number(v);
     if (!Number.isInteger(n) || n < min) throw new Error(`--${name} must be an integer ≥ ${min}, got "${v}"`);
@@ -55,11 +77,22 @@ export async function evalCommand(argv: string[]): Promise<number> {
   const threads = values.threads === undefined ? 0 : int('threads', values.threads, 1);
   const unsafe = values['unsafe-no-sandbox'] === true;
   // only when set, so the settings of folders made before the flag existed still match
-  const sandbox = { timeoutMs: int('timeout-ms', values['timeout-ms'], 100), memoryMb: int('memory-mb', values['memory-mb'], 64), ...(unsafe ? { unsafeNoSandbox: true } : {}) };
+  const sandbox = {
+    timeoutMs: int('timeout-ms', values['timeout-ms'], 100),
+    memoryMb: int('memory-mb', values['memory-mb'], 64),
+    ...(unsafe ? { unsafeNoSandbox: true } : {}),
+  };
   const flags = flagValues(values as Record<string, unknown>, DECODE_DEFAULTS);
   const key = task === 'humaneval-infilling' ? split : task;
   // the CLI's decoding defaults (threshold, early stop); a middle may end early at EOS
-  const decode = parseDecodeOptions({ decoder: 'threshold', earlyStop: true, ...(task === 'humaneval-infilling' ? { infillMayEnd: true } : {}), genLength: GEN_LENGTH[key], ...(cache === 'block' ? { blockCausal: true } : {}), ...flags });
+  const decode = parseDecodeOptions({
+    decoder: 'threshold',
+    earlyStop: true,
+    ...(task === 'humaneval-infilling' ? { infillMayEnd: true } : {}),
+    genLength: GEN_LENGTH[key],
+    ...(cache === 'block' ? { blockCausal: true } : {}),
+    ...flags,
+  });
   const dataDir = resolve(values.data ?? DEFAULT_DATA_DIR);
   const loaded = loadTask(task as TaskName, dataDir, split);
   const executes = loaded.kind === 'code' && task !== 'syntax';
@@ -73,7 +106,8 @@ export async function evalCommand(argv: string[]): Promise<number> {
   const settingsFile = join(out, 'settings.json');
   if (existsSync(settingsFile)) {
     const old = readFileSync(settingsFile, 'utf8');
-    if (old !== JSON.stringify(settings, null, 2)) throw new Error(`${out} holds results made with other settings; use another --out or delete it`);
+    if (old !== JSON.stringify(settings, null, 2))
+      throw new Error(`${out} holds results made with other settings; use another --out or delete it`);
   } else await writeFileAtomic(settingsFile, JSON.stringify(settings, null, 2));
 
   const samplesFile = join(out, 'samples.jsonl');
@@ -81,20 +115,34 @@ export async function evalCommand(argv: string[]): Promise<number> {
   if (existsSync(samplesFile)) {
     for (const l of readFileSync(samplesFile, 'utf8').split('\n')) {
       if (!l.trim()) continue;
-      try { const r = JSON.parse(l) as Record<string, unknown>; done.set(r['id'] as string, r); } catch { /* a line cut by an interruption: redo that sample */ }
+      try {
+        const r = JSON.parse(l) as Record<string, unknown>;
+        done.set(r['id'] as string, r);
+      } catch {
+        /* a line cut by an interruption: redo that sample */
+      }
     }
   }
   const all = (loaded.samples as Array<CodeSample | MathSample>).slice(0, limit);
   const todo = all.filter((s) => !done.has(s.id));
   const model = await EvalModel.load(dir, name, { backend: parseBackend(values.backend), threads }, cache);
-  const bar = values.quiet ? null : new cliProgress.SingleBar({ format: `${task} ${name} [{bar}] {value}/{total} | pass {pass} | {eta_formatted} left`, stream: process.stderr }, cliProgress.Presets.shades_classic);
+  const bar = values.quiet
+    ? null
+    : new cliProgress.SingleBar(
+        { format: `${task} ${name} [{bar}] {value}/{total} | pass {pass} | {eta_formatted} left`, stream: process.stderr },
+        cliProgress.Presets.shades_classic,
+      );
   bar?.start(all.length, all.length - todo.length, { pass: '–' });
   const t0 = performance.now();
   let passedSoFar = [...done.values()].filter((r) => r['passed']).length;
   try {
     for (const s of todo) {
-      const rec = task === 'syntax' ? await runSyntax(model, s as CodeSample, decode)
-        : loaded.kind === 'code' ? await runCode(model, s as CodeSample, decode, sandbox) : await runMath(model, s as MathSample, decode);
+      const rec =
+        task === 'syntax'
+          ? await runSyntax(model, s as CodeSample, decode)
+          : loaded.kind === 'code'
+            ? await runCode(model, s as CodeSample, decode, sandbox)
+            : await runMath(model, s as MathSample, decode);
       appendFileSync(samplesFile, JSON.stringify(rec) + '\n');
       done.set(s.id, rec);
       if (rec['passed']) passedSoFar++;
@@ -105,18 +153,31 @@ export async function evalCommand(argv: string[]): Promise<number> {
     model.dispose();
   }
   const recs = all.map((s) => done.get(s.id)!);
-  const n = recs.length, c = recs.filter((r) => r['passed']).length;
+  const n = recs.length,
+    c = recs.filter((r) => r['passed']).length;
   const sum = (f: string) => recs.reduce((a, r) => a + (r[f] as number), 0);
   const summary = {
-    ...settings, kind: model.kind, backend: model.backend, samples: n, passed: c, metric: task === 'syntax' ? 'parses' : loaded.kind === 'code' ? 'pass@1' : 'exact match',
+    ...settings,
+    kind: model.kind,
+    backend: model.backend,
+    samples: n,
+    passed: c,
+    metric: task === 'syntax' ? 'parses' : loaded.kind === 'code' ? 'pass@1' : 'exact match',
     pass1: n ? c / n : 0, // one greedy sample per problem: pass@1 is the pass rate
-    generatedTokens: sum('tokens'), nfe: sum('nfe'), tokensPerForward: sum('nfe') ? sum('tokens') / sum('nfe') : 0,
-    tokensPerSecond: sum('ms') ? (sum('tokens') * 1000) / sum('ms') : 0, truncatedPrompts: recs.filter((r) => r['truncatedPrompt']).length,
-    isolation: executes ? (unsafe ? unsafeIsolation() : isolation()) : null, wallSeconds: (performance.now() - t0) / 1000, date: new Date().toISOString(),
+    generatedTokens: sum('tokens'),
+    nfe: sum('nfe'),
+    tokensPerForward: sum('nfe') ? sum('tokens') / sum('nfe') : 0,
+    tokensPerSecond: sum('ms') ? (sum('tokens') * 1000) / sum('ms') : 0,
+    truncatedPrompts: recs.filter((r) => r['truncatedPrompt']).length,
+    isolation: executes ? (unsafe ? unsafeIsolation() : isolation()) : null,
+    wallSeconds: (performance.now() - t0) / 1000,
+    date: new Date().toISOString(),
   };
   await writeFileAtomic(join(out, 'summary.json'), JSON.stringify(summary, null, 2));
-  console.log(`${task}${settings.split ? ` (${split})` : ''} ${name}: ${summary.metric} ${(100 * summary.pass1).toFixed(1)} % (${c}/${n}), ` +
-    `${summary.tokensPerSecond.toFixed(1)} tok/s, TPF ${summary.tokensPerForward.toFixed(2)} → ${out}`);
+  console.log(
+    `${task}${settings.split ? ` (${split})` : ''} ${name}: ${summary.metric} ${(100 * summary.pass1).toFixed(1)} % (${c}/${n}), ` +
+      `${summary.tokensPerSecond.toFixed(1)} tok/s, TPF ${summary.tokensPerForward.toFixed(2)} → ${out}`,
+  );
   if (executes && unsafe) console.error(UNSAFE_WARNING);
   return 0;
 }
@@ -127,8 +188,19 @@ async function runCode(model: EvalModel, s: CodeSample, o: DecodeOptions, sandbo
   const c = await model.complete(s.prompt, infill ? s.suffix! : null, o, s.stop);
   const completion = infill ? cutMiddle(s, c.text) : truncate(c.text, s.stop);
   const [run] = await checkAll([{ sample: s, completion }], sandbox, 1);
-  return { id: s.id, passed: run!.status === 'passed', status: run!.status, completion, raw: c.text, tokens: c.tokens, nfe: c.nfe, ms: Math.round(c.ms),
-    promptTokens: c.promptTokens, truncatedPrompt: c.truncatedPrompt, stderr: run!.status === 'passed' ? '' : run!.stderr.slice(-300) };
+  return {
+    id: s.id,
+    passed: run!.status === 'passed',
+    status: run!.status,
+    completion,
+    raw: c.text,
+    tokens: c.tokens,
+    nfe: c.nfe,
+    ms: Math.round(c.ms),
+    promptTokens: c.promptTokens,
+    truncatedPrompt: c.truncatedPrompt,
+    stderr: run!.status === 'passed' ? '' : run!.stderr.slice(-300),
+  };
 }
 
 /** syntax: the completion, cut at EOS (the decoder's) or at the end of the function (HumanEval's stop strings), parses with the prompt */
@@ -136,13 +208,34 @@ async function runSyntax(model: EvalModel, s: CodeSample, o: DecodeOptions): Pro
   const c = await model.complete(s.prompt, null, o, s.stop);
   const completion = truncate(c.text, s.stop);
   const [p] = await parsePython([s.prompt + completion]);
-  return { id: s.id, passed: p!.ok, status: p!.ok ? 'parses' : 'syntax-error', error: p!.error ?? '', completion, tokens: c.tokens, nfe: c.nfe, ms: Math.round(c.ms),
-    promptTokens: c.promptTokens, truncatedPrompt: c.truncatedPrompt };
+  return {
+    id: s.id,
+    passed: p!.ok,
+    status: p!.ok ? 'parses' : 'syntax-error',
+    error: p!.error ?? '',
+    completion,
+    tokens: c.tokens,
+    nfe: c.nfe,
+    ms: Math.round(c.ms),
+    promptTokens: c.promptTokens,
+    truncatedPrompt: c.truncatedPrompt,
+  };
 }
 
 async function runMath(model: EvalModel, s: MathSample, o: DecodeOptions): Promise<Record<string, unknown>> {
   const c = await model.complete(s.prompt, null, o, s.stop);
-  const text = truncate(c.text, s.stop), got = extractAnswer(text);
-  return { id: s.id, passed: got === s.answer, answer: s.answer, extracted: got, completion: text, tokens: c.tokens, nfe: c.nfe, ms: Math.round(c.ms),
-    promptTokens: c.promptTokens, truncatedPrompt: c.truncatedPrompt };
+  const text = truncate(c.text, s.stop),
+    got = extractAnswer(text);
+  return {
+    id: s.id,
+    passed: got === s.answer,
+    answer: s.answer,
+    extracted: got,
+    completion: text,
+    tokens: c.tokens,
+    nfe: c.nfe,
+    ms: Math.round(c.ms),
+    promptTokens: c.promptTokens,
+    truncatedPrompt: c.truncatedPrompt,
+  };
 }

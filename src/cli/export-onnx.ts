@@ -16,25 +16,37 @@ const IO = {
     attn_bias: 'float32 (B, 1, R, Tk): 0 where a query may attend to a key, -1e9 where not (mask and key padding)',
     query_valid: 'float32 (B, 1, R, 1): 0 for a query that sees no key (its attention output is zero), else 1',
     logit_rows: 'int64 (Nr): rows of the flattened (B·R) to return logits for',
-    'past_key_before.l / past_value_before.l': 'float32 (B, P0, Hkv, D): cached post-RoPE keys/values of the rows before the computed ones (P0 may be 0)',
+    'past_key_before.l / past_value_before.l':
+      'float32 (B, P0, Hkv, D): cached post-RoPE keys/values of the rows before the computed ones (P0 may be 0)',
     'past_key_after.l / past_value_after.l': 'float32 (B, P1, Hkv, D): those after them; P0 + R + P1 = Tk',
   },
   outputs: { logits: 'float32 (Nr, V)', 'present_key.l / present_value.l': 'float32 (B, R, Hkv, D): keys/values of the computed rows' },
 };
 
 export async function exportOnnx(argv: string[]): Promise<number> {
-  const { values } = parseArgs({ args: argv, strict: true, options: { model: { type: 'string' }, out: { type: 'string' }, dtype: { type: 'string', default: 'f32' } } });
+  const { values } = parseArgs({
+    args: argv,
+    strict: true,
+    options: { model: { type: 'string' }, out: { type: 'string' }, dtype: { type: 'string', default: 'f32' } },
+  });
   if (!values.model || !values.out) throw new Error('usage: dllm export-onnx --model NAME|DIR --out DIR [--dtype f32|q8]');
   const dtype = values.dtype as 'f32' | 'q8';
   if (dtype !== 'f32' && dtype !== 'q8') throw new Error(`--dtype must be f32 or q8, got "${values.dtype}"`);
-  const dir = resolveModel(values.model), out = resolve(values.out);
+  const dir = resolveModel(values.model),
+    out = resolve(values.out);
   const t0 = performance.now();
   const { config, weights } = await loadF32Weights(dir);
   const w = writeOnnxDir(out, config, weights, { dtype });
-  for (const f of ['config.json', 'tokenizer.json', 'tokenizer_config.json', 'generation_config.json']) if (existsSync(join(dir, f))) copyFileSync(join(dir, f), join(out, f));
-  writeFileSync(join(out, 'onnx-io.json'), JSON.stringify({ producer: 'dllm', arch: config.arch, dtype, opset: 17, domains: ['', 'com.microsoft'], ...IO }, null, 2) + '\n');
+  for (const f of ['config.json', 'tokenizer.json', 'tokenizer_config.json', 'generation_config.json'])
+    if (existsSync(join(dir, f))) copyFileSync(join(dir, f), join(out, f));
+  writeFileSync(
+    join(out, 'onnx-io.json'),
+    JSON.stringify({ producer: 'dllm', arch: config.arch, dtype, opset: 17, domains: ['', 'com.microsoft'], ...IO }, null, 2) + '\n',
+  );
   const s = await ortSession(w.model, 1); // the file loads: a broken export fails here, not at the user's
   await s.release();
-  console.log(`${w.model} + ${(w.dataBytes / 1e6).toFixed(1)} MB of ${dtype} weights (${((performance.now() - t0) / 1000).toFixed(1)} s); inputs/outputs in onnx-io.json`);
+  console.log(
+    `${w.model} + ${(w.dataBytes / 1e6).toFixed(1)} MB of ${dtype} weights (${((performance.now() - t0) / 1000).toFixed(1)} s); inputs/outputs in onnx-io.json`,
+  );
   return 0;
 }

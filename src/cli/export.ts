@@ -12,12 +12,20 @@ import { exportGguf } from './export-gguf.js';
 import { trainingRecord } from './training-record.js';
 
 export async function exportModel(argv: string[]): Promise<number> {
-  const { values } = parseArgs({ args: argv, strict: true, options: {
-    checkpoint: { type: 'string' }, out: { type: 'string' }, dtype: { type: 'string', default: 'f16' },
-    format: { type: 'string', default: 'safetensors' },
-  } });
+  const { values } = parseArgs({
+    args: argv,
+    strict: true,
+    options: {
+      checkpoint: { type: 'string' },
+      out: { type: 'string' },
+      dtype: { type: 'string', default: 'f16' },
+      format: { type: 'string', default: 'safetensors' },
+    },
+  });
   if (!values.checkpoint || !values.out) {
-    throw new Error('usage: dllm export --checkpoint DIR --out DIR [--dtype f16|bf16|f32] | --out FILE.gguf --format gguf [--dtype f16|f32]');
+    throw new Error(
+      'usage: dllm export --checkpoint DIR --out DIR [--dtype f16|bf16|f32] | --out FILE.gguf --format gguf [--dtype f16|f32]',
+    );
   }
   const dtype = values.dtype!;
   if (values.format === 'gguf') {
@@ -28,7 +36,8 @@ export async function exportModel(argv: string[]): Promise<number> {
   }
   if (values.format !== 'safetensors') throw new Error(`--format must be safetensors or gguf, got "${values.format}"`);
   if (!['f16', 'bf16', 'f32'].includes(dtype)) throw new Error(`--dtype must be f16, bf16 or f32, got "${dtype}"`);
-  const src = values.checkpoint, tmp = `${values.out}.tmp`;
+  const src = values.checkpoint,
+    tmp = `${values.out}.tmp`;
   for (const f of ['config.json', 'model.safetensors', 'tokenizer.json']) {
     if (!(await fileExists(join(src, f)))) throw new Error(`${src}: ${f} is missing; is this a checkpoint folder?`);
   }
@@ -39,9 +48,13 @@ export async function exportModel(argv: string[]): Promise<number> {
   for (const [name, info] of header.tensors) {
     if (info.dtype !== 'F32') throw new Error(`${name}: checkpoint tensors are F32, found ${info.dtype}`);
     const x = readTensor(bytes, header, name) as Float32Array;
-    if (dtype === 'f32') { tensors.push({ name, dtype: 'F32', shape: info.shape, data: x }); continue; }
+    if (dtype === 'f32') {
+      tensors.push({ name, dtype: 'F32', shape: info.shape, data: x });
+      continue;
+    }
     const h = new Uint16Array(x.length);
-    if (dtype === 'f16') k.f32ToF16(h, x, x.length); else k.f32ToBf16(h, x, x.length);
+    if (dtype === 'f16') k.f32ToF16(h, x, x.length);
+    else k.f32ToBf16(h, x, x.length);
     tensors.push({ name, dtype: dtype === 'f16' ? 'F16' : 'BF16', shape: info.shape, data: h });
   }
   await rm(tmp, { recursive: true, force: true });

@@ -29,7 +29,13 @@ export function flagValues(values: Record<string, unknown>, defaults: object): R
 
 /** `--help` text: a usage line, then one line per flag of `defaults` with its default value */
 export function flagHelp(usage: string, defaults: object, extra: ReadonlyArray<[string, string]> = []): string {
-  const rows: Array<[string, string]> = [...extra, ...Object.entries(defaults).map(([k, v]): [string, string] => [`--${kebab(k)} ${typeof v === 'boolean' ? 'true|false' : 'X'}`, `default ${JSON.stringify(v)}`])];
+  const rows: Array<[string, string]> = [
+    ...extra,
+    ...Object.entries(defaults).map(([k, v]): [string, string] => [
+      `--${kebab(k)} ${typeof v === 'boolean' ? 'true|false' : 'X'}`,
+      `default ${JSON.stringify(v)}`,
+    ]),
+  ];
   const w = Math.max(...rows.map((r) => r[0].length));
   return `${usage}\n\n${rows.map(([f, d]) => `  ${f.padEnd(w)}  ${d}`).join('\n')}`;
 }

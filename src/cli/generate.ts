@@ -18,21 +18,40 @@ export { DEFAULT_MODEL, resolveModel } from '../platform/node-generator.js';
 
 function readJson(file: string): Record<string, unknown> {
   let v: unknown;
-  try { v = JSON.parse(readFileSync(file, 'utf8')); } catch (e) { throw new Error(`--json-schema ${file}: ${(e as Error).message}`); }
+  try {
+    v = JSON.parse(readFileSync(file, 'utf8'));
+  } catch (e) {
+    throw new Error(`--json-schema ${file}: ${(e as Error).message}`);
+  }
   if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new Error(`--json-schema ${file}: a JSON Schema is an object`);
   return v as Record<string, unknown>;
 }
 
 function generateHelp(isInfill: boolean): string {
-  const usage = isInfill ? 'usage: dllm infill --prefix TEXT --suffix TEXT [--model NAME|DIR] [decoder flags]\n  fills the gap between prefix and suffix (a diffusion model)'
+  const usage = isInfill
+    ? 'usage: dllm infill --prefix TEXT --suffix TEXT [--model NAME|DIR] [decoder flags]\n  fills the gap between prefix and suffix (a diffusion model)'
     : 'usage: dllm generate [PROMPT] [--model NAME|DIR] [decoder flags]\n  continues PROMPT; prints tokens/s, tokens per forward (TPF) and forward evaluations (NFE)';
-  return flagHelp(usage, DECODE_DEFAULTS, [
-    ['--model NAME|DIR', `a model in models/ or a folder (default ${DEFAULT_MODEL})`], ['--backend auto|ort|wasm|ref', 'compute backend (default auto)'],
-    ['--dtype f32|f16|q8', 'weight storage (default f32)'], ['--block-length auto', 'the block length `dllm bench --roofline` found fastest here'], ['--cache MODE', `${CACHE_HELP} (default none)`],
-    ['--threads N', '0 = all cores'], ['--prompt-ids 1,2,3', 'the prompt as token ids'], ['--json-schema FILE', 'answer as JSON following this schema (pinned on the canvas)'], ['--json', 'print one JSON line'], ['--show-steps', 'draw the canvas at every step'],
-    ...(isInfill ? [['--prefix TEXT', 'the code before the gap'], ['--suffix TEXT', 'the code after it (required)']] as Array<[string, string]> : []),
-    ['(defaults)', 'TEXT_DEFAULTS: decoder threshold, earlyStop true; below, the sampler\'s own'],
-  ]) + `\n\ndecoders (--decoder NAME):\n${decoderHelp()}`;
+  return (
+    flagHelp(usage, DECODE_DEFAULTS, [
+      ['--model NAME|DIR', `a model in models/ or a folder (default ${DEFAULT_MODEL})`],
+      ['--backend auto|ort|wasm|ref', 'compute backend (default auto)'],
+      ['--dtype f32|f16|q8', 'weight storage (default f32)'],
+      ['--block-length auto', 'the block length `dllm bench --roofline` found fastest here'],
+      ['--cache MODE', `${CACHE_HELP} (default none)`],
+      ['--threads N', '0 = all cores'],
+      ['--prompt-ids 1,2,3', 'the prompt as token ids'],
+      ['--json-schema FILE', 'answer as JSON following this schema (pinned on the canvas)'],
+      ['--json', 'print one JSON line'],
+      ['--show-steps', 'draw the canvas at every step'],
+      ...(isInfill
+        ? ([
+            ['--prefix TEXT', 'the code before the gap'],
+            ['--suffix TEXT', 'the code after it (required)'],
+          ] as Array<[string, string]>)
+        : []),
+      ['(defaults)', "TEXT_DEFAULTS: decoder threshold, earlyStop true; below, the sampler's own"],
+    ]) + `\n\ndecoders (--decoder NAME):\n${decoderHelp()}`
+  );
 }
 
 export async function infill(argv: string[]): Promise<number> {
@@ -41,61 +60,115 @@ export async function infill(argv: string[]): Promise<number> {
 
 export async function generate(argv: string[], isInfill = false): Promise<number> {
   const options: Record<string, { type: 'string' | 'boolean'; default?: string }> = {
-    model: { type: 'string', default: DEFAULT_MODEL }, 'prompt-ids': { type: 'string' }, cache: { type: 'string' },
-    dtype: { type: 'string' }, threads: { type: 'string' }, json: { type: 'boolean' }, 'show-steps': { type: 'boolean' },
-    backend: { type: 'string' }, 'json-schema': { type: 'string' },
+    model: { type: 'string', default: DEFAULT_MODEL },
+    'prompt-ids': { type: 'string' },
+    cache: { type: 'string' },
+    dtype: { type: 'string' },
+    threads: { type: 'string' },
+    json: { type: 'boolean' },
+    'show-steps': { type: 'boolean' },
+    backend: { type: 'string' },
+    'json-schema': { type: 'string' },
   };
   Object.assign(options, flagOptions(DECODE_DEFAULTS));
-  if (isInfill) { options['prefix'] = { type: 'string', default: '' }; options['suffix'] = { type: 'string' }; }
+  if (isInfill) {
+    options['prefix'] = { type: 'string', default: '' };
+    options['suffix'] = { type: 'string' };
+  }
   options['help'] = { type: 'boolean' };
   const { values, positionals } = parseArgs({ args: argv, allowPositionals: !isInfill, strict: true, options });
-  if (values['help']) { console.log(generateHelp(isInfill)); return 0; }
+  if (values['help']) {
+    console.log(generateHelp(isInfill));
+    return 0;
+  }
   if (positionals.length > 1) throw new Error('give the prompt as one argument (quote it)');
-  if (isInfill && values['suffix'] === undefined) throw new Error('dllm infill needs --suffix TEXT (the code after the gap); for a plain continuation use `dllm generate`');
+  if (isInfill && values['suffix'] === undefined)
+    throw new Error('dllm infill needs --suffix TEXT (the code after the gap); for a plain continuation use `dllm generate`');
   // --block-length auto: the block length with the most expected tokens/s on this machine (dllm bench --roofline)
   const autoBlock = values['block-length'] === 'auto';
   if (autoBlock) delete values['block-length'];
   const flags = flagValues(values as Record<string, unknown>, DECODE_DEFAULTS);
   const { genLength, ...decodeFlags } = flags as { genLength?: number };
   const cacheFlag = values['cache'] === undefined ? 'none' : String(values['cache']);
-  if (!(CACHE_MODES as readonly string[]).includes(cacheFlag)) throw new Error(`--cache must be ${CACHE_MODES.join(', ')}, got "${cacheFlag}"`);
+  if (!(CACHE_MODES as readonly string[]).includes(cacheFlag))
+    throw new Error(`--cache must be ${CACHE_MODES.join(', ')}, got "${cacheFlag}"`);
   const threadsFlag = values['threads'] === undefined ? 0 : Number(values['threads']);
   if (!Number.isInteger(threadsFlag) || threadsFlag < 0) throw new Error(`--threads must be a non-negative integer`);
   const backend = parseBackend(values['backend'] as string | undefined);
-  const lm = await loadModel(String(values['model']), { backend, dtype: parseDtype(values['dtype'] as string | undefined), threads: threadsFlag, cache: cacheFlag as CacheMode });
+  const lm = await loadModel(String(values['model']), {
+    backend,
+    dtype: parseDtype(values['dtype'] as string | undefined),
+    threads: threadsFlag,
+    cache: cacheFlag as CacheMode,
+  });
   try {
     // the text options: TEXT_DEFAULTS (threshold decoding, early stop), then the flags; checked before loading work
     const schemaFile = values['json-schema'] as string | undefined;
     const jsonSchema = schemaFile === undefined ? undefined : readJson(schemaFile);
-    const opts: TextOptions = { ...decodeFlags, ...(genLength !== undefined ? { maxTokens: genLength } : {}), ...(jsonSchema ? { jsonSchema } : {}) };
+    const opts: TextOptions = {
+      ...decodeFlags,
+      ...(genLength !== undefined ? { maxTokens: genLength } : {}),
+      ...(jsonSchema ? { jsonSchema } : {}),
+    };
     if (autoBlock && lm.kind === 'diffusion') {
-      const auto = autoBlockLength(modelName(resolveModel(String(values['model']))), lm.backend, threadsFlag, genLength ?? TEXT_DEFAULTS.maxTokens);
+      const auto = autoBlockLength(
+        modelName(resolveModel(String(values['model']))),
+        lm.backend,
+        threadsFlag,
+        genLength ?? TEXT_DEFAULTS.maxTokens,
+      );
       if (auto.blockLength !== null) opts.blockLength = auto.blockLength;
-      console.error(auto.blockLength !== null ? `[--block-length auto → ${auto.blockLength}: ${auto.why}]` : `[--block-length auto: ${auto.why}; using the default]`);
+      console.error(
+        auto.blockLength !== null
+          ? `[--block-length auto → ${auto.blockLength}: ${auto.why}]`
+          : `[--block-length auto: ${auto.why}; using the default]`,
+      );
     }
     lm.options(opts, isInfill);
-    if (isInfill && lm.kind === 'causal' && !lm.infills) throw new Error('infill needs a diffusion model (a causal model without FIM tokens cannot see the suffix)');
-    const tok = lm.tokenizer, mask = tok.specials.mask ?? -1;
-    const prompt = values['prompt-ids'] ? parseIds(String(values['prompt-ids']), '--prompt-ids') : isInfill ? String(values['prefix']) : positionals[0] ?? '';
+    if (isInfill && lm.kind === 'causal' && !lm.infills)
+      throw new Error('infill needs a diffusion model (a causal model without FIM tokens cannot see the suffix)');
+    const tok = lm.tokenizer,
+      mask = tok.specials.mask ?? -1;
+    const prompt = values['prompt-ids']
+      ? parseIds(String(values['prompt-ids']), '--prompt-ids')
+      : isInfill
+        ? String(values['prefix'])
+        : (positionals[0] ?? '');
     const gen = lm.stream(prompt, opts, isInfill ? String(values['suffix']) : null);
     const view = values['show-steps'] ? new CanvasView(process.stdout, tok, mask) : null;
     let shown = '';
     let r: IteratorResult<TextStep, Completion>;
     while (!(r = await gen.next()).done) {
-      if (view) { view.render(r.value.raw); continue; }
+      if (view) {
+        view.render(r.value.raw);
+        continue;
+      }
       if (values['json']) continue;
       const text = r.value.text;
-      if (text.length > shown.length && text.startsWith(shown)) { process.stdout.write(text.slice(shown.length)); shown = text; }
+      if (text.length > shown.length && text.startsWith(shown)) {
+        process.stdout.write(text.slice(shown.length));
+        shown = text;
+      }
     }
     const res = r.value;
     const tokensPerSecond = +(res.ids.length / (res.timings.totalMs / 1000)).toFixed(2);
-    const stats = { text: res.text, backend: lm.backend, ids: Array.from(res.ids), finishReason: res.finishReason, nfe: res.nfe, tokensPerForward: +res.tokensPerForward.toFixed(3),
-      elapsedMs: Math.round(res.timings.totalMs), tokensPerSecond };
+    const stats = {
+      text: res.text,
+      backend: lm.backend,
+      ids: Array.from(res.ids),
+      finishReason: res.finishReason,
+      nfe: res.nfe,
+      tokensPerForward: +res.tokensPerForward.toFixed(3),
+      elapsedMs: Math.round(res.timings.totalMs),
+      tokensPerSecond,
+    };
     if (values['json']) console.log(JSON.stringify(stats));
     else {
       if (!view && res.text.startsWith(shown)) process.stdout.write(res.text.slice(shown.length));
       if (!view) process.stdout.write('\n');
-      console.error(`[${res.ids.length} tokens · ${stats.tokensPerSecond} tok/s · TPF ${stats.tokensPerForward} · NFE ${res.nfe} · ${stats.elapsedMs} ms · ${res.finishReason} · ${lm.backend}]`);
+      console.error(
+        `[${res.ids.length} tokens · ${stats.tokensPerSecond} tok/s · TPF ${stats.tokensPerForward} · NFE ${res.nfe} · ${stats.elapsedMs} ms · ${res.finishReason} · ${lm.backend}]`,
+      );
     }
     return 0;
   } finally {

@@ -81,7 +81,8 @@ const commands: Record<string, Command> = {
     const [sub, ...rest] = argv;
     if (sub === 'corpus') return dataCorpus(rest);
     if (sub === 'sft') return dataSft(rest);
-    if (sub !== 'build') throw new Error('usage: dllm data build --input DIR --ext .py --out DIR | dllm data corpus --out DIR | dllm data sft --data DIR');
+    if (sub !== 'build')
+      throw new Error('usage: dllm data build --input DIR --ext .py --out DIR | dllm data corpus --out DIR | dllm data sft --data DIR');
     return dataBuild(rest);
   },
   train,
@@ -92,13 +93,16 @@ const commands: Record<string, Command> = {
   pull,
   async kernels(argv) {
     const { values } = parseArgs({
-      args: argv, strict: true,
+      args: argv,
+      strict: true,
       options: { backend: { type: 'string', default: 'auto' }, threads: { type: 'string' } },
     });
     const backend = values.backend;
-    if (backend !== 'auto' && backend !== 'wasm' && backend !== 'ref') throw new Error(`--backend must be auto, wasm or ref, got "${backend}"`);
+    if (backend !== 'auto' && backend !== 'wasm' && backend !== 'ref')
+      throw new Error(`--backend must be auto, wasm or ref, got "${backend}"`);
     const threads = values.threads === undefined ? undefined : Number(values.threads);
-    if (threads !== undefined && !(Number.isInteger(threads) && threads >= 1)) throw new Error(`--threads must be a positive integer, got "${values.threads}"`);
+    if (threads !== undefined && !(Number.isInteger(threads) && threads >= 1))
+      throw new Error(`--threads must be a positive integer, got "${values.threads}"`);
     const k = await createKernels(threads === undefined ? { backend } : { backend, threads });
     console.log(`backend: ${k.name}\nthreads: ${k.threads}`);
     k.dispose();
@@ -111,10 +115,19 @@ const MODEL_COMMANDS = new Set(['generate', 'infill', 'chat', 'serve', 'eval', '
 
 export async function run(argv: string[]): Promise<number> {
   const [name, ...rest] = argv;
-  if (name === undefined || name === '--help' || name === '-h' || name === 'help') { console.log(USAGE); return name ? 0 : 1; }
-  if (name === '--version' || name === '-v') { console.log(VERSION); return 0; }
+  if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
+    console.log(USAGE);
+    return name ? 0 : 1;
+  }
+  if (name === '--version' || name === '-v') {
+    console.log(VERSION);
+    return 0;
+  }
   const cmd = commands[name];
-  if (!cmd) { console.error(`dllm: unknown command "${name}"\n\n${USAGE}`); return 1; }
+  if (!cmd) {
+    console.error(`dllm: unknown command "${name}"\n\n${USAGE}`);
+    return 1;
+  }
   try {
     if (MODEL_COMMANDS.has(name) && !rest.includes('--help')) await pullNamedModels(rest);
     return await cmd(rest);

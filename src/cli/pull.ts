@@ -19,12 +19,22 @@ function barOptions(quiet: boolean): Pick<PullOptions, 'onPlan' | 'onProgress' |
       const total = todo.reduce((s, f) => s + f.size, 0);
       if (!todo.length) return;
       console.error(`pull: ${todo.length} of ${files.length} files to download, ${mb(total)} MB`);
-      bar = new cliProgress.SingleBar({ format: 'pull [{bar}] {percentage}% | {mb}/{totalMb} MB | {eta_formatted} left | {file}', stream: process.stderr, hideCursor: true }, cliProgress.Presets.shades_classic);
+      bar = new cliProgress.SingleBar(
+        {
+          format: 'pull [{bar}] {percentage}% | {mb}/{totalMb} MB | {eta_formatted} left | {file}',
+          stream: process.stderr,
+          hideCursor: true,
+        },
+        cliProgress.Presets.shades_classic,
+      );
       bar.start(total, 0, { mb: '0.0', totalMb: mb(total), file: '' });
     },
     onProgress(p) {
       bar?.update(p.bytes, { mb: mb(p.bytes), file: p.file });
-      if (p.bytes >= p.total) { bar?.stop(); bar = null; }
+      if (p.bytes >= p.total) {
+        bar?.stop();
+        bar = null;
+      }
     },
     // under a live bar a note takes the file's place on it; in a log (no TTY: no bar drawn) it is a line
     onNote(m) {
@@ -36,7 +46,9 @@ function barOptions(quiet: boolean): Pick<PullOptions, 'onPlan' | 'onProgress' |
 
 export async function pull(argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
-    args: argv, strict: true, allowPositionals: true,
+    args: argv,
+    strict: true,
+    allowPositionals: true,
     options: { revision: { type: 'string' }, quiet: { type: 'boolean' }, help: { type: 'boolean' } },
   });
   if (values.help || positionals.length !== 1) {
@@ -47,8 +59,12 @@ export async function pull(argv: string[]): Promise<number> {
   if (!isHubId(id)) throw new Error(`"${id}" is not a hub id (ORG/NAME, e.g. GSAI-ML/LLaDA-8B-Instruct)`);
   const r = await pullModel(id, { ...(values.revision ? { revision: values.revision } : {}), ...barOptions(!!values.quiet) });
   const fetched = r.files.filter((f) => !f.cached).length;
-  const what = r.files.length === 0 ? 'in the cache (HF_HUB_OFFLINE: not checked with the Hub)'
-    : fetched === 0 ? `up to date, ${r.files.length} files` : `${fetched} of ${r.files.length} files downloaded, ${(r.downloadedBytes / MB).toFixed(1)} MB`;
+  const what =
+    r.files.length === 0
+      ? 'in the cache (HF_HUB_OFFLINE: not checked with the Hub)'
+      : fetched === 0
+        ? `up to date, ${r.files.length} files`
+        : `${fetched} of ${r.files.length} files downloaded, ${(r.downloadedBytes / MB).toFixed(1)} MB`;
   console.error(`pull: ${id}@${r.commit.slice(0, 12)} ${what}`);
   console.log(r.dir); // stdout: the folder, for scripts (`dllm generate --model "$(dllm pull ORG/NAME)"`)
   return 0;
@@ -62,7 +78,8 @@ const MODEL_FLAGS = new Set(['--model', '--twin']);
 export async function pullNamedModels(argv: readonly string[]): Promise<void> {
   const ids = new Set<string>();
   for (let i = 0; i < argv.length; i++) {
-    const a = argv[i]!, eq = a.indexOf('=');
+    const a = argv[i]!,
+      eq = a.indexOf('=');
     const [flag, value] = eq > 0 ? [a.slice(0, eq), a.slice(eq + 1)] : [a, argv[i + 1]];
     if (MODEL_FLAGS.has(flag) && value !== undefined && isHubId(value) && !existsSync(value)) ids.add(value);
   }

@@ -21,10 +21,24 @@ export const ROOFLINE_ROWS = [1, 2, 4, 8, 16, 32, 64] as const;
 /** block lengths whose TPF is measured (the rows of a dual-cache step = the block length) */
 export const BLOCK_CHOICES = [4, 8, 16, 32, 64] as const;
 
-export interface RooflinePoint { rows: number; ms: number; msPerRow: number; }
-export interface BlockChoice { blockLength: number; tpf: number; stepMs: number; expectedTokensPerSecond: number; measuredTokensPerSecond: number; }
+export interface RooflinePoint {
+  rows: number;
+  ms: number;
+  msPerRow: number;
+}
+export interface BlockChoice {
+  blockLength: number;
+  tpf: number;
+  stepMs: number;
+  expectedTokensPerSecond: number;
+  measuredTokensPerSecond: number;
+}
 export interface Roofline {
-  model: string; backend: string; threads: number; context: number; date: string;
+  model: string;
+  backend: string;
+  threads: number;
+  context: number;
+  date: string;
   points: RooflinePoint[];
   /** rows at which the step stops being weight-bound: ms(1) · b_max / ms(b_max) */
   ridge: number;
@@ -37,16 +51,20 @@ const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1]!;
 
 /** ms of one forward computing `rows` rows at positions [context, context + rows) over a filled cache of `context` rows */
 export async function measureRows(model: ForwardModel, context: number, rowsList: readonly number[], runs = 7): Promise<RooflinePoint[]> {
-  const maxRows = Math.max(...rowsList), V = model.config.vocabSize;
-  if (context + maxRows > model.config.maxPositions) throw new Error(`roofline: context ${context} + ${maxRows} rows exceed the model's ${model.config.maxPositions} positions`);
+  const maxRows = Math.max(...rowsList),
+    V = model.config.vocabSize;
+  if (context + maxRows > model.config.maxPositions)
+    throw new Error(`roofline: context ${context} + ${maxRows} rows exceed the model's ${model.config.maxPositions} positions`);
   const cache = model.createCache(1, context + maxRows);
   try {
     const ids = (n: number, salt: number) => Int32Array.from({ length: n }, (_, i) => (i * 7919 + salt) % Math.min(V, 4096));
     await model.forward({ tokens: ids(context, 1), B: 1, T: context, cache, rowStart: 0 }); // the cached past
     const points: RooflinePoint[] = [];
     for (const rows of rowsList) {
-      const tokens = ids(rows, rows), times: number[] = [];
-      for (let r = -2; r < runs; r++) { // two warm-ups: ORT plans a new shape on its first run
+      const tokens = ids(rows, rows),
+        times: number[] = [];
+      for (let r = -2; r < runs; r++) {
+        // two warm-ups: ORT plans a new shape on its first run
         const t0 = performance.now();
         await model.forward({ tokens, B: 1, T: rows, cache, rowStart: context, logitRows: Int32Array.from({ length: rows }, (_, i) => i) });
         if (r >= 0) times.push(performance.now() - t0);
@@ -55,12 +73,15 @@ export async function measureRows(model: ForwardModel, context: number, rowsList
       points.push({ rows, ms, msPerRow: ms / rows });
     }
     return points;
-  } finally { model.freeCache(cache); }
+  } finally {
+    model.freeCache(cache);
+  }
 }
 
 /** the ridge of t(b) ≈ max(t(1), b · t(b_max) / b_max): where the compute line crosses the one-row floor */
 export function ridgeOf(points: readonly RooflinePoint[]): number {
-  const one = points.find((p) => p.rows === 1), top = points.reduce((a, b) => (b.rows > a.rows ? b : a));
+  const one = points.find((p) => p.rows === 1),
+    top = points.reduce((a, b) => (b.rows > a.rows ? b : a));
   if (!one || top.rows === 1) throw new Error('roofline: need the 1-row point and a larger one');
   return (one.ms * top.rows) / top.ms;
 }
@@ -70,7 +91,11 @@ export function stepMsAt(points: readonly RooflinePoint[], rows: number): number
   const p = [...points].sort((a, b) => a.rows - b.rows);
   if (rows <= p[0]!.rows) return p[0]!.ms;
   for (let i = 1; i < p.length; i++) {
-    if (rows <= p[i]!.rows) { const a = p[i - 1]!, b = p[i]!; return a.ms + ((rows - a.rows) / (b.rows - a.rows)) * (b.ms - a.ms); }
+    if (rows <= p[i]!.rows) {
+      const a = p[i - 1]!,
+        b = p[i]!;
+      return a.ms + ((rows - a.rows) / (b.rows - a.rows)) * (b.ms - a.ms);
+    }
   }
   return p[p.length - 1]!.ms * (rows / p[p.length - 1]!.rows);
 }
@@ -91,21 +116,44 @@ export function rooflineFile(model: string, backend: string, threads: number): s
 }
 
 /** `--block-length auto`: the measured best that divides genLength, or null (with the reason) when none is saved */
-export function autoBlockLength(model: string, backend: string, threads: number, genLength: number): { blockLength: number | null; why: string } {
+export function autoBlockLength(
+  model: string,
+  backend: string,
+  threads: number,
+  genLength: number,
+): { blockLength: number | null; why: string } {
   const file = rooflineFile(model, backend, threads);
   let r: Roofline;
-  try { r = JSON.parse(readFileSync(file, 'utf8')) as Roofline; } catch { return { blockLength: null, why: `no roofline measured for ${model} on ${backend} with ${threads} threads (run \`dllm bench --roofline --model ${model}\`)` }; }
+  try {
+    r = JSON.parse(readFileSync(file, 'utf8')) as Roofline;
+  } catch {
+    return {
+      blockLength: null,
+      why: `no roofline measured for ${model} on ${backend} with ${threads} threads (run \`dllm bench --roofline --model ${model}\`)`,
+    };
+  }
   const fits = r.blocks.filter((b) => genLength % b.blockLength === 0);
   if (fits.length === 0) return { blockLength: null, why: `none of the measured block lengths divides ${genLength}` };
   const L = bestBlock(fits);
-  return { blockLength: L, why: `${file}: TPF ${fits.find((b) => b.blockLength === L)!.tpf.toFixed(2)} at L ${L}, ridge ${r.ridge.toFixed(1)} rows` };
+  return {
+    blockLength: L,
+    why: `${file}: TPF ${fits.find((b) => b.blockLength === L)!.tpf.toFixed(2)} at L ${L}, ridge ${r.ridge.toFixed(1)} rows`,
+  };
 }
 
 export async function roofline(values: Record<string, string | boolean | undefined>): Promise<number> {
-  const int = (k: string, d: number) => { const v = values[k] === undefined ? d : Number(values[k]); if (!Number.isInteger(v) || v < 0) throw new Error(`--${k} must be a non-negative integer`); return v; };
-  const threads = int('threads', 0), context = int('context', 256), limit = int('limit', 10), G = int('gen-length', 128);
+  const int = (k: string, d: number) => {
+    const v = values[k] === undefined ? d : Number(values[k]);
+    if (!Number.isInteger(v) || v < 0) throw new Error(`--${k} must be a non-negative integer`);
+    return v;
+  };
+  const threads = int('threads', 0),
+    context = int('context', 256),
+    limit = int('limit', 10),
+    G = int('gen-length', 128);
   const backend = parseBackend(values['backend'] as string | undefined);
-  const dir = resolveModel(String(values['model'] ?? DEFAULT_MODEL)), name = modelName(dir);
+  const dir = resolveModel(String(values['model'] ?? DEFAULT_MODEL)),
+    name = modelName(dir);
   const lm = await loadModel(dir, { backend, threads });
   try {
     if (lm.kind !== 'diffusion') throw new Error(`roofline: ${name} is causal; the block length is a diffusion setting`);
@@ -114,16 +162,39 @@ export async function roofline(values: Record<string, string | boolean | undefin
     const samples = (loadTask('humaneval', resolve(String(values['data'] ?? DEFAULT_DATA_DIR))).samples as CodeSample[]).slice(0, limit);
     const blocks: BlockChoice[] = [];
     for (const L of BLOCK_CHOICES.filter((b) => G % b === 0)) {
-      let tokens = 0, nfe = 0, ms = 0;
+      let tokens = 0,
+        nfe = 0,
+        ms = 0;
       for (const s of samples) {
         const c = await lm.complete(s.prompt, { maxTokens: G, blockLength: L, decoder: 'threshold', threshold: 0.9, cache: 'dual' });
-        tokens += c.ids.length; nfe += c.nfe; ms += c.timings.totalMs;
+        tokens += c.ids.length;
+        nfe += c.nfe;
+        ms += c.timings.totalMs;
       }
-      const tpf = nfe ? tokens / nfe : 0, stepMs = stepMsAt(points, L);
-      blocks.push({ blockLength: L, tpf, stepMs, expectedTokensPerSecond: (1000 * tpf) / stepMs, measuredTokensPerSecond: ms ? (1000 * tokens) / ms : 0 });
-      console.error(`block ${L}: TPF ${tpf.toFixed(2)}, step ${stepMs.toFixed(2)} ms → expected ${((1000 * tpf) / stepMs).toFixed(1)} tok/s (measured ${blocks.at(-1)!.measuredTokensPerSecond.toFixed(1)})`);
+      const tpf = nfe ? tokens / nfe : 0,
+        stepMs = stepMsAt(points, L);
+      blocks.push({
+        blockLength: L,
+        tpf,
+        stepMs,
+        expectedTokensPerSecond: (1000 * tpf) / stepMs,
+        measuredTokensPerSecond: ms ? (1000 * tokens) / ms : 0,
+      });
+      console.error(
+        `block ${L}: TPF ${tpf.toFixed(2)}, step ${stepMs.toFixed(2)} ms → expected ${((1000 * tpf) / stepMs).toFixed(1)} tok/s (measured ${blocks.at(-1)!.measuredTokensPerSecond.toFixed(1)})`,
+      );
     }
-    const report: Roofline = { model: name, backend: lm.backend, threads, context, date: new Date().toISOString(), points, ridge: ridgeOf(points), blocks, best: bestBlock(blocks) };
+    const report: Roofline = {
+      model: name,
+      backend: lm.backend,
+      threads,
+      context,
+      date: new Date().toISOString(),
+      points,
+      ridge: ridgeOf(points),
+      blocks,
+      best: bestBlock(blocks),
+    };
     const md = rooflineMarkdown(report);
     const out = resolve(String(values['out'] ?? 'bench/results/roofline'));
     mkdirSync(out, { recursive: true });
@@ -135,19 +206,30 @@ export async function roofline(values: Record<string, string | boolean | undefin
     console.log(md);
     console.error(`saved for --block-length auto: ${saved}`);
     return 0;
-  } finally { lm.dispose(); }
+  } finally {
+    lm.dispose();
+  }
 }
 
 export function rooflineMarkdown(r: Roofline): string {
   return [
-    `# Roofline of ${r.model} on ${r.backend} (${r.threads || 'all'} threads) — ${r.date}`, '',
+    `# Roofline of ${r.model} on ${r.backend} (${r.threads || 'all'} threads) — ${r.date}`,
+    '',
     `One cached forward computing b rows against ${r.context} cached keys (median of 7). Ridge: **${r.ridge.toFixed(1)} rows** ` +
-    '(below it a step costs about one AR step; above it, b / ridge).', '',
-    '| rows b | ms | ms per row | × one row |', '| --- | --- | --- | --- |',
-    ...r.points.map((p) => `| ${p.rows} | ${p.ms.toFixed(2)} | ${p.msPerRow.toFixed(3)} | ${(p.ms / r.points[0]!.ms).toFixed(2)} |`), '',
-    'Block length: TPF measured with threshold 0.9 + dual cache; expected tokens/s = TPF / step ms at b = L.', '',
-    '| block L | TPF | step ms | expected tok/s | measured tok/s |', '| --- | --- | --- | --- | --- |',
-    ...r.blocks.map((b) => `| ${b.blockLength}${b.blockLength === r.best ? ' (auto)' : ''} | ${b.tpf.toFixed(2)} | ${b.stepMs.toFixed(2)} | ${b.expectedTokensPerSecond.toFixed(1)} | ${b.measuredTokensPerSecond.toFixed(1)} |`),
+      '(below it a step costs about one AR step; above it, b / ridge).',
+    '',
+    '| rows b | ms | ms per row | × one row |',
+    '| --- | --- | --- | --- |',
+    ...r.points.map((p) => `| ${p.rows} | ${p.ms.toFixed(2)} | ${p.msPerRow.toFixed(3)} | ${(p.ms / r.points[0]!.ms).toFixed(2)} |`),
+    '',
+    'Block length: TPF measured with threshold 0.9 + dual cache; expected tokens/s = TPF / step ms at b = L.',
+    '',
+    '| block L | TPF | step ms | expected tok/s | measured tok/s |',
+    '| --- | --- | --- | --- | --- |',
+    ...r.blocks.map(
+      (b) =>
+        `| ${b.blockLength}${b.blockLength === r.best ? ' (auto)' : ''} | ${b.tpf.toFixed(2)} | ${b.stepMs.toFixed(2)} | ${b.expectedTokensPerSecond.toFixed(1)} | ${b.measuredTokensPerSecond.toFixed(1)} |`,
+    ),
     '',
   ].join('\n');
 }

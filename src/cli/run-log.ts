@@ -10,7 +10,9 @@ function parseLine(line: string): Event | null {
   try {
     const v = JSON.parse(line) as unknown;
     return v && typeof v === 'object' && !Array.isArray(v) ? (v as Event) : null;
-  } catch { return null; }
+  } catch {
+    return null;
+  }
 }
 
 /** the events of a log; [] when there is no log */
@@ -22,9 +24,15 @@ export function readRunLog(path: string, warn: (msg: string) => void = console.e
   for (let i = 0; i < lines.length; i++) {
     if (lines[i]!.trim() === '') continue;
     const e = parseLine(lines[i]!);
-    if (e) { out.push(e); continue; }
-    warn(i === lines.length - 1 ? `warning: ${path}: ignoring a torn last line (line ${i + 1}), left by an interrupted run`
-      : `warning: ${path}: ignoring line ${i + 1}, not a JSON event: ${lines[i]!.slice(0, 80)}`);
+    if (e) {
+      out.push(e);
+      continue;
+    }
+    warn(
+      i === lines.length - 1
+        ? `warning: ${path}: ignoring a torn last line (line ${i + 1}), left by an interrupted run`
+        : `warning: ${path}: ignoring line ${i + 1}, not a JSON event: ${lines[i]!.slice(0, 80)}`,
+    );
   }
   return out;
 }

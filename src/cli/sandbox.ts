@@ -12,10 +12,14 @@ const BY_EXTENSION: Record<string, Lang> = { '.py': 'python', '.js': 'node', '.c
 
 export async function sandboxCommand(argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
-    args: argv, strict: true, allowPositionals: true,
+    args: argv,
+    strict: true,
+    allowPositionals: true,
     options: {
-      lang: { type: 'string' }, 'timeout-ms': { type: 'string', default: String(SANDBOX_DEFAULTS.timeoutMs) },
-      'memory-mb': { type: 'string', default: String(SANDBOX_DEFAULTS.memoryMb) }, 'unsafe-no-sandbox': { type: 'boolean' },
+      lang: { type: 'string' },
+      'timeout-ms': { type: 'string', default: String(SANDBOX_DEFAULTS.timeoutMs) },
+      'memory-mb': { type: 'string', default: String(SANDBOX_DEFAULTS.memoryMb) },
+      'unsafe-no-sandbox': { type: 'boolean' },
     },
   });
   if (positionals.length !== 1) throw new Error(USAGE);
@@ -36,7 +40,18 @@ export async function sandboxCommand(argv: string[]): Promise<number> {
   const r = await runSandboxed(lang, source, o);
   // the four statuses of a sample; a memory-limit failure says so in `memory`
   const status = r.status === 'memory' ? 'failed' : r.status;
-  console.log(JSON.stringify({ status, exitCode: r.exitCode, ms: r.ms, stdout: r.stdout, stderr: r.stderr, signal: r.signal, memory: r.status === 'memory',
-    peakMemoryMb: r.peakMemoryMb, ...(unsafe ? { unsafeNoSandbox: true, warning: UNSAFE_WARNING } : {}) }));
+  console.log(
+    JSON.stringify({
+      status,
+      exitCode: r.exitCode,
+      ms: r.ms,
+      stdout: r.stdout,
+      stderr: r.stderr,
+      signal: r.signal,
+      memory: r.status === 'memory',
+      peakMemoryMb: r.peakMemoryMb,
+      ...(unsafe ? { unsafeNoSandbox: true, warning: UNSAFE_WARNING } : {}),
+    }),
+  );
   return status === 'passed' ? 0 : 1;
 }

@@ -9,37 +9,74 @@ import { parseBackend } from '../platform/node-backend.js';
 
 function defaultModels(): string[] {
   const dirs = [resolveModel(DEFAULT_MODEL)];
-  try { dirs.push(resolveModel(`${DEFAULT_MODEL}-ar`)); } catch { /* no twin shipped: serve the one model */ }
+  try {
+    dirs.push(resolveModel(`${DEFAULT_MODEL}-ar`));
+  } catch {
+    /* no twin shipped: serve the one model */
+  }
   return dirs;
 }
 
 export async function serve(argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
-    args: argv, strict: true, allowPositionals: false,
-    options: { model: { type: 'string', multiple: true }, dtype: { type: 'string' }, backend: { type: 'string' }, threads: { type: 'string' }, quiet: { type: 'boolean' }, help: { type: 'boolean' }, ...flagOptions(SERVE_DEFAULTS) },
+    args: argv,
+    strict: true,
+    allowPositionals: false,
+    options: {
+      model: { type: 'string', multiple: true },
+      dtype: { type: 'string' },
+      backend: { type: 'string' },
+      threads: { type: 'string' },
+      quiet: { type: 'boolean' },
+      help: { type: 'boolean' },
+      ...flagOptions(SERVE_DEFAULTS),
+    },
   });
   void positionals;
-  if (values.help) { console.log(HELP); return 0; }
+  if (values.help) {
+    console.log(HELP);
+    return 0;
+  }
   const config = flagValues(values as Record<string, unknown>, SERVE_DEFAULTS);
   const threads = values.threads === undefined ? 0 : Number(values.threads);
   if (!Number.isInteger(threads) || threads < 0) throw new Error(`--threads must be a non-negative integer, got "${values.threads}"`);
   // no --model: the shipped code model and, when present, its AR twin (the playground races them)
   const dirs = values.model?.length ? values.model.map((m) => resolveModel(m)) : defaultModels();
-  const server = await startServer({ modelDir: dirs, config, ...(threads ? { threads } : {}), log: !values.quiet, dtype: parseDtype(values.dtype), backend: parseBackend(values.backend) });
+  const server = await startServer({
+    modelDir: dirs,
+    config,
+    ...(threads ? { threads } : {}),
+    log: !values.quiet,
+    dtype: parseDtype(values.dtype),
+    backend: parseBackend(values.backend),
+  });
   const names = server.engines.map((e) => `${e.served.id} (${e.kind})`).join(', ');
   console.error(`dllm serve: ${names} on ${server.url} — playground ${server.url}/, OpenAI base URL ${server.url}/v1`);
   await new Promise<void>((done) => {
     const stop = (sig: string) => {
       console.error(`dllm serve: ${sig}, draining ${server.engines.reduce((n, e) => n + e.depth, 0)} request(s)…`);
-      process.off('SIGINT', onInt); process.off('SIGTERM', onTerm);
-      void server.close().then(done, (e: unknown) => { console.error(`dllm serve: ${(e as Error).message}`); done(); });
+      process.off('SIGINT', onInt);
+      process.off('SIGTERM', onTerm);
+      void server.close().then(done, (e: unknown) => {
+        console.error(`dllm serve: ${(e as Error).message}`);
+        done();
+      });
     };
-    const onInt = () => stop('SIGINT'), onTerm = () => stop('SIGTERM'), onHup = () => stop('SIGHUP');
-    process.on('SIGINT', onInt); process.on('SIGTERM', onTerm); process.once('SIGHUP', onHup);
+    const onInt = () => stop('SIGINT'),
+      onTerm = () => stop('SIGTERM'),
+      onHup = () => stop('SIGHUP');
+    process.on('SIGINT', onInt);
+    process.on('SIGTERM', onTerm);
+    process.once('SIGHUP', onHup);
     // `npx dllm serve` runs us under npm, which exits on SIGTERM without passing it on: when our parent goes
     // away we are re-parented, and stop as if signalled rather than serve on as an orphan
     const parent = process.ppid;
-    const watch = setInterval(() => { if (process.ppid !== parent) { clearInterval(watch); stop('parent process exited'); } }, PARENT_POLL_MS);
+    const watch = setInterval(() => {
+      if (process.ppid !== parent) {
+        clearInterval(watch);
+        stop('parent process exited');
+      }
+    }, PARENT_POLL_MS);
     watch.unref();
   });
   return 0;
@@ -48,7 +85,14 @@ export async function serve(argv: string[]): Promise<number> {
 /** how often the server checks that the process that started it is still there */
 const PARENT_POLL_MS = 500;
 
-const HELP = flagHelp('usage: dllm serve [--model NAME|DIR …] [flags]\n  an OpenAI / Mercury / llama-server compatible server with a playground at /', SERVE_DEFAULTS, [
-  ['--model NAME|DIR', 'repeatable; default: dllm-code-mini and its AR twin'], ['--backend auto|ort|wasm|ref', 'compute backend (default auto)'],
-  ['--dtype f32|f16|q8', 'weight storage (default f32)'], ['--threads N', '0 = all cores'], ['--quiet', 'no request log'],
-]);
+const HELP = flagHelp(
+  'usage: dllm serve [--model NAME|DIR …] [flags]\n  an OpenAI / Mercury / llama-server compatible server with a playground at /',
+  SERVE_DEFAULTS,
+  [
+    ['--model NAME|DIR', 'repeatable; default: dllm-code-mini and its AR twin'],
+    ['--backend auto|ort|wasm|ref', 'compute backend (default auto)'],
+    ['--dtype f32|f16|q8', 'weight storage (default f32)'],
+    ['--threads N', '0 = all cores'],
+    ['--quiet', 'no request log'],
+  ],
+);

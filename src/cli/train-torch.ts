@@ -20,7 +20,10 @@ const SCRIPT = fileURLToPath(new URL('../../../scripts/train/torch_train.py', im
 export const TORCH_PYTHON = process.env['DLLM_TORCH_PYTHON'] ?? '/usr/bin/python3';
 
 export interface TorchRun {
-  vocabSize: number; dtype: string; resume: boolean; quiet: boolean;
+  vocabSize: number;
+  dtype: string;
+  resume: boolean;
+  quiet: boolean;
   tokPaths: { tokenizerJson: string; tokenizerConfig: string };
   specials: { eos: number; mask: number | null };
 }
@@ -31,8 +34,15 @@ export function torchJob(cfg: TrainConfig, r: TorchRun): Record<string, unknown>
   if (cfg.objective !== 'ar' && r.specials.mask === null) throw new Error('train: the mdm objective needs a mask token in the tokenizer');
   const altTable = parameterTable({ ...mc, arch: mc.arch === 'llada' ? 'llama' : 'llada' });
   return {
-    format: 'dllm-torch-job', version: 1, config: { ...cfg, out: resolve(cfg.out), data: resolve(cfg.data), initFrom: cfg.initFrom ? resolve(cfg.initFrom) : '' },
-    vocabSize: r.vocabSize, dtype: r.dtype, device: cfg.device, resume: r.resume, maskId: r.specials.mask, eosId: r.specials.eos,
+    format: 'dllm-torch-job',
+    version: 1,
+    config: { ...cfg, out: resolve(cfg.out), data: resolve(cfg.data), initFrom: cfg.initFrom ? resolve(cfg.initFrom) : '' },
+    vocabSize: r.vocabSize,
+    dtype: r.dtype,
+    device: cfg.device,
+    resume: r.resume,
+    maskId: r.specials.mask,
+    eosId: r.specials.eos,
     // the other layout's names: --init-from a llama (AR) folder into a llada (diffusion) run, the AR → diffusion adaptation
     paramTable: parameterTable(mc).map((s, i) => ({ ...s, altNames: [altTable[i]!.hfName] })),
     ...(({ config, generationConfig }) => ({ hfConfig: config, generationConfig }))(checkpointConfigs(mc, r.specials)),
@@ -45,25 +55,47 @@ export async function trainTorch(cfg: TrainConfig, r: TorchRun): Promise<number>
   const jobPath = join(cfg.out, 'torch-job.json');
   await writeFileAtomic(jobPath, JSON.stringify(torchJob(cfg, r), null, 1));
   const child = spawn(TORCH_PYTHON, [SCRIPT, jobPath], { stdio: ['ignore', 'pipe', 'inherit'] });
-  const bar = new cliProgress.SingleBar({
-    format: 'train [torch] |{bar}| {value}/{total} steps | loss {loss} | val {val} | {tps} tok/s | ETA {eta_formatted}',
-    hideCursor: true, noTTYOutput: !r.quiet, notTTYSchedule: 30000,
-  }, cliProgress.Presets.shades_classic);
-  let started = false, lastVal = '-', final: Record<string, unknown> | null = null;
+  const bar = new cliProgress.SingleBar(
+    {
+      format: 'train [torch] |{bar}| {value}/{total} steps | loss {loss} | val {val} | {tps} tok/s | ETA {eta_formatted}',
+      hideCursor: true,
+      noTTYOutput: !r.quiet,
+      notTTYSchedule: 30000,
+    },
+    cliProgress.Presets.shades_classic,
+  );
+  let started = false,
+    lastVal = '-',
+    final: Record<string, unknown> | null = null;
   const forward = (sig: NodeJS.Signals) => () => child.kill(sig); // Python checkpoints, then exits
-  const onInt = forward('SIGINT'), onTerm = forward('SIGTERM');
+  const onInt = forward('SIGINT'),
+    onTerm = forward('SIGTERM');
   process.on('SIGINT', onInt);
   process.on('SIGTERM', onTerm);
   createInterface({ input: child.stdout }).on('line', (line) => {
     let e: Record<string, unknown>;
-    try { e = JSON.parse(line) as Record<string, unknown>; } catch { console.error(line); return; }
-    if (e['event'] === 'start' || e['event'] === 'resume') { bar.start(cfg.steps, Number(e['step']), { loss: '-', val: '-', tps: '-' }); started = true; }
-    else if (e['event'] === 'eval') lastVal = Number(e['valLoss']).toFixed(4);
-    else if (e['event'] === 'step') bar.update(Number(e['step']), { loss: Number(e['loss']).toFixed(4), val: lastVal, tps: Number(e['tokensPerSecond']).toFixed(0) });
+    try {
+      e = JSON.parse(line) as Record<string, unknown>;
+    } catch {
+      console.error(line);
+      return;
+    }
+    if (e['event'] === 'start' || e['event'] === 'resume') {
+      bar.start(cfg.steps, Number(e['step']), { loss: '-', val: '-', tps: '-' });
+      started = true;
+    } else if (e['event'] === 'eval') lastVal = Number(e['valLoss']).toFixed(4);
+    else if (e['event'] === 'step')
+      bar.update(Number(e['step']), { loss: Number(e['loss']).toFixed(4), val: lastVal, tps: Number(e['tokensPerSecond']).toFixed(0) });
     else if (e['event'] === 'done' || e['event'] === 'stopped') final = e;
   });
   const code = await new Promise<number>((res, rej) => {
-    child.on('error', (e) => rej(new Error(`train --engine torch needs ${TORCH_PYTHON} with torch and numpy (apt-get install python3-torch python3-numpy): ${e.message}`)));
+    child.on('error', (e) =>
+      rej(
+        new Error(
+          `train --engine torch needs ${TORCH_PYTHON} with torch and numpy (apt-get install python3-torch python3-numpy): ${e.message}`,
+        ),
+      ),
+    );
     child.on('close', (c) => res(c ?? 1));
   });
   if (started) bar.stop();
@@ -72,6 +104,8 @@ export async function trainTorch(cfg: TrainConfig, r: TorchRun): Promise<number>
   if (code !== 0) throw new Error(`train --engine torch: ${SCRIPT} exited with ${code}`);
   await writeLossPlot(cfg, ' (torch)');
   const f = final as Record<string, unknown> | null;
-  console.log(`train: ${f?.['event'] ?? 'ended'} at step ${f?.['step'] ?? '?'}, ${f?.['tokens'] ?? '?'} tokens in ${(Number(f?.['elapsedMs'] ?? 0) / 1000).toFixed(0)} s → ${join(cfg.out, 'checkpoint')}`);
+  console.log(
+    `train: ${f?.['event'] ?? 'ended'} at step ${f?.['step'] ?? '?'}, ${f?.['tokens'] ?? '?'} tokens in ${(Number(f?.['elapsedMs'] ?? 0) / 1000).toFixed(0)} s → ${join(cfg.out, 'checkpoint')}`,
+  );
   return 0;
 }

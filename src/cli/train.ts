@@ -35,12 +35,18 @@ async function readStream(path: string, dtype: string): Promise<{ ids: Uint16Arr
 }
 
 export async function train(argv: string[]): Promise<number> {
-  const options: Record<string, { type: 'string' | 'boolean' }> = { config: { type: 'string' }, resume: { type: 'boolean' }, overwrite: { type: 'boolean' }, quiet: { type: 'boolean' } };
+  const options: Record<string, { type: 'string' | 'boolean' }> = {
+    config: { type: 'string' },
+    resume: { type: 'boolean' },
+    overwrite: { type: 'boolean' },
+    quiet: { type: 'boolean' },
+  };
   Object.assign(options, flagOptions(TRAIN_DEFAULTS));
   const { values } = parseArgs({ args: argv, strict: true, options });
   let cfg: TrainConfig;
   const overrides = flagValues(values as Record<string, unknown>, TRAIN_DEFAULTS);
-  if (values['resume'] && values['overwrite']) throw new Error('train: --resume continues the run folder\'s checkpoint, --overwrite discards it: give one');
+  if (values['resume'] && values['overwrite'])
+    throw new Error("train: --resume continues the run folder's checkpoint, --overwrite discards it: give one");
   if (values['resume']) {
     const out = String(values['out'] ?? (values['config'] ? (await readJsonFile(String(values['config'])))['out'] : ''));
     if (!out) throw new Error('--resume needs --out RUN_DIR (or --config with "out")');
@@ -48,7 +54,9 @@ export async function train(argv: string[]): Promise<number> {
     // the saved config wins, except for keys given as flags now (e.g. --steps to train longer)
     cfg = parseTrainConfig(overrides, parseTrainConfig(state.config), '--resume flags');
   } else {
-    const fromFile = values['config'] ? parseTrainConfig(await readJsonFile(String(values['config'])), TRAIN_DEFAULTS, String(values['config'])) : TRAIN_DEFAULTS;
+    const fromFile = values['config']
+      ? parseTrainConfig(await readJsonFile(String(values['config'])), TRAIN_DEFAULTS, String(values['config']))
+      : TRAIN_DEFAULTS;
     cfg = parseTrainConfig(overrides, fromFile, 'flags');
   }
   if (!cfg.data || !cfg.out) throw new Error('train: "data" (a folder from `dllm data build`) and "out" (the run folder) are required');
@@ -56,7 +64,10 @@ export async function train(argv: string[]): Promise<number> {
   const discard = values['resume'] ? [] : await refuseReuse(cfg.out, Boolean(values['overwrite']));
   const manifest = await readJsonFile(join(cfg.data, 'manifest.json'));
   const tokPaths = { tokenizerJson: join(cfg.data, 'tokenizer.json'), tokenizerConfig: join(cfg.data, 'tokenizer_config.json') };
-  const tok = new TextTokenizer({ tokenizerJson: await readJsonFile(tokPaths.tokenizerJson, JSON_LIMITS.tokenizer), tokenizerConfig: await readJsonFile(tokPaths.tokenizerConfig) });
+  const tok = new TextTokenizer({
+    tokenizerJson: await readJsonFile(tokPaths.tokenizerJson, JSON_LIMITS.tokenizer),
+    tokenizerConfig: await readJsonFile(tokPaths.tokenizerConfig),
+  });
   const vocabSize = cfg.vocabSize || tok.vocabSize;
   if (tok.specials.eos === null) throw new Error('train: the tokenizer has no EOS token');
   // the inputs are read: only now does --overwrite discard the old checkpoint, or --resume mend the log
@@ -64,12 +75,21 @@ export async function train(argv: string[]): Promise<number> {
   if (discard.length) console.error(`train: --overwrite: removed ${discard.map((n) => join(cfg.out, n)).join(', ')}`);
   if (values['resume']) repairRunLog(logPath);
   if (cfg.engine === 'torch') {
-    return trainTorch(cfg, { vocabSize, dtype: String(manifest['dtype']), tokPaths, specials: { eos: tok.specials.eos, mask: tok.specials.mask },
-      resume: Boolean(values['resume']), quiet: Boolean(values['quiet']) });
+    return trainTorch(cfg, {
+      vocabSize,
+      dtype: String(manifest['dtype']),
+      tokPaths,
+      specials: { eos: tok.specials.eos, mask: tok.specials.mask },
+      resume: Boolean(values['resume']),
+      quiet: Boolean(values['quiet']),
+    });
   }
   const trainStream = await readStream(join(cfg.data, cfg.trainFile), String(manifest['dtype']));
   const valStream = await readStream(join(cfg.data, valFileFor(cfg)), String(manifest['dtype']));
-  if (cfg.objective === 'sft') { sftRowCount(trainStream, cfg.seqLen); sftRowCount(valStream, cfg.seqLen); } // whole rows of this seqLen
+  if (cfg.objective === 'sft') {
+    sftRowCount(trainStream, cfg.seqLen);
+    sftRowCount(valStream, cfg.seqLen);
+  } // whole rows of this seqLen
   const kernels = await createKernels(cfg.threads > 0 ? { threads: cfg.threads } : {});
   const trainer = new Trainer(cfg, modelConfigFor(cfg, vocabSize), kernels, tok.specials.mask);
   await mkdir(cfg.out, { recursive: true });
@@ -79,15 +99,31 @@ export async function train(argv: string[]): Promise<number> {
     if (cfg.initFrom) await initFromModel(cfg.initFrom, trainer, kernels);
     await writeFileAtomic(logPath, '');
   }
-  appendFileSync(logPath, JSON.stringify({ event: values['resume'] ? 'resume' : 'start', step: trainer.state.step, config: cfg, kernels: kernels.name, threads: kernels.threads }) + '\n');
+  appendFileSync(
+    logPath,
+    JSON.stringify({
+      event: values['resume'] ? 'resume' : 'start',
+      step: trainer.state.step,
+      config: cfg,
+      kernels: kernels.name,
+      threads: kernels.threads,
+    }) + '\n',
+  );
   let stopRequested = false;
-  const onSignal = () => { stopRequested = true; };
+  const onSignal = () => {
+    stopRequested = true;
+  };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
-  const bar = new cliProgress.SingleBar({
-    format: 'train |{bar}| {value}/{total} steps | loss {loss} | val {val} | {tps} tok/s | ETA {eta_formatted}',
-    hideCursor: true, noTTYOutput: !values['quiet'], notTTYSchedule: 30000,
-  }, cliProgress.Presets.shades_classic);
+  const bar = new cliProgress.SingleBar(
+    {
+      format: 'train |{bar}| {value}/{total} steps | loss {loss} | val {val} | {tps} tok/s | ETA {eta_formatted}',
+      hideCursor: true,
+      noTTYOutput: !values['quiet'],
+      notTTYSchedule: 30000,
+    },
+    cliProgress.Presets.shades_classic,
+  );
   bar.start(cfg.steps, trainer.state.step, { loss: '-', val: '-', tps: '-' });
   let lastVal = '-';
   try {
@@ -110,7 +146,9 @@ export async function train(argv: string[]): Promise<number> {
   }
   await writeLossPlot(cfg);
   const s = trainer.state;
-  console.log(`train: ${stopRequested ? 'stopped' : 'done'} at step ${s.step}, ${s.tokens} tokens in ${(s.elapsedMs / 1000).toFixed(0)} s → ${join(cfg.out, 'checkpoint')}`);
+  console.log(
+    `train: ${stopRequested ? 'stopped' : 'done'} at step ${s.step}, ${s.tokens} tokens in ${(s.elapsedMs / 1000).toFixed(0)} s → ${join(cfg.out, 'checkpoint')}`,
+  );
   trainer.dispose();
   kernels.dispose();
   return 0;
@@ -120,8 +158,10 @@ export async function train(argv: string[]): Promise<number> {
 async function refuseReuse(out: string, overwrite: boolean): Promise<string[]> {
   const found = await checkpointDirs(out);
   if (found.length > 0 && !overwrite) {
-    throw new Error(`train: ${out} already holds a training checkpoint (${found.join(', ')}); ` +
-      'pass --resume to continue it, or --overwrite to discard it and start over');
+    throw new Error(
+      `train: ${out} already holds a training checkpoint (${found.join(', ')}); ` +
+        'pass --resume to continue it, or --overwrite to discard it and start over',
+    );
   }
   return found;
 }
@@ -132,9 +172,9 @@ async function initFromModel(dir: string, t: Trainer, k: Kernels): Promise<void>
   for (const spec of t.model.specs) {
     const w = m.model.weights.get(spec.name);
     if (!w || w.kind !== 'f32') throw new Error(`--init-from ${dir}: weight ${spec.name} is missing`);
-    if (w.data.length !== t.model.p(spec.name).length) throw new Error(`--init-from ${dir}: ${spec.name} has ${w.data.length} values, the config needs ${t.model.p(spec.name).length}`);
+    if (w.data.length !== t.model.p(spec.name).length)
+      throw new Error(`--init-from ${dir}: ${spec.name} has ${w.data.length} values, the config needs ${t.model.p(spec.name).length}`);
     t.model.p(spec.name).set(w.data);
   }
   m.model.dispose();
 }
-

@@ -26,24 +26,38 @@ export function trainingRecord(checkpoint: string): Json | null {
   const lastEval = evals.filter((e) => Number(e['step']) <= state.step).pop();
   const manifestPath = join(cfg.data, 'manifest.json');
   const manifest = existsSync(manifestPath) ? readJson(manifestPath) : {};
-  const vocab = Number((readJson(join(checkpoint, 'config.json')))['vocab_size']);
+  const vocab = Number(readJson(join(checkpoint, 'config.json'))['vocab_size']);
   const params = parameterTable(modelConfigFor(cfg, vocab)).reduce((s, p) => s + numel(p.shape), 0);
   const tokens = state.tokens;
   const nats = lastEval ? Number(lastEval['valLoss']) : null;
   const bpt = Number(manifest['valBytesPerToken']);
-  const initTraining = cfg.initFrom && existsSync(join(cfg.initFrom, 'training.json')) ? readJson(join(cfg.initFrom, 'training.json')) : null;
+  const initTraining =
+    cfg.initFrom && existsSync(join(cfg.initFrom, 'training.json')) ? readJson(join(cfg.initFrom, 'training.json')) : null;
   return {
-    engine: cfg.engine, hardware: cfg.device === 'cuda' ? 'cuda' : `${os.cpus().length} × ${os.cpus()[0]?.model ?? 'cpu'}`,
+    engine: cfg.engine,
+    hardware: cfg.device === 'cuda' ? 'cuda' : `${os.cpus().length} × ${os.cpus()[0]?.model ?? 'cpu'}`,
     ...(cfg.device === 'cuda' ? { device: 'cuda' } : { threads: Number(start['threads'] ?? cfg.threads) }),
-    objectives: [cfg.objective], trainFile: cfg.trainFile, steps: state.step, tokensSeen: tokens, params,
-    flops: 6 * params * tokens, wallSeconds: Math.round(state.elapsedMs / 1000),
-    corpusSha256: manifest['corpusSha256'] ?? manifest['fileListSha256'] ?? null, corpusTokens: manifest['trainTokens'] ?? null,
-    initFrom: cfg.initFrom || null, ...(initTraining ? { initFromTraining: initTraining } : {}),
-    heldout: nats === null ? null : {
-      split: manifest['format'] === 'dllm-corpus' ? 'val (whole packages held out)' : 'val', windows: `${cfg.evalBatches}×${cfg.batchSize}×${cfg.seqLen}`,
-      natsPerToken: nats, kind: cfg.objective === 'mdm' ? 'ELBO bound' : 'exact NLL',
-      bitsPerByte: Number.isFinite(bpt) && bpt > 0 ? nats / Math.LN2 / bpt : null,
-    },
+    objectives: [cfg.objective],
+    trainFile: cfg.trainFile,
+    steps: state.step,
+    tokensSeen: tokens,
+    params,
+    flops: 6 * params * tokens,
+    wallSeconds: Math.round(state.elapsedMs / 1000),
+    corpusSha256: manifest['corpusSha256'] ?? manifest['fileListSha256'] ?? null,
+    corpusTokens: manifest['trainTokens'] ?? null,
+    initFrom: cfg.initFrom || null,
+    ...(initTraining ? { initFromTraining: initTraining } : {}),
+    heldout:
+      nats === null
+        ? null
+        : {
+            split: manifest['format'] === 'dllm-corpus' ? 'val (whole packages held out)' : 'val',
+            windows: `${cfg.evalBatches}×${cfg.batchSize}×${cfg.seqLen}`,
+            natsPerToken: nats,
+            kind: cfg.objective === 'mdm' ? 'ELBO bound' : 'exact NLL',
+            bitsPerByte: Number.isFinite(bpt) && bpt > 0 ? nats / Math.LN2 / bpt : null,
+          },
     config: cfg,
   };
 }

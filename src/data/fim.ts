@@ -10,7 +10,11 @@ export const FIM_RATE = 0.5; // StarCoder: FIM on half the documents
 export const FIM_SPM_RATE = 0.5; // StarCoder: half of the FIM documents in SPM order
 export const FIM_TOKENS = { prefix: '<|fim_prefix|>', middle: '<|fim_middle|>', suffix: '<|fim_suffix|>' } as const;
 
-export interface FimIds { prefix: number; middle: number; suffix: number; }
+export interface FimIds {
+  prefix: number;
+  middle: number;
+  suffix: number;
+}
 
 /**
  * One document as token ids, FIM-transformed or not. `uniform` is the caller's seeded generator in [0, 1);
@@ -18,9 +22,13 @@ export interface FimIds { prefix: number; middle: number; suffix: number; }
  */
 export function fimDocument(text: string, uniform: () => number, encode: (s: string) => ArrayLike<number>, ids: FimIds): number[] {
   if (uniform() >= FIM_RATE || text.length < 2) return Array.from(encode(text));
-  const a = Math.floor(uniform() * (text.length + 1)), b = Math.floor(uniform() * (text.length + 1));
-  const lo = Math.min(a, b), hi = Math.max(a, b);
-  const pre = Array.from(encode(text.slice(0, lo))), mid = Array.from(encode(text.slice(lo, hi))), suf = Array.from(encode(text.slice(hi)));
+  const a = Math.floor(uniform() * (text.length + 1)),
+    b = Math.floor(uniform() * (text.length + 1));
+  const lo = Math.min(a, b),
+    hi = Math.max(a, b);
+  const pre = Array.from(encode(text.slice(0, lo))),
+    mid = Array.from(encode(text.slice(lo, hi))),
+    suf = Array.from(encode(text.slice(hi)));
   if (uniform() < FIM_SPM_RATE) return [ids.prefix, ids.suffix, ...suf, ids.middle, ...pre, ...mid];
   return [ids.prefix, ...pre, ids.suffix, ...suf, ids.middle, ...mid];
 }

@@ -18,9 +18,37 @@ export interface Copyright {
 
 /** licence short names (lower-cased, DEP-5 / SPDX spellings) that may be trained on and redistributed */
 export const ALLOWED_LICENCES: readonly string[] = [
-  'mit', 'expat', 'mit/x11', 'x11', 'bsd-2-clause', 'bsd-3-clause', 'bsd-4-clause-uc', 'bsd', 'bsd-like', 'bsd-3-clause-lbnl',
-  'apache-2.0', 'apache-2', 'apache', 'psf', 'psf-2', 'psf-2.0', 'python', 'python-2.0', 'psf-license', 'isc', 'zlib',
-  'public-domain', 'cc0', 'cc0-1.0', 'unlicense', 'hpnd', '0bsd', 'mit-cmu', 'boost-1.0', 'bsl-1.0', 'wtfpl',
+  'mit',
+  'expat',
+  'mit/x11',
+  'x11',
+  'bsd-2-clause',
+  'bsd-3-clause',
+  'bsd-4-clause-uc',
+  'bsd',
+  'bsd-like',
+  'bsd-3-clause-lbnl',
+  'apache-2.0',
+  'apache-2',
+  'apache',
+  'psf',
+  'psf-2',
+  'psf-2.0',
+  'python',
+  'python-2.0',
+  'psf-license',
+  'isc',
+  'zlib',
+  'public-domain',
+  'cc0',
+  'cc0-1.0',
+  'unlicense',
+  'hpnd',
+  '0bsd',
+  'mit-cmu',
+  'boost-1.0',
+  'bsl-1.0',
+  'wtfpl',
 ];
 
 // non-DEP-5 copyright text: the phrase each family's licence text carries
@@ -45,10 +73,13 @@ export function parseCopyright(text: string): Copyright {
     let key = '';
     for (const line of para.split('\n')) {
       const m = /^([A-Za-z][A-Za-z0-9-]*):(.*)$/.exec(line);
-      if (m) { key = m[1]!.toLowerCase(); fields.set(key, m[2]!.trim()); }
-      else if (key && /^[ \t]/.test(line)) fields.set(key, `${fields.get(key)}\n${line.trim()}`);
+      if (m) {
+        key = m[1]!.toLowerCase();
+        fields.set(key, m[2]!.trim());
+      } else if (key && /^[ \t]/.test(line)) fields.set(key, `${fields.get(key)}\n${line.trim()}`);
     }
-    const files = fields.get('files'), licence = fields.get('license');
+    const files = fields.get('files'),
+      licence = fields.get('license');
     if (files === undefined || licence === undefined) continue; // header, or a standalone License: paragraph
     stanzas.push({ files: files.split(/\s+/).filter(Boolean), licence: licence.split('\n')[0]!.trim() });
   }
@@ -56,7 +87,10 @@ export function parseCopyright(text: string): Copyright {
 }
 
 function globToRegExp(glob: string): RegExp {
-  const body = glob.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.');
+  const body = glob
+    .replace(/[.+^${}()|[\]\\]/g, '\\$&')
+    .replace(/\*/g, '.*')
+    .replace(/\?/g, '.');
   return new RegExp(`^${body}$`);
 }
 
@@ -67,7 +101,13 @@ export function licenceFor(c: Copyright, path: string): string | null {
   for (let i = path.indexOf('/'); i >= 0; i = path.indexOf('/', i + 1)) suffixes.push(path.slice(i + 1));
   let found: string | null = null;
   for (const s of c.stanzas) {
-    if (s.files.some((g) => { const re = globToRegExp(g); return suffixes.some((p) => re.test(p)); })) found = s.licence;
+    if (
+      s.files.some((g) => {
+        const re = globToRegExp(g);
+        return suffixes.some((p) => re.test(p));
+      })
+    )
+      found = s.licence;
   }
   return found;
 }
@@ -78,9 +118,16 @@ export function licenceFor(c: Copyright, path: string): string | null {
  */
 export function licenceAllowed(expr: string | null): boolean {
   if (!expr) return false;
-  return expr.toLowerCase().split(/\s+or\s+|\s*\|\s*/).some((alt) =>
-    alt.split(/\s+and\s+|\s*,\s*|\s*&\s*/).every((part) => {
-      const name = part.trim().replace(/\s+with\s+.*$/, '').replace(/\+$/, '');
-      return ALLOWED_LICENCES.includes(name);
-    }));
+  return expr
+    .toLowerCase()
+    .split(/\s+or\s+|\s*\|\s*/)
+    .some((alt) =>
+      alt.split(/\s+and\s+|\s*,\s*|\s*&\s*/).every((part) => {
+        const name = part
+          .trim()
+          .replace(/\s+with\s+.*$/, '')
+          .replace(/\+$/, '');
+        return ALLOWED_LICENCES.includes(name);
+      }),
+    );
 }

@@ -14,13 +14,20 @@ export const SHINGLE = 5;
 /** FNV-1a 32-bit over a string's UTF-16 code units */
 export function fnv1a(s: string, seed = 0x811c9dc5): number {
   let h = seed >>> 0;
-  for (let i = 0; i < s.length; i++) { h ^= s.charCodeAt(i); h = Math.imul(h, 0x01000193) >>> 0; }
+  for (let i = 0; i < s.length; i++) {
+    h ^= s.charCodeAt(i);
+    h = Math.imul(h, 0x01000193) >>> 0;
+  }
   return h;
 }
 
 /** murmur3's 32-bit finaliser: a cheap, well-mixed permutation of x (salted per hash function) */
 function mix(x: number): number {
-  x ^= x >>> 16; x = Math.imul(x, 0x85ebca6b); x ^= x >>> 13; x = Math.imul(x, 0xc2b2ae35); x ^= x >>> 16;
+  x ^= x >>> 16;
+  x = Math.imul(x, 0x85ebca6b);
+  x ^= x >>> 13;
+  x = Math.imul(x, 0xc2b2ae35);
+  x ^= x >>> 16;
   return x >>> 0;
 }
 
@@ -43,7 +50,10 @@ export function signature(text: string): Uint32Array {
   }
   const sig = new Uint32Array(NUM_HASHES).fill(0xffffffff);
   for (const s of shingles) {
-    for (let k = 0; k < NUM_HASHES; k++) { const v = mix(s ^ SALTS[k]!); if (v < sig[k]!) sig[k] = v; }
+    for (let k = 0; k < NUM_HASHES; k++) {
+      const v = mix(s ^ SALTS[k]!);
+      if (v < sig[k]!) sig[k] = v;
+    }
   }
   return sig;
 }
@@ -72,7 +82,11 @@ export class NearDedup {
     }
     const id = this.sigs.length;
     this.sigs.push(sig);
-    keys.forEach((key, b) => { const list = this.buckets[b]!.get(key); if (list) list.push(id); else this.buckets[b]!.set(key, [id]); });
+    keys.forEach((key, b) => {
+      const list = this.buckets[b]!.get(key);
+      if (list) list.push(id);
+      else this.buckets[b]!.set(key, [id]);
+    });
     return -1;
   }
 }

@@ -8,8 +8,12 @@ export const CONTAMINATION_N = 13;
 function gramKeys(text: string, n: number, each: (key: number) => boolean | void): void {
   const w = words(text).map((x) => fnv1a(x));
   for (let i = 0; i + n <= w.length; i++) {
-    let a = 0x811c9dc5, b = 0x01000193;
-    for (let j = i; j < i + n; j++) { a = Math.imul(a ^ w[j]!, 0x01000193) >>> 0; b = Math.imul(b ^ w[j]!, 0x5bd1e995) >>> 0; }
+    let a = 0x811c9dc5,
+      b = 0x01000193;
+    for (let j = i; j < i + n; j++) {
+      a = Math.imul(a ^ w[j]!, 0x01000193) >>> 0;
+      b = Math.imul(b ^ w[j]!, 0x5bd1e995) >>> 0;
+    }
     if (each(a * 2 ** 20 + (b & 0xfffff)) === true) return; // 52 bits, exact in a double
   }
 }
@@ -19,9 +23,15 @@ export class ContaminationIndex {
   constructor(readonly n = CONTAMINATION_N) {}
 
   /** add every n-gram of an evaluation text */
-  add(text: string): void { gramKeys(text, this.n, (k) => { this.grams.add(k); }); }
+  add(text: string): void {
+    gramKeys(text, this.n, (k) => {
+      this.grams.add(k);
+    });
+  }
 
-  get size(): number { return this.grams.size; }
+  get size(): number {
+    return this.grams.size;
+  }
 
   /** whether a training text shares at least one n-gram with the evaluation texts */
   contaminated(text: string): boolean {

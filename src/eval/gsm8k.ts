@@ -4,14 +4,22 @@
 // the last "####", after the last "The answer is", else the last number in the text; numbers are normalised
 // (thousands commas, a leading $, a trailing period, trailing zeros of a decimal: "1,000.50" → "1000.5").
 
-export interface MathSample { id: string; prompt: string; stop: string[]; answer: string; }
+export interface MathSample {
+  id: string;
+  prompt: string;
+  stop: string[];
+  answer: string;
+}
 
 type Rec = Record<string, unknown>;
 export const GSM8K_SHOTS = 4; // LLaDA's GSM8K setting in lm-eval is 4-shot (dllm-reference.md §1.7)
 const STOP = ['\n\nQuestion:', '\nQuestion:', 'Question:'];
 
 export function gsm8k(test: readonly Rec[], train: readonly Rec[], shots = GSM8K_SHOTS): MathSample[] {
-  const head = train.slice(0, shots).map((r) => `Question: ${r['question'] as string}\nAnswer: ${r['answer'] as string}\n\n`).join('');
+  const head = train
+    .slice(0, shots)
+    .map((r) => `Question: ${r['question'] as string}\nAnswer: ${r['answer'] as string}\n\n`)
+    .join('');
   return test.map((r, i) => {
     const answer = extractAnswer(r['answer'] as string);
     if (answer === null) throw new Error(`eval data: gsm8k test record ${i} has no "#### N" answer`);

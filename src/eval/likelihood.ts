@@ -7,7 +7,9 @@
 // Both in nats per token; bits per byte = nats·tokens / (bytes · ln 2).
 import type { Denoiser } from '../sampler/types.js';
 
-export interface Uniform { uniform(): number; }
+export interface Uniform {
+  uniform(): number;
+}
 
 /** −log-softmax of logits row (V) at `target`, in float64 */
 export function nll(logits: Float32Array, o: number, V: number, target: number): number {
@@ -20,7 +22,9 @@ export function nll(logits: Float32Array, o: number, V: number, target: number):
 
 /** Monte-Carlo ELBO bound on −log p(x) in nats for one sequence x (L) */
 export async function diffusionNll(model: Denoiser, x: Int32Array, mcNum: number, batch: number, rng: Uniform): Promise<number> {
-  const L = x.length, V = model.vocabSize, mask = model.specials.mask;
+  const L = x.length,
+    V = model.vocabSize,
+    mask = model.specials.mask;
   let total = 0;
   for (let m = 0; m < mcNum; m++) {
     const k0 = Math.floor(rng.uniform() * L); // k − 1, k ~ U{1..L}
@@ -31,7 +35,10 @@ export async function diffusionNll(model: Denoiser, x: Int32Array, mcNum: number
       counts.push(k);
       // k random positions: a partial Fisher–Yates shuffle
       const pos = Int32Array.from({ length: L }, (_, i) => i);
-      for (let i = 0; i < k; i++) { const j = i + Math.floor(rng.uniform() * (L - i)); [pos[i], pos[j]] = [pos[j]!, pos[i]!]; }
+      for (let i = 0; i < k; i++) {
+        const j = i + Math.floor(rng.uniform() * (L - i));
+        [pos[i], pos[j]] = [pos[j]!, pos[i]!];
+      }
       tokens.set(x, b * L);
       for (let i = 0; i < k; i++) tokens[b * L + pos[i]!] = mask;
     }
@@ -62,7 +69,13 @@ export function windows(docs: readonly Int32Array[], L: number, max: number): In
   return out;
 }
 
-export interface PplSummary { windows: number; tokens: number; bytes: number; natsPerToken: number; bitsPerByte: number; }
+export interface PplSummary {
+  windows: number;
+  tokens: number;
+  bytes: number;
+  natsPerToken: number;
+  bitsPerByte: number;
+}
 
 /**
  * nats per token and bits per byte over windows of L + 1 tokens: each scores its last L tokens (AR: given

@@ -16,7 +16,9 @@ export type TaskName = 'humaneval' | 'mbpp' | 'humaneval-infilling' | 'humaneval
 export const TASKS: readonly TaskName[] = ['humaneval', 'mbpp', 'humaneval-infilling', 'humaneval-ts', 'gsm8k', 'syntax'];
 export type InfillSplit = 'single-line' | 'multi-line' | 'random-span';
 export const INFILL_FILES: Record<InfillSplit, string> = {
-  'single-line': 'HumanEval-SingleLineInfilling.jsonl.gz', 'multi-line': 'HumanEval-MultiLineInfilling.jsonl.gz', 'random-span': 'HumanEval-RandomSpanInfilling.jsonl.gz',
+  'single-line': 'HumanEval-SingleLineInfilling.jsonl.gz',
+  'multi-line': 'HumanEval-MultiLineInfilling.jsonl.gz',
+  'random-span': 'HumanEval-RandomSpanInfilling.jsonl.gz',
 };
 
 export interface CodeSample {
@@ -38,7 +40,8 @@ export interface CodeSample {
 type Rec = Record<string, unknown>;
 const str = (r: Rec, k: string): string => {
   const v = r[k];
-  if (typeof v !== 'string') throw new Error(`eval data: field "${k}" of record ${JSON.stringify(r['task_id'] ?? r['name'] ?? '?')} is not a string`);
+  if (typeof v !== 'string')
+    throw new Error(`eval data: field "${k}" of record ${JSON.stringify(r['task_id'] ?? r['name'] ?? '?')} is not a string`);
   return v;
 };
 
@@ -48,15 +51,26 @@ export const HUMANEVAL_STOP = ['\ndef ', '\nclass ', '\nif __name__', '\nprint('
 /** the completion up to the first stop sequence */
 export function truncate(completion: string, stops: readonly string[]): string {
   let end = completion.length;
-  for (const s of stops) { const i = completion.indexOf(s); if (i >= 0 && i < end) end = i; }
+  for (const s of stops) {
+    const i = completion.indexOf(s);
+    if (i >= 0 && i < end) end = i;
+  }
   return completion.slice(0, end);
 }
 
 export function humaneval(records: readonly Rec[]): CodeSample[] {
   return records.map((r) => {
-    const prompt = str(r, 'prompt'), test = str(r, 'test'), entry = str(r, 'entry_point');
-    return { id: str(r, 'task_id'), prompt, stop: HUMANEVAL_STOP, lang: 'python', reference: str(r, 'canonical_solution'),
-      program: (c: string) => `${prompt}${c}\n\n${test}\n\ncheck(${entry})\n` };
+    const prompt = str(r, 'prompt'),
+      test = str(r, 'test'),
+      entry = str(r, 'entry_point');
+    return {
+      id: str(r, 'task_id'),
+      prompt,
+      stop: HUMANEVAL_STOP,
+      lang: 'python',
+      reference: str(r, 'canonical_solution'),
+      program: (c: string) => `${prompt}${c}\n\n${test}\n\ncheck(${entry})\n`,
+    };
   });
 }
 
@@ -72,18 +86,38 @@ export function mbpp(records: readonly Rec[]): CodeSample[] {
     if (!r) throw new Error(`eval data: mbpp.jsonl has no task ${id} (the few-shot examples)`);
     return `${mbppQuestion(r)}[BEGIN]\n${str(r, 'code').replaceAll('\r\n', '\n')}\n[DONE]\n`;
   }).join('\n');
-  return records.filter((r) => (r['task_id'] as number) >= 11 && (r['task_id'] as number) <= 510).map((r) => {
-    const tests = (r['test_list'] as string[]).join('\n'), setup = typeof r['test_setup_code'] === 'string' ? r['test_setup_code'] : '';
-    return { id: `mbpp/${r['task_id'] as number}`, prompt: `${shots}\n${mbppQuestion(r)}[BEGIN]\n`, stop: ['[DONE]', '\n[BEGIN]', '\nYou are an expert'],
-      lang: 'python' as const, reference: str(r, 'code').replaceAll('\r\n', '\n'), program: (c: string) => `${c}\n\n${setup}\n\n${tests}\n` };
-  });
+  return records
+    .filter((r) => (r['task_id'] as number) >= 11 && (r['task_id'] as number) <= 510)
+    .map((r) => {
+      const tests = (r['test_list'] as string[]).join('\n'),
+        setup = typeof r['test_setup_code'] === 'string' ? r['test_setup_code'] : '';
+      return {
+        id: `mbpp/${r['task_id'] as number}`,
+        prompt: `${shots}\n${mbppQuestion(r)}[BEGIN]\n`,
+        stop: ['[DONE]', '\n[BEGIN]', '\nYou are an expert'],
+        lang: 'python' as const,
+        reference: str(r, 'code').replaceAll('\r\n', '\n'),
+        program: (c: string) => `${c}\n\n${setup}\n\n${tests}\n`,
+      };
+    });
 }
 
 export function humanevalInfilling(records: readonly Rec[], split: InfillSplit): CodeSample[] {
   return records.map((r) => {
-    const prompt = str(r, 'prompt'), suffix = str(r, 'suffix'), test = str(r, 'test'), entry = str(r, 'entry_point');
-    return { id: str(r, 'task_id'), prompt, suffix, stop: [], oneLine: split === 'single-line', lang: 'python', reference: str(r, 'canonical_solution'),
-      program: (c: string) => `${prompt}${c}${suffix}\n\n${test}\n\ncheck(${entry})\n` };
+    const prompt = str(r, 'prompt'),
+      suffix = str(r, 'suffix'),
+      test = str(r, 'test'),
+      entry = str(r, 'entry_point');
+    return {
+      id: str(r, 'task_id'),
+      prompt,
+      suffix,
+      stop: [],
+      oneLine: split === 'single-line',
+      lang: 'python',
+      reference: str(r, 'canonical_solution'),
+      program: (c: string) => `${prompt}${c}${suffix}\n\n${test}\n\ncheck(${entry})\n`,
+    };
   });
 }
 
@@ -96,7 +130,8 @@ export function cutMiddle(s: CodeSample, middle: string): string {
 
 export function humanevalTs(records: readonly Rec[]): CodeSample[] {
   return records.map((r) => {
-    const prompt = str(r, 'prompt'), tests = str(r, 'tests');
+    const prompt = str(r, 'prompt'),
+      tests = str(r, 'tests');
     const stop = Array.isArray(r['stop_tokens']) ? (r['stop_tokens'] as string[]) : ['\nfunction ', '\n/*', '\n//', '\nclass'];
     return { id: str(r, 'name'), prompt, stop, lang: 'ts', reference: null, program: (c: string) => `${prompt}${c}\n\n${tests}\n` };
   });

@@ -24,12 +24,14 @@ export function f32ToF16Bits(x: number): number {
   if (exp === 0xff) return sign | 0x7c00 | (mant !== 0 ? 0x200 | (mant >>> 13) : 0);
   const e = exp - 112; // rebias 127 → 15
   if (e >= 0x1f) return sign | 0x7c00;
-  if (e <= 0) { // a half subnormal (or zero): value = m · 2^-24
+  if (e <= 0) {
+    // a half subnormal (or zero): value = m · 2^-24
     if (e < -10) return sign; // below half the smallest subnormal (2^-25): rounds to ±0
     const full = mant | 0x800000; // 24-bit significand
     const shift = 14 - e; // 14..24
     let h = full >>> shift;
-    const rem = full & ((1 << shift) - 1), half = 1 << (shift - 1);
+    const rem = full & ((1 << shift) - 1),
+      half = 1 << (shift - 1);
     if (rem > half || (rem === half && (h & 1) !== 0)) h++;
     return sign | h;
   }
@@ -95,7 +97,8 @@ export function quantizeQ8_0(x: Float32Array): Uint8Array {
 /** out (n) = d · q per block of 32 */
 export function dequantizeQ8_0(bytes: Uint8Array, n: number, out = new Float32Array(n)): Float32Array {
   const nb = checkBlocks(n, 'dequantizeQ8_0');
-  if (bytes.length < nb * Q8_0_BLOCK_BYTES) throw new Error(`dequantizeQ8_0: ${bytes.length} bytes, ${nb} blocks need ${nb * Q8_0_BLOCK_BYTES}`);
+  if (bytes.length < nb * Q8_0_BLOCK_BYTES)
+    throw new Error(`dequantizeQ8_0: ${bytes.length} bytes, ${nb} blocks need ${nb * Q8_0_BLOCK_BYTES}`);
   const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   for (let b = 0; b < nb; b++) {
     const o = b * Q8_0_BLOCK_BYTES;
@@ -114,10 +117,14 @@ export function quantizeQ4_0(x: Float32Array): Uint8Array {
   const out = new Uint8Array(nb * Q4_0_BLOCK_BYTES);
   const dv = new DataView(out.buffer);
   for (let b = 0; b < nb; b++) {
-    let amax = 0, max = 0;
+    let amax = 0,
+      max = 0;
     for (let j = 0; j < QK; j++) {
       const v = x[b * QK + j]!;
-      if (amax < Math.abs(v)) { amax = Math.abs(v); max = v; }
+      if (amax < Math.abs(v)) {
+        amax = Math.abs(v);
+        max = v;
+      }
     }
     const d = Math.fround(max / -8);
     const id = d !== 0 ? Math.fround(1 / d) : 0;
@@ -132,7 +139,8 @@ export function quantizeQ4_0(x: Float32Array): Uint8Array {
 /** out (n) = (nibble − 8) · d per block of 32 */
 export function dequantizeQ4_0(bytes: Uint8Array, n: number, out = new Float32Array(n)): Float32Array {
   const nb = checkBlocks(n, 'dequantizeQ4_0');
-  if (bytes.length < nb * Q4_0_BLOCK_BYTES) throw new Error(`dequantizeQ4_0: ${bytes.length} bytes, ${nb} blocks need ${nb * Q4_0_BLOCK_BYTES}`);
+  if (bytes.length < nb * Q4_0_BLOCK_BYTES)
+    throw new Error(`dequantizeQ4_0: ${bytes.length} bytes, ${nb} blocks need ${nb * Q4_0_BLOCK_BYTES}`);
   const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   for (let b = 0; b < nb; b++) {
     const o = b * Q4_0_BLOCK_BYTES;

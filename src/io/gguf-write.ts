@@ -3,8 +3,19 @@
 // write_ti_data_to_file, write_tensors_to_file): tensors in the order given, each at an aligned offset.
 // Tensors come either as f32 values encoded here (F32, F16, BF16, Q8_0, Q4_0) or as pre-encoded bytes of any
 // ggml type. Everything is built in memory: fine for test fixtures and small exports, not for 8B models.
-import { GGML_TYPES, GGUF_DEFAULT_ALIGNMENT, GGUF_MAGIC, GGUF_VALUE_TYPES, ggmlTensorBytes, ggmlTypeId,
-  type GgufItem, type GgufItemType, type GgufMetadata, type GgufValue, type GgufValueType } from './gguf-format.js';
+import {
+  GGML_TYPES,
+  GGUF_DEFAULT_ALIGNMENT,
+  GGUF_MAGIC,
+  GGUF_VALUE_TYPES,
+  ggmlTensorBytes,
+  ggmlTypeId,
+  type GgufItem,
+  type GgufItemType,
+  type GgufMetadata,
+  type GgufValue,
+  type GgufValueType,
+} from './gguf-format.js';
 import { f32ToBf16Bits, f32ToF16Bits, quantizeQ4_0, quantizeQ8_0 } from './gguf-quant.js';
 
 export type GgufTensorInput =
@@ -18,7 +29,12 @@ export interface GgufWriteInput {
 }
 
 const INT_RANGES: Partial<Record<GgufValueType, [number, number]>> = {
-  u8: [0, 0xff], i8: [-0x80, 0x7f], u16: [0, 0xffff], i16: [-0x8000, 0x7fff], u32: [0, 0xffffffff], i32: [-0x80000000, 0x7fffffff],
+  u8: [0, 0xff],
+  i8: [-0x80, 0x7f],
+  u16: [0, 0xffff],
+  i16: [-0x8000, 0x7fff],
+  u32: [0, 0xffffffff],
+  i32: [-0x80000000, 0x7fffffff],
 };
 
 class ByteWriter {
@@ -38,37 +54,83 @@ class ByteWriter {
     return at;
   }
   // reserve() may replace buf and dv: always reserve first, then read this.dv
-  u8(v: number): void { const at = this.reserve(1); this.dv.setUint8(at, v); }
-  u32(v: number): void { const at = this.reserve(4); this.dv.setUint32(at, v, true); }
-  u64(v: number | bigint): void { const at = this.reserve(8); this.dv.setBigUint64(at, BigInt(v), true); }
-  bytes(b: Uint8Array): void { const at = this.reserve(b.length); this.buf.set(b, at); }
-  string(s: string): void { const b = this.utf8.encode(s); this.u64(b.length); this.bytes(b); }
-  pad(alignment: number): void { const n = (alignment - (this.length % alignment)) % alignment; this.reserve(n); }
+  u8(v: number): void {
+    const at = this.reserve(1);
+    this.dv.setUint8(at, v);
+  }
+  u32(v: number): void {
+    const at = this.reserve(4);
+    this.dv.setUint32(at, v, true);
+  }
+  u64(v: number | bigint): void {
+    const at = this.reserve(8);
+    this.dv.setBigUint64(at, BigInt(v), true);
+  }
+  bytes(b: Uint8Array): void {
+    const at = this.reserve(b.length);
+    this.buf.set(b, at);
+  }
+  string(s: string): void {
+    const b = this.utf8.encode(s);
+    this.u64(b.length);
+    this.bytes(b);
+  }
+  pad(alignment: number): void {
+    const n = (alignment - (this.length % alignment)) % alignment;
+    this.reserve(n);
+  }
   item(type: GgufItemType, v: GgufItem, what: string): void {
-    const bad = (): never => { throw new Error(`gguf write: ${what} must be a ${type}, got ${typeof v} ${String(v)}`); };
+    const bad = (): never => {
+      throw new Error(`gguf write: ${what} must be a ${type}, got ${typeof v} ${String(v)}`);
+    };
     const range = INT_RANGES[type];
     if (range) {
       if (typeof v !== 'number' || !Number.isInteger(v) || v < range[0] || v > range[1]) bad();
-      const n = v as number, at = this.reserve(type.endsWith('8') ? 1 : type.endsWith('16') ? 2 : 4);
-      if (type === 'u8') this.dv.setUint8(at, n); else if (type === 'i8') this.dv.setInt8(at, n);
-      else if (type === 'u16') this.dv.setUint16(at, n, true); else if (type === 'i16') this.dv.setInt16(at, n, true);
-      else if (type === 'u32') this.dv.setUint32(at, n, true); else this.dv.setInt32(at, n, true);
+      const n = v as number,
+        at = this.reserve(type.endsWith('8') ? 1 : type.endsWith('16') ? 2 : 4);
+      if (type === 'u8') this.dv.setUint8(at, n);
+      else if (type === 'i8') this.dv.setInt8(at, n);
+      else if (type === 'u16') this.dv.setUint16(at, n, true);
+      else if (type === 'i16') this.dv.setInt16(at, n, true);
+      else if (type === 'u32') this.dv.setUint32(at, n, true);
+      else this.dv.setInt32(at, n, true);
       return;
     }
     switch (type) {
-      case 'f32': { if (typeof v !== 'number') bad(); const at = this.reserve(4); this.dv.setFloat32(at, v as number, true); return; }
-      case 'f64': { if (typeof v !== 'number') bad(); const at = this.reserve(8); this.dv.setFloat64(at, v as number, true); return; }
+      case 'f32': {
+        if (typeof v !== 'number') bad();
+        const at = this.reserve(4);
+        this.dv.setFloat32(at, v as number, true);
+        return;
+      }
+      case 'f64': {
+        if (typeof v !== 'number') bad();
+        const at = this.reserve(8);
+        this.dv.setFloat64(at, v as number, true);
+        return;
+      }
       case 'u64': {
         if (typeof v !== 'bigint' || v < 0n || v >= 1n << 64n) bad();
-        const at = this.reserve(8); this.dv.setBigUint64(at, v as bigint, true); return;
+        const at = this.reserve(8);
+        this.dv.setBigUint64(at, v as bigint, true);
+        return;
       }
       case 'i64': {
         if (typeof v !== 'bigint' || v < -(1n << 63n) || v >= 1n << 63n) bad();
-        const at = this.reserve(8); this.dv.setBigInt64(at, v as bigint, true); return;
+        const at = this.reserve(8);
+        this.dv.setBigInt64(at, v as bigint, true);
+        return;
       }
-      case 'bool': if (typeof v !== 'boolean') bad(); this.u8(v ? 1 : 0); return;
-      case 'string': if (typeof v !== 'string') bad(); this.string(v as string); return;
-      default: bad();
+      case 'bool':
+        if (typeof v !== 'boolean') bad();
+        this.u8(v ? 1 : 0);
+        return;
+      case 'string':
+        if (typeof v !== 'string') bad();
+        this.string(v as string);
+        return;
+      default:
+        bad();
     }
   }
   value(v: GgufValue, what: string): void {
@@ -81,13 +143,18 @@ class ByteWriter {
     this.u32(GGUF_VALUE_TYPES.indexOf(v.itemType));
     this.u64(v.value.length);
     for (let i = 0; i < v.value.length; i++) {
-      if (v.itemType !== 'array') { this.item(v.itemType, v.value[i] as GgufItem, `${what}[${i}]`); continue; }
+      if (v.itemType !== 'array') {
+        this.item(v.itemType, v.value[i] as GgufItem, `${what}[${i}]`);
+        continue;
+      }
       const inner = v.value[i] as GgufValue;
       if (inner?.type !== 'array') throw new Error(`gguf write: ${what}[${i}] must be an array value`);
       this.arrayBody(inner, `${what}[${i}]`);
     }
   }
-  result(): Uint8Array { return this.buf.slice(0, this.length); }
+  result(): Uint8Array {
+    return this.buf.slice(0, this.length);
+  }
 }
 
 function encodeTensor(t: GgufTensorInput): { typeId: number; bytes: Uint8Array } {
@@ -95,18 +162,23 @@ function encodeTensor(t: GgufTensorInput): { typeId: number; bytes: Uint8Array }
   const x = t.data;
   switch (t.type) {
     case 'F32': {
-      const out = new Uint8Array(x.length * 4), dv = new DataView(out.buffer);
+      const out = new Uint8Array(x.length * 4),
+        dv = new DataView(out.buffer);
       for (let i = 0; i < x.length; i++) dv.setFloat32(i * 4, x[i]!, true);
       return { typeId: 0, bytes: out };
     }
-    case 'F16': case 'BF16': {
-      const out = new Uint8Array(x.length * 2), dv = new DataView(out.buffer);
+    case 'F16':
+    case 'BF16': {
+      const out = new Uint8Array(x.length * 2),
+        dv = new DataView(out.buffer);
       const enc = t.type === 'F16' ? f32ToF16Bits : f32ToBf16Bits;
       for (let i = 0; i < x.length; i++) dv.setUint16(i * 2, enc(x[i]!), true);
       return { typeId: ggmlTypeId(t.type), bytes: out };
     }
-    case 'Q8_0': return { typeId: 8, bytes: quantizeQ8_0(x) };
-    case 'Q4_0': return { typeId: 2, bytes: quantizeQ4_0(x) };
+    case 'Q8_0':
+      return { typeId: 8, bytes: quantizeQ8_0(x) };
+    case 'Q4_0':
+      return { typeId: 2, bytes: quantizeQ4_0(x) };
   }
 }
 
@@ -116,16 +188,19 @@ export function writeGguf(input: GgufWriteInput): Uint8Array {
   const al = metadata.get('general.alignment');
   let alignment = GGUF_DEFAULT_ALIGNMENT;
   if (al) {
-    if (al.type !== 'u32' || al.value === 0 || (al.value & (al.value - 1)) !== 0) throw new Error('gguf write: general.alignment must be a u32 power of two');
+    if (al.type !== 'u32' || al.value === 0 || (al.value & (al.value - 1)) !== 0)
+      throw new Error('gguf write: general.alignment must be a u32 power of two');
     alignment = al.value;
   }
   const encoded = input.tensors.map((t) => {
     const { typeId, bytes } = encodeTensor(t);
     const n = t.shape.reduce((a, b) => a * b, 1);
-    if ('data' in t && t.data.length !== n) throw new Error(`gguf write: tensor "${t.name}" has ${t.data.length} values, shape [${t.shape}] needs ${n}`);
+    if ('data' in t && t.data.length !== n)
+      throw new Error(`gguf write: tensor "${t.name}" has ${t.data.length} values, shape [${t.shape}] needs ${n}`);
     if (t.shape.length < 1 || t.shape.length > 4) throw new Error(`gguf write: tensor "${t.name}" has ${t.shape.length} dims (1..4)`);
     const expected = ggmlTensorBytes(typeId, t.shape[t.shape.length - 1]!, n, `gguf write: tensor "${t.name}"`);
-    if (bytes.length !== expected) throw new Error(`gguf write: tensor "${t.name}" ${GGML_TYPES[typeId]![0]} [${t.shape}] needs ${expected} bytes, got ${bytes.length}`);
+    if (bytes.length !== expected)
+      throw new Error(`gguf write: tensor "${t.name}" ${GGML_TYPES[typeId]![0]} [${t.shape}] needs ${expected} bytes, got ${bytes.length}`);
     return { name: t.name, dims: [...t.shape].reverse(), typeId, bytes };
   });
   const names = new Set<string>();
@@ -138,7 +213,10 @@ export function writeGguf(input: GgufWriteInput): Uint8Array {
   w.u32(input.version ?? 3);
   w.u64(encoded.length);
   w.u64(metadata.size);
-  for (const [key, v] of metadata) { w.string(key); w.value(v, `metadata "${key}"`); }
+  for (const [key, v] of metadata) {
+    w.string(key);
+    w.value(v, `metadata "${key}"`);
+  }
   let offset = 0;
   for (const t of encoded) {
     w.string(t.name);
@@ -149,6 +227,9 @@ export function writeGguf(input: GgufWriteInput): Uint8Array {
     offset += Math.ceil(t.bytes.length / alignment) * alignment;
   }
   w.pad(alignment);
-  for (const t of encoded) { w.bytes(t.bytes); w.pad(alignment); }
+  for (const t of encoded) {
+    w.bytes(t.bytes);
+    w.pad(alignment);
+  }
   return w.result();
 }

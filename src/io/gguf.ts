@@ -8,8 +8,19 @@
 // No file access here: callers pass bytes or a ByteSource.
 import { bytesSource, type ByteSource } from './safetensors.js';
 import { bf16BitsToF32, dequantizeQ4_0, dequantizeQ8_0, f16BitsToF32 } from './gguf-quant.js';
-import { GGML_MAX_DIMS, GGML_TYPES, GGUF_DEFAULT_ALIGNMENT, GGUF_MAGIC, GGUF_VALUE_BYTES, GGUF_VALUE_TYPES, ggmlTensorBytes,
-  type GgufItem, type GgufMetadata, type GgufValue, type GgufValueType } from './gguf-format.js';
+import {
+  GGML_MAX_DIMS,
+  GGML_TYPES,
+  GGUF_DEFAULT_ALIGNMENT,
+  GGUF_MAGIC,
+  GGUF_VALUE_BYTES,
+  GGUF_VALUE_TYPES,
+  ggmlTensorBytes,
+  type GgufItem,
+  type GgufMetadata,
+  type GgufValue,
+  type GgufValueType,
+} from './gguf-format.js';
 
 export type { ByteSource } from './safetensors.js';
 export * from './gguf-format.js';
@@ -56,15 +67,27 @@ class Cursor {
   private items = 0; // metadata array items so far (GGUF_LIMITS.arrayItems)
   private dv: DataView;
   private utf8 = new TextDecoder('utf-8', { fatal: true });
-  constructor(private buf: Uint8Array, private fileSize: number, private where: string) {
+  constructor(
+    private buf: Uint8Array,
+    private fileSize: number,
+    private where: string,
+  ) {
     this.dv = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
   }
-  fail(msg: string): never { throw new Error(`${this.where}: ${msg}`); }
+  fail(msg: string): never {
+    throw new Error(`${this.where}: ${msg}`);
+  }
   need(n: number, what: string): void {
-    if (this.pos + n > this.fileSize) this.fail(`${what} at byte ${this.pos} runs past the end of the ${this.fileSize}-byte file (truncated?)`);
+    if (this.pos + n > this.fileSize)
+      this.fail(`${what} at byte ${this.pos} runs past the end of the ${this.fileSize}-byte file (truncated?)`);
     if (this.pos + n > this.buf.length) throw new NeedMore();
   }
-  u32(what: string): number { this.need(4, what); const v = this.dv.getUint32(this.pos, true); this.pos += 4; return v; }
+  u32(what: string): number {
+    this.need(4, what);
+    const v = this.dv.getUint32(this.pos, true);
+    this.pos += 4;
+    return v;
+  }
   u64(what: string): number {
     this.need(8, what);
     const v = this.dv.getBigUint64(this.pos, true);
@@ -75,7 +98,8 @@ class Cursor {
   /** a count of items of at least `minBytes` each that must fit in the rest of the file */
   count(what: string, minBytes: number): number {
     const n = this.u64(what);
-    if (n * minBytes > this.fileSize - this.pos) this.fail(`${what} ${n} cannot fit in the remaining ${this.fileSize - this.pos} bytes (truncated or corrupt file?)`);
+    if (n * minBytes > this.fileSize - this.pos)
+      this.fail(`${what} ${n} cannot fit in the remaining ${this.fileSize - this.pos} bytes (truncated or corrupt file?)`);
     return n;
   }
   string(what: string): string {
@@ -90,26 +114,39 @@ class Cursor {
   item(type: GgufValueType, what: string): GgufItem | GgufValue {
     const size = GGUF_VALUE_BYTES[type];
     if (size !== undefined) this.need(size, what);
-    const p = this.pos, dv = this.dv;
+    const p = this.pos,
+      dv = this.dv;
     if (size !== undefined) this.pos += size;
     switch (type) {
-      case 'u8': return dv.getUint8(p);
-      case 'i8': return dv.getInt8(p);
-      case 'u16': return dv.getUint16(p, true);
-      case 'i16': return dv.getInt16(p, true);
-      case 'u32': return dv.getUint32(p, true);
-      case 'i32': return dv.getInt32(p, true);
-      case 'f32': return dv.getFloat32(p, true);
-      case 'f64': return dv.getFloat64(p, true);
-      case 'u64': return dv.getBigUint64(p, true);
-      case 'i64': return dv.getBigInt64(p, true);
+      case 'u8':
+        return dv.getUint8(p);
+      case 'i8':
+        return dv.getInt8(p);
+      case 'u16':
+        return dv.getUint16(p, true);
+      case 'i16':
+        return dv.getInt16(p, true);
+      case 'u32':
+        return dv.getUint32(p, true);
+      case 'i32':
+        return dv.getInt32(p, true);
+      case 'f32':
+        return dv.getFloat32(p, true);
+      case 'f64':
+        return dv.getFloat64(p, true);
+      case 'u64':
+        return dv.getBigUint64(p, true);
+      case 'i64':
+        return dv.getBigInt64(p, true);
       case 'bool': {
         const b = dv.getUint8(p);
         if (b > 1) this.fail(`${what} at byte ${p} is a bool with value ${b}`);
         return b === 1;
       }
-      case 'string': return this.string(what);
-      case 'array': return this.array(what);
+      case 'string':
+        return this.string(what);
+      case 'array':
+        return this.array(what);
     }
   }
   valueType(what: string): GgufValueType {
@@ -122,7 +159,10 @@ class Cursor {
     const itemType = this.valueType(`${what} item`);
     const n = this.count(`${what} item count`, GGUF_VALUE_BYTES[itemType] ?? 8); // strings/arrays: ≥ 8-byte length
     this.items += n;
-    if (this.items > GGUF_LIMITS.arrayItems) this.fail(`${what} brings the metadata to ${this.items} array items, over the limit of ${GGUF_LIMITS.arrayItems} (corrupt or hostile file?)`);
+    if (this.items > GGUF_LIMITS.arrayItems)
+      this.fail(
+        `${what} brings the metadata to ${this.items} array items, over the limit of ${GGUF_LIMITS.arrayItems} (corrupt or hostile file?)`,
+      );
     const value: (GgufItem | GgufValue)[] = new Array(n);
     for (let i = 0; i < n; i++) value[i] = this.item(itemType, `${what}[${i}]`);
     return { type: 'array', itemType, value } as GgufValue;
@@ -140,20 +180,25 @@ function parseHead(head: Uint8Array, fileSize: number, where: string): GgufFile 
   if (fileSize < 8) c.fail(`file is ${fileSize} bytes, too short for a GGUF header`);
   const magic = c.u32('magic');
   if (magic !== GGUF_MAGIC) {
-    const got = Array.from(head.subarray(0, 4), (b) => (b >= 32 && b < 127 ? String.fromCharCode(b) : `\\x${b.toString(16).padStart(2, '0')}`)).join('');
+    const got = Array.from(head.subarray(0, 4), (b) =>
+      b >= 32 && b < 127 ? String.fromCharCode(b) : `\\x${b.toString(16).padStart(2, '0')}`,
+    ).join('');
     c.fail(`not a GGUF file: magic is "${got}", expected "GGUF"`);
   }
   const version = c.u32('version');
   if (version === 1) c.fail('GGUF version 1 (32-bit counts, 2023) is not supported; re-convert the model with a current llama.cpp');
   if (version !== 2 && version !== 3) {
     const swapped = ((version & 0xff) << 24) | ((version & 0xff00) << 8) | ((version >>> 8) & 0xff00) | (version >>> 24);
-    if (swapped === 2 || swapped === 3) c.fail(`big-endian GGUF (version ${swapped}) is not supported; convert it with gguf-py's gguf-convert-endian`);
+    if (swapped === 2 || swapped === 3)
+      c.fail(`big-endian GGUF (version ${swapped}) is not supported; convert it with gguf-py's gguf-convert-endian`);
     c.fail(`unsupported GGUF version ${version} (this reader knows versions 2 and 3)`);
   }
   const nTensors = c.count('tensor count', 8 + 4 + 4 + 8); // name length, n_dims, type, offset
   const nKv = c.count('metadata count', 8 + 4); // key length, value type
-  if (nTensors > GGUF_LIMITS.tensors) c.fail(`tensor count ${nTensors} is over the limit of ${GGUF_LIMITS.tensors} (corrupt or hostile file?)`);
-  if (nKv > GGUF_LIMITS.metadataKeys) c.fail(`metadata count ${nKv} is over the limit of ${GGUF_LIMITS.metadataKeys} keys (corrupt or hostile file?)`);
+  if (nTensors > GGUF_LIMITS.tensors)
+    c.fail(`tensor count ${nTensors} is over the limit of ${GGUF_LIMITS.tensors} (corrupt or hostile file?)`);
+  if (nKv > GGUF_LIMITS.metadataKeys)
+    c.fail(`metadata count ${nKv} is over the limit of ${GGUF_LIMITS.metadataKeys} keys (corrupt or hostile file?)`);
   const metadata: GgufMetadata = new Map();
   for (let i = 0; i < nKv; i++) {
     const key = c.string(`metadata key #${i}`);
@@ -185,7 +230,8 @@ function parseHead(head: Uint8Array, fileSize: number, where: string): GgufFile 
     infos.push({ name, dims, typeId, rel });
   }
   const dataStart = Math.ceil(c.pos / alignment) * alignment;
-  if (nTensors > 0 && dataStart > fileSize) c.fail(`the data section (byte ${dataStart}) starts past the end of the ${fileSize}-byte file (truncated?)`);
+  if (nTensors > 0 && dataStart > fileSize)
+    c.fail(`the data section (byte ${dataStart}) starts past the end of the ${fileSize}-byte file (truncated?)`);
   const tensors = new Map<string, GgufTensorInfo>();
   for (const { name, dims, typeId, rel } of infos) {
     const n = dims.reduce((a, b) => a * b, 1);
@@ -193,13 +239,24 @@ function parseHead(head: Uint8Array, fileSize: number, where: string): GgufFile 
     const byteLength = ggmlTensorBytes(typeId, dims[0]!, n, `${where}: tensor "${name}"`);
     const offsetBytes = dataStart + rel;
     if (offsetBytes + byteLength > fileSize) {
-      c.fail(`tensor "${name}" (${GGML_TYPES[typeId]![0]} [${dims}]) ends at byte ${offsetBytes + byteLength}, past the end of the ${fileSize}-byte file (truncated?)`);
+      c.fail(
+        `tensor "${name}" (${GGML_TYPES[typeId]![0]} [${dims}]) ends at byte ${offsetBytes + byteLength}, past the end of the ${fileSize}-byte file (truncated?)`,
+      );
     }
-    tensors.set(name, { name, dimsGgmlOrder: dims, shape: [...dims].reverse(), typeId, typeName: GGML_TYPES[typeId]![0], offsetBytes, byteLength });
+    tensors.set(name, {
+      name,
+      dimsGgmlOrder: dims,
+      shape: [...dims].reverse(),
+      typeId,
+      typeName: GGML_TYPES[typeId]![0],
+      offsetBytes,
+      byteLength,
+    });
   }
   const spans = [...tensors.values()].sort((a, b) => a.offsetBytes - b.offsetBytes);
   for (let i = 1; i < spans.length; i++) {
-    const a = spans[i - 1]!, b = spans[i]!;
+    const a = spans[i - 1]!,
+      b = spans[i]!;
     if (a.offsetBytes + a.byteLength > b.offsetBytes) c.fail(`tensors "${a.name}" and "${b.name}" overlap in the data section`);
   }
   return { version, metadata, tensors, alignment, dataStart, fileSize };
@@ -216,7 +273,10 @@ export async function readGguf(src: Uint8Array | ByteSource, where = 'gguf'): Pr
       return parseHead(head, source.size, where);
     } catch (e) {
       if (!(e instanceof NeedMore)) throw e;
-      if (want >= GGUF_LIMITS.headerBytes) throw new Error(`${where}: metadata and tensor infos run past ${GGUF_LIMITS.headerBytes} bytes, over the header limit (corrupt or hostile file?)`);
+      if (want >= GGUF_LIMITS.headerBytes)
+        throw new Error(
+          `${where}: metadata and tensor infos run past ${GGUF_LIMITS.headerBytes} bytes, over the header limit (corrupt or hostile file?)`,
+        );
       want = Math.min(source.size, want * 2, GGUF_LIMITS.headerBytes); // NeedMore implies want < size, so this grows
     }
   }
@@ -226,7 +286,8 @@ export async function readGguf(src: Uint8Array | ByteSource, where = 'gguf'): Pr
 export async function readGgufTensor(src: Uint8Array | ByteSource, info: GgufTensorInfo, where = 'gguf'): Promise<Float32Array> {
   const source = src instanceof Uint8Array ? bytesSource(src) : src;
   const bytes = await source.read(info.offsetBytes, info.byteLength);
-  if (bytes.length !== info.byteLength) throw new Error(`${where}: tensor "${info.name}": read ${bytes.length} of ${info.byteLength} bytes`);
+  if (bytes.length !== info.byteLength)
+    throw new Error(`${where}: tensor "${info.name}": read ${bytes.length} of ${info.byteLength} bytes`);
   return decodeTensor(bytes, info, where);
 }
 
@@ -235,14 +296,24 @@ export function decodeTensor(bytes: Uint8Array, info: GgufTensorInfo, where = 'g
   const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const out = new Float32Array(n);
   switch (info.typeName) {
-    case 'F32': for (let i = 0; i < n; i++) out[i] = dv.getFloat32(i * 4, true); return out;
-    case 'F16': for (let i = 0; i < n; i++) out[i] = f16BitsToF32(dv.getUint16(i * 2, true)); return out;
-    case 'BF16': for (let i = 0; i < n; i++) out[i] = bf16BitsToF32(dv.getUint16(i * 2, true)); return out;
-    case 'Q8_0': return dequantizeQ8_0(bytes, n, out);
-    case 'Q4_0': return dequantizeQ4_0(bytes, n, out);
+    case 'F32':
+      for (let i = 0; i < n; i++) out[i] = dv.getFloat32(i * 4, true);
+      return out;
+    case 'F16':
+      for (let i = 0; i < n; i++) out[i] = f16BitsToF32(dv.getUint16(i * 2, true));
+      return out;
+    case 'BF16':
+      for (let i = 0; i < n; i++) out[i] = bf16BitsToF32(dv.getUint16(i * 2, true));
+      return out;
+    case 'Q8_0':
+      return dequantizeQ8_0(bytes, n, out);
+    case 'Q4_0':
+      return dequantizeQ4_0(bytes, n, out);
     default:
-      throw new Error(`${where}: tensor "${info.name}" is ${info.typeName}; dllm reads F32, F16, BF16, Q8_0 and Q4_0 ` +
-        '(re-quantize with llama-quantize to Q8_0, or convert to F16)');
+      throw new Error(
+        `${where}: tensor "${info.name}" is ${info.typeName}; dllm reads F32, F16, BF16, Q8_0 and Q4_0 ` +
+          '(re-quantize with llama-quantize to Q8_0, or convert to F16)',
+      );
   }
 }
 

@@ -16,15 +16,22 @@ export const JSON_LIMITS = {
 
 /** the deepest nesting of objects/arrays in JSON text, stopping at the first level past `limit` */
 export function jsonDepth(text: string, limit = Infinity): number {
-  let depth = 0, max = 0, inString = false;
+  let depth = 0,
+    max = 0,
+    inString = false;
   for (let i = 0; i < text.length; i++) {
     const c = text.charCodeAt(i);
     if (inString) {
-      if (c === 0x5c) i++; // backslash: skip the escaped character
+      if (c === 0x5c)
+        i++; // backslash: skip the escaped character
       else if (c === 0x22) inString = false;
     } else if (c === 0x22) inString = true;
-    else if (c === 0x7b || c === 0x5b) { // { [
-      if (++depth > max) { max = depth; if (max > limit) return max; }
+    else if (c === 0x7b || c === 0x5b) {
+      // { [
+      if (++depth > max) {
+        max = depth;
+        if (max > limit) return max;
+      }
     } else if (c === 0x7d || c === 0x5d) depth--; // } ]
   }
   return max;
@@ -32,7 +39,8 @@ export function jsonDepth(text: string, limit = Infinity): number {
 
 /** JSON.parse within `limits`; errors name `where` (the file) */
 export function parseJsonBounded(text: string, limits: JsonLimits, where: string): unknown {
-  if (text.length > limits.maxBytes) throw new Error(`${where}: ${text.length} characters, over the ${limits.maxBytes}-byte limit for this file`);
+  if (text.length > limits.maxBytes)
+    throw new Error(`${where}: ${text.length} characters, over the ${limits.maxBytes}-byte limit for this file`);
   const depth = jsonDepth(text, limits.maxDepth);
   if (depth > limits.maxDepth) throw new Error(`${where}: JSON nested deeper than ${limits.maxDepth} levels (a corrupt or hostile file?)`);
   try {

@@ -13,16 +13,44 @@ export { bytesSource, type ByteSource } from './bytes.js';
 export { parseShardIndex, shardFileFor, checkShardFiles } from './shard-index.js';
 
 export type SafetensorsDtype =
-  | 'F64' | 'F32' | 'F16' | 'BF16' | 'F8_E4M3' | 'F8_E5M2'
-  | 'I64' | 'I32' | 'I16' | 'I8' | 'U64' | 'U32' | 'U16' | 'U8' | 'BOOL';
+  'F64' | 'F32' | 'F16' | 'BF16' | 'F8_E4M3' | 'F8_E5M2' | 'I64' | 'I32' | 'I16' | 'I8' | 'U64' | 'U32' | 'U16' | 'U8' | 'BOOL';
 
 export const DTYPE_BYTES: Record<SafetensorsDtype, number> = {
-  F64: 8, F32: 4, F16: 2, BF16: 2, F8_E4M3: 1, F8_E5M2: 1,
-  I64: 8, I32: 4, I16: 2, I8: 1, U64: 8, U32: 4, U16: 2, U8: 1, BOOL: 1,
+  F64: 8,
+  F32: 4,
+  F16: 2,
+  BF16: 2,
+  F8_E4M3: 1,
+  F8_E5M2: 1,
+  I64: 8,
+  I32: 4,
+  I16: 2,
+  I8: 1,
+  U64: 8,
+  U32: 4,
+  U16: 2,
+  U8: 1,
+  BOOL: 1,
 };
 
 /** The reference implementation's Dtype enum order; its writer sorts tensors by it (descending), then by name. */
-const DTYPE_ORDER: readonly SafetensorsDtype[] = ['BOOL', 'U8', 'I8', 'F8_E5M2', 'F8_E4M3', 'I16', 'U16', 'F16', 'BF16', 'I32', 'U32', 'F32', 'F64', 'I64', 'U64'];
+const DTYPE_ORDER: readonly SafetensorsDtype[] = [
+  'BOOL',
+  'U8',
+  'I8',
+  'F8_E5M2',
+  'F8_E4M3',
+  'I16',
+  'U16',
+  'F16',
+  'BF16',
+  'I32',
+  'U32',
+  'F32',
+  'F64',
+  'I64',
+  'U64',
+];
 
 /**
  * Headers larger than this are refused. The reference allows 100 MB (MAX_HEADER_SIZE); real headers are far
@@ -92,16 +120,24 @@ export function parseSafetensorsHeader(head: Uint8Array, fileSize = head.length,
   if (head.length < 8 + n) throw new Error(`${where}: need the first ${8 + n} bytes to parse the header, got ${head.length}`);
   const json = parseJsonHeader(head.subarray(8, 8 + n), where);
   const entries = Object.keys(json).length - (Object.hasOwn(json, '__metadata__') ? 1 : 0);
-  if (entries > MAX_TENSORS) throw new Error(`${where}: header lists ${entries} tensors, over the limit of ${MAX_TENSORS} (corrupt or hostile file?)`);
-  const dataStart = 8 + n, dataBytes = fileSize - dataStart;
+  if (entries > MAX_TENSORS)
+    throw new Error(`${where}: header lists ${entries} tensors, over the limit of ${MAX_TENSORS} (corrupt or hostile file?)`);
+  const dataStart = 8 + n,
+    dataBytes = fileSize - dataStart;
   let metadata: Record<string, string> = {};
   const spans: { name: string; dtype: SafetensorsDtype; shape: number[]; begin: number; end: number }[] = [];
   for (const [name, v] of Object.entries(json)) {
-    if (name === '__metadata__') { metadata = parseMetadata(v, where); continue; }
-    if (!v || typeof v !== 'object' || Array.isArray(v)) throw new Error(`${where}: tensor "${name}" is not an object {dtype, shape, data_offsets}`);
+    if (name === '__metadata__') {
+      metadata = parseMetadata(v, where);
+      continue;
+    }
+    if (!v || typeof v !== 'object' || Array.isArray(v))
+      throw new Error(`${where}: tensor "${name}" is not an object {dtype, shape, data_offsets}`);
     const t = v as { dtype?: unknown; shape?: unknown; data_offsets?: unknown };
     if (!isDtype(t.dtype)) {
-      throw new Error(`${where}: tensor "${name}" has unknown dtype ${JSON.stringify(t.dtype)} (known: ${Object.keys(DTYPE_BYTES).join(', ')})`);
+      throw new Error(
+        `${where}: tensor "${name}" has unknown dtype ${JSON.stringify(t.dtype)} (known: ${Object.keys(DTYPE_BYTES).join(', ')})`,
+      );
     }
     if (!Array.isArray(t.shape) || !t.shape.every(isSize)) {
       throw new Error(`${where}: tensor "${name}" has a bad shape ${JSON.stringify(t.shape)} (need non-negative integers)`);
@@ -115,7 +151,9 @@ export function parseSafetensorsHeader(head: Uint8Array, fileSize = head.length,
     const numel = shape.reduce((a, b) => a * b, 1);
     const expected = numel * DTYPE_BYTES[t.dtype];
     if (!Number.isSafeInteger(expected) || end - begin !== expected) {
-      throw new Error(`${where}: tensor "${name}" [${shape}] ${t.dtype} needs ${expected} bytes, data_offsets [${begin}, ${end}] give ${end - begin}`);
+      throw new Error(
+        `${where}: tensor "${name}" [${shape}] ${t.dtype} needs ${expected} bytes, data_offsets [${begin}, ${end}] give ${end - begin}`,
+      );
     }
     if (end > dataBytes) {
       throw new Error(`${where}: tensor "${name}" ends at byte ${dataStart + end}, past the end of the ${fileSize}-byte file (truncated?)`);
@@ -124,16 +162,20 @@ export function parseSafetensorsHeader(head: Uint8Array, fileSize = head.length,
   }
   // the data section must be tiled exactly, as the reference reader checks (MetadataIncompleteBuffer)
   spans.sort((a, b) => a.begin - b.begin || a.end - b.end);
-  let at = 0, prev = '(start of data)';
+  let at = 0,
+    prev = '(start of data)';
   for (const s of spans) {
     if (s.begin < at) throw new Error(`${where}: tensors "${prev}" and "${s.name}" overlap (data_offsets ${s.begin} < ${at})`);
-    if (s.begin > at) throw new Error(`${where}: ${s.begin - at} unused bytes between "${prev}" and "${s.name}" (data_offsets must be contiguous)`);
+    if (s.begin > at)
+      throw new Error(`${where}: ${s.begin - at} unused bytes between "${prev}" and "${s.name}" (data_offsets must be contiguous)`);
     at = s.end;
     prev = s.name;
   }
-  if (at !== dataBytes) throw new Error(`${where}: ${dataBytes - at} bytes after the last tensor "${prev}" (file size does not match the header)`);
+  if (at !== dataBytes)
+    throw new Error(`${where}: ${dataBytes - at} bytes after the last tensor "${prev}" (file size does not match the header)`);
   const tensors = new Map<string, TensorInfo>();
-  for (const s of spans) tensors.set(s.name, { dtype: s.dtype, shape: s.shape, byteOffset: dataStart + s.begin, byteLength: s.end - s.begin });
+  for (const s of spans)
+    tensors.set(s.name, { dtype: s.dtype, shape: s.shape, byteOffset: dataStart + s.begin, byteLength: s.end - s.begin });
   return { metadata, tensors, dataStart, fileSize };
 }
 
@@ -146,22 +188,45 @@ export async function readSafetensorsHeader(src: ByteSource, where = 'safetensor
 
 /** Raw values in the dtype's own typed array; F16 / BF16 come as Uint16Array bit patterns, F8 and BOOL as Uint8Array. */
 export type TensorData =
-  | Float64Array | Float32Array | Uint16Array | Int32Array | Uint32Array | BigInt64Array | BigUint64Array
-  | Int16Array | Int8Array | Uint8Array;
+  | Float64Array
+  | Float32Array
+  | Uint16Array
+  | Int32Array
+  | Uint32Array
+  | BigInt64Array
+  | BigUint64Array
+  | Int16Array
+  | Int8Array
+  | Uint8Array;
 
 function typedView(buffer: ArrayBufferLike, byteOffset: number, byteLength: number, dtype: SafetensorsDtype): TensorData {
   const n = byteLength / DTYPE_BYTES[dtype];
   switch (dtype) {
-    case 'F64': return new Float64Array(buffer, byteOffset, n);
-    case 'F32': return new Float32Array(buffer, byteOffset, n);
-    case 'F16': case 'BF16': case 'U16': return new Uint16Array(buffer, byteOffset, n);
-    case 'I64': return new BigInt64Array(buffer, byteOffset, n);
-    case 'U64': return new BigUint64Array(buffer, byteOffset, n);
-    case 'I32': return new Int32Array(buffer, byteOffset, n);
-    case 'U32': return new Uint32Array(buffer, byteOffset, n);
-    case 'I16': return new Int16Array(buffer, byteOffset, n);
-    case 'I8': return new Int8Array(buffer, byteOffset, n);
-    case 'U8': case 'BOOL': case 'F8_E4M3': case 'F8_E5M2': return new Uint8Array(buffer, byteOffset, n);
+    case 'F64':
+      return new Float64Array(buffer, byteOffset, n);
+    case 'F32':
+      return new Float32Array(buffer, byteOffset, n);
+    case 'F16':
+    case 'BF16':
+    case 'U16':
+      return new Uint16Array(buffer, byteOffset, n);
+    case 'I64':
+      return new BigInt64Array(buffer, byteOffset, n);
+    case 'U64':
+      return new BigUint64Array(buffer, byteOffset, n);
+    case 'I32':
+      return new Int32Array(buffer, byteOffset, n);
+    case 'U32':
+      return new Uint32Array(buffer, byteOffset, n);
+    case 'I16':
+      return new Int16Array(buffer, byteOffset, n);
+    case 'I8':
+      return new Int8Array(buffer, byteOffset, n);
+    case 'U8':
+    case 'BOOL':
+    case 'F8_E4M3':
+    case 'F8_E5M2':
+      return new Uint8Array(buffer, byteOffset, n);
   }
 }
 
@@ -194,7 +259,8 @@ export function readTensor(src: Uint8Array | ByteSource, header: SafetensorsHead
 export async function readTensorFrom(src: ByteSource, header: SafetensorsHeader, name: string): Promise<TensorData> {
   const t = infoOf(header, name);
   const bytes = await src.read(t.byteOffset, t.byteLength);
-  if (bytes.length !== t.byteLength) throw new Error(`safetensors: tensor "${name}": read ${bytes.length} of ${t.byteLength} bytes (file shrank?)`);
+  if (bytes.length !== t.byteLength)
+    throw new Error(`safetensors: tensor "${name}": read ${bytes.length} of ${t.byteLength} bytes (file shrank?)`);
   const owned = bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength;
   return owned ? typedView(bytes.buffer, 0, bytes.byteLength, t.dtype) : tensorView(bytes, t.dtype);
 }
@@ -219,7 +285,8 @@ export function writeSafetensors(tensors: readonly TensorToWrite[], metadata?: R
     if (!isDtype(t.dtype)) throw new Error(`safetensors: tensor "${t.name}" has unknown dtype ${JSON.stringify(t.dtype)}`);
     if (!t.shape.every(isSize)) throw new Error(`safetensors: tensor "${t.name}" has a bad shape [${t.shape}]`);
     const n = t.shape.reduce((a, b) => a * b, 1) * DTYPE_BYTES[t.dtype];
-    if (t.data.byteLength !== n) throw new Error(`safetensors: tensor "${t.name}" [${t.shape}] ${t.dtype} needs ${n} bytes, data has ${t.data.byteLength}`);
+    if (t.data.byteLength !== n)
+      throw new Error(`safetensors: tensor "${t.name}" [${t.shape}] ${t.dtype} needs ${n} bytes, data has ${t.data.byteLength}`);
     byName.set(t.name, t);
   }
   const rank = (d: SafetensorsDtype) => DTYPE_ORDER.indexOf(d);
@@ -238,11 +305,13 @@ export function writeSafetensors(tensors: readonly TensorToWrite[], metadata?: R
     header[t.name] = { dtype: t.dtype, shape: [...t.shape], data_offsets: [off, off + t.data.byteLength] };
     off += t.data.byteLength;
   }
-  if (order.length > MAX_TENSORS) throw new Error(`safetensors: ${order.length} tensors are over the limit of ${MAX_TENSORS} for one file (shard them)`);
+  if (order.length > MAX_TENSORS)
+    throw new Error(`safetensors: ${order.length} tensors are over the limit of ${MAX_TENSORS} for one file (shard them)`);
   const text = new TextEncoder().encode(JSON.stringify(header));
   const json = new Uint8Array(text.length + ((8 - (text.length % 8)) % 8)).fill(0x20); // spaces, as the spec pads
   json.set(text);
-  if (json.length > MAX_HEADER_BYTES) throw new Error(`safetensors: header would be ${json.length} bytes, over the ${MAX_HEADER_BYTES}-byte limit`);
+  if (json.length > MAX_HEADER_BYTES)
+    throw new Error(`safetensors: header would be ${json.length} bytes, over the ${MAX_HEADER_BYTES}-byte limit`);
   const out = new Uint8Array(8 + json.length + off);
   writeU64(out, 0, json.length);
   out.set(json, 8);

@@ -32,7 +32,11 @@ export function shardFileFor(weightMap: ReadonlyMap<string, string>, tensor: str
 }
 
 /** Check that every shard the index names is present (e.g. the folder's file names); the error names the missing ones. */
-export function checkShardFiles(weightMap: ReadonlyMap<string, string>, present: Iterable<string>, where = 'model.safetensors.index.json'): void {
+export function checkShardFiles(
+  weightMap: ReadonlyMap<string, string>,
+  present: Iterable<string>,
+  where = 'model.safetensors.index.json',
+): void {
   const have = new Set(present);
   const missing = new Map<string, string[]>(); // shard → tensors it should hold
   for (const [tensor, file] of weightMap) if (!have.has(file)) missing.set(file, [...(missing.get(file) ?? []), tensor]);

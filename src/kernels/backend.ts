@@ -50,9 +50,16 @@ export interface Kernels {
    * beta = 0 ignores the old contents of out (NaN-safe), beta = 1 accumulates (gradients).
    */
   matmul(
-    out: Float32Array, a: Float32Array, b: Float32Array,
-    M: number, K: number, N: number,
-    transA: boolean, transB: boolean, alpha: number, beta: number,
+    out: Float32Array,
+    a: Float32Array,
+    b: Float32Array,
+    M: number,
+    K: number,
+    N: number,
+    transA: boolean,
+    transB: boolean,
+    alpha: number,
+    beta: number,
   ): void;
   /**
    * Weight-only int8 matmul for inference: out (M, N) = x (M, K) · (wq (N, K) · scales (N))ᵀ.
@@ -68,15 +75,42 @@ export interface Kernels {
   /** RMSNorm: out (N, C) = x · rsqrt(mean(x²) + eps) · w (C); rstd (N) saved for backward */
   rmsnormForward(out: Float32Array, rstd: Float32Array, x: Float32Array, w: Float32Array, N: number, C: number, eps: number): void;
   /** dx (N, C) = ∂/∂x (overwritten); dw (C) += ∂/∂w (accumulated) */
-  rmsnormBackward(dx: Float32Array, dw: Float32Array, dout: Float32Array, x: Float32Array, w: Float32Array, rstd: Float32Array, N: number, C: number): void;
+  rmsnormBackward(
+    dx: Float32Array,
+    dw: Float32Array,
+    dout: Float32Array,
+    x: Float32Array,
+    w: Float32Array,
+    rstd: Float32Array,
+    N: number,
+    C: number,
+  ): void;
   /**
    * Rotary embedding, rotate-half layout (LLaMA/HF): for i < D/2, with c = cos[pos, i], s = sin[pos, i]:
    *   out[i] = x[i]·c − x[i+D/2]·s ;  out[i+D/2] = x[i+D/2]·c + x[i]·s
    * x, out (N, H, D) (out may alias x); positions (N); cos, sin (P, D/2) from ropeTable().
    */
-  ropeForward(out: Float32Array, x: Float32Array, positions: Int32Array, cos: Float32Array, sin: Float32Array, N: number, H: number, D: number): void;
+  ropeForward(
+    out: Float32Array,
+    x: Float32Array,
+    positions: Int32Array,
+    cos: Float32Array,
+    sin: Float32Array,
+    N: number,
+    H: number,
+    D: number,
+  ): void;
   /** Backward of ropeForward (rotation by −angle). dx may alias dout. */
-  ropeBackward(dx: Float32Array, dout: Float32Array, positions: Int32Array, cos: Float32Array, sin: Float32Array, N: number, H: number, D: number): void;
+  ropeBackward(
+    dx: Float32Array,
+    dout: Float32Array,
+    positions: Int32Array,
+    cos: Float32Array,
+    sin: Float32Array,
+    N: number,
+    H: number,
+    D: number,
+  ): void;
   /** SwiGLU: out (n) = silu(gate) · up, silu(g) = g·σ(g) */
   swigluForward(out: Float32Array, gate: Float32Array, up: Float32Array, n: number): void;
   /** dgate, dup (n) overwritten */
@@ -95,8 +129,15 @@ export interface Kernels {
   attentionForward(out: Float32Array, lse: Float32Array, q: Float32Array, k: Float32Array, v: Float32Array, s: AttentionShape): void;
   /** Gradients of attentionForward; dq, dk, dv overwritten (same shapes as q, k, v). */
   attentionBackward(
-    dq: Float32Array, dk: Float32Array, dv: Float32Array,
-    dout: Float32Array, q: Float32Array, k: Float32Array, v: Float32Array, out: Float32Array, lse: Float32Array,
+    dq: Float32Array,
+    dk: Float32Array,
+    dv: Float32Array,
+    dout: Float32Array,
+    q: Float32Array,
+    k: Float32Array,
+    v: Float32Array,
+    out: Float32Array,
+    lse: Float32Array,
     s: AttentionShape,
   ): void;
 
@@ -107,7 +148,15 @@ export interface Kernels {
    */
   crossEntropyForward(losses: Float32Array, logits: Float32Array, targets: Int32Array, weights: Float32Array, N: number, V: number): void;
   /** dlogits (N, V) = scale · weights[i] · (softmax(logits[i]) − onehot(targets[i])), 0 for ignored rows */
-  crossEntropyBackward(dlogits: Float32Array, logits: Float32Array, targets: Int32Array, weights: Float32Array, N: number, V: number, scale: number): void;
+  crossEntropyBackward(
+    dlogits: Float32Array,
+    logits: Float32Array,
+    targets: Int32Array,
+    weights: Float32Array,
+    N: number,
+    V: number,
+    scale: number,
+  ): void;
   /** out (N, C) = table (Vocab, C) [ids (N)] */
   embeddingForward(out: Float32Array, table: Float32Array, ids: Int32Array, N: number, C: number): void;
   /** dtable (Vocab, C) += scatter of dout (N, C) by ids (deterministic order) */

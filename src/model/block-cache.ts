@@ -14,7 +14,9 @@
 /** the inputs that wrote the exact columns [0, exact) of the cache */
 export class BlockCacheState {
   private constructor(
-    readonly B: number, readonly T: number, readonly L: number,
+    readonly B: number,
+    readonly T: number,
+    readonly L: number,
     private readonly tokens: Int32Array, // (B, T)
     private readonly positions: Int32Array, // (B, T)
     private readonly keyValid: Uint8Array | null, // (B, T); null = every key valid
@@ -22,7 +24,15 @@ export class BlockCacheState {
   ) {}
 
   /** the state after a forward over these inputs left columns [0, exact) exact */
-  static after(B: number, T: number, L: number, tokens: Int32Array, positions: Int32Array, keyValid: Uint8Array | null, exact: number): BlockCacheState {
+  static after(
+    B: number,
+    T: number,
+    L: number,
+    tokens: Int32Array,
+    positions: Int32Array,
+    keyValid: Uint8Array | null,
+    exact: number,
+  ): BlockCacheState {
     return new BlockCacheState(B, T, L, tokens.slice(), positions.slice(), keyValid ? keyValid.slice() : null, exact);
   }
 
@@ -36,8 +46,12 @@ export class BlockCacheState {
     for (let b = 0; b < B && first > 0; b++) {
       for (let j = 0; j < first; j++) {
         const i = b * T + j;
-        const valid = keyValid ? keyValid[i]! : 1, was = this.keyValid ? this.keyValid[i]! : 1;
-        if (valid !== was || (valid !== 0 && (tokens[i] !== this.tokens[i] || positions[i] !== this.positions[i]))) { first = j; break; }
+        const valid = keyValid ? keyValid[i]! : 1,
+          was = this.keyValid ? this.keyValid[i]! : 1;
+        if (valid !== was || (valid !== 0 && (tokens[i] !== this.tokens[i] || positions[i] !== this.positions[i]))) {
+          first = j;
+          break;
+        }
       }
     }
     return Math.floor(first / L) * L;

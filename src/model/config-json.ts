@@ -34,5 +34,8 @@ export function present(cfg: Json, key: string, where: string, why: string): unk
 /** a key whose only supported values are `allowed` (absent counts as null) */
 export function oneOf(cfg: Json, key: string, where: string, allowed: readonly unknown[]): void {
   const v = cfg[key] ?? null;
-  if (!allowed.includes(v)) throw new Error(`${where}: "${key}" = ${JSON.stringify(v)} is not supported (dllm supports ${allowed.map((a) => JSON.stringify(a)).join(', ')})`);
+  if (!allowed.includes(v))
+    throw new Error(
+      `${where}: "${key}" = ${JSON.stringify(v)} is not supported (dllm supports ${allowed.map((a) => JSON.stringify(a)).join(', ')})`,
+    );
 }

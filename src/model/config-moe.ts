@@ -66,11 +66,20 @@ export function parseMoeConfig(arch: Extract<Arch, 'lladamoe' | 'llada2'>, cfg: 
   const prf = num(cfg, 'partial_rotary_factor', where);
   if (!(prf > 0 && prf <= 1)) throw new Error(`${where}: "partial_rotary_factor" must be in (0, 1], got ${prf}`);
   const common = {
-    arch, vocabSize: int(cfg, 'vocab_size', where), hiddenSize: hidden, numLayers: L, numHeads: heads,
+    arch,
+    vocabSize: int(cfg, 'vocab_size', where),
+    hiddenSize: hidden,
+    numLayers: L,
+    numHeads: heads,
     // LLaDAConfig: None → num_attention_heads; LLaDA2MoeConfig's default is 0 (unusable): required there
-    numKvHeads: int(cfg, 'num_key_value_heads', where, arch === 'lladamoe' ? heads : undefined), headDim, ropeDim: Math.trunc(headDim * prf),
-    ropeTheta: num(cfg, 'rope_theta', where), normEps: num(cfg, 'rms_norm_eps', where),
-    tieEmbeddings: bool(cfg, 'tie_word_embeddings', where, false), attention: 'bidirectional' as const, shiftLogits: false,
+    numKvHeads: int(cfg, 'num_key_value_heads', where, arch === 'lladamoe' ? heads : undefined),
+    headDim,
+    ropeDim: Math.trunc(headDim * prf),
+    ropeTheta: num(cfg, 'rope_theta', where),
+    normEps: num(cfg, 'rms_norm_eps', where),
+    tieEmbeddings: bool(cfg, 'tie_word_embeddings', where, false),
+    attention: 'bidirectional' as const,
+    shiftLogits: false,
     maxPositions: int(cfg, 'max_position_embeddings', where, undefined, 2 ** 21), // sizes the RoPE tables: never guessed
   };
   let moe: MoeConfig, ffn: number, qkvBias: boolean, outBias: boolean, qkNorm: boolean;
@@ -79,23 +88,47 @@ export function parseMoeConfig(arch: Extract<Arch, 'lladamoe' | 'llada2'>, cfg: 
     const layers = layerFlags(cfg, 'moe_layer_freq', L, where);
     const expertFfn = int(cfg, 'expert_intermediate_size', where, undefined, MOE_LIMITS.expertFfn);
     moe = {
-      numExperts: E, topK: K, expertFfn, sharedFfn: optionalSize(cfg, 'shared_expert_intermediate_size', where), router: 'softmax',
-      expertBias: bool(cfg, 'moe_router_enable_expert_bias', where), groups: 1, topGroups: 1, scaling: 1, moeLayers: layers,
+      numExperts: E,
+      topK: K,
+      expertFfn,
+      sharedFfn: optionalSize(cfg, 'shared_expert_intermediate_size', where),
+      router: 'softmax',
+      expertBias: bool(cfg, 'moe_router_enable_expert_bias', where),
+      groups: 1,
+      topGroups: 1,
+      scaling: 1,
+      moeLayers: layers,
     };
     ffn = layers.every((m) => m) && cfg['dense_intermediate_size'] === undefined ? expertFfn : int(cfg, 'dense_intermediate_size', where);
     qkvBias = outBias = bool(cfg, 'attention_bias', where, false);
     qkNorm = bool(cfg, 'qk_layernorm', where);
   } else {
     const firstMoe = num(cfg, 'first_k_dense_replace', where);
-    if (!Number.isInteger(firstMoe) || firstMoe < 0) throw new Error(`${where}: "first_k_dense_replace" must be a non-negative integer, got ${firstMoe}`);
+    if (!Number.isInteger(firstMoe) || firstMoe < 0)
+      throw new Error(`${where}: "first_k_dense_replace" must be a non-negative integer, got ${firstMoe}`);
     const expertFfn = int(cfg, 'moe_intermediate_size', where, undefined, MOE_LIMITS.expertFfn);
     const shared = present(cfg, 'num_shared_experts', where, CLASS_DEFAULT) === null ? 0 : int(cfg, 'num_shared_experts', where);
-    const groups = int(cfg, 'n_group', where), topGroups = int(cfg, 'topk_group', where, undefined, groups);
-    if (E % groups !== 0 || E / groups < 2) throw new Error(`${where}: "n_group" ${groups} must split num_experts ${E} into groups of ≥ 2 (each group is scored by its best two)`);
-    if (K > topGroups * (E / groups)) throw new Error(`${where}: "num_experts_per_tok" ${K} exceeds the ${topGroups * (E / groups)} experts of topk_group ${topGroups} groups`);
+    const groups = int(cfg, 'n_group', where),
+      topGroups = int(cfg, 'topk_group', where, undefined, groups);
+    if (E % groups !== 0 || E / groups < 2)
+      throw new Error(
+        `${where}: "n_group" ${groups} must split num_experts ${E} into groups of ≥ 2 (each group is scored by its best two)`,
+      );
+    if (K > topGroups * (E / groups))
+      throw new Error(
+        `${where}: "num_experts_per_tok" ${K} exceeds the ${topGroups * (E / groups)} experts of topk_group ${topGroups} groups`,
+      );
     moe = {
-      numExperts: E, topK: K, expertFfn, sharedFfn: shared * expertFfn, router: 'sigmoidGroup', expertBias: true,
-      groups, topGroups, scaling: num(cfg, 'routed_scaling_factor', where), moeLayers: Array.from({ length: L }, (_, i) => i >= firstMoe),
+      numExperts: E,
+      topK: K,
+      expertFfn,
+      sharedFfn: shared * expertFfn,
+      router: 'sigmoidGroup',
+      expertBias: true,
+      groups,
+      topGroups,
+      scaling: num(cfg, 'routed_scaling_factor', where),
+      moeLayers: Array.from({ length: L }, (_, i) => i >= firstMoe),
     };
     ffn = int(cfg, 'intermediate_size', where, undefined, 2 ** 18);
     present(cfg, 'use_qkv_bias', where, CLASS_DEFAULT);

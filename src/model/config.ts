@@ -18,21 +18,40 @@ export type { Arch, AttentionKind, ModelConfig, MoeConfig, RouterKind } from './
  * Gemma-3 vocabulary 262 k; 1 M-token contexts); a loader still checks each against the weights it finds.
  */
 export const MODEL_LIMITS = {
-  vocabSize: 2 ** 22, hiddenSize: 2 ** 16, numLayers: 1024, numHeads: 1024, numKvHeads: 1024, headDim: 2048,
-  ffnSize: 2 ** 18, maxPositions: 2 ** 21,
+  vocabSize: 2 ** 22,
+  hiddenSize: 2 ** 16,
+  numLayers: 1024,
+  numHeads: 1024,
+  numKvHeads: 1024,
+  headDim: 2048,
+  ffnSize: 2 ** 18,
+  maxPositions: 2 ** 21,
 } as const satisfies Partial<Record<keyof ModelConfig, number>>;
 
 /** `architectures` entries dllm knows, checked before model_type (LLaDA-MoE's config says model_type "llada") */
 const ARCHITECTURES: Readonly<Record<string, Arch>> = {
-  LLaDAModelLM: 'llada', LLaDAMoEModel: 'lladamoe', LLaDAMoEModelLM: 'lladamoe', LLaDA2MoeModelLM: 'llada2',
-  DreamModel: 'dream', LlamaForCausalLM: 'llama',
+  LLaDAModelLM: 'llada',
+  LLaDAMoEModel: 'lladamoe',
+  LLaDAMoEModelLM: 'lladamoe',
+  LLaDA2MoeModelLM: 'llada2',
+  DreamModel: 'dream',
+  LlamaForCausalLM: 'llama',
 };
-const MODEL_TYPES: Readonly<Record<string, Arch>> = { llada: 'llada', dream: 'dream', llama: 'llama', lladamoe: 'lladamoe', llada2_moe: 'llada2' };
+const MODEL_TYPES: Readonly<Record<string, Arch>> = {
+  llada: 'llada',
+  dream: 'dream',
+  llama: 'llama',
+  lladamoe: 'lladamoe',
+  llada2_moe: 'llada2',
+};
 
 /** which family a config.json describes: an exact `architectures` entry first, then model_type, then name patterns */
 export function detectArch(cfg: Json, where = 'config.json'): Arch {
   const list = Array.isArray(cfg['architectures']) ? (cfg['architectures'] as unknown[]).map(String) : [];
-  for (const a of list) { const arch = ARCHITECTURES[a]; if (arch) return arch; }
+  for (const a of list) {
+    const arch = ARCHITECTURES[a];
+    if (arch) return arch;
+  }
   const type = String(cfg['model_type'] ?? '').toLowerCase();
   const byType = MODEL_TYPES[type];
   if (byType) return byType;
@@ -40,12 +59,15 @@ export function detectArch(cfg: Json, where = 'config.json'): Arch {
   if (/LLaDA/i.test(archs)) return 'llada';
   if (/Dream/i.test(archs)) return 'dream';
   if (/LlamaForCausalLM/.test(archs)) return 'llama';
-  throw new Error(`${where}: unknown architecture (model_type "${cfg['model_type']}", architectures [${archs}]); ` +
-    'dllm loads llada, dream, llama, lladamoe (LLaDAMoEModelLM) and llada2 (LLaDA2MoeModelLM)');
+  throw new Error(
+    `${where}: unknown architecture (model_type "${cfg['model_type']}", architectures [${archs}]); ` +
+      'dllm loads llada, dream, llama, lladamoe (LLaDAMoEModelLM) and llada2 (LLaDA2MoeModelLM)',
+  );
 }
 
 export function parseHfConfig(cfg: Json, where = 'config.json'): ModelConfig {
-  const arch = detectArch(cfg, where), L = MODEL_LIMITS;
+  const arch = detectArch(cfg, where),
+    L = MODEL_LIMITS;
   let c: ModelConfig;
   if (arch === 'lladamoe' || arch === 'llada2') {
     c = parseMoeConfig(arch, cfg, where);
@@ -57,26 +79,40 @@ export function parseHfConfig(cfg: Json, where = 'config.json'): ModelConfig {
     const heads = int(cfg, 'n_heads', where, undefined, L.numHeads);
     const vocabKey = cfg['embedding_size'] !== undefined ? 'embedding_size' : 'vocab_size';
     c = {
-      arch, vocabSize: int(cfg, vocabKey, where, undefined, L.vocabSize),
-      hiddenSize: hidden, numLayers: int(cfg, 'n_layers', where, undefined, L.numLayers), numHeads: heads,
-      numKvHeads: int(cfg, 'n_kv_heads', where, heads, L.numKvHeads), headDim: hidden / heads,
-      ffnSize: int(cfg, 'mlp_hidden_size', where, undefined, L.ffnSize), ropeTheta: num(cfg, 'rope_theta', where, 10000),
-      normEps: num(cfg, 'rms_norm_eps', where, 1e-5), tieEmbeddings: bool(cfg, 'weight_tying', where, false),
+      arch,
+      vocabSize: int(cfg, vocabKey, where, undefined, L.vocabSize),
+      hiddenSize: hidden,
+      numLayers: int(cfg, 'n_layers', where, undefined, L.numLayers),
+      numHeads: heads,
+      numKvHeads: int(cfg, 'n_kv_heads', where, heads, L.numKvHeads),
+      headDim: hidden / heads,
+      ffnSize: int(cfg, 'mlp_hidden_size', where, undefined, L.ffnSize),
+      ropeTheta: num(cfg, 'rope_theta', where, 10000),
+      normEps: num(cfg, 'rms_norm_eps', where, 1e-5),
+      tieEmbeddings: bool(cfg, 'weight_tying', where, false),
       qkvBias: bool(cfg, 'include_bias', where, false) || bool(cfg, 'include_qkv_bias', where, false),
-      attention: 'bidirectional', shiftLogits: false, maxPositions: int(cfg, 'max_sequence_length', where, 4096, L.maxPositions),
+      attention: 'bidirectional',
+      shiftLogits: false,
+      maxPositions: int(cfg, 'max_sequence_length', where, 4096, L.maxPositions),
     };
   } else {
     const hidden = int(cfg, 'hidden_size', where, undefined, L.hiddenSize);
     const heads = int(cfg, 'num_attention_heads', where, undefined, L.numHeads);
     c = {
-      arch, vocabSize: int(cfg, 'vocab_size', where, undefined, L.vocabSize), hiddenSize: hidden,
+      arch,
+      vocabSize: int(cfg, 'vocab_size', where, undefined, L.vocabSize),
+      hiddenSize: hidden,
       numLayers: int(cfg, 'num_hidden_layers', where, undefined, L.numLayers),
-      numHeads: heads, numKvHeads: int(cfg, 'num_key_value_heads', where, heads, L.numKvHeads),
-      headDim: int(cfg, 'head_dim', where, hidden / heads, L.headDim), ffnSize: int(cfg, 'intermediate_size', where, undefined, L.ffnSize),
-      ropeTheta: num(cfg, 'rope_theta', where, arch === 'dream' ? 1e6 : 10000), normEps: num(cfg, 'rms_norm_eps', where, 1e-6),
+      numHeads: heads,
+      numKvHeads: int(cfg, 'num_key_value_heads', where, heads, L.numKvHeads),
+      headDim: int(cfg, 'head_dim', where, hidden / heads, L.headDim),
+      ffnSize: int(cfg, 'intermediate_size', where, undefined, L.ffnSize),
+      ropeTheta: num(cfg, 'rope_theta', where, arch === 'dream' ? 1e6 : 10000),
+      normEps: num(cfg, 'rms_norm_eps', where, 1e-6),
       tieEmbeddings: bool(cfg, 'tie_word_embeddings', where, false),
       qkvBias: arch === 'dream' ? true : bool(cfg, 'attention_bias', where, false),
-      attention: arch === 'dream' ? 'bidirectional' : 'causal', shiftLogits: arch === 'dream',
+      attention: arch === 'dream' ? 'bidirectional' : 'causal',
+      shiftLogits: arch === 'dream',
       maxPositions: int(cfg, 'max_position_embeddings', where, 4096, L.maxPositions),
     };
   }
@@ -85,20 +121,39 @@ export function parseHfConfig(cfg: Json, where = 'config.json'): ModelConfig {
 
 /** each family's config.json field for a ModelConfig key, for messages that say what to fix */
 export function hfFieldName(arch: Arch, key: keyof ModelConfig): string {
-  const llada: Partial<Record<keyof ModelConfig, string>> = { vocabSize: 'embedding_size', hiddenSize: 'd_model', numLayers: 'n_layers',
-    numHeads: 'n_heads', numKvHeads: 'n_kv_heads', ffnSize: 'mlp_hidden_size', maxPositions: 'max_sequence_length' };
-  const qwen: Partial<Record<keyof ModelConfig, string>> = { vocabSize: 'vocab_size', hiddenSize: 'hidden_size', numLayers: 'num_hidden_layers',
-    numHeads: 'num_attention_heads', numKvHeads: 'num_key_value_heads', headDim: 'head_dim', ffnSize: 'intermediate_size', maxPositions: 'max_position_embeddings' };
-  if (arch === 'lladamoe') return ({ ...qwen, headDim: 'hidden_size / num_attention_heads', ffnSize: 'dense_intermediate_size' } as typeof qwen)[key] ?? key;
+  const llada: Partial<Record<keyof ModelConfig, string>> = {
+    vocabSize: 'embedding_size',
+    hiddenSize: 'd_model',
+    numLayers: 'n_layers',
+    numHeads: 'n_heads',
+    numKvHeads: 'n_kv_heads',
+    ffnSize: 'mlp_hidden_size',
+    maxPositions: 'max_sequence_length',
+  };
+  const qwen: Partial<Record<keyof ModelConfig, string>> = {
+    vocabSize: 'vocab_size',
+    hiddenSize: 'hidden_size',
+    numLayers: 'num_hidden_layers',
+    numHeads: 'num_attention_heads',
+    numKvHeads: 'num_key_value_heads',
+    headDim: 'head_dim',
+    ffnSize: 'intermediate_size',
+    maxPositions: 'max_position_embeddings',
+  };
+  if (arch === 'lladamoe')
+    return ({ ...qwen, headDim: 'hidden_size / num_attention_heads', ffnSize: 'dense_intermediate_size' } as typeof qwen)[key] ?? key;
   return (arch === 'llada' ? llada : qwen)[key] ?? key;
 }
 
 export function validateConfig(c: ModelConfig, where = 'model config'): ModelConfig {
-  if (!Number.isInteger(c.headDim) || c.headDim % 2 !== 0) throw new Error(`${where}: head dim ${c.headDim} must be an even integer (RoPE rotate-half)`);
+  if (!Number.isInteger(c.headDim) || c.headDim % 2 !== 0)
+    throw new Error(`${where}: head dim ${c.headDim} must be an even integer (RoPE rotate-half)`);
   if (c.numHeads % c.numKvHeads !== 0) throw new Error(`${where}: ${c.numHeads} heads is not a multiple of ${c.numKvHeads} kv heads`);
   const R = c.ropeDim ?? c.headDim;
-  if (!Number.isInteger(R) || R <= 0 || R % 2 !== 0 || R > c.headDim) throw new Error(`${where}: rotary dim ${R} must be an even integer in 2..${c.headDim} (partial_rotary_factor · head dim)`);
-  if (c.moe && c.moe.moeLayers.length !== c.numLayers) throw new Error(`${where}: ${c.moe.moeLayers.length} MoE layer flags for ${c.numLayers} layers`);
+  if (!Number.isInteger(R) || R <= 0 || R % 2 !== 0 || R > c.headDim)
+    throw new Error(`${where}: rotary dim ${R} must be an even integer in 2..${c.headDim} (partial_rotary_factor · head dim)`);
+  if (c.moe && c.moe.moeLayers.length !== c.numLayers)
+    throw new Error(`${where}: ${c.moe.moeLayers.length} MoE layer flags for ${c.numLayers} layers`);
   for (const [k, max] of Object.entries(MODEL_LIMITS) as [keyof typeof MODEL_LIMITS, number][]) {
     const v = c[k];
     if (!Number.isSafeInteger(v) || v <= 0) throw new Error(`${where}: ${k} must be a positive integer, got ${v}`);
@@ -112,18 +167,44 @@ export function toHfConfig(c: ModelConfig, extra: Json = {}): Json {
   if (c.moe) throw new Error(`toHfConfig: dllm reads ${c.arch} checkpoints but does not write them`);
   if (c.arch === 'llada') {
     return {
-      architectures: ['LLaDAModelLM'], model_type: 'llada', block_type: 'llama', activation_type: 'silu',
-      d_model: c.hiddenSize, n_layers: c.numLayers, n_heads: c.numHeads, n_kv_heads: c.numKvHeads,
-      mlp_hidden_size: c.ffnSize, vocab_size: c.vocabSize, embedding_size: c.vocabSize, rope_theta: c.ropeTheta,
-      rms_norm_eps: c.normEps, weight_tying: c.tieEmbeddings, include_bias: false, include_qkv_bias: c.qkvBias,
-      max_sequence_length: c.maxPositions, rope: true, layer_norm_type: 'rms', ...extra,
+      architectures: ['LLaDAModelLM'],
+      model_type: 'llada',
+      block_type: 'llama',
+      activation_type: 'silu',
+      d_model: c.hiddenSize,
+      n_layers: c.numLayers,
+      n_heads: c.numHeads,
+      n_kv_heads: c.numKvHeads,
+      mlp_hidden_size: c.ffnSize,
+      vocab_size: c.vocabSize,
+      embedding_size: c.vocabSize,
+      rope_theta: c.ropeTheta,
+      rms_norm_eps: c.normEps,
+      weight_tying: c.tieEmbeddings,
+      include_bias: false,
+      include_qkv_bias: c.qkvBias,
+      max_sequence_length: c.maxPositions,
+      rope: true,
+      layer_norm_type: 'rms',
+      ...extra,
     };
   }
   return {
-    architectures: [c.arch === 'dream' ? 'DreamModel' : 'LlamaForCausalLM'], model_type: c.arch === 'dream' ? 'Dream' : 'llama',
-    hidden_size: c.hiddenSize, num_hidden_layers: c.numLayers, num_attention_heads: c.numHeads,
-    num_key_value_heads: c.numKvHeads, head_dim: c.headDim, intermediate_size: c.ffnSize, vocab_size: c.vocabSize,
-    rope_theta: c.ropeTheta, rms_norm_eps: c.normEps, tie_word_embeddings: c.tieEmbeddings,
-    max_position_embeddings: c.maxPositions, hidden_act: 'silu', ...(c.arch === 'llama' ? { attention_bias: c.qkvBias } : {}), ...extra,
+    architectures: [c.arch === 'dream' ? 'DreamModel' : 'LlamaForCausalLM'],
+    model_type: c.arch === 'dream' ? 'Dream' : 'llama',
+    hidden_size: c.hiddenSize,
+    num_hidden_layers: c.numLayers,
+    num_attention_heads: c.numHeads,
+    num_key_value_heads: c.numKvHeads,
+    head_dim: c.headDim,
+    intermediate_size: c.ffnSize,
+    vocab_size: c.vocabSize,
+    rope_theta: c.ropeTheta,
+    rms_norm_eps: c.normEps,
+    tie_word_embeddings: c.tieEmbeddings,
+    max_position_embeddings: c.maxPositions,
+    hidden_act: 'silu',
+    ...(c.arch === 'llama' ? { attention_bias: c.qkvBias } : {}),
+    ...extra,
   };
 }

@@ -18,7 +18,8 @@ export const CACHE_MODES = ['none', 'prefix', 'dual', 'block'] as const;
 export type CacheMode = (typeof CACHE_MODES)[number];
 
 /** the --cache help, one place for the CLI and the server */
-export const CACHE_HELP = 'none (exact) | prefix | dual (Fast-dLLM, approximate) | block (exact append-only cache for block-causal decoding: implies blockCausal; exact only for models trained block-causally — on a bidirectional LLaDA it changes the attention)';
+export const CACHE_HELP =
+  'none (exact) | prefix | dual (Fast-dLLM, approximate) | block (exact append-only cache for block-causal decoding: implies blockCausal; exact only for models trained block-causally — on a bidirectional LLaDA it changes the attention)';
 
 export interface DenoiseRequest {
   tokens: Int32Array; // (B, T)
@@ -30,7 +31,12 @@ export interface DenoiseRequest {
   blockCausal?: number; // L: block-causal mask over blocks of L columns (sampler/types.ts DenoiseInput)
 }
 
-export interface Specials { mask: number; eos: number | null; eot: number | null; pad: number | null; }
+export interface Specials {
+  mask: number;
+  eos: number | null;
+  eot: number | null;
+  pad: number | null;
+}
 
 export class DiffusionLM {
   readonly vocabSize: number;
@@ -39,13 +45,18 @@ export class DiffusionLM {
   private cache: KVCache | null = null;
   private blockState: BlockCacheState | null = null; // mode 'block': which cache columns are exact
 
-  constructor(readonly model: ForwardModel, readonly specials: Specials, readonly cacheMode: CacheMode = 'none') {
+  constructor(
+    readonly model: ForwardModel,
+    readonly specials: Specials,
+    readonly cacheMode: CacheMode = 'none',
+  ) {
     this.vocabSize = model.config.vocabSize;
     if (model.config.attention === 'causal') throw new Error('DiffusionLM: a causal model is not a denoiser; use it for AR decoding');
   }
 
   private rows(tokens: Int32Array, B: number, T: number, a: number, b: number): Int32Array {
-    const R = b - a, out = new Int32Array(B * R);
+    const R = b - a,
+      out = new Int32Array(B * R);
     for (let i = 0; i < B; i++) out.set(tokens.subarray(i * T + a, i * T + b), i * R);
     return out;
   }
@@ -59,7 +70,9 @@ export class DiffusionLM {
    * Whether denoiseTop1 is available: the forward engine computes the argmax and its probability itself
    * (ONNX Runtime's graph, platform/node-ort.ts); the sampler then skips the logits (sampler/types.ts).
    */
-  get hasTop1(): boolean { return typeof (this.model as Partial<Top1Forward>).forwardTop1 === 'function'; }
+  get hasTop1(): boolean {
+    return typeof (this.model as Partial<Top1Forward>).forwardTop1 === 'function';
+  }
 
   /** per row of the region: argmax of the logits with `banned` ids excluded, and its softmax probability; (B, R) each */
   async denoiseTop1(req: DenoiseRequest, banned: readonly number[]): Promise<{ token: Int32Array; prob: Float32Array }> {
@@ -71,20 +84,26 @@ export class DiffusionLM {
   }
 
   /** the forward this request needs (full, or the cached block), asking `fetch` for the model rows [need0, need0 + N) */
-  private async compute<Out>(req: DenoiseRequest, fetch: (input: ForwardInput) => Out | Promise<Out>): Promise<{ out: Out; need0: number; N: number }> {
+  private async compute<Out>(
+    req: DenoiseRequest,
+    fetch: (input: ForwardInput) => Out | Promise<Out>,
+  ): Promise<{ out: Out; need0: number; N: number }> {
     const { B, T, tokens } = req;
     const shift = this.model.config.shiftLogits;
-    const start = req.region?.start ?? 0, end = req.region?.end ?? T;
+    const start = req.region?.start ?? 0,
+      end = req.region?.end ?? T;
     if (start < 0 || end > T || start >= end) throw new Error(`denoise: region ${start}..${end} is not inside 0..${T}`);
     const positions = req.positions ?? defaultPositions(B, T);
     const keyValid = req.keyValid ?? null;
     // model rows whose logits we need: [start, end), or one earlier for a shifted model
-    const need0 = shift ? Math.max(0, start - 1) : start, need1 = shift ? Math.max(end - 1, need0 + 1) : end;
+    const need0 = shift ? Math.max(0, start - 1) : start,
+      need1 = shift ? Math.max(end - 1, need0 + 1) : end;
     const mask: Pick<ForwardInput, 'mask'> = req.blockCausal ? { mask: { kind: 'blockCausal', blockLength: req.blockCausal } } : {};
     if (this.cacheMode === 'block') return this.computeBlock(req, fetch, positions, keyValid, mask, need0, need1, end);
     let out: Out;
     let c0: number, c1: number; // computed rows [c0, c1)
-    const full = this.cacheMode === 'none' || !req.region || req.region.blockStart || !this.cache || this.cache.capacity !== T || this.cache.B !== B;
+    const full =
+      this.cacheMode === 'none' || !req.region || req.region.blockStart || !this.cache || this.cache.capacity !== T || this.cache.B !== B;
     if (full) {
       if (this.cacheMode !== 'none') {
         if (!this.cache || this.cache.capacity !== T || this.cache.B !== B) {
@@ -92,15 +111,32 @@ export class DiffusionLM {
           this.cache = this.model.createCache(B, T);
         }
       }
-      c0 = 0; c1 = T;
-      out = await fetch({ tokens, B, T, positions, keyValid, ...mask, logitRows: logitRows(B, T, need0 - c0, need1 - c0), ...(this.cacheMode !== 'none' ? { cache: this.cache!, rowStart: 0 } : {}) });
+      c0 = 0;
+      c1 = T;
+      out = await fetch({
+        tokens,
+        B,
+        T,
+        positions,
+        keyValid,
+        ...mask,
+        logitRows: logitRows(B, T, need0 - c0, need1 - c0),
+        ...(this.cacheMode !== 'none' ? { cache: this.cache!, rowStart: 0 } : {}),
+      });
     } else {
       c0 = need0;
       c1 = this.cacheMode === 'prefix' ? T : Math.max(need1, end);
       const R = c1 - c0;
       out = await fetch({
-        tokens: this.rows(tokens, B, T, c0, c1), B, T: R, positions: this.rows(positions, B, T, c0, c1),
-        keyValid, ...mask, cache: this.cache!, rowStart: c0, logitRows: logitRows(B, R, need0 - c0, need1 - c0),
+        tokens: this.rows(tokens, B, T, c0, c1),
+        B,
+        T: R,
+        positions: this.rows(positions, B, T, c0, c1),
+        keyValid,
+        ...mask,
+        cache: this.cache!,
+        rowStart: c0,
+        logitRows: logitRows(B, R, need0 - c0, need1 - c0),
       });
     }
     this.rowsComputed += B * (c1 - c0);
@@ -112,24 +148,47 @@ export class DiffusionLM {
    * the end of the active block, reading the columns before from the cache. Keys after the active block
    * stay stale in the cache; the block-causal mask never shows them to these queries.
    */
-  private async computeBlock<Out>(req: DenoiseRequest, fetch: (input: ForwardInput) => Out | Promise<Out>, positions: Int32Array, keyValid: Uint8Array | null,
-    mask: Pick<ForwardInput, 'mask'>, need0: number, need1: number, end: number): Promise<{ out: Out; need0: number; N: number }> {
-    const { B, T, tokens } = req, L = req.blockCausal;
-    if (!L) throw new Error("denoise: cache 'block' is exact only under block-causal attention; the request has none (decode option blockCausal)");
+  private async computeBlock<Out>(
+    req: DenoiseRequest,
+    fetch: (input: ForwardInput) => Out | Promise<Out>,
+    positions: Int32Array,
+    keyValid: Uint8Array | null,
+    mask: Pick<ForwardInput, 'mask'>,
+    need0: number,
+    need1: number,
+    end: number,
+  ): Promise<{ out: Out; need0: number; N: number }> {
+    const { B, T, tokens } = req,
+      L = req.blockCausal;
+    if (!L)
+      throw new Error(
+        "denoise: cache 'block' is exact only under block-causal attention; the request has none (decode option blockCausal)",
+      );
     const start = req.region?.start ?? 0;
-    if (start % L !== 0) throw new Error(`denoise: cache 'block' needs the active block on a multiple of the block length ${L}, got column ${start} (decode option blockCausal lays blocks so)`);
+    if (start % L !== 0)
+      throw new Error(
+        `denoise: cache 'block' needs the active block on a multiple of the block length ${L}, got column ${start} (decode option blockCausal lays blocks so)`,
+      );
     if (!this.cache || this.cache.capacity !== T || this.cache.B !== B) {
       if (this.cache) this.model.freeCache(this.cache);
       this.cache = this.model.createCache(B, T);
       this.blockState = null;
     }
     const reuse = this.blockState?.reusable(B, T, L, tokens, positions, keyValid) ?? 0;
-    const c0 = Math.min(reuse, need0), c1 = Math.min(T, Math.ceil(end / L) * L); // computed columns [c0, c1): whole blocks
+    const c0 = Math.min(reuse, need0),
+      c1 = Math.min(T, Math.ceil(end / L) * L); // computed columns [c0, c1): whole blocks
     const R = c1 - c0;
     this.blockState = null; // the cache is being written: trusted again only once the forward is done
     const out = await fetch({
-      tokens: this.rows(tokens, B, T, c0, c1), B, T: R, positions: this.rows(positions, B, T, c0, c1),
-      keyValid, ...mask, cache: this.cache, rowStart: c0, logitRows: logitRows(B, R, need0 - c0, need1 - c0),
+      tokens: this.rows(tokens, B, T, c0, c1),
+      B,
+      T: R,
+      positions: this.rows(positions, B, T, c0, c1),
+      keyValid,
+      ...mask,
+      cache: this.cache,
+      rowStart: c0,
+      logitRows: logitRows(B, R, need0 - c0, need1 - c0),
     });
     this.blockState = BlockCacheState.after(B, T, L, tokens, positions, keyValid, c1);
     this.rowsComputed += B * R;
@@ -165,9 +224,19 @@ export interface Top1Forward {
  * (B, end − start, width): the same rows for an unshifted model; for Dream, row i is scored by model row i − 1
  * (row 0 by itself)
  */
-function align<A extends Float32Array | Int32Array>(src: A, width: number, req: DenoiseRequest, need0: number, N: number, shift: boolean): A {
+function align<A extends Float32Array | Int32Array>(
+  src: A,
+  width: number,
+  req: DenoiseRequest,
+  need0: number,
+  N: number,
+  shift: boolean,
+): A {
   if (!shift) return src;
-  const B = req.B, start = req.region?.start ?? 0, end = req.region?.end ?? req.T, R = end - start;
+  const B = req.B,
+    start = req.region?.start ?? 0,
+    end = req.region?.end ?? req.T,
+    R = end - start;
   const out = new (src.constructor as new (n: number) => A)(B * R * width);
   for (let b = 0; b < B; b++) {
     for (let i = start; i < end; i++) {

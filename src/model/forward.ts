@@ -80,12 +80,18 @@ export class Transformer implements ForwardModel {
   /** tests: sees each MoE layer's routing (layer index, choice) */
   onRouting: ((layer: number, r: Routing) => void) | null = null;
 
-  constructor(readonly config: ModelConfig, readonly kernels: Kernels, readonly weights: Weights) {
+  constructor(
+    readonly config: ModelConfig,
+    readonly kernels: Kernels,
+    readonly weights: Weights,
+  ) {
     this.ropeDim = config.ropeDim ?? config.headDim;
     this.fused = fusedQkv(config.arch);
     this.rope = ropeTable(config.ropeTheta, this.ropeDim, config.maxPositions);
-    const cos = kernels.allocF32(this.rope.cos.length), sin = kernels.allocF32(this.rope.sin.length);
-    cos.set(this.rope.cos); sin.set(this.rope.sin);
+    const cos = kernels.allocF32(this.rope.cos.length),
+      sin = kernels.allocF32(this.rope.sin.length);
+    cos.set(this.rope.cos);
+    sin.set(this.rope.sin);
     this.ropeBufs = { cos, sin };
   }
 
@@ -105,12 +111,15 @@ export class Transformer implements ForwardModel {
     const w = this.w(name);
     if (w.kind === 'f32') this.kernels.matmul(out, x, w.data, M, inDim, outDim, false, true, 1, 0);
     else if (w.kind === 'q8') this.kernels.matmulQ8(out, x, w.q, w.scales, M, inDim, outDim);
-    else { // f16: widen into a scratch matrix, use, release (memory-bound, ≈ one extra read of the weights)
+    else {
+      // f16: widen into a scratch matrix, use, release (memory-bound, ≈ one extra read of the weights)
       const wide = this.kernels.allocF32(outDim * inDim);
       try {
         this.kernels.f16ToF32(wide, w.bits, outDim * inDim);
         this.kernels.matmul(out, x, wide, M, inDim, outDim, false, true, 1, 0);
-      } finally { this.kernels.free(wide); }
+      } finally {
+        this.kernels.free(wide);
+      }
     }
   }
 
@@ -118,13 +127,25 @@ export class Transformer implements ForwardModel {
     const N = B * T;
     if (this.acts && this.acts.N === N && this.acts.lse.length === B * this.config.numHeads * T) return this.acts;
     this.freeActs();
-    const cfg = this.config, { hiddenSize: C, numHeads: H, numKvHeads: Hkv, headDim: D, ffnSize: F } = cfg;
+    const cfg = this.config,
+      { hiddenSize: C, numHeads: H, numKvHeads: Hkv, headDim: D, ffnSize: F } = cfg;
     const a = (n: number) => this.kernels.allocF32(n);
     this.acts = {
-      N, x: a(N * C), h: a(N * C), rstd: a(N), q: a(N * H * D), k: a(N * Hkv * D), v: a(N * Hkv * D),
-      att: a(N * H * D), lse: a(B * H * T), gate: a(N * F), up: a(N * F),
-      qkv: this.fused ? a(N * (H + 2 * Hkv) * D) : null, headRstd: cfg.qkNorm ? a(N * H) : null,
-      rot: this.ropeDim < D ? a(N * H * this.ropeDim) : null, ffnOut: cfg.moe ? a(N * C) : null,
+      N,
+      x: a(N * C),
+      h: a(N * C),
+      rstd: a(N),
+      q: a(N * H * D),
+      k: a(N * Hkv * D),
+      v: a(N * Hkv * D),
+      att: a(N * H * D),
+      lse: a(B * H * T),
+      gate: a(N * F),
+      up: a(N * F),
+      qkv: this.fused ? a(N * (H + 2 * Hkv) * D) : null,
+      headRstd: cfg.qkNorm ? a(N * H) : null,
+      rot: this.ropeDim < D ? a(N * H * this.ropeDim) : null,
+      ffnOut: cfg.moe ? a(N * C) : null,
       moe: cfg.moe ? new MoeScratch(this.kernels, N, C, cfg.moe) : null,
     };
     return this.acts;
@@ -134,7 +155,8 @@ export class Transformer implements ForwardModel {
     if (!this.acts) return;
     for (const [key, buf] of Object.entries(this.acts)) {
       if (key === 'N' || buf === null) continue;
-      if (buf instanceof MoeScratch) buf.free(); else this.kernels.free(buf as Float32Array);
+      if (buf instanceof MoeScratch) buf.free();
+      else this.kernels.free(buf as Float32Array);
     }
     this.acts = null;
   }
@@ -144,22 +166,31 @@ export class Transformer implements ForwardModel {
     const w = this.w('tokEmbed');
     for (let i = 0; i < N; i++) {
       const t = tokens[i]!;
-      if (!(t >= 0 && t < this.config.vocabSize)) throw new Error(`model: token id ${t} at ${i} is outside the vocabulary 0..${this.config.vocabSize - 1}`);
+      if (!(t >= 0 && t < this.config.vocabSize))
+        throw new Error(`model: token id ${t} at ${i} is outside the vocabulary 0..${this.config.vocabSize - 1}`);
     }
-    if (w.kind === 'f32') { this.kernels.embeddingForward(x, w.data, tokens, N, C); return; }
-    if (w.kind === 'f16') { // widen just the N gathered rows
-      for (let i = 0; i < N; i++) this.kernels.f16ToF32(x.subarray(i * C, (i + 1) * C), w.bits.subarray(tokens[i]! * C, (tokens[i]! + 1) * C), C);
+    if (w.kind === 'f32') {
+      this.kernels.embeddingForward(x, w.data, tokens, N, C);
       return;
     }
-    for (let i = 0; i < N; i++) { // int8 rows dequantized on gather: N·C work, no full-table copy
-      const t = tokens[i]!, s = w.scales[t]!;
+    if (w.kind === 'f16') {
+      // widen just the N gathered rows
+      for (let i = 0; i < N; i++)
+        this.kernels.f16ToF32(x.subarray(i * C, (i + 1) * C), w.bits.subarray(tokens[i]! * C, (tokens[i]! + 1) * C), C);
+      return;
+    }
+    for (let i = 0; i < N; i++) {
+      // int8 rows dequantized on gather: N·C work, no full-table copy
+      const t = tokens[i]!,
+        s = w.scales[t]!;
       for (let c = 0; c < C; c++) x[i * C + c] = w.q[t * C + c]! * s;
     }
   }
 
   /** a zeroed cache in kernel memory for B sequences of `capacity` rows */
   createCache(B: number, capacity: number): KVCache {
-    if (capacity > this.config.maxPositions) throw new Error(`cache: ${capacity} rows exceed the model's ${this.config.maxPositions} positions`);
+    if (capacity > this.config.maxPositions)
+      throw new Error(`cache: ${capacity} rows exceed the model's ${this.config.maxPositions} positions`);
     const n = B * capacity * this.config.numKvHeads * this.config.headDim;
     const mk = () => Array.from({ length: this.config.numLayers }, () => this.kernels.allocF32(n));
     return { B, capacity, k: mk(), v: mk() };
@@ -185,8 +216,17 @@ export class Transformer implements ForwardModel {
     if (keyValid && keyValid.length !== B * Tk) throw new Error(`forward: keyValid has ${keyValid.length} entries, B·Tk = ${B * Tk}`);
     const maskKind: MaskKind = input.mask?.kind ?? (cfg.attention === 'causal' ? 'causal' : 'none');
     const shape: AttentionShape = {
-      B, Tq: T, Tk, H, Hkv, D, scale: 1 / Math.sqrt(D), mask: maskKind, qStart: rowStart,
-      blockLength: input.mask?.blockLength ?? 0, keyValid,
+      B,
+      Tq: T,
+      Tk,
+      H,
+      Hkv,
+      D,
+      scale: 1 / Math.sqrt(D),
+      mask: maskKind,
+      qStart: rowStart,
+      blockLength: input.mask?.blockLength ?? 0,
+      keyValid,
     };
     const kvRow = Hkv * D;
     this.embed(a.x, tokens, N);
@@ -195,14 +235,17 @@ export class Transformer implements ForwardModel {
       // attention sub-block
       k.rmsnormForward(a.h, a.rstd, a.x, this.f32(p + 'attnNorm'), N, C, cfg.normEps);
       this.projectQkv(a, p, N);
-      if (cfg.qkNorm) { // per-head RMSNorm over D, before RoPE (LLaDAMoEAttention q_norm; LLaDA2 query_layernorm)
+      if (cfg.qkNorm) {
+        // per-head RMSNorm over D, before RoPE (LLaDAMoEAttention q_norm; LLaDA2 query_layernorm)
         this.headNorm(a, a.q, p + 'qNorm', N * H);
         this.headNorm(a, a.k, p + 'kNorm', N * Hkv);
       }
       this.rotate(a, a.q, positions, N, H);
       this.rotate(a, a.k, positions, N, Hkv);
-      if (cache) { // write this call's K/V rows into the cache, then attend over all of it
-        const ck = cache.k[l]!, cv = cache.v[l]!;
+      if (cache) {
+        // write this call's K/V rows into the cache, then attend over all of it
+        const ck = cache.k[l]!,
+          cv = cache.v[l]!;
         for (let b = 0; b < B; b++) {
           const dst = (b * Tk + rowStart) * kvRow;
           ck.set(a.k.subarray(b * T * kvRow, (b + 1) * T * kvRow), dst);
@@ -219,7 +262,8 @@ export class Transformer implements ForwardModel {
       k.rmsnormForward(a.h, a.rstd, a.x, this.f32(p + 'ffnNorm'), N, C, cfg.normEps);
       if (cfg.moe?.moeLayers[l]) {
         const bias = cfg.moe.expertBias ? this.f32(p + 'expertBias') : null;
-        const linear = (o: Float32Array, x: Float32Array, name: string, M: number, i: number, d: number) => this.linear(o, x, name, M, i, d);
+        const linear = (o: Float32Array, x: Float32Array, name: string, M: number, i: number, d: number) =>
+          this.linear(o, x, name, M, i, d);
         moeForward(k, linear, cfg.moe, a.moe!, a.ffnOut!, a.h, p, bias, N, C, this.onRouting ? (r) => this.onRouting!(l, r) : undefined);
         k.add(a.x, a.x, a.ffnOut!, N * C);
         continue;
@@ -253,7 +297,8 @@ export class Transformer implements ForwardModel {
 
   /** q (N, H·D), k, v (N, Hkv·D) from the normed input a.h: three projections or one fused matrix */
   private projectQkv(a: Acts, p: string, N: number): void {
-    const { hiddenSize: C, numHeads: H, numKvHeads: Hkv, headDim: D, qkvBias } = this.config, k = this.kernels;
+    const { hiddenSize: C, numHeads: H, numKvHeads: Hkv, headDim: D, qkvBias } = this.config,
+      k = this.kernels;
     if (!this.fused) {
       this.linear(a.q, a.h, p + 'wq', N, C, H * D);
       this.linear(a.k, a.h, p + 'wk', N, C, Hkv * D);
@@ -265,7 +310,8 @@ export class Transformer implements ForwardModel {
       }
       return;
     }
-    const W = (H + 2 * Hkv) * D, qkv = a.qkv!; // each row: H heads of q, then Hkv of k, then Hkv of v
+    const W = (H + 2 * Hkv) * D,
+      qkv = a.qkv!; // each row: H heads of q, then Hkv of k, then Hkv of v
     this.linear(qkv, a.h, p + 'wqkv', N, C, W);
     if (qkvBias) k.addBias(qkv, qkv, this.f32(p + 'bqkv'), N, W);
     for (let n = 0; n < N; n++) {
@@ -278,15 +324,29 @@ export class Transformer implements ForwardModel {
 
   /** x (rows, D) ← RMSNorm over each head's D with weight `name` (D), through a.att as scratch */
   private headNorm(a: Acts, x: Float32Array, name: string, rows: number): void {
-    const D = this.config.headDim, n = rows * D;
-    this.kernels.rmsnormForward(a.att.subarray(0, n), a.headRstd!.subarray(0, rows), x.subarray(0, n), this.f32(name), rows, D, this.config.normEps);
+    const D = this.config.headDim,
+      n = rows * D;
+    this.kernels.rmsnormForward(
+      a.att.subarray(0, n),
+      a.headRstd!.subarray(0, rows),
+      x.subarray(0, n),
+      this.f32(name),
+      rows,
+      D,
+      this.config.normEps,
+    );
     x.set(a.att.subarray(0, n));
   }
 
   /** rotate-half RoPE on the first R of each head's D (all of it when R = D); x (N, heads, D) in place */
   private rotate(a: Acts, x: Float32Array, positions: Int32Array, N: number, heads: number): void {
-    const D = this.config.headDim, R = this.ropeDim, { cos, sin } = this.ropeBufs;
-    if (R === D) { this.kernels.ropeForward(x, x, positions, cos, sin, N, heads, D); return; }
+    const D = this.config.headDim,
+      R = this.ropeDim,
+      { cos, sin } = this.ropeBufs;
+    if (R === D) {
+      this.kernels.ropeForward(x, x, positions, cos, sin, N, heads, D);
+      return;
+    }
     const rot = a.rot!.subarray(0, N * heads * R); // (N, heads, R)
     for (let i = 0; i < N * heads; i++) rot.set(x.subarray(i * D, i * D + R), i * R);
     this.kernels.ropeForward(rot, rot, positions, cos, sin, N, heads, R);
@@ -302,7 +362,9 @@ export class Transformer implements ForwardModel {
 
 /** the shape rules every ForwardModel enforces; N = B·T rows, Tk key rows */
 export function checkForwardInput(cfg: ModelConfig, input: ForwardInput): { N: number; rowStart: number; Tk: number } {
-  const { B, T, tokens, cache } = input, N = B * T, rowStart = input.rowStart ?? 0;
+  const { B, T, tokens, cache } = input,
+    N = B * T,
+    rowStart = input.rowStart ?? 0;
   if (tokens.length !== N) throw new Error(`forward: tokens has ${tokens.length} ids, B·T = ${N}`);
   const Tk = cache ? cache.capacity : T;
   if (cache && cache.B !== B) throw new Error(`forward: cache holds ${cache.B} sequences, input has B=${B}`);

@@ -24,8 +24,19 @@
 //    gpt2, tokenizer.ggml.merges (string array "a b"); tokenizer.ggml.token_type must be an INT32 array;
 //    tokenizer.ggml.pre must be a name it knows ("gpt-2" → LLAMA_VOCAB_PRE_TYPE_GPT2); special ids are u32.
 //    Token types: gguf-py constants.py TokenType (NORMAL 1, UNKNOWN 2, CONTROL 3, USER_DEFINED 4, UNUSED 5, BYTE 6).
-import { readGguf, readGgufTensor, metaArray, metaBool, metaNumber, metaString, writeGguf,
-  type ByteSource, type GgufMetadata, type GgufTensorInput, type GgufValue } from '../io/gguf.js';
+import {
+  readGguf,
+  readGgufTensor,
+  metaArray,
+  metaBool,
+  metaNumber,
+  metaString,
+  writeGguf,
+  type ByteSource,
+  type GgufMetadata,
+  type GgufTensorInput,
+  type GgufValue,
+} from '../io/gguf.js';
 import { MODEL_LIMITS, validateConfig, type Arch, type ModelConfig } from './config.js';
 import { numel, parameterTable } from './params.js';
 
@@ -34,8 +45,12 @@ export const TOKEN_TYPE = { normal: 1, unknown: 2, control: 3, userDefined: 4, u
 export type SpecialName = 'bos' | 'eos' | 'eot' | 'pad' | 'mask' | 'unk';
 /** gguf-py constants.py Keys.Tokenizer */
 const SPECIAL_KEYS: Record<SpecialName, string> = {
-  bos: 'tokenizer.ggml.bos_token_id', eos: 'tokenizer.ggml.eos_token_id', eot: 'tokenizer.ggml.eot_token_id',
-  pad: 'tokenizer.ggml.padding_token_id', mask: 'tokenizer.ggml.mask_token_id', unk: 'tokenizer.ggml.unknown_token_id',
+  bos: 'tokenizer.ggml.bos_token_id',
+  eos: 'tokenizer.ggml.eos_token_id',
+  eot: 'tokenizer.ggml.eot_token_id',
+  pad: 'tokenizer.ggml.padding_token_id',
+  mask: 'tokenizer.ggml.mask_token_id',
+  unk: 'tokenizer.ggml.unknown_token_id',
 };
 
 export interface GgufTokenizerInfo {
@@ -55,9 +70,18 @@ export interface GgufModel {
 }
 
 const LAYER_NAMES: Record<string, string> = {
-  attnNorm: 'attn_norm.weight', wq: 'attn_q.weight', wk: 'attn_k.weight', wv: 'attn_v.weight',
-  bq: 'attn_q.bias', bk: 'attn_k.bias', bv: 'attn_v.bias', wo: 'attn_output.weight', ffnNorm: 'ffn_norm.weight',
-  wGate: 'ffn_gate.weight', wUp: 'ffn_up.weight', wDown: 'ffn_down.weight',
+  attnNorm: 'attn_norm.weight',
+  wq: 'attn_q.weight',
+  wk: 'attn_k.weight',
+  wv: 'attn_v.weight',
+  bq: 'attn_q.bias',
+  bk: 'attn_k.bias',
+  bv: 'attn_v.bias',
+  wo: 'attn_output.weight',
+  ffnNorm: 'ffn_norm.weight',
+  wGate: 'ffn_gate.weight',
+  wUp: 'ffn_up.weight',
+  wDown: 'ffn_down.weight',
 };
 
 /** llama.cpp's tensor name for one of ours (gguf-py constants.py TENSOR_NAMES; src/llama-arch.cpp) */
@@ -88,7 +112,8 @@ export function permuteQkRows(w: Float32Array, heads: number, D: number, cols: n
   for (let h = 0; h < heads; h++) {
     for (let j = 0; j < half; j++) {
       for (let s = 0; s < 2; s++) {
-        const inter = (h * D + 2 * j + s) * cols, hf = (h * D + s * half + j) * cols;
+        const inter = (h * D + 2 * j + s) * cols,
+          hf = (h * D + s * half + j) * cols;
         const [dst, src] = direction === 'toGguf' ? [inter, hf] : [hf, inter];
         out.set(w.subarray(src, src + cols), dst);
       }
@@ -105,8 +130,9 @@ function qkHeads(c: ModelConfig, ours: string): number | null {
 
 function checkExportable(c: ModelConfig): void {
   if (c.moe) throw new Error(`gguf export: ${c.arch} (mixture of experts) is not mapped to GGUF yet`);
-  if (c.arch === 'llada' && c.qkvBias) throw new Error('gguf export: llama.cpp\'s llada graph has no q/k/v biases (src/models/llada.cpp); this model has them');
-  if (c.arch === 'dream' && !c.qkvBias) throw new Error('gguf export: llama.cpp\'s dream graph requires q/k/v biases; this model has none');
+  if (c.arch === 'llada' && c.qkvBias)
+    throw new Error("gguf export: llama.cpp's llada graph has no q/k/v biases (src/models/llada.cpp); this model has them");
+  if (c.arch === 'dream' && !c.qkvBias) throw new Error("gguf export: llama.cpp's dream graph requires q/k/v biases; this model has none");
   if (c.arch === 'dream' && c.numHeads * c.headDim !== c.hiddenSize) {
     throw new Error(`gguf export: llama.cpp's dream needs heads·headDim = hidden (${c.numHeads}·${c.headDim} ≠ ${c.hiddenSize})`);
   }
@@ -121,13 +147,20 @@ const bool = (value: boolean): GgufValue => ({ type: 'bool', value });
 export function ggufArchMetadata(c: ModelConfig, name = 'dllm'): [string, GgufValue][] {
   const a = c.arch;
   const kv: [string, GgufValue][] = [
-    ['general.architecture', str(a)], ['general.name', str(name)],
-    [`${a}.vocab_size`, u32(c.vocabSize)], [`${a}.context_length`, u32(c.maxPositions)],
-    [`${a}.embedding_length`, u32(c.hiddenSize)], [`${a}.block_count`, u32(c.numLayers)],
-    [`${a}.feed_forward_length`, u32(c.ffnSize)], [`${a}.attention.head_count`, u32(c.numHeads)],
-    [`${a}.attention.head_count_kv`, u32(c.numKvHeads)], [`${a}.attention.key_length`, u32(c.headDim)],
-    [`${a}.attention.value_length`, u32(c.headDim)], [`${a}.attention.layer_norm_rms_epsilon`, f32(c.normEps)],
-    [`${a}.rope.dimension_count`, u32(c.headDim)], [`${a}.rope.freq_base`, f32(c.ropeTheta)],
+    ['general.architecture', str(a)],
+    ['general.name', str(name)],
+    [`${a}.vocab_size`, u32(c.vocabSize)],
+    [`${a}.context_length`, u32(c.maxPositions)],
+    [`${a}.embedding_length`, u32(c.hiddenSize)],
+    [`${a}.block_count`, u32(c.numLayers)],
+    [`${a}.feed_forward_length`, u32(c.ffnSize)],
+    [`${a}.attention.head_count`, u32(c.numHeads)],
+    [`${a}.attention.head_count_kv`, u32(c.numKvHeads)],
+    [`${a}.attention.key_length`, u32(c.headDim)],
+    [`${a}.attention.value_length`, u32(c.headDim)],
+    [`${a}.attention.layer_norm_rms_epsilon`, f32(c.normEps)],
+    [`${a}.rope.dimension_count`, u32(c.headDim)],
+    [`${a}.rope.freq_base`, f32(c.ropeTheta)],
   ];
   if (a !== 'llama') kv.push([`${a}.attention.causal`, bool(false)], ['diffusion.shift_logits', bool(c.shiftLogits)]);
   return kv;
@@ -138,15 +171,21 @@ export function ggufTokenizerMetadata(t: GgufTokenizerInfo, vocabSize: number): 
   const tokens = [...t.tokens];
   const types = t.tokenTypes ? [...t.tokenTypes] : tokens.map(() => TOKEN_TYPE.normal);
   if (types.length !== tokens.length) throw new Error(`gguf export: ${types.length} token types for ${tokens.length} tokens`);
-  if (!t.tokenTypes) for (const id of Object.values(t.specials)) if (id !== null && id !== undefined && id < types.length) types[id] = TOKEN_TYPE.control;
-  for (let i = tokens.length; i < vocabSize; i++) { tokens.push(`[PAD${i}]`); types.push(TOKEN_TYPE.unused); } // as convert_hf_to_gguf get_vocab_base
+  if (!t.tokenTypes)
+    for (const id of Object.values(t.specials)) if (id !== null && id !== undefined && id < types.length) types[id] = TOKEN_TYPE.control;
+  for (let i = tokens.length; i < vocabSize; i++) {
+    tokens.push(`[PAD${i}]`);
+    types.push(TOKEN_TYPE.unused);
+  } // as convert_hf_to_gguf get_vocab_base
   const seen = new Map<string, number>();
   tokens.forEach((tok, i) => {
-    if (seen.has(tok)) throw new Error(`gguf export: token ${JSON.stringify(tok)} has ids ${seen.get(tok)} and ${i}; llama.cpp refuses duplicate tokens`);
+    if (seen.has(tok))
+      throw new Error(`gguf export: token ${JSON.stringify(tok)} has ids ${seen.get(tok)} and ${i}; llama.cpp refuses duplicate tokens`);
     seen.set(tok, i);
   });
   const kv: [string, GgufValue][] = [
-    ['tokenizer.ggml.model', str('gpt2')], ['tokenizer.ggml.pre', str(t.pre ?? 'gpt-2')],
+    ['tokenizer.ggml.model', str('gpt2')],
+    ['tokenizer.ggml.pre', str(t.pre ?? 'gpt-2')],
     ['tokenizer.ggml.tokens', { type: 'array', itemType: 'string', value: tokens }],
     ['tokenizer.ggml.token_type', { type: 'array', itemType: 'i32', value: types }],
     ['tokenizer.ggml.merges', { type: 'array', itemType: 'string', value: [...t.merges] }],
@@ -154,7 +193,8 @@ export function ggufTokenizerMetadata(t: GgufTokenizerInfo, vocabSize: number): 
   for (const [k, key] of Object.entries(SPECIAL_KEYS) as [SpecialName, string][]) {
     const id = t.specials[k];
     if (id === null || id === undefined) continue;
-    if (!(Number.isInteger(id) && id >= 0 && id < vocabSize)) throw new Error(`gguf export: special token ${k} = ${id} is outside the vocabulary`);
+    if (!(Number.isInteger(id) && id >= 0 && id < vocabSize))
+      throw new Error(`gguf export: special token ${k} = ${id} is outside the vocabulary`);
     kv.push([key, u32(id)]);
   }
   if (t.addBos !== undefined) kv.push(['tokenizer.ggml.add_bos_token', bool(t.addBos)]);
@@ -165,14 +205,20 @@ export function ggufTokenizerMetadata(t: GgufTokenizerInfo, vocabSize: number): 
  * A GGUF llama.cpp loads as `config.arch`: f32 weights by our names (params.ts), matrices stored as F32 or F16
  * (norms and biases stay F32, as convert_hf_to_gguf does), q/k rows permuted where llama.cpp's RoPE needs it.
  */
-export function ggufFromModel(config: ModelConfig, weights: ReadonlyMap<string, Float32Array>, tokenizer: GgufTokenizerInfo,
-  dtype: 'f32' | 'f16', opts: { name?: string } = {}): Uint8Array {
+export function ggufFromModel(
+  config: ModelConfig,
+  weights: ReadonlyMap<string, Float32Array>,
+  tokenizer: GgufTokenizerInfo,
+  dtype: 'f32' | 'f16',
+  opts: { name?: string } = {},
+): Uint8Array {
   checkExportable(config);
   const tensors: GgufTensorInput[] = [];
   for (const spec of parameterTable(config)) {
     let data = weights.get(spec.name);
     if (!data) throw new Error(`gguf export: weight ${spec.name} is missing`);
-    if (data.length !== numel(spec.shape)) throw new Error(`gguf export: weight ${spec.name} has ${data.length} values, shape [${spec.shape}] needs ${numel(spec.shape)}`);
+    if (data.length !== numel(spec.shape))
+      throw new Error(`gguf export: weight ${spec.name} has ${data.length} values, shape [${spec.shape}] needs ${numel(spec.shape)}`);
     const heads = qkHeads(config, spec.name);
     if (heads !== null && permutesQk(config.arch)) data = permuteQkRows(data, heads, config.headDim, spec.shape[1] ?? 1, 'toGguf');
     const type = dtype === 'f16' && spec.shape.length === 2 ? 'F16' : 'F32';
@@ -197,33 +243,54 @@ function shortestF32(x: number): number {
 
 function configFromGguf(m: GgufMetadata, has: (name: string) => boolean, embedRows: number): ModelConfig {
   const arch = metaString(m, 'general.architecture');
-  if (arch !== 'llada' && arch !== 'dream' && arch !== 'llama') throw new Error(`gguf: architecture "${arch}" is not supported (dllm loads llada, dream and llama)`);
+  if (arch !== 'llada' && arch !== 'dream' && arch !== 'llama')
+    throw new Error(`gguf: architecture "${arch}" is not supported (dllm loads llada, dream and llama)`);
   const k = (s: string) => `${arch}.${s}`;
   // the dimensions bound before anything is sized by them (parameterTable, the RoPE table), naming the key
-  const bounds: [string, number][] = [['block_count', MODEL_LIMITS.numLayers], ['context_length', MODEL_LIMITS.maxPositions],
-    ['embedding_length', MODEL_LIMITS.hiddenSize], ['feed_forward_length', MODEL_LIMITS.ffnSize], ['attention.head_count', MODEL_LIMITS.numHeads]];
+  const bounds: [string, number][] = [
+    ['block_count', MODEL_LIMITS.numLayers],
+    ['context_length', MODEL_LIMITS.maxPositions],
+    ['embedding_length', MODEL_LIMITS.hiddenSize],
+    ['feed_forward_length', MODEL_LIMITS.ffnSize],
+    ['attention.head_count', MODEL_LIMITS.numHeads],
+  ];
   for (const [key, max] of bounds) {
     const v = m.has(k(key)) ? metaNumber(m, k(key)) : 0;
     if (v > max) throw new Error(`gguf: metadata "${k(key)}" is ${v}, over dllm's limit of ${max} (a corrupt or hostile file?)`);
   }
   const scaling = m.get(k('rope.scaling.type'));
-  if ((scaling?.type === 'string' && scaling.value !== 'none' && scaling.value !== 'linear') || metaNumber(m, k('rope.scaling.factor'), 1) !== 1) {
+  if (
+    (scaling?.type === 'string' && scaling.value !== 'none' && scaling.value !== 'linear') ||
+    metaNumber(m, k('rope.scaling.factor'), 1) !== 1
+  ) {
     throw new Error('gguf: RoPE scaling is not supported');
   }
-  const C = metaNumber(m, k('embedding_length')), H = metaNumber(m, k('attention.head_count'));
+  const C = metaNumber(m, k('embedding_length')),
+    H = metaNumber(m, k('attention.head_count'));
   const D = metaNumber(m, k('attention.key_length'), C / H);
   if (metaNumber(m, k('attention.value_length'), D) !== D) throw new Error('gguf: key and value head dims differ');
-  if (metaNumber(m, k('rope.dimension_count'), D) !== D) throw new Error('gguf: partial rotary (rope.dimension_count ≠ head dim) is not supported');
-  return validateConfig({
-    arch, vocabSize: embedRows, hiddenSize: C, numLayers: metaNumber(m, k('block_count')), numHeads: H,
-    numKvHeads: metaNumber(m, k('attention.head_count_kv'), H), headDim: D, ffnSize: metaNumber(m, k('feed_forward_length')),
-    ropeTheta: shortestF32(metaNumber(m, k('rope.freq_base'), 10000)),
-    normEps: shortestF32(metaNumber(m, k('attention.layer_norm_rms_epsilon'))),
-    tieEmbeddings: !has('output.weight'), qkvBias: has('blk.0.attn_q.bias'),
-    attention: arch === 'llama' ? 'causal' : 'bidirectional',
-    shiftLogits: arch === 'llama' ? false : metaBool(m, 'diffusion.shift_logits', arch === 'dream'),
-    maxPositions: metaNumber(m, k('context_length')),
-  }, 'gguf');
+  if (metaNumber(m, k('rope.dimension_count'), D) !== D)
+    throw new Error('gguf: partial rotary (rope.dimension_count ≠ head dim) is not supported');
+  return validateConfig(
+    {
+      arch,
+      vocabSize: embedRows,
+      hiddenSize: C,
+      numLayers: metaNumber(m, k('block_count')),
+      numHeads: H,
+      numKvHeads: metaNumber(m, k('attention.head_count_kv'), H),
+      headDim: D,
+      ffnSize: metaNumber(m, k('feed_forward_length')),
+      ropeTheta: shortestF32(metaNumber(m, k('rope.freq_base'), 10000)),
+      normEps: shortestF32(metaNumber(m, k('attention.layer_norm_rms_epsilon'))),
+      tieEmbeddings: !has('output.weight'),
+      qkvBias: has('blk.0.attn_q.bias'),
+      attention: arch === 'llama' ? 'causal' : 'bidirectional',
+      shiftLogits: arch === 'llama' ? false : metaBool(m, 'diffusion.shift_logits', arch === 'dream'),
+      maxPositions: metaNumber(m, k('context_length')),
+    },
+    'gguf',
+  );
 }
 
 function tokenizerFromGguf(m: GgufMetadata): GgufTokenizerInfo | null {
@@ -233,7 +300,9 @@ function tokenizerFromGguf(m: GgufMetadata): GgufTokenizerInfo | null {
   for (const [k, key] of Object.entries(SPECIAL_KEYS) as [SpecialName, string][]) if (m.has(key)) specials[k] = metaNumber(m, key);
   const types = metaArray(m, 'tokenizer.ggml.token_type');
   const t: GgufTokenizerInfo = {
-    tokens: tokens.map(String), merges: (metaArray(m, 'tokenizer.ggml.merges') ?? []).map(String), specials,
+    tokens: tokens.map(String),
+    merges: (metaArray(m, 'tokenizer.ggml.merges') ?? []).map(String),
+    specials,
     pre: metaString(m, 'tokenizer.ggml.pre', 'default'),
   };
   if (types) t.tokenTypes = types.map(Number);
@@ -254,7 +323,8 @@ export async function modelFromGguf(src: Uint8Array | ByteSource, where = 'gguf'
     const name = ggufTensorName(spec.name);
     const info = file.tensors.get(name);
     if (!info) throw new Error(`${where}: tensor ${name} (our ${spec.name}) is missing`);
-    if (info.shape.join() !== spec.shape.join()) throw new Error(`${where}: tensor ${name} is [${info.shape}] (row-major), expected [${spec.shape}]`);
+    if (info.shape.join() !== spec.shape.join())
+      throw new Error(`${where}: tensor ${name} is [${info.shape}] (row-major), expected [${spec.shape}]`);
     used.add(name);
     let data = await readGgufTensor(src, info, where);
     const heads = qkHeads(config, spec.name);
@@ -262,7 +332,9 @@ export async function modelFromGguf(src: Uint8Array | ByteSource, where = 'gguf'
     tensors.set(spec.name, data);
   }
   const extra = [...file.tensors.keys()].filter((n) => !used.has(n));
-  if (extra.length > 0) throw new Error(`${where}: unexpected tensors ${extra.slice(0, 5).join(', ')}${extra.length > 5 ? ', …' : ''} for a ${config.arch} model`);
+  if (extra.length > 0)
+    throw new Error(
+      `${where}: unexpected tensors ${extra.slice(0, 5).join(', ')}${extra.length > 5 ? ', …' : ''} for a ${config.arch} model`,
+    );
   return { config, tensors, metadata: m, tokenizer: tokenizerFromGguf(m) };
 }
-

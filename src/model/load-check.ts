@@ -8,7 +8,13 @@ import { numel, parameterTable, type ParamSpec } from './params.js';
 import { quantizes, type WeightDtype } from './weights.js';
 
 const HF_LAYERS = /^model\.layers\.(\d+)\./;
-const LAYER_PREFIX: Readonly<Record<Arch, RegExp>> = { llada: /^model\.transformer\.blocks\.(\d+)\./, dream: HF_LAYERS, llama: HF_LAYERS, lladamoe: HF_LAYERS, llada2: HF_LAYERS };
+const LAYER_PREFIX: Readonly<Record<Arch, RegExp>> = {
+  llada: /^model\.transformer\.blocks\.(\d+)\./,
+  dream: HF_LAYERS,
+  llama: HF_LAYERS,
+  lladamoe: HF_LAYERS,
+  llada2: HF_LAYERS,
+};
 const FLOAT_DTYPES = new Set(['F32', 'F16', 'BF16']);
 
 export interface WeightsPlan {
@@ -23,8 +29,13 @@ const gb = (b: number) => (b >= 2 ** 30 ? `${(b / 2 ** 30).toFixed(1)} GiB` : `$
  * `tensors`: every tensor of the checkpoint's files by name (with the file it is in, for messages);
  * `configWhere`: how to name config.json in errors. Throws on the first disagreement.
  */
-export function planWeights(config: ModelConfig, tensors: ReadonlyMap<string, TensorInfo & { file: string }>, configWhere: string,
-  dtype: WeightDtype, memoryBytes = Infinity): WeightsPlan {
+export function planWeights(
+  config: ModelConfig,
+  tensors: ReadonlyMap<string, TensorInfo & { file: string }>,
+  configWhere: string,
+  dtype: WeightDtype,
+  memoryBytes = Infinity,
+): WeightsPlan {
   const field = (k: keyof ModelConfig) => `"${hfFieldName(config.arch, k)}"`;
   // the layer count first: it sizes the parameter table itself
   let layers = 0;
@@ -33,7 +44,9 @@ export function planWeights(config: ModelConfig, tensors: ReadonlyMap<string, Te
     if (m) layers = Math.max(layers, Number(m[1]) + 1);
   }
   if (config.numLayers > layers) {
-    throw new Error(`${configWhere}: ${field('numLayers')} is ${config.numLayers}, but the weights hold ${layers} layer${layers === 1 ? '' : 's'}`);
+    throw new Error(
+      `${configWhere}: ${field('numLayers')} is ${config.numLayers}, but the weights hold ${layers} layer${layers === 1 ? '' : 's'}`,
+    );
   }
   const specs = parameterTable(config);
   let bytes = 4 * config.maxPositions * config.headDim; // RoPE cos and sin tables, (P, D/2) f32 each
@@ -42,22 +55,30 @@ export function planWeights(config: ModelConfig, tensors: ReadonlyMap<string, Te
     const info = tensors.get(spec.hfName);
     if (!info) continue; // the loader names the missing tensor and its shard
     if (info.shape.join(',') !== spec.shape.join(',')) {
-      const hint = spec.name === 'tokEmbed' || spec.name === 'lmHead'
-        ? ` (${field('vocabSize')} ${config.vocabSize}, ${field('hiddenSize')} ${config.hiddenSize})` : '';
+      const hint =
+        spec.name === 'tokEmbed' || spec.name === 'lmHead'
+          ? ` (${field('vocabSize')} ${config.vocabSize}, ${field('hiddenSize')} ${config.hiddenSize})`
+          : '';
       throw new Error(`${info.file}: ${spec.hfName} has shape [${info.shape}], config.json implies [${spec.shape}]${hint}`);
     }
-    if (!FLOAT_DTYPES.has(info.dtype)) throw new Error(`${info.file}: ${spec.hfName}: dtype ${info.dtype} is not a float dtype dllm loads (F32, F16, BF16)`);
+    if (!FLOAT_DTYPES.has(info.dtype))
+      throw new Error(`${info.file}: ${spec.hfName}: dtype ${info.dtype} is not a float dtype dllm loads (F32, F16, BF16)`);
     const n = numel(spec.shape);
     bytes += !quantizes(spec, dtype) ? 4 * n : dtype === 'f16' ? 2 * n : n + 4 * spec.shape[0]!;
     largest = Math.max(largest, n * 4 + info.byteLength); // one tensor in flight: its bytes and their f32 copy
   }
   const rope = 4 * config.maxPositions * config.headDim;
   if (bytes + largest > memoryBytes) {
-    if (rope > bytes - rope) { // the positions, not the weights, are what does not fit
-      throw new Error(`${configWhere}: ${field('maxPositions')} is ${config.maxPositions}: with its RoPE tables (${gb(rope)}) the model needs ${gb(bytes + largest)}, this machine has ${gb(memoryBytes)}`);
+    if (rope > bytes - rope) {
+      // the positions, not the weights, are what does not fit
+      throw new Error(
+        `${configWhere}: ${field('maxPositions')} is ${config.maxPositions}: with its RoPE tables (${gb(rope)}) the model needs ${gb(bytes + largest)}, this machine has ${gb(memoryBytes)}`,
+      );
     }
-    throw new Error(`${configWhere}: the model needs ${gb(bytes + largest)} at dtype ${dtype}, this machine has ${gb(memoryBytes)}` +
-      (dtype === 'q8' ? '' : ' (try --dtype q8)'));
+    throw new Error(
+      `${configWhere}: the model needs ${gb(bytes + largest)} at dtype ${dtype}, this machine has ${gb(memoryBytes)}` +
+        (dtype === 'q8' ? '' : ' (try --dtype q8)'),
+    );
   }
   return { specs, bytes };
 }

@@ -4,7 +4,14 @@
 // requested storage (f32, f16 → f32 compute, or q8 weight-only int8). Tokenizer files are loaded beside it.
 // No file access here: the caller passes a CheckpointFiles (platform/node-model.ts opens a folder).
 import type { Kernels } from '../kernels/backend.js';
-import { parseShardIndex, readSafetensorsHeader, readTensorFrom, type ByteSource, type SafetensorsHeader, type TensorInfo } from '../io/safetensors.js';
+import {
+  parseShardIndex,
+  readSafetensorsHeader,
+  readTensorFrom,
+  type ByteSource,
+  type SafetensorsHeader,
+  type TensorInfo,
+} from '../io/safetensors.js';
 import { parseHfConfig, type ModelConfig } from './config.js';
 import { planWeights } from './load-check.js';
 import { numel } from './params.js';
@@ -41,8 +48,10 @@ export interface LoadOptions {
 export function toF32(raw: ArrayBufferView, dtype: string, k: Kernels, where: string): Float32Array {
   if (dtype === 'F32') return raw as Float32Array;
   if (dtype !== 'F16' && dtype !== 'BF16') throw new Error(`${where}: dtype ${dtype} is not a float dtype dllm loads (F32, F16, BF16)`);
-  const src = raw as Uint16Array, out = new Float32Array(src.length);
-  if (dtype === 'BF16') k.bf16ToF32(out, src, src.length); else k.f16ToF32(out, src, src.length);
+  const src = raw as Uint16Array,
+    out = new Float32Array(src.length);
+  if (dtype === 'BF16') k.bf16ToF32(out, src, src.length);
+  else k.f16ToF32(out, src, src.length);
   return out;
 }
 
@@ -69,9 +78,16 @@ export async function loadWeights(files: CheckpointFiles, k: Kernels, opts: Load
   const shard = async (file: string) => {
     let s = shards.get(file);
     if (!s) {
-      const src = await files.open(file).catch((e: Error) => { throw new Error(`${files.where}: shard ${file} cannot be opened (${e.message})`); });
+      const src = await files.open(file).catch((e: Error) => {
+        throw new Error(`${files.where}: shard ${file} cannot be opened (${e.message})`);
+      });
       let header: SafetensorsHeader;
-      try { header = await readSafetensorsHeader(src, `${files.where}/${file}`); } catch (e) { await src.close?.(); throw e; }
+      try {
+        header = await readSafetensorsHeader(src, `${files.where}/${file}`);
+      } catch (e) {
+        await src.close?.();
+        throw e;
+      }
       s = { src, header };
       shards.set(file, s);
     }

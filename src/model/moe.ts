@@ -20,7 +20,7 @@ const RENORM_EPS = 1e-20;
 function topK(score: ArrayLike<number>, k: number, allowed?: ArrayLike<boolean>): number[] {
   const ids: number[] = [];
   for (let e = 0; e < score.length; e++) if (!allowed || allowed[e]) ids.push(e);
-  ids.sort((a, b) => (score[b]! - score[a]!) || a - b);
+  ids.sort((a, b) => score[b]! - score[a]! || a - b);
   return ids.slice(0, k);
 }
 
@@ -29,15 +29,23 @@ function topK(score: ArrayLike<number>, k: number, allowed?: ArrayLike<boolean>)
  * renormalisation: norm_topk_prob is hard-coded False). logits (N, E), bias (E) or null.
  */
 export function routeSoftmax(logits: Float32Array, bias: Float32Array | null, N: number, E: number, K: number): Routing {
-  const experts = new Int32Array(N * K), weights = new Float32Array(N * K), s = new Float32Array(E);
+  const experts = new Int32Array(N * K),
+    weights = new Float32Array(N * K),
+    s = new Float32Array(E);
   for (let n = 0; n < N; n++) {
     const row = logits.subarray(n * E, (n + 1) * E);
     let max = -Infinity;
     for (let e = 0; e < E; e++) max = Math.max(max, row[e]!);
     let sum = 0;
-    for (let e = 0; e < E; e++) { s[e] = Math.exp(row[e]! - max); sum += s[e]!; }
+    for (let e = 0; e < E; e++) {
+      s[e] = Math.exp(row[e]! - max);
+      sum += s[e]!;
+    }
     for (let e = 0; e < E; e++) s[e] = s[e]! / sum + (bias ? bias[e]! : 0);
-    topK(s, K).forEach((e, i) => { experts[n * K + i] = e; weights[n * K + i] = s[e]!; });
+    topK(s, K).forEach((e, i) => {
+      experts[n * K + i] = e;
+      weights[n * K + i] = s[e]!;
+    });
   }
   return { experts, weights };
 }
@@ -47,10 +55,22 @@ export function routeSoftmax(logits: Float32Array, bias: Float32Array | null, N:
  * best two, the best `topGroups` groups stay, top-K inside them; weight = s (unbiased) of the chosen,
  * renormalised over them when K > 1, × scaling.
  */
-export function routeSigmoidGroup(logits: Float32Array, bias: Float32Array | null, N: number, E: number, K: number,
-  groups: number, topGroups: number, scaling: number): Routing {
-  const experts = new Int32Array(N * K), weights = new Float32Array(N * K);
-  const s = new Float32Array(E), choose = new Float32Array(E), groupScore = new Float32Array(groups), allowed = new Array<boolean>(E);
+export function routeSigmoidGroup(
+  logits: Float32Array,
+  bias: Float32Array | null,
+  N: number,
+  E: number,
+  K: number,
+  groups: number,
+  topGroups: number,
+  scaling: number,
+): Routing {
+  const experts = new Int32Array(N * K),
+    weights = new Float32Array(N * K);
+  const s = new Float32Array(E),
+    choose = new Float32Array(E),
+    groupScore = new Float32Array(groups),
+    allowed = new Array<boolean>(E);
   const G = E / groups; // experts per group
   for (let n = 0; n < N; n++) {
     for (let e = 0; e < E; e++) {
@@ -82,7 +102,9 @@ export function route(m: MoeConfig, logits: Float32Array, bias: Float32Array | n
 
 /** the (token, slot) pairs of each expert, contiguous: rows start[e] .. start[e+1]-1 of token/slot (counting sort) */
 export function expertBatches(r: Routing, N: number, K: number, E: number): { start: Int32Array; token: Int32Array; slot: Int32Array } {
-  const start = new Int32Array(E + 1), token = new Int32Array(N * K), slot = new Int32Array(N * K);
+  const start = new Int32Array(E + 1),
+    token = new Int32Array(N * K),
+    slot = new Int32Array(N * K);
   for (let i = 0; i < N * K; i++) start[r.experts[i]! + 1]!++;
   for (let e = 0; e < E; e++) start[e + 1]! += start[e]!;
   const fill = start.slice(0, E);
@@ -104,7 +126,12 @@ export class MoeScratch {
   readonly gate: Float32Array; // (N, max(Fe, Fs))
   readonly up: Float32Array; // (N, max(Fe, Fs))
   readonly ys: Float32Array; // (N, C) one expert's output rows
-  constructor(private readonly k: Kernels, readonly N: number, C: number, m: MoeConfig) {
+  constructor(
+    private readonly k: Kernels,
+    readonly N: number,
+    C: number,
+    m: MoeConfig,
+  ) {
     const F = Math.max(m.expertFfn, m.sharedFfn);
     this.logits = k.allocF32(N * m.numExperts);
     this.xs = k.allocF32(N * C);
@@ -118,8 +145,19 @@ export class MoeScratch {
 }
 
 /** out (M, C) = down(silu(gate x) · up x) of the SwiGLU `prefix` (wGate, wUp, wDown), width F */
-function swiglu(k: Kernels, linear: Linear, s: MoeScratch, out: Float32Array, x: Float32Array, prefix: string, M: number, C: number, F: number): void {
-  const g = s.gate.subarray(0, M * F), u = s.up.subarray(0, M * F);
+function swiglu(
+  k: Kernels,
+  linear: Linear,
+  s: MoeScratch,
+  out: Float32Array,
+  x: Float32Array,
+  prefix: string,
+  M: number,
+  C: number,
+  F: number,
+): void {
+  const g = s.gate.subarray(0, M * F),
+    u = s.up.subarray(0, M * F);
   linear(g, x, prefix + 'wGate', M, C, F);
   linear(u, x, prefix + 'wUp', M, C, F);
   k.swigluForward(g, g, u, M * F);
@@ -130,8 +168,19 @@ function swiglu(k: Kernels, linear: Linear, s: MoeScratch, out: Float32Array, x:
  * out (N, C) = Σ_k w[n,k] · expert_{e[n,k]}(h[n]) (+ shared(h[n])) for layer prefix `p` ("layers.3.").
  * `bias` is the layer's expert bias (E) or null; `onRouting` sees each layer's choice (tests).
  */
-export function moeForward(k: Kernels, linear: Linear, m: MoeConfig, s: MoeScratch, out: Float32Array, h: Float32Array,
-  p: string, bias: Float32Array | null, N: number, C: number, onRouting?: (r: Routing) => void): void {
+export function moeForward(
+  k: Kernels,
+  linear: Linear,
+  m: MoeConfig,
+  s: MoeScratch,
+  out: Float32Array,
+  h: Float32Array,
+  p: string,
+  bias: Float32Array | null,
+  N: number,
+  C: number,
+  onRouting?: (r: Routing) => void,
+): void {
   const { numExperts: E, topK: K, expertFfn: Fe } = m;
   const logits = s.logits.subarray(0, N * E);
   linear(logits, h, p + 'router', N, C, E);
@@ -142,11 +191,13 @@ export function moeForward(k: Kernels, linear: Linear, m: MoeConfig, s: MoeScrat
   for (let e = 0; e < E; e++) {
     const M = start[e + 1]! - start[e]!;
     if (M === 0) continue; // an idle expert's weights are never read
-    const xs = s.xs.subarray(0, M * C), ys = s.ys.subarray(0, M * C);
+    const xs = s.xs.subarray(0, M * C),
+      ys = s.ys.subarray(0, M * C);
     for (let i = 0; i < M; i++) xs.set(h.subarray(token[start[e]! + i]! * C, (token[start[e]! + i]! + 1) * C), i * C);
     swiglu(k, linear, s, ys, xs, `${p}experts.${e}.`, M, C, Fe);
     for (let i = 0; i < M; i++) {
-      const t = token[start[e]! + i]!, w = r.weights[slot[start[e]! + i]!]!;
+      const t = token[start[e]! + i]!,
+        w = r.weights[slot[start[e]! + i]!]!;
       for (let c = 0; c < C; c++) out[t * C + c]! += w * ys[i * C + c]!;
     }
   }

@@ -20,42 +20,85 @@ export interface ParamSpec {
 }
 
 interface Names {
-  tokEmbed: string; finalNorm: string; lmHead: string;
+  tokEmbed: string;
+  finalNorm: string;
+  lmHead: string;
   layer: (i: number) => string;
-  attnNorm: string; ffnNorm: string;
+  attnNorm: string;
+  ffnNorm: string;
   /** separate projections, or one fused (H + 2·Hkv)·D matrix whose rows are q, then k, then v */
   qkv: { wq: string; wk: string; wv: string; bq: string; bk: string; bv: string } | { wqkv: string; bqkv: string };
-  wo: string; bo?: string; qNorm?: string; kNorm?: string;
+  wo: string;
+  bo?: string;
+  qNorm?: string;
+  kNorm?: string;
   /** the dense SwiGLU (every layer of the dense families; the dense layers of a MoE) */
   mlp: string; // prefix of gate / up / down
-  gate: string; up: string; down: string;
+  gate: string;
+  up: string;
+  down: string;
   moe?: { router: string; expertBias: string; expert: (j: number) => string; shared: string };
 }
 
 const LLADA: Names = {
-  tokEmbed: 'model.transformer.wte.weight', finalNorm: 'model.transformer.ln_f.weight', lmHead: 'model.transformer.ff_out.weight',
-  layer: (i) => `model.transformer.blocks.${i}.`, attnNorm: 'attn_norm.weight', ffnNorm: 'ff_norm.weight',
+  tokEmbed: 'model.transformer.wte.weight',
+  finalNorm: 'model.transformer.ln_f.weight',
+  lmHead: 'model.transformer.ff_out.weight',
+  layer: (i) => `model.transformer.blocks.${i}.`,
+  attnNorm: 'attn_norm.weight',
+  ffnNorm: 'ff_norm.weight',
   qkv: { wq: 'q_proj.weight', wk: 'k_proj.weight', wv: 'v_proj.weight', bq: 'q_proj.bias', bk: 'k_proj.bias', bv: 'v_proj.bias' },
-  wo: 'attn_out.weight', mlp: '', gate: 'ff_proj.weight', up: 'up_proj.weight', down: 'ff_out.weight',
+  wo: 'attn_out.weight',
+  mlp: '',
+  gate: 'ff_proj.weight',
+  up: 'up_proj.weight',
+  down: 'ff_out.weight',
 };
 const QWEN_LLAMA: Names = {
-  tokEmbed: 'model.embed_tokens.weight', finalNorm: 'model.norm.weight', lmHead: 'lm_head.weight',
-  layer: (i) => `model.layers.${i}.`, attnNorm: 'input_layernorm.weight', ffnNorm: 'post_attention_layernorm.weight',
-  qkv: { wq: 'self_attn.q_proj.weight', wk: 'self_attn.k_proj.weight', wv: 'self_attn.v_proj.weight', bq: 'self_attn.q_proj.bias', bk: 'self_attn.k_proj.bias', bv: 'self_attn.v_proj.bias' },
-  wo: 'self_attn.o_proj.weight', mlp: 'mlp.', gate: 'gate_proj.weight', up: 'up_proj.weight', down: 'down_proj.weight',
+  tokEmbed: 'model.embed_tokens.weight',
+  finalNorm: 'model.norm.weight',
+  lmHead: 'lm_head.weight',
+  layer: (i) => `model.layers.${i}.`,
+  attnNorm: 'input_layernorm.weight',
+  ffnNorm: 'post_attention_layernorm.weight',
+  qkv: {
+    wq: 'self_attn.q_proj.weight',
+    wk: 'self_attn.k_proj.weight',
+    wv: 'self_attn.v_proj.weight',
+    bq: 'self_attn.q_proj.bias',
+    bk: 'self_attn.k_proj.bias',
+    bv: 'self_attn.v_proj.bias',
+  },
+  wo: 'self_attn.o_proj.weight',
+  mlp: 'mlp.',
+  gate: 'gate_proj.weight',
+  up: 'up_proj.weight',
+  down: 'down_proj.weight',
 };
 const LLADAMOE: Names = {
-  ...QWEN_LLAMA, bo: 'self_attn.o_proj.bias', qNorm: 'self_attn.q_norm.weight', kNorm: 'self_attn.k_norm.weight',
+  ...QWEN_LLAMA,
+  bo: 'self_attn.o_proj.bias',
+  qNorm: 'self_attn.q_norm.weight',
+  kNorm: 'self_attn.k_norm.weight',
   moe: { router: 'mlp.gate.weight', expertBias: 'mlp.expert_bias', expert: (j) => `mlp.experts.${j}.`, shared: 'shared_expert.' },
 };
 const LLADA2: Names = {
-  ...QWEN_LLAMA, tokEmbed: 'model.word_embeddings.weight',
+  ...QWEN_LLAMA,
+  tokEmbed: 'model.word_embeddings.weight',
   qkv: { wqkv: 'attention.query_key_value.weight', bqkv: 'attention.query_key_value.bias' },
-  wo: 'attention.dense.weight', bo: 'attention.dense.bias',
-  qNorm: 'attention.query_layernorm.weight', kNorm: 'attention.key_layernorm.weight',
+  wo: 'attention.dense.weight',
+  bo: 'attention.dense.bias',
+  qNorm: 'attention.query_layernorm.weight',
+  kNorm: 'attention.key_layernorm.weight',
   moe: { router: 'mlp.gate.weight', expertBias: 'mlp.gate.expert_bias', expert: (j) => `mlp.experts.${j}.`, shared: 'mlp.shared_experts.' },
 };
-export const NAMES: Readonly<Record<Arch, Names>> = { llada: LLADA, dream: QWEN_LLAMA, llama: QWEN_LLAMA, lladamoe: LLADAMOE, llada2: LLADA2 };
+export const NAMES: Readonly<Record<Arch, Names>> = {
+  llada: LLADA,
+  dream: QWEN_LLAMA,
+  llama: QWEN_LLAMA,
+  lladamoe: LLADAMOE,
+  llada2: LLADA2,
+};
 
 /** does this family store q, k, v as one fused matrix? */
 export function fusedQkv(arch: Arch): boolean {
@@ -68,8 +111,10 @@ export function parameterTable(c: ModelConfig): ParamSpec[] {
   const specs: ParamSpec[] = [{ name: 'tokEmbed', shape: [V, C], kind: 'embedding', hfName: n.tokEmbed }];
   for (let i = 0; i < c.numLayers; i++) {
     const p = n.layer(i);
-    const l = (name: string, shape: number[], kind: ParamKind, hf: string) => specs.push({ name: `layers.${i}.${name}`, shape, kind, hfName: p + hf });
-    const swiglu = (ours: string, hf: string, width: number) => { // gate (Fx, C), up (Fx, C), down (C, Fx)
+    const l = (name: string, shape: number[], kind: ParamKind, hf: string) =>
+      specs.push({ name: `layers.${i}.${name}`, shape, kind, hfName: p + hf });
+    const swiglu = (ours: string, hf: string, width: number) => {
+      // gate (Fx, C), up (Fx, C), down (C, Fx)
       l(`${ours}wGate`, [width, C], 'linear', hf + n.gate);
       l(`${ours}wUp`, [width, C], 'linear', hf + n.up);
       l(`${ours}wDown`, [C, width], 'linear', hf + n.down);

@@ -9,11 +9,20 @@ import { defaultPositions } from './forward.js';
 import { numel, parameterTable, type ParamSpec } from './params.js';
 
 interface LayerActs {
-  xIn: Float32Array; h1: Float32Array; rstd1: Float32Array; // (N, C), (N, C), (N)
-  q: Float32Array; k: Float32Array; v: Float32Array; // (N, H·D), (N, Hkv·D), (N, Hkv·D), after RoPE
-  att: Float32Array; lse: Float32Array; // (N, H·D), (B, H, T)
-  xMid: Float32Array; h2: Float32Array; rstd2: Float32Array; // (N, C), (N, C), (N)
-  gate: Float32Array; up: Float32Array; act: Float32Array; // (N, F) ×3
+  xIn: Float32Array;
+  h1: Float32Array;
+  rstd1: Float32Array; // (N, C), (N, C), (N)
+  q: Float32Array;
+  k: Float32Array;
+  v: Float32Array; // (N, H·D), (N, Hkv·D), (N, Hkv·D), after RoPE
+  att: Float32Array;
+  lse: Float32Array; // (N, H·D), (B, H, T)
+  xMid: Float32Array;
+  h2: Float32Array;
+  rstd2: Float32Array; // (N, C), (N, C), (N)
+  gate: Float32Array;
+  up: Float32Array;
+  act: Float32Array; // (N, F) ×3
 }
 
 export interface TrainBatch {
@@ -34,7 +43,10 @@ export class TrainableTransformer {
   private batch: TrainBatch | null = null;
   private positions: Int32Array = new Int32Array(0);
 
-  constructor(readonly config: ModelConfig, readonly kernels: Kernels) {
+  constructor(
+    readonly config: ModelConfig,
+    readonly kernels: Kernels,
+  ) {
     if (config.qkvBias) throw new Error('training: q/k/v biases (Dream/Qwen2 layout) are not supported by the trainer yet');
     this.specs = parameterTable(config);
     for (const s of this.specs) {
@@ -43,13 +55,20 @@ export class TrainableTransformer {
     }
     const t = ropeTable(config.ropeTheta, config.headDim, config.maxPositions);
     this.rope = { cos: kernels.allocF32(t.cos.length), sin: kernels.allocF32(t.sin.length) };
-    this.rope.cos.set(t.cos); this.rope.sin.set(t.sin);
+    this.rope.cos.set(t.cos);
+    this.rope.sin.set(t.sin);
   }
 
-  p(name: string): Float32Array { return this.params.get(name)!; }
-  g(name: string): Float32Array { return this.grads.get(name)!; }
+  p(name: string): Float32Array {
+    return this.params.get(name)!;
+  }
+  g(name: string): Float32Array {
+    return this.grads.get(name)!;
+  }
 
-  zeroGrads(): void { for (const g of this.grads.values()) g.fill(0); }
+  zeroGrads(): void {
+    for (const g of this.grads.values()) g.fill(0);
+  }
 
   private ensure(B: number, T: number): void {
     const key = `${B}x${T}`;
@@ -59,8 +78,20 @@ export class TrainableTransformer {
     const N = B * T;
     const a = (n: number) => this.kernels.allocF32(n);
     this.layers = Array.from({ length: this.config.numLayers }, () => ({
-      xIn: a(N * C), h1: a(N * C), rstd1: a(N), q: a(N * H * D), k: a(N * Hkv * D), v: a(N * Hkv * D),
-      att: a(N * H * D), lse: a(B * H * T), xMid: a(N * C), h2: a(N * C), rstd2: a(N), gate: a(N * F), up: a(N * F), act: a(N * F),
+      xIn: a(N * C),
+      h1: a(N * C),
+      rstd1: a(N),
+      q: a(N * H * D),
+      k: a(N * Hkv * D),
+      v: a(N * Hkv * D),
+      att: a(N * H * D),
+      lse: a(B * H * T),
+      xMid: a(N * C),
+      h2: a(N * C),
+      rstd2: a(N),
+      gate: a(N * F),
+      up: a(N * F),
+      act: a(N * F),
     }));
     this.fin = { xOut: a(N * C), hf: a(N * C), rstdf: a(N), logits: a(N * V) };
     this.shapeKey = key;
@@ -77,14 +108,24 @@ export class TrainableTransformer {
   private attnShape(b: TrainBatch): AttentionShape {
     const c = this.config;
     return {
-      B: b.B, Tq: b.T, Tk: b.T, H: c.numHeads, Hkv: c.numKvHeads, D: c.headDim, scale: 1 / Math.sqrt(c.headDim),
-      mask: b.mask?.kind ?? (c.attention === 'causal' ? 'causal' : 'none'), qStart: 0, blockLength: b.mask?.blockLength ?? 0, keyValid: null,
+      B: b.B,
+      Tq: b.T,
+      Tk: b.T,
+      H: c.numHeads,
+      Hkv: c.numKvHeads,
+      D: c.headDim,
+      scale: 1 / Math.sqrt(c.headDim),
+      mask: b.mask?.kind ?? (c.attention === 'causal' ? 'causal' : 'none'),
+      qStart: 0,
+      blockLength: b.mask?.blockLength ?? 0,
+      keyValid: null,
     };
   }
 
   /** forward pass keeping activations; returns logits (B·T, V), a view valid until the next forward */
   forward(batch: TrainBatch): Float32Array {
-    const c = this.config, k = this.kernels;
+    const c = this.config,
+      k = this.kernels;
     const { B, T, tokens } = batch;
     const N = B * T;
     if (tokens.length !== N) throw new Error(`train forward: tokens has ${tokens.length} ids, B·T = ${N}`);
@@ -95,7 +136,8 @@ export class TrainableTransformer {
     const shape = this.attnShape(batch);
     k.embeddingForward(this.layers[0]!.xIn, this.p('tokEmbed'), tokens, N, C);
     for (let l = 0; l < c.numLayers; l++) {
-      const a = this.layers[l]!, pre = `layers.${l}.`;
+      const a = this.layers[l]!,
+        pre = `layers.${l}.`;
       const next = l + 1 < c.numLayers ? this.layers[l + 1]!.xIn : this.fin!.xOut;
       k.rmsnormForward(a.h1, a.rstd1, a.xIn, this.p(pre + 'attnNorm'), N, C, c.normEps);
       k.matmul(a.q, a.h1, this.p(pre + 'wq'), N, C, H * D, false, true, 1, 0);
@@ -119,22 +161,33 @@ export class TrainableTransformer {
     return f.logits;
   }
 
-  private headName(): string { return this.config.tieEmbeddings ? 'tokEmbed' : 'lmHead'; }
+  private headName(): string {
+    return this.config.tieEmbeddings ? 'tokEmbed' : 'lmHead';
+  }
 
   /**
    * Backward from dlogits (B·T, V) of the last forward: accumulates into grads (call zeroGrads() first
    * for a fresh step; accumulation across micro-batches is the point of not zeroing here).
    */
   backward(dlogits: Float32Array): void {
-    const c = this.config, k = this.kernels, b = this.batch;
+    const c = this.config,
+      k = this.kernels,
+      b = this.batch;
     if (!b || !this.fin) throw new Error('train backward: call forward() first');
     const N = b.B * b.T;
     const { hiddenSize: C, numHeads: H, numKvHeads: Hkv, headDim: D, ffnSize: F, vocabSize: V } = c;
     const f = this.fin;
     const a = (n: number) => k.allocF32(n);
-    const dx = a(N * C), dh = a(N * C), tmp = a(N * C); // (N, C) ×3
-    const dF1 = a(N * F), dF2 = a(N * F), dF3 = a(N * F); // (N, F) ×3
-    const dq = a(N * H * D), dk = a(N * Hkv * D), dv = a(N * Hkv * D), datt = a(N * H * D);
+    const dx = a(N * C),
+      dh = a(N * C),
+      tmp = a(N * C); // (N, C) ×3
+    const dF1 = a(N * F),
+      dF2 = a(N * F),
+      dF3 = a(N * F); // (N, F) ×3
+    const dq = a(N * H * D),
+      dk = a(N * Hkv * D),
+      dv = a(N * Hkv * D),
+      datt = a(N * H * D);
     const shape = this.attnShape(b);
     try {
       // LM head and final norm
@@ -142,7 +195,8 @@ export class TrainableTransformer {
       k.matmul(dh, dlogits, this.p(this.headName()), N, V, C, false, false, 1, 0); // dhf (N, C)
       k.rmsnormBackward(dx, this.g('finalNorm'), dh, f.xOut, this.p('finalNorm'), f.rstdf, N, C);
       for (let l = c.numLayers - 1; l >= 0; l--) {
-        const s = this.layers[l]!, pre = `layers.${l}.`;
+        const s = this.layers[l]!,
+          pre = `layers.${l}.`;
         // feed-forward: out = xMid + act · Wdownᵀ
         k.matmul(dF3, dx, this.p(pre + 'wDown'), N, C, F, false, false, 1, 0); // dact (N, F)
         k.matmul(this.g(pre + 'wDown'), dx, s.act, C, N, F, true, false, 1, 1);

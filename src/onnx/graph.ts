@@ -35,7 +35,10 @@ export interface OnnxBuildOptions {
 }
 
 /** the weights by our parameter names: a Map, or a provider that makes each one on demand (huge models) */
-export interface WeightSource { get(name: string): Float32Array | undefined; has(name: string): boolean; }
+export interface WeightSource {
+  get(name: string): Float32Array | undefined;
+  has(name: string): boolean;
+}
 
 type Attr = number | number[] | string;
 function attr(name: string, v: Attr): Record<string, unknown> {
@@ -54,19 +57,42 @@ class Builder {
     this.names.add(name);
     if (this.external && bytes.byteLength > 1024) {
       const at = this.external(name, bytes);
-      this.inits.push(onnx.TensorProto.create({ name, dataType, dims, dataLocation: onnx.TensorProto.DataLocation.EXTERNAL,
-        externalData: [{ key: 'location', value: at.location }, { key: 'offset', value: String(at.offset) }, { key: 'length', value: String(at.length) }] }));
+      this.inits.push(
+        onnx.TensorProto.create({
+          name,
+          dataType,
+          dims,
+          dataLocation: onnx.TensorProto.DataLocation.EXTERNAL,
+          externalData: [
+            { key: 'location', value: at.location },
+            { key: 'offset', value: String(at.offset) },
+            { key: 'length', value: String(at.length) },
+          ],
+        }),
+      );
     } else this.inits.push(onnx.TensorProto.create({ name, dataType, dims, rawData: bytes }));
   }
   op(type: string, inputs: string[], attrs: Record<string, Attr> = {}, domain = '', outputs = 1, names: string[] = []): string[] {
     const outs = Array.from({ length: outputs }, (_, i) => names[i] ?? `t${this.n++}`);
-    this.nodes.push(onnx.NodeProto.create({ opType: type, input: inputs, output: outs, domain, attribute: Object.entries(attrs).map(([k, v]) => attr(k, v)) }));
+    this.nodes.push(
+      onnx.NodeProto.create({
+        opType: type,
+        input: inputs,
+        output: outs,
+        domain,
+        attribute: Object.entries(attrs).map(([k, v]) => attr(k, v)),
+      }),
+    );
     return outs;
   }
   /** one node with one output, named `out` when it is a graph output */
-  one(type: string, inputs: string[], attrs: Record<string, Attr> = {}, domain = '', out?: string): string { return this.op(type, inputs, attrs, domain, 1, out ? [out] : [])[0]!; }
+  one(type: string, inputs: string[], attrs: Record<string, Attr> = {}, domain = '', out?: string): string {
+    return this.op(type, inputs, attrs, domain, 1, out ? [out] : [])[0]!;
+  }
   /** an alias for a value (graph outputs that are also used inside the graph) */
-  named(name: string, from: string): void { this.nodes.push(onnx.NodeProto.create({ opType: 'Identity', input: [from], output: [name] })); }
+  named(name: string, from: string): void {
+    this.nodes.push(onnx.NodeProto.create({ opType: 'Identity', input: [from], output: [name] }));
+  }
   f32(name: string, dims: number[], data: Float32Array): string {
     if (!this.names.has(name)) this.tensor(name, DT.FLOAT, dims, new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
     return name;
@@ -83,9 +109,11 @@ class Builder {
   }
 }
 
-const valueInfo = (name: string, elem: number, dims: Array<number | string>) => onnx.ValueInfoProto.create({
-  name, type: { tensorType: { elemType: elem, shape: { dim: dims.map((d) => (typeof d === 'string' ? { dimParam: d } : { dimValue: d })) } } },
-});
+const valueInfo = (name: string, elem: number, dims: Array<number | string>) =>
+  onnx.ValueInfoProto.create({
+    name,
+    type: { tensorType: { elemType: elem, shape: { dim: dims.map((d) => (typeof d === 'string' ? { dimParam: d } : { dimValue: d })) } } },
+  });
 
 /** W (out, in) row-major → (in, out) for MatMul(x, Wᵀ) */
 function transpose<A extends Float32Array | Int8Array>(w: A, rows: number, cols: number): A {
@@ -108,7 +136,13 @@ export function buildOnnxModel(cfg: ModelConfig, weights: WeightSource, o: OnnxB
     // int8 weights with one scale per output channel (the wasm engine's q8 scheme); the activations are
     // quantized per call and the product runs on ORT's int8 GEMM (VNNI / AVX-512 where the CPU has them)
     const { q, scales } = quantizeQ8(w(name), N, K); // q (N, K), scales (N)
-    return g.one('DynamicQuantizeMatMul', [x, g.i8(name + '.q', [K, N], transpose(q, N, K)), g.f32(name + '.scales', [N], scales), g.i8(name + '.zero', [N], new Int8Array(N))], {}, 'com.microsoft', out);
+    return g.one(
+      'DynamicQuantizeMatMul',
+      [x, g.i8(name + '.q', [K, N], transpose(q, N, K)), g.f32(name + '.scales', [N], scales), g.i8(name + '.zero', [N], new Int8Array(N))],
+      {},
+      'com.microsoft',
+      out,
+    );
   };
   // x / √(mean(x²) + ε) · w, spelled Pow → ReduceMean → Add → Sqrt → Div → Mul: the pattern ONNX Runtime's
   // optimizer fuses into one SimplifiedLayerNormalization kernel
@@ -120,24 +154,33 @@ export function buildOnnxModel(cfg: ModelConfig, weights: WeightSource, o: OnnxB
   };
   const Rd = cfg.ropeDim ?? D; // rotary dims: all of D, or the first Rd (llada2's partial RoPE)
   const rope = ropeTable(cfg.ropeTheta, Rd, cfg.maxPositions);
-  const cos = g.f32('rope.cos', [cfg.maxPositions, Rd / 2], rope.cos), sin = g.f32('rope.sin', [cfg.maxPositions, Rd / 2], rope.sin);
+  const cos = g.f32('rope.cos', [cfg.maxPositions, Rd / 2], rope.cos),
+    sin = g.f32('rope.sin', [cfg.maxPositions, Rd / 2], rope.sin);
   const ropeAttrs = Rd === D ? {} : { rotary_embedding_dim: Rd };
   const shapeBRhD = (h: number) => g.i64(`shape_h${h}`, [0, 0, h, D]); // Reshape (B, R, h·D) → (B, R, h, D); 0 copies the dim
 
   let x = g.one('Gather', [g.f32('tokEmbed', [V, C], w('tokEmbed')), 'input_ids'], { axis: 0 }); // (B, R, C)
-  const inputs = [valueInfo('input_ids', DT.INT64, ['B', 'R']), valueInfo('position_ids', DT.INT64, ['B', 'R']),
-    valueInfo('attn_bias', DT.FLOAT, ['B', 1, 'R', 'Tk']), valueInfo('query_valid', DT.FLOAT, ['B', 1, 'R', 1]), valueInfo('logit_rows', DT.INT64, ['Nr'])];
+  const inputs = [
+    valueInfo('input_ids', DT.INT64, ['B', 'R']),
+    valueInfo('position_ids', DT.INT64, ['B', 'R']),
+    valueInfo('attn_bias', DT.FLOAT, ['B', 1, 'R', 'Tk']),
+    valueInfo('query_valid', DT.FLOAT, ['B', 1, 'R', 1]),
+    valueInfo('logit_rows', DT.INT64, ['Nr']),
+  ];
   const outputs = [valueInfo('logits', DT.FLOAT, ['Nr', V])];
   for (let l = 0; l < L; l++) {
     const p = `layers.${l}.`;
     const h = rmsnorm(x, p + 'attnNorm');
     let q: string, k: string, v: string;
-    if (fusedQkv(cfg.arch)) { // one (H + 2·Hkv)·D projection, rows q | k | v (llada2 query_key_value)
+    if (fusedQkv(cfg.arch)) {
+      // one (H + 2·Hkv)·D projection, rows q | k | v (llada2 query_key_value)
       let qkv = linear(h, p + 'wqkv', (H + 2 * Hkv) * D, C);
       if (cfg.qkvBias) qkv = g.one('Add', [qkv, g.f32(p + 'bqkv', [(H + 2 * Hkv) * D], w(p + 'bqkv'))]);
       [q, k, v] = g.op('Split', [qkv, g.i64(`split_qkv`, [H * D, Hkv * D, Hkv * D])], { axis: -1 }, '', 3) as [string, string, string];
     } else {
-      q = linear(h, p + 'wq', H * D, C); k = linear(h, p + 'wk', Hkv * D, C); v = linear(h, p + 'wv', Hkv * D, C);
+      q = linear(h, p + 'wq', H * D, C);
+      k = linear(h, p + 'wk', Hkv * D, C);
+      v = linear(h, p + 'wv', Hkv * D, C);
     }
     if (cfg.qkvBias && !fusedQkv(cfg.arch)) {
       q = g.one('Add', [q, g.f32(p + 'bq', [H * D], w(p + 'bq'))]);
@@ -145,7 +188,8 @@ export function buildOnnxModel(cfg: ModelConfig, weights: WeightSource, o: OnnxB
       v = g.one('Add', [v, g.f32(p + 'bv', [Hkv * D], w(p + 'bv'))]);
     }
     // RoPE on (B, R, h·D) by the contrib RotaryEmbedding (rotate-half = interleaved 0, the same cos/sin table)
-    if (cfg.qkNorm) { // per-head RMSNorm before RoPE (lladamoe q_norm / k_norm, llada2 query_ / key_layernorm)
+    if (cfg.qkNorm) {
+      // per-head RMSNorm before RoPE (lladamoe q_norm / k_norm, llada2 query_ / key_layernorm)
       q = headRmsNorm(g, q, H, D, p + 'qNorm', w(p + 'qNorm'), cfg.normEps);
       k = headRmsNorm(g, k, Hkv, D, p + 'kNorm', w(p + 'kNorm'), cfg.normEps);
     }
@@ -153,21 +197,41 @@ export function buildOnnxModel(cfg: ModelConfig, weights: WeightSource, o: OnnxB
     const k3 = g.one('RotaryEmbedding', [k, 'position_ids', cos, sin], { interleaved: 0, num_heads: Hkv, ...ropeAttrs }, 'com.microsoft'); // (B, R, Hkv·D)
     const k4 = g.one('Reshape', [k3, shapeBRhD(Hkv)], {}, '', `present_key.${l}`); // (B, R, Hkv, D)
     const v4 = g.one('Reshape', [v, shapeBRhD(Hkv)], {}, '', `present_value.${l}`);
-    for (const kind of ['key', 'value']) for (const side of ['before', 'after']) inputs.push(valueInfo(`past_${kind}_${side}.${l}`, DT.FLOAT, ['B', `P${side === 'before' ? 0 : 1}`, Hkv, D]));
-    outputs.push(valueInfo(`present_key.${l}`, DT.FLOAT, ['B', 'R', Hkv, D]), valueInfo(`present_value.${l}`, DT.FLOAT, ['B', 'R', Hkv, D]));
+    for (const kind of ['key', 'value'])
+      for (const side of ['before', 'after'])
+        inputs.push(valueInfo(`past_${kind}_${side}.${l}`, DT.FLOAT, ['B', `P${side === 'before' ? 0 : 1}`, Hkv, D]));
+    outputs.push(
+      valueInfo(`present_key.${l}`, DT.FLOAT, ['B', 'R', Hkv, D]),
+      valueInfo(`present_value.${l}`, DT.FLOAT, ['B', 'R', Hkv, D]),
+    );
     const kAll = g.one('Concat', [`past_key_before.${l}`, k4, `past_key_after.${l}`], { axis: 1 }); // (B, Tk, Hkv, D)
     const vAll = g.one('Concat', [`past_value_before.${l}`, v4, `past_value_after.${l}`], { axis: 1 });
     let merged: string; // (B, R, H·D)
-    if (H === Hkv) { // one fused kernel: softmax(Q·Kᵀ·scale + bias)·V
+    if (H === Hkv) {
+      // one fused kernel: softmax(Q·Kᵀ·scale + bias)·V
       const flat = g.i64('shapeBTC', [0, 0, Hkv * D]);
-      const att = g.one('MultiHeadAttention', [q3, g.one('Reshape', [kAll, flat]), g.one('Reshape', [vAll, flat]), '', '', 'attn_bias'],
-        { num_heads: H, scale: 1 / Math.sqrt(D) }, 'com.microsoft');
+      const att = g.one(
+        'MultiHeadAttention',
+        [q3, g.one('Reshape', [kAll, flat]), g.one('Reshape', [vAll, flat]), '', '', 'attn_bias'],
+        { num_heads: H, scale: 1 / Math.sqrt(D) },
+        'com.microsoft',
+      );
       // a query that sees no key at all (padding under a causal mask) gets zeros, as the kernels give it
       merged = g.one('Mul', [att, g.one('Reshape', ['query_valid', g.i64('shapeQV', [0, -1, 1])])]);
-    } else { // GQA: kv head j serves query heads j·H/Hkv … (j+1)·H/Hkv − 1
+    } else {
+      // GQA: kv head j serves query heads j·H/Hkv … (j+1)·H/Hkv − 1
       const rep = H / Hkv;
-      const kT = g.one('Reshape', [g.one('Expand', [g.one('Unsqueeze', [g.one('Transpose', [kAll], { perm: [0, 2, 3, 1] }), g.i64('ax2b', [2])]), g.i64('repK', [1, 1, rep, 1, 1])]), g.i64('shapeKT', [0, H, D, -1])]); // (B, H, D, Tk)
-      const vT = g.one('Reshape', [g.one('Expand', [g.one('Unsqueeze', [g.one('Transpose', [vAll], { perm: [0, 2, 1, 3] }), 'ax2b']), 'repK']), g.i64('shapeVT', [0, H, -1, D])]); // (B, H, Tk, D)
+      const kT = g.one('Reshape', [
+        g.one('Expand', [
+          g.one('Unsqueeze', [g.one('Transpose', [kAll], { perm: [0, 2, 3, 1] }), g.i64('ax2b', [2])]),
+          g.i64('repK', [1, 1, rep, 1, 1]),
+        ]),
+        g.i64('shapeKT', [0, H, D, -1]),
+      ]); // (B, H, D, Tk)
+      const vT = g.one('Reshape', [
+        g.one('Expand', [g.one('Unsqueeze', [g.one('Transpose', [vAll], { perm: [0, 2, 1, 3] }), 'ax2b']), 'repK']),
+        g.i64('shapeVT', [0, H, -1, D]),
+      ]); // (B, H, Tk, D)
       const qT = g.one('Transpose', [g.one('Reshape', [q3, shapeBRhD(H)])], { perm: [0, 2, 1, 3] }); // (B, H, R, D)
       const scale = g.f32('attn.scale', [1], Float32Array.of(1 / Math.sqrt(D)));
       const scores = g.one('Add', [g.one('Mul', [g.one('MatMul', [qT, kT]), scale]), 'attn_bias']); // (B, H, R, Tk)
@@ -177,8 +241,12 @@ export function buildOnnxModel(cfg: ModelConfig, weights: WeightSource, o: OnnxB
     const o = linear(merged, p + 'wo', C, H * D);
     x = g.one('Add', [x, cfg.outBias ? g.one('Add', [o, g.f32(p + 'bo', [C], w(p + 'bo'))]) : o]);
     const h2 = rmsnorm(x, p + 'ffnNorm');
-    if (cfg.moe?.moeLayers[l]) { x = g.one('Add', [x, moeFfn(g, linear, w, cfg.moe, h2, p, C)]); continue; }
-    const gate = linear(h2, p + 'wGate', F, C), up = linear(h2, p + 'wUp', F, C);
+    if (cfg.moe?.moeLayers[l]) {
+      x = g.one('Add', [x, moeFfn(g, linear, w, cfg.moe, h2, p, C)]);
+      continue;
+    }
+    const gate = linear(h2, p + 'wGate', F, C),
+      up = linear(h2, p + 'wUp', F, C);
     x = g.one('Add', [x, linear(g.one('Mul', [g.one('Mul', [gate, g.one('Sigmoid', [gate])]), up]), p + 'wDown', C, F)]);
   }
   const hN = g.one('Gather', [g.one('Reshape', [rmsnorm(x, 'finalNorm'), g.i64('shapeNC', [-1, C])]), 'logit_rows'], { axis: 0 }); // (Nr, C)
@@ -194,8 +262,17 @@ export function buildOnnxModel(cfg: ModelConfig, weights: WeightSource, o: OnnxB
   g.one('Reciprocal', [g.one('ReduceSum', [g.one('Exp', [shifted]), g.i64('axisLast', [-1])], { keepdims: 0 })], {}, '', 'top_prob'); // (Nr) exp(0) / Σ exp
   const graph = onnx.GraphProto.create({ name: `dllm-${cfg.arch}`, node: g.nodes, input: inputs, output: outputs, initializer: g.inits });
   const model = onnx.ModelProto.create({
-    irVersion: 8, producerName: 'dllm', opsetImport: [{ domain: '', version: 17 }, { domain: 'com.microsoft', version: 1 }], graph,
-    metadataProps: [{ key: 'dllm.config', value: JSON.stringify(cfg) }, { key: 'dllm.dtype', value: o.dtype }],
+    irVersion: 8,
+    producerName: 'dllm',
+    opsetImport: [
+      { domain: '', version: 17 },
+      { domain: 'com.microsoft', version: 1 },
+    ],
+    graph,
+    metadataProps: [
+      { key: 'dllm.config', value: JSON.stringify(cfg) },
+      { key: 'dllm.dtype', value: o.dtype },
+    ],
   });
   return onnx.ModelProto.encode(model).finish();
 }
@@ -211,9 +288,15 @@ export function buildMatmulBoundModel(cfg: ModelConfig): Uint8Array {
   const { hiddenSize: C, numHeads: H, numKvHeads: Hkv, headDim: D, ffnSize: F, vocabSize: V, numLayers: L } = cfg;
   const g = new Builder();
   let seed = 12345;
-  const rand = (n: number) => Float32Array.from({ length: n }, () => { seed = (Math.imul(seed, 1103515245) + 12345) >>> 0; return (seed / 4294967296 - 0.5) * 0.04; });
+  const rand = (n: number) =>
+    Float32Array.from({ length: n }, () => {
+      seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
+      return (seed / 4294967296 - 0.5) * 0.04;
+    });
   const mm = (x: string, name: string, K: number, N: number) => g.one('MatMul', [x, g.f32(name, [K, N], rand(K * N))]);
-  let x = 'x', kvAcc = '', attAcc = '';
+  let x = 'x',
+    kvAcc = '',
+    attAcc = '';
   for (let l = 0; l < L; l++) {
     const p = `l${l}.`;
     const q = mm(x, p + 'wq', C, H * D);
@@ -229,9 +312,22 @@ export function buildMatmulBoundModel(cfg: ModelConfig): Uint8Array {
   g.named('kv', kvAcc);
   g.named('att', attAcc);
   const graph = onnx.GraphProto.create({
-    name: 'dllm-matmul-bound', node: g.nodes, initializer: g.inits,
-    input: [valueInfo('x', DT.FLOAT, ['B', 'R', C]), valueInfo('q', DT.FLOAT, ['B', H, 'R', D]), valueInfo('k', DT.FLOAT, ['B', H, D, 'Tk']), valueInfo('v', DT.FLOAT, ['B', H, 'Tk', D])],
-    output: [valueInfo('logits', DT.FLOAT, ['B', 'R', V]), valueInfo('kv', DT.FLOAT, ['B', 'R', Hkv * D]), valueInfo('att', DT.FLOAT, ['B', H, 'R', D])],
+    name: 'dllm-matmul-bound',
+    node: g.nodes,
+    initializer: g.inits,
+    input: [
+      valueInfo('x', DT.FLOAT, ['B', 'R', C]),
+      valueInfo('q', DT.FLOAT, ['B', H, 'R', D]),
+      valueInfo('k', DT.FLOAT, ['B', H, D, 'Tk']),
+      valueInfo('v', DT.FLOAT, ['B', H, 'Tk', D]),
+    ],
+    output: [
+      valueInfo('logits', DT.FLOAT, ['B', 'R', V]),
+      valueInfo('kv', DT.FLOAT, ['B', 'R', Hkv * D]),
+      valueInfo('att', DT.FLOAT, ['B', H, 'R', D]),
+    ],
   });
-  return onnx.ModelProto.encode(onnx.ModelProto.create({ irVersion: 8, producerName: 'dllm', opsetImport: [{ domain: '', version: 17 }], graph })).finish();
+  return onnx.ModelProto.encode(
+    onnx.ModelProto.create({ irVersion: 8, producerName: 'dllm', opsetImport: [{ domain: '', version: 17 }], graph }),
+  ).finish();
 }

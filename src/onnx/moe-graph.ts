@@ -29,7 +29,15 @@ export function headRmsNorm(g: GraphOps, x: string, heads: number, D: number, na
 export type GraphLinear = (x: string, name: string, outDim: number, inDim: number) => string;
 
 /** h (B, R, C) → the MoE layer's output (B, R, C); p = 'layers.3.', w = weights by our names (f32) */
-export function moeFfn(g: GraphOps, linear: GraphLinear, w: (name: string) => Float32Array, m: MoeConfig, h: string, p: string, C: number): string {
+export function moeFfn(
+  g: GraphOps,
+  linear: GraphLinear,
+  w: (name: string) => Float32Array,
+  m: MoeConfig,
+  h: string,
+  p: string,
+  C: number,
+): string {
   const { numExperts: E, topK: K } = m;
   const flat = g.one('Reshape', [h, g.i64('shapeNC', [-1, C])]); // (N, C)
   // the router stays f32 at every dtype (a quantized router could flip a choice)
@@ -42,25 +50,51 @@ export function moeFfn(g: GraphOps, linear: GraphLinear, w: (name: string) => Fl
     if (bias) s = g.one('Add', [s, bias]);
     [weights, idx] = g.op('TopK', [s, kTensor], { axis: -1 }, '', 2) as [string, string];
   } else {
-    const G = m.groups, per = E / G;
+    const G = m.groups,
+      per = E / G;
     const sig = g.one('Sigmoid', [logits]);
     const choose = bias ? g.one('Add', [sig, bias]) : sig;
-    const best2 = g.op('TopK', [g.one('Reshape', [choose, g.i64(`moe.shapeNG${G}`, [0, G, per])]), g.i64('moe.k2', [2])], { axis: -1 }, '', 2)[0]!; // (N, G, 2)
+    const best2 = g.op(
+      'TopK',
+      [g.one('Reshape', [choose, g.i64(`moe.shapeNG${G}`, [0, G, per])]), g.i64('moe.k2', [2])],
+      { axis: -1 },
+      '',
+      2,
+    )[0]!; // (N, G, 2)
     const groupScore = g.one('ReduceSum', [best2, g.i64('axisLast', [-1])], { keepdims: 0 }); // (N, G)
     const kept = g.op('TopK', [groupScore, g.i64(`moe.k${m.topGroups}`, [m.topGroups])], { axis: -1 }, '', 2)[1]!; // (N, TG)
-    const groupIds = g.i64(`moe.groups${G}`, Array.from({ length: G }, (_, i) => i));
+    const groupIds = g.i64(
+      `moe.groups${G}`,
+      Array.from({ length: G }, (_, i) => i),
+    );
     const hit = g.one('Cast', [g.one('Equal', [g.one('Unsqueeze', [kept, g.i64('axisLast', [-1])]), groupIds])], { to: 1 }); // (N, TG, G)
     const groupMask = g.one('ReduceMax', [hit], { axes: [1], keepdims: 0 }); // (N, G) 1 = kept
-    const expertMask = g.one('Reshape', [g.one('Expand', [g.one('Unsqueeze', [groupMask, g.i64('axisLast', [-1])]), g.i64(`moe.expand${G}x${per}`, [1, G, per])]), g.i64(`moe.shapeNE${E}`, [0, E])]); // (N, E)
+    const expertMask = g.one('Reshape', [
+      g.one('Expand', [g.one('Unsqueeze', [groupMask, g.i64('axisLast', [-1])]), g.i64(`moe.expand${G}x${per}`, [1, G, per])]),
+      g.i64(`moe.shapeNE${E}`, [0, E]),
+    ]); // (N, E)
     // masked experts sink by 1e9 (far below any sigmoid + bias), as masked_fill(−inf) drops them
-    const masked = g.one('Add', [choose, g.one('Mul', [g.one('Sub', [expertMask, g.f32('one', [1], Float32Array.of(1))]), g.f32('moe.sink', [1], Float32Array.of(1e9))])]);
+    const masked = g.one('Add', [
+      choose,
+      g.one('Mul', [g.one('Sub', [expertMask, g.f32('one', [1], Float32Array.of(1))]), g.f32('moe.sink', [1], Float32Array.of(1e9))]),
+    ]);
     idx = g.op('TopK', [masked, kTensor], { axis: -1 }, '', 2)[1]!;
     const chosen = g.one('GatherElements', [sig, idx], { axis: 1 }); // (N, K) unbiased
-    const norm = K > 1 ? g.one('Div', [chosen, g.one('Add', [g.one('ReduceSum', [chosen, g.i64('axisLast', [-1])], { keepdims: 1 }), g.f32('moe.eps', [1], Float32Array.of(1e-20))])]) : chosen;
+    const norm =
+      K > 1
+        ? g.one('Div', [
+            chosen,
+            g.one('Add', [
+              g.one('ReduceSum', [chosen, g.i64('axisLast', [-1])], { keepdims: 1 }),
+              g.f32('moe.eps', [1], Float32Array.of(1e-20)),
+            ]),
+          ])
+        : chosen;
     weights = g.one('Mul', [norm, g.f32(`${p}moe.scaling`, [1], Float32Array.of(m.scaling))]);
   }
   const swiglu = (x: string, prefix: string, F: number) => {
-    const gate = linear(x, prefix + 'wGate', F, C), up = linear(x, prefix + 'wUp', F, C);
+    const gate = linear(x, prefix + 'wGate', F, C),
+      up = linear(x, prefix + 'wUp', F, C);
     return linear(g.one('Mul', [g.one('Mul', [gate, g.one('Sigmoid', [gate])]), up]), prefix + 'wDown', C, F);
   };
   let out = m.sharedFfn > 0 ? swiglu(flat, p + 'shared.', m.sharedFfn) : g.one('Mul', [flat, g.f32('zero', [1], Float32Array.of(0))]); // (N, C)

@@ -18,16 +18,22 @@ export interface DurableFs {
 }
 
 export const nodeDurableFs: DurableFs = {
-  async mkdir(path) { await mkdir(path, { recursive: true }); },
+  async mkdir(path) {
+    await mkdir(path, { recursive: true });
+  },
   async writeFile(path, data) {
     const fh = await open(path, 'w');
     try {
       await fh.writeFile(data);
       await fh.sync();
-    } finally { await fh.close(); }
+    } finally {
+      await fh.close();
+    }
   },
   rename,
-  async rm(path) { await rm(path, { recursive: true, force: true }); },
+  async rm(path) {
+    await rm(path, { recursive: true, force: true });
+  },
   async syncDir(path) {
     const fh = await open(path, 'r');
     try {
@@ -36,10 +42,14 @@ export const nodeDurableFs: DurableFs = {
       // some platforms (Windows, a few network file systems) cannot fsync a directory: nothing more to do there
       const code = (e as NodeJS.ErrnoException).code;
       if (code !== 'EISDIR' && code !== 'EINVAL' && code !== 'EPERM' && code !== 'EBADF') throw e;
-    } finally { await fh.close(); }
+    } finally {
+      await fh.close();
+    }
   },
   async list(path) {
-    try { return await readdir(path); } catch (e) {
+    try {
+      return await readdir(path);
+    } catch (e) {
       if ((e as NodeJS.ErrnoException).code === 'ENOENT') return [];
       throw e;
     }

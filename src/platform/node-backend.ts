@@ -42,26 +42,49 @@ export function parseBackend(v: string | undefined): Backend {
 
 /** onnxruntime-node's binding, or null when it cannot load on this machine */
 async function ortModule(): Promise<typeof import('./node-ort.js') | null> {
-  try { return await import('./node-ort.js'); } catch { return null; }
+  try {
+    return await import('./node-ort.js');
+  } catch {
+    return null;
+  }
 }
 
 export async function openModel(dir: string, o: OpenOptions = {}): Promise<OpenedModel> {
-  const want = o.backend ?? 'auto', dtype = o.dtype ?? 'f32';
+  const want = o.backend ?? 'auto',
+    dtype = o.dtype ?? 'f32';
   if (want === 'ort' || (want === 'auto' && dtype !== 'f16')) {
-    if (want === 'ort' && dtype === 'f16') throw new Error('--dtype f16 is a storage format of the wasm backend; ONNX Runtime takes f32 or q8');
+    if (want === 'ort' && dtype === 'f16')
+      throw new Error('--dtype f16 is a storage format of the wasm backend; ONNX Runtime takes f32 or q8');
     const ortLib = await ortModule();
     if (ortLib) {
       const m = await ortLib.loadOrtModelDir(dir, { dtype: dtype === 'q8' ? 'q8' : 'f32', threads: o.threads ?? 0 });
-      return { config: m.config, model: m.model, tokenizer: m.tokenizer, backend: 'ort', engine: `onnxruntime-node ${ortLib.ORT_VERSION}`, dispose: () => m.model.dispose() };
+      return {
+        config: m.config,
+        model: m.model,
+        tokenizer: m.tokenizer,
+        backend: 'ort',
+        engine: `onnxruntime-node ${ortLib.ORT_VERSION}`,
+        dispose: () => m.model.dispose(),
+      };
     }
-    if (want === 'ort') throw new Error('--backend ort: onnxruntime-node does not load on this machine (npm ci installs it; use --backend wasm)');
+    if (want === 'ort')
+      throw new Error('--backend ort: onnxruntime-node does not load on this machine (npm ci installs it; use --backend wasm)');
   }
   const backend = want === 'ref' ? 'ref' : 'wasm';
-  const k = o.kernels ?? await createKernels({ backend, ...(o.threads ? { threads: o.threads } : {}) });
+  const k = o.kernels ?? (await createKernels({ backend, ...(o.threads ? { threads: o.threads } : {}) }));
   try {
     const m = await loadModelDir(dir, k, { dtype });
-    return { config: m.config, model: m.model, tokenizer: m.tokenizer, backend, engine: k.name,
-      dispose: () => { m.model.dispose(); if (!o.kernels) k.dispose(); } };
+    return {
+      config: m.config,
+      model: m.model,
+      tokenizer: m.tokenizer,
+      backend,
+      engine: k.name,
+      dispose: () => {
+        m.model.dispose();
+        if (!o.kernels) k.dispose();
+      },
+    };
   } catch (e) {
     if (!o.kernels) k.dispose();
     throw e;

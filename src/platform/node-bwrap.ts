@@ -34,7 +34,10 @@ export interface JailSpec {
 }
 
 /** --size (tmpfs size, bwrap 0.7) and --disable-userns (bwrap 0.8) */
-export interface BwrapFeatures { tmpfsSize: boolean; disableUserns: boolean; }
+export interface BwrapFeatures {
+  tmpfsSize: boolean;
+  disableUserns: boolean;
+}
 
 export function bwrapFeatures(version: string | null): BwrapFeatures {
   const m = /(\d+)\.(\d+)/.exec(version ?? '');
@@ -55,7 +58,14 @@ export function jailCommand(spec: JailSpec): string[] {
   const cmd: string[] = [];
   if (spec.cgroupProcs.length) {
     // the shell moves itself into the sample's groups, then execs: every later process starts inside
-    cmd.push('/bin/sh', '-c', 'while [ "$1" != -- ]; do echo $$ > "$1" || exit 125; shift; done; shift; exec "$@"', 'sh', ...spec.cgroupProcs, '--');
+    cmd.push(
+      '/bin/sh',
+      '-c',
+      'while [ "$1" != -- ]; do echo $$ > "$1" || exit 125; shift; done; shift; exec "$@"',
+      'sh',
+      ...spec.cgroupProcs,
+      '--',
+    );
   }
   const limits = Object.entries(spec.rlimits).map(([k, v]) => `--${k}=${Math.max(0, Math.floor(v))}`);
   if (limits.length) cmd.push('/usr/bin/prlimit', ...limits, '--');
@@ -73,8 +83,13 @@ function bwrapArgs(spec: JailSpec): string[] {
   // merged-/usr systems have /bin → usr/bin etc.; others get the directories themselves, read-only
   for (const d of ['/bin', '/sbin', '/lib', '/lib32', '/lib64', '/libx32']) {
     let st;
-    try { st = lstatSync(d); } catch { continue; }
-    if (st.isSymbolicLink()) a.push('--symlink', readlinkSync(d), d); else a.push('--ro-bind', d, d);
+    try {
+      st = lstatSync(d);
+    } catch {
+      continue;
+    }
+    if (st.isSymbolicLink()) a.push('--symlink', readlinkSync(d), d);
+    else a.push('--ro-bind', d, d);
   }
   // the dynamic loader's cache and Debian's alternatives links; nothing else of /etc (no passwd, no hosts)
   for (const f of ['/etc/ld.so.cache', '/etc/alternatives']) a.push('--ro-bind-try', f, f);
@@ -85,17 +100,42 @@ function bwrapArgs(spec: JailSpec): string[] {
   const size = spec.features.tmpfsSize ? ['--size', String(spec.tmpfsBytes)] : [];
   a.push(...size, '--tmpfs', '/tmp', ...size, '--tmpfs', '/dev/shm');
   a.push('--ro-bind', spec.hostDir, SAMPLE_DIR, '--chdir', '/tmp');
-  a.push('--clearenv', '--setenv', 'PATH', '/usr/bin:/bin', '--setenv', 'HOME', '/tmp', '--setenv', 'TMPDIR', '/tmp', '--setenv', 'LANG', 'C.UTF-8');
+  a.push(
+    '--clearenv',
+    '--setenv',
+    'PATH',
+    '/usr/bin:/bin',
+    '--setenv',
+    'HOME',
+    '/tmp',
+    '--setenv',
+    'TMPDIR',
+    '/tmp',
+    '--setenv',
+    'LANG',
+    'C.UTF-8',
+  );
   return a;
 }
 
-export interface BwrapProbe { ok: boolean; version: string | null; reason: string | null; features: BwrapFeatures; }
+export interface BwrapProbe {
+  ok: boolean;
+  version: string | null;
+  reason: string | null;
+  features: BwrapFeatures;
+}
 
 /** can this machine run the recipe? one sandboxed `node -e 0` (also proves nobody can read the node binary) */
 export function probeBwrap(hostDir: string): BwrapProbe {
   const bwrap = bwrapPath();
   const none = bwrapFeatures(null);
-  if (!existsSync(bwrap)) return { ok: false, version: null, reason: `bubblewrap is not installed at ${bwrap} (Debian/Ubuntu: apt-get install bubblewrap)`, features: none };
+  if (!existsSync(bwrap))
+    return {
+      ok: false,
+      version: null,
+      reason: `bubblewrap is not installed at ${bwrap} (Debian/Ubuntu: apt-get install bubblewrap)`,
+      features: none,
+    };
   for (const tool of ['/usr/bin/prlimit', ...(asRoot() ? ['/usr/bin/setpriv'] : [])]) {
     if (!existsSync(tool)) return { ok: false, version: null, reason: `${tool} is missing (util-linux)`, features: none };
   }

@@ -8,12 +8,18 @@
 import { existsSync, mkdirSync, readFileSync, readdirSync, rmdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
-export interface GroupLimits { memoryBytes: number; tasks: number; cpus: number; }
+export interface GroupLimits {
+  memoryBytes: number;
+  tasks: number;
+  cpus: number;
+}
 
 export interface CgroupSupport {
   version: 1 | 2 | null;
   /** controllers this process can limit a sample with */
-  memory: boolean; pids: boolean; cpu: boolean;
+  memory: boolean;
+  pids: boolean;
+  cpu: boolean;
   /** why some controller is missing */
   note: string;
 }
@@ -28,18 +34,37 @@ export interface RunGroup {
   destroy(): Promise<void>;
 }
 
-interface Layout { version: 1 | 2; dirs: Partial<Record<'memory' | 'pids' | 'cpu', string>>; }
+interface Layout {
+  version: 1 | 2;
+  dirs: Partial<Record<'memory' | 'pids' | 'cpu', string>>;
+}
 
-const read = (f: string) => { try { return readFileSync(f, 'utf8'); } catch { return ''; } };
-const tryWrite = (f: string, v: string) => { try { writeFileSync(f, v); return true; } catch { return false; } };
+const read = (f: string) => {
+  try {
+    return readFileSync(f, 'utf8');
+  } catch {
+    return '';
+  }
+};
+const tryWrite = (f: string, v: string) => {
+  try {
+    writeFileSync(f, v);
+    return true;
+  } catch {
+    return false;
+  }
+};
 
 /** where each controller's parent group for our samples lives: under our own cgroup (v1) or the v2 root */
 function layout(): Layout | null {
-  const mounts = read('/proc/self/mountinfo').split('\n').map((l) => {
-    const [pre, post] = l.split(' - ');
-    const f = (pre ?? '').split(' '), g = (post ?? '').split(' ');
-    return { root: f[3] ?? '', point: f[4] ?? '', type: g[0] ?? '', opts: (g[2] ?? '').split(',') };
-  });
+  const mounts = read('/proc/self/mountinfo')
+    .split('\n')
+    .map((l) => {
+      const [pre, post] = l.split(' - ');
+      const f = (pre ?? '').split(' '),
+        g = (post ?? '').split(' ');
+      return { root: f[3] ?? '', point: f[4] ?? '', type: g[0] ?? '', opts: (g[2] ?? '').split(',') };
+    });
   const v2 = mounts.find((m) => m.type === 'cgroup2');
   if (v2) {
     const avail = read(join(v2.point, 'cgroup.subtree_control')).split(/\s+/);
@@ -75,19 +100,29 @@ export function cgroupSupport(): CgroupSupport {
   if (cached) return cached.support;
   const l = layout();
   const support: CgroupSupport = { version: null, memory: false, pids: false, cpu: false, note: '' };
-  if (!l) { support.note = 'no cgroup hierarchy with memory/pids controllers is mounted'; cached = { support, layout: null }; return support; }
+  if (!l) {
+    support.note = 'no cgroup hierarchy with memory/pids controllers is mounted';
+    cached = { support, layout: null };
+    return support;
+  }
   for (const [c, base] of Object.entries(l.dirs) as Array<['memory' | 'pids' | 'cpu', string]>) {
     try {
       mkdirSync(base, { recursive: true });
       if (l.version === 2) writeFileSync(join(base, 'cgroup.subtree_control'), `+${c}`);
       const probe = join(base, `probe-${process.pid}`);
       mkdirSync(probe);
-      const file = { memory: l.version === 2 ? 'memory.max' : 'memory.limit_in_bytes', pids: 'pids.max', cpu: l.version === 2 ? 'cpu.max' : 'cpu.cfs_quota_us' }[c];
+      const file = {
+        memory: l.version === 2 ? 'memory.max' : 'memory.limit_in_bytes',
+        pids: 'pids.max',
+        cpu: l.version === 2 ? 'cpu.max' : 'cpu.cfs_quota_us',
+      }[c];
       const value = { memory: '64000000', pids: '64', cpu: l.version === 2 ? '100000 100000' : '100000' }[c];
       const ok = tryWrite(join(probe, file), value);
       rmdirSync(probe);
       if (ok) support[c] = true;
-    } catch (e) { support.note += `${c}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message} at ${base}; `; }
+    } catch (e) {
+      support.note += `${c}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message} at ${base}; `;
+    }
   }
   if (support.memory || support.pids || support.cpu) support.version = l.version;
   removeStale(l);
@@ -99,10 +134,20 @@ export function cgroupSupport(): CgroupSupport {
 function removeStale(l: Layout): void {
   for (const base of new Set(Object.values(l.dirs))) {
     let names: string[] = [];
-    try { names = readdirSync(base); } catch { continue; }
+    try {
+      names = readdirSync(base);
+    } catch {
+      continue;
+    }
     for (const n of names) {
       const pid = Number(/^run-(\d+)-/.exec(n)?.[1]);
-      if (pid && pid !== process.pid && !existsSync(`/proc/${pid}`)) { try { rmdirSync(join(base, n)); } catch { /* still busy */ } }
+      if (pid && pid !== process.pid && !existsSync(`/proc/${pid}`)) {
+        try {
+          rmdirSync(join(base, n));
+        } catch {
+          /* still busy */
+        }
+      }
     }
   }
 }
@@ -116,14 +161,28 @@ export function createGroup(limits: GroupLimits): RunGroup | null {
   const dirs = new Map<string, string>(); // controller → directory
   const made: string[] = [];
   const v2 = l.version === 2;
-  const fail = (why: string): never => { for (const d of made.reverse()) { try { rmdirSync(d); } catch { /* ignore */ } } throw new Error(`cgroup: ${why}`); };
+  const fail = (why: string): never => {
+    for (const d of made.reverse()) {
+      try {
+        rmdirSync(d);
+      } catch {
+        /* ignore */
+      }
+    }
+    throw new Error(`cgroup: ${why}`);
+  };
   for (const c of ['memory', 'pids', 'cpu'] as const) {
     if (!s[c]) continue;
     const d = join(l.dirs[c]!, name);
-    if (!made.includes(d)) { mkdirSync(d); made.push(d); }
+    if (!made.includes(d)) {
+      mkdirSync(d);
+      made.push(d);
+    }
     dirs.set(c, d);
   }
-  const set = (c: string, file: string, v: string, required = true) => { if (!tryWrite(join(dirs.get(c)!, file), v) && required) fail(`cannot write ${file}`); };
+  const set = (c: string, file: string, v: string, required = true) => {
+    if (!tryWrite(join(dirs.get(c)!, file), v) && required) fail(`cannot write ${file}`);
+  };
   if (s.memory) {
     set('memory', v2 ? 'memory.max' : 'memory.limit_in_bytes', String(limits.memoryBytes));
     // swap would let a sample go past the ceiling; the file exists only where swap is accounted
@@ -132,7 +191,11 @@ export function createGroup(limits: GroupLimits): RunGroup | null {
   if (s.pids) set('pids', 'pids.max', String(limits.tasks));
   if (s.cpu) {
     const quota = String(Math.round(limits.cpus * 100_000));
-    if (v2) set('cpu', 'cpu.max', `${quota} 100000`); else { set('cpu', 'cpu.cfs_period_us', '100000'); set('cpu', 'cpu.cfs_quota_us', quota); }
+    if (v2) set('cpu', 'cpu.max', `${quota} 100000`);
+    else {
+      set('cpu', 'cpu.cfs_period_us', '100000');
+      set('cpu', 'cpu.cfs_quota_us', quota);
+    }
   }
   const unique = [...new Set(dirs.values())];
   const mem = dirs.get('memory');
@@ -152,10 +215,25 @@ export function createGroup(limits: GroupLimits): RunGroup | null {
           if (v2 && i === 0 && tryWrite(join(d, 'cgroup.kill'), '1')) continue;
           for (const pid of read(join(d, 'cgroup.procs')).split('\n').filter(Boolean)) {
             alive++;
-            try { process.kill(Number(pid), 'SIGKILL'); } catch { /* gone */ }
+            try {
+              process.kill(Number(pid), 'SIGKILL');
+            } catch {
+              /* gone */
+            }
           }
         }
-        if (!alive && unique.every((d) => { try { rmdirSync(d); return true; } catch (e) { return (e as NodeJS.ErrnoException).code === 'ENOENT'; } })) return;
+        if (
+          !alive &&
+          unique.every((d) => {
+            try {
+              rmdirSync(d);
+              return true;
+            } catch (e) {
+              return (e as NodeJS.ErrnoException).code === 'ENOENT';
+            }
+          })
+        )
+          return;
         await new Promise((r) => setTimeout(r, 20));
       }
     },

@@ -13,7 +13,11 @@ export interface ByteSource {
 }
 
 export class FileByteSource implements ByteSource {
-  private constructor(private readonly fh: FileHandle, readonly size: number, readonly path: string) {}
+  private constructor(
+    private readonly fh: FileHandle,
+    readonly size: number,
+    readonly path: string,
+  ) {}
 
   static async open(path: string): Promise<FileByteSource> {
     const fh = await open(path, 'r');
@@ -35,7 +39,9 @@ export class FileByteSource implements ByteSource {
     return buf;
   }
 
-  async close(): Promise<void> { await this.fh.close(); }
+  async close(): Promise<void> {
+    await this.fh.close();
+  }
 }
 
 /** write bytes atomically: temp file in the same folder, then rename over the target */
@@ -51,7 +57,12 @@ export async function writeFileAtomic(path: string, data: Uint8Array | string): 
 }
 
 export async function fileExists(path: string): Promise<boolean> {
-  try { await stat(path); return true; } catch { return false; }
+  try {
+    await stat(path);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /** a JSON object from a file, within size and nesting limits (the size checked before the file is read) */

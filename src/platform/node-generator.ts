@@ -25,9 +25,14 @@ export function resolveModel(nameOrDir: string, revision = 'main'): string {
   if (isHubId(nameOrDir)) {
     const hit = cachedModel(nameOrDir, revision);
     if (hit) return hit.dir;
-    throw new Error(`model "${nameOrDir}" is not a folder, and not in the Hugging Face cache ${hubEnv().cacheDir}: \`dllm pull ${nameOrDir}\` downloads it`);
+    throw new Error(
+      `model "${nameOrDir}" is not a folder, and not in the Hugging Face cache ${hubEnv().cacheDir}: \`dllm pull ${nameOrDir}\` downloads it`,
+    );
   }
-  if (nameOrDir === DEFAULT_MODEL) throw new Error(`no model yet: ${shipped} is missing (the default model is trained by \`dllm train --config configs/dllm-code-mini.json\`)`);
+  if (nameOrDir === DEFAULT_MODEL)
+    throw new Error(
+      `no model yet: ${shipped} is missing (the default model is trained by \`dllm train --config configs/dllm-code-mini.json\`)`,
+    );
   throw new Error(`model "${nameOrDir}" is neither a folder nor a model in ${MODELS_DIR}`);
 }
 
@@ -47,20 +52,37 @@ export interface FetchModelOptions {
 /** resolveModel, but a hub id missing from the cache is downloaded first (unless HF_HUB_OFFLINE is set) */
 export async function fetchModel(nameOrDir: string, o: FetchModelOptions = {}): Promise<string> {
   const revision = o.revision ?? 'main';
-  try { return resolveModel(nameOrDir, revision); } catch (e) {
+  try {
+    return resolveModel(nameOrDir, revision);
+  } catch (e) {
     if (!isHubId(nameOrDir) || existsSync(nameOrDir)) throw e;
   }
   return ensureHubModel(nameOrDir, { revision, ...(o.onProgress ? { onProgress: o.onProgress } : {}) });
 }
 
-export interface LoadModelOptions extends OpenOptions, FetchModelOptions { cache?: CacheMode; }
+export interface LoadModelOptions extends OpenOptions, FetchModelOptions {
+  cache?: CacheMode;
+}
 
 /** open a model (shipped name, folder or hub id) for text generation; dispose() frees it */
 export async function loadModel(nameOrDir: string = DEFAULT_MODEL, o: LoadModelOptions = {}): Promise<TextGenerator> {
   const dir = await fetchModel(nameOrDir, o);
   const m = await openModel(dir, o);
-  if (!m.tokenizer) { m.dispose(); throw new Error(`${dir} has no tokenizer.json; text generation needs one`); }
+  if (!m.tokenizer) {
+    m.dispose();
+    throw new Error(`${dir} has no tokenizer.json; text generation needs one`);
+  }
   try {
-    return new TextGenerator({ config: m.config, model: m.model, tokenizer: m.tokenizer, backend: m.backend, dispose: () => m.dispose(), ...(o.cache ? { cache: o.cache } : {}) });
-  } catch (e) { m.dispose(); throw e; }
+    return new TextGenerator({
+      config: m.config,
+      model: m.model,
+      tokenizer: m.tokenizer,
+      backend: m.backend,
+      dispose: () => m.dispose(),
+      ...(o.cache ? { cache: o.cache } : {}),
+    });
+  } catch (e) {
+    m.dispose();
+    throw e;
+  }
 }

@@ -51,7 +51,9 @@ function savedToken(path: string): string | null {
   try {
     const t = readFileSync(path, 'utf8').trim();
     return t || null;
-  } catch { return null; }
+  } catch {
+    return null;
+  }
 }
 
 /** ORG/NAME as the Hub spells repository ids (letters, digits, - _ .; no ".." or "--", which the Hub refuses) */
@@ -74,12 +76,21 @@ export function cachedCommit(cacheDir: string, id: string, revision: string): st
   try {
     const c = readFileSync(join(repoFolder(cacheDir, id), 'refs', revision), 'utf8').trim();
     return COMMIT_RE.test(c) ? c : null;
-  } catch { return null; }
+  } catch {
+    return null;
+  }
 }
 
 /** a file name from the Hub's metadata is joined onto the cache: it must stay inside it */
 export function assertRelativeFile(name: string): void {
-  if (!name || isAbsolute(name) || name.includes('\\') || normalize(name).split('/').some((p) => p === '..' || p === '')) {
+  if (
+    !name ||
+    isAbsolute(name) ||
+    name.includes('\\') ||
+    normalize(name)
+      .split('/')
+      .some((p) => p === '..' || p === '')
+  ) {
     throw new Error(`refusing file name "${name}" from the Hub: not a plain relative path`);
   }
 }
@@ -89,7 +100,8 @@ export function shardsOfIndex(index: unknown, where: string): string[] {
   const map = (index as { weight_map?: unknown } | null)?.weight_map;
   if (!map || typeof map !== 'object') throw new Error(`${where}: model.safetensors.index.json has no weight_map`);
   const shards = [...new Set(Object.values(map as Record<string, unknown>))];
-  if (shards.some((s) => typeof s !== 'string')) throw new Error(`${where}: model.safetensors.index.json maps a tensor to a non-string file`);
+  if (shards.some((s) => typeof s !== 'string'))
+    throw new Error(`${where}: model.safetensors.index.json maps a tensor to a non-string file`);
   for (const s of shards as string[]) assertRelativeFile(s);
   return (shards as string[]).sort();
 }
@@ -101,7 +113,11 @@ export function missingModelFiles(dir: string): string[] {
   const indexPath = join(dir, 'model.safetensors.index.json');
   if (!existsSync(indexPath)) return [...missing, 'model.safetensors'];
   let shards: string[];
-  try { shards = shardsOfIndex(JSON.parse(readFileSync(indexPath, 'utf8')), dir); } catch { return [...missing, 'model.safetensors.index.json']; }
+  try {
+    shards = shardsOfIndex(JSON.parse(readFileSync(indexPath, 'utf8')), dir);
+  } catch {
+    return [...missing, 'model.safetensors.index.json'];
+  }
   return [...missing, ...shards.filter((s) => !existsSync(join(dir, s)))];
 }
 

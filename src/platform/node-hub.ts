@@ -19,8 +19,16 @@ import { createReadStream, existsSync } from 'node:fs';
 import { mkdir, open, readFile, readlink, rename, rm, stat, symlink, unlink, writeFile } from 'node:fs/promises';
 import { basename, dirname, join, relative, resolve } from 'node:path';
 import {
-  assertRelativeFile, cachedCommit, cachedModel, hubEnv, missingModelFiles, repoFolder, shardsOfIndex, snapshotDir,
-  COMMIT_RE, type HubEnv,
+  assertRelativeFile,
+  cachedCommit,
+  cachedModel,
+  hubEnv,
+  missingModelFiles,
+  repoFolder,
+  shardsOfIndex,
+  snapshotDir,
+  COMMIT_RE,
+  type HubEnv,
 } from './node-hub-cache.js';
 
 /** the files a model folder gives dllm (node-model.ts reads them); the weights are added by what is listed */
@@ -71,13 +79,18 @@ export interface PullResult {
   downloadedBytes: number;
 }
 
-interface Client { env: HubEnv; id: string; headers: Record<string, string> }
+interface Client {
+  env: HubEnv;
+  id: string;
+  headers: Record<string, string>;
+}
 
 export class HubError extends Error {}
 
 /** the cached snapshot, else (unless HF_HUB_OFFLINE) a pull; no request at all when the cache has it */
 export async function ensureHubModel(id: string, o: PullOptions = {}): Promise<string> {
-  const env = hubEnv(o.env), revision = o.revision ?? 'main';
+  const env = hubEnv(o.env),
+    revision = o.revision ?? 'main';
   const hit = cachedModel(id, revision, env);
   if (hit) return hit.dir;
   if (env.offline) throw offlineError(id, revision, env);
@@ -86,13 +99,18 @@ export async function ensureHubModel(id: string, o: PullOptions = {}): Promise<s
 
 function offlineError(id: string, revision: string, env: HubEnv): HubError {
   const commit = cachedCommit(env.cacheDir, id, revision);
-  const partial = commit ? ` (the cached snapshot ${commit.slice(0, 12)} lacks ${missingModelFiles(snapshotDir(env.cacheDir, id, commit)).join(', ')})` : '';
-  return new HubError(`${id}@${revision} is not in the Hugging Face cache ${env.cacheDir}${partial}, and HF_HUB_OFFLINE is set: unset it to download the model, or \`dllm pull ${id}\` where the Hub is reachable`);
+  const partial = commit
+    ? ` (the cached snapshot ${commit.slice(0, 12)} lacks ${missingModelFiles(snapshotDir(env.cacheDir, id, commit)).join(', ')})`
+    : '';
+  return new HubError(
+    `${id}@${revision} is not in the Hugging Face cache ${env.cacheDir}${partial}, and HF_HUB_OFFLINE is set: unset it to download the model, or \`dllm pull ${id}\` where the Hub is reachable`,
+  );
 }
 
 /** download (or complete) ORG/NAME at a revision into the hub cache; files already there are not fetched again */
 export async function pullModel(id: string, o: PullOptions = {}): Promise<PullResult> {
-  const env = hubEnv(o.env), revision = o.revision ?? 'main';
+  const env = hubEnv(o.env),
+    revision = o.revision ?? 'main';
   if (env.offline) {
     const hit = cachedModel(id, revision, env);
     if (!hit) throw offlineError(id, revision, env);
@@ -100,9 +118,12 @@ export async function pullModel(id: string, o: PullOptions = {}): Promise<PullRe
   }
   const c: Client = { env, id, headers: env.token ? { authorization: `Bearer ${env.token}` } : {} };
   const info = await repoInfo(c, revision);
-  const commit = info.sha, listed = new Set(info.siblings);
-  if (!listed.has('config.json')) throw new HubError(`${id}@${revision} has no config.json: not a model dllm can open (files: ${[...listed].slice(0, 12).join(', ')})`);
-  const repo = repoFolder(env.cacheDir, id), snap = snapshotDir(env.cacheDir, id, commit);
+  const commit = info.sha,
+    listed = new Set(info.siblings);
+  if (!listed.has('config.json'))
+    throw new HubError(`${id}@${revision} has no config.json: not a model dllm can open (files: ${[...listed].slice(0, 12).join(', ')})`);
+  const repo = repoFolder(env.cacheDir, id),
+    snap = snapshotDir(env.cacheDir, id, commit);
   const blobPath = (f: PullFile) => join(repo, 'blobs', f.etag);
   await mkdir(join(repo, 'blobs'), { recursive: true });
 
@@ -110,16 +131,22 @@ export async function pullModel(id: string, o: PullOptions = {}): Promise<PullRe
   const names = META_FILES.filter((n) => listed.has(n));
   const single = listed.has('model.safetensors');
   if (!single && !listed.has(INDEX)) {
-    throw new HubError(`${id}@${revision} has no safetensors weights (model.safetensors or ${INDEX}); dllm reads safetensors only (files: ${[...listed].slice(0, 12).join(', ')})`);
+    throw new HubError(
+      `${id}@${revision} has no safetensors weights (model.safetensors or ${INDEX}); dllm reads safetensors only (files: ${[...listed].slice(0, 12).join(', ')})`,
+    );
   }
-  const files: PullFile[] = [], early = new Set<PullFile>(); // early: the index, fetched while planning
+  const files: PullFile[] = [],
+    early = new Set<PullFile>(); // early: the index, fetched while planning
   for (const n of single ? names : [...names, INDEX]) files.push(await describe(c, commit, n, repo));
   let downloadedBytes = 0;
   const ctx = { c, commit, onNote: o.onNote ?? (() => {}), onProgress: o.onProgress ?? (() => {}) };
   if (single) files.push(await describe(c, commit, 'model.safetensors', repo));
   else {
     const index = files.find((f) => f.name === INDEX)!;
-    if (!index.cached) { downloadedBytes += await download(ctx, index, blobPath(index), { bytes: 0, total: index.size }); early.add(index); }
+    if (!index.cached) {
+      downloadedBytes += await download(ctx, index, blobPath(index), { bytes: 0, total: index.size });
+      early.add(index);
+    }
     for (const s of shardsOfIndex(JSON.parse(await readFile(blobPath(index), 'utf8')), `${id}@${commit}`)) {
       if (!listed.has(s)) throw new HubError(`${id}@${revision}: ${INDEX} names ${s}, which the repository does not list`);
       files.push(await describe(c, commit, s, repo));
@@ -143,7 +170,7 @@ async function repoInfo(c: Client, revision: string): Promise<{ sha: string; sib
   const url = `${c.env.endpoint}/api/models/${c.id}/revision/${encodeURIComponent(revision)}`;
   const res = await request(c, url, { headers: c.headers });
   if (!res.ok) throw await httpError(c, res, `${c.id}@${revision}`);
-  const body = await res.json() as { sha?: unknown; siblings?: Array<{ rfilename?: unknown }> };
+  const body = (await res.json()) as { sha?: unknown; siblings?: Array<{ rfilename?: unknown }> };
   if (typeof body.sha !== 'string' || !COMMIT_RE.test(body.sha) || !Array.isArray(body.siblings)) {
     throw new HubError(`${url} answered without a commit sha and a file list (siblings): is ${c.env.endpoint} a Hugging Face hub?`);
   }
@@ -157,30 +184,42 @@ async function describe(c: Client, commit: string, name: string, repo: string): 
   // in this snapshot already (an earlier pull, or Python's): its link names the blob, no request needed
   const link = join(snapshotDir(c.env.cacheDir, c.id, commit), name);
   try {
-    const target = await readlink(link), blob = resolve(dirname(link), target);
+    const target = await readlink(link),
+      blob = resolve(dirname(link), target);
     if (dirname(blob) === join(repo, 'blobs')) return { name, size: (await stat(blob)).size, etag: basename(blob), cached: true };
-  } catch { /* not there, or a copy rather than a link: ask the Hub */ }
-  let url = resolveUrl(c, commit, name), res: Response;
+  } catch {
+    /* not there, or a copy rather than a link: ask the Hub */
+  }
+  let url = resolveUrl(c, commit, name),
+    res: Response;
   // the Hub answers an LFS file with a redirect to its CDN and the file's metadata on the redirect itself;
   // a relative redirect (a renamed repository) is followed, as huggingface_hub does
   for (let hops = 0; ; hops++) {
     res = await request(c, url, { method: 'HEAD', headers: { ...c.headers, 'accept-encoding': 'identity' }, redirect: 'manual' });
     const loc = res.headers.get('location');
-    if (res.status >= 300 && res.status < 400 && loc && loc.startsWith('/') && !res.headers.get('x-linked-etag') && hops < 5) { url = new URL(loc, url).href; continue; }
+    if (res.status >= 300 && res.status < 400 && loc && loc.startsWith('/') && !res.headers.get('x-linked-etag') && hops < 5) {
+      url = new URL(loc, url).href;
+      continue;
+    }
     break;
   }
   if (res.status >= 400) throw await httpError(c, res, `${c.id}/${name}`);
   const etag = normalizeEtag(res.headers.get('x-linked-etag') ?? res.headers.get('etag'));
   const size = Number(res.headers.get('x-linked-size') ?? res.headers.get('content-length'));
   if (!etag) throw new HubError(`${c.id}/${name}: the Hub sent no ETag, so the download cannot be verified or cached`);
-  if (!Number.isSafeInteger(size) || size < 0) throw new HubError(`${c.id}/${name}: the Hub sent no file size (X-Linked-Size / Content-Length)`);
+  if (!Number.isSafeInteger(size) || size < 0)
+    throw new HubError(`${c.id}/${name}: the Hub sent no file size (X-Linked-Size / Content-Length)`);
   const blob = join(repo, 'blobs', etag);
   return { name, size, etag, cached: existsSync(blob) && (await stat(blob)).size === size };
 }
 
 /** huggingface_hub's _normalize_etag: no weak-validator prefix, no quotes; it names a blob, so no slashes */
 function normalizeEtag(v: string | null): string | null {
-  const e = v?.trim().replace(/^W\//, '').replace(/^"(.*)"$/, '$1') ?? '';
+  const e =
+    v
+      ?.trim()
+      .replace(/^W\//, '')
+      .replace(/^"(.*)"$/, '$1') ?? '';
   return /^[\w.-]+$/.test(e) ? e : null;
 }
 
@@ -189,56 +228,88 @@ function resolveUrl(c: Client, commit: string, name: string): string {
 }
 
 async function request(c: Client, url: string, init: RequestInit): Promise<Response> {
-  try { return await fetch(url, init); } catch (e) {
+  try {
+    return await fetch(url, init);
+  } catch (e) {
     const cause = (e as { cause?: { message?: string; code?: string } }).cause;
-    throw new HubError(`cannot reach ${c.env.endpoint} (${cause?.code ?? cause?.message ?? (e as Error).message}); set HF_ENDPOINT for a mirror, or HF_HUB_OFFLINE=1 to use only the cache`);
+    throw new HubError(
+      `cannot reach ${c.env.endpoint} (${cause?.code ?? cause?.message ?? (e as Error).message}); set HF_ENDPOINT for a mirror, or HF_HUB_OFFLINE=1 to use only the cache`,
+    );
   }
 }
 
 async function httpError(c: Client, res: Response, what: string): Promise<HubError> {
-  const code = res.headers.get('x-error-code'), msg = res.headers.get('x-error-message');
+  const code = res.headers.get('x-error-code'),
+    msg = res.headers.get('x-error-message');
   const detail = msg ?? (res.bodyUsed ? '' : (await res.text().catch(() => '')).slice(0, 200));
   if (res.status === 401 || res.status === 403 || code === 'GatedRepo') {
-    return new HubError(`${what}: ${res.status} from ${c.env.endpoint} — a private or gated model needs a token: ${c.env.token ? 'HF_TOKEN was sent and refused' : 'set HF_TOKEN'}${detail ? ` (${detail})` : ''}`);
+    return new HubError(
+      `${what}: ${res.status} from ${c.env.endpoint} — a private or gated model needs a token: ${c.env.token ? 'HF_TOKEN was sent and refused' : 'set HF_TOKEN'}${detail ? ` (${detail})` : ''}`,
+    );
   }
-  if (res.status === 404) return new HubError(`${what}: not found on ${c.env.endpoint}${code ? ` (${code})` : ''} — check the id and --revision`);
+  if (res.status === 404)
+    return new HubError(`${what}: not found on ${c.env.endpoint}${code ? ` (${code})` : ''} — check the id and --revision`);
   return new HubError(`${what}: HTTP ${res.status} from ${c.env.endpoint}${detail ? ` (${detail})` : ''}`);
 }
 
-interface DownloadCtx { c: Client; commit: string; onNote: (m: string) => void; onProgress: (p: PullProgress) => void }
+interface DownloadCtx {
+  c: Client;
+  commit: string;
+  onNote: (m: string) => void;
+  onProgress: (p: PullProgress) => void;
+}
 
 /** one blob, into <blob>.incomplete then verified and renamed; returns the bytes received */
 async function download(ctx: DownloadCtx, f: PullFile, blob: string, progress: { bytes: number; total: number }): Promise<number> {
   const tmp = `${blob}.incomplete`; // huggingface_hub's name: either side resumes the other's partial file
-  let received = 0, lastError: Error | null = null;
+  let received = 0,
+    lastError: Error | null = null;
   for (let attempt = 1; attempt <= ATTEMPTS; attempt++) {
     if (attempt > 1) await new Promise((r) => setTimeout(r, Math.min(200 * 2 ** (attempt - 2), 3000)));
     let have = existsSync(tmp) ? (await stat(tmp)).size : 0;
-    if (have > f.size) { await rm(tmp, { force: true }); have = 0; }
+    if (have > f.size) {
+      await rm(tmp, { force: true });
+      have = 0;
+    }
     if (have > 0) ctx.onNote(`${f.name}: resuming at ${have} of ${f.size} bytes`);
     // the hash covers the bytes already on disk, then each chunk as it arrives: no second read of a large file
     const hash = startHash(f);
     if (have > 0) for await (const chunk of createReadStream(tmp)) hash?.update(chunk as Buffer);
     try {
       if (have < f.size) {
-        const headers: Record<string, string> = { ...ctx.c.headers, 'accept-encoding': 'identity', ...(have > 0 ? { range: `bytes=${have}-` } : {}) };
+        const headers: Record<string, string> = {
+          ...ctx.c.headers,
+          'accept-encoding': 'identity',
+          ...(have > 0 ? { range: `bytes=${have}-` } : {}),
+        };
         const res = await request(ctx.c, resolveUrl(ctx.c, ctx.commit, f.name), { headers });
         // a partial file the server will not continue (changed underneath?): start it over on the next try
-        if (res.status === 416) { await rm(tmp, { force: true }); throw new HubError(`${f.name}: the server refused to resume at byte ${have}`); }
-        if (res.status >= 400) throw Object.assign(await httpError(ctx.c, res, `${ctx.c.id}/${f.name}`), { fatal: res.status !== 429 && res.status < 500 });
+        if (res.status === 416) {
+          await rm(tmp, { force: true });
+          throw new HubError(`${f.name}: the server refused to resume at byte ${have}`);
+        }
+        if (res.status >= 400)
+          throw Object.assign(await httpError(ctx.c, res, `${ctx.c.id}/${f.name}`), { fatal: res.status !== 429 && res.status < 500 });
         // a server that ignores Range sends the whole file again: start over rather than append it
         const resumed = have > 0 && res.status === 206 && contentRangeStart(res) === have;
-        if (!resumed && have > 0) { have = 0; hash?.reset(); }
+        if (!resumed && have > 0) {
+          have = 0;
+          hash?.reset();
+        }
         const fh = await open(tmp, resumed ? 'a' : 'w');
         try {
           for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
             await fh.write(chunk);
             hash?.update(chunk);
-            have += chunk.length; received += chunk.length; progress.bytes += chunk.length;
+            have += chunk.length;
+            received += chunk.length;
+            progress.bytes += chunk.length;
             ctx.onProgress({ file: f.name, fileBytes: have, fileSize: f.size, bytes: progress.bytes, total: progress.total });
           }
           await fh.sync();
-        } finally { await fh.close(); }
+        } finally {
+          await fh.close();
+        }
       }
       if (have < f.size) throw new HubError(`${f.name}: the connection ended at ${have} of ${f.size} bytes`);
       await verify(f, tmp, have, hash);
@@ -247,11 +318,16 @@ async function download(ctx: DownloadCtx, f: PullFile, blob: string, progress: {
     } catch (e) {
       if ((e as { fatal?: boolean }).fatal) throw e;
       // undici says "terminated" when the peer cuts the connection mid-body
-      lastError = (e as Error).message === 'terminated' ? new Error(`the connection was cut at ${existsSync(tmp) ? (await stat(tmp)).size : 0} of ${f.size} bytes`) : e as Error;
+      lastError =
+        (e as Error).message === 'terminated'
+          ? new Error(`the connection was cut at ${existsSync(tmp) ? (await stat(tmp)).size : 0} of ${f.size} bytes`)
+          : (e as Error);
       if (attempt < ATTEMPTS) ctx.onNote(`${f.name}: ${lastError.message.slice(0, 160)} — retrying (${attempt}/${ATTEMPTS - 1})`);
     }
   }
-  throw new HubError(`${ctx.c.id}/${f.name}: download failed after ${ATTEMPTS} tries: ${lastError?.message}; run the same command again to continue it`);
+  throw new HubError(
+    `${ctx.c.id}/${f.name}: download failed after ${ATTEMPTS} tries: ${lastError?.message}; run the same command again to continue it`,
+  );
 }
 
 function contentRangeStart(res: Response): number {
@@ -260,7 +336,12 @@ function contentRangeStart(res: Response): number {
 }
 
 /** a resettable running hash for what the etag is: sha256 (LFS), git blob sha1 (small files), or none */
-interface RunningHash { algo: string; update(b: Uint8Array): void; reset(): void; digest(): string }
+interface RunningHash {
+  algo: string;
+  update(b: Uint8Array): void;
+  reset(): void;
+  digest(): string;
+}
 
 function startHash(f: PullFile): RunningHash | null {
   const algo = /^[0-9a-f]{64}$/.test(f.etag) ? 'sha256' : /^[0-9a-f]{40}$/.test(f.etag) ? 'git-sha1' : null;
@@ -271,7 +352,14 @@ function startHash(f: PullFile): RunningHash | null {
     if (algo === 'git-sha1') h.update(`blob ${f.size}\0`); // git's object header: the etag of a non-LFS file is its git oid
   };
   reset();
-  return { algo, update: (b) => { h.update(b); }, reset, digest: () => h.digest('hex') };
+  return {
+    algo,
+    update: (b) => {
+      h.update(b);
+    },
+    reset,
+    digest: () => h.digest('hex'),
+  };
 }
 
 /** size and hash against the Hub's metadata; a mismatch deletes the partial file (it cannot be resumed into shape) */
@@ -292,7 +380,9 @@ async function linkInto(link: string, blob: string): Promise<void> {
   await mkdir(dirname(link), { recursive: true });
   const tmp = `${link}.${process.pid}.tmp`;
   await rm(tmp, { force: true });
-  try { await symlink(relative(dirname(link), blob), tmp); } catch (e) {
+  try {
+    await symlink(relative(dirname(link), blob), tmp);
+  } catch (e) {
     // no symlinks here (Windows without developer mode): a copy, as huggingface_hub falls back to
     if ((e as NodeJS.ErrnoException).code !== 'EPERM') throw e;
     await writeFile(tmp, await readFile(blob));
@@ -304,5 +394,10 @@ async function writeAtomic(path: string, text: string): Promise<void> {
   await mkdir(dirname(path), { recursive: true });
   const tmp = `${path}.${process.pid}.tmp`;
   await writeFile(tmp, text);
-  try { await rename(tmp, path); } catch (e) { await unlink(tmp).catch(() => {}); throw e; }
+  try {
+    await rename(tmp, path);
+  } catch (e) {
+    await unlink(tmp).catch(() => {});
+    throw e;
+  }
 }

@@ -46,8 +46,13 @@ export async function loadModelDir(dir: string, kernels: Kernels, opts: LoadOpti
   const loaded = await loadWeights(files, kernels, { memoryBytes: totalmem(), ...opts });
   const tokenizer = await loadTokenizer(files);
   return {
-    dir, config: loaded.config, model: new Transformer(loaded.config, kernels, loaded.weights), tokenizer,
-    weightBytes: loaded.bytes, checkpointDtypes: [...loaded.dtypes], loadMs: performance.now() - t0,
+    dir,
+    config: loaded.config,
+    model: new Transformer(loaded.config, kernels, loaded.weights),
+    tokenizer,
+    weightBytes: loaded.bytes,
+    checkpointDtypes: [...loaded.dtypes],
+    loadMs: performance.now() - t0,
   };
 }
 
@@ -66,12 +71,14 @@ export async function loadF32Weights(dir: string): Promise<{ config: ModelConfig
 /** tokenizer.json with its config files (special ids from the checkpoint), or null when there is none */
 export async function loadTokenizer(files: CheckpointFiles): Promise<TextTokenizer | null> {
   const tokenizerJson = await files.json('tokenizer.json');
-  return tokenizerJson ? new TextTokenizer({
-    tokenizerJson,
-    ...optional('tokenizerConfig', await files.json('tokenizer_config.json')),
-    ...optional('modelConfig', await files.json('config.json')),
-    ...optional('generationConfig', await files.json('generation_config.json')),
-  }) : null;
+  return tokenizerJson
+    ? new TextTokenizer({
+        tokenizerJson,
+        ...optional('tokenizerConfig', await files.json('tokenizer_config.json')),
+        ...optional('modelConfig', await files.json('config.json')),
+        ...optional('generationConfig', await files.json('generation_config.json')),
+      })
+    : null;
 }
 
 function optional<K extends string>(key: K, v: Record<string, unknown> | null): { [P in K]?: Record<string, unknown> } {

@@ -13,16 +13,22 @@ import { buildOnnxModel, MASKED, type OnnxBuildOptions, type WeightSource } from
 import type { TextTokenizer } from '../tokenizer/index.js';
 import { folderFiles, loadF32Weights, loadTokenizer } from './node-model.js';
 
-export interface OrtOptions extends OnnxBuildOptions { threads?: number; }
+export interface OrtOptions extends OnnxBuildOptions {
+  threads?: number;
+}
 
 export const ORT_VERSION: string = ort.env.versions?.node ?? 'unknown';
 
 /** an ONNX model file or bytes → session on the CPU provider with `threads` intra-op threads */
 export function ortSession(model: string | Uint8Array, threads = 0): Promise<ort.InferenceSession> {
-  const opts: ort.InferenceSession.SessionOptions = { executionProviders: ['cpu'], graphOptimizationLevel: 'all',
+  const opts: ort.InferenceSession.SessionOptions = {
+    executionProviders: ['cpu'],
+    graphOptimizationLevel: 'all',
     // idle pool threads sleep instead of spinning: several sessions in one process (two served models, a
     // benchmark's reference graph) would otherwise take each other's cores
-    extra: { session: { intra_op: { allow_spinning: '0' } } }, ...(threads ? { intraOpNumThreads: threads, interOpNumThreads: 1 } : {}) };
+    extra: { session: { intra_op: { allow_spinning: '0' } } },
+    ...(threads ? { intraOpNumThreads: threads, interOpNumThreads: 1 } : {}),
+  };
   return typeof model === 'string' ? ort.InferenceSession.create(model, opts) : ort.InferenceSession.create(model, opts);
 }
 
@@ -32,29 +38,46 @@ export function ortSession(model: string | Uint8Array, threads = 0): Promise<ort
  * Accumulated over calls; reset() between measurements.
  */
 export class ForwardProfile {
-  calls = 0; inputsMs = 0; runMs = 0; cacheMs = 0;
-  reset(): void { this.calls = 0; this.inputsMs = 0; this.runMs = 0; this.cacheMs = 0; }
+  calls = 0;
+  inputsMs = 0;
+  runMs = 0;
+  cacheMs = 0;
+  reset(): void {
+    this.calls = 0;
+    this.inputsMs = 0;
+    this.runMs = 0;
+    this.cacheMs = 0;
+  }
 }
 
 export class OrtTransformer implements ForwardModel {
   readonly profile = new ForwardProfile();
-  private constructor(readonly config: ModelConfig, private readonly session: ort.InferenceSession) {}
+  private constructor(
+    readonly config: ModelConfig,
+    private readonly session: ort.InferenceSession,
+  ) {}
 
   /** build the graph from f32 weights (our parameter names) and open a session */
   static async create(config: ModelConfig, weights: WeightSource, o: OrtOptions = { dtype: 'f32' }): Promise<OrtTransformer> {
     return OrtTransformer.fromSession(config, await ortSession(buildOnnxModel(config, weights, o), o.threads ?? 0));
   }
 
-  static fromSession(config: ModelConfig, session: ort.InferenceSession): OrtTransformer { return new OrtTransformer(config, session); }
+  static fromSession(config: ModelConfig, session: ort.InferenceSession): OrtTransformer {
+    return new OrtTransformer(config, session);
+  }
 
   createCache(B: number, capacity: number): KVCache {
-    if (capacity > this.config.maxPositions) throw new Error(`cache: ${capacity} rows exceed the model's ${this.config.maxPositions} positions`);
+    if (capacity > this.config.maxPositions)
+      throw new Error(`cache: ${capacity} rows exceed the model's ${this.config.maxPositions} positions`);
     const n = B * capacity * this.config.numKvHeads * this.config.headDim;
     const mk = () => Array.from({ length: this.config.numLayers }, () => new Float32Array(n));
     return { B, capacity, k: mk(), v: mk() };
   }
 
-  freeCache(cache: KVCache): void { cache.k.length = 0; cache.v.length = 0; }
+  freeCache(cache: KVCache): void {
+    cache.k.length = 0;
+    cache.v.length = 0;
+  }
 
   async forward(input: ForwardInput): Promise<Float32Array> {
     return (await this.run(input, null)).logits;
@@ -71,55 +94,86 @@ export class OrtTransformer implements ForwardModel {
     return { token: out.token!, prob: out.prob! };
   }
 
-  private async run(input: ForwardInput, topBias: Float32Array | null): Promise<{ logits: Float32Array; token?: Int32Array; prob?: Float32Array }> {
-    const cfg = this.config, { B, T, tokens, cache } = input;
+  private async run(
+    input: ForwardInput,
+    topBias: Float32Array | null,
+  ): Promise<{ logits: Float32Array; token?: Int32Array; prob?: Float32Array }> {
+    const cfg = this.config,
+      { B, T, tokens, cache } = input;
     const t0 = performance.now();
     const { N, rowStart, Tk } = checkForwardInput(cfg, input);
-    for (let i = 0; i < N; i++) if (!(tokens[i]! >= 0 && tokens[i]! < cfg.vocabSize)) throw new Error(`model: token id ${tokens[i]} at ${i} is outside the vocabulary 0..${cfg.vocabSize - 1}`);
+    for (let i = 0; i < N; i++)
+      if (!(tokens[i]! >= 0 && tokens[i]! < cfg.vocabSize))
+        throw new Error(`model: token id ${tokens[i]} at ${i} is outside the vocabulary 0..${cfg.vocabSize - 1}`);
     const positions = input.positions ?? defaultPositions(B, T, rowStart);
     const keyValid = input.keyValid ?? null;
     if (keyValid && keyValid.length !== B * Tk) throw new Error(`forward: keyValid has ${keyValid.length} entries, B·Tk = ${B * Tk}`);
-    const kind = input.mask?.kind ?? (cfg.attention === 'causal' ? 'causal' : 'none'), bl = input.mask?.blockLength ?? 0;
+    const kind = input.mask?.kind ?? (cfg.attention === 'causal' ? 'causal' : 'none'),
+      bl = input.mask?.blockLength ?? 0;
     if (kind === 'blockCausal' && !(bl > 0)) throw new Error('forward: blockCausal needs blockLength > 0');
     // keys past the last computed row are never visible to a causal query: leave them out of the call
     const kEnd = kind === 'causal' ? rowStart + T : Tk;
     const bias = new Float32Array(B * T * kEnd); // (B, 1, R, kEnd)
     const queryValid = new Float32Array(B * T).fill(1); // (B, 1, R, 1)
-    if (kind !== 'none' || keyValid) { // (bidirectional without padding: all zeros, every query sees keys)
-      for (let b = 0; b < B; b++) for (let i = 0; i < T; i++) {
-        const p = rowStart + i, o = (b * T + i) * kEnd;
-        let any = 0;
-        for (let j = 0; j < kEnd; j++) {
-          const seen = (!keyValid || keyValid[b * Tk + j] !== 0) && (kind === 'none' || (kind === 'causal' ? j <= p : Math.floor(j / bl) <= Math.floor(p / bl)));
-          if (!seen) bias[o + j] = MASKED;
-          else any = 1;
+    if (kind !== 'none' || keyValid) {
+      // (bidirectional without padding: all zeros, every query sees keys)
+      for (let b = 0; b < B; b++)
+        for (let i = 0; i < T; i++) {
+          const p = rowStart + i,
+            o = (b * T + i) * kEnd;
+          let any = 0;
+          for (let j = 0; j < kEnd; j++) {
+            const seen =
+              (!keyValid || keyValid[b * Tk + j] !== 0) &&
+              (kind === 'none' || (kind === 'causal' ? j <= p : Math.floor(j / bl) <= Math.floor(p / bl)));
+            if (!seen) bias[o + j] = MASKED;
+            else any = 1;
+          }
+          queryValid[b * T + i] = any;
         }
-        queryValid[b * T + i] = any;
-      }
     }
     const rows = input.logitRows ?? Int32Array.from({ length: N }, (_, i) => i);
-    const i64 = (a: ArrayLike<number>) => { const o = new BigInt64Array(a.length); for (let i = 0; i < a.length; i++) o[i] = BigInt(a[i]!); return o; };
+    const i64 = (a: ArrayLike<number>) => {
+      const o = new BigInt64Array(a.length);
+      for (let i = 0; i < a.length; i++) o[i] = BigInt(a[i]!);
+      return o;
+    };
     const feeds: Record<string, ort.Tensor> = {
-      input_ids: new ort.Tensor('int64', i64(tokens), [B, T]), position_ids: new ort.Tensor('int64', i64(positions), [B, T]),
-      attn_bias: new ort.Tensor('float32', bias, [B, 1, T, kEnd]), query_valid: new ort.Tensor('float32', queryValid, [B, 1, T, 1]), logit_rows: new ort.Tensor('int64', i64(rows), [rows.length]),
+      input_ids: new ort.Tensor('int64', i64(tokens), [B, T]),
+      position_ids: new ort.Tensor('int64', i64(positions), [B, T]),
+      attn_bias: new ort.Tensor('float32', bias, [B, 1, T, kEnd]),
+      query_valid: new ort.Tensor('float32', queryValid, [B, 1, T, 1]),
+      logit_rows: new ort.Tensor('int64', i64(rows), [rows.length]),
       logit_bias: new ort.Tensor('float32', topBias ?? this.zeroBias, [cfg.vocabSize]),
     };
-    const Hkv = cfg.numKvHeads, D = cfg.headDim, kvRow = Hkv * D;
+    const Hkv = cfg.numKvHeads,
+      D = cfg.headDim,
+      kvRow = Hkv * D;
     let copyMs = 0; // the cached rows copied out into the feeds (a KV-cache copy, counted with the write-back)
-    const slice = (buf: Float32Array | null, from: number, to: number): ort.Tensor => { // rows [from, to) of (B, Tk, Hkv, D)
+    const slice = (buf: Float32Array | null, from: number, to: number): ort.Tensor => {
+      // rows [from, to) of (B, Tk, Hkv, D)
       const c0 = performance.now();
-      try { return sliceRows(buf, from, to); } finally { copyMs += performance.now() - c0; }
+      try {
+        return sliceRows(buf, from, to);
+      } finally {
+        copyMs += performance.now() - c0;
+      }
     };
     const sliceRows = (buf: Float32Array | null, from: number, to: number): ort.Tensor => {
       const n = Math.max(0, to - from);
       // one sequence: rows [from, to) are contiguous, so the feed is a view of the cache — no copy at all
       if (B === 1 && buf && n) return new ort.Tensor('float32', buf.subarray(from * kvRow, to * kvRow), [1, n, Hkv, D]);
-      const key = `${B}:${Tk}:${from}:${to}`, memo = buf ? this.rowMemo.get(buf) : undefined, hit = memo?.get(key);
+      const key = `${B}:${Tk}:${from}:${to}`,
+        memo = buf ? this.rowMemo.get(buf) : undefined,
+        hit = memo?.get(key);
       if (hit) return hit; // a block's later steps read the same rows before and after it: copied once per block
       const out = new Float32Array(B * n * kvRow);
       if (buf && n) for (let b = 0; b < B; b++) out.set(buf.subarray((b * Tk + from) * kvRow, (b * Tk + to) * kvRow), b * n * kvRow);
       const t = new ort.Tensor('float32', out, [B, n, Hkv, D]);
-      if (buf && n) { if (!memo) this.rowMemo.set(buf, new Map([[key, t]])); else memo.set(key, t); }
+      if (buf && n) {
+        if (!memo) this.rowMemo.set(buf, new Map([[key, t]]));
+        else memo.set(key, t);
+      }
       return t;
     };
     for (let l = 0; l < cfg.numLayers; l++) {
@@ -136,8 +190,10 @@ export class OrtTransformer implements ForwardModel {
     const t2 = performance.now();
     if (cache) {
       for (let l = 0; l < cfg.numLayers; l++) {
-        forgetRows(this.rowMemo.get(cache.k[l]!), rowStart, rowStart + T); forgetRows(this.rowMemo.get(cache.v[l]!), rowStart, rowStart + T);
-        const k = out[`present_key.${l}`]!.data as Float32Array, v = out[`present_value.${l}`]!.data as Float32Array;
+        forgetRows(this.rowMemo.get(cache.k[l]!), rowStart, rowStart + T);
+        forgetRows(this.rowMemo.get(cache.v[l]!), rowStart, rowStart + T);
+        const k = out[`present_key.${l}`]!.data as Float32Array,
+          v = out[`present_value.${l}`]!.data as Float32Array;
         for (let b = 0; b < B; b++) {
           cache.k[l]!.set(k.subarray(b * T * kvRow, (b + 1) * T * kvRow), (b * Tk + rowStart) * kvRow);
           cache.v[l]!.set(v.subarray(b * T * kvRow, (b + 1) * T * kvRow), (b * Tk + rowStart) * kvRow);
@@ -145,22 +201,33 @@ export class OrtTransformer implements ForwardModel {
       }
     }
     const p = this.profile;
-    p.calls++; p.inputsMs += t1 - t0 - copyMs; p.runMs += t2 - t1; p.cacheMs += copyMs + performance.now() - t2;
+    p.calls++;
+    p.inputsMs += t1 - t0 - copyMs;
+    p.runMs += t2 - t1;
+    p.cacheMs += copyMs + performance.now() - t2;
     if (!topBias) return { logits: out['logits']!.data as Float32Array };
-    const ids = out['top_id']!.data as BigInt64Array, token = new Int32Array(ids.length);
+    const ids = out['top_id']!.data as BigInt64Array,
+      token = new Int32Array(ids.length);
     for (let i = 0; i < ids.length; i++) token[i] = Number(ids[i]!);
     return { logits: new Float32Array(0), token, prob: out['top_prob']!.data as Float32Array };
   }
   /** per cache buffer: feeds already copied out of it, by rows; a write into the rows drops the copies it overlaps */
   private readonly rowMemo = new WeakMap<Float32Array, Map<string, ort.Tensor>>();
   private zeroBiasBuf: Float32Array | null = null;
-  private get zeroBias(): Float32Array { return (this.zeroBiasBuf ??= new Float32Array(this.config.vocabSize)); }
+  private get zeroBias(): Float32Array {
+    return (this.zeroBiasBuf ??= new Float32Array(this.config.vocabSize));
+  }
 
-  dispose(): void { void this.session.release(); }
+  dispose(): void {
+    void this.session.release();
+  }
 }
 
 /** a checkpoint folder on ONNX Runtime: its weights through the graph builder, its tokenizer */
-export async function loadOrtModelDir(dir: string, o: OrtOptions = { dtype: 'f32' }): Promise<{ config: ModelConfig; model: OrtTransformer; tokenizer: TextTokenizer | null; loadMs: number }> {
+export async function loadOrtModelDir(
+  dir: string,
+  o: OrtOptions = { dtype: 'f32' },
+): Promise<{ config: ModelConfig; model: OrtTransformer; tokenizer: TextTokenizer | null; loadMs: number }> {
   const t0 = performance.now();
   const { config, weights } = await loadF32Weights(dir);
   const model = await OrtTransformer.create(config, weights, o);
@@ -172,29 +239,47 @@ export async function loadOrtModelDir(dir: string, o: OrtOptions = { dtype: 'f32
  * data, offsets aligned to 4 KiB so runtimes can map them): no 2 GB protobuf limit, and weights are written
  * as they are made. Returns the two paths and the data size.
  */
-export function writeOnnxDir(dir: string, config: ModelConfig, weights: WeightSource, o: OnnxBuildOptions): { model: string; data: string; dataBytes: number } {
+export function writeOnnxDir(
+  dir: string,
+  config: ModelConfig,
+  weights: WeightSource,
+  o: OnnxBuildOptions,
+): { model: string; data: string; dataBytes: number } {
   mkdirSync(dir, { recursive: true });
-  const model = join(dir, 'model.onnx'), data = join(dir, 'model.onnx.data');
-  const tmpData = `${data}.${process.pid}.tmp`, tmpModel = `${model}.${process.pid}.tmp`;
+  const model = join(dir, 'model.onnx'),
+    data = join(dir, 'model.onnx.data');
+  const tmpData = `${data}.${process.pid}.tmp`,
+    tmpModel = `${model}.${process.pid}.tmp`;
   const fd = openSync(tmpData, 'w');
   let offset = 0;
   try {
-    const bytes = buildOnnxModel(config, weights, { ...o, external: (_name, b) => {
-      const pad = (4096 - (offset % 4096)) % 4096;
-      if (pad) { writeSync(fd, new Uint8Array(pad)); offset += pad; }
-      writeSync(fd, b);
-      const at = { location: 'model.onnx.data', offset, length: b.byteLength };
-      offset += b.byteLength;
-      return at;
-    } });
+    const bytes = buildOnnxModel(config, weights, {
+      ...o,
+      external: (_name, b) => {
+        const pad = (4096 - (offset % 4096)) % 4096;
+        if (pad) {
+          writeSync(fd, new Uint8Array(pad));
+          offset += pad;
+        }
+        writeSync(fd, b);
+        const at = { location: 'model.onnx.data', offset, length: b.byteLength };
+        offset += b.byteLength;
+        return at;
+      },
+    });
     closeSync(fd);
     writeFileSync(tmpModel, bytes);
     renameSync(tmpData, data); // the data first: a model.onnx on disk always has its data
     renameSync(tmpModel, model);
     return { model, data, dataBytes: offset };
   } catch (e) {
-    try { closeSync(fd); } catch { /* closed */ }
-    rmSync(tmpData, { force: true }); rmSync(tmpModel, { force: true });
+    try {
+      closeSync(fd);
+    } catch {
+      /* closed */
+    }
+    rmSync(tmpData, { force: true });
+    rmSync(tmpModel, { force: true });
     throw e;
   }
 }

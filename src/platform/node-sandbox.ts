@@ -49,7 +49,8 @@ export const MAX_TASKS = 128;
 const OPEN_FILES = 512;
 const FILE_SIZE_MB = 64;
 const NODE_RESERVED = 1024 * 1024 * 1024;
-export const UNSAFE_WARNING = 'WARNING: --unsafe-no-sandbox: generated code runs unisolated, as this user, with its files, network and processes; only for code you trust';
+export const UNSAFE_WARNING =
+  'WARNING: --unsafe-no-sandbox: generated code runs unisolated, as this user, with its files, network and processes; only for code you trust';
 
 // The runners read the per-run pass marker from stdin before the program runs and print it after the
 // program's last line: a program that exits early (sys.exit(0), os._exit(0), process.exit(0)) never
@@ -86,16 +87,27 @@ function probe(): { probe: BwrapProbe; iso: Isolation } {
   if (probed) return probed;
   const dir = sampleDir();
   let p: BwrapProbe;
-  try { p = probeBwrap(dir); } finally { rmSync(dir, { recursive: true, force: true }); }
-  const cg = cgroupSupport(), v = `cgroup v${cg.version}`;
-  const uid = asRoot() ? NOBODY : process.getuid?.() ?? -1;
+  try {
+    p = probeBwrap(dir);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+  const cg = cgroupSupport(),
+    v = `cgroup v${cg.version}`;
+  const uid = asRoot() ? NOBODY : (process.getuid?.() ?? -1);
   const iso: Isolation = {
-    sandbox: p.ok ? `${p.version ?? 'bubblewrap'}: user, PID, network, IPC, UTS, cgroup and mount namespaces; read-only /usr, private /tmp and /dev/shm; NoNewPrivs` : null,
+    sandbox: p.ok
+      ? `${p.version ?? 'bubblewrap'}: user, PID, network, IPC, UTS, cgroup and mount namespaces; read-only /usr, private /tmp and /dev/shm; NoNewPrivs`
+      : null,
     reason: p.reason,
     user: uid === NOBODY ? `nobody (${NOBODY})` : `uid ${uid} (not root: the current user)`,
     limits: {
-      memory: cg.memory ? `${v} memory ceiling for the whole sample` : 'per process only (RLIMIT_AS: the limit for Python, the limit + 1 GB for Node, whose V8 reserves address space): children add up',
-      processes: cg.pids ? `${v} pids.max ${MAX_TASKS} tasks per sample` : `RLIMIT_NPROC: ${MAX_TASKS} tasks beyond what uid ${uid} runs already, shared by concurrent samples`,
+      memory: cg.memory
+        ? `${v} memory ceiling for the whole sample`
+        : 'per process only (RLIMIT_AS: the limit for Python, the limit + 1 GB for Node, whose V8 reserves address space): children add up',
+      processes: cg.pids
+        ? `${v} pids.max ${MAX_TASKS} tasks per sample`
+        : `RLIMIT_NPROC: ${MAX_TASKS} tasks beyond what uid ${uid} runs already, shared by concurrent samples`,
       cpu: `${cg.cpu ? `${v} quota of 1 CPU per sample; ` : ''}RLIMIT_CPU per process; the wall-clock timeout for the whole sample`,
       fileSize: `RLIMIT_FSIZE ${FILE_SIZE_MB} MB per file${p.features.tmpfsSize ? '; /tmp and /dev/shm each hold at most the memory limit' : ''}`,
       openFiles: `RLIMIT_NOFILE ${OPEN_FILES} per process`,
@@ -106,16 +118,24 @@ function probe(): { probe: BwrapProbe; iso: Isolation } {
 }
 
 /** what isolates samples on this machine (probed once) */
-export function isolation(): Isolation { return probe().iso; }
+export function isolation(): Isolation {
+  return probe().iso;
+}
 
 /** what --unsafe-no-sandbox leaves: the rlimits, the timeout of the process group, nothing else */
 export function unsafeIsolation(): Isolation & { unsafeNoSandbox: true; warning: string } {
   return {
-    sandbox: null, reason: 'run with --unsafe-no-sandbox', user: `uid ${process.getuid?.() ?? '?'} (the current user)`, unsafeNoSandbox: true, warning: UNSAFE_WARNING,
+    sandbox: null,
+    reason: 'run with --unsafe-no-sandbox',
+    user: `uid ${process.getuid?.() ?? '?'} (the current user)`,
+    unsafeNoSandbox: true,
+    warning: UNSAFE_WARNING,
     limits: {
-      memory: 'per process only (RLIMIT_AS for Python, the V8 heap limit for Node): children add up', processes: 'none',
+      memory: 'per process only (RLIMIT_AS for Python, the V8 heap limit for Node): children add up',
+      processes: 'none',
       cpu: 'RLIMIT_CPU per process; the timeout kills the process group only (a setsid daemon survives)',
-      fileSize: `RLIMIT_FSIZE ${FILE_SIZE_MB} MB per file, anywhere this user may write`, openFiles: `RLIMIT_NOFILE ${OPEN_FILES} per process`,
+      fileSize: `RLIMIT_FSIZE ${FILE_SIZE_MB} MB per file, anywhere this user may write`,
+      openFiles: `RLIMIT_NOFILE ${OPEN_FILES} per process`,
     },
   };
 }
@@ -124,7 +144,9 @@ export function unsafeIsolation(): Isolation & { unsafeNoSandbox: true; warning:
 export function requireIsolation(unsafeNoSandbox = false): void {
   const iso = isolation();
   if (!iso.sandbox && !unsafeNoSandbox) {
-    throw new Error(`refusing to run generated code without a sandbox: ${iso.reason}. Install bubblewrap, or pass --unsafe-no-sandbox to run it unisolated (only for code you trust)`);
+    throw new Error(
+      `refusing to run generated code without a sandbox: ${iso.reason}. Install bubblewrap, or pass --unsafe-no-sandbox to run it unisolated (only for code you trust)`,
+    );
   }
 }
 
@@ -142,7 +164,9 @@ function tasksOf(uid: number): number {
     try {
       const s = readFileSync(`/proc/${p}/status`, 'utf8');
       if (Number(/^Uid:\s+(\d+)/m.exec(s)?.[1]) === uid) n += Number(/^Threads:\s+(\d+)/m.exec(s)?.[1] ?? 1);
-    } catch { /* exited meanwhile */ }
+    } catch {
+      /* exited meanwhile */
+    }
   }
   return n;
 }
@@ -151,7 +175,12 @@ function tasksOf(uid: number): number {
  * run one program to its end; passed = exit 0 after its last line ran; else failed, unless the time or
  * memory limit caused it. `binds`: extra read-only host paths in the sandbox (tests only)
  */
-export async function runSandboxed(lang: Lang, source: string, o: SandboxOptions = SANDBOX_DEFAULTS, binds?: ReadonlyArray<readonly [string, string]>): Promise<RunOutcome> {
+export async function runSandboxed(
+  lang: Lang,
+  source: string,
+  o: SandboxOptions = SANDBOX_DEFAULTS,
+  binds?: ReadonlyArray<readonly [string, string]>,
+): Promise<RunOutcome> {
   const unsafe = o.unsafeNoSandbox === true;
   if (!unsafe) requireIsolation();
   const marker = `__dllm_pass_${randomBytes(16).toString('hex')}__`;
@@ -160,24 +189,40 @@ export async function runSandboxed(lang: Lang, source: string, o: SandboxOptions
   writeFileSync(join(dir, prog), source, { mode: 0o644 });
   writeFileSync(join(dir, runner), lang === 'python' ? PY_RUNNER : NODE_RUNNER, { mode: 0o644 });
   const at = unsafe ? dir : SAMPLE_DIR;
-  const argv = lang === 'python' ? [PYTHON, '-I', join(at, runner), join(at, prog)] : [nodeBinary(), `--max-old-space-size=${o.memoryMb}`, join(at, runner), join(at, prog)];
+  const argv =
+    lang === 'python'
+      ? [PYTHON, '-I', join(at, runner), join(at, prog)]
+      : [nodeBinary(), `--max-old-space-size=${o.memoryMb}`, join(at, runner), join(at, prog)];
   const bytes = o.memoryMb * 1024 * 1024;
   const rlimits: Record<string, number> = { nofile: OPEN_FILES, fsize: FILE_SIZE_MB * 1024 * 1024, cpu: Math.ceil(o.timeoutMs / 1000) + 1 };
-  if (lang === 'python') rlimits['as'] = bytes; // a clean MemoryError
+  if (lang === 'python')
+    rlimits['as'] = bytes; // a clean MemoryError
   // V8 reserves ~0.7 GB of address space before the first line runs, so Node's address-space limit has
   // to leave that room; only without a memory cgroup, which counts what is used instead
   else if (!unsafe && !cgroupSupport().memory) rlimits['as'] = bytes + NODE_RESERVED;
-  let group: RunGroup | null = null, cmd: string[];
+  let group: RunGroup | null = null,
+    cmd: string[];
   if (unsafe) cmd = ['/usr/bin/prlimit', ...Object.entries(rlimits).map(([k, v]) => `--${k}=${v}`), '--', ...argv];
   else {
-    try { group = createGroup({ memoryBytes: bytes, tasks: MAX_TASKS, cpus: 1 }); } catch (e) {
+    try {
+      group = createGroup({ memoryBytes: bytes, tasks: MAX_TASKS, cpus: 1 });
+    } catch (e) {
       // the probe could create groups: this sample runs nowhere rather than with weaker limits than reported
       rmSync(dir, { recursive: true, force: true });
       return { status: 'error', exitCode: null, signal: null, stdout: '', stderr: (e as Error).message, ms: 0, peakMemoryMb: null };
     }
     if (!cgroupSupport().pids) rlimits['nproc'] = tasksOf(asRoot() ? NOBODY : process.getuid!()) + MAX_TASKS;
     const features = probe().probe.features;
-    cmd = jailCommand({ hostDir: dir, argv, tmpfsBytes: bytes, rlimits, cgroupProcs: group?.procsFiles ?? [], features, infoFd: 3, ...(binds ? { binds } : {}) });
+    cmd = jailCommand({
+      hostDir: dir,
+      argv,
+      tmpfsBytes: bytes,
+      rlimits,
+      cgroupProcs: group?.procsFiles ?? [],
+      features,
+      infoFd: 3,
+      ...(binds ? { binds } : {}),
+    });
   }
   try {
     return await execute(cmd, dir, unsafe, marker, o.timeoutMs, group);
@@ -187,43 +232,82 @@ export async function runSandboxed(lang: Lang, source: string, o: SandboxOptions
   }
 }
 
-async function execute(cmd: string[], dir: string, unsafe: boolean, marker: string, timeoutMs: number, group: RunGroup | null): Promise<RunOutcome> {
+async function execute(
+  cmd: string[],
+  dir: string,
+  unsafe: boolean,
+  marker: string,
+  timeoutMs: number,
+  group: RunGroup | null,
+): Promise<RunOutcome> {
   const t0 = performance.now();
   const child = spawn(cmd[0]!, cmd.slice(1), {
-    cwd: dir, detached: true, stdio: unsafe ? ['pipe', 'pipe', 'pipe'] : ['pipe', 'pipe', 'pipe', 'pipe'],
+    cwd: dir,
+    detached: true,
+    stdio: unsafe ? ['pipe', 'pipe', 'pipe'] : ['pipe', 'pipe', 'pipe', 'pipe'],
     env: unsafe ? { PATH: '/usr/bin:/bin', HOME: dir, LANG: 'C.UTF-8', PYTHONDONTWRITEBYTECODE: '1' } : { PATH: '/usr/bin:/bin' },
   });
-  child.stdin!.on('error', () => { /* the program exited before reading it */ });
+  child.stdin!.on('error', () => {
+    /* the program exited before reading it */
+  });
   child.stdin!.end(marker + '\n');
-  let stderr = '', stdout = '', timedOut = false, spawnError = '';
+  let stderr = '',
+    stdout = '',
+    timedOut = false,
+    spawnError = '';
   child.stdout!.setEncoding('utf8');
-  child.stdout!.on('data', (d: string) => { stdout = (stdout + d).slice(-4000); });
+  child.stdout!.on('data', (d: string) => {
+    stdout = (stdout + d).slice(-4000);
+  });
   child.stderr!.setEncoding('utf8');
-  child.stderr!.on('data', (d: string) => { stderr = (stderr + d).slice(-2000); });
+  child.stderr!.on('data', (d: string) => {
+    stderr = (stderr + d).slice(-2000);
+  });
   let info = '';
   const infoPipe = child.stdio[3] as NodeJS.ReadableStream | undefined;
   infoPipe?.setEncoding('utf8');
-  infoPipe?.on('data', (d: string) => { info += d; });
+  infoPipe?.on('data', (d: string) => {
+    info += d;
+  });
   // bwrap leads its own process group; killing it kills the PID namespace's init (--die-with-parent), and
   // with it every process of the sample; unsafe runs lose only what stayed in the group
-  const kill = () => { try { process.kill(-child.pid!, 'SIGKILL'); } catch { /* already gone */ } };
-  const timer = setTimeout(() => { timedOut = true; kill(); }, timeoutMs);
+  const kill = () => {
+    try {
+      process.kill(-child.pid!, 'SIGKILL');
+    } catch {
+      /* already gone */
+    }
+  };
+  const timer = setTimeout(() => {
+    timedOut = true;
+    kill();
+  }, timeoutMs);
   const closed = new Promise<void>((done) => child.on('close', () => done()));
   const [exitCode, signal] = await new Promise<[number | null, string | null]>((done) => {
-    child.on('error', (e) => { spawnError = String(e); done([null, null]); });
+    child.on('error', (e) => {
+      spawnError = String(e);
+      done([null, null]);
+    });
     child.on('exit', (code, sig) => done([code, sig]));
   });
   const ms = Math.round(performance.now() - t0);
   clearTimeout(timer);
   kill();
-  const peak = group?.peakBytes() ?? null, oomKills = group?.oomKills() ?? 0; // read before the group goes
+  const peak = group?.peakBytes() ?? null,
+    oomKills = group?.oomKills() ?? 0; // read before the group goes
   await group?.destroy();
   await namespaceGone(Number(/"child-pid":\s*(\d+)/.exec(info)?.[1]));
   // a process that escaped the group (unsafe runs only) may hold the pipes open: stop listening after 1 s
   let wait: NodeJS.Timeout | undefined;
-  await Promise.race([closed, new Promise<void>((r) => { wait = setTimeout(r, 1000); })]);
+  await Promise.race([
+    closed,
+    new Promise<void>((r) => {
+      wait = setTimeout(r, 1000);
+    }),
+  ]);
   clearTimeout(wait);
-  child.stdout!.destroy(); child.stderr!.destroy();
+  child.stdout!.destroy();
+  child.stderr!.destroy();
   const done = `\n${marker}\n`;
   const at = stdout.lastIndexOf(done);
   const ran = at >= 0;
@@ -234,7 +318,15 @@ async function execute(cmd: string[], dir: string, unsafe: boolean, marker: stri
   if (timedOut) stderr += `\n(killed at the timeout of ${timeoutMs} ms)`;
   const broken = spawnError !== '' || (exitCode === 1 && /^bwrap: /.test(stderr)) || (exitCode === 125 && /cgroup\.procs/.test(stderr));
   const status = broken ? 'error' : timedOut ? 'timeout' : exitCode === 0 && ran ? 'passed' : oom ? 'memory' : 'failed';
-  return { status, exitCode, signal, stdout, stderr: spawnError ? `${stderr}${spawnError}` : stderr, ms, peakMemoryMb: peak === null ? null : Math.round(peak / 2 ** 20) };
+  return {
+    status,
+    exitCode,
+    signal,
+    stdout,
+    stderr: spawnError ? `${stderr}${spawnError}` : stderr,
+    ms,
+    peakMemoryMb: peak === null ? null : Math.round(peak / 2 ** 20),
+  };
 }
 
 /**
@@ -245,7 +337,11 @@ async function namespaceGone(initPid: number): Promise<void> {
   if (!initPid) return;
   for (let i = 0; i < 200; i++) {
     let stat: string;
-    try { stat = readFileSync(`/proc/${initPid}/stat`, 'utf8'); } catch { return; }
+    try {
+      stat = readFileSync(`/proc/${initPid}/stat`, 'utf8');
+    } catch {
+      return;
+    }
     const state = stat.charAt(stat.lastIndexOf(')') + 2); // the field after "pid (comm)"
     if (state === 'Z' || state === 'X') return;
     await new Promise((r) => setTimeout(r, 10));
@@ -253,15 +349,21 @@ async function namespaceGone(initPid: number): Promise<void> {
 }
 
 /** run many programs, `concurrency` at a time, results in input order */
-export async function runAll(jobs: ReadonlyArray<{ lang: Lang; program: string }>, o: SandboxOptions = SANDBOX_DEFAULTS, concurrency = 2): Promise<RunOutcome[]> {
+export async function runAll(
+  jobs: ReadonlyArray<{ lang: Lang; program: string }>,
+  o: SandboxOptions = SANDBOX_DEFAULTS,
+  concurrency = 2,
+): Promise<RunOutcome[]> {
   requireIsolation(o.unsafeNoSandbox);
   const out: RunOutcome[] = new Array(jobs.length);
   let next = 0;
-  await Promise.all(Array.from({ length: Math.max(1, concurrency) }, async () => {
-    while (next < jobs.length) {
-      const i = next++;
-      out[i] = await runSandboxed(jobs[i]!.lang, jobs[i]!.program, o);
-    }
-  }));
+  await Promise.all(
+    Array.from({ length: Math.max(1, concurrency) }, async () => {
+      while (next < jobs.length) {
+        const i = next++;
+        out[i] = await runSandboxed(jobs[i]!.lang, jobs[i]!.program, o);
+      }
+    }),
+  );
   return out;
 }

@@ -34,7 +34,9 @@ export const nodeWasmPlatform: WasmPlatform = {
   spawnWorker(data: PoolWorkerData) {
     const w = new Worker(workerUrl, { workerData: data });
     w.unref(); // an idle pool must not keep the process alive
-    w.on('error', (e) => { throw e; });
+    w.on('error', (e) => {
+      throw e;
+    });
     return w;
   },
   hardwareThreads: typeof os.availableParallelism === 'function' ? os.availableParallelism() : os.cpus().length,

@@ -8,7 +8,11 @@ import { JSON_LIMITS, parseJsonBounded } from '../io/json-limits.js';
 import type { CheckpointFiles } from '../model/load.js';
 
 /** bytes of one file arrived so far; `total` is null when the server sent no content-length */
-export interface FileProgress { file: string; loaded: number; total: number | null; }
+export interface FileProgress {
+  file: string;
+  loaded: number;
+  total: number | null;
+}
 export type ProgressCallback = (p: FileProgress) => void;
 
 /** files by name (as in the model folder); a File's own name is used when given a list */
@@ -28,7 +32,8 @@ const limitsOf = (name: string) => (name === 'tokenizer.json' ? JSON_LIMITS.toke
 export function folderUrl(base: string | URL, page?: string): URL {
   const u = new URL(String(base), page ?? (typeof location !== 'undefined' ? location.href : undefined));
   if (!u.pathname.endsWith('/')) u.pathname += '/';
-  u.search = ''; u.hash = '';
+  u.search = '';
+  u.hash = '';
   return u;
 }
 
@@ -42,7 +47,11 @@ export async function readBody(res: Response, file: string, onProgress?: Progres
   const header = res.headers.get('content-length');
   const total = header !== null && /^\d+$/.test(header) ? Number(header) : null;
   if (total !== null && total > maxBytes) throw new Error(`${file}: ${total} bytes, over the ${maxBytes}-byte limit for this file`);
-  if (!res.body) { const b = new Uint8Array(await res.arrayBuffer()); onProgress?.({ file, loaded: b.length, total: b.length }); return b; }
+  if (!res.body) {
+    const b = new Uint8Array(await res.arrayBuffer());
+    onProgress?.({ file, loaded: b.length, total: b.length });
+    return b;
+  }
   const reader = res.body.getReader();
   // one buffer of the announced size (no copy at the end); chunks gathered when the size is unknown or wrong
   let out: Uint8Array | null = total !== null ? new Uint8Array(total) : null;
@@ -52,16 +61,28 @@ export async function readBody(res: Response, file: string, onProgress?: Progres
   for (;;) {
     const { value, done } = await reader.read();
     if (done) break;
-    if (loaded + value.length > maxBytes) { await reader.cancel(); throw new Error(`${file}: over the ${maxBytes}-byte limit for this file`); }
+    if (loaded + value.length > maxBytes) {
+      await reader.cancel();
+      throw new Error(`${file}: over the ${maxBytes}-byte limit for this file`);
+    }
     if (out && loaded + value.length <= out.length) out.set(value, loaded);
-    else { if (out) { chunks.push(out.subarray(0, loaded)); out = null; } chunks.push(value); }
+    else {
+      if (out) {
+        chunks.push(out.subarray(0, loaded));
+        out = null;
+      }
+      chunks.push(value);
+    }
     loaded += value.length;
     onProgress?.({ file, loaded, total });
   }
   if (out) return loaded === out.length ? out : out.subarray(0, loaded);
   const all = new Uint8Array(loaded);
   let at = 0;
-  for (const c of chunks) { all.set(c, at); at += c.length; }
+  for (const c of chunks) {
+    all.set(c, at);
+    at += c.length;
+  }
   return all;
 }
 
@@ -73,7 +94,8 @@ function parseJsonObject(text: string, where: string, name: string): Record<stri
 
 /** a model folder served over HTTP: each file fetched once (exists() and open() share the download) */
 export function fetchFiles(base: string | URL, o: WebFilesOptions = {}): CheckpointFiles {
-  const root = folderUrl(base), doFetch = o.fetch ?? globalThis.fetch.bind(globalThis);
+  const root = folderUrl(base),
+    doFetch = o.fetch ?? globalThis.fetch.bind(globalThis);
   const got = new Map<string, Promise<Uint8Array | null>>();
   const get = (name: string, maxBytes: number): Promise<Uint8Array | null> => {
     checkName(name);
@@ -82,7 +104,11 @@ export function fetchFiles(base: string | URL, o: WebFilesOptions = {}): Checkpo
       const url = new URL(name, root);
       p = (async () => {
         let res: Response;
-        try { res = await doFetch(url, o.signal ? { signal: o.signal } : {}); } catch (e) { throw new Error(`${url}: cannot fetch (${(e as Error).message})`); }
+        try {
+          res = await doFetch(url, o.signal ? { signal: o.signal } : {});
+        } catch (e) {
+          throw new Error(`${url}: cannot fetch (${(e as Error).message})`);
+        }
         if (res.status === 404) return null;
         if (!res.ok) throw new Error(`${url}: HTTP ${res.status} ${res.statusText}`);
         return readBody(res, name, o.onProgress, maxBytes);
@@ -100,7 +126,12 @@ export function fetchFiles(base: string | URL, o: WebFilesOptions = {}): Checkpo
     async open(name) {
       const b = await get(name, Infinity);
       if (!b) throw new Error(`${root.href}${name} is missing (HTTP 404)`);
-      return { ...bytesSource(b), close: async () => { got.delete(name); } }; // the bytes go with the last reader
+      return {
+        ...bytesSource(b),
+        close: async () => {
+          got.delete(name);
+        },
+      }; // the bytes go with the last reader
     },
     exists: async (name) => (await get(name, Infinity)) !== null,
   };
@@ -132,7 +163,8 @@ export function blobFiles(files: ModelFileMap | Iterable<File>, o: Pick<WebFiles
     async json(name) {
       const b = blob(name);
       if (!b) return null;
-      if (b.size > limitsOf(name).maxBytes) throw new Error(`${name}: ${b.size} bytes, over the ${limitsOf(name).maxBytes}-byte limit for this file`);
+      if (b.size > limitsOf(name).maxBytes)
+        throw new Error(`${name}: ${b.size} bytes, over the ${limitsOf(name).maxBytes}-byte limit for this file`);
       return parseJsonObject(await b.text(), name, name);
     },
     async open(name) {

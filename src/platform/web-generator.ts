@@ -35,20 +35,38 @@ export interface WebLoadOptions {
   signal?: AbortSignal;
 }
 
-const KEYS: ReadonlyArray<keyof WebLoadOptions> = ['dtype', 'backend', 'threads', 'cache', 'onProgress', 'assets', 'memoryBytes', 'kernels', 'fetch', 'signal'];
+const KEYS: ReadonlyArray<keyof WebLoadOptions> = [
+  'dtype',
+  'backend',
+  'threads',
+  'cache',
+  'onProgress',
+  'assets',
+  'memoryBytes',
+  'kernels',
+  'fetch',
+  'signal',
+];
 
 /** the options as given, with unknown keys and wrong values refused (a page has no type checker) */
 export function parseWebLoadOptions(o: unknown): WebLoadOptions {
   if (o === undefined || o === null) return {};
   if (typeof o !== 'object' || Array.isArray(o)) throw new Error('loadModel: options must be an object');
-  for (const k of Object.keys(o)) if (!KEYS.includes(k as keyof WebLoadOptions)) throw new Error(`loadModel: unknown option "${k}" (known: ${KEYS.join(', ')})`);
+  for (const k of Object.keys(o))
+    if (!KEYS.includes(k as keyof WebLoadOptions)) throw new Error(`loadModel: unknown option "${k}" (known: ${KEYS.join(', ')})`);
   const v = o as WebLoadOptions;
-  if (v.dtype !== undefined && !['f32', 'f16', 'q8'].includes(v.dtype)) throw new Error(`loadModel: "dtype" must be f32, f16 or q8, got ${String(v.dtype)}`);
-  if (v.backend !== undefined && !['auto', 'wasm', 'ref'].includes(v.backend)) throw new Error(`loadModel: "backend" must be auto, wasm or ref, got ${String(v.backend)}`);
-  if (v.cache !== undefined && !['none', 'prefix', 'dual'].includes(v.cache)) throw new Error(`loadModel: "cache" must be none, prefix or dual, got ${String(v.cache)}`);
-  if (v.threads !== undefined && !(Number.isSafeInteger(v.threads) && v.threads >= 0)) throw new Error(`loadModel: "threads" must be an integer ≥ 0, got ${String(v.threads)}`);
-  if (v.memoryBytes !== undefined && !(Number.isSafeInteger(v.memoryBytes) && v.memoryBytes > 0)) throw new Error(`loadModel: "memoryBytes" must be a positive integer, got ${String(v.memoryBytes)}`);
-  for (const f of ['onProgress', 'fetch'] as const) if (v[f] !== undefined && typeof v[f] !== 'function') throw new Error(`loadModel: "${f}" must be a function`);
+  if (v.dtype !== undefined && !['f32', 'f16', 'q8'].includes(v.dtype))
+    throw new Error(`loadModel: "dtype" must be f32, f16 or q8, got ${String(v.dtype)}`);
+  if (v.backend !== undefined && !['auto', 'wasm', 'ref'].includes(v.backend))
+    throw new Error(`loadModel: "backend" must be auto, wasm or ref, got ${String(v.backend)}`);
+  if (v.cache !== undefined && !['none', 'prefix', 'dual'].includes(v.cache))
+    throw new Error(`loadModel: "cache" must be none, prefix or dual, got ${String(v.cache)}`);
+  if (v.threads !== undefined && !(Number.isSafeInteger(v.threads) && v.threads >= 0))
+    throw new Error(`loadModel: "threads" must be an integer ≥ 0, got ${String(v.threads)}`);
+  if (v.memoryBytes !== undefined && !(Number.isSafeInteger(v.memoryBytes) && v.memoryBytes > 0))
+    throw new Error(`loadModel: "memoryBytes" must be a positive integer, got ${String(v.memoryBytes)}`);
+  for (const f of ['onProgress', 'fetch'] as const)
+    if (v[f] !== undefined && typeof v[f] !== 'function') throw new Error(`loadModel: "${f}" must be a function`);
   return v;
 }
 
@@ -56,21 +74,34 @@ export function parseWebLoadOptions(o: unknown): WebLoadOptions {
 export async function loadTokenizerFiles(files: CheckpointFiles): Promise<TextTokenizer | null> {
   const tokenizerJson = await files.json('tokenizer.json');
   if (!tokenizerJson) return null;
-  const [tokenizerConfig, modelConfig, generationConfig] = await Promise.all(['tokenizer_config.json', 'config.json', 'generation_config.json'].map((n) => files.json(n)));
+  const [tokenizerConfig, modelConfig, generationConfig] = await Promise.all(
+    ['tokenizer_config.json', 'config.json', 'generation_config.json'].map((n) => files.json(n)),
+  );
   return new TextTokenizer({
     tokenizerJson,
-    ...(tokenizerConfig ? { tokenizerConfig } : {}), ...(modelConfig ? { modelConfig } : {}), ...(generationConfig ? { generationConfig } : {}),
+    ...(tokenizerConfig ? { tokenizerConfig } : {}),
+    ...(modelConfig ? { modelConfig } : {}),
+    ...(generationConfig ? { generationConfig } : {}),
   });
 }
 
 /** open a model (a folder URL, or its files) for text generation in this page; dispose() frees it */
 export async function loadModel(source: ModelSource, options: WebLoadOptions = {}): Promise<TextGenerator> {
   const o = parseWebLoadOptions(options);
-  const files = modelFiles(source, { ...(o.onProgress ? { onProgress: o.onProgress } : {}), ...(o.fetch ? { fetch: o.fetch } : {}), ...(o.signal ? { signal: o.signal } : {}) });
-  const k = o.kernels ?? await createKernels({
-    ...(o.backend ? { backend: o.backend } : {}), ...(o.threads ? { threads: o.threads } : {}), ...(o.memoryBytes ? { memoryBytes: o.memoryBytes } : {}),
-    ...(o.assets !== undefined ? { assets: o.assets } : {}), ...(o.fetch ? { fetch: o.fetch } : {}),
+  const files = modelFiles(source, {
+    ...(o.onProgress ? { onProgress: o.onProgress } : {}),
+    ...(o.fetch ? { fetch: o.fetch } : {}),
+    ...(o.signal ? { signal: o.signal } : {}),
   });
+  const k =
+    o.kernels ??
+    (await createKernels({
+      ...(o.backend ? { backend: o.backend } : {}),
+      ...(o.threads ? { threads: o.threads } : {}),
+      ...(o.memoryBytes ? { memoryBytes: o.memoryBytes } : {}),
+      ...(o.assets !== undefined ? { assets: o.assets } : {}),
+      ...(o.fetch ? { fetch: o.fetch } : {}),
+    }));
   const ownKernels = !o.kernels;
   try {
     // unshared memory cannot grow: keep at most half of it for weights (the rest are copied in per op)
@@ -80,8 +111,15 @@ export async function loadModel(source: ModelSource, options: WebLoadOptions = {
     if (!tokenizer) throw new Error(`${files.where} has no tokenizer.json; text generation needs one`);
     const model = new Transformer(loaded.config, k, loaded.weights);
     return new TextGenerator({
-      config: loaded.config, model, tokenizer, backend: k.name, ...(o.cache ? { cache: o.cache } : {}),
-      dispose: () => { model.dispose(); if (ownKernels) k.dispose(); },
+      config: loaded.config,
+      model,
+      tokenizer,
+      backend: k.name,
+      ...(o.cache ? { cache: o.cache } : {}),
+      dispose: () => {
+        model.dispose();
+        if (ownKernels) k.dispose();
+      },
     });
   } catch (e) {
     if (ownKernels) k.dispose();

@@ -3,4 +3,10 @@
 // kernel jobs until the pool stops. Workers may Atomics.wait, so an idle one sleeps instead of spinning.
 import { workerLoop, type PoolWorkerData } from '../kernels/wasm/protocol.js';
 
-addEventListener('message', (e: MessageEvent<PoolWorkerData>) => { workerLoop(e.data); }, { once: true });
+addEventListener(
+  'message',
+  (e: MessageEvent<PoolWorkerData>) => {
+    workerLoop(e.data);
+  },
+  { once: true },
+);

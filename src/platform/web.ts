@@ -48,16 +48,27 @@ export function webWasmPlatform(o: Pick<WebKernelOptions, 'assets' | 'fetch'> = 
     async loadWasm(variant: WasmVariant): Promise<Uint8Array<ArrayBuffer>> {
       const url = at(`kernels-${variant}.wasm`, BUNDLED_WASM[variant]);
       let res: Response;
-      try { res = await doFetch(url); } catch (e) { throw new Error(`kernels: cannot fetch ${url} (${(e as Error).message})`); }
+      try {
+        res = await doFetch(url);
+      } catch (e) {
+        throw new Error(`kernels: cannot fetch ${url} (${(e as Error).message})`);
+      }
       if (!res.ok) throw new Error(`kernels: ${url} answered HTTP ${res.status}; serve build/web/ beside the bundle or pass { assets }`);
       return new Uint8Array(await res.arrayBuffer());
     },
-    spawnWorker: typeof Worker === 'undefined' ? null : (data: PoolWorkerData) => {
-      const w = new Worker(at('dllm-pool-worker.js', bundledWorker), { type: 'module', name: `dllm-pool-${data.tid}` });
-      w.addEventListener('error', (e) => { workerErrors.push(e.message || `pool worker ${data.tid} failed to start (is dllm-pool-worker.js served with the page's COEP header?)`); });
-      w.postMessage(data); // the module and the shared memory travel by structured clone
-      return w;
-    },
+    spawnWorker:
+      typeof Worker === 'undefined'
+        ? null
+        : (data: PoolWorkerData) => {
+            const w = new Worker(at('dllm-pool-worker.js', bundledWorker), { type: 'module', name: `dllm-pool-${data.tid}` });
+            w.addEventListener('error', (e) => {
+              workerErrors.push(
+                e.message || `pool worker ${data.tid} failed to start (is dllm-pool-worker.js served with the page's COEP header?)`,
+              );
+            });
+            w.postMessage(data); // the module and the shared memory travel by structured clone
+            return w;
+          },
     hardwareThreads: threads,
     canBlock: mayBlock(),
   };
@@ -76,15 +87,25 @@ export async function createKernels(opts: WebKernelOptions = {}): Promise<Kernel
   // a worker that cannot load never reports ready; say why within a second instead of the pool's 30 s timeout
   let timer: ReturnType<typeof setInterval> | undefined;
   const failed = new Promise<never>((_, reject) => {
-    timer = setInterval(() => { if (errors.length) reject(new Error(`kernels: a pool worker failed: ${errors[0]}`)); }, 200);
+    timer = setInterval(() => {
+      if (errors.length) reject(new Error(`kernels: a pool worker failed: ${errors[0]}`));
+    }, 200);
   });
-  const made = canShareMemory() || want.memoryBytes !== undefined || want.backend === 'ref' ? selectKernels(platform, want) : unsharedKernels(platform, want);
+  const made =
+    canShareMemory() || want.memoryBytes !== undefined || want.backend === 'ref'
+      ? selectKernels(platform, want)
+      : unsharedKernels(platform, want);
   try {
     return await Promise.race([made, failed]);
   } catch (e) {
-    void made.then((k) => k.dispose(), () => {});
+    void made.then(
+      (k) => k.dispose(),
+      () => {},
+    );
     throw e;
-  } finally { clearInterval(timer); }
+  } finally {
+    clearInterval(timer);
+  }
 }
 
 /** unshared memory is reserved whole at creation: a phone may refuse 1 GiB, so ask for less before giving up */
@@ -93,7 +114,9 @@ const UNSHARED_BYTES = [2 ** 30, 2 ** 29, 2 ** 28];
 async function unsharedKernels(platform: WasmPlatform, want: KernelOptions): Promise<Kernels> {
   let last: unknown = null;
   for (const memoryBytes of UNSHARED_BYTES) {
-    try { return await selectKernels(platform, { ...want, backend: 'wasm', memoryBytes }); } catch (e) {
+    try {
+      return await selectKernels(platform, { ...want, backend: 'wasm', memoryBytes });
+    } catch (e) {
       last = e;
       if (!(e instanceof RangeError)) break; // only an allocation refused is worth a smaller try
     }

@@ -9,9 +9,15 @@ import { DecodeRng } from './rng.js';
 import { checkLogits, penalize, softmaxInto, sampleCategorical, tokenCounts } from './propose.js';
 
 /** next token and its probability under the sampling distribution, for logits (V) */
-export function sampleNext(logits: Float32Array, o: Pick<DecodeOptions, 'temperature' | 'topK' | 'topP'>, rng: DecodeRng,
-  penalty: { counts: ReadonlyMap<number, number>; presence: number; frequency: number } | null = null): { token: number; prob: number } {
-  const V = logits.length, l = Float64Array.from(logits), p = new Float64Array(V);
+export function sampleNext(
+  logits: Float32Array,
+  o: Pick<DecodeOptions, 'temperature' | 'topK' | 'topP'>,
+  rng: DecodeRng,
+  penalty: { counts: ReadonlyMap<number, number>; presence: number; frequency: number } | null = null,
+): { token: number; prob: number } {
+  const V = logits.length,
+    l = Float64Array.from(logits),
+    p = new Float64Array(V);
   if (penalty) penalize(l, penalty.counts, penalty.presence, penalty.frequency); // before temperature, as OpenAI describes
   if (o.temperature === 0) {
     let best = 0;
@@ -20,12 +26,13 @@ export function sampleNext(logits: Float32Array, o: Pick<DecodeOptions, 'tempera
     return { token: best, prob: p[best]! };
   }
   for (let v = 0; v < V; v++) l[v] = l[v]! / o.temperature;
-  const order = Array.from({ length: V }, (_, v) => v).sort((a, b) => (l[b]! - l[a]!) || a - b);
+  const order = Array.from({ length: V }, (_, v) => v).sort((a, b) => l[b]! - l[a]! || a - b);
   if (o.topK > 0) for (let j = o.topK; j < V; j++) l[order[j]!] = -Infinity;
   if (o.topP < 1) {
     softmaxInto(l, p);
     let cum = 0;
-    for (let j = 0; j < V; j++) { // keep the smallest prefix whose mass reaches topP (at least one token)
+    for (let j = 0; j < V; j++) {
+      // keep the smallest prefix whose mass reaches topP (at least one token)
       const v = order[j]!;
       if (cum >= o.topP) l[v] = -Infinity;
       else cum += p[v]!;
@@ -37,15 +44,21 @@ export function sampleNext(logits: Float32Array, o: Pick<DecodeOptions, 'tempera
 }
 
 /** decode one prompt token by token; stops at EOS/EoT or after genLength tokens */
-export async function* arGenerate(model: CausalModel, request: { prompt: ArrayLike<number> }, options: Partial<DecodeOptions> = {})
-  : AsyncGenerator<DecodeStep, DecodeResult> {
+export async function* arGenerate(
+  model: CausalModel,
+  request: { prompt: ArrayLike<number> },
+  options: Partial<DecodeOptions> = {},
+): AsyncGenerator<DecodeStep, DecodeResult> {
   const o = resolveArOptions(options);
   const t0 = performance.now();
   const rng = new DecodeRng(o.seed, 0);
   const ends = [model.specials.eos, model.specials.eot].filter((t): t is number => t !== null);
   const state = model.newState();
   const out: number[] = [];
-  let nfe = 0, modelMs = 0, endToken = -1, finishReason: 'stop' | 'length' = 'length';
+  let nfe = 0,
+    modelMs = 0,
+    endToken = -1,
+    finishReason: 'stop' | 'length' = 'length';
   const call = async (ids: Int32Array): Promise<Float32Array> => {
     const tm = performance.now();
     const logits = await state.append(ids);
@@ -58,13 +71,28 @@ export async function* arGenerate(model: CausalModel, request: { prompt: ArrayLi
     if (request.prompt.length === 0) throw new Error('arGenerate: the prompt is empty (a causal model needs at least one token, e.g. BOS)');
     let logits = await call(Int32Array.from(request.prompt));
     for (let i = 0; i < o.genLength; i++) {
-      const penalty = o.presencePenalty !== 0 || o.frequencyPenalty !== 0 ? { counts: tokenCounts(out, 0, out.length, -1), presence: o.presencePenalty, frequency: o.frequencyPenalty } : null;
+      const penalty =
+        o.presencePenalty !== 0 || o.frequencyPenalty !== 0
+          ? { counts: tokenCounts(out, 0, out.length, -1), presence: o.presencePenalty, frequency: o.frequencyPenalty }
+          : null;
       const { token, prob } = sampleNext(logits, o, rng, penalty);
       const stop = ends.includes(token);
       if (!stop) out.push(token);
-      else { finishReason = 'stop'; endToken = token; }
+      else {
+        finishReason = 'stop';
+        endToken = token;
+      }
       const finished = stop || i + 1 === o.genLength;
-      yield { row: 0, step: i, block: i, nfe, forward: nfe, finished, committed: [{ position: i, token, confidence: prob }], canvas: Int32Array.from(stop ? [...out, token] : out) };
+      yield {
+        row: 0,
+        step: i,
+        block: i,
+        nfe,
+        forward: nfe,
+        finished,
+        committed: [{ position: i, token, confidence: prob }],
+        canvas: Int32Array.from(stop ? [...out, token] : out),
+      };
       if (finished) break;
       logits = await call(Int32Array.of(token));
     }
@@ -73,7 +101,12 @@ export async function* arGenerate(model: CausalModel, request: { prompt: ArrayLi
   }
   const ids = Int32Array.from(out);
   return {
-    ids, canvas: finishReason === 'stop' ? Int32Array.from([...out, endToken]) : ids.slice(), finishReason, nfe,
-    tokensPerForward: nfe ? ids.length / nfe : 0, elapsedMs: performance.now() - t0, modelMs,
+    ids,
+    canvas: finishReason === 'stop' ? Int32Array.from([...out, endToken]) : ids.slice(),
+    finishReason,
+    nfe,
+    tokensPerForward: nfe ? ids.length / nfe : 0,
+    elapsedMs: performance.now() - t0,
+    modelMs,
   };
 }

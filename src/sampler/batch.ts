@@ -28,11 +28,23 @@ import { decoderSpec, type CountRule, type DecoderSpec } from './decoders.js';
 import type { DecodeRng } from './rng.js';
 import { transferCounts, dreamTimesteps, dreamFraction, dreamTransferCount } from './schedule.js';
 import { checkLogits, penalize, rowLogits, tokenCounts, proposeLlada, proposeDream, DreamScratch, guide } from './propose.js';
-import { byConfidence, fixedCount, thresholdCount, thresholdOrCount, factorCount, sampleWithoutReplacement, type Candidate } from './select.js';
+import {
+  byConfidence,
+  fixedCount,
+  thresholdCount,
+  thresholdOrCount,
+  factorCount,
+  sampleWithoutReplacement,
+  type Candidate,
+} from './select.js';
 import type { DecodeResult, DecodeStep, GenerateRequest } from './types.js';
 
 /** one call's answer: the logits (A, R, V), or (top-1 calls) the argmax ids and their probabilities (A, R) */
-interface CallOut { R: number; data?: Float32Array; top?: { token: Int32Array; prob: Float32Array }; }
+interface CallOut {
+  R: number;
+  data?: Float32Array;
+  top?: { token: Int32Array; prob: Float32Array };
+}
 const EMPTY = new Float32Array(0);
 const sameIds = (x: readonly number[], y: readonly number[]): boolean => x.length === y.length && x.every((v, i) => v === y[i]);
 
@@ -45,8 +57,12 @@ class Row {
   readonly G: number; // the generated positions returned
   readonly span: number; // the generated positions decoded: G, or (block-causal) up to the last block's end
   readonly origin: number; // column where block 0 starts: g0, or (block-causal) floor(g0 / L)·L
-  readonly L: number; readonly numBlocks: number; readonly stepsPerBlock: number;
-  readonly spec: DecoderSpec; readonly dream: boolean; readonly ts: Float32Array | null;
+  readonly L: number;
+  readonly numBlocks: number;
+  readonly stepsPerBlock: number;
+  readonly spec: DecoderSpec;
+  readonly dream: boolean;
+  readonly ts: Float32Array | null;
   readonly x: Int32Array; // (Ti) this row's canvas
   readonly g0: number; // first generated column
   readonly conditioning: Uint8Array; // (Ti) 1 where decided from the start (prompt, suffix, pins): masked in the CFG input
@@ -55,14 +71,35 @@ class Row {
   readonly endEarly: boolean;
   /** this row reads only argmax + p(argmax) per position (LLaDA low_confidence at τ 0, no per-position constraints) */
   readonly top1Only: boolean;
-  block = 0; blockSteps = 0; step = 0; nfe = 0; modelMs = 0; done = false;
+  block = 0;
+  blockSteps = 0;
+  step = 0;
+  nfe = 0;
+  modelMs = 0;
+  done = false;
   counts: Int32Array | null = null; // this block's schedule (fixed and llada2 decoders)
   readonly t0 = performance.now();
 
-  constructor(readonly id: number, req: GenerateRequest, readonly o: DecodeOptions, readonly rng: DecodeRng, mask: number, eos: number | null, ends: readonly number[]) {
-    const P = req.prompt.length, S = req.suffix?.length ?? 0, G = o.genLength, L = o.blockLength;
-    if (o.blockCausal && S > 0) throw new Error(`generate: request ${id} has a suffix, but block-causal decoding never shows a block the blocks after it (infill needs blockCausal false)`);
-    this.G = G; this.L = L; this.g0 = P;
+  constructor(
+    readonly id: number,
+    req: GenerateRequest,
+    readonly o: DecodeOptions,
+    readonly rng: DecodeRng,
+    mask: number,
+    eos: number | null,
+    ends: readonly number[],
+  ) {
+    const P = req.prompt.length,
+      S = req.suffix?.length ?? 0,
+      G = o.genLength,
+      L = o.blockLength;
+    if (o.blockCausal && S > 0)
+      throw new Error(
+        `generate: request ${id} has a suffix, but block-causal decoding never shows a block the blocks after it (infill needs blockCausal false)`,
+      );
+    this.G = G;
+    this.L = L;
+    this.g0 = P;
     this.origin = o.blockCausal ? P - (P % L) : P;
     this.span = o.blockCausal ? Math.ceil((P + G) / L) * L - P : G;
     this.numBlocks = (P + this.span - this.origin) / L;
@@ -81,38 +118,57 @@ class Row {
     this.conditioning.fill(1, 0, P);
     this.conditioning.fill(1, P + D, P + D + S);
     for (const pin of req.pinned ?? []) {
-      if (!(Number.isInteger(pin.offset) && pin.offset >= 0 && pin.offset + pin.ids.length <= G)) throw new Error(`generate: pinned ids at offset ${pin.offset} (${pin.ids.length} ids) do not fit in genLength ${G}`);
+      if (!(Number.isInteger(pin.offset) && pin.offset >= 0 && pin.offset + pin.ids.length <= G))
+        throw new Error(`generate: pinned ids at offset ${pin.offset} (${pin.ids.length} ids) do not fit in genLength ${G}`);
       this.x.set(pin.ids, P + pin.offset);
       this.conditioning.fill(1, P + pin.offset, P + pin.offset + pin.ids.length);
     }
     this.allowed = new Map();
     for (const a of req.allowed ?? []) {
-      if (!(Number.isInteger(a.offset) && a.offset >= 0 && a.offset < G)) throw new Error(`generate: an allowed-ids mask at offset ${a.offset} is outside genLength ${G}`);
-      if (!a.ids.some((v, i) => v === 1 && i !== mask)) throw new Error(`generate: the allowed-ids mask at offset ${a.offset} allows no token`);
+      if (!(Number.isInteger(a.offset) && a.offset >= 0 && a.offset < G))
+        throw new Error(`generate: an allowed-ids mask at offset ${a.offset} is outside genLength ${G}`);
+      if (!a.ids.some((v, i) => v === 1 && i !== mask))
+        throw new Error(`generate: the allowed-ids mask at offset ${a.offset} allows no token`);
       this.allowed.set(P + a.offset, a.ids);
     }
-    for (let p = 0; p < this.x.length; p++) if (this.conditioning[p] && this.x[p] === mask) throw new Error(`generate: request ${id} contains the mask id ${mask} outside the generated span`);
+    for (let p = 0; p < this.x.length; p++)
+      if (this.conditioning[p] && this.x[p] === mask)
+        throw new Error(`generate: request ${id} contains the mask id ${mask} outside the generated span`);
     const infill = S > 0;
     this.banned = [mask]; // a committed token is never [MASK]
     if (o.logitsEosInf && eos !== null) this.banned.push(eos);
     if (infill && !o.infillMayEnd) this.banned.push(...ends); // a fixed-length middle has no end token
     this.endEarly = o.earlyStop || (infill && o.infillMayEnd);
-    this.top1Only = this.spec.family === 'llada' && o.temperature === 0 && o.remasking === 'low_confidence' && o.cfgScale === 0 &&
-      this.allowed.size === 0 && o.presencePenalty === 0 && o.frequencyPenalty === 0;
+    this.top1Only =
+      this.spec.family === 'llada' &&
+      o.temperature === 0 &&
+      o.remasking === 'low_confidence' &&
+      o.cfgScale === 0 &&
+      this.allowed.size === 0 &&
+      o.presencePenalty === 0 &&
+      o.frequencyPenalty === 0;
   }
 
-  get start(): number { return this.origin + this.block * this.L; } // current block's first column
+  get start(): number {
+    return this.origin + this.block * this.L;
+  } // current block's first column
   masked(mask: number): number[] {
     const out: number[] = [];
     for (let p = this.start; p < this.start + this.L; p++) if (this.x[p] === mask) out.push(p);
     return out;
   }
-  wantsCall(mask: number): boolean { return !this.done && this.blockSteps < this.stepsPerBlock && this.masked(mask).length > 0; }
+  wantsCall(mask: number): boolean {
+    return !this.done && this.blockSteps < this.stepsPerBlock && this.masked(mask).length > 0;
+  }
   enterBlock(mask: number): void {
     this.blockSteps = 0;
     // linear: this block's masks over its steps; LLaDA2: the block LENGTH over its steps (_get_num_transfer_tokens(block_length, steps))
-    this.counts = this.spec.count === 'linear' ? transferCounts(this.masked(mask).length, this.stepsPerBlock)
-      : this.spec.count === 'threshold-schedule' ? transferCounts(this.L, this.stepsPerBlock) : null;
+    this.counts =
+      this.spec.count === 'linear'
+        ? transferCounts(this.masked(mask).length, this.stepsPerBlock)
+        : this.spec.count === 'threshold-schedule'
+          ? transferCounts(this.L, this.stepsPerBlock)
+          : null;
   }
 }
 
@@ -126,7 +182,10 @@ export class DecodeBatch {
   private readonly l64: Float64Array;
   private readonly scratch: DreamScratch;
 
-  constructor(readonly model: Denoiser, readonly mode: 'lockstep' | 'continuous' = 'continuous') {
+  constructor(
+    readonly model: Denoiser,
+    readonly mode: 'lockstep' | 'continuous' = 'continuous',
+  ) {
     this.mask = model.specials.mask;
     this.ends = [model.specials.eos, model.specials.eot].filter((t): t is number => t !== null);
     this.l64 = new Float64Array(model.vocabSize);
@@ -134,13 +193,17 @@ export class DecodeBatch {
   }
 
   /** rows still decoding */
-  get size(): number { return this.rows.length; }
+  get size(): number {
+    return this.rows.length;
+  }
 
   /** add a request with its resolved options and its own RNG; returns the row id its steps carry */
   add(req: GenerateRequest, o: DecodeOptions, rng: DecodeRng): number {
     const { eos } = this.model.specials;
-    if ((o.logitsEosInf || o.confidenceEosEotInf || o.earlyStop) && eos === null) throw new Error('generate: this model has no EOS token (logitsEosInf, confidenceEosEotInf and earlyStop need one)');
-    if (this.mode === 'lockstep' && this.rows.some((r) => r.block > 0 || r.blockSteps > 0)) throw new Error('DecodeBatch: a lockstep batch takes its rows before the first step');
+    if ((o.logitsEosInf || o.confidenceEosEotInf || o.earlyStop) && eos === null)
+      throw new Error('generate: this model has no EOS token (logitsEosInf, confidenceEosEotInf and earlyStop need one)');
+    if (this.mode === 'lockstep' && this.rows.some((r) => r.block > 0 || r.blockSteps > 0))
+      throw new Error('DecodeBatch: a lockstep batch takes its rows before the first step');
     const row = new Row(this.nextId++, req, o, rng, this.mask, eos, this.ends);
     row.enterBlock(this.mask);
     this.rows.push(row);
@@ -148,10 +211,14 @@ export class DecodeBatch {
   }
 
   /** true when no row is inside a block (every row is about to start one): a row joining now costs no extra cache refresh */
-  get atBlockBoundary(): boolean { return this.rows.every((r) => r.blockSteps === 0); }
+  get atBlockBoundary(): boolean {
+    return this.rows.every((r) => r.blockSteps === 0);
+  }
 
   /** drop a row (its client went away); it yields nothing more */
-  remove(id: number): void { this.rows = this.rows.filter((r) => r.id !== id); }
+  remove(id: number): void {
+    this.rows = this.rows.filter((r) => r.id !== id);
+  }
 
   /** one denoiser call over every row that has work; rows that complete leave with their results */
   async step(): Promise<BatchStep> {
@@ -177,10 +244,12 @@ export class DecodeBatch {
     for (;;) {
       for (const r of this.rows) if (r.done) finished.push({ row: r.id, result: this.result(r) });
       this.rows = this.rows.filter((r) => !r.done);
-      const moving = this.mode === 'continuous' ? this.rows.filter(complete) : this.rows.length > 0 && this.rows.every(complete) ? this.rows : [];
+      const moving =
+        this.mode === 'continuous' ? this.rows.filter(complete) : this.rows.length > 0 && this.rows.every(complete) ? this.rows : [];
       if (moving.length === 0) return;
       for (const r of moving) {
-        if (r.masked(this.mask).length > 0) throw new Error(`generate: block ${r.block} of row ${r.id} ended with masks left (a schedule bug)`);
+        if (r.masked(this.mask).length > 0)
+          throw new Error(`generate: block ${r.block} of row ${r.id} ended with masks left (a schedule bug)`);
         r.block++;
         if (r.block < r.numBlocks) r.enterBlock(this.mask);
         else r.done = true;
@@ -194,12 +263,16 @@ export class DecodeBatch {
    * masked (generate.py un_x).
    */
   private async call(active: readonly Row[], top1: boolean): Promise<CallOut> {
-    const A = active.length, V = this.model.vocabSize, mask = this.mask;
-    const S = Math.max(...active.map((r) => r.start)), R = Math.max(...active.map((r) => r.L));
+    const A = active.length,
+      V = this.model.vocabSize,
+      mask = this.mask;
+    const S = Math.max(...active.map((r) => r.start)),
+      R = Math.max(...active.map((r) => r.L));
     const shift = active.map((r) => S - r.start);
     const T = Math.max(...active.map((r, a) => shift[a]! + r.x.length));
     const guided = active.map((r, a) => a).filter((a) => active[a]!.o.cfgScale > 0);
-    const order = [...active.map((_, a) => a), ...guided], B = order.length; // batch row i shows active row order[i]
+    const order = [...active.map((_, a) => a), ...guided],
+      B = order.length; // batch row i shows active row order[i]
     const padded = active.some((r, a) => shift[a] !== 0 || r.x.length !== T);
     const tokens = new Int32Array(B * T).fill(this.model.specials.pad ?? this.model.specials.eos ?? 0); // padding is never attended to
     order.forEach((a, i) => {
@@ -210,11 +283,19 @@ export class DecodeBatch {
     const layout = `${order.join(',')}|${active.map((r, a) => `${r.id}@${shift[a]}`).join(',')}|${T}`;
     const blockStart = layout !== this.layout || active.some((r) => r.blockSteps === 0);
     this.layout = layout;
-    const input: DenoiseInput = { tokens, B, T, region: { start: S, end: S + R, blockStart }, ...(active[0]!.o.blockCausal ? { blockCausal: active[0]!.L } : {}) };
+    const input: DenoiseInput = {
+      tokens,
+      B,
+      T,
+      region: { start: S, end: S + R, blockStart },
+      ...(active[0]!.o.blockCausal ? { blockCausal: active[0]!.L } : {}),
+    };
     if (padded) {
-      const positions = new Int32Array(B * T), keyValid = new Uint8Array(B * T);
+      const positions = new Int32Array(B * T),
+        keyValid = new Uint8Array(B * T);
       order.forEach((a, i) => {
-        const k = shift[a]!, n = active[a]!.x.length;
+        const k = shift[a]!,
+          n = active[a]!.x.length;
         for (let p = 0; p < T; p++) {
           keyValid[i * T + p] = p >= k && p < k + n ? 1 : 0;
           positions[i * T + p] = p >= k ? p - k : 0;
@@ -227,19 +308,25 @@ export class DecodeBatch {
     if (top1) {
       const top = await this.model.denoiseTop1!(input, active[0]!.banned);
       for (const r of active) r.modelMs += performance.now() - tm;
-      if (top.prob.length !== A * R || top.token.length !== A * R) throw new Error(`generate: the denoiser's top-1 has ${top.prob.length} rows, expected (B ${A}, R ${R})`);
-      for (let i = 0; i < top.prob.length; i++) if (top.prob[i] !== top.prob[i]) throw new Error(`generate: the model produced NaN logits (top-1 row ${i}); its weights or inputs are broken`);
+      if (top.prob.length !== A * R || top.token.length !== A * R)
+        throw new Error(`generate: the denoiser's top-1 has ${top.prob.length} rows, expected (B ${A}, R ${R})`);
+      for (let i = 0; i < top.prob.length; i++)
+        if (top.prob[i] !== top.prob[i])
+          throw new Error(`generate: the model produced NaN logits (top-1 row ${i}); its weights or inputs are broken`);
       return { top, R };
     }
     const logits = await this.model.denoise(input);
     const ms = performance.now() - tm;
     checkLogits(logits, 'generate');
     for (const r of active) r.modelMs += ms;
-    if (logits.length !== B * R * V) throw new Error(`generate: the denoiser returned ${logits.length} logits, expected (B ${B}, R ${R}, V ${V})`);
+    if (logits.length !== B * R * V)
+      throw new Error(`generate: the denoiser returned ${logits.length} logits, expected (B ${B}, R ${R}, V ${V})`);
     if (guided.length === 0) return { data: logits, R };
     const data = logits.slice(0, A * R * V);
     guided.forEach((a, j) => {
-      const span = R * V, cond = logits.subarray(a * span, (a + 1) * span), un = logits.subarray((A + j) * span, (A + j + 1) * span);
+      const span = R * V,
+        cond = logits.subarray(a * span, (a + 1) * span),
+        un = logits.subarray((A + j) * span, (A + j + 1) * span);
       data.set(guide(cond, un, active[a]!.o.cfgScale), a * span);
     });
     return { data, R };
@@ -247,7 +334,12 @@ export class DecodeBatch {
 
   /** propose, choose and commit for row r from its logits rows; the DecodeStep it yields */
   private apply(r: Row, out: CallOut, a: number): DecodeStep {
-    const o = r.o, V = this.model.vocabSize, ends = this.ends, R = out.R, logits = out.data ?? EMPTY, top = out.top;
+    const o = r.o,
+      V = this.model.vocabSize,
+      ends = this.ends,
+      R = out.R,
+      logits = out.data ?? EMPTY,
+      top = out.top;
     r.nfe++;
     const cands = r.masked(this.mask);
     const at = (p: number): number => (a * R + p - r.start) * V; // row r's block starts at the call's column S = region start
@@ -264,12 +356,17 @@ export class DecodeBatch {
       // Dream origin: each masked position unmasks with probability 1 − s/t, then gets a sampled token
       const frac = dreamFraction(r.ts!, r.blockSteps, r.stepsPerBlock);
       const moving = cands.filter(() => r.rng.uniform() < frac);
-      chosen = moving.map((p) => ({ position: p, ...proposeDream(rowL(p), o.temperature, o.topP, o.topK, 'probability', r.rng, this.scratch) }));
+      chosen = moving.map((p) => ({
+        position: p,
+        ...proposeDream(rowL(p), o.temperature, o.topP, o.topK, 'probability', r.rng, this.scratch),
+      }));
     } else {
       const all: Candidate[] = cands.map((p) => {
         if (top) return { position: p, token: top.token[a * R + p - r.start]!, confidence: top.prob[a * R + p - r.start]! };
         const l = rowL(p);
-        const pr = r.dream ? proposeDream(l, o.temperature, o.topP, o.topK, r.spec.confidence, r.rng, this.scratch) : proposeLlada(l, o.temperature, r.rng);
+        const pr = r.dream
+          ? proposeDream(l, o.temperature, o.topP, o.topK, r.spec.confidence, r.rng, this.scratch)
+          : proposeLlada(l, o.temperature, r.rng);
         return { position: p, ...pr };
       });
       if (!r.dream && o.remasking === 'random') for (const c of all) c.confidence = r.rng.uniform(); // generate.py torch.rand
@@ -282,8 +379,16 @@ export class DecodeBatch {
     if (r.endEarly) r.done = fillAfterEnd(r.x, r.g0, r.span, this.mask, ends, this.model.specials.eos ?? this.model.specials.eot!);
     if (r.block === r.numBlocks - 1 && r.masked(this.mask).length === 0) r.done = true;
     return {
-      row: r.id, step: r.step++, block: r.block, nfe: r.nfe, forward: this.forwards, finished: r.done,
-      committed: chosen.sort((x, y) => x.position - y.position).filter((c) => c.position < r.g0 + r.G).map((c) => ({ position: c.position - r.g0, token: c.token, confidence: c.confidence })),
+      row: r.id,
+      step: r.step++,
+      block: r.block,
+      nfe: r.nfe,
+      forward: this.forwards,
+      finished: r.done,
+      committed: chosen
+        .sort((x, y) => x.position - y.position)
+        .filter((c) => c.position < r.g0 + r.G)
+        .map((c) => ({ position: c.position - r.g0, token: c.token, confidence: c.confidence })),
       canvas: r.x.slice(r.g0, r.g0 + r.G),
     };
   }
@@ -291,9 +396,17 @@ export class DecodeBatch {
   private result(r: Row): DecodeResult {
     const canvas = r.x.slice(r.g0, r.g0 + r.G);
     let end = canvas.findIndex((t) => this.ends.includes(t));
-    const finishReason = end >= 0 ? 'stop' as const : 'length' as const;
+    const finishReason = end >= 0 ? ('stop' as const) : ('length' as const);
     if (end < 0) end = r.G;
-    return { ids: canvas.slice(0, end), canvas, finishReason, nfe: r.nfe, tokensPerForward: r.nfe ? end / r.nfe : 0, elapsedMs: performance.now() - r.t0, modelMs: r.modelMs };
+    return {
+      ids: canvas.slice(0, end),
+      canvas,
+      finishReason,
+      nfe: r.nfe,
+      tokensPerForward: r.nfe ? end / r.nfe : 0,
+      elapsedMs: performance.now() - r.t0,
+      modelMs: r.modelMs,
+    };
   }
 }
 

@@ -7,7 +7,10 @@ import type { DecodeOptions } from './options.js';
 import type { CausalModel } from './types.js';
 import { arGenerate } from './ar.js';
 
-interface CausalRow { id: number; gen: AsyncGenerator<DecodeStep, DecodeResult>; }
+interface CausalRow {
+  id: number;
+  gen: AsyncGenerator<DecodeStep, DecodeResult>;
+}
 
 export class CausalBatch {
   private rows: CausalRow[] = [];
@@ -16,9 +19,13 @@ export class CausalBatch {
   /** @param model a causal model per request (its KV cache is sized to the request) */
   constructor(private readonly modelFor: (promptLength: number, o: DecodeOptions) => CausalModel) {}
 
-  get size(): number { return this.rows.length; }
+  get size(): number {
+    return this.rows.length;
+  }
   /** a causal row joins between any two tokens */
-  get atBlockBoundary(): boolean { return true; }
+  get atBlockBoundary(): boolean {
+    return true;
+  }
 
   /** add a request with its resolved AR options; the row's seed is options.seed (arGenerate's own generator) */
   add(req: { prompt: ArrayLike<number> }, o: DecodeOptions): number {
@@ -39,8 +46,10 @@ export class CausalBatch {
     const out: BatchStep = { steps: [], finished: [] };
     for (const r of [...this.rows]) {
       const it = await r.gen.next();
-      if (it.done) { this.rows = this.rows.filter((x) => x !== r); out.finished.push({ row: r.id, result: it.value }); }
-      else out.steps.push({ ...it.value, row: r.id });
+      if (it.done) {
+        this.rows = this.rows.filter((x) => x !== r);
+        out.finished.push({ row: r.id, result: it.value });
+      } else out.steps.push({ ...it.value, row: r.id });
     }
     return out;
   }

@@ -15,8 +15,11 @@ import { DecodeRng } from './rng.js';
 import { DecodeBatch } from './batch.js';
 
 /** decode one request; yields a DecodeStep per step and returns the DecodeResult */
-export async function* generate(model: Denoiser, request: GenerateRequest, options: Partial<DecodeOptions> = {})
-  : AsyncGenerator<DecodeStep, DecodeResult> {
+export async function* generate(
+  model: Denoiser,
+  request: GenerateRequest,
+  options: Partial<DecodeOptions> = {},
+): AsyncGenerator<DecodeStep, DecodeResult> {
   const results = yield* generateBatch(model, [request], options);
   return results[0]!;
 }
@@ -25,8 +28,11 @@ export async function* generate(model: Denoiser, request: GenerateRequest, optio
  * decode several requests together (left padding, keyValid masks). Row r draws from DecodeRng(options.seed, r),
  * or from DecodeRng(request.seed, 0) when the request has its own seed (a server batching independent requests).
  */
-export async function* generateBatch(model: Denoiser, requests: readonly GenerateRequest[], options: Partial<DecodeOptions> = {})
-  : AsyncGenerator<DecodeStep, DecodeResult[]> {
+export async function* generateBatch(
+  model: Denoiser,
+  requests: readonly GenerateRequest[],
+  options: Partial<DecodeOptions> = {},
+): AsyncGenerator<DecodeStep, DecodeResult[]> {
   const o = resolveOptions(options);
   if (requests.length === 0) throw new Error('generate: no requests');
   const batch = new DecodeBatch(model, 'lockstep');

@@ -60,15 +60,26 @@ export interface DecodeOptions {
 /** Defaults for the LLaDA / Fast-dLLM decoders */
 export const DECODE_DEFAULTS: Readonly<DecodeOptions> = Object.freeze({
   decoder: 'fixed', // LLaDA generate.py, the exact-parity reference
-  genLength: 128, blockLength: 32, steps: 128, temperature: 0, // LLaDA generate.py main() and chat.py
+  genLength: 128,
+  blockLength: 32,
+  steps: 128,
+  temperature: 0, // LLaDA generate.py main() and chat.py
   blockCausal: false, // LLaDA generate.py: bidirectional attention, blocks from the prompt's end
   remasking: 'low_confidence', // generate.py default
   threshold: 0.9, // Fast-dLLM paper §4 default τ
   factor: 1.0, // Fast-dLLM example scripts (dllm-reference.md §2.2: unverified)
-  cfgScale: 0, logitsEosInf: false, confidenceEosEotInf: false, // generate.py defaults
-  topP: 1, topK: 0, eps: 1e-3, algTemp: 0, // DreamGenerationConfig: top_p None, top_k None, eps 1e-3, alg_temp None
-  earlyStop: false, infillMayEnd: false, seed: 0,
-  presencePenalty: 0, frequencyPenalty: 0, // OpenAI's defaults (range −2..2)
+  cfgScale: 0,
+  logitsEosInf: false,
+  confidenceEosEotInf: false, // generate.py defaults
+  topP: 1,
+  topK: 0,
+  eps: 1e-3,
+  algTemp: 0, // DreamGenerationConfig: top_p None, top_k None, eps 1e-3, alg_temp None
+  earlyStop: false,
+  infillMayEnd: false,
+  seed: 0,
+  presencePenalty: 0,
+  frequencyPenalty: 0, // OpenAI's defaults (range −2..2)
 } as DecodeOptions);
 
 /**
@@ -85,7 +96,9 @@ export function resolveOptions(partial: Partial<DecodeOptions> = {}): DecodeOpti
     // LLaDA main()'s block of 32 where it divides genLength, else one block (generate.py asserts divisibility)
     // steps default to genLength (one token per step, LLaDA main(): steps = gen_length = 128), so a genLength
     // alone never meets a steps it did not ask for
-    ...(dream ? { blockLength: genLength, steps: genLength } : { blockLength: genLength % DECODE_DEFAULTS.blockLength === 0 ? DECODE_DEFAULTS.blockLength : genLength, steps: genLength }),
+    ...(dream
+      ? { blockLength: genLength, steps: genLength }
+      : { blockLength: genLength % DECODE_DEFAULTS.blockLength === 0 ? DECODE_DEFAULTS.blockLength : genLength, steps: genLength }),
     ...partial,
   };
   checkOptions(o);
@@ -94,11 +107,27 @@ export function resolveOptions(partial: Partial<DecodeOptions> = {}): DecodeOpti
 
 type Kind = 'int' | 'number' | 'boolean' | readonly string[];
 const SCHEMA: Record<keyof DecodeOptions, Kind> = {
-  decoder: DECODERS, genLength: 'int', blockLength: 'int', blockCausal: 'boolean', steps: 'int', temperature: 'number',
-  remasking: ['low_confidence', 'random'], threshold: 'number', factor: 'number', cfgScale: 'number',
-  logitsEosInf: 'boolean', confidenceEosEotInf: 'boolean', topP: 'number', topK: 'int', eps: 'number',
-  algTemp: 'number', earlyStop: 'boolean', infillMayEnd: 'boolean', seed: 'int',
-  presencePenalty: 'number', frequencyPenalty: 'number',
+  decoder: DECODERS,
+  genLength: 'int',
+  blockLength: 'int',
+  blockCausal: 'boolean',
+  steps: 'int',
+  temperature: 'number',
+  remasking: ['low_confidence', 'random'],
+  threshold: 'number',
+  factor: 'number',
+  cfgScale: 'number',
+  logitsEosInf: 'boolean',
+  confidenceEosEotInf: 'boolean',
+  topP: 'number',
+  topK: 'int',
+  eps: 'number',
+  algTemp: 'number',
+  earlyStop: 'boolean',
+  infillMayEnd: 'boolean',
+  seed: 'int',
+  presencePenalty: 'number',
+  frequencyPenalty: 'number',
 };
 
 /** unknown (JSON body, preset file, argv map) → the keys it sets, each of its schema type */
@@ -107,15 +136,27 @@ function readOptions(input: unknown): Partial<DecodeOptions> {
   if (typeof input !== 'object' || Array.isArray(input)) throw new DecodeOptionError(null, `expected an object, got ${describe(input)}`);
   const out: Partial<Record<keyof DecodeOptions, unknown>> = {};
   for (const [key, value] of Object.entries(input)) {
-    if (!Object.hasOwn(SCHEMA, key)) throw new DecodeOptionError(key as keyof DecodeOptions, `is not a decode option (known: ${Object.keys(SCHEMA).join(', ')})`);
+    if (!Object.hasOwn(SCHEMA, key))
+      throw new DecodeOptionError(key as keyof DecodeOptions, `is not a decode option (known: ${Object.keys(SCHEMA).join(', ')})`);
     const kind = SCHEMA[key as keyof DecodeOptions];
     if (value === undefined) continue;
-    const ok = kind === 'int' ? Number.isSafeInteger(value)
-      : kind === 'number' ? typeof value === 'number' && Number.isFinite(value)
-      : kind === 'boolean' ? typeof value === 'boolean'
-      : typeof value === 'string' && kind.includes(value);
+    const ok =
+      kind === 'int'
+        ? Number.isSafeInteger(value)
+        : kind === 'number'
+          ? typeof value === 'number' && Number.isFinite(value)
+          : kind === 'boolean'
+            ? typeof value === 'boolean'
+            : typeof value === 'string' && kind.includes(value);
     if (!ok) {
-      const want = typeof kind === 'string' ? (kind === 'int' ? 'an integer' : kind === 'number' ? 'a finite number' : 'true or false') : `one of ${kind.join(' | ')}`;
+      const want =
+        typeof kind === 'string'
+          ? kind === 'int'
+            ? 'an integer'
+            : kind === 'number'
+              ? 'a finite number'
+              : 'true or false'
+          : `one of ${kind.join(' | ')}`;
       throw new DecodeOptionError(key as keyof DecodeOptions, `must be ${want}, got ${describe(value)}`);
     }
     out[key as keyof DecodeOptions] = value;
@@ -135,10 +176,17 @@ export function parseArDecodeOptions(input: unknown): Readonly<DecodeOptions> {
 
 /** a decode option that is wrong: `key` names it, so a server can map it back to the wire field the user sent */
 export class DecodeOptionError extends Error {
-  constructor(readonly key: keyof DecodeOptions | null, readonly detail: string) { super(`decode options: ${key ? `"${key}" ` : ''}${detail}`); }
+  constructor(
+    readonly key: keyof DecodeOptions | null,
+    readonly detail: string,
+  ) {
+    super(`decode options: ${key ? `"${key}" ` : ''}${detail}`);
+  }
 }
 
-const bad = (key: keyof DecodeOptions, why: string): never => { throw new DecodeOptionError(key, why); };
+const bad = (key: keyof DecodeOptions, why: string): never => {
+  throw new DecodeOptionError(key, why);
+};
 
 /** AR decoding reads genLength (max new tokens), temperature, topK, topP and seed; the rest is ignored */
 export function resolveArOptions(partial: Partial<DecodeOptions> = {}): DecodeOptions {
@@ -148,7 +196,8 @@ export function resolveArOptions(partial: Partial<DecodeOptions> = {}): DecodeOp
   if (!(o.topP > 0 && o.topP <= 1)) bad('topP', `must be in (0, 1], got ${o.topP}`);
   if (!(Number.isSafeInteger(o.topK) && o.topK >= 0)) bad('topK', `must be an integer ≥ 0, got ${o.topK}`);
   if (!Number.isSafeInteger(o.seed)) bad('seed', `must be an integer, got ${o.seed}`);
-  for (const k of ['presencePenalty', 'frequencyPenalty'] as const) if (!(o[k] >= -2 && o[k] <= 2)) bad(k, `must be between -2 and 2 (OpenAI's range), got ${o[k]}`);
+  for (const k of ['presencePenalty', 'frequencyPenalty'] as const)
+    if (!(o[k] >= -2 && o[k] <= 2)) bad(k, `must be between -2 and 2 (OpenAI's range), got ${o[k]}`);
   return o;
 }
 
@@ -156,10 +205,12 @@ export function resolveArOptions(partial: Partial<DecodeOptions> = {}): DecodeOp
 export function checkOptions(o: DecodeOptions): void {
   if (!(Number.isSafeInteger(o.genLength) && o.genLength > 0)) bad('genLength', `must be a positive integer, got ${o.genLength}`);
   if (!(Number.isSafeInteger(o.blockLength) && o.blockLength > 0)) bad('blockLength', `must be a positive integer, got ${o.blockLength}`);
-  if (o.genLength % o.blockLength !== 0) bad('genLength', `(${o.genLength}) must be a multiple of blockLength (${o.blockLength}) (generate.py asserts this)`);
+  if (o.genLength % o.blockLength !== 0)
+    bad('genLength', `(${o.genLength}) must be a multiple of blockLength (${o.blockLength}) (generate.py asserts this)`);
   const numBlocks = o.genLength / o.blockLength;
   if (!(Number.isSafeInteger(o.steps) && o.steps > 0)) bad('steps', `must be a positive integer, got ${o.steps}`);
-  if (decoderSpec(o.decoder).stepsPerBlock === 'schedule' && o.steps % numBlocks !== 0) bad('steps', `(${o.steps}) must be a multiple of the number of blocks (${numBlocks}) (generate.py asserts this)`);
+  if (decoderSpec(o.decoder).stepsPerBlock === 'schedule' && o.steps % numBlocks !== 0)
+    bad('steps', `(${o.steps}) must be a multiple of the number of blocks (${numBlocks}) (generate.py asserts this)`);
   if (!(o.temperature >= 0)) bad('temperature', `must be ≥ 0, got ${o.temperature}`);
   if (!(o.threshold > 0 && o.threshold <= 1)) bad('threshold', `must be in (0, 1], got ${o.threshold}`);
   if (!(o.factor > 0)) bad('factor', `must be > 0, got ${o.factor}`);
@@ -169,12 +220,14 @@ export function checkOptions(o: DecodeOptions): void {
   if (!(o.eps > 0 && o.eps < 1)) bad('eps', `must be in (0, 1), got ${o.eps}`);
   if (!(o.algTemp >= 0)) bad('algTemp', `must be ≥ 0, got ${o.algTemp}`);
   if (!Number.isSafeInteger(o.seed)) bad('seed', `must be an integer, got ${o.seed}`);
-  for (const k of ['presencePenalty', 'frequencyPenalty'] as const) if (!(o[k] >= -2 && o[k] <= 2)) bad(k, `must be between -2 and 2 (OpenAI's range), got ${o[k]}`);
+  for (const k of ['presencePenalty', 'frequencyPenalty'] as const)
+    if (!(o[k] >= -2 && o[k] <= 2)) bad(k, `must be between -2 and 2 (OpenAI's range), got ${o[k]}`);
   const dream = isDreamDecoder(o.decoder);
   // the proposal filters exist only in the Dream sampler (sample_tokens); LLaDA's Gumbel-max has none
   if (!dream && o.topP !== 1) bad('topP', `applies to the Dream decoders (${DREAM.join(', ')}) and AR decoding, not "${o.decoder}"`);
   if (!dream && o.topK !== 0) bad('topK', `applies to the Dream decoders (${DREAM.join(', ')}) and AR decoding, not "${o.decoder}"`);
-  if (dream && o.remasking !== 'low_confidence') bad('remasking', `applies to the LLaDA decoders (${decodersOf('llada').join(', ')}); Dream's confidence is chosen by "decoder"`);
+  if (dream && o.remasking !== 'low_confidence')
+    bad('remasking', `applies to the LLaDA decoders (${decodersOf('llada').join(', ')}); Dream's confidence is chosen by "decoder"`);
 }
 
 function describe(v: unknown): string {

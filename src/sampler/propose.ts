@@ -11,7 +11,10 @@
 import type { DecodeRng } from './rng.js';
 import type { ConfidenceKind } from './decoders.js';
 
-export interface Proposal { token: number; confidence: number; }
+export interface Proposal {
+  token: number;
+  confidence: number;
+}
 
 /** (V) float64 copy of one logits row with banned ids at −∞ */
 export function rowLogits(logits: Float32Array, offset: number, V: number, banned: readonly number[], out: Float64Array): Float64Array {
@@ -23,14 +26,20 @@ export function rowLogits(logits: Float32Array, offset: number, V: number, banne
 /** a model whose weights are broken gives NaN logits; decoding them would commit garbage ids, so stop and say so */
 export function checkLogits(logits: Float32Array, where: string): void {
   for (let i = 0; i < logits.length; i++) {
-    if (logits[i] !== logits[i]) throw new Error(`${where}: the model produced NaN logits (at ${i} of ${logits.length}); its weights or inputs are broken — check model.safetensors (e.g. an f16 overflow) before decoding`);
+    if (logits[i] !== logits[i])
+      throw new Error(
+        `${where}: the model produced NaN logits (at ${i} of ${logits.length}); its weights or inputs are broken — check model.safetensors (e.g. an f16 overflow) before decoding`,
+      );
   }
 }
 
 /** token → how often it occurs in ids[from, to), skipping `skip` (the mask id); the penalties' c[j] */
 export function tokenCounts(ids: ArrayLike<number>, from: number, to: number, skip: number): Map<number, number> {
   const c = new Map<number, number>();
-  for (let i = from; i < to; i++) { const t = ids[i]!; if (t !== skip) c.set(t, (c.get(t) ?? 0) + 1); }
+  for (let i = from; i < to; i++) {
+    const t = ids[i]!;
+    if (t !== skip) c.set(t, (c.get(t) ?? 0) + 1);
+  }
   return c;
 }
 
@@ -71,7 +80,10 @@ export function proposeLlada(l: Float64Array, temperature: number, rng: DecodeRn
     let best = -Infinity;
     for (let v = 0; v < V; v++) {
       const score = Math.exp(l[v]!) / Math.pow(-Math.log(rng.uniform()), temperature);
-      if (score > best) { best = score; token = v; }
+      if (score > best) {
+        best = score;
+        token = v;
+      }
     }
     // exp over/underflow can leave every score 0 or ∞ (logits beyond ±709); then fall back to argmax, never a banned id
     if (l[token] === -Infinity || !(best > 0 && best < Infinity)) token = argmax(l);
@@ -85,7 +97,10 @@ export type DreamConfidence = ConfidenceKind; // decoders.ts: the table names ea
 export class DreamScratch {
   readonly probs: Float64Array;
   readonly order: Int32Array;
-  constructor(readonly V: number) { this.probs = new Float64Array(V); this.order = new Int32Array(V); }
+  constructor(readonly V: number) {
+    this.probs = new Float64Array(V);
+    this.order = new Int32Array(V);
+  }
 }
 
 /**
@@ -93,9 +108,17 @@ export class DreamScratch {
  * uniform by inverse CDF in vocabulary order (torch's Categorical draw is not reproducible across languages;
  * any exact sampler of the same distribution is faithful).
  */
-export function proposeDream(l: Float64Array, temperature: number, topP: number, topK: number, kind: DreamConfidence,
-  rng: DecodeRng, sc: DreamScratch): Proposal {
-  const V = l.length, p = sc.probs;
+export function proposeDream(
+  l: Float64Array,
+  temperature: number,
+  topP: number,
+  topK: number,
+  kind: DreamConfidence,
+  rng: DecodeRng,
+  sc: DreamScratch,
+): Proposal {
+  const V = l.length,
+    p = sc.probs;
   if (temperature > 0) for (let v = 0; v < V; v++) l[v] = l[v]! / temperature;
   if (topP < 1) filterTopP(l, topP, sc);
   if (topK > 0) filterTopK(l, Math.min(topK, V), sc);
@@ -105,8 +128,15 @@ export function proposeDream(l: Float64Array, temperature: number, topP: number,
   else token = argmax(p);
   let confidence = p[token]!;
   if (kind === 'margin') {
-    let a = -Infinity, b = -Infinity; // top-2 probabilities (top1 − top2, whatever x0 was)
-    for (let v = 0; v < V; v++) { const x = p[v]!; if (x > a) { b = a; a = x; } else if (x > b) b = x; }
+    let a = -Infinity,
+      b = -Infinity; // top-2 probabilities (top1 − top2, whatever x0 was)
+    for (let v = 0; v < V; v++) {
+      const x = p[v]!;
+      if (x > a) {
+        b = a;
+        a = x;
+      } else if (x > b) b = x;
+    }
     confidence = a - (b === -Infinity ? 0 : b);
   } else if (kind === 'negEntropy') {
     confidence = 0;
@@ -119,16 +149,22 @@ export function softmaxInto(l: Float64Array, out: Float64Array): void {
   let max = -Infinity;
   for (let v = 0; v < l.length; v++) if (l[v]! > max) max = l[v]!;
   let z = 0;
-  for (let v = 0; v < l.length; v++) { const e = Math.exp(l[v]! - max); out[v] = e; z += e; }
+  for (let v = 0; v < l.length; v++) {
+    const e = Math.exp(l[v]! - max);
+    out[v] = e;
+    z += e;
+  }
   for (let v = 0; v < l.length; v++) out[v] = out[v]! / z;
 }
 
 /** smallest v with u < Σ_{w≤v} p_w; rounding at the top end falls back to the last v with p > 0 */
 export function sampleCategorical(p: Float64Array, u: number): number {
-  let c = 0, last = 0;
+  let c = 0,
+    last = 0;
   for (let v = 0; v < p.length; v++) {
     if (p[v]! <= 0) continue;
-    c += p[v]!; last = v;
+    c += p[v]!;
+    last = v;
     if (u < c) return v;
   }
   return last;
@@ -137,12 +173,14 @@ export function sampleCategorical(p: Float64Array, u: number): number {
 /** indices sorted by value descending, ties by lower index (a stable sort, as the references' data never tie) */
 function sortDesc(l: Float64Array, order: Int32Array): void {
   for (let v = 0; v < l.length; v++) order[v] = v;
-  order.sort((a, b) => (l[b]! - l[a]!) || a - b);
+  order.sort((a, b) => l[b]! - l[a]! || a - b);
 }
 
 /** Dream top_p_logits: drop tokens once the cumulative probability (sorted) exceeds p, always keeping the first */
 function filterTopP(l: Float64Array, topP: number, sc: DreamScratch): void {
-  const V = l.length, order = sc.order, p = sc.probs;
+  const V = l.length,
+    order = sc.order,
+    p = sc.probs;
   sortDesc(l, order);
   softmaxInto(l, p);
   let cum = 0;
@@ -165,7 +203,9 @@ function filterTopK(l: Float64Array, k: number, sc: DreamScratch): void {
 
 /** classifier-free guidance (generate.py): un + (s + 1)·(cond − un), in float32 as PyTorch computes it */
 export function guide(cond: Float32Array, un: Float32Array, scale: number): Float32Array {
-  const f = Math.fround, s1 = f(scale + 1), out = new Float32Array(cond.length);
+  const f = Math.fround,
+    s1 = f(scale + 1),
+    out = new Float32Array(cond.length);
   for (let i = 0; i < cond.length; i++) out[i] = f(un[i]! + f(s1 * f(cond[i]! - un[i]!)));
   return out;
 }

@@ -20,7 +20,9 @@ export class DecodeRng {
   }
 
   /** a copy of the state, to save and restore a decode mid-way */
-  getState(): Uint32Array { return this.s.slice(); }
+  getState(): Uint32Array {
+    return this.s.slice();
+  }
   setState(state: Uint32Array): void {
     if (state.length !== 4) throw new Error('DecodeRng.setState: the state is 4 uint32 words');
     this.s.set(state);
@@ -31,16 +33,23 @@ export class DecodeRng {
     const s = this.s;
     const r = Math.imul(rotl(Math.imul(s[1]!, 5) >>> 0, 7), 9) >>> 0;
     const t = (s[1]! << 9) >>> 0;
-    s[2] = s[2]! ^ s[0]!; s[3] = s[3]! ^ s[1]!; s[1] = s[1]! ^ s[2]!; s[0] = s[0]! ^ s[3]!;
-    s[2] = s[2]! ^ t; s[3] = rotl(s[3]!, 11);
+    s[2] = s[2]! ^ s[0]!;
+    s[3] = s[3]! ^ s[1]!;
+    s[1] = s[1]! ^ s[2]!;
+    s[0] = s[0]! ^ s[3]!;
+    s[2] = s[2]! ^ t;
+    s[3] = rotl(s[3]!, 11);
     return r;
   }
 
   /** uniform in (0, 1), float64, never exactly 0 or 1 (so −log u and −log(−log u) are finite) */
   uniform(): number {
-    const hi = this.nextUint32() >>> 5, lo = this.nextUint32() >>> 6; // 27 + 26 = 53 bits
+    const hi = this.nextUint32() >>> 5,
+      lo = this.nextUint32() >>> 6; // 27 + 26 = 53 bits
     return (hi * 67108864 + lo + 0.5) / 9007199254740992;
   }
 }
 
-function rotl(x: number, k: number): number { return ((x << k) | (x >>> (32 - k))) >>> 0; }
+function rotl(x: number, k: number): number {
+  return ((x << k) | (x >>> (32 - k))) >>> 0;
+}

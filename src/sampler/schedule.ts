@@ -9,7 +9,8 @@
 
 /** LLaDA get_num_transfer_tokens: `masked` tokens over `steps` steps, the remainder front-loaded */
 export function transferCounts(masked: number, steps: number): Int32Array {
-  const base = Math.floor(masked / steps), rem = masked % steps;
+  const base = Math.floor(masked / steps),
+    rem = masked % steps;
   return Int32Array.from({ length: steps }, (_, i) => base + (i < rem ? 1 : 0));
 }
 // transferCounts(10, 4) → [3, 3, 2, 2]
@@ -21,7 +22,9 @@ const f32 = Math.fround;
  * step = (end − start)/(n − 1); the first half counts up from start, the second half down from end.
  */
 export function dreamTimesteps(eps: number, steps: number): Float32Array {
-  const n = steps + 1, start = 1, end = f32(eps);
+  const n = steps + 1,
+    start = 1,
+    end = f32(eps);
   const step = f32(f32(end - start) / (n - 1));
   const half = Math.floor(n / 2);
   const ts = new Float32Array(n);

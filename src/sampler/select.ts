@@ -15,11 +15,15 @@
 //                 replacement, drawn the way ATen does it: keys p/E with E ~ Exp(1), keep the k largest
 import type { DecodeRng } from './rng.js';
 
-export interface Candidate { position: number; token: number; confidence: number; }
+export interface Candidate {
+  position: number;
+  token: number;
+  confidence: number;
+}
 
 /** candidates sorted by confidence descending, ties by lower position */
 export function byConfidence(c: readonly Candidate[]): Candidate[] {
-  return [...c].sort((a, b) => (b.confidence - a.confidence) || (a.position - b.position) || 0);
+  return [...c].sort((a, b) => b.confidence - a.confidence || a.position - b.position || 0);
 }
 
 /** k (generate.py: topk with k = num_transfer_tokens[i]) */
@@ -65,6 +69,6 @@ export function sampleWithoutReplacement(c: readonly Candidate[], k: number, alg
   for (const x of c) if (x.confidence / algTemp > max) max = x.confidence / algTemp;
   const w = c.map((x) => (max === -Infinity ? 1 : Math.exp(x.confidence / algTemp - max))); // all −∞: uniform
   const keys = w.map((wi) => wi / -Math.log(rng.uniform()));
-  const idx = c.map((_, i) => i).sort((a, b) => (keys[b]! - keys[a]!) || (c[a]!.position - c[b]!.position));
+  const idx = c.map((_, i) => i).sort((a, b) => keys[b]! - keys[a]! || c[a]!.position - c[b]!.position);
   return idx.slice(0, Math.min(k, c.length));
 }

@@ -84,7 +84,11 @@ export interface GenerateRequest {
   seed?: number;
 }
 
-export interface Commit { position: number; token: number; confidence: number; } // position in the generated span
+export interface Commit {
+  position: number;
+  token: number;
+  confidence: number;
+} // position in the generated span
 
 export interface DecodeStep {
   row: number; // request index in the batch (0 for generate)

@@ -20,16 +20,33 @@ export const ISOLATION_HEADERS: Readonly<Record<string, string>> = Object.freeze
 const WEB_DIR = fileURLToPath(new URL('../../web/', import.meta.url)); // from build/src/serve/ → build/web/
 
 /** the files the loaders read from a model folder (model/load.ts, the tokenizer) */
-const MODEL_FILES = ['config.json', 'generation_config.json', 'tokenizer.json', 'tokenizer_config.json', 'special_tokens_map.json', 'model.safetensors', 'model.safetensors.index.json'];
+const MODEL_FILES = [
+  'config.json',
+  'generation_config.json',
+  'tokenizer.json',
+  'tokenizer_config.json',
+  'special_tokens_map.json',
+  'model.safetensors',
+  'model.safetensors.index.json',
+];
 const PLAIN_NAME = /^[\w][\w.-]*$/;
 
 const TYPES: Readonly<Record<string, string>> = {
-  '.js': 'text/javascript; charset=utf-8', '.json': 'application/json; charset=utf-8', '.map': 'application/json; charset=utf-8',
-  '.wasm': 'application/wasm', '.safetensors': 'application/octet-stream',
+  '.js': 'text/javascript; charset=utf-8',
+  '.json': 'application/json; charset=utf-8',
+  '.map': 'application/json; charset=utf-8',
+  '.wasm': 'application/wasm',
+  '.safetensors': 'application/octet-stream',
 };
 const typeOf = (name: string) => TYPES[name.slice(name.lastIndexOf('.'))] ?? 'application/octet-stream';
 
-const isFile = (p: string) => { try { return statSync(p).isFile(); } catch { return false; } };
+const isFile = (p: string) => {
+  try {
+    return statSync(p).isFile();
+  } catch {
+    return false;
+  }
+};
 
 /** name → path of the files of one model folder the browser may fetch (the shards its index lists included) */
 export function modelFolderFiles(dir: string): Map<string, string> {
@@ -39,7 +56,9 @@ export function modelFolderFiles(dir: string): Map<string, string> {
     try {
       const map = (JSON.parse(readFileSync(index, 'utf8')) as { weight_map?: Record<string, unknown> }).weight_map ?? {};
       for (const f of Object.values(map)) if (typeof f === 'string' && PLAIN_NAME.test(f)) names.add(f);
-    } catch { /* a broken index is the loader's error to report; its shards are not served */ }
+    } catch {
+      /* a broken index is the loader's error to report; its shards are not served */
+    }
   }
   const out = new Map<string, string>();
   for (const n of names) if (isFile(join(dir, n))) out.set(n, join(dir, n));
@@ -60,15 +79,31 @@ export function registerBrowserFiles(app: FastifyInstance, dirs: ModelDirs): voi
     const name = req.params.file;
     // the listing of build/web/ is the allow-list: a name not in it (../x, an encoded slash) is not found
     const listed = existsSync(WEB_DIR) ? readdirSync(WEB_DIR) : [];
-    if (!listed.length) throw new ApiError(404, `the browser bundle is not built (${WEB_DIR} is empty): run \`npm run build\``, null, 'not_built', 'not_found_error');
-    if (!PLAIN_NAME.test(name) || !listed.includes(name) || !isFile(join(WEB_DIR, name))) throw new ApiError(404, `no file /web/${name}`, null, 'unknown_url', 'not_found_error');
+    if (!listed.length)
+      throw new ApiError(
+        404,
+        `the browser bundle is not built (${WEB_DIR} is empty): run \`npm run build\``,
+        null,
+        'not_built',
+        'not_found_error',
+      );
+    if (!PLAIN_NAME.test(name) || !listed.includes(name) || !isFile(join(WEB_DIR, name)))
+      throw new ApiError(404, `no file /web/${name}`, null, 'unknown_url', 'not_found_error');
     return send(reply, name, join(WEB_DIR, name));
   });
   app.get<{ Params: { id: string; file: string } }>('/model/:id/:file', async (req, reply) => {
     const files = models.get(req.params.id);
-    if (!files) throw new ApiError(404, `model "${req.params.id}" has no folder on this server`, 'model', 'model_not_found', 'not_found_error');
+    if (!files)
+      throw new ApiError(404, `model "${req.params.id}" has no folder on this server`, 'model', 'model_not_found', 'not_found_error');
     const path = files.get(req.params.file);
-    if (!path) throw new ApiError(404, `model "${req.params.id}" has no file "${req.params.file}" for the browser (${[...files.keys()].join(', ')})`, null, 'unknown_url', 'not_found_error');
+    if (!path)
+      throw new ApiError(
+        404,
+        `model "${req.params.id}" has no file "${req.params.file}" for the browser (${[...files.keys()].join(', ')})`,
+        null,
+        'unknown_url',
+        'not_found_error',
+      );
     return send(reply, req.params.file, path);
   });
 }

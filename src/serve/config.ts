@@ -27,31 +27,54 @@ export interface ServeConfig {
 }
 
 export const SERVE_DEFAULTS: Readonly<ServeConfig> = Object.freeze({
-  host: '127.0.0.1', port: 8080, modelId: '', maxTokens: 1024, defaultMaxTokens: 128,
-  bodyLimit: 1 << 20, queueSize: 64, batchSize: 8, cache: 'none' as CacheMode,
-  cors: '', requestTimeoutMs: 30_000,
+  host: '127.0.0.1',
+  port: 8080,
+  modelId: '',
+  maxTokens: 1024,
+  defaultMaxTokens: 128,
+  bodyLimit: 1 << 20,
+  queueSize: 64,
+  batchSize: 8,
+  cache: 'none' as CacheMode,
+  cors: '',
+  requestTimeoutMs: 30_000,
 });
 
-const INTS: ReadonlyArray<keyof ServeConfig> = ['port', 'maxTokens', 'defaultMaxTokens', 'bodyLimit', 'queueSize', 'batchSize', 'requestTimeoutMs'];
+const INTS: ReadonlyArray<keyof ServeConfig> = [
+  'port',
+  'maxTokens',
+  'defaultMaxTokens',
+  'bodyLimit',
+  'queueSize',
+  'batchSize',
+  'requestTimeoutMs',
+];
 
 export function parseServeConfig(input: unknown): ServeConfig {
   if (input === undefined || input === null) return { ...SERVE_DEFAULTS };
   if (typeof input !== 'object' || Array.isArray(input)) throw new Error('serve config: expected an object');
   const out: Record<string, unknown> = { ...SERVE_DEFAULTS };
   for (const [key, v] of Object.entries(input)) {
-    if (!Object.hasOwn(SERVE_DEFAULTS, key)) throw new Error(`serve config: unknown key "${key}" (known: ${Object.keys(SERVE_DEFAULTS).join(', ')})`);
+    if (!Object.hasOwn(SERVE_DEFAULTS, key))
+      throw new Error(`serve config: unknown key "${key}" (known: ${Object.keys(SERVE_DEFAULTS).join(', ')})`);
     if (v === undefined) continue;
     if (INTS.includes(key as keyof ServeConfig)) {
       const min = key === 'port' ? 0 : 1;
-      if (!(Number.isSafeInteger(v) && (v as number) >= min)) throw new Error(`serve config: "${key}" must be an integer ≥ ${min}, got ${String(v)}`);
+      if (!(Number.isSafeInteger(v) && (v as number) >= min))
+        throw new Error(`serve config: "${key}" must be an integer ≥ ${min}, got ${String(v)}`);
       if (key === 'port' && (v as number) > 65535) throw new Error(`serve config: "port" must be ≤ 65535, got ${String(v)}`);
     } else if (key === 'cache') {
-      if (!(CACHE_MODES as readonly unknown[]).includes(v)) throw new Error(`serve config: "cache" must be ${CACHE_MODES.join(' | ')}, got ${String(v)}`);
+      if (!(CACHE_MODES as readonly unknown[]).includes(v))
+        throw new Error(`serve config: "cache" must be ${CACHE_MODES.join(' | ')}, got ${String(v)}`);
     } else if (typeof v !== 'string') throw new Error(`serve config: "${key}" must be a string`);
-    else if (key === 'cors' && v !== '' && v !== '*' && !/^https?:\/\/[^/\s]+$/.test(v)) throw new Error(`serve config: "cors" must be '*' or an origin such as http://localhost:3000 (scheme://host[:port], no path), got "${v}"`);
+    else if (key === 'cors' && v !== '' && v !== '*' && !/^https?:\/\/[^/\s]+$/.test(v))
+      throw new Error(
+        `serve config: "cors" must be '*' or an origin such as http://localhost:3000 (scheme://host[:port], no path), got "${v}"`,
+      );
     out[key] = v;
   }
   const c = out as unknown as ServeConfig;
-  if (c.defaultMaxTokens > c.maxTokens) throw new Error(`serve config: "defaultMaxTokens" (${c.defaultMaxTokens}) must be ≤ "maxTokens" (${c.maxTokens})`);
+  if (c.defaultMaxTokens > c.maxTokens)
+    throw new Error(`serve config: "defaultMaxTokens" (${c.defaultMaxTokens}) must be ≤ "maxTokens" (${c.maxTokens})`);
   return c;
 }

@@ -18,8 +18,10 @@ export const EDIT_DEFAULTS = {
 
 /** the text between `<|tag|>` and `<|/tag|>` (the newline after the opening tag and before the closing one dropped) */
 function section(text: string, tag: string, field: string): string {
-  const open = `<|${tag}|>`, close = `<|/${tag}|>`;
-  const a = text.indexOf(open), b = text.indexOf(close, a + open.length);
+  const open = `<|${tag}|>`,
+    close = `<|/${tag}|>`;
+  const a = text.indexOf(open),
+    b = text.indexOf(close, a + open.length);
   if (a < 0 || b < 0) throw invalid(field, `the message must hold a ${open} … ${close} section`, 'invalid_value');
   let s = text.slice(a + open.length, b);
   if (s.startsWith('\n')) s = s.slice(1);
@@ -39,16 +41,25 @@ const MARKER = /^\s*(\/\/|#|--|\/\*|<!--)?\s*(\.\.\.|…)\s*existing code\s*(\.\
 
 /** apply-edit: the original code with the update snippet merged in */
 export function applyEdit(content: string, field: string): string {
-  const original = section(content, 'original_code', field), snippet = section(content, 'update_snippet', field);
+  const original = section(content, 'original_code', field),
+    snippet = section(content, 'update_snippet', field);
   const lines = snippet.split('\n');
   if (!lines.some((l) => MARKER.test(l))) return snippet; // no markers: the snippet is the whole new code
-  const orig = original.split('\n'), out: string[] = [];
-  const chunks: string[][] = [[]], gaps: boolean[] = []; // gaps[i]: a marker before chunks[i]
+  const orig = original.split('\n'),
+    out: string[] = [];
+  const chunks: string[][] = [[]],
+    gaps: boolean[] = []; // gaps[i]: a marker before chunks[i]
   for (const l of lines) {
-    if (MARKER.test(l)) { chunks.push([]); gaps[chunks.length - 1] = true; } else chunks[chunks.length - 1]!.push(l);
+    if (MARKER.test(l)) {
+      chunks.push([]);
+      gaps[chunks.length - 1] = true;
+    } else chunks[chunks.length - 1]!.push(l);
   }
   let at = 0; // next original line not yet placed
-  const find = (line: string, from: number) => { for (let i = from; i < orig.length; i++) if (orig[i]!.trim() === line.trim() && line.trim() !== '') return i; return -1; };
+  const find = (line: string, from: number) => {
+    for (let i = from; i < orig.length; i++) if (orig[i]!.trim() === line.trim() && line.trim() !== '') return i;
+    return -1;
+  };
   chunks.forEach((chunk, i) => {
     if (chunk.length === 0) return;
     const start = find(chunk[0]!, at);
@@ -64,16 +75,26 @@ export function applyEdit(content: string, field: string): string {
 }
 
 /** next-edit: the file split around its editable region, and the context before it */
-export interface NextEdit { context: string; above: string; region: string; below: string; path: string; }
+export interface NextEdit {
+  context: string;
+  above: string;
+  region: string;
+  below: string;
+  path: string;
+}
 
 export function parseNextEdit(content: string, field: string): NextEdit {
   const file = section(content, 'current_file_content', field);
-  const nl = file.indexOf('\n'), head = nl < 0 ? file : file.slice(0, nl);
+  const nl = file.indexOf('\n'),
+    head = nl < 0 ? file : file.slice(0, nl);
   const pathMatch = /^current_file_path:\s*(.*)$/.exec(head);
   const body = pathMatch ? (nl < 0 ? '' : file.slice(nl + 1)) : file;
-  const open = '<|code_to_edit|>', close = '<|/code_to_edit|>';
-  const a = body.indexOf(open), b = body.indexOf(close, a + open.length);
-  if (a < 0 || b < 0) throw invalid(field, `<|current_file_content|> must mark the editable region with ${open} … ${close}`, 'invalid_value');
+  const open = '<|code_to_edit|>',
+    close = '<|/code_to_edit|>';
+  const a = body.indexOf(open),
+    b = body.indexOf(close, a + open.length);
+  if (a < 0 || b < 0)
+    throw invalid(field, `<|current_file_content|> must mark the editable region with ${open} … ${close}`, 'invalid_value');
   let region = body.slice(a + open.length, b);
   if (region.startsWith('\n')) region = region.slice(1);
   if (region.endsWith('\n')) region = region.slice(0, -1);
@@ -82,7 +103,9 @@ export function parseNextEdit(content: string, field: string): NextEdit {
   // recently viewed snippets: context before the file, as llama-server puts input_extra before the prefix
   const snippets = content.includes('<|recently_viewed_code_snippets|>') ? section(content, 'recently_viewed_code_snippets', field) : '';
   const context = [...snippets.matchAll(/<\|recently_viewed_code_snippet\|>\n?([\s\S]*?)\n?<\|\/recently_viewed_code_snippet\|>/g)]
-    .map((m) => m[1]!.replace(/^code_snippet_file_path:\s*(.*)\n?/, '# $1\n')).map((s) => s.endsWith('\n') ? s : s + '\n').join('');
+    .map((m) => m[1]!.replace(/^code_snippet_file_path:\s*(.*)\n?/, '# $1\n'))
+    .map((s) => (s.endsWith('\n') ? s : s + '\n'))
+    .join('');
   return { context, above: body.slice(0, a), region, below: below.length ? '\n' + below : '', path: pathMatch?.[1] ?? '' };
 }
 

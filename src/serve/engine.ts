@@ -7,7 +7,15 @@
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import { TextGenerator } from '../text/generator.js';
 import type { DiffusionLM } from '../model/diffusion-lm.js';
-import { CausalBatch, DecodeBatch, DecodeRng, type BatchStep, type DecodeOptions, type DecodeResult, type GenerateRequest } from '../sampler/index.js';
+import {
+  CausalBatch,
+  DecodeBatch,
+  DecodeRng,
+  type BatchStep,
+  type DecodeOptions,
+  type DecodeResult,
+  type GenerateRequest,
+} from '../sampler/index.js';
 import type { ServeConfig } from './config.js';
 import { ApiError, Cancelled } from './errors.js';
 import { Job, type Outcome, type RunHooks } from './job.js';
@@ -33,7 +41,10 @@ interface Batch {
   remove(row: number): void;
 }
 
-interface Active { job: Job; row: number; }
+interface Active {
+  job: Job;
+  row: number;
+}
 
 export class Engine {
   readonly kind: ModelKind;
@@ -46,9 +57,13 @@ export class Engine {
   readonly counts = { completed: 0, cancelled: 0 };
   observer: EngineObserver | null = null;
 
-  constructor(readonly served: ServedModel, readonly cfg: ServeConfig) {
+  constructor(
+    readonly served: ServedModel,
+    readonly cfg: ServeConfig,
+  ) {
     this.kind = served.config.attention === 'causal' ? 'causal' : 'diffusion';
-    if (this.kind === 'diffusion' && served.tokenizer.specials.mask === null) throw new Error(`model ${served.id}: the tokenizer has no mask token, so it cannot be a diffusion model`);
+    if (this.kind === 'diffusion' && served.tokenizer.specials.mask === null)
+      throw new Error(`model ${served.id}: the tokenizer has no mask token, so it cannot be a diffusion model`);
     const gen = new TextGenerator({ config: served.config, model: served.model, tokenizer: served.tokenizer, cache: cfg.cache });
     if (this.kind === 'diffusion') {
       this.lm = gen.denoiser();
@@ -60,26 +75,45 @@ export class Engine {
   }
 
   /** requests waiting or decoding */
-  get depth(): number { return this.pending.length + this.active.length; }
+  get depth(): number {
+    return this.pending.length + this.active.length;
+  }
   /** requests waiting for a place in the batch */
-  get waiting(): number { return this.pending.length; }
+  get waiting(): number {
+    return this.pending.length;
+  }
   /** requests decoding */
-  get decoding(): number { return this.active.length; }
+  get decoding(): number {
+    return this.active.length;
+  }
 
   /** resolves when every accepted request has finished */
-  async idle(): Promise<void> { while (this.running) await this.running; }
+  async idle(): Promise<void> {
+    while (this.running) await this.running;
+  }
 
   /** tokenize and validate; throws ApiError (4xx) naming the field */
-  prepare(req: GenRequest): Prepared { return prepareRequest(this.served, this.cfg, this.kind, req); }
+  prepare(req: GenRequest): Prepared {
+    return prepareRequest(this.served, this.cfg, this.kind, req);
+  }
 
   /** queue a prepared request; throws ApiError 503 when the queue is full; rejects with Cancelled when the client left */
   submit(p: Prepared, hooks: RunHooks): Promise<Outcome> {
     const n = this.depth;
-    if (n >= this.cfg.queueSize) throw new ApiError(503, `the server is busy: ${n} requests are waiting or decoding (queue limit ${this.cfg.queueSize}); retry later`, null, 'queue_full', 'unavailable_error');
+    if (n >= this.cfg.queueSize)
+      throw new ApiError(
+        503,
+        `the server is busy: ${n} requests are waiting or decoding (queue limit ${this.cfg.queueSize}); retry later`,
+        null,
+        'queue_full',
+        'unavailable_error',
+      );
     const done = new Promise<Outcome>((resolve, reject) => {
       this.pending.push(new Job(p, hooks, performance.now(), this.served.tokenizer, this.kind === 'diffusion', resolve, reject));
     });
-    this.running ??= this.loop().finally(() => { this.running = null; });
+    this.running ??= this.loop().finally(() => {
+      this.running = null;
+    });
     return done;
   }
 
@@ -90,7 +124,9 @@ export class Engine {
         if (this.active.length > 0) {
           try {
             await this.stepBatch();
-          } catch (e) { this.failAll(e); }
+          } catch (e) {
+            this.failAll(e);
+          }
         }
         await nextTurn(); // let HTTP I/O (disconnects, health checks, new requests) run between steps
         this.sweep();
@@ -107,13 +143,21 @@ export class Engine {
     if (this.cfg.cache !== 'none' && !this.batch.atBlockBoundary) return;
     while (this.active.length < this.cfg.batchSize && this.pending.length > 0) {
       const job = this.pending.shift()!;
-      if (job.hooks.signal.aborted) { this.cancel(job); continue; }
+      if (job.hooks.signal.aborted) {
+        this.cancel(job);
+        continue;
+      }
       job.start();
-      const o = job.p.options, prompt = job.p.promptIds, suffix = job.p.suffixIds, st = job.p.structure;
+      const o = job.p.options,
+        prompt = job.p.promptIds,
+        suffix = job.p.suffixIds,
+        st = job.p.structure;
       try {
         const req = { prompt, ...(suffix ? { suffix } : {}), ...(st ? { pinned: st.pinned, allowed: st.allowed } : {}) };
         this.active.push({ job, row: this.batch.add(req, o, new DecodeRng(o.seed, 0)) });
-      } catch (e) { job.reject(e); }
+      } catch (e) {
+        job.reject(e);
+      }
     }
   }
 
@@ -122,7 +166,10 @@ export class Engine {
     if (steps.length > 0) this.observer?.onCall(this.served.id, steps.length);
     for (const s of steps) {
       const a = this.active.find((x) => x.row === s.row);
-      if (a && a.job.onStep(s)) { this.batch.remove(s.row); this.finish(a, null); }
+      if (a && a.job.onStep(s)) {
+        this.batch.remove(s.row);
+        this.finish(a, null);
+      }
     }
     for (const f of finished) {
       const a = this.active.find((x) => x.row === f.row);

@@ -49,7 +49,8 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
   const config = parseServeConfig(opts.config ?? {});
   const backend = opts.backend ?? 'auto';
   // wasm/ref models share one kernel pool; ONNX Runtime brings its own threads
-  const kernels: Kernels | null = backend === 'wasm' || backend === 'ref' ? await createKernels({ backend, ...(opts.threads ? { threads: opts.threads } : {}) }) : null;
+  const kernels: Kernels | null =
+    backend === 'wasm' || backend === 'ref' ? await createKernels({ backend, ...(opts.threads ? { threads: opts.threads } : {}) }) : null;
   const loaded: Array<{ dispose(): void }> = [];
   try {
     const dirs = opts.modelDir === undefined ? [] : typeof opts.modelDir === 'string' ? [opts.modelDir] : [...opts.modelDir];
@@ -59,7 +60,7 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
       const m = await openModel(dir, { backend, dtype: opts.dtype ?? 'f32', threads: opts.threads ?? 0, ...(kernels ? { kernels } : {}) });
       loaded.push(m);
       if (!m.tokenizer) throw new Error(`${dir} has no tokenizer.json; the server needs one`);
-      const id = i === 0 && config.modelId ? config.modelId : hubIdOfDir(resolve(dir)) ?? basename(resolve(dir)); // a hub snapshot by its id, not its commit
+      const id = i === 0 && config.modelId ? config.modelId : (hubIdOfDir(resolve(dir)) ?? basename(resolve(dir))); // a hub snapshot by its id, not its commit
       if (engines.some((e) => e.served.id === id)) throw new Error(`two models would be served as "${id}"; give distinct folders`);
       engines.push(new Engine({ id, config: m.config, model: m.model, tokenizer: m.tokenizer }, config));
       modelDirs.set(id, resolve(dir));
@@ -72,14 +73,20 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
     if (!config.modelId) config.modelId = engines[0]!.served.id;
     const app = createApp(engines, config, modelDirs);
     if (opts.log) {
-      app.addHook('onResponse', async (req, reply) => { console.error(`${req.method} ${req.url} ${reply.statusCode} ${Math.round(reply.elapsedTime)}ms`); });
+      app.addHook('onResponse', async (req, reply) => {
+        console.error(`${req.method} ${req.url} ${reply.statusCode} ${Math.round(reply.elapsedTime)}ms`);
+      });
     }
     await app.listen({ host: config.host, port: config.port });
     const addr = app.server.address();
     const port = typeof addr === 'object' && addr ? addr.port : config.port;
     const host = config.host.includes(':') ? `[${config.host}]` : config.host;
     return {
-      app, engine: engines[0]!, engines, config, url: `http://${host}:${port}`,
+      app,
+      engine: engines[0]!,
+      engines,
+      config,
+      url: `http://${host}:${port}`,
       async close() {
         await app.close();
         for (const e of engines) await e.idle();

@@ -57,10 +57,41 @@ export interface GenRequest {
 
 type Body = Record<string, unknown>;
 const DECODE_KEYS = Object.keys(DECODE_DEFAULTS);
-const OPENAI_COMMON = ['model', 'stream', 'stream_options', 'max_tokens', 'temperature', 'top_p', 'stop', 'seed', 'n', 'user',
-  'diffusing', 'frequency_penalty', 'presence_penalty', 'logprobs'];
-const LLAMA_COMMON = ['model', 'prompt', 'n_predict', 'temperature', 'top_k', 'top_p', 'seed', 'stop', 'stream', 'diffusing',
-  'n_cmpl', 'n', 'response_fields', 't_max_predict_ms', 'n_indent', 'presence_penalty', 'frequency_penalty'];
+const OPENAI_COMMON = [
+  'model',
+  'stream',
+  'stream_options',
+  'max_tokens',
+  'temperature',
+  'top_p',
+  'stop',
+  'seed',
+  'n',
+  'user',
+  'diffusing',
+  'frequency_penalty',
+  'presence_penalty',
+  'logprobs',
+];
+const LLAMA_COMMON = [
+  'model',
+  'prompt',
+  'n_predict',
+  'temperature',
+  'top_k',
+  'top_p',
+  'seed',
+  'stop',
+  'stream',
+  'diffusing',
+  'n_cmpl',
+  'n',
+  'response_fields',
+  't_max_predict_ms',
+  'n_indent',
+  'presence_penalty',
+  'frequency_penalty',
+];
 const KNOWN: Record<Endpoint, string[]> = {
   chat: [...OPENAI_COMMON, 'messages', 'max_completion_tokens', 'response_format', 'tools', 'tool_choice', 'parallel_tool_calls'],
   apply: [...OPENAI_COMMON, 'messages', 'max_completion_tokens'],
@@ -70,25 +101,65 @@ const KNOWN: Record<Endpoint, string[]> = {
   infill: [...LLAMA_COMMON, 'input_prefix', 'input_suffix', 'input_extra'],
   completion: LLAMA_COMMON,
 };
-export const ROUTE: Record<Endpoint, string> = { chat: '/v1/chat/completions', completions: '/v1/completions', fim: '/v1/fim/completions', infill: '/infill', completion: '/completion', apply: '/v1/apply/completions', edit: '/v1/edit/completions' };
+export const ROUTE: Record<Endpoint, string> = {
+  chat: '/v1/chat/completions',
+  completions: '/v1/completions',
+  fim: '/v1/fim/completions',
+  infill: '/infill',
+  completion: '/completion',
+  apply: '/v1/apply/completions',
+  edit: '/v1/edit/completions',
+};
 /**
  * llama-server fields editor plugins and clients send (llama.vim, llama.vscode, Continue) that have no
  * meaning for this server: accepted and ignored, as llama-server ignores samplers that do not apply. GET /props
  * lists them. `cache_prompt`/`id_slot`: there is no prompt cache across requests; `t_max_prompt_ms`:
  * llama-server does not implement it either; the samplers: diffusion decoding has its own (decoder, threshold).
  */
-export const LLAMA_IGNORED = ['cache_prompt', 'id_slot', 't_max_prompt_ms', 'samplers', 'n_probs', 'return_tokens', 'min_p',
-  'typical_p', 'repeat_penalty', 'repeat_last_n', 'timings_per_token', 'mirostat', 'mirostat_tau', 'mirostat_eta', 'lora',
-  'dynatemp_range', 'dynatemp_exponent', 'penalize_nl', 'tfs_z', 'n_keep', 'ignore_eos', 'post_sampling_probs', 'return_progress'];
+export const LLAMA_IGNORED = [
+  'cache_prompt',
+  'id_slot',
+  't_max_prompt_ms',
+  'samplers',
+  'n_probs',
+  'return_tokens',
+  'min_p',
+  'typical_p',
+  'repeat_penalty',
+  'repeat_last_n',
+  'timings_per_token',
+  'mirostat',
+  'mirostat_tau',
+  'mirostat_eta',
+  'lora',
+  'dynatemp_range',
+  'dynatemp_exponent',
+  'penalize_nl',
+  'tfs_z',
+  'n_keep',
+  'ignore_eos',
+  'post_sampling_probs',
+  'return_progress',
+];
 /** the most completions one llama-server request may ask for (llama.vscode sends 3) */
 export const MAX_N_CMPL = 8;
 
-const describe = (v: unknown): string => v === null ? 'null' : Array.isArray(v) ? 'an array' : typeof v === 'string' ? JSON.stringify(v.length > 40 ? v.slice(0, 40) + '…' : v) : `${typeof v} ${String(v)}`;
+const describe = (v: unknown): string =>
+  v === null
+    ? 'null'
+    : Array.isArray(v)
+      ? 'an array'
+      : typeof v === 'string'
+        ? JSON.stringify(v.length > 40 ? v.slice(0, 40) + '…' : v)
+        : `${typeof v} ${String(v)}`;
 
 /** typed reads of optional fields; null counts as absent (OpenAI clients send null for "unset") */
 class Fields {
   constructor(readonly b: Body) {}
-  private get(k: string): unknown { const v = this.b[k]; return v === null ? undefined : v; }
+  private get(k: string): unknown {
+    const v = this.b[k];
+    return v === null ? undefined : v;
+  }
   str(k: string): string | undefined {
     const v = this.get(k);
     if (v !== undefined && typeof v !== 'string') throw invalid(k, `"${k}" must be a string, got ${describe(v)}`, 'invalid_type');
@@ -102,7 +173,8 @@ class Fields {
   num(k: string, min: number, max: number, int = false): number | undefined {
     const v = this.get(k);
     if (v === undefined) return undefined;
-    if (typeof v !== 'number' || !Number.isFinite(v) || (int && !Number.isSafeInteger(v))) throw invalid(k, `"${k}" must be ${int ? 'an integer' : 'a number'}, got ${describe(v)}`, 'invalid_type');
+    if (typeof v !== 'number' || !Number.isFinite(v) || (int && !Number.isSafeInteger(v)))
+      throw invalid(k, `"${k}" must be ${int ? 'an integer' : 'a number'}, got ${describe(v)}`, 'invalid_type');
     if (v < min || v > max) throw invalid(k, `"${k}" must be between ${min} and ${max}, got ${v}`);
     return v;
   }
@@ -110,7 +182,8 @@ class Fields {
     const v = this.get(k);
     if (v === undefined) return [];
     const list = typeof v === 'string' ? [v] : v;
-    if (!Array.isArray(list) || !list.every((s) => typeof s === 'string' && s.length > 0)) throw invalid(k, `"${k}" must be a non-empty string or an array of non-empty strings, got ${describe(v)}`, 'invalid_type');
+    if (!Array.isArray(list) || !list.every((s) => typeof s === 'string' && s.length > 0))
+      throw invalid(k, `"${k}" must be a non-empty string or an array of non-empty strings, got ${describe(v)}`, 'invalid_type');
     if (list.length > 16) throw invalid(k, `"${k}" may hold at most 16 sequences, got ${list.length}`);
     return list as string[];
   }
@@ -118,7 +191,8 @@ class Fields {
 
 /** a request body (already JSON-parsed) for an endpoint → GenRequest; throws ApiError 400 naming the field */
 export function parseGenRequest(endpoint: Endpoint, body: unknown): GenRequest {
-  if (typeof body !== 'object' || body === null || Array.isArray(body)) throw invalid('body', `the request body must be a JSON object, got ${describe(body)}`, 'invalid_type');
+  if (typeof body !== 'object' || body === null || Array.isArray(body))
+    throw invalid('body', `the request body must be a JSON object, got ${describe(body)}`, 'invalid_type');
   const b = body as Body;
   const known = KNOWN[endpoint];
   for (const k of Object.keys(b)) {
@@ -126,63 +200,99 @@ export function parseGenRequest(endpoint: Endpoint, body: unknown): GenRequest {
     throw invalid(k, `unknown field "${k}" for ${ROUTE[endpoint]}`, 'unknown_parameter');
   }
   const f = new Fields(b);
-  const decode: Record<string, unknown> = {}, wireNames: Record<string, string> = {}, hints: GenRequest['hints'] = {};
-  for (const k of DECODE_KEYS) if (b[k] !== undefined && b[k] !== null) { decode[k] = b[k]; wireNames[k] = k; } // null = unset
+  const decode: Record<string, unknown> = {},
+    wireNames: Record<string, string> = {},
+    hints: GenRequest['hints'] = {};
+  for (const k of DECODE_KEYS)
+    if (b[k] !== undefined && b[k] !== null) {
+      decode[k] = b[k];
+      wireNames[k] = k;
+    } // null = unset
   const mapTo = (wire: string, key: string, v: unknown) => {
     if (v === undefined) return;
-    if (wireNames[key] === key && key !== wire) throw invalid(wire, `give either "${wire}" or "${key}", not both`, 'conflicting_parameters');
-    decode[key] = v; wireNames[key] = wire;
+    if (wireNames[key] === key && key !== wire)
+      throw invalid(wire, `give either "${wire}" or "${key}", not both`, 'conflicting_parameters');
+    decode[key] = v;
+    wireNames[key] = wire;
   };
   const stream = f.bool('stream') ?? false;
   let includeUsage = false;
   if (!isLlama(endpoint)) {
     const so = b['stream_options'];
     if (so !== undefined && so !== null) {
-      if (typeof so !== 'object' || Array.isArray(so)) throw invalid('stream_options', `"stream_options" must be an object, got ${describe(so)}`, 'invalid_type');
+      if (typeof so !== 'object' || Array.isArray(so))
+        throw invalid('stream_options', `"stream_options" must be an object, got ${describe(so)}`, 'invalid_type');
       if (!stream) throw invalid('stream_options', '"stream_options" is only allowed when "stream" is true');
-      for (const k of Object.keys(so)) if (k !== 'include_usage') throw invalid(`stream_options.${k}`, `unknown field "stream_options.${k}"`, 'unknown_parameter');
+      for (const k of Object.keys(so))
+        if (k !== 'include_usage') throw invalid(`stream_options.${k}`, `unknown field "stream_options.${k}"`, 'unknown_parameter');
       const iu = (so as Body)['include_usage'];
-      if (iu !== undefined && iu !== null && typeof iu !== 'boolean') throw invalid('stream_options.include_usage', `"stream_options.include_usage" must be true or false, got ${describe(iu)}`, 'invalid_type');
+      if (iu !== undefined && iu !== null && typeof iu !== 'boolean')
+        throw invalid(
+          'stream_options.include_usage',
+          `"stream_options.include_usage" must be true or false, got ${describe(iu)}`,
+          'invalid_type',
+        );
       includeUsage = iu === true;
     }
     const n = f.num('n', 1, 1, true);
     void n;
     const lp = b['logprobs'];
-    if (lp !== undefined && lp !== null && lp !== false && lp !== 0) throw invalid('logprobs', '"logprobs" is not supported', 'unsupported_parameter');
+    if (lp !== undefined && lp !== null && lp !== false && lp !== 0)
+      throw invalid('logprobs', '"logprobs" is not supported', 'unsupported_parameter');
     f.str('user');
   }
   mapTo('temperature', 'temperature', f.num('temperature', 0, 2));
   mapTo('presence_penalty', 'presencePenalty', f.num('presence_penalty', -2, 2));
   mapTo('frequency_penalty', 'frequencyPenalty', f.num('frequency_penalty', -2, 2));
-  let nCmpl = 1, responseFields: string[] | null = null, tMaxPredictMs = 0, nIndent = 0;
+  let nCmpl = 1,
+    responseFields: string[] | null = null,
+    tMaxPredictMs = 0,
+    nIndent = 0;
   if (isLlama(endpoint)) {
-    const a = f.num('n_cmpl', 1, MAX_N_CMPL, true), n = f.num('n', 1, MAX_N_CMPL, true);
-    if (a !== undefined && n !== undefined && a !== n) throw invalid('n', 'give either "n_cmpl" or "n" (its alias), not both', 'conflicting_parameters');
+    const a = f.num('n_cmpl', 1, MAX_N_CMPL, true),
+      n = f.num('n', 1, MAX_N_CMPL, true);
+    if (a !== undefined && n !== undefined && a !== n)
+      throw invalid('n', 'give either "n_cmpl" or "n" (its alias), not both', 'conflicting_parameters');
     nCmpl = a ?? n ?? 1;
     const rf = b['response_fields'];
     if (rf !== undefined && rf !== null) {
-      if (!Array.isArray(rf) || !rf.every((x) => typeof x === 'string')) throw invalid('response_fields', `"response_fields" must be an array of strings, got ${describe(rf)}`, 'invalid_type');
+      if (!Array.isArray(rf) || !rf.every((x) => typeof x === 'string'))
+        throw invalid('response_fields', `"response_fields" must be an array of strings, got ${describe(rf)}`, 'invalid_type');
       responseFields = rf as string[];
     }
     tMaxPredictMs = Math.max(0, f.num('t_max_predict_ms', -1, 3_600_000) ?? 0); // −1 = off (newer schema), as 0
     nIndent = f.num('n_indent', 0, 1000, true) ?? 0;
-    if (nCmpl > 1 && stream) throw invalid('n_cmpl', '"n_cmpl" above 1 needs "stream": false (the results come back as one array)', 'unsupported_parameter');
+    if (nCmpl > 1 && stream)
+      throw invalid('n_cmpl', '"n_cmpl" above 1 needs "stream": false (the results come back as one array)', 'unsupported_parameter');
   }
   mapTo('seed', 'seed', f.num('seed', Number.MIN_SAFE_INTEGER, Number.MAX_SAFE_INTEGER, true));
   const topP = f.num('top_p', 0, 1);
   if (topP !== undefined) hints.topP = topP;
-  if (isLlama(endpoint)) { const topK = f.num('top_k', 0, 1e9, true); if (topK !== undefined) hints.topK = topK; }
+  if (isLlama(endpoint)) {
+    const topK = f.num('top_k', 0, 1e9, true);
+    if (topK !== undefined) hints.topK = topK;
+  }
 
-  let maxTokens: number | null = null, maxTokensParam = 'max_tokens';
-  for (const k of isLlama(endpoint) ? ['n_predict'] : endpoint === 'completions' ? ['max_tokens'] : ['max_tokens', 'max_completion_tokens']) {
+  let maxTokens: number | null = null,
+    maxTokensParam = 'max_tokens';
+  for (const k of isLlama(endpoint)
+    ? ['n_predict']
+    : endpoint === 'completions'
+      ? ['max_tokens']
+      : ['max_tokens', 'max_completion_tokens']) {
     const v = f.num(k, k === 'n_predict' ? -1 : 1, Number.MAX_SAFE_INTEGER, true);
     if (v === undefined || v === -1) continue; // n_predict −1: unbounded (up to the server's limit); 0: a warm-up, nothing generated
     if (maxTokens !== null) throw invalid(k, `give either "max_tokens" or "max_completion_tokens", not both`, 'conflicting_parameters');
-    maxTokens = v; maxTokensParam = k;
+    maxTokens = v;
+    maxTokensParam = k;
   }
-  if (maxTokens !== null && decode['genLength'] !== undefined) throw invalid(maxTokensParam, `give either "${maxTokensParam}" or "genLength", not both`, 'conflicting_parameters');
+  if (maxTokens !== null && decode['genLength'] !== undefined)
+    throw invalid(maxTokensParam, `give either "${maxTokensParam}" or "genLength", not both`, 'conflicting_parameters');
 
-  let messages: ChatMessage[] | null = null, prompt = '', suffix: string | null = null, promptIds: number[] | null = null;
+  let messages: ChatMessage[] | null = null,
+    prompt = '',
+    suffix: string | null = null,
+    promptIds: number[] | null = null;
   if (isChatShaped(endpoint)) messages = parseMessages(b['messages']);
   else if (endpoint === 'completion') {
     const p = b['prompt'];
@@ -190,8 +300,7 @@ export function parseGenRequest(endpoint: Endpoint, body: unknown): GenRequest {
     if (typeof p === 'string') prompt = p;
     else if (isIds(p)) promptIds = p;
     else throw invalid('prompt', `"prompt" must be a string or a non-empty array of token ids, got ${describe(p)}`, 'invalid_type');
-  }
-  else if (endpoint === 'infill') {
+  } else if (endpoint === 'infill') {
     const extra = parseExtra(b['input_extra']);
     prompt = extra + (f.str('input_prefix') ?? '') + (f.str('prompt') ?? '');
     suffix = f.str('input_suffix') ?? '';
@@ -203,7 +312,12 @@ export function parseGenRequest(endpoint: Endpoint, body: unknown): GenRequest {
     else if (Array.isArray(p) && p.length === 1 && typeof p[0] === 'string') prompt = p[0];
     else if (endpoint === 'completions' && isIds(p)) promptIds = p;
     else if (endpoint === 'completions' && Array.isArray(p) && p.length === 1 && isIds(p[0])) promptIds = p[0];
-    else throw invalid('prompt', `"prompt" must be a string${endpoint === 'completions' ? ', token ids' : ''} (or an array of one), got ${describe(p)}`, 'invalid_type');
+    else
+      throw invalid(
+        'prompt',
+        `"prompt" must be a string${endpoint === 'completions' ? ', token ids' : ''} (or an array of one), got ${describe(p)}`,
+        'invalid_type',
+      );
     const s = f.str('suffix');
     suffix = s === undefined || s === '' ? null : s;
     if (f.bool('echo')) throw invalid('echo', '"echo" is not supported', 'unsupported_parameter');
@@ -213,12 +327,42 @@ export function parseGenRequest(endpoint: Endpoint, body: unknown): GenRequest {
   const tools = endpoint === 'chat' ? parseTools(b['tools']) : [];
   const toolChoice = parseToolChoice(b['tool_choice'], tools);
   const parallelToolCalls = f.bool('parallel_tool_calls') ?? true;
-  if (responseFormat && toolChoice !== 'none') throw invalid('response_format', 'give "response_format" or "tools", not both (a forced tool call is already structured)', 'conflicting_parameters');
-  if (responseFormat && stream && f.bool('diffusing')) throw invalid('diffusing', '"diffusing" frames are not sent with "response_format" (the answer is built from the finished canvas)', 'unsupported_parameter');
+  if (responseFormat && toolChoice !== 'none')
+    throw invalid(
+      'response_format',
+      'give "response_format" or "tools", not both (a forced tool call is already structured)',
+      'conflicting_parameters',
+    );
+  if (responseFormat && stream && f.bool('diffusing'))
+    throw invalid(
+      'diffusing',
+      '"diffusing" frames are not sent with "response_format" (the answer is built from the finished canvas)',
+      'unsupported_parameter',
+    );
   return {
-    endpoint, model, messages, prompt, promptIds, suffix, stream, includeUsage, diffusing: f.bool('diffusing') ?? false,
-    stop: f.stop('stop'), maxTokens, maxTokensParam, decode, hints, wireNames, nCmpl, responseFields, tMaxPredictMs, nIndent, responseFormat,
-    tools, toolChoice, parallelToolCalls,
+    endpoint,
+    model,
+    messages,
+    prompt,
+    promptIds,
+    suffix,
+    stream,
+    includeUsage,
+    diffusing: f.bool('diffusing') ?? false,
+    stop: f.stop('stop'),
+    maxTokens,
+    maxTokensParam,
+    decode,
+    hints,
+    wireNames,
+    nCmpl,
+    responseFields,
+    tMaxPredictMs,
+    nIndent,
+    responseFormat,
+    tools,
+    toolChoice,
+    parallelToolCalls,
   };
 }
 
@@ -232,29 +376,68 @@ function parseMessages(v: unknown): ChatMessage[] {
   if (v.length === 0) throw invalid('messages', '"messages" must not be empty', 'empty_array');
   return v.map((m: unknown, i) => {
     const at = `messages[${i}]`;
-    if (typeof m !== 'object' || m === null || Array.isArray(m)) throw invalid(at, `"${at}" must be an object, got ${describe(m)}`, 'invalid_type');
+    if (typeof m !== 'object' || m === null || Array.isArray(m))
+      throw invalid(at, `"${at}" must be an object, got ${describe(m)}`, 'invalid_type');
     const msg = m as Body;
-    for (const k of Object.keys(msg)) if (!['role', 'content', 'name', 'tool_calls', 'tool_call_id'].includes(k)) throw invalid(`${at}.${k}`, `unknown field "${at}.${k}"`, 'unknown_parameter');
+    for (const k of Object.keys(msg))
+      if (!['role', 'content', 'name', 'tool_calls', 'tool_call_id'].includes(k))
+        throw invalid(`${at}.${k}`, `unknown field "${at}.${k}"`, 'unknown_parameter');
     const role = msg['role'];
-    if (typeof role !== 'string' || !ROLES.includes(role)) throw invalid(`${at}.role`, `"${at}.role" must be one of ${ROLES.join(' | ')}, got ${describe(role)}`, 'invalid_value');
-    if (msg['name'] !== undefined && typeof msg['name'] !== 'string') throw invalid(`${at}.name`, `"${at}.name" must be a string`, 'invalid_type');
+    if (typeof role !== 'string' || !ROLES.includes(role))
+      throw invalid(`${at}.role`, `"${at}.role" must be one of ${ROLES.join(' | ')}, got ${describe(role)}`, 'invalid_value');
+    if (msg['name'] !== undefined && typeof msg['name'] !== 'string')
+      throw invalid(`${at}.name`, `"${at}.name" must be a string`, 'invalid_type');
     const calls = msg['tool_calls'];
-    if (calls !== undefined && calls !== null && (role !== 'assistant' || !Array.isArray(calls) || !calls.every((c) => typeof c === 'object' && c !== null && typeof (c as Body)['id'] === 'string' && typeof ((c as Body)['function'] as Body | undefined)?.['name'] === 'string' && typeof ((c as Body)['function'] as Body | undefined)?.['arguments'] === 'string'))) {
-      throw invalid(`${at}.tool_calls`, `"${at}.tool_calls" belongs to an assistant message: [{id, type: "function", function: {name, arguments: string}}]`, 'invalid_value');
+    if (
+      calls !== undefined &&
+      calls !== null &&
+      (role !== 'assistant' ||
+        !Array.isArray(calls) ||
+        !calls.every(
+          (c) =>
+            typeof c === 'object' &&
+            c !== null &&
+            typeof (c as Body)['id'] === 'string' &&
+            typeof ((c as Body)['function'] as Body | undefined)?.['name'] === 'string' &&
+            typeof ((c as Body)['function'] as Body | undefined)?.['arguments'] === 'string',
+        ))
+    ) {
+      throw invalid(
+        `${at}.tool_calls`,
+        `"${at}.tool_calls" belongs to an assistant message: [{id, type: "function", function: {name, arguments: string}}]`,
+        'invalid_value',
+      );
     }
-    if (role === 'tool' && typeof msg['tool_call_id'] !== 'string') throw invalid(`${at}.tool_call_id`, `"${at}.tool_call_id" is required on a tool message (the call it answers)`, 'missing_required_parameter');
+    if (role === 'tool' && typeof msg['tool_call_id'] !== 'string')
+      throw invalid(
+        `${at}.tool_call_id`,
+        `"${at}.tool_call_id" is required on a tool message (the call it answers)`,
+        'missing_required_parameter',
+      );
     const c = msg['content'];
     let content: string;
     if (typeof c === 'string') content = c;
-    else if ((c === null || c === undefined) && Array.isArray(calls)) content = ''; // an assistant turn that only called tools
+    else if ((c === null || c === undefined) && Array.isArray(calls))
+      content = ''; // an assistant turn that only called tools
     else if (Array.isArray(c)) {
-      content = c.map((part: unknown, j) => {
-        const p = part as Body | null;
-        if (typeof p !== 'object' || p === null || p['type'] !== 'text' || typeof p['text'] !== 'string') throw invalid(`${at}.content[${j}]`, `"${at}.content[${j}]" must be {type: "text", text: string} (only text is supported)`, 'invalid_type');
-        return p['text'] as string;
-      }).join('');
+      content = c
+        .map((part: unknown, j) => {
+          const p = part as Body | null;
+          if (typeof p !== 'object' || p === null || p['type'] !== 'text' || typeof p['text'] !== 'string')
+            throw invalid(
+              `${at}.content[${j}]`,
+              `"${at}.content[${j}]" must be {type: "text", text: string} (only text is supported)`,
+              'invalid_type',
+            );
+          return p['text'] as string;
+        })
+        .join('');
     } else throw invalid(`${at}.content`, `"${at}.content" must be a string or an array of text parts, got ${describe(c)}`, 'invalid_type');
-    const extra = { ...(Array.isArray(calls) ? { tool_calls: calls as NonNullable<ChatMessage['tool_calls']> } : {}), ...(typeof msg['tool_call_id'] === 'string' ? { tool_call_id: msg['tool_call_id'] } : {}), ...(typeof msg['name'] === 'string' ? { name: msg['name'] } : {}) };
+    const extra = {
+      ...(Array.isArray(calls) ? { tool_calls: calls as NonNullable<ChatMessage['tool_calls']> } : {}),
+      ...(typeof msg['tool_call_id'] === 'string' ? { tool_call_id: msg['tool_call_id'] } : {}),
+      ...(typeof msg['name'] === 'string' ? { name: msg['name'] } : {}),
+    };
     return { role: role === 'developer' ? 'system' : role, content, ...extra };
   });
 }
@@ -262,34 +445,71 @@ function parseMessages(v: unknown): ChatMessage[] {
 /** llama-server input_extra: [{filename, text}] chunks of context, prepended to the prefix */
 function parseExtra(v: unknown): string {
   if (v === undefined || v === null) return '';
-  if (!Array.isArray(v)) throw invalid('input_extra', `"input_extra" must be an array of {filename, text}, got ${describe(v)}`, 'invalid_type');
-  return v.map((c: unknown, i) => {
-    const e = c as Body | null;
-    if (typeof e !== 'object' || e === null || typeof e['text'] !== 'string' || (e['filename'] !== undefined && typeof e['filename'] !== 'string')) {
-      throw invalid(`input_extra[${i}]`, `"input_extra[${i}]" must be {filename?: string, text: string}`, 'invalid_type');
-    }
-    return (e['filename'] ? `${e['filename'] as string}\n` : '') + (e['text'] as string) + ((e['text'] as string).endsWith('\n') ? '' : '\n');
-  }).join('');
+  if (!Array.isArray(v))
+    throw invalid('input_extra', `"input_extra" must be an array of {filename, text}, got ${describe(v)}`, 'invalid_type');
+  return v
+    .map((c: unknown, i) => {
+      const e = c as Body | null;
+      if (
+        typeof e !== 'object' ||
+        e === null ||
+        typeof e['text'] !== 'string' ||
+        (e['filename'] !== undefined && typeof e['filename'] !== 'string')
+      ) {
+        throw invalid(`input_extra[${i}]`, `"input_extra[${i}]" must be {filename?: string, text: string}`, 'invalid_type');
+      }
+      return (
+        (e['filename'] ? `${e['filename'] as string}\n` : '') + (e['text'] as string) + ((e['text'] as string).endsWith('\n') ? '' : '\n')
+      );
+    })
+    .join('');
 }
 
 /**
  * json_object has no schema to pin, so it gets one: an object with a single string field "text" — valid JSON by
  * construction, the model writing the value (a code model is not an assistant that invents keys)
  */
-export const JSON_OBJECT_SCHEMA = { type: 'object', properties: { text: { type: 'string', maxLength: 64 } }, required: ['text'], additionalProperties: false };
+export const JSON_OBJECT_SCHEMA = {
+  type: 'object',
+  properties: { text: { type: 'string', maxLength: 64 } },
+  required: ['text'],
+  additionalProperties: false,
+};
 
 function parseResponseFormat(v: unknown): GenRequest['responseFormat'] {
   if (v === undefined || v === null) return null;
-  if (typeof v !== 'object' || Array.isArray(v)) throw invalid('response_format', `"response_format" must be an object, got ${describe(v)}`, 'invalid_type');
-  const r = v as Body, type = r['type'];
-  for (const k of Object.keys(r)) if (k !== 'type' && k !== 'json_schema') throw invalid(`response_format.${k}`, `unknown field "response_format.${k}"`, 'unknown_parameter');
+  if (typeof v !== 'object' || Array.isArray(v))
+    throw invalid('response_format', `"response_format" must be an object, got ${describe(v)}`, 'invalid_type');
+  const r = v as Body,
+    type = r['type'];
+  for (const k of Object.keys(r))
+    if (k !== 'type' && k !== 'json_schema')
+      throw invalid(`response_format.${k}`, `unknown field "response_format.${k}"`, 'unknown_parameter');
   if (type === 'text') return null;
   if (type === 'json_object') return { type, name: 'json_object', schema: JSON_OBJECT_SCHEMA, strict: true };
-  if (type !== 'json_schema') throw invalid('response_format.type', `"response_format.type" must be text | json_object | json_schema, got ${describe(type)}`, 'invalid_value');
+  if (type !== 'json_schema')
+    throw invalid(
+      'response_format.type',
+      `"response_format.type" must be text | json_object | json_schema, got ${describe(type)}`,
+      'invalid_value',
+    );
   const js = r['json_schema'] as Body | undefined;
-  if (typeof js !== 'object' || js === null || Array.isArray(js)) throw invalid('response_format.json_schema', '"response_format.json_schema" must be an object {name, schema, strict}', 'invalid_type');
-  for (const k of Object.keys(js)) if (!['name', 'schema', 'strict', 'description'].includes(k)) throw invalid(`response_format.json_schema.${k}`, `unknown field "response_format.json_schema.${k}"`, 'unknown_parameter');
-  if (typeof js['name'] !== 'string' || !/^[\w-]{1,64}$/.test(js['name'])) throw invalid('response_format.json_schema.name', '"response_format.json_schema.name" must be 1-64 letters, digits, _ or -', 'invalid_value');
-  if (typeof js['schema'] !== 'object' || js['schema'] === null) throw invalid('response_format.json_schema.schema', '"response_format.json_schema.schema" must be a JSON Schema object', 'invalid_type');
+  if (typeof js !== 'object' || js === null || Array.isArray(js))
+    throw invalid('response_format.json_schema', '"response_format.json_schema" must be an object {name, schema, strict}', 'invalid_type');
+  for (const k of Object.keys(js))
+    if (!['name', 'schema', 'strict', 'description'].includes(k))
+      throw invalid(`response_format.json_schema.${k}`, `unknown field "response_format.json_schema.${k}"`, 'unknown_parameter');
+  if (typeof js['name'] !== 'string' || !/^[\w-]{1,64}$/.test(js['name']))
+    throw invalid(
+      'response_format.json_schema.name',
+      '"response_format.json_schema.name" must be 1-64 letters, digits, _ or -',
+      'invalid_value',
+    );
+  if (typeof js['schema'] !== 'object' || js['schema'] === null)
+    throw invalid(
+      'response_format.json_schema.schema',
+      '"response_format.json_schema.schema" must be a JSON Schema object',
+      'invalid_type',
+    );
   return { type, name: js['name'], schema: js['schema'], strict: js['strict'] === true };
 }

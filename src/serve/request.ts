@@ -4,7 +4,14 @@
 import { blockCausalByDefault, TEXT_DEFAULTS } from '../text/generator.js';
 import type { ModelConfig } from '../model/config.js';
 import type { ForwardModel } from '../model/forward.js';
-import { DecodeOptionError, isDreamDecoder, parseArDecodeOptions, parseDecodeOptions, type Decoder, type DecodeOptions } from '../sampler/index.js';
+import {
+  DecodeOptionError,
+  isDreamDecoder,
+  parseArDecodeOptions,
+  parseDecodeOptions,
+  type Decoder,
+  type DecodeOptions,
+} from '../sampler/index.js';
 import type { TextTokenizer } from '../tokenizer/index.js';
 import type { ServeConfig } from './config.js';
 import { invalid } from './errors.js';
@@ -13,12 +20,20 @@ import { callSchema, forcedTool, TOOL_CALL_CLOSE, TOOL_CALL_OPEN, toolSystemMess
 import type { GenRequest } from './protocol.js';
 
 /** a model as the server serves it: its id, config, forward pass and tokenizer */
-export interface ServedModel { id: string; config: ModelConfig; model: ForwardModel; tokenizer: TextTokenizer; }
+export interface ServedModel {
+  id: string;
+  config: ModelConfig;
+  model: ForwardModel;
+  tokenizer: TextTokenizer;
+}
 
 export type ModelKind = 'diffusion' | 'causal';
 
 export interface Prepared {
-  req: GenRequest; promptIds: Int32Array; suffixIds: Int32Array | null; options: Readonly<DecodeOptions>;
+  req: GenRequest;
+  promptIds: Int32Array;
+  suffixIds: Int32Array | null;
+  options: Readonly<DecodeOptions>;
   /** response_format: the canvas skeleton (pinned structure, constrained value cells) and its reader */
   structure: Skeleton | null;
 }
@@ -26,12 +41,18 @@ export interface Prepared {
 /** tokenize and validate; throws ApiError (4xx) naming the field */
 export function prepareRequest(served: ServedModel, cfg: ServeConfig, kind: ModelKind, req: GenRequest): Prepared {
   const { id, tokenizer: tok, config } = served;
-  const promptParam = req.endpoint === 'chat' || req.endpoint === 'edit' ? 'messages' : req.endpoint === 'infill' ? 'input_prefix' : 'prompt';
+  const promptParam =
+    req.endpoint === 'chat' || req.endpoint === 'edit' ? 'messages' : req.endpoint === 'infill' ? 'input_prefix' : 'prompt';
   // bound the work before tokenizing (it runs on the event loop): text longer than the context × the longest
   // token cannot fit, so it is refused at once instead of being tokenized for seconds
   const chars = req.prompt.length + (req.suffix?.length ?? 0) + (req.messages ?? []).reduce((n, m) => n + m.content.length, 0);
   const maxChars = config.maxPositions * tok.maxTokenChars;
-  if (chars > maxChars) throw invalid(promptParam, `the prompt (${chars} characters) cannot fit in the model's context of ${config.maxPositions} tokens (one token covers at most ${tok.maxTokenChars} characters)`, 'context_length_exceeded');
+  if (chars > maxChars)
+    throw invalid(
+      promptParam,
+      `the prompt (${chars} characters) cannot fit in the model's context of ${config.maxPositions} tokens (one token covers at most ${tok.maxTokenChars} characters)`,
+      'context_length_exceeded',
+    );
   // user text is plain text: special-token strings in it stay text; only the chat template makes control tokens
   let promptIds: Int32Array;
   if (req.messages) {
@@ -39,14 +60,19 @@ export function prepareRequest(served: ServedModel, cfg: ServeConfig, kind: Mode
     // tools go through the template's own `tools` variable; a template without one gets them as a system message
     const tools = req.toolChoice !== 'none' ? req.tools : [];
     const messages = tools.length && !tok.templateHasTools ? [toolSystemMessage(tools), ...req.messages] : req.messages;
-    try { promptIds = tok.encodeChat(messages, { addGenerationPrompt: true, tools }); } catch (e) { throw invalid('messages', `the chat template rejected the messages: ${(e as Error).message}`); }
+    try {
+      promptIds = tok.encodeChat(messages, { addGenerationPrompt: true, tools });
+    } catch (e) {
+      throw invalid('messages', `the chat template rejected the messages: ${(e as Error).message}`);
+    }
   } else promptIds = req.promptIds ? Int32Array.from(req.promptIds) : tok.encode(req.prompt);
   const V = config.vocabSize;
   const sp = tok.specials;
-  if (req.promptIds) for (const [i, t] of req.promptIds.entries()) {
-    if (t >= V) throw invalid(`prompt[${i}]`, `"prompt[${i}]": token id ${t} is outside the vocabulary (0..${V - 1})`);
-    if (t === sp.mask) throw invalid(`prompt[${i}]`, `"prompt[${i}]": token id ${t} is the mask token, which only the decoder may place`);
-  }
+  if (req.promptIds)
+    for (const [i, t] of req.promptIds.entries()) {
+      if (t >= V) throw invalid(`prompt[${i}]`, `"prompt[${i}]": token id ${t} is outside the vocabulary (0..${V - 1})`);
+      if (t === sp.mask) throw invalid(`prompt[${i}]`, `"prompt[${i}]": token id ${t} is the mask token, which only the decoder may place`);
+    }
   if (kind === 'causal' && promptIds.length === 0) {
     if (sp.bos === null) throw invalid(promptParam, `"${promptParam}" is empty and the model has no BOS token to start from`);
     promptIds = Int32Array.of(sp.bos);
@@ -54,38 +80,78 @@ export function prepareRequest(served: ServedModel, cfg: ServeConfig, kind: Mode
   let suffixIds: Int32Array | null = req.suffix ? tok.encode(req.suffix) : null;
   if (suffixIds && suffixIds.length === 0) suffixIds = null;
   const suffixParam = req.endpoint === 'infill' ? 'input_suffix' : 'suffix';
-  if (suffixIds && kind === 'causal') throw invalid(suffixParam, `"${suffixParam}" (fill-in-the-middle) needs a diffusion model; "${id}" is causal`, 'unsupported_parameter');
-  const limit = cfg.maxTokens, mp = req.maxTokensParam;
-  if (req.maxTokens !== null && req.maxTokens > limit) throw invalid(mp, `"${mp}" (${req.maxTokens}) is over this server's limit of ${limit}`, 'max_tokens_exceeded');
-  const used = promptIds.length + (suffixIds?.length ?? 0), room = config.maxPositions - used;
-  if (room < 1) throw invalid(promptParam, `the prompt (${used} tokens) leaves no room in the model's context of ${config.maxPositions} tokens`, 'context_length_exceeded');
+  if (suffixIds && kind === 'causal')
+    throw invalid(suffixParam, `"${suffixParam}" (fill-in-the-middle) needs a diffusion model; "${id}" is causal`, 'unsupported_parameter');
+  const limit = cfg.maxTokens,
+    mp = req.maxTokensParam;
+  if (req.maxTokens !== null && req.maxTokens > limit)
+    throw invalid(mp, `"${mp}" (${req.maxTokens}) is over this server's limit of ${limit}`, 'max_tokens_exceeded');
+  const used = promptIds.length + (suffixIds?.length ?? 0),
+    room = config.maxPositions - used;
+  if (room < 1)
+    throw invalid(
+      promptParam,
+      `the prompt (${used} tokens) leaves no room in the model's context of ${config.maxPositions} tokens`,
+      'context_length_exceeded',
+    );
   const given = req.maxTokens ?? (typeof req.decode['genLength'] === 'number' ? req.decode['genLength'] : null);
   const genParam = req.maxTokens !== null ? mp : 'genLength';
-  if (given !== null && given > limit) throw invalid(genParam, `"${genParam}" (${given}) is over this server's limit of ${limit}`, 'max_tokens_exceeded');
-  if (given !== null && given > room) throw invalid(genParam, `the prompt (${used} tokens) + "${genParam}" (${given}) is over the model's context of ${config.maxPositions} tokens`, 'context_length_exceeded');
+  if (given !== null && given > limit)
+    throw invalid(genParam, `"${genParam}" (${given}) is over this server's limit of ${limit}`, 'max_tokens_exceeded');
+  if (given !== null && given > room)
+    throw invalid(
+      genParam,
+      `the prompt (${used} tokens) + "${genParam}" (${given}) is over the model's context of ${config.maxPositions} tokens`,
+      'context_length_exceeded',
+    );
   const causal = kind === 'causal';
   let structure: Skeleton | null = null;
   const forced = forcedTool(req.tools, req.toolChoice);
   if (forced) {
-    if (causal) throw invalid('tool_choice', `a forced tool call is pinned on a diffusion canvas; "${id}" is causal (use "auto")`, 'unsupported_parameter');
-    try { structure = buildSkeleton(callSchema(forced), tok, { before: TOOL_CALL_OPEN, after: TOOL_CALL_CLOSE }); } catch (e) {
+    if (causal)
+      throw invalid(
+        'tool_choice',
+        `a forced tool call is pinned on a diffusion canvas; "${id}" is causal (use "auto")`,
+        'unsupported_parameter',
+      );
+    try {
+      structure = buildSkeleton(callSchema(forced), tok, { before: TOOL_CALL_OPEN, after: TOOL_CALL_CLOSE });
+    } catch (e) {
       if (e instanceof SchemaError) throw invalid('tools', `tool "${forced.function.name}": ${e.message}`, 'unsupported_schema');
       throw e;
     }
-    if (structure.length > room) throw invalid('tools', `the call's skeleton (${structure.length} tokens) + the prompt (${used}) do not fit the model's context of ${config.maxPositions} tokens`, 'context_length_exceeded');
+    if (structure.length > room)
+      throw invalid(
+        'tools',
+        `the call's skeleton (${structure.length} tokens) + the prompt (${used}) do not fit the model's context of ${config.maxPositions} tokens`,
+        'context_length_exceeded',
+      );
   }
   if (req.responseFormat) {
-    if (causal) throw invalid('response_format', `"response_format" pins the JSON structure on a diffusion canvas; "${id}" is causal`, 'unsupported_parameter');
-    try { structure = buildSkeleton(req.responseFormat.schema, tok); } catch (e) {
+    if (causal)
+      throw invalid(
+        'response_format',
+        `"response_format" pins the JSON structure on a diffusion canvas; "${id}" is causal`,
+        'unsupported_parameter',
+      );
+    try {
+      structure = buildSkeleton(req.responseFormat.schema, tok);
+    } catch (e) {
       if (e instanceof SchemaError) throw invalid('response_format.json_schema.schema', e.message, 'unsupported_schema');
       throw e;
     }
-    if (structure.length > room) throw invalid('response_format', `the schema's skeleton (${structure.length} tokens) + the prompt (${used}) do not fit the model's context of ${config.maxPositions} tokens`, 'context_length_exceeded');
+    if (structure.length > room)
+      throw invalid(
+        'response_format',
+        `the schema's skeleton (${structure.length} tokens) + the prompt (${used}) do not fit the model's context of ${config.maxPositions} tokens`,
+        'context_length_exceeded',
+      );
   }
   const raw: Record<string, unknown> = {
     // the server's defaults are the library's and the CLI's (TEXT_DEFAULTS: threshold decoding, early stop)
     ...(causal ? {} : { decoder: TEXT_DEFAULTS.decoder }),
-    ...(sp.eos !== null ? { earlyStop: TEXT_DEFAULTS.earlyStop } : {}), ...(suffixIds ? { infillMayEnd: true } : {}),
+    ...(sp.eos !== null ? { earlyStop: TEXT_DEFAULTS.earlyStop } : {}),
+    ...(suffixIds ? { infillMayEnd: true } : {}),
     // structured output: one block over the skeleton, so the model fills its slots in any order
     ...(structure ? { blockLength: structure.length, steps: structure.length } : {}),
     ...(!causal && blockCausalByDefault(config, cfg.cache, suffixIds !== null) ? { blockCausal: true } : {}), // cache 'block', LLaDA2
@@ -101,11 +167,12 @@ export function prepareRequest(served: ServedModel, cfg: ServeConfig, kind: Mode
   let options: Readonly<DecodeOptions>;
   try {
     options = causal ? parseArDecodeOptions(raw) : parseDecodeOptions(raw);
-    if (!causal && cfg.cache === 'block' && !options.blockCausal) throw new DecodeOptionError('blockCausal', "must be true: this server's cache is 'block', exact only under block-causal decoding");
+    if (!causal && cfg.cache === 'block' && !options.blockCausal)
+      throw new DecodeOptionError('blockCausal', "must be true: this server's cache is 'block', exact only under block-causal decoding");
   } catch (e) {
     if (!(e instanceof DecodeOptionError)) throw e;
     const key = e.key ?? 'body';
-    const wire = key === 'genLength' ? genParam : req.wireNames[key] ?? key;
+    const wire = key === 'genLength' ? genParam : (req.wireNames[key] ?? key);
     throw invalid(wire, `"${wire}" ${e.detail}`);
   }
   return { req, promptIds, suffixIds, options, structure };

@@ -8,30 +8,49 @@ import type { ChatMessage, ChatTool } from '../tokenizer/index.js';
 import { invalid } from './errors.js';
 
 export type ToolChoice = 'auto' | 'none' | 'required' | { name: string };
-export interface ToolCall { id: string; type: 'function'; function: { name: string; arguments: string } }
+export interface ToolCall {
+  id: string;
+  type: 'function';
+  function: { name: string; arguments: string };
+}
 
 type Body = Record<string, unknown>;
 
 /** what Hermes-style templates wrap a call in; also our canvas skeleton's wrapper */
-export const TOOL_CALL_OPEN = '<tool_call>\n', TOOL_CALL_CLOSE = '\n</tool_call>';
+export const TOOL_CALL_OPEN = '<tool_call>\n',
+  TOOL_CALL_CLOSE = '\n</tool_call>';
 
 export function parseTools(v: unknown): ChatTool[] {
   if (v === undefined || v === null) return [];
-  if (!Array.isArray(v)) throw invalid('tools', '"tools" must be an array of {type: "function", function: {name, description, parameters}}', 'invalid_type');
+  if (!Array.isArray(v))
+    throw invalid('tools', '"tools" must be an array of {type: "function", function: {name, description, parameters}}', 'invalid_type');
   const names = new Set<string>();
   return v.map((t: unknown, i) => {
-    const at = `tools[${i}]`, b = t as Body | null;
-    if (typeof b !== 'object' || b === null || b['type'] !== 'function') throw invalid(`${at}.type`, `"${at}.type" must be "function"`, 'invalid_value');
+    const at = `tools[${i}]`,
+      b = t as Body | null;
+    if (typeof b !== 'object' || b === null || b['type'] !== 'function')
+      throw invalid(`${at}.type`, `"${at}.type" must be "function"`, 'invalid_value');
     const f = b['function'] as Body | undefined;
     if (typeof f !== 'object' || f === null) throw invalid(`${at}.function`, `"${at}.function" must be an object`, 'invalid_type');
-    for (const k of Object.keys(f)) if (!['name', 'description', 'parameters', 'strict'].includes(k)) throw invalid(`${at}.function.${k}`, `unknown field "${at}.function.${k}"`, 'unknown_parameter');
+    for (const k of Object.keys(f))
+      if (!['name', 'description', 'parameters', 'strict'].includes(k))
+        throw invalid(`${at}.function.${k}`, `unknown field "${at}.function.${k}"`, 'unknown_parameter');
     const name = f['name'];
-    if (typeof name !== 'string' || !/^[\w-]{1,64}$/.test(name)) throw invalid(`${at}.function.name`, `"${at}.function.name" must be 1-64 letters, digits, _ or -`, 'invalid_value');
+    if (typeof name !== 'string' || !/^[\w-]{1,64}$/.test(name))
+      throw invalid(`${at}.function.name`, `"${at}.function.name" must be 1-64 letters, digits, _ or -`, 'invalid_value');
     if (names.has(name)) throw invalid(`${at}.function.name`, `two tools are called "${name}"`, 'invalid_value');
     names.add(name);
     const p = f['parameters'];
-    if (p !== undefined && (typeof p !== 'object' || p === null || Array.isArray(p))) throw invalid(`${at}.function.parameters`, `"${at}.function.parameters" must be a JSON Schema object`, 'invalid_type');
-    return { type: 'function' as const, function: { name, ...(typeof f['description'] === 'string' ? { description: f['description'] } : {}), parameters: (p as Record<string, unknown>) ?? { type: 'object', properties: {} } } };
+    if (p !== undefined && (typeof p !== 'object' || p === null || Array.isArray(p)))
+      throw invalid(`${at}.function.parameters`, `"${at}.function.parameters" must be a JSON Schema object`, 'invalid_type');
+    return {
+      type: 'function' as const,
+      function: {
+        name,
+        ...(typeof f['description'] === 'string' ? { description: f['description'] } : {}),
+        parameters: (p as Record<string, unknown>) ?? { type: 'object', properties: {} },
+      },
+    };
   });
 }
 
@@ -41,9 +60,12 @@ export function parseToolChoice(v: unknown, tools: readonly ChatTool[]): ToolCho
     if (v !== 'none' && tools.length === 0) throw invalid('tool_choice', `"tool_choice": "${v}" needs "tools"`, 'invalid_value');
     return v;
   }
-  const b = v as Body | null, name = (b?.['function'] as Body | undefined)?.['name'];
-  if (typeof b !== 'object' || b === null || b['type'] !== 'function' || typeof name !== 'string') throw invalid('tool_choice', '"tool_choice" must be auto | none | required | {type: "function", function: {name}}', 'invalid_value');
-  if (!tools.some((t) => t.function.name === name)) throw invalid('tool_choice', `"tool_choice" names "${name}", which is not in "tools"`, 'invalid_value');
+  const b = v as Body | null,
+    name = (b?.['function'] as Body | undefined)?.['name'];
+  if (typeof b !== 'object' || b === null || b['type'] !== 'function' || typeof name !== 'string')
+    throw invalid('tool_choice', '"tool_choice" must be auto | none | required | {type: "function", function: {name}}', 'invalid_value');
+  if (!tools.some((t) => t.function.name === name))
+    throw invalid('tool_choice', `"tool_choice" names "${name}", which is not in "tools"`, 'invalid_value');
   return { name };
 }
 
@@ -55,7 +77,9 @@ export function forcedTool(tools: readonly ChatTool[], choice: ToolChoice): Chat
 
 /** the schema a forced call's canvas is built from: {"name": const, "arguments": the parameters} */
 export const callSchema = (t: ChatTool): Record<string, unknown> => ({
-  type: 'object', properties: { name: { const: t.function.name }, arguments: t.function.parameters ?? { type: 'object', properties: {} } }, additionalProperties: false,
+  type: 'object',
+  properties: { name: { const: t.function.name }, arguments: t.function.parameters ?? { type: 'object', properties: {} } },
+  additionalProperties: false,
 });
 
 /**
@@ -63,7 +87,10 @@ export const callSchema = (t: ChatTool): Record<string, unknown> => ({
  * Hermes format, so the model sees what it may call
  */
 export function toolSystemMessage(tools: readonly ChatTool[]): ChatMessage {
-  return { role: 'system', content: `You may call these tools, one JSON object per call inside ${TOOL_CALL_OPEN.trim()}…${TOOL_CALL_CLOSE.trim()}:\n${tools.map((t) => JSON.stringify(t.function)).join('\n')}` };
+  return {
+    role: 'system',
+    content: `You may call these tools, one JSON object per call inside ${TOOL_CALL_OPEN.trim()}…${TOOL_CALL_CLOSE.trim()}:\n${tools.map((t) => JSON.stringify(t.function)).join('\n')}`,
+  };
 }
 
 let counter = 0;
@@ -71,20 +98,40 @@ const callId = () => `call_${Date.now().toString(36)}${(counter++).toString(36).
 
 /** tool calls in the model's text (Hermes blocks, else one Llama-3 JSON object), for tools that exist */
 export function extractToolCalls(text: string, tools: readonly ChatTool[]): { content: string | null; calls: ToolCall[] } {
-  const known = new Set(tools.map((t) => t.function.name)), calls: ToolCall[] = [];
+  const known = new Set(tools.map((t) => t.function.name)),
+    calls: ToolCall[] = [];
   const asCall = (j: unknown): ToolCall | null => {
     const o = j as Body | null;
     if (typeof o !== 'object' || o === null || typeof o['name'] !== 'string' || !known.has(o['name'])) return null;
     const args = o['arguments'] ?? o['parameters'] ?? {};
-    return { id: callId(), type: 'function', function: { name: o['name'], arguments: typeof args === 'string' ? args : JSON.stringify(args) } };
+    return {
+      id: callId(),
+      type: 'function',
+      function: { name: o['name'], arguments: typeof args === 'string' ? args : JSON.stringify(args) },
+    };
   };
   const rest = text.replace(/<tool_call>\s*([\s\S]*?)\s*<\/tool_call>/g, (whole, body: string) => {
-    try { const c = asCall(JSON.parse(body)); if (c) { calls.push(c); return ''; } } catch { /* not JSON: stays text */ }
+    try {
+      const c = asCall(JSON.parse(body));
+      if (c) {
+        calls.push(c);
+        return '';
+      }
+    } catch {
+      /* not JSON: stays text */
+    }
     return whole;
   });
   if (calls.length === 0) {
     const t = text.trim();
-    if (t.startsWith('{') && t.endsWith('}')) { try { const c = asCall(JSON.parse(t)); if (c) return { content: null, calls: [c] }; } catch { /* text */ } }
+    if (t.startsWith('{') && t.endsWith('}')) {
+      try {
+        const c = asCall(JSON.parse(t));
+        if (c) return { content: null, calls: [c] };
+      } catch {
+        /* text */
+      }
+    }
   }
   const content = rest.trim();
   return { content: content.length ? content : null, calls };

@@ -10,12 +10,19 @@ export type CanvasCell = [text: string | null, confidence: number | null];
 const round = (x: number) => Math.round(x * 1000) / 1000;
 
 /** canvas (G) ids, mask id where undecided; confidence (G), NaN where never committed; ends: EOS/EoT ids */
-export function canvasCells(tok: TextTokenizer, canvas: Int32Array, confidence: Float32Array, mask: number, ends: readonly number[]): CanvasCell[] {
+export function canvasCells(
+  tok: TextTokenizer,
+  canvas: Int32Array,
+  confidence: Float32Array,
+  mask: number,
+  ends: readonly number[],
+): CanvasCell[] {
   let end = canvas.findIndex((t) => ends.includes(t));
   if (end < 0) end = canvas.length;
   const cells: CanvasCell[] = [];
   for (let i = 0; i < canvas.length; i++) {
-    const masked = canvas[i] === mask, conf = confidence[i]!;
+    const masked = canvas[i] === mask,
+      conf = confidence[i]!;
     const text = masked ? null : i >= end ? '' : tok.decode(canvas.subarray(i, i + 1), { skipSpecialTokens: true });
     cells.push([text, masked || Number.isNaN(conf) ? null : round(Math.max(0, conf))]);
   }

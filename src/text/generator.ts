@@ -7,7 +7,17 @@ import { CausalLM } from '../model/causal-lm.js';
 import type { ModelConfig } from '../model/config.js';
 import { DiffusionLM, type CacheMode } from '../model/diffusion-lm.js';
 import type { ForwardModel } from '../model/forward.js';
-import { arGenerate, DecodeOptionError, generate, parseArDecodeOptions, parseDecodeOptions, type Commit, type DecodeOptions, type DecodeResult, type DecodeStep } from '../sampler/index.js';
+import {
+  arGenerate,
+  DecodeOptionError,
+  generate,
+  parseArDecodeOptions,
+  parseDecodeOptions,
+  type Commit,
+  type DecodeOptions,
+  type DecodeResult,
+  type DecodeStep,
+} from '../sampler/index.js';
 import type { ChatMessage, TextTokenizer } from '../tokenizer/index.js';
 import { findStop, SettledText } from './settled.js';
 import { buildSkeleton } from './structured.js';
@@ -35,7 +45,11 @@ export interface TextOptions extends Partial<Omit<DecodeOptions, 'genLength'>> {
  * paper's default) with early stop at EOS — the fast path users want. The sampler's own defaults
  * (DECODE_DEFAULTS) stay LLaDA generate.py's, for exact parity.
  */
-export const TEXT_DEFAULTS: Readonly<{ decoder: 'threshold'; earlyStop: boolean; maxTokens: number }> = Object.freeze({ decoder: 'threshold', earlyStop: true, maxTokens: 128 });
+export const TEXT_DEFAULTS: Readonly<{ decoder: 'threshold'; earlyStop: boolean; maxTokens: number }> = Object.freeze({
+  decoder: 'threshold',
+  earlyStop: true,
+  maxTokens: 128,
+});
 
 /**
  * Architectures whose official generate() decodes block-causally, so their calls default to blockCausal
@@ -51,7 +65,8 @@ export function blockCausalByDefault(config: ModelConfig, cache: CacheMode, infi
 
 /** one step as a caller sees it */
 export interface TextStep {
-  step: number; nfe: number;
+  step: number;
+  nfe: number;
   /** the generated span, mask id where undecided */
   canvas: Int32Array;
   /** the settled text so far: every position before it decided, up to the first end token */
@@ -62,22 +77,32 @@ export interface TextStep {
 }
 
 export interface Completion {
-  text: string; ids: Int32Array; finishReason: 'stop' | 'length';
-  nfe: number; tokensPerForward: number;
-  promptTokens: number; truncatedPrompt: boolean;
+  text: string;
+  ids: Int32Array;
+  finishReason: 'stop' | 'length';
+  nfe: number;
+  tokensPerForward: number;
+  promptTokens: number;
+  truncatedPrompt: boolean;
   /** ms: the whole call, inside the model, and until the first generated position settled */
   timings: { totalMs: number; modelMs: number; firstMs: number };
 }
 
 export interface GeneratorParts {
-  config: ModelConfig; model: ForwardModel; tokenizer: TextTokenizer; backend?: string; dispose?: () => void;
+  config: ModelConfig;
+  model: ForwardModel;
+  tokenizer: TextTokenizer;
+  backend?: string;
+  dispose?: () => void;
   /** the block cache of calls that do not choose one */
   cache?: CacheMode;
 }
 
 /** the tokenizer's FIM sentinels, or null when it has not all three */
 export function fimIds(tok: TextTokenizer): FimIds | null {
-  const prefix = tok.tokenId(FIM_TOKENS.prefix), middle = tok.tokenId(FIM_TOKENS.middle), suffix = tok.tokenId(FIM_TOKENS.suffix);
+  const prefix = tok.tokenId(FIM_TOKENS.prefix),
+    middle = tok.tokenId(FIM_TOKENS.middle),
+    suffix = tok.tokenId(FIM_TOKENS.suffix);
   return prefix === null || middle === null || suffix === null ? null : { prefix, middle, suffix };
 }
 
@@ -91,10 +116,15 @@ export class TextGenerator {
   private readonly cache: CacheMode;
 
   constructor(parts: GeneratorParts) {
-    this.config = parts.config; this.model = parts.model; this.tokenizer = parts.tokenizer;
-    this.backend = parts.backend ?? 'unknown'; this.close = parts.dispose ?? (() => {}); this.cache = parts.cache ?? 'none';
+    this.config = parts.config;
+    this.model = parts.model;
+    this.tokenizer = parts.tokenizer;
+    this.backend = parts.backend ?? 'unknown';
+    this.close = parts.dispose ?? (() => {});
+    this.cache = parts.cache ?? 'none';
     this.kind = parts.config.attention === 'causal' ? 'causal' : 'diffusion';
-    if (this.kind === 'diffusion' && parts.tokenizer.specials.mask === null) throw new Error('the tokenizer has no mask token, so this bidirectional model cannot be a diffusion model');
+    if (this.kind === 'diffusion' && parts.tokenizer.specials.mask === null)
+      throw new Error('the tokenizer has no mask token, so this bidirectional model cannot be a diffusion model');
   }
 
   /** the model as the diffusion decoder's Denoiser (its specials from the tokenizer), with a block cache */
@@ -111,34 +141,55 @@ export class TextGenerator {
   }
 
   /** whether a suffix reaches the model: diffusion fills between; a causal model only through FIM sentinels */
-  get infills(): boolean { return this.kind === 'diffusion' || fimIds(this.tokenizer) !== null; }
+  get infills(): boolean {
+    return this.kind === 'diffusion' || fimIds(this.tokenizer) !== null;
+  }
 
   /** the decoder options of a call: TEXT_DEFAULTS, then the caller's */
   options(o: TextOptions = {}, infill = false): Readonly<DecodeOptions> {
     const { maxTokens, stop: _s, cache, truncatePrompt: _t, jsonSchema: _j, ...decode } = o;
     const block = this.kind === 'diffusion' && (cache ?? this.cache) === 'block'; // the exact block cache decodes block-causally
     const bc = this.kind === 'diffusion' && blockCausalByDefault(this.config, cache ?? this.cache, infill);
-    const raw = { ...(this.kind === 'diffusion' ? { decoder: TEXT_DEFAULTS.decoder } : {}), ...(this.tokenizer.specials.eos !== null ? { earlyStop: TEXT_DEFAULTS.earlyStop } : {}),
-      ...(infill ? { infillMayEnd: true } : {}), ...(bc ? { blockCausal: true } : {}), ...decode, genLength: maxTokens ?? TEXT_DEFAULTS.maxTokens };
+    const raw = {
+      ...(this.kind === 'diffusion' ? { decoder: TEXT_DEFAULTS.decoder } : {}),
+      ...(this.tokenizer.specials.eos !== null ? { earlyStop: TEXT_DEFAULTS.earlyStop } : {}),
+      ...(infill ? { infillMayEnd: true } : {}),
+      ...(bc ? { blockCausal: true } : {}),
+      ...decode,
+      genLength: maxTokens ?? TEXT_DEFAULTS.maxTokens,
+    };
     const d = this.kind === 'causal' ? parseArDecodeOptions(raw) : parseDecodeOptions(raw);
-    if (block && !d.blockCausal) throw new DecodeOptionError('blockCausal', "must be true with cache 'block' (exact only under block-causal decoding)");
+    if (block && !d.blockCausal)
+      throw new DecodeOptionError('blockCausal', "must be true with cache 'block' (exact only under block-causal decoding)");
     return d;
   }
 
   /** decode, step by step; `prompt` is text or ids; returns the Completion */
-  async *stream(prompt: string | ArrayLike<number>, o: TextOptions = {}, suffix: string | null = null): AsyncGenerator<TextStep, Completion> {
-    const tok = this.tokenizer, sp = tok.specials, t0 = performance.now();
-    if (o.jsonSchema && this.kind !== 'diffusion') throw new Error('jsonSchema pins the JSON structure on a diffusion canvas; this model is causal');
+  async *stream(
+    prompt: string | ArrayLike<number>,
+    o: TextOptions = {},
+    suffix: string | null = null,
+  ): AsyncGenerator<TextStep, Completion> {
+    const tok = this.tokenizer,
+      sp = tok.specials,
+      t0 = performance.now();
+    if (o.jsonSchema && this.kind !== 'diffusion')
+      throw new Error('jsonSchema pins the JSON structure on a diffusion canvas; this model is causal');
     const skeleton = o.jsonSchema ? buildSkeleton(o.jsonSchema, tok) : null;
     // a skeleton: one block over it (slots fill in any order), and its empty cells (EOS) do not end the decode
-    const d = skeleton ? this.options({ blockLength: skeleton.length, steps: skeleton.length, ...o, maxTokens: skeleton.length, earlyStop: false }, false) : this.options(o, suffix !== null);
+    const d = skeleton
+      ? this.options({ blockLength: skeleton.length, steps: skeleton.length, ...o, maxTokens: skeleton.length, earlyStop: false }, false)
+      : this.options(o, suffix !== null);
     const fim = suffix !== null && this.kind === 'causal' ? fimIds(tok) : null;
     if (suffix !== null && !this.infills) throw new Error('infill: this causal model has no FIM tokens, so it cannot see a suffix');
     let ids = typeof prompt === 'string' ? tok.encode(prompt) : Int32Array.from(prompt);
     const suf = suffix !== null ? tok.encode(suffix) : null;
     const room = this.config.maxPositions - d.genLength - (suf?.length ?? 0) - (fim ? 3 : 0) - 1; // 3 FIM sentinels
     const truncatedPrompt = ids.length > room;
-    if (truncatedPrompt && !o.truncatePrompt) throw new Error(`the prompt (${ids.length} tokens) + maxTokens (${d.genLength}) do not fit the model's context of ${this.config.maxPositions} tokens`);
+    if (truncatedPrompt && !o.truncatePrompt)
+      throw new Error(
+        `the prompt (${ids.length} tokens) + maxTokens (${d.genLength}) do not fit the model's context of ${this.config.maxPositions} tokens`,
+      );
     if (truncatedPrompt) ids = ids.slice(ids.length - Math.max(1, room));
     if (fim && suf) ids = Int32Array.from([fim.prefix, ...ids, fim.suffix, ...suf, fim.middle]); // PSM order (data/fim.ts)
     if (this.kind === 'causal' && ids.length === 0) {
@@ -147,49 +198,94 @@ export class TextGenerator {
     }
     let gen: AsyncGenerator<DecodeStep, DecodeResult>;
     if (this.kind === 'causal') gen = arGenerate(this.causal(ids.length + d.genLength + 1), { prompt: ids }, d);
-    else gen = generate(this.denoiser(o.cache ?? this.cache), { prompt: ids, ...(suf && suf.length ? { suffix: suf } : {}), ...(skeleton ? { pinned: skeleton.pinned, allowed: skeleton.allowed } : {}) }, d);
-    const stops = skeleton ? [] : o.stop ?? [], settled = new SettledText(tok);
-    let result: DecodeResult | null = null, last: DecodeStep | null = null, firstMs = NaN, stopped: string | null = null;
+    else
+      gen = generate(
+        this.denoiser(o.cache ?? this.cache),
+        {
+          prompt: ids,
+          ...(suf && suf.length ? { suffix: suf } : {}),
+          ...(skeleton ? { pinned: skeleton.pinned, allowed: skeleton.allowed } : {}),
+        },
+        d,
+      );
+    const stops = skeleton ? [] : (o.stop ?? []),
+      settled = new SettledText(tok);
+    let result: DecodeResult | null = null,
+      last: DecodeStep | null = null,
+      firstMs = NaN,
+      stopped: string | null = null;
     for (;;) {
       const r = await gen.next();
-      if (r.done) { result = r.value; break; }
-      const s = r.value, c = s.canvas;
+      if (r.done) {
+        result = r.value;
+        break;
+      }
+      const s = r.value,
+        c = s.canvas;
       last = s;
       if (settled.update(c) > 0 && Number.isNaN(firstMs)) firstMs = performance.now() - t0;
       const hit = findStop(settled.text, stops);
-      if (hit) { stopped = hit.text; await gen.return(undefined as never); break; }
+      if (hit) {
+        stopped = hit.text;
+        await gen.return(undefined as never);
+        break;
+      }
       yield { step: s.step, nfe: s.nfe, canvas: c, text: settled.text, committed: s.committed, raw: s };
     }
     const out = result?.ids ?? last?.canvas.slice(0, Math.max(0, settled.length)) ?? new Int32Array(0);
     if (skeleton && result) {
       const n = result.canvas.length;
-      return { text: JSON.stringify(skeleton.read(result.canvas)), ids: result.canvas, finishReason: 'stop', nfe: result.nfe, tokensPerForward: result.nfe ? n / result.nfe : 0,
-        promptTokens: ids.length, truncatedPrompt, timings: { totalMs: performance.now() - t0, modelMs: result.modelMs, firstMs } };
+      return {
+        text: JSON.stringify(skeleton.read(result.canvas)),
+        ids: result.canvas,
+        finishReason: 'stop',
+        nfe: result.nfe,
+        tokensPerForward: result.nfe ? n / result.nfe : 0,
+        promptTokens: ids.length,
+        truncatedPrompt,
+        timings: { totalMs: performance.now() - t0, modelMs: result.modelMs, firstMs },
+      };
     }
     const text = stopped ?? tok.decode(out, { skipSpecialTokens: true });
-    const nfe = result?.nfe ?? last?.nfe ?? 0, n = stopped !== null ? tok.encode(stopped).length : out.length;
+    const nfe = result?.nfe ?? last?.nfe ?? 0,
+      n = stopped !== null ? tok.encode(stopped).length : out.length;
     return {
-      text, ids: stopped !== null ? tok.encode(stopped) : out, finishReason: stopped !== null || result?.finishReason === 'stop' ? 'stop' : 'length',
-      nfe, tokensPerForward: nfe ? n / nfe : 0, promptTokens: ids.length, truncatedPrompt,
+      text,
+      ids: stopped !== null ? tok.encode(stopped) : out,
+      finishReason: stopped !== null || result?.finishReason === 'stop' ? 'stop' : 'length',
+      nfe,
+      tokensPerForward: nfe ? n / nfe : 0,
+      promptTokens: ids.length,
+      truncatedPrompt,
       timings: { totalMs: performance.now() - t0, modelMs: result?.modelMs ?? 0, firstMs },
     };
   }
 
   /** decode to the end */
-  async complete(prompt: string | ArrayLike<number>, o: TextOptions = {}): Promise<Completion> { return drainText(this.stream(prompt, o)); }
+  async complete(prompt: string | ArrayLike<number>, o: TextOptions = {}): Promise<Completion> {
+    return drainText(this.stream(prompt, o));
+  }
 
   /** fill the gap between prefix and suffix */
-  async infill(prefix: string, suffix: string, o: TextOptions = {}): Promise<Completion> { return drainText(this.stream(prefix, o, suffix)); }
+  async infill(prefix: string, suffix: string, o: TextOptions = {}): Promise<Completion> {
+    return drainText(this.stream(prefix, o, suffix));
+  }
 
   /** a conversation through the model's chat template (special tokens only from the template) */
   async chat(messages: ChatMessage[], o: TextOptions = {}): Promise<Completion> {
-    if (!this.tokenizer.chatTemplate) throw new Error('this model has no chat template (tokenizer_config.json chat_template); use complete()');
+    if (!this.tokenizer.chatTemplate)
+      throw new Error('this model has no chat template (tokenizer_config.json chat_template); use complete()');
     return this.complete(this.tokenizer.encodeChat(messages, { addGenerationPrompt: true }), o);
   }
 
-  dispose(): void { this.close(); }
+  dispose(): void {
+    this.close();
+  }
 }
 
 async function drainText(g: AsyncGenerator<TextStep, Completion>): Promise<Completion> {
-  for (;;) { const r = await g.next(); if (r.done) return r.value; }
+  for (;;) {
+    const r = await g.next();
+    if (r.done) return r.value;
+  }
 }

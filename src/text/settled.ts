@@ -21,7 +21,10 @@ export class SettledText {
     while (end < canvas.length && canvas[end] !== this.mask && !this.ends.includes(canvas[end]!)) end++;
     if (end !== this.length) {
       const t = this.tok.decode(canvas.subarray(0, end), { skipSpecialTokens: true });
-      if (!t.endsWith('\uFFFD')) { this.text = t; this.length = end; }
+      if (!t.endsWith('\uFFFD')) {
+        this.text = t;
+        this.length = end;
+      }
     }
     return end;
   }
@@ -29,10 +32,14 @@ export class SettledText {
 
 /** the earliest of the stop strings in text: the text before it and the word */
 export function findStop(text: string, stops: readonly string[]): { text: string; word: string } | null {
-  let best: { text: string; word: string } | null = null, at = Infinity;
+  let best: { text: string; word: string } | null = null,
+    at = Infinity;
   for (const w of stops) {
     const i = text.indexOf(w);
-    if (i >= 0 && i < at) { at = i; best = { text: text.slice(0, i), word: w }; }
+    if (i >= 0 && i < at) {
+      at = i;
+      best = { text: text.slice(0, i), word: w };
+    }
   }
   return best;
 }

@@ -23,7 +23,10 @@ export interface BpeTrainOptions {
   specialTokens: string[]; // appended after the merges, in this order (e.g. <|endoftext|>, <|mdm_mask|>)
 }
 
-interface Word { syms: number[]; count: number; }
+interface Word {
+  syms: number[];
+  count: number;
+}
 
 /** count pre-tokenized words of every text */
 export function countWords(texts: Iterable<string>): Map<string, number> {
@@ -37,37 +40,53 @@ class PairHeap {
   private c: number[] = [];
   private k: number[] = [];
   push(count: number, key: number): void {
-    this.c.push(count); this.k.push(key);
+    this.c.push(count);
+    this.k.push(key);
     let i = this.c.length - 1;
-    while (i > 0) { const p = (i - 1) >> 1; if (!this.less(p, i)) break; this.swap(i, p); i = p; }
+    while (i > 0) {
+      const p = (i - 1) >> 1;
+      if (!this.less(p, i)) break;
+      this.swap(i, p);
+      i = p;
+    }
   }
   pop(): [number, number] | null {
     if (this.c.length === 0) return null;
     const top: [number, number] = [this.c[0]!, this.k[0]!];
-    const lc = this.c.pop()!, lk = this.k.pop()!;
+    const lc = this.c.pop()!,
+      lk = this.k.pop()!;
     if (this.c.length > 0) {
-      this.c[0] = lc; this.k[0] = lk;
+      this.c[0] = lc;
+      this.k[0] = lk;
       let i = 0;
       for (;;) {
-        const l = 2 * i + 1, r = l + 1;
+        const l = 2 * i + 1,
+          r = l + 1;
         let m = i;
         if (l < this.c.length && this.less(m, l)) m = l;
         if (r < this.c.length && this.less(m, r)) m = r;
         if (m === i) break;
-        this.swap(i, m); i = m;
+        this.swap(i, m);
+        i = m;
       }
     }
     return top;
   }
   // a is "less" than b when its count is lower, or equal with a larger key (smaller keys win ties)
-  private less(a: number, b: number): boolean { return this.c[a]! < this.c[b]! || (this.c[a] === this.c[b] && this.k[a]! > this.k[b]!); }
+  private less(a: number, b: number): boolean {
+    return this.c[a]! < this.c[b]! || (this.c[a] === this.c[b] && this.k[a]! > this.k[b]!);
+  }
   private swap(a: number, b: number): void {
     [this.c[a], this.c[b]] = [this.c[b]!, this.c[a]!];
     [this.k[a], this.k[b]] = [this.k[b]!, this.k[a]!];
   }
 }
 
-export interface TrainedBpe { vocab: string[]; merges: [string, string][]; specialTokens: string[]; }
+export interface TrainedBpe {
+  vocab: string[];
+  merges: [string, string][];
+  specialTokens: string[];
+}
 
 export function trainBpe(wordCounts: Map<string, number>, opts: BpeTrainOptions): TrainedBpe {
   const b2u = bytesToUnicode();
@@ -84,7 +103,9 @@ export function trainBpe(wordCounts: Map<string, number>, opts: BpeTrainOptions)
     if (!s) where.set(key, (s = new Set()));
     s.add(wi);
   };
-  words.forEach((w, wi) => { for (let i = 0; i + 1 < w.syms.length; i++) addPair(w.syms[i]! * KEY + w.syms[i + 1]!, wi, w.count); });
+  words.forEach((w, wi) => {
+    for (let i = 0; i + 1 < w.syms.length; i++) addPair(w.syms[i]! * KEY + w.syms[i + 1]!, wi, w.count);
+  });
   const heap = new PairHeap();
   for (const [key, c] of pairCount) heap.push(c, key);
   const merges: [string, string][] = [];
@@ -94,7 +115,8 @@ export function trainBpe(wordCounts: Map<string, number>, opts: BpeTrainOptions)
     if (!top) break;
     const [count, key] = top;
     if (pairCount.get(key) !== count || count <= 0) continue; // stale entry
-    const a = Math.floor(key / KEY), b = key % KEY;
+    const a = Math.floor(key / KEY),
+      b = key % KEY;
     const id = vocab.length;
     vocab.push(vocab[a]! + vocab[b]!);
     merges.push([vocab[a]!, vocab[b]!]);
@@ -109,14 +131,24 @@ export function trainBpe(wordCounts: Map<string, number>, opts: BpeTrainOptions)
       }
       const out: number[] = [];
       for (let i = 0; i < w.syms.length; i++) {
-        if (i + 1 < w.syms.length && w.syms[i] === a && w.syms[i + 1] === b) { out.push(id); i++; } else out.push(w.syms[i]!);
+        if (i + 1 < w.syms.length && w.syms[i] === a && w.syms[i + 1] === b) {
+          out.push(id);
+          i++;
+        } else out.push(w.syms[i]!);
       }
       w.syms = out;
-      for (let i = 0; i + 1 < out.length; i++) { const k = out[i]! * KEY + out[i + 1]!; addPair(k, wi, w.count); touched.add(k); }
+      for (let i = 0; i + 1 < out.length; i++) {
+        const k = out[i]! * KEY + out[i + 1]!;
+        addPair(k, wi, w.count);
+        touched.add(k);
+      }
     }
     where.delete(key);
     pairCount.delete(key);
-    for (const k of touched) { const c = pairCount.get(k); if (c && c > 0) heap.push(c, k); }
+    for (const k of touched) {
+      const c = pairCount.get(k);
+      if (c && c > 0) heap.push(c, k);
+    }
   }
   return { vocab, merges, specialTokens: opts.specialTokens };
 }
@@ -124,19 +156,39 @@ export function trainBpe(wordCounts: Map<string, number>, opts: BpeTrainOptions)
 /** tokenizer.json in the Hugging Face tokenizers format (byte-level BPE, specials as added tokens) */
 export function toTokenizerJson(t: TrainedBpe): Record<string, unknown> {
   const vocab: Record<string, number> = {};
-  t.vocab.forEach((s, i) => { vocab[s] = i; });
+  t.vocab.forEach((s, i) => {
+    vocab[s] = i;
+  });
   const added = t.specialTokens.map((content, i) => ({
-    id: t.vocab.length + i, content, single_word: false, lstrip: false, rstrip: false, normalized: false, special: true,
+    id: t.vocab.length + i,
+    content,
+    single_word: false,
+    lstrip: false,
+    rstrip: false,
+    normalized: false,
+    special: true,
   }));
   for (const a of added) vocab[a.content] = a.id;
   return {
-    version: '1.0', truncation: null, padding: null, added_tokens: added, normalizer: null,
+    version: '1.0',
+    truncation: null,
+    padding: null,
+    added_tokens: added,
+    normalizer: null,
     pre_tokenizer: { type: 'ByteLevel', add_prefix_space: false, trim_offsets: true, use_regex: true },
     post_processor: null,
     decoder: { type: 'ByteLevel', add_prefix_space: false, trim_offsets: true, use_regex: true },
     model: {
-      type: 'BPE', dropout: null, unk_token: null, continuing_subword_prefix: null, end_of_word_suffix: null,
-      fuse_unk: false, byte_fallback: false, ignore_merges: false, vocab, merges: t.merges.map(([a, b]) => [a, b]),
+      type: 'BPE',
+      dropout: null,
+      unk_token: null,
+      continuing_subword_prefix: null,
+      end_of_word_suffix: null,
+      fuse_unk: false,
+      byte_fallback: false,
+      ignore_merges: false,
+      vocab,
+      merges: t.merges.map(([a, b]) => [a, b]),
     },
   };
 }

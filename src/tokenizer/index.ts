@@ -26,7 +26,10 @@ export interface ChatMessage {
 }
 
 /** a tool the model may call (OpenAI `tools[]`; rendered through the template's `tools` variable) */
-export interface ChatTool { type: 'function'; function: { name: string; description?: string; parameters?: Record<string, unknown> } }
+export interface ChatTool {
+  type: 'function';
+  function: { name: string; description?: string; parameters?: Record<string, unknown> };
+}
 
 export interface TokenizerFiles {
   tokenizerJson: Json; // tokenizer.json
@@ -48,7 +51,11 @@ function firstId(v: unknown): number | null {
 
 function longestToken(tj: Json): number {
   const vocab = (tj['model'] as Json | undefined)?.['vocab'];
-  const words: unknown[] = Array.isArray(vocab) ? vocab.map((v) => (Array.isArray(v) ? v[0] : v)) : vocab && typeof vocab === 'object' ? Object.keys(vocab) : [];
+  const words: unknown[] = Array.isArray(vocab)
+    ? vocab.map((v) => (Array.isArray(v) ? v[0] : v))
+    : vocab && typeof vocab === 'object'
+      ? Object.keys(vocab)
+      : [];
   let max = 1;
   for (const w of words) if (typeof w === 'string' && w.length > max) max = w.length;
   for (const a of (tj['added_tokens'] as Json[] | undefined) ?? []) max = Math.max(max, String(a['content'] ?? '').length);
@@ -72,7 +79,10 @@ export class TextTokenizer {
     this.tok = new Tokenizer(files.tokenizerJson as never, this.tokenizerConfig as never);
     const added = (files.tokenizerJson['added_tokens'] as Json[] | undefined) ?? [];
     this.specialStrings = added.filter((a) => a['special'] === true).map((a) => String(a['content']));
-    this.plain = new Tokenizer({ ...files.tokenizerJson, added_tokens: added.filter((a) => a['special'] !== true) } as never, this.tokenizerConfig as never);
+    this.plain = new Tokenizer(
+      { ...files.tokenizerJson, added_tokens: added.filter((a) => a['special'] !== true) } as never,
+      this.tokenizerConfig as never,
+    );
     this.vocabSize = this.countVocab(files.tokenizerJson);
     this.maxTokenChars = longestToken(files.tokenizerJson);
     this.specials = this.resolveSpecials(files);
@@ -92,7 +102,8 @@ export class TextTokenizer {
     const model = tj['model'] as Json | undefined;
     const vocab = model?.['vocab'];
     let max = -1;
-    if (vocab && typeof vocab === 'object' && !Array.isArray(vocab)) for (const id of Object.values(vocab as Json)) max = Math.max(max, Number(id));
+    if (vocab && typeof vocab === 'object' && !Array.isArray(vocab))
+      for (const id of Object.values(vocab as Json)) max = Math.max(max, Number(id));
     else if (Array.isArray(vocab)) max = vocab.length - 1;
     for (const a of (tj['added_tokens'] as Json[] | undefined) ?? []) max = Math.max(max, Number(a['id']));
     return max + 1;
@@ -105,7 +116,9 @@ export class TextTokenizer {
   }
 
   private resolveSpecials(f: TokenizerFiles): SpecialTokens {
-    const mc = f.modelConfig ?? {}, gc = f.generationConfig ?? {}, tc = this.tokenizerConfig;
+    const mc = f.modelConfig ?? {},
+      gc = f.generationConfig ?? {},
+      tc = this.tokenizerConfig;
     const byName = (key: string): number | null => {
       const c = tokenContent(tc[key]);
       return c === null ? null : this.tokenId(c);
@@ -145,15 +158,21 @@ export class TextTokenizer {
   }
 
   /** whether the chat template renders a `tools` list (Hugging Face's convention for tool calling) */
-  get templateHasTools(): boolean { return this.chatTemplate !== null && /\btools\b/.test(this.chatTemplate); }
+  get templateHasTools(): boolean {
+    return this.chatTemplate !== null && /\btools\b/.test(this.chatTemplate);
+  }
 
   /** the chat template rendered to text (trusted text: tokenize with encodeWithSpecials, or use encodeChat) */
   renderChat(messages: ChatMessage[], opts: { addGenerationPrompt?: boolean; tools?: readonly ChatTool[] } = {}): string {
     if (!this.template) throw new Error('tokenizer: this checkpoint has no chat_template in tokenizer_config.json');
     const str = (k: string) => tokenContent(this.tokenizerConfig[k]) ?? '';
     return this.template.render({
-      messages, add_generation_prompt: opts.addGenerationPrompt ?? true, ...(opts.tools?.length ? { tools: opts.tools } : {}),
-      bos_token: str('bos_token'), eos_token: str('eos_token'), pad_token: str('pad_token'),
+      messages,
+      add_generation_prompt: opts.addGenerationPrompt ?? true,
+      ...(opts.tools?.length ? { tools: opts.tools } : {}),
+      bos_token: str('bos_token'),
+      eos_token: str('eos_token'),
+      pad_token: str('pad_token'),
     });
   }
 
@@ -169,13 +188,20 @@ export class TextTokenizer {
     if (!messages.some((m) => holds(m.content))) return this.encodeWithSpecials(this.renderChat(messages, opts));
     // NUL never occurs in a template; a message holding one takes the fallback path
     const marks = messages.map((_, i) => `\u0000message ${i}\u0000`);
-    const rendered = this.renderChat(messages.map((m, i) => ({ ...m, content: marks[i]! })), opts);
+    const rendered = this.renderChat(
+      messages.map((m, i) => ({ ...m, content: marks[i]! })),
+      opts,
+    );
     const pieces: Int32Array[] = [];
-    let at = 0, ok = !messages.some((m) => m.content.includes('\u0000'));
+    let at = 0,
+      ok = !messages.some((m) => m.content.includes('\u0000'));
     for (const [i, mark] of marks.entries()) {
       if (!ok) break;
       const j = rendered.indexOf(mark, at);
-      if (j < 0 || rendered.indexOf(mark, j + mark.length) >= 0) { ok = false; break; }
+      if (j < 0 || rendered.indexOf(mark, j + mark.length) >= 0) {
+        ok = false;
+        break;
+      }
       pieces.push(this.encodeWithSpecials(rendered.slice(at, j)), this.encode(messages[i]!.content));
       at = j + mark.length;
     }
@@ -183,10 +209,15 @@ export class TextTokenizer {
       pieces.push(this.encodeWithSpecials(rendered.slice(at)));
       const out = new Int32Array(pieces.reduce((n, p) => n + p.length, 0));
       let k = 0;
-      for (const p of pieces) { out.set(p, k); k += p.length; }
+      for (const p of pieces) {
+        out.set(p, k);
+        k += p.length;
+      }
       return out;
     }
     const i = messages.findIndex((m) => holds(m.content));
-    throw new Error(`messages[${i}].content holds the special token ${JSON.stringify(holds(messages[i]!.content))}, and this chat template rewrites message text, so it cannot be kept as plain text`);
+    throw new Error(
+      `messages[${i}].content holds the special token ${JSON.stringify(holds(messages[i]!.content))}, and this chat template rewrites message text, so it cannot be kept as plain text`,
+    );
   }
 }

@@ -42,17 +42,67 @@ export interface TrainConfig {
 
 // Defaults: nanoGPT-style small-model settings (AdamW β2 0.95, wd 0.1, clip 1.0, warmup then cosine to lrMax/10).
 export const TRAIN_DEFAULTS: TrainConfig = {
-  objective: 'mdm', arch: 'llada', vocabSize: 0, hiddenSize: 256, numLayers: 4, numHeads: 4, numKvHeads: 4, ffnSize: 704,
-  ropeTheta: 10000, normEps: 1e-5, tieEmbeddings: false, seqLen: 256, batchSize: 16, gradAccum: 1, steps: 1000,
-  lrMax: 1e-3, lrMin: 1e-4, lrWarmupSteps: 50, weightDecay: 0.1, beta1: 0.9, beta2: 0.95, eps: 1e-8, gradClip: 1.0,
-  initStd: 0.02, evalEvery: 100, evalBatches: 8, checkpointEvery: 100, seed: 1, threads: 0, initFrom: '', data: '', trainFile: 'train.bin', engine: 'ts', device: 'cpu', out: '',
+  objective: 'mdm',
+  arch: 'llada',
+  vocabSize: 0,
+  hiddenSize: 256,
+  numLayers: 4,
+  numHeads: 4,
+  numKvHeads: 4,
+  ffnSize: 704,
+  ropeTheta: 10000,
+  normEps: 1e-5,
+  tieEmbeddings: false,
+  seqLen: 256,
+  batchSize: 16,
+  gradAccum: 1,
+  steps: 1000,
+  lrMax: 1e-3,
+  lrMin: 1e-4,
+  lrWarmupSteps: 50,
+  weightDecay: 0.1,
+  beta1: 0.9,
+  beta2: 0.95,
+  eps: 1e-8,
+  gradClip: 1.0,
+  initStd: 0.02,
+  evalEvery: 100,
+  evalBatches: 8,
+  checkpointEvery: 100,
+  seed: 1,
+  threads: 0,
+  initFrom: '',
+  data: '',
+  trainFile: 'train.bin',
+  engine: 'ts',
+  device: 'cpu',
+  out: '',
 };
 
 const ENUMS: Partial<Record<keyof TrainConfig, readonly string[]>> = {
-  objective: ['mdm', 'sft', 'ar'], arch: ['llada', 'llama'], engine: ['ts', 'torch'], device: ['cpu', 'cuda'],
+  objective: ['mdm', 'sft', 'ar'],
+  arch: ['llada', 'llama'],
+  engine: ['ts', 'torch'],
+  device: ['cpu', 'cuda'],
 };
-const INTS = new Set<keyof TrainConfig>(['vocabSize', 'hiddenSize', 'numLayers', 'numHeads', 'numKvHeads', 'ffnSize', 'seqLen',
-  'batchSize', 'gradAccum', 'steps', 'lrWarmupSteps', 'evalEvery', 'evalBatches', 'checkpointEvery', 'seed', 'threads']);
+const INTS = new Set<keyof TrainConfig>([
+  'vocabSize',
+  'hiddenSize',
+  'numLayers',
+  'numHeads',
+  'numKvHeads',
+  'ffnSize',
+  'seqLen',
+  'batchSize',
+  'gradAccum',
+  'steps',
+  'lrWarmupSteps',
+  'evalEvery',
+  'evalBatches',
+  'checkpointEvery',
+  'seed',
+  'threads',
+]);
 
 export function parseTrainConfig(input: unknown, base: TrainConfig = TRAIN_DEFAULTS, where = 'train config'): TrainConfig {
   if (!input || typeof input !== 'object' || Array.isArray(input)) throw new Error(`${where}: must be a JSON object`);
@@ -62,10 +112,12 @@ export function parseTrainConfig(input: unknown, base: TrainConfig = TRAIN_DEFAU
     const k = key as keyof TrainConfig;
     const def = TRAIN_DEFAULTS[k];
     if (typeof value !== typeof def) throw new Error(`${where}: "${key}" must be a ${typeof def}, got ${JSON.stringify(value)}`);
-    if (typeof value === 'number' && (!Number.isFinite(value) || value < 0)) throw new Error(`${where}: "${key}" must be a finite number ≥ 0, got ${value}`);
+    if (typeof value === 'number' && (!Number.isFinite(value) || value < 0))
+      throw new Error(`${where}: "${key}" must be a finite number ≥ 0, got ${value}`);
     if (INTS.has(k) && !Number.isInteger(value)) throw new Error(`${where}: "${key}" must be an integer, got ${value}`);
     const allowed = ENUMS[k];
-    if (allowed && !allowed.includes(value as string)) throw new Error(`${where}: "${key}" must be one of ${allowed.join(', ')}, got "${value}"`);
+    if (allowed && !allowed.includes(value as string))
+      throw new Error(`${where}: "${key}" must be one of ${allowed.join(', ')}, got "${value}"`);
     out[key] = value;
   }
   const c = out as unknown as TrainConfig;
@@ -76,6 +128,7 @@ export function parseTrainConfig(input: unknown, base: TrainConfig = TRAIN_DEFAU
     if (c[k] < 1) throw new Error(`${where}: "${k}" must be ≥ 1`);
   }
   if (c.engine === 'ts' && c.device !== 'cpu') throw new Error(`${where}: device "${c.device}" needs engine "torch"`);
-  if (!/^[\w.-]+\.bin$/.test(c.trainFile)) throw new Error(`${where}: "trainFile" must be a .bin file name in the data folder, got "${c.trainFile}"`);
+  if (!/^[\w.-]+\.bin$/.test(c.trainFile))
+    throw new Error(`${where}: "trainFile" must be a .bin file name in the data folder, got "${c.trainFile}"`);
   return Object.freeze(c);
 }

@@ -50,12 +50,26 @@ export interface TrainerHooks {
 
 export function modelConfigFor(c: TrainConfig, vocabSize: number): ModelConfig {
   // validated like a loaded config.json: dimensions within MODEL_LIMITS before the trainer allocates by them
-  return validateConfig({
-    arch: c.arch, vocabSize, hiddenSize: c.hiddenSize, numLayers: c.numLayers, numHeads: c.numHeads,
-    numKvHeads: c.numKvHeads, headDim: c.hiddenSize / c.numHeads, ffnSize: c.ffnSize, ropeTheta: c.ropeTheta,
-    normEps: c.normEps, tieEmbeddings: c.tieEmbeddings, qkvBias: false,
-    attention: c.arch === 'llama' ? 'causal' : 'bidirectional', shiftLogits: false, maxPositions: Math.max(c.seqLen, 1024),
-  }, 'train config');
+  return validateConfig(
+    {
+      arch: c.arch,
+      vocabSize,
+      hiddenSize: c.hiddenSize,
+      numLayers: c.numLayers,
+      numHeads: c.numHeads,
+      numKvHeads: c.numKvHeads,
+      headDim: c.hiddenSize / c.numHeads,
+      ffnSize: c.ffnSize,
+      ropeTheta: c.ropeTheta,
+      normEps: c.normEps,
+      tieEmbeddings: c.tieEmbeddings,
+      qkvBias: false,
+      attention: c.arch === 'llama' ? 'causal' : 'bidirectional',
+      shiftLogits: false,
+      maxPositions: Math.max(c.seqLen, 1024),
+    },
+    'train config',
+  );
 }
 
 export class Trainer {
@@ -66,8 +80,12 @@ export class Trainer {
   private dlogits: Float32Array | null = null;
   private losses: Float32Array | null = null;
 
-  constructor(readonly cfg: TrainConfig, readonly modelConfig: ModelConfig, readonly kernels: Kernels,
-    readonly maskId: number | null) {
+  constructor(
+    readonly cfg: TrainConfig,
+    readonly modelConfig: ModelConfig,
+    readonly kernels: Kernels,
+    readonly maskId: number | null,
+  ) {
     if (cfg.objective !== 'ar' && maskId === null) throw new Error('train: the mdm/sft objectives need a mask token in the tokenizer');
     this.model = new TrainableTransformer(modelConfig, kernels);
     this.optim = new AdamW(kernels, this.model.specs, cfg);
@@ -91,7 +109,10 @@ export class Trainer {
 
   private buffers(N: number, V: number): { dlogits: Float32Array; losses: Float32Array } {
     if (!this.dlogits || this.dlogits.length !== N * V) {
-      if (this.dlogits) { this.kernels.free(this.dlogits); this.kernels.free(this.losses!); }
+      if (this.dlogits) {
+        this.kernels.free(this.dlogits);
+        this.kernels.free(this.losses!);
+      }
       this.dlogits = this.kernels.allocF32(N * V);
       this.losses = this.kernels.allocF32(N);
     }
@@ -100,7 +121,9 @@ export class Trainer {
 
   /** forward + loss (+ backward with gradient scale `gradScale` when > 0); returns Σ losses / normaliser */
   private run(b: PreparedBatch, gradScale: number): number {
-    const V = this.modelConfig.vocabSize, N = b.B * b.T, k = this.kernels;
+    const V = this.modelConfig.vocabSize,
+      N = b.B * b.T,
+      k = this.kernels;
     const logits = this.model.forward({ tokens: b.input, B: b.B, T: b.T });
     const { dlogits, losses } = this.buffers(N, V);
     k.crossEntropyForward(losses, logits, b.targets, b.weights, N, V);
@@ -118,10 +141,13 @@ export class Trainer {
     const c = this.cfg;
     const t0 = performance.now();
     this.model.zeroGrads();
-    let loss = 0, tokens = 0;
+    let loss = 0,
+      tokens = 0;
     for (let m = 0; m < c.gradAccum; m++) {
-      let L = c.seqLen, b: PreparedBatch;
-      if (c.objective === 'sft') { // whole rows: prompt (never masked) + answer + EOS padding
+      let L = c.seqLen,
+        b: PreparedBatch;
+      if (c.objective === 'sft') {
+        // whole rows: prompt (never masked) + answer + EOS padding
         const rows = sampleSftRows(train, c.batchSize, L, this.rng);
         b = prepareMdm(rows.clean, c.batchSize, L, this.maskId!, this.rng, rows.promptLengths);
       } else {
@@ -149,9 +175,11 @@ export class Trainer {
   evaluate(val: TokenStream): EvalEvent {
     const c = this.cfg;
     const rng = new Rng(0xe1b0);
-    let total = 0, count = 0;
+    let total = 0,
+      count = 0;
     for (let i = 0; i < c.evalBatches; i++) {
-      if (c.objective === 'sft') { // the answer's ELBO bound per answer token, averaged over rows
+      if (c.objective === 'sft') {
+        // the answer's ELBO bound per answer token, averaged over rows
         const rows = fixedSftRows(val, c.batchSize, c.seqLen, i * c.batchSize);
         if (!rows) break;
         total += this.run(prepareMdm(rows.clean, c.batchSize, c.seqLen, this.maskId!, rng, rows.promptLengths), 0) * c.batchSize;
@@ -185,7 +213,10 @@ export class Trainer {
   }
 
   dispose(): void {
-    if (this.dlogits) { this.kernels.free(this.dlogits); this.kernels.free(this.losses!); }
+    if (this.dlogits) {
+      this.kernels.free(this.dlogits);
+      this.kernels.free(this.losses!);
+    }
     this.optim.dispose();
     this.model.dispose();
   }

@@ -54,7 +54,8 @@ export function prepareMdm(clean: Int32Array, B: number, L: number, maskId: numb
 /** next-token prediction over windows of L+1 clean tokens: (B, L+1) → input/targets (B, L) */
 export function prepareAr(clean: Int32Array, B: number, Lp1: number): PreparedBatch {
   const L = Lp1 - 1;
-  const input = new Int32Array(B * L), targets = new Int32Array(B * L);
+  const input = new Int32Array(B * L),
+    targets = new Int32Array(B * L);
   for (let b = 0; b < B; b++) {
     input.set(clean.subarray(b * Lp1, b * Lp1 + L), b * L);
     targets.set(clean.subarray(b * Lp1 + 1, (b + 1) * Lp1), b * L);

@@ -17,7 +17,11 @@ export class AdamW {
   readonly v = new Map<string, Float32Array>(); // second moments
   step = 0; // optimizer steps taken (the next one is step + 1 in the bias correction)
 
-  constructor(private readonly k: Kernels, private readonly specs: ParamSpec[], readonly cfg: AdamWConfig) {
+  constructor(
+    private readonly k: Kernels,
+    private readonly specs: ParamSpec[],
+    readonly cfg: AdamWConfig,
+  ) {
     for (const s of specs) {
       this.m.set(s.name, k.allocF32(numel(s.shape)));
       this.v.set(s.name, k.allocF32(numel(s.shape)));
@@ -44,7 +48,12 @@ export class AdamW {
       const decay = spec.kind === 'linear' || spec.kind === 'embedding' ? this.cfg.weightDecay : 0;
       const p = params.get(spec.name)!;
       this.k.adamwStep(p, grads.get(spec.name)!, this.m.get(spec.name)!, this.v.get(spec.name)!, p.length, {
-        lr, beta1: this.cfg.beta1, beta2: this.cfg.beta2, eps: this.cfg.eps, weightDecay: decay, step: this.step,
+        lr,
+        beta1: this.cfg.beta1,
+        beta2: this.cfg.beta2,
+        eps: this.cfg.eps,
+        weightDecay: decay,
+        step: this.step,
       });
     }
     return norm;

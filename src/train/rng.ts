@@ -11,19 +11,28 @@ export class Rng extends DecodeRng {
   }
 
   /** the state, to save and restore (new Rng(state)) */
-  state(): Uint32Array { return this.getState(); }
+  state(): Uint32Array {
+    return this.getState();
+  }
 
-  nextU32(): number { return this.nextUint32(); }
+  nextU32(): number {
+    return this.nextUint32();
+  }
 
   /** uniform in [0, 1) with 32 random bits */
-  override uniform(): number { return this.nextUint32() / 4294967296; }
+  override uniform(): number {
+    return this.nextUint32() / 4294967296;
+  }
 
   /** integer in [0, n) */
-  int(n: number): number { return Math.floor(this.uniform() * n); }
+  int(n: number): number {
+    return Math.floor(this.uniform() * n);
+  }
 
   /** standard normal (Box–Muller) */
   normal(): number {
-    const u = 1 - this.uniform(), v = this.uniform();
+    const u = 1 - this.uniform(),
+      v = this.uniform();
     return Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * v);
   }
 }

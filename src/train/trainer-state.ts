@@ -41,16 +41,22 @@ export function parseTrainerState(input: unknown, where = 'trainer_state.json'):
   if (!isObject(input)) throw new Error(`${where}: must be a JSON object`);
   for (const k of Object.keys(input)) if (!KEYS.has(k)) throw new Error(`${where}: unknown key "${k}"`);
   const s = input;
-  if (s['format'] !== CHECKPOINT_FORMAT) throw new Error(`${where}: "format" is ${JSON.stringify(s['format'])}, not a dllm checkpoint ("${CHECKPOINT_FORMAT}")`);
-  if (s['version'] !== CHECKPOINT_VERSION) throw new Error(`${where}: "version" is ${JSON.stringify(s['version'])}, this dllm reads checkpoint version ${CHECKPOINT_VERSION}`);
+  if (s['format'] !== CHECKPOINT_FORMAT)
+    throw new Error(`${where}: "format" is ${JSON.stringify(s['format'])}, not a dllm checkpoint ("${CHECKPOINT_FORMAT}")`);
+  if (s['version'] !== CHECKPOINT_VERSION)
+    throw new Error(`${where}: "version" is ${JSON.stringify(s['version'])}, this dllm reads checkpoint version ${CHECKPOINT_VERSION}`);
   const engine = s['engine'];
-  if (engine !== undefined && engine !== 'ts' && engine !== 'torch') throw new Error(`${where}: "engine" must be "ts" or "torch", got ${JSON.stringify(engine)}`);
+  if (engine !== undefined && engine !== 'ts' && engine !== 'torch')
+    throw new Error(`${where}: "engine" must be "ts" or "torch", got ${JSON.stringify(engine)}`);
   const count = (key: string): number => {
     const v = s[key];
-    if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0) throw new Error(`${where}: "${key}" must be an integer ≥ 0, got ${show(v)}`);
+    if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0)
+      throw new Error(`${where}: "${key}" must be an integer ≥ 0, got ${show(v)}`);
     return v;
   };
-  const step = count('step'), tokens = count('tokens'), optimizerStep = count('optimizerStep');
+  const step = count('step'),
+    tokens = count('tokens'),
+    optimizerStep = count('optimizerStep');
   const elapsedMs = s['elapsedMs'];
   if (typeof elapsedMs !== 'number' || !Number.isFinite(elapsedMs) || elapsedMs < 0) {
     throw new Error(`${where}: "elapsedMs" must be a finite number ≥ 0, got ${show(elapsedMs)}`);
@@ -60,7 +66,16 @@ export function parseTrainerState(input: unknown, where = 'trainer_state.json'):
   const rng = parseRng(s['rng'], engine === 'torch', where);
   if (!isObject(s['config'])) throw new Error(`${where}: "config" must be a JSON object (the run's TrainConfig)`);
   const config = parseTrainConfig(s['config'], undefined, `${where}: "config"`);
-  const out: TrainerStateFile = { format: CHECKPOINT_FORMAT, version: CHECKPOINT_VERSION, step, tokens, elapsedMs, rng, optimizerStep, config };
+  const out: TrainerStateFile = {
+    format: CHECKPOINT_FORMAT,
+    version: CHECKPOINT_VERSION,
+    step,
+    tokens,
+    elapsedMs,
+    rng,
+    optimizerStep,
+    config,
+  };
   if (engine !== undefined) out.engine = engine;
   if (s['numpyRng'] !== undefined) out.numpyRng = parseNumpyRng(s['numpyRng'], where);
   else if (engine === 'torch') throw new Error(`${where}: "numpyRng" is missing (a torch-engine checkpoint keeps its data order there)`);
@@ -80,11 +95,13 @@ function parseRng(v: unknown, torch: boolean, where: string): number[] {
 
 function parseNumpyRng(v: unknown, where: string): NumpyRngState {
   const at = `${where}: "numpyRng"`;
-  if (!isObject(v) || v['bit_generator'] !== 'PCG64' || !isObject(v['state'])) throw new Error(`${at} must be numpy's PCG64 state {bit_generator: "PCG64", state: {state, inc}, …}`);
+  if (!isObject(v) || v['bit_generator'] !== 'PCG64' || !isObject(v['state']))
+    throw new Error(`${at} must be numpy's PCG64 state {bit_generator: "PCG64", state: {state, inc}, …}`);
   const st = v['state'];
   for (const k of ['state', 'inc'] as const) {
     const x = st[k];
-    if (typeof x !== 'number' || !Number.isInteger(x) || x < 0) throw new Error(`${at}.state.${k} must be a non-negative integer, got ${JSON.stringify(x)}`);
+    if (typeof x !== 'number' || !Number.isInteger(x) || x < 0)
+      throw new Error(`${at}.state.${k} must be a non-negative integer, got ${JSON.stringify(x)}`);
   }
   // PCG64's increment is always odd; 0 means the state was wiped
   if (st['inc'] === 0) throw new Error(`${at}.state.inc is 0, not a PCG64 state`);

@@ -70,7 +70,10 @@ test('layers import only the layers below them', () => {
     for (const spec of imports(f)) {
       if (!spec.startsWith('.')) continue;
       const target = relative(src, join(f, '..', spec)).split(sep);
-      if (target.length === 1) { if (target[0] !== VERSION_FILE.replace('.ts', '.js')) bad.push(`${rel} imports src/${target[0]}`); continue; }
+      if (target.length === 1) {
+        if (target[0] !== VERSION_FILE.replace('.ts', '.js')) bad.push(`${rel} imports src/${target[0]}`);
+        continue;
+      }
       const to = target[0]!;
       if (to !== from && !allowed.includes(to)) bad.push(`${rel} (${from}) imports ${spec} (${to})`);
     }
@@ -80,7 +83,8 @@ test('layers import only the layers below them', () => {
 
 /** every source file reachable from `entry` through relative imports (static and dynamic) */
 function reachable(entry: string): Set<string> {
-  const seen = new Set<string>(), todo = [entry];
+  const seen = new Set<string>(),
+    todo = [entry];
   while (todo.length) {
     const f = todo.pop()!;
     if (seen.has(f)) continue;
@@ -90,9 +94,12 @@ function reachable(entry: string): Set<string> {
   return seen;
 }
 
-test('the browser entry (src/web.ts, the bundle of \'dllm/web\') reaches no Node.js built-in and no Node platform file', () => {
+test("the browser entry (src/web.ts, the bundle of 'dllm/web') reaches no Node.js built-in and no Node platform file", () => {
   const web = reachable(join(src, 'web.ts'));
-  assert.ok(web.has(join(src, 'platform', 'web-generator.ts')) && web.has(join(src, 'text', 'generator.ts')), 'the walk follows the imports');
+  assert.ok(
+    web.has(join(src, 'platform', 'web-generator.ts')) && web.has(join(src, 'text', 'generator.ts')),
+    'the walk follows the imports',
+  );
   const workers = reachable(join(src, 'platform', 'web-pool-worker.ts'));
   const bad: string[] = [];
   for (const f of [...web, ...workers]) {
@@ -117,18 +124,32 @@ test('VERSION matches package.json', async () => {
 
 test('no import circles among the sources (type-only imports count: a circle of types is still a tangle)', () => {
   const key = (f: string) => relative(src, f);
-  const graph = new Map(files.map((f) => [key(f), imports(f).filter((s) => s.startsWith('.'))
-    .map((s) => key(join(f, '..', s.replace(/\.js$/, '.ts')))).filter((t) => files.some((g) => key(g) === t))]));
-  const state = new Map<string, 'open' | 'done'>(), circles: string[] = [], path: string[] = [];
+  const graph = new Map(
+    files.map((f) => [
+      key(f),
+      imports(f)
+        .filter((s) => s.startsWith('.'))
+        .map((s) => key(join(f, '..', s.replace(/\.js$/, '.ts'))))
+        .filter((t) => files.some((g) => key(g) === t)),
+    ]),
+  );
+  const state = new Map<string, 'open' | 'done'>(),
+    circles: string[] = [],
+    path: string[] = [];
   const visit = (n: string): void => {
-    state.set(n, 'open'); path.push(n);
+    state.set(n, 'open');
+    path.push(n);
     for (const m of graph.get(n) ?? []) {
       if (state.get(m) === 'open') circles.push([...path.slice(path.indexOf(m)), m].join(' → '));
       else if (!state.has(m)) visit(m);
     }
-    path.pop(); state.set(n, 'done');
+    path.pop();
+    state.set(n, 'done');
   };
   for (const n of graph.keys()) if (!state.has(n)) visit(n);
-  assert.ok([...graph.values()].some((e) => e.length > 0), 'the import graph has no edges: the resolver is broken');
+  assert.ok(
+    [...graph.values()].some((e) => e.length > 0),
+    'the import graph has no edges: the resolver is broken',
+  );
   assert.deepEqual(circles, [], `import circles:\n${circles.join('\n')}`);
 });

@@ -20,20 +20,30 @@ let server: RunningServer;
 let browser: Browser;
 
 before(async () => {
-  assert.ok(CHROMIUM, 'no chromium found: install Debian\'s (apt-get install chromium; .ci/run does it) or set CHROMIUM_PATH');
+  assert.ok(CHROMIUM, "no chromium found: install Debian's (apt-get install chromium; .ci/run does it) or set CHROMIUM_PATH");
   server = await startServer({ modelDir: [FIXTURE, LLAMA], config: { port: 0, maxTokens: 64, defaultMaxTokens: 16 }, threads: 1 });
   browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox', '--disable-gpu'] });
 });
-after(async () => { await browser?.close(); await server?.close(); });
+after(async () => {
+  await browser?.close();
+  await server?.close();
+});
 
-interface Opened { page: Page; errors: string[]; bodies: Array<{ url: string; body: Record<string, any> }>; }
+interface Opened {
+  page: Page;
+  errors: string[];
+  bodies: Array<{ url: string; body: Record<string, any> }>;
+}
 
 /** a fresh page at this width, the models loaded; it records page errors and every generation request's body */
 async function open(width: number, height = 800): Promise<Opened> {
   const page = await browser.newPage({ viewport: { width, height } });
-  const errors: string[] = [], bodies: Opened['bodies'] = [];
+  const errors: string[] = [],
+    bodies: Opened['bodies'] = [];
   page.on('pageerror', (e) => errors.push(String(e)));
-  page.on('request', (r) => { if (r.method() === 'POST') bodies.push({ url: new URL(r.url()).pathname, body: r.postDataJSON() }); });
+  page.on('request', (r) => {
+    if (r.method() === 'POST') bodies.push({ url: new URL(r.url()).pathname, body: r.postDataJSON() });
+  });
   await page.goto(server.url + '/');
   await page.waitForSelector('#model option', { state: 'attached' });
   return { page, errors, bodies };
@@ -50,7 +60,12 @@ function shot(page: Page, name: string) {
 /** fixed schedule, 24 tokens in 24 steps: exactly one token per step */
 async function fixed24(page: Page): Promise<void> {
   await page.selectOption('#decoder', 'fixed');
-  for (const [id, v] of [['#max_tokens', '24'], ['#blockLength', '24'], ['#steps', '24']] as const) await page.fill(id, v);
+  for (const [id, v] of [
+    ['#max_tokens', '24'],
+    ['#blockLength', '24'],
+    ['#steps', '24'],
+  ] as const)
+    await page.fill(id, v);
 }
 
 test('the playground races diffusion against AR: masked cells turn into tokens, and the winner and the speed ratio are shown', async () => {
@@ -64,10 +79,11 @@ test('the playground races diffusion against AR: masked cells turn into tokens, 
   await page.waitForSelector(pane('llada') + '[data-done="true"]', { timeout: 30_000 });
   await page.waitForSelector(pane('llama') + '[data-done="true"]', { timeout: 30_000 });
 
-  const diff = pane('llada'), canvas = diff + ' .canvas';
+  const diff = pane('llada'),
+    canvas = diff + ' .canvas';
   assert.equal(await attr(page, canvas, 'data-masked'), 0, 'the last frame has no masked cells');
-  assert.ok(await attr(page, canvas, 'data-tokens') > 0, 'the last frame shows tokens');
-  const frames = await attr(page, diff + ' .replay', 'max') + 1;
+  assert.ok((await attr(page, canvas, 'data-tokens')) > 0, 'the last frame shows tokens');
+  const frames = (await attr(page, diff + ' .replay', 'max')) + 1;
   assert.ok(frames >= 2, `${frames} frames`);
   await page.locator(diff + ' .replay').fill('0'); // replay the first step
   assert.equal(await attr(page, canvas, 'data-frame'), 0);
@@ -75,7 +91,7 @@ test('the playground races diffusion against AR: masked cells turn into tokens, 
   assert.equal(await attr(page, canvas, 'data-masked'), 23, 'the rest still masked');
   assert.equal(await page.locator(canvas + ' .cell.m').count(), 23, 'every masked cell is drawn as a placeholder');
   assert.equal(await page.locator(canvas + ' .cell.new').count(), 1, 'the new token is highlighted');
-  assert.match(await page.locator(canvas + ' .cell.new').getAttribute('style') ?? '', /--h:\d+/, 'coloured by its confidence');
+  assert.match((await page.locator(canvas + ' .cell.new').getAttribute('style')) ?? '', /--h:\d+/, 'coloured by its confidence');
 
   // the race result: a winner by tokens/s, the ratio, and tokens/s and tokens per forward for each model
   const banner = page.locator('#banner');
@@ -85,16 +101,35 @@ test('the playground races diffusion against AR: masked cells turn into tokens, 
   assert.ok(Number(await banner.getAttribute('data-ratio')) >= 1);
   const text = await banner.innerText();
   assert.match(text, new RegExp(`${winner} wins: [\\d.]+× the tokens per second of ${winner === 'llada' ? 'llama' : 'llada'}`));
-  assert.match(text, /tokens \/ s/); assert.match(text, /tokens \/ forward/);
+  assert.match(text, /tokens \/ s/);
+  assert.match(text, /tokens \/ forward/);
   assert.equal(await page.locator(pane(winner!) + '.winner').count(), 1, 'the winning pane is marked');
   assert.match(await page.locator(diff + ' .stats').innerText(), /tok\/s\s+[\d.]+[\s\S]*tokens\/forward\s+[\d.]+[\s\S]*forwards\s+24/);
   assert.equal(await page.locator(pane('llama') + ' .canvas').getAttribute('data-masked'), '0', 'the AR pane has no masks');
 
   // what was sent: the diffusion model gets the decoder knobs, the AR model only the common ones
   const sent = bodies.filter((b) => b.url === '/v1/completions');
-  const d = sent.find((b) => b.body['model'] === 'llada')!.body, a = sent.find((b) => b.body['model'] === 'llama')!.body;
-  assert.deepEqual({ ...d }, { prompt: 'def add(a, b):', max_tokens: 24, temperature: 0, seed: 0, decoder: 'fixed', blockLength: 24, steps: 24, model: 'llada', stream: true, diffusing: true });
-  assert.deepEqual({ ...a }, { prompt: 'def add(a, b):', max_tokens: 24, temperature: 0, seed: 0, model: 'llama', stream: true, diffusing: true });
+  const d = sent.find((b) => b.body['model'] === 'llada')!.body,
+    a = sent.find((b) => b.body['model'] === 'llama')!.body;
+  assert.deepEqual(
+    { ...d },
+    {
+      prompt: 'def add(a, b):',
+      max_tokens: 24,
+      temperature: 0,
+      seed: 0,
+      decoder: 'fixed',
+      blockLength: 24,
+      steps: 24,
+      model: 'llada',
+      stream: true,
+      diffusing: true,
+    },
+  );
+  assert.deepEqual(
+    { ...a },
+    { prompt: 'def add(a, b):', max_tokens: 24, temperature: 0, seed: 0, model: 'llama', stream: true, diffusing: true },
+  );
 
   await page.locator(diff + ' .replay').fill(String(Math.floor(frames / 2))); // the screenshot shows noise resolving
   await shot(page, 'playground-1200.png');
@@ -113,7 +148,7 @@ test('the playground fits a 420 px screen: one column, nothing wider than the vi
   await page.waitForSelector('#banner:not([hidden])', { timeout: 30_000 });
   const [a, b] = await page.locator('#panes .pane').evaluateAll((els) => els.map((e) => e.getBoundingClientRect().toJSON()));
   assert.ok(a && b && b.top >= a.bottom, 'the panes are stacked');
-  assert.ok(await page.evaluate(() => document.documentElement.scrollWidth) <= 420, 'no horizontal scrolling');
+  assert.ok((await page.evaluate(() => document.documentElement.scrollWidth)) <= 420, 'no horizontal scrolling');
   await page.locator(pane('llada') + ' .replay').fill('10');
   await shot(page, 'playground-420.png');
   assert.ok(existsSync(OUT + 'playground-420.png'));
@@ -134,20 +169,30 @@ test('the chat tab talks to /v1/chat/completions through the chat template and k
   assert.equal(await page.inputValue('#message'), '', 'the box is cleared once sent');
   assert.equal(await page.locator(chat('llada') + ' .turn.user').innerText(), 'def add(a, b):');
   assert.equal(await attr(page, chat('llada') + ' .canvas', 'data-masked'), 0);
-  assert.ok(await attr(page, chat('llada') + ' .canvas', 'data-tokens') > 0, 'the answer is drawn cell by cell');
+  assert.ok((await attr(page, chat('llada') + ' .canvas', 'data-tokens')) > 0, 'the answer is drawn cell by cell');
   const first = bodies.filter((b) => b.url === '/v1/chat/completions');
   assert.equal(first.length, 2, 'both models answer (race)');
   assert.deepEqual(first[0]!.body['messages'], [{ role: 'user', content: 'def add(a, b):' }]);
-  assert.equal(first[0]!.body['stream'], true); assert.equal(first[0]!.body['diffusing'], true);
+  assert.equal(first[0]!.body['stream'], true);
+  assert.equal(first[0]!.body['diffusing'], true);
 
   // the second turn carries the first answer, model by model, and the system prompt
   await page.fill('#system', 'Python 3');
   await page.fill('#message', 'def sub(a, b):');
   await page.click('#go');
-  await page.waitForFunction(() => document.querySelectorAll('#chat-panes .turn.user').length === 4 && document.querySelectorAll('#chat-panes .pane[data-done="true"]').length === 2, null, { timeout: 30_000 });
+  await page.waitForFunction(
+    () =>
+      document.querySelectorAll('#chat-panes .turn.user').length === 4 &&
+      document.querySelectorAll('#chat-panes .pane[data-done="true"]').length === 2,
+    null,
+    { timeout: 30_000 },
+  );
   const second = bodies.filter((b) => b.url === '/v1/chat/completions').slice(2);
   const llada = second.find((b) => b.body['model'] === 'llada')!.body['messages'] as Array<{ role: string; content: string }>;
-  assert.deepEqual(llada.map((m) => m.role), ['system', 'user', 'assistant', 'user']);
+  assert.deepEqual(
+    llada.map((m) => m.role),
+    ['system', 'user', 'assistant', 'user'],
+  );
   assert.equal(llada[0]!.content, 'Python 3');
   assert.equal(llada[3]!.content, 'def sub(a, b):');
   assert.equal(await page.locator('#chat-panes .turn.assistant').count(), 4);
@@ -160,7 +205,12 @@ test('Stop aborts the stream and the pane says it stopped, its masked cells stil
   const { page, errors } = await open(1200);
   await page.uncheck('#race');
   await page.selectOption('#decoder', 'fixed');
-  for (const [id, v] of [['#max_tokens', '64'], ['#blockLength', '64'], ['#steps', '64']] as const) await page.fill(id, v);
+  for (const [id, v] of [
+    ['#max_tokens', '64'],
+    ['#blockLength', '64'],
+    ['#steps', '64'],
+  ] as const)
+    await page.fill(id, v);
   await page.fill('#prompt', 'x');
   // a slow link (about 8 KB/s), so the 64 frames take seconds to arrive and Stop lands in the middle
   const cdp = await page.context().newCDPSession(page);
@@ -174,10 +224,14 @@ test('Stop aborts the stream and the pane says it stopped, its masked cells stil
   await page.click('#stop');
   await page.waitForSelector(pane('llada') + '[data-state="stopped"]', { timeout: 10_000 });
   assert.equal(await page.innerText(pane('llada') + ' .pill'), 'stopped');
-  assert.match(await page.innerText(pane('llada') + ' .note'), /^Stopped\s*after \d+ steps?: \d+ of 64 tokens decided, the rest still masked\.$/);
+  assert.match(
+    await page.innerText(pane('llada') + ' .note'),
+    /^Stopped\s*after \d+ steps?: \d+ of 64 tokens decided, the rest still masked\.$/,
+  );
   assert.equal(await page.innerText('#status'), 'stopped');
-  assert.ok(await attr(page, pane('llada') + ' .canvas', 'data-masked') > 0, 'the masked cells stay on screen');
-  assert.equal(await page.isEnabled('#go'), true); assert.equal(await page.isEnabled('#stop'), false);
+  assert.ok((await attr(page, pane('llada') + ' .canvas', 'data-masked')) > 0, 'the masked cells stay on screen');
+  assert.equal(await page.isEnabled('#go'), true);
+  assert.equal(await page.isEnabled('#stop'), false);
   assert.equal(await page.locator(pane('llada') + '[data-done]').count(), 0);
   assert.deepEqual(failed, ['net::ERR_ABORTED'], 'the fetch was aborted');
   assert.equal(await page.isVisible('#banner'), false);
@@ -191,7 +245,10 @@ test('an API error is shown in words, and the knob it names is marked', async ()
   await page.click('#go');
   await page.waitForSelector(pane('llada') + '[data-state="error"]', { timeout: 30_000 });
   const note = await page.innerText(pane('llada') + ' .note');
-  assert.match(note, /^The server rejected the request\s*"threshold" must be in \(0, 1\], got 1\.5\s*field threshold · invalid_value · HTTP 400$/);
+  assert.match(
+    note,
+    /^The server rejected the request\s*"threshold" must be in \(0, 1\], got 1\.5\s*field threshold · invalid_value · HTTP 400$/,
+  );
   assert.equal(await page.getAttribute('#threshold', 'aria-invalid'), 'true');
   assert.equal(await page.innerText(pane('llada') + ' .pill'), 'error');
   await page.waitForSelector(pane('llama') + '[data-done="true"]', { timeout: 30_000 }); // τ is not an AR knob
@@ -202,7 +259,7 @@ test('an API error is shown in words, and the knob it names is marked', async ()
   await page.close();
 });
 
-test('the infill example keeps its suffix\'s leading newline, in the box and in the request', async () => {
+test("the infill example keeps its suffix's leading newline, in the box and in the request", async () => {
   const { page, errors, bodies } = await open(1200);
   await page.click('.tabs button[data-tab="infill"]');
   assert.equal(await page.inputValue('#prefix'), 'def is_even(n):\n    ');
@@ -212,7 +269,8 @@ test('the infill example keeps its suffix\'s leading newline, in the box and in 
   await page.waitForSelector(pane('llada') + '[data-done="true"]', { timeout: 30_000 });
   await page.waitForSelector(pane('llama') + '[data-done="true"]', { timeout: 30_000 });
   const sent = bodies.filter((b) => b.url === '/v1/completions');
-  const d = sent.find((b) => b.body['model'] === 'llada')!.body, a = sent.find((b) => b.body['model'] === 'llama')!.body;
+  const d = sent.find((b) => b.body['model'] === 'llada')!.body,
+    a = sent.find((b) => b.body['model'] === 'llama')!.body;
   assert.equal(d['prompt'], 'def is_even(n):\n    ');
   assert.equal(d['suffix'], '\n    return result', 'the suffix starts with its newline');
   assert.equal(a['suffix'], undefined, 'the AR model only continues the prefix');

@@ -23,14 +23,16 @@ function llamaWithFim(): string {
   cpSync(LLAMA, dir, { recursive: true });
   const tj = JSON.parse(readFileSync(join(dir, 'tokenizer.json'), 'utf8'));
   [FIM_TOKENS.prefix, FIM_TOKENS.middle, FIM_TOKENS.suffix].forEach((content, i) =>
-    tj.added_tokens.push({ id: 285 + i, content, single_word: false, lstrip: false, rstrip: false, normalized: false, special: true }));
+    tj.added_tokens.push({ id: 285 + i, content, single_word: false, lstrip: false, rstrip: false, normalized: false, special: true }),
+  );
   writeFileSync(join(dir, 'tokenizer.json'), JSON.stringify(tj));
   return dir;
 }
 
 test('AR infilling: with FIM tokens the prompt is <pre> prefix <suf> suffix <mid>; without them only the prefix', async () => {
   const o = parseDecodeOptions({ genLength: 4 });
-  const prefix = 'def add(a, b):\n    ', suffix = '\n    return c\n';
+  const prefix = 'def add(a, b):\n    ',
+    suffix = '\n    return c\n';
   const plain = await EvalModel.load(LLAMA, 'llama', { backend: 'wasm' }, 'none');
   const fim = await EvalModel.load(llamaWithFim(), 'llama-fim', { backend: 'wasm' }, 'none');
   try {
@@ -39,17 +41,38 @@ test('AR infilling: with FIM tokens the prompt is <pre> prefix <suf> suffix <mid
     assert.equal(fim.infills, true);
     assert.equal((await plain.complete(prefix, suffix, o)).promptTokens, n(prefix), 'without sentinels the suffix is not seen');
     assert.equal((await fim.complete(prefix, suffix, o)).promptTokens, n(prefix) + n(suffix) + 3, 'prefix + suffix + 3 sentinels');
-  } finally { plain.dispose(); fim.dispose(); }
+  } finally {
+    plain.dispose();
+    fim.dispose();
+  }
 });
 
 test('eval syntax: HumanEval prompts, a parse check per completion, metric "parses"', async () => {
   const out = mkdtempSync(join(tmpdir(), 'dllm-syntax-'));
-  const r = await run(process.execPath, [CLI, 'eval', 'syntax', '--model', LLAMA, '--limit', '2', '--out', out, '--gen-length', '8', '--quiet', '--data', DATA]);
+  const r = await run(process.execPath, [
+    CLI,
+    'eval',
+    'syntax',
+    '--model',
+    LLAMA,
+    '--limit',
+    '2',
+    '--out',
+    out,
+    '--gen-length',
+    '8',
+    '--quiet',
+    '--data',
+    DATA,
+  ]);
   assert.match(r.stdout, /^syntax llama: parses \d+\.\d % \(\d\/2\)/);
   const summary = JSON.parse(readFileSync(join(out, 'summary.json'), 'utf8'));
   assert.equal(summary.metric, 'parses');
   assert.equal(summary.decode.genLength, 8);
-  for (const l of readFileSync(join(out, 'samples.jsonl'), 'utf8').trim().split('\n').map((x) => JSON.parse(x))) {
+  for (const l of readFileSync(join(out, 'samples.jsonl'), 'utf8')
+    .trim()
+    .split('\n')
+    .map((x) => JSON.parse(x))) {
     assert.equal(l.passed, l.status === 'parses', `${l.id}: passed and status agree`);
     assert.equal(l.passed, l.error === '', `${l.id}: a failed parse carries Python's error`);
   }

@@ -17,20 +17,52 @@ const DATA = new URL('../../../test/fixtures/eval-data', import.meta.url).pathna
 
 test('eval humaneval: JSONL per sample, summary, resume, settings guard', async () => {
   const out = mkdtempSync(join(tmpdir(), 'dllm-eval-'));
-  const args = [CLI, 'eval', 'humaneval', '--model', LLADA, '--limit', '2', '--out', out, '--gen-length', '8', '--block-length', '8', '--quiet', '--data', DATA];
+  const args = [
+    CLI,
+    'eval',
+    'humaneval',
+    '--model',
+    LLADA,
+    '--limit',
+    '2',
+    '--out',
+    out,
+    '--gen-length',
+    '8',
+    '--block-length',
+    '8',
+    '--quiet',
+    '--data',
+    DATA,
+  ];
   const r = await run(process.execPath, args);
   assert.match(r.stdout, /humaneval llada: pass@1 0\.0 % \(0\/2\)/);
-  const lines = readFileSync(join(out, 'samples.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
-  assert.deepEqual(lines.map((l) => l.id), ['HumanEval/0', 'HumanEval/1']);
+  const lines = readFileSync(join(out, 'samples.jsonl'), 'utf8')
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l));
+  assert.deepEqual(
+    lines.map((l) => l.id),
+    ['HumanEval/0', 'HumanEval/1'],
+  );
   for (const l of lines) for (const k of ['passed', 'status', 'completion', 'tokens', 'nfe', 'ms']) assert.ok(k in l, k);
   const summary = JSON.parse(readFileSync(join(out, 'summary.json'), 'utf8'));
   assert.equal(summary.samples, 2);
   assert.equal(summary.metric, 'pass@1');
   // resume: a marked line survives the rerun, nothing is regenerated, one more sample is added
-  writeFileSync(join(out, 'samples.jsonl'), readFileSync(join(out, 'samples.jsonl'), 'utf8').replace('"HumanEval/0","passed":false', '"HumanEval/0","passed":true'));
-  const again = await run(process.execPath, args.map((a) => (a === '2' ? '3' : a)));
+  writeFileSync(
+    join(out, 'samples.jsonl'),
+    readFileSync(join(out, 'samples.jsonl'), 'utf8').replace('"HumanEval/0","passed":false', '"HumanEval/0","passed":true'),
+  );
+  const again = await run(
+    process.execPath,
+    args.map((a) => (a === '2' ? '3' : a)),
+  );
   assert.match(again.stdout, /\(1\/3\)/, 'the kept record counts, only HumanEval/2 was new');
-  const other = await run(process.execPath, [...args, '--threshold', '0.5']).then(() => null, (e: { stderr: string }) => e);
+  const other = await run(process.execPath, [...args, '--threshold', '0.5']).then(
+    () => null,
+    (e: { stderr: string }) => e,
+  );
   assert.ok(other, 'other settings in the same folder must fail');
   assert.match(other.stderr, /other settings/);
 });
@@ -38,9 +70,30 @@ test('eval humaneval: JSONL per sample, summary, resume, settings guard', async 
 test('eval ppl: diffusion (ELBO bound) and causal (exact) in nats/token and bits/byte', async () => {
   const data = join(mkdtempSync(join(tmpdir(), 'dllm-ppl-')), 'held-out.txt');
   writeFileSync(data, 'def add(a, b):\n    return a + b\n'.repeat(40));
-  for (const [model, estimator] of [[LLADA, /ELBO/], [LLAMA, /exact/]] as const) {
+  for (const [model, estimator] of [
+    [LLADA, /ELBO/],
+    [LLAMA, /exact/],
+  ] as const) {
     const out = mkdtempSync(join(tmpdir(), 'dllm-ppl-out-'));
-    const r = await run(process.execPath, [CLI, 'eval', 'ppl', '--model', model, '--data', data, '--windows', '2', '--window-length', '32', '--mc', '2', '--mc-batch', '2', '--out', out]);
+    const r = await run(process.execPath, [
+      CLI,
+      'eval',
+      'ppl',
+      '--model',
+      model,
+      '--data',
+      data,
+      '--windows',
+      '2',
+      '--window-length',
+      '32',
+      '--mc',
+      '2',
+      '--mc-batch',
+      '2',
+      '--out',
+      out,
+    ]);
     assert.match(r.stdout, estimator);
     const s = JSON.parse(readFileSync(join(out, 'summary.json'), 'utf8'));
     assert.equal(s.windows, 2);
@@ -48,16 +101,44 @@ test('eval ppl: diffusion (ELBO bound) and causal (exact) in nats/token and bits
     assert.ok(s.natsPerToken > 0 && Number.isFinite(s.bitsPerByte) && s.bitsPerByte > 0);
     assert.ok(Math.abs(s.bitsPerByte - (s.natsPerToken * s.tokens) / (s.bytes * Math.LN2)) < 1e-9);
   }
-  const bad = await run(process.execPath, [CLI, 'eval', 'ppl', '--model', LLADA]).then(() => null, (e: { stderr: string }) => e);
+  const bad = await run(process.execPath, [CLI, 'eval', 'ppl', '--model', LLADA]).then(
+    () => null,
+    (e: { stderr: string }) => e,
+  );
   assert.match(bad!.stderr, /needs --data/);
 });
 
 test('dllm bench: one run writes bench.json, bench.md, bench.svg and the docs page from them', async () => {
   const out = mkdtempSync(join(tmpdir(), 'dllm-bench-'));
-  await run(process.execPath, [CLI, 'bench', '--model', LLADA, '--twin', LLAMA, '--limit', '1', '--gen-length', '8', '--block-length', '8', '--forward-tokens', '16', '--data', DATA, '--out', out, '--docs', join(out, 'benchmarks.md')]);
+  await run(process.execPath, [
+    CLI,
+    'bench',
+    '--model',
+    LLADA,
+    '--twin',
+    LLAMA,
+    '--limit',
+    '1',
+    '--gen-length',
+    '8',
+    '--block-length',
+    '8',
+    '--forward-tokens',
+    '16',
+    '--data',
+    DATA,
+    '--out',
+    out,
+    '--docs',
+    join(out, 'benchmarks.md'),
+  ]);
   const r = JSON.parse(readFileSync(join(out, 'bench.json'), 'utf8'));
-  assert.deepEqual(r.speed.map((s: { kind: string }) => s.kind), [...Array(6).fill('diffusion'), 'causal']);
-  for (const s of r.speed) for (const k of ['tokensPerSecond', 'tpf', 'nfe', 'firstTokenMs', 'pass1']) assert.equal(typeof s[k], 'number', `${s.setting} ${k}`);
+  assert.deepEqual(
+    r.speed.map((s: { kind: string }) => s.kind),
+    [...Array(6).fill('diffusion'), 'causal'],
+  );
+  for (const s of r.speed)
+    for (const k of ['tokensPerSecond', 'tpf', 'nfe', 'firstTokenMs', 'pass1']) assert.equal(typeof s[k], 'number', `${s.setting} ${k}`);
   assert.equal(r.forward.length, 2);
   assert.ok(r.forward.every((f: { dllmMs: number }) => f.dllmMs > 0));
   const md = readFileSync(join(out, 'bench.md'), 'utf8');

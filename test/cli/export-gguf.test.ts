@@ -21,8 +21,10 @@ import { Rng } from '../../src/train/rng.js';
 import { startLlamaCpp } from '../helpers/llama-cpp.js';
 
 const CORPUS = [
-  'def add(a, b):\n    return a + b\n', 'def fibonacci(n):\n    if n < 2:\n        return n\n    return fibonacci(n - 1) + fibonacci(n - 2)\n',
-  'for i in range(10):\n    print(i, "hello world")\n', 'class Stack:\n    def __init__(self):\n        self.items = []\n',
+  'def add(a, b):\n    return a + b\n',
+  'def fibonacci(n):\n    if n < 2:\n        return n\n    return fibonacci(n - 1) + fibonacci(n - 2)\n',
+  'for i in range(10):\n    print(i, "hello world")\n',
+  'class Stack:\n    def __init__(self):\n        self.items = []\n',
 ];
 const SAMPLE = 'def fib(n):\n    return n if n < 2 else fib(n-1) + fib(n - 2)  # café ünïcode\n';
 const TOKENIZER_VOCAB = 300; // at most: 256 bytes + merges + 2 specials (fewer if the corpus runs out of pairs)
@@ -31,9 +33,21 @@ function config(arch: Arch): ModelConfig {
   // vocab 304 > the tokenizer's 300: a padded embedding, as LLaDA's embedding_size; GQA (4 heads, 2 kv heads);
   // dream needs heads·headDim = hidden in llama.cpp and has q/k/v biases
   return validateConfig({
-    arch, vocabSize: 304, hiddenSize: 32, numLayers: 2, numHeads: 4, numKvHeads: 2, headDim: 8, ffnSize: 48,
-    ropeTheta: arch === 'dream' ? 1e6 : 10000, normEps: 1e-5, tieEmbeddings: false, qkvBias: arch === 'dream',
-    attention: 'bidirectional', shiftLogits: arch === 'dream', maxPositions: 64,
+    arch,
+    vocabSize: 304,
+    hiddenSize: 32,
+    numLayers: 2,
+    numHeads: 4,
+    numKvHeads: 2,
+    headDim: 8,
+    ffnSize: 48,
+    ropeTheta: arch === 'dream' ? 1e6 : 10000,
+    normEps: 1e-5,
+    tieEmbeddings: false,
+    qkvBias: arch === 'dream',
+    attention: 'bidirectional',
+    shiftLogits: arch === 'dream',
+    maxPositions: 64,
   });
 }
 
@@ -42,14 +56,26 @@ function writeCheckpoint(dir: string, c: ModelConfig, seed: number) {
   mkdirSync(dir, { recursive: true });
   const bpe = trainBpe(countWords(CORPUS), { vocabSize: TOKENIZER_VOCAB, specialTokens: OUR_SPECIALS });
   const tokenizerJson = toTokenizerJson(bpe);
-  const eos = bpe.vocab.length, mask = bpe.vocab.length + 1; // toTokenizerJson appends the specials in order
+  const eos = bpe.vocab.length,
+    mask = bpe.vocab.length + 1; // toTokenizerJson appends the specials in order
   const rng = new Rng(seed);
   const weights = new Map(parameterTable(c).map((s) => [s.name, Float32Array.from({ length: numel(s.shape) }, () => rng.normal() * 0.5)]));
-  writeFileSync(join(dir, 'config.json'), JSON.stringify(toHfConfig(c, { eos_token_id: eos, pad_token_id: eos, mask_token_id: mask }), null, 2));
+  writeFileSync(
+    join(dir, 'config.json'),
+    JSON.stringify(toHfConfig(c, { eos_token_id: eos, pad_token_id: eos, mask_token_id: mask }), null, 2),
+  );
   writeFileSync(join(dir, 'generation_config.json'), JSON.stringify({ eos_token_id: eos, pad_token_id: eos }));
   writeFileSync(join(dir, 'tokenizer.json'), JSON.stringify(tokenizerJson));
-  writeFileSync(join(dir, 'tokenizer_config.json'), JSON.stringify({ eos_token: OUR_SPECIALS[0], mask_token: OUR_SPECIALS[1], pad_token: OUR_SPECIALS[0] }));
-  const tensors = parameterTable(c).map((s) => ({ name: s.hfName, dtype: 'F32' as const, shape: [...s.shape], data: weights.get(s.name)! }));
+  writeFileSync(
+    join(dir, 'tokenizer_config.json'),
+    JSON.stringify({ eos_token: OUR_SPECIALS[0], mask_token: OUR_SPECIALS[1], pad_token: OUR_SPECIALS[0] }),
+  );
+  const tensors = parameterTable(c).map((s) => ({
+    name: s.hfName,
+    dtype: 'F32' as const,
+    shape: [...s.shape],
+    data: weights.get(s.name)!,
+  }));
   writeFileSync(join(dir, 'model.safetensors'), writeSafetensors(tensors, { format: 'pt' }));
   return { weights, tokenizerJson, eos, mask };
 }
@@ -60,7 +86,11 @@ const bits = (x: Float32Array) => new Uint32Array(x.buffer, x.byteOffset, x.leng
 async function exportQuiet(args: string[]): Promise<number> {
   const log = console.log;
   console.log = () => {};
-  try { return await exportModel(args); } finally { console.log = log; }
+  try {
+    return await exportModel(args);
+  } finally {
+    console.log = log;
+  }
 }
 
 for (const arch of ['llada', 'dream'] as const) {
@@ -79,14 +109,19 @@ for (const arch of ['llada', 'dream'] as const) {
 
       // tokenizer: every id keeps its token, merges in rank order, specials as control tokens, padding unused
       const t = back.tokenizer!;
-      const vocab = (tokenizerJson['model'] as { vocab: Record<string, number>; merges: [string, string][] });
+      const vocab = tokenizerJson['model'] as { vocab: Record<string, number>; merges: [string, string][] };
       assert.equal(t.tokens.length, c.vocabSize);
       for (const [tok, id] of Object.entries(vocab.vocab)) assert.equal(t.tokens[id], tok);
-      assert.deepEqual(t.merges, vocab.merges.map(([a, b]) => `${a} ${b}`));
+      assert.deepEqual(
+        t.merges,
+        vocab.merges.map(([a, b]) => `${a} ${b}`),
+      );
       assert.deepEqual(t.specials, { eos, pad: eos, mask });
       assert.equal(t.pre, 'gpt-2');
-      assert.deepEqual([t.tokenTypes![0], t.tokenTypes![eos], t.tokenTypes![mask], t.tokenTypes![c.vocabSize - 1]],
-        [TOKEN_TYPE.normal, TOKEN_TYPE.control, TOKEN_TYPE.control, TOKEN_TYPE.unused]);
+      assert.deepEqual(
+        [t.tokenTypes![0], t.tokenTypes![eos], t.tokenTypes![mask], t.tokenTypes![c.vocabSize - 1]],
+        [TOKEN_TYPE.normal, TOKEN_TYPE.control, TOKEN_TYPE.control, TOKEN_TYPE.unused],
+      );
 
       // f16: matrices rounded to f16 (ties to even), norms and biases stay f32
       const out16 = join(dir, 'model-f16.gguf');
@@ -99,7 +134,9 @@ for (const arch of ['llada', 'dream'] as const) {
       }
       // written atomically: no temp files left beside the outputs
       assert.deepEqual(readdirSync(dir).sort(), ['model-f16.gguf', 'model-f32.gguf', 'run']);
-    } finally { rmSync(dir, { recursive: true, force: true }); }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 }
 
@@ -109,7 +146,10 @@ test('export --format gguf refuses what llama.cpp would tokenize differently, an
     const ckpt = join(dir, 'ckpt');
     const { tokenizerJson } = writeCheckpoint(ckpt, config('llada'), 1);
     const out = join(dir, 'x.gguf');
-    writeFileSync(join(ckpt, 'tokenizer.json'), JSON.stringify({ ...tokenizerJson, pre_tokenizer: { type: 'Metaspace', replacement: '▁' } }));
+    writeFileSync(
+      join(ckpt, 'tokenizer.json'),
+      JSON.stringify({ ...tokenizerJson, pre_tokenizer: { type: 'Metaspace', replacement: '▁' } }),
+    );
     await assert.rejects(exportModel(['--checkpoint', ckpt, '--out', out, '--format', 'gguf']), /pre_tokenizer .* is not GPT-2 ByteLevel/);
     writeFileSync(join(ckpt, 'tokenizer.json'), JSON.stringify({ ...tokenizerJson, normalizer: { type: 'NFC' } }));
     await assert.rejects(exportModel(['--checkpoint', ckpt, '--out', out, '--format', 'gguf']), /normalizer/);
@@ -117,7 +157,9 @@ test('export --format gguf refuses what llama.cpp would tokenize differently, an
     await assert.rejects(exportModel(['--checkpoint', ckpt, '--out', out, '--format', 'onnx']), /--format must be/);
     assert.equal(existsSync(out), false);
     assert.deepEqual(readdirSync(dir), ['ckpt']);
-  } finally { rmSync(dir, { recursive: true, force: true }); }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
 
 test('export without --format still writes a safetensors model folder', async () => {
@@ -126,15 +168,28 @@ test('export without --format still writes a safetensors model folder', async ()
     const ckpt = join(dir, 'ckpt');
     writeCheckpoint(ckpt, config('llada'), 2);
     assert.equal(await exportQuiet(['--checkpoint', ckpt, '--out', join(dir, 'model')]), 0);
-    assert.deepEqual(readdirSync(join(dir, 'model')).sort(),
-      ['config.json', 'generation_config.json', 'model.safetensors', 'tokenizer.json', 'tokenizer_config.json']);
-  } finally { rmSync(dir, { recursive: true, force: true }); }
+    assert.deepEqual(readdirSync(join(dir, 'model')).sort(), [
+      'config.json',
+      'generation_config.json',
+      'model.safetensors',
+      'tokenizer.json',
+      'tokenizer_config.json',
+    ]);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
 
 // ---- llama.cpp loads the exported file (node-llama-cpp 3.21.1, prebuilt CPU binaries; optional) -------------
-interface NlcModel { tokenize(text: string): number[]; detokenize(tokens: number[]): string; dispose(): Promise<void> }
-interface NlcLlama { loadModel(o: { modelPath: string; gpuLayers: number }): Promise<NlcModel>; dispose(): Promise<void> }
-
+interface NlcModel {
+  tokenize(text: string): number[];
+  detokenize(tokens: number[]): string;
+  dispose(): Promise<void>;
+}
+interface NlcLlama {
+  loadModel(o: { modelPath: string; gpuLayers: number }): Promise<NlcModel>;
+  dispose(): Promise<void>;
+}
 
 test('llama.cpp loads the exported GGUF and tokenizes like our tokenizer', { timeout: 60_000 }, async (t) => {
   const llama = await startLlamaCpp<NlcLlama>(t);
@@ -153,7 +208,9 @@ test('llama.cpp loads the exported GGUF and tokenizes like our tokenizer', { tim
         assert.deepEqual(theirs, ours, `${arch}: llama.cpp's tokenization differs from ours`);
         assert.equal(model.detokenize(theirs), SAMPLE);
         t.diagnostic(`${arch}: llama.cpp loaded the export; ${JSON.stringify(SAMPLE)} → ${theirs.length} tokens, as ours`);
-      } finally { await model.dispose(); }
+      } finally {
+        await model.dispose();
+      }
     }
   } finally {
     rmSync(dir, { recursive: true, force: true });

@@ -24,7 +24,12 @@ test('the README library example runs as written', async () => {
     const { stdout } = await run(process.execPath, [file], { cwd: ROOT, timeout: 120_000 });
     const lines = stdout.trim().split('\n');
     assert.match(stdout, /nfe: \d+/, 'complete() printed its counters');
-    assert.ok(lines.some((l) => /^\d+ /.test(l)), 'stream() printed steps');
+    assert.ok(
+      lines.some((l) => /^\d+ /.test(l)),
+      'stream() printed steps',
+    );
     assert.match(lines.at(-1)!, /^".*"$/, 'infill() printed its middle');
-  } finally { rmSync(file, { force: true }); }
+  } finally {
+    rmSync(file, { force: true });
+  }
 });

@@ -29,7 +29,10 @@ test(`answer extraction on ${CASES.length} GSM8K-style strings`, () => {
 test('normalisation and prompts: few-shot from train only, the question last', () => {
   assert.equal(normalizeNumber('1,000.00'), '1000');
   assert.equal(normalizeNumber('abc'), null);
-  const train = [{ question: 'Q1?', answer: 'a\n#### 1' }, { question: 'Q2?', answer: 'b\n#### 2' }];
+  const train = [
+    { question: 'Q1?', answer: 'a\n#### 1' },
+    { question: 'Q2?', answer: 'b\n#### 2' },
+  ];
   const [s] = gsm8k([{ question: 'How many?', answer: 'x\n#### 3' }], train, 2);
   assert.equal(s!.answer, '3');
   assert.equal(s!.prompt, 'Question: Q1?\nAnswer: a\n#### 1\n\nQuestion: Q2?\nAnswer: b\n#### 2\n\nQuestion: How many?\nAnswer:');

@@ -9,17 +9,21 @@ import { diffusionNll, nll } from '../../src/eval/likelihood.js';
 import { DecodeRng } from '../../src/sampler/rng.js';
 import type { DenoiseInput, Denoiser } from '../../src/sampler/types.js';
 
-const V = 4, MASK = 3, L = 4; // tokens 0..2, [MASK] = 3
+const V = 4,
+  MASK = 3,
+  L = 4; // tokens 0..2, [MASK] = 3
 
 /** logits depend on the position and on which tokens are visible, so every subset scores differently */
 const model: Denoiser = {
-  vocabSize: V, specials: { mask: MASK, eos: null, eot: null, pad: null },
+  vocabSize: V,
+  specials: { mask: MASK, eos: null, eot: null, pad: null },
   async denoise(inp: DenoiseInput) {
     const out = new Float32Array(inp.B * inp.T * V);
     for (let b = 0; b < inp.B; b++) {
       let h = 7;
       for (let i = 0; i < inp.T; i++) h = (h * 31 + inp.tokens[b * inp.T + i]! * (i + 1)) % 101;
-      for (let i = 0; i < inp.T; i++) for (let v = 0; v < V; v++) out[(b * inp.T + i) * V + v] = v === MASK ? -30 : Math.sin(h + 3 * i + 5 * v) * 2;
+      for (let i = 0; i < inp.T; i++)
+        for (let v = 0; v < V; v++) out[(b * inp.T + i) * V + v] = v === MASK ? -30 : Math.sin(h + 3 * i + 5 * v) * 2;
     }
     return out;
   },
@@ -28,7 +32,8 @@ const model: Denoiser = {
 async function exact(x: Int32Array): Promise<number> {
   let total = 0;
   for (let k = 1; k <= L; k++) {
-    let sum = 0, count = 0;
+    let sum = 0,
+      count = 0;
     for (let m = 0; m < 1 << L; m++) {
       const pos = [...Array(L).keys()].filter((i) => (m >> i) & 1);
       if (pos.length !== k) continue;
@@ -37,7 +42,8 @@ async function exact(x: Int32Array): Promise<number> {
       const logits = await model.denoise({ tokens: t, B: 1, T: L });
       let s = 0;
       for (const p of pos) s += nll(logits, p * V, V, x[p]!);
-      sum += (s * L) / k; count++;
+      sum += (s * L) / k;
+      count++;
     }
     total += sum / count / L; // k ~ U{1..L}
   }
@@ -48,17 +54,28 @@ test('the MC ELBO estimate matches exact enumeration (V = 3, L = 4)', async () =
   const x = Int32Array.of(2, 0, 1, 2);
   const want = await exact(x);
   // many independent estimates → mean and its standard error
-  const rng = new DecodeRng(11), est: number[] = [];
+  const rng = new DecodeRng(11),
+    est: number[] = [];
   for (let i = 0; i < 400; i++) est.push(await diffusionNll(model, x, 1, 4, rng));
   const mean = est.reduce((a, b) => a + b, 0) / est.length;
   const se = Math.sqrt(est.reduce((a, b) => a + (b - mean) ** 2, 0) / (est.length - 1) / est.length);
-  assert.ok(Math.abs(mean - want) < 4 * se + 1e-9, `MC ${mean.toFixed(4)} vs exact ${want.toFixed(4)} (4 standard errors = ${(4 * se).toFixed(4)})`);
+  assert.ok(
+    Math.abs(mean - want) < 4 * se + 1e-9,
+    `MC ${mean.toFixed(4)} vs exact ${want.toFixed(4)} (4 standard errors = ${(4 * se).toFixed(4)})`,
+  );
   assert.ok(se < 0.05 * want, `the estimate is tight enough to mean something: se ${se} vs ${want}`);
 });
 
 test('stratified rows: b rows of one batch cover every mask count once when b = L', async () => {
   const seen: number[] = [];
-  const spy: Denoiser = { ...model, async denoise(inp) { for (let b = 0; b < inp.B; b++) seen.push(Array.from(inp.tokens.subarray(b * inp.T, (b + 1) * inp.T)).filter((t) => t === MASK).length); return model.denoise(inp); } };
+  const spy: Denoiser = {
+    ...model,
+    async denoise(inp) {
+      for (let b = 0; b < inp.B; b++)
+        seen.push(Array.from(inp.tokens.subarray(b * inp.T, (b + 1) * inp.T)).filter((t) => t === MASK).length);
+      return model.denoise(inp);
+    },
+  };
   await diffusionNll(spy, Int32Array.of(0, 1, 2, 0), 1, L, new DecodeRng(3));
   assert.deepEqual(seen.slice().sort(), [1, 2, 3, 4]);
 });

@@ -16,8 +16,14 @@ async function passRate(task: 'humaneval' | 'mbpp' | 'humaneval-infilling', ever
   const t = loadTask(task, DATA);
   assert.equal(t.kind, 'code');
   const samples = (t.samples as import('../../src/eval/tasks.js').CodeSample[]).filter((_, i) => i % every === 0);
-  const out = await checkAll(samples.map((sample) => ({ sample, completion: cutMiddle(sample, sample.reference!) })), O);
-  return { n: samples.length, failed: samples.filter((_, i) => out[i]!.status !== 'passed').map((s, i) => `${s.id}: ${out[i]!.status} ${out[i]!.stderr.slice(-200)}`) };
+  const out = await checkAll(
+    samples.map((sample) => ({ sample, completion: cutMiddle(sample, sample.reference!) })),
+    O,
+  );
+  return {
+    n: samples.length,
+    failed: samples.filter((_, i) => out[i]!.status !== 'passed').map((s, i) => `${s.id}: ${out[i]!.status} ${out[i]!.stderr.slice(-200)}`),
+  };
 }
 
 test('HumanEval: all 164 canonical solutions pass; an empty body fails', async () => {
@@ -52,5 +58,11 @@ test('HumanEval-TS: hand-written solutions pass through the TypeScript path, wro
     { sample: by('HumanEval_53_add'), completion: '  return x - y;\n}\n', ok: false },
   ];
   const out = await checkAll(cases, O);
-  cases.forEach((c, i) => assert.equal(out[i]!.status, c.ok ? 'passed' : 'failed', `${c.sample.id} ${JSON.stringify(c.completion)}: ${out[i]!.stderr.slice(-300)}`));
+  cases.forEach((c, i) =>
+    assert.equal(
+      out[i]!.status,
+      c.ok ? 'passed' : 'failed',
+      `${c.sample.id} ${JSON.stringify(c.completion)}: ${out[i]!.stderr.slice(-300)}`,
+    ),
+  );
 });

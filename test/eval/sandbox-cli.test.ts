@@ -16,7 +16,11 @@ const LLADA = new URL('../../../test/fixtures/llada', import.meta.url).pathname;
 const DATA = new URL('../../../test/fixtures/eval-data', import.meta.url).pathname;
 const NO_BWRAP = { ...process.env, DLLM_BWRAP: '/nonexistent/bwrap' };
 
-interface Result { code: number; stdout: string; stderr: string; }
+interface Result {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
 async function dllm(args: string[], env: NodeJS.ProcessEnv = process.env): Promise<Result> {
   try {
     const r = await exec(process.execPath, [CLI, ...args], { env });
@@ -28,14 +32,21 @@ async function dllm(args: string[], env: NodeJS.ProcessEnv = process.env): Promi
 }
 
 const dir = mkdtempSync(join(tmpdir(), 'dllm-sandbox-cli-'));
-const file = (name: string, text: string) => { const p = join(dir, name); writeFileSync(p, text); return p; };
+const file = (name: string, text: string) => {
+  const p = join(dir, name);
+  writeFileSync(p, text);
+  return p;
+};
 test.after(() => rmSync(dir, { recursive: true, force: true }));
 
 test('dllm sandbox: one JSON line per program, with status, exitCode, ms, stdout, stderr', async () => {
   const ok = await dllm(['sandbox', file('ok.py', 'print("hi")\n'), '--lang', 'python']);
   assert.equal(ok.code, 0, ok.stderr);
   const j = JSON.parse(ok.stdout);
-  assert.deepEqual({ status: j.status, exitCode: j.exitCode, stdout: j.stdout, stderr: j.stderr }, { status: 'passed', exitCode: 0, stdout: 'hi\n', stderr: '' });
+  assert.deepEqual(
+    { status: j.status, exitCode: j.exitCode, stdout: j.stdout, stderr: j.stderr },
+    { status: 'passed', exitCode: 0, stdout: 'hi\n', stderr: '' },
+  );
   assert.equal(typeof j.ms, 'number');
   const fail = JSON.parse((await dllm(['sandbox', file('fail.js', 'throw new Error("no");\n'), '--lang', 'node'])).stdout);
   assert.equal(fail.status, 'failed');
@@ -43,9 +54,13 @@ test('dllm sandbox: one JSON line per program, with status, exitCode, ms, stdout
   const early = await dllm(['sandbox', file('early.py', 'import os\nprint("__dllm_tests_ran__")\nos._exit(0)\n')]);
   assert.equal(JSON.parse(early.stdout).status, 'failed', 'the language from the extension; an early exit(0) is no pass');
   assert.equal(early.code, 1);
-  const slow = JSON.parse((await dllm(['sandbox', file('slow.py', 'while True: pass\n'), '--lang', 'python', '--timeout-ms', '500'])).stdout);
+  const slow = JSON.parse(
+    (await dllm(['sandbox', file('slow.py', 'while True: pass\n'), '--lang', 'python', '--timeout-ms', '500'])).stdout,
+  );
   assert.equal(slow.status, 'timeout');
-  const big = JSON.parse((await dllm(['sandbox', file('big.js', 'Buffer.alloc(1e9, 1);\n'), '--lang', 'node', '--memory-mb', '128'])).stdout);
+  const big = JSON.parse(
+    (await dllm(['sandbox', file('big.js', 'Buffer.alloc(1e9, 1);\n'), '--lang', 'node', '--memory-mb', '128'])).stdout,
+  );
   assert.equal(big.status, 'failed');
   const bad = await dllm(['sandbox', file('x.txt', ''), '--lang', 'ruby']);
   assert.equal(bad.code, 1);
@@ -69,7 +84,23 @@ test('without a usable sandbox dllm sandbox refuses; --unsafe-no-sandbox runs wi
 
 test('without a usable sandbox dllm eval refuses before loading the model; --unsafe-no-sandbox says so in summary.json', async () => {
   const out = join(dir, 'eval');
-  const args = ['eval', 'humaneval', '--model', LLADA, '--limit', '1', '--out', out, '--gen-length', '8', '--block-length', '8', '--quiet', '--data', DATA];
+  const args = [
+    'eval',
+    'humaneval',
+    '--model',
+    LLADA,
+    '--limit',
+    '1',
+    '--out',
+    out,
+    '--gen-length',
+    '8',
+    '--block-length',
+    '8',
+    '--quiet',
+    '--data',
+    DATA,
+  ];
   const no = await dllm(args, NO_BWRAP);
   assert.equal(no.code, 1);
   assert.match(no.stderr, /refusing to run generated code without a sandbox/);

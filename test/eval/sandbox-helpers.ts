@@ -8,7 +8,11 @@ export function processesWith(token: string): number[] {
   const out: number[] = [];
   for (const p of readdirSync('/proc')) {
     if (!/^\d+$/.test(p) || Number(p) === process.pid) continue;
-    try { if (readFileSync(`/proc/${p}/cmdline`, 'utf8').includes(token)) out.push(Number(p)); } catch { /* exited */ }
+    try {
+      if (readFileSync(`/proc/${p}/cmdline`, 'utf8').includes(token)) out.push(Number(p));
+    } catch {
+      /* exited */
+    }
   }
   return out;
 }
@@ -18,7 +22,13 @@ export const token = (what: string) => `dllm_${what}_${randomBytes(6).toString('
 /** the last line of stdout that parses as JSON: each hostile program reports what it managed to do */
 export function report(stdout: string): Record<string, unknown> {
   const lines = stdout.trim().split('\n').reverse();
-  for (const l of lines) { try { return JSON.parse(l) as Record<string, unknown>; } catch { /* not the report */ } }
+  for (const l of lines) {
+    try {
+      return JSON.parse(l) as Record<string, unknown>;
+    } catch {
+      /* not the report */
+    }
+  }
   throw new Error(`no JSON report in stdout: ${JSON.stringify(stdout.slice(-300))}`);
 }
 

@@ -39,7 +39,11 @@ test('a daemon holding stdout open: the run returns when the program exits, or a
   const loops = await runSandboxed('python', daemon(tag, false) + 'while True:\n    time.sleep(1)\n', { ...O, timeoutMs: 1500 });
   assert.equal(loops.status, 'timeout');
   assert.ok(loops.ms < 3500, `returned after ${loops.ms} ms (timeout 1500 ms)`);
-  const node = await runSandboxed('node', `require('node:child_process').spawn(process.execPath, ['-e', 'setInterval(() => {}, 1000)', '${tag}'], { detached: true, stdio: 'inherit' }).unref();\n`, { ...O, timeoutMs: 5000 });
+  const node = await runSandboxed(
+    'node',
+    `require('node:child_process').spawn(process.execPath, ['-e', 'setInterval(() => {}, 1000)', '${tag}'], { detached: true, stdio: 'inherit' }).unref();\n`,
+    { ...O, timeoutMs: 5000 },
+  );
   assert.equal(node.status, 'passed', node.stderr);
   assert.ok(node.ms < 3000, `node: returned after ${node.ms} ms`);
   assert.deepEqual(processesWith(tag), []);
@@ -47,7 +51,9 @@ test('a daemon holding stdout open: the run returns when the program exits, or a
 
 test('300 processes: a sample gets at most MAX_TASKS; a fork bomb is capped and killed at the timeout', async (t) => {
   t.diagnostic(`processes: ${isolation().limits.processes}`);
-  const r = await runSandboxed('python', `import json, os, time
+  const r = await runSandboxed(
+    'python',
+    `import json, os, time
 n = 0
 for i in range(300):
     try:
@@ -59,13 +65,19 @@ for i in range(300):
         os._exit(0)
     n += 1
 print(json.dumps({"forked": n}))
-`, O);
+`,
+    O,
+  );
   const forked = report(r.stdout)['forked'] as number;
   assert.ok(forked < MAX_TASKS, `forked ${forked} of 300`);
   const tag = token('bomb');
-  const bomb = await runSandboxed('python', `import os, sys
+  const bomb = await runSandboxed(
+    'python',
+    `import os, sys
 os.execv(sys.executable, [sys.executable, '-c', "import os\\nwhile True:\\n    try:\\n        os.fork()\\n    except OSError:\\n        pass", ${JSON.stringify(tag)}])
-`, { ...O, timeoutMs: 1500 });
+`,
+    { ...O, timeoutMs: 1500 },
+  );
   assert.equal(bomb.status, 'timeout');
   assert.deepEqual(processesWith(tag), [], 'every fork is gone');
 });
@@ -80,8 +92,13 @@ test('memory over the limit: one process, Python and Node', async () => {
 });
 
 test('memory over the limit across many children (each below it), Python and Node', async (t) => {
-  if (!wholeSample()) { t.skip(`the memory limit is per process here (${isolation().limits.memory}): children add up`); return; }
-  const py = await runSandboxed('python', `import os, time
+  if (!wholeSample()) {
+    t.skip(`the memory limit is per process here (${isolation().limits.memory}): children add up`);
+    return;
+  }
+  const py = await runSandboxed(
+    'python',
+    `import os, time
 kids = []
 for i in range(6):
     pid = os.fork()
@@ -92,20 +109,28 @@ for i in range(6):
     kids.append(pid)
 codes = [os.waitpid(k, 0)[1] for k in kids]
 assert codes == [0] * 6, codes
-`, O);
+`,
+    O,
+  );
   assert.notEqual(py.status, 'passed');
   assert.ok(py.peakMemoryMb !== null && py.peakMemoryMb <= O.memoryMb, `peak ${py.peakMemoryMb} MB, limit ${O.memoryMb} MB`);
-  const node = await runSandboxed('node', `const { spawn } = require('node:child_process');
+  const node = await runSandboxed(
+    'node',
+    `const { spawn } = require('node:child_process');
 let left = 6, bad = 0;
 for (let i = 0; i < 6; i++) spawn(process.execPath, ['-e', 'const b = Buffer.alloc(2e8, 1); setTimeout(() => console.log(b[0]), 1000);'], { stdio: 'ignore' })
   .on('exit', (code) => { if (code !== 0) bad++; if (--left === 0 && bad) { console.error(bad + ' children failed'); process.exitCode = 1; } });
-`, O);
+`,
+    O,
+  );
   assert.notEqual(node.status, 'passed');
   assert.ok(node.peakMemoryMb !== null && node.peakMemoryMb <= O.memoryMb, `peak ${node.peakMemoryMb} MB`);
 });
 
 test('killing the parent: the sample cannot reach bwrap, the test process or its parent', async () => {
-  const r = await runSandboxed('python', `import json, os, signal
+  const r = await runSandboxed(
+    'python',
+    `import json, os, signal
 tried = {}
 for name, pid in [("ppid", os.getppid()), ("init", 1), ("host test", ${process.pid}), ("host runner", ${process.ppid})]:
     try:
@@ -118,26 +143,37 @@ try:
 except OSError:
     pass
 print(json.dumps(tried))
-`, O);
+`,
+    O,
+  );
   assert.equal(r.status, 'passed', r.stderr);
   const tried = report(r.stdout);
-  assert.equal(tried['host test'], 'ProcessLookupError', 'host pids do not exist in the sample\'s PID namespace');
+  assert.equal(tried['host test'], 'ProcessLookupError', "host pids do not exist in the sample's PID namespace");
   assert.equal(tried['host runner'], 'ProcessLookupError');
   const n = await runSandboxed('node', 'try { process.kill(process.ppid, "SIGKILL"); } catch (e) { console.log(e.code); }\n', O);
   assert.equal(n.status, 'passed', n.stderr);
   process.kill(process.ppid, 0); // the test runner is alive (throws otherwise)
 });
 
-test('killing a concurrent sample: by every pid it can name, by kill(-1), by the other\'s host pid', async () => {
+test("killing a concurrent sample: by every pid it can name, by kill(-1), by the other's host pid", async () => {
   const tag = token('victim');
-  const victim = runSandboxed('python', `import subprocess, sys
+  const victim = runSandboxed(
+    'python',
+    `import subprocess, sys
 subprocess.run([sys.executable, '-c', 'import time; time.sleep(2.5)', ${JSON.stringify(tag)}], check=True)
 print('victim alive')
-`, { ...O, timeoutMs: 8000 });
+`,
+    { ...O, timeoutMs: 8000 },
+  );
   let host: number[] = [];
-  for (let i = 0; i < 100 && !host.length; i++) { host = processesWith(tag); await sleep(20); }
+  for (let i = 0; i < 100 && !host.length; i++) {
+    host = processesWith(tag);
+    await sleep(20);
+  }
   assert.ok(host.length, 'the victim started');
-  const killer = await runSandboxed('python', `import os, signal
+  const killer = await runSandboxed(
+    'python',
+    `import os, signal
 me = os.getpid()
 for pid in [${host.join(', ')}] + list(range(2, 1 << 16)):
     if pid != me:
@@ -149,7 +185,9 @@ try:
     os.kill(-1, signal.SIGKILL)
 except OSError:
     pass
-`, O);
+`,
+    O,
+  );
   assert.equal(killer.status, 'passed', killer.stderr);
   const v = await victim;
   assert.equal(v.status, 'passed', `the victim: ${v.status} ${v.stderr}`);

@@ -17,7 +17,7 @@ test('this machine runs samples in the sandbox (CI installs bubblewrap)', (t) =>
 test('pass and fail, with stdout and stderr', async () => {
   const p = await runSandboxed('python', 'print("hello")\nassert 1 + 1 == 2\n', O);
   assert.equal(p.status, 'passed', p.stderr);
-  assert.equal(p.stdout, 'hello\n', 'the program\'s own output, without the pass marker');
+  assert.equal(p.stdout, 'hello\n', "the program's own output, without the pass marker");
   const f = await runSandboxed('python', 'assert 1 + 1 == 3\n', O);
   assert.equal(f.status, 'failed');
   assert.match(f.stderr, /AssertionError/);
@@ -27,7 +27,11 @@ test('pass and fail, with stdout and stderr', async () => {
 
 test('an infinite loop is killed at the timeout, with its children', async () => {
   const t0 = performance.now();
-  const r = await runSandboxed('python', 'import subprocess, sys\nsubprocess.Popen([sys.executable, "-c", "while True: pass"])\nwhile True:\n    pass\n', { ...O, timeoutMs: 1000 });
+  const r = await runSandboxed(
+    'python',
+    'import subprocess, sys\nsubprocess.Popen([sys.executable, "-c", "while True: pass"])\nwhile True:\n    pass\n',
+    { ...O, timeoutMs: 1000 },
+  );
   assert.equal(r.status, 'timeout');
   const ms = performance.now() - t0;
   assert.ok(ms < 4000, `killed after ${Math.round(ms)} ms (timeout 1000 ms)`);
@@ -46,11 +50,15 @@ test('a memory bomb is stopped by the memory limit, not the timeout', async () =
   assert.equal(n.status, 'memory', `${n.status}: ${n.stderr.slice(-300)}`);
 });
 
-test('no network (TCP to the internet and to the host\'s loopback), not root', async () => {
+test("no network (TCP to the internet and to the host's loopback), not root", async () => {
   const net = await runSandboxed('python', 'import socket\nsocket.create_connection(("1.1.1.1", 53), timeout=2)\n', O);
   assert.equal(net.status, 'failed');
   assert.match(net.stderr, /OSError|unreachable|Network/i);
-  const local = await runSandboxed('node', 'require("node:http").get("http://127.0.0.1:1/", () => {}).on("error", (e) => { console.error(e.code); process.exit(3); });\n', O);
+  const local = await runSandboxed(
+    'node',
+    'require("node:http").get("http://127.0.0.1:1/", () => {}).on("error", (e) => { console.error(e.code); process.exit(3); });\n',
+    O,
+  );
   assert.equal(local.status, 'failed');
   const who = await runSandboxed('python', 'import os\nassert os.getuid() != 0 and os.geteuid() != 0, "running as root"\n', O);
   assert.equal(who.status, 'passed', who.stderr);
@@ -65,7 +73,14 @@ test('exiting early with status 0 is not a pass; TypeScript that does not parse 
   }
   assert.equal((await runSandboxed('node', 'process.exit(0);\nthrow new Error("tests");\n', O)).status, 'failed');
   const { runnable } = await import('../../src/platform/node-eval-check.js');
-  const sample = { id: 't', prompt: 'function f(x: number): number {\n', stop: [], lang: 'ts' as const, reference: null, program: (c: string) => `function f(x: number): number {\n${c}\nconsole.log(f(1));\n` };
+  const sample = {
+    id: 't',
+    prompt: 'function f(x: number): number {\n',
+    stop: [],
+    lang: 'ts' as const,
+    reference: null,
+    program: (c: string) => `function f(x: number): number {\n${c}\nconsole.log(f(1));\n`,
+  };
   const bad = runnable(sample, '  return x +;\n}\n');
   assert.equal((await runSandboxed(bad.lang, bad.program, O)).status, 'failed', 'a syntax error fails');
   const good = runnable(sample, '  return x + 1;\n}\n');

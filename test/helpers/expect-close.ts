@@ -22,12 +22,20 @@ export function expectClose(actual: Numbers, expected: Numbers, o: CloseOptions)
     throw new Error(`${o.label}: length ${actual.length}, expected ${expected.length}`);
   }
   const shown: string[] = [];
-  let bad = 0, maxDiff = 0, maxAt = -1, sqDiff = 0, sqRef = 0;
+  let bad = 0,
+    maxDiff = 0,
+    maxAt = -1,
+    sqDiff = 0,
+    sqRef = 0;
   for (let i = 0; i < actual.length; i++) {
-    const a = actual[i]!, e = expected[i]!;
+    const a = actual[i]!,
+      e = expected[i]!;
     if (Number.isFinite(a) && Number.isFinite(e)) {
       const d = Math.abs(a - e);
-      if (d > maxDiff) { maxDiff = d; maxAt = i; }
+      if (d > maxDiff) {
+        maxDiff = d;
+        maxAt = i;
+      }
       sqDiff += d * d;
       sqRef += e * e;
     }
@@ -39,7 +47,7 @@ export function expectClose(actual: Numbers, expected: Numbers, o: CloseOptions)
   const nmse = sqRef > 0 ? sqDiff / sqRef : sqDiff;
   throw new Error(
     `${o.label}: ${bad} of ${actual.length} elements differ (atol ${o.atol}, rtol ${o.rtol}); ` +
-    `max |diff| ${maxDiff}${maxAt >= 0 ? ` at [${maxAt}]` : ''}, NMSE ${nmse.toExponential(3)}\n${shown.join('\n')}`,
+      `max |diff| ${maxDiff}${maxAt >= 0 ? ` at [${maxAt}]` : ''}, NMSE ${nmse.toExponential(3)}\n${shown.join('\n')}`,
   );
 }
 
@@ -49,7 +57,8 @@ export function expectEqual(actual: Numbers, expected: Numbers, label: string): 
   const shown: string[] = [];
   let bad = 0;
   for (let i = 0; i < actual.length; i++) {
-    const a = actual[i]!, e = expected[i]!;
+    const a = actual[i]!,
+      e = expected[i]!;
     if (Object.is(a, e) || (Number.isNaN(a) && Number.isNaN(e))) continue;
     bad++;
     if (shown.length < 5) shown.push(`  [${i}] actual ${a}, expected ${e}`);

@@ -31,7 +31,12 @@ export interface FakeHubOptions {
   ignoreRange?: boolean;
 }
 
-export interface RecordedRequest { method: string; path: string; range: string | null; authorization: string | null }
+export interface RecordedRequest {
+  method: string;
+  path: string;
+  range: string | null;
+  authorization: string | null;
+}
 
 export interface FakeHub {
   url: string;
@@ -46,7 +51,8 @@ export const isLfs = (name: string): boolean => name.endsWith('.safetensors');
 /** a repo holding the model files of a folder (a test fixture) at a made-up commit */
 export function repoFromFolder(id: string, dir: string): FakeRepo {
   const files = new Map<string, Buffer>();
-  for (const n of readdirSync(dir).sort()) if (n !== 'reference.safetensors' && n !== 'MANIFEST.json') files.set(n, readFileSync(join(dir, n)));
+  for (const n of readdirSync(dir).sort())
+    if (n !== 'reference.safetensors' && n !== 'MANIFEST.json') files.set(n, readFileSync(join(dir, n)));
   return { id, commit: createHash('sha1').update(id).digest('hex'), files };
 }
 
@@ -56,15 +62,25 @@ export async function startFakeHub(o: FakeHubOptions): Promise<FakeHub> {
   const authorized = (req: IncomingMessage) => !o.token || req.headers.authorization === `Bearer ${o.token}`;
 
   const sendBytes = (req: IncomingMessage, res: ServerResponse, name: string, data: Buffer) => {
-    if (o.corrupt === name) { data = Buffer.from(data); data[data.length >> 1]! ^= 0xff; }
+    if (o.corrupt === name) {
+      data = Buffer.from(data);
+      data[data.length >> 1]! ^= 0xff;
+    }
     const m = o.ignoreRange ? null : /^bytes=(\d+)-$/.exec(req.headers.range ?? '');
     const start = m ? Number(m[1]) : 0;
-    if (start > data.length) { res.writeHead(416, { 'content-range': `bytes */${data.length}` }).end(); return; }
+    if (start > data.length) {
+      res.writeHead(416, { 'content-range': `bytes */${data.length}` }).end();
+      return;
+    }
     res.writeHead(m ? 206 : 200, {
-      'content-length': String(data.length - start), 'accept-ranges': 'bytes',
+      'content-length': String(data.length - start),
+      'accept-ranges': 'bytes',
       ...(m ? { 'content-range': `bytes ${start}-${data.length - 1}/${data.length}` } : {}),
     });
-    if (req.method === 'HEAD') { res.end(); return; }
+    if (req.method === 'HEAD') {
+      res.end();
+      return;
+    }
     if (o.cutOnce === name && !cut) {
       cut = true;
       // half the bytes on the wire, then the connection dies (the client sees a body shorter than its length)
@@ -83,27 +99,54 @@ export async function startFakeHub(o: FakeHubOptions): Promise<FakeHub> {
     const resolve = /^\/([^/]+\/[^/]+)\/resolve\/([^/]+)\/(.+)$/.exec(path);
     const cdn = /^\/cdn\/([^/]+\/[^/]+)\/(.+)$/.exec(path);
     const repo = o.repos.find((r) => r.id === (api ?? resolve ?? cdn)?.[1]);
-    const notFound = (code: string) => res.writeHead(404, { 'x-error-code': code, 'content-type': 'application/json' }).end(JSON.stringify({ error: code }));
-    if ((api || resolve) && !authorized(req)) { res.writeHead(401, { 'x-error-message': 'Invalid credentials in Authorization header' }).end(); return; }
-    if (!repo) { notFound('RepoNotFound'); return; }
+    const notFound = (code: string) =>
+      res.writeHead(404, { 'x-error-code': code, 'content-type': 'application/json' }).end(JSON.stringify({ error: code }));
+    if ((api || resolve) && !authorized(req)) {
+      res.writeHead(401, { 'x-error-message': 'Invalid credentials in Authorization header' }).end();
+      return;
+    }
+    if (!repo) {
+      notFound('RepoNotFound');
+      return;
+    }
     if (api) {
-      if (api[2] !== 'main' && api[2] !== repo.commit) { notFound('RevisionNotFound'); return; }
-      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ id: repo.id, sha: repo.commit, siblings: [...repo.files.keys()].map((rfilename) => ({ rfilename })) }));
+      if (api[2] !== 'main' && api[2] !== repo.commit) {
+        notFound('RevisionNotFound');
+        return;
+      }
+      res
+        .writeHead(200, { 'content-type': 'application/json' })
+        .end(JSON.stringify({ id: repo.id, sha: repo.commit, siblings: [...repo.files.keys()].map((rfilename) => ({ rfilename })) }));
       return;
     }
     const name = resolve ? resolve[3]! : cdn![2]!;
     const data = repo.files.get(name);
-    if (!data) { notFound('EntryNotFound'); return; }
-    if (resolve && resolve[2] !== 'main' && resolve[2] !== repo.commit) { notFound('RevisionNotFound'); return; }
-    if (resolve && isLfs(name)) {
-      // the Hub's answer for an LFS file: a redirect to the CDN, with the file's metadata on the redirect
-      res.writeHead(302, {
-        location: `${cdnOrigin}/cdn/${repo.id}/${name}`, 'x-repo-commit': repo.commit, etag: `"${sha256(data)}"`,
-        'x-linked-etag': `"${sha256(data)}"`, 'x-linked-size': String(data.length), 'content-length': '0',
-      }).end();
+    if (!data) {
+      notFound('EntryNotFound');
       return;
     }
-    if (resolve) { res.setHeader('x-repo-commit', repo.commit); res.setHeader('etag', `"${gitSha1(data)}"`); }
+    if (resolve && resolve[2] !== 'main' && resolve[2] !== repo.commit) {
+      notFound('RevisionNotFound');
+      return;
+    }
+    if (resolve && isLfs(name)) {
+      // the Hub's answer for an LFS file: a redirect to the CDN, with the file's metadata on the redirect
+      res
+        .writeHead(302, {
+          location: `${cdnOrigin}/cdn/${repo.id}/${name}`,
+          'x-repo-commit': repo.commit,
+          etag: `"${sha256(data)}"`,
+          'x-linked-etag': `"${sha256(data)}"`,
+          'x-linked-size': String(data.length),
+          'content-length': '0',
+        })
+        .end();
+      return;
+    }
+    if (resolve) {
+      res.setHeader('x-repo-commit', repo.commit);
+      res.setHeader('etag', `"${gitSha1(data)}"`);
+    }
     sendBytes(req, res, name, data);
   };
   const servers = [createServer(handler), createServer(handler)];
@@ -116,6 +159,15 @@ export async function startFakeHub(o: FakeHubOptions): Promise<FakeHub> {
   return {
     url: urls[0]!,
     requests,
-    close: () => Promise.all(servers.map((s) => new Promise<void>((ok) => { s.closeAllConnections(); s.close(() => ok()); }))).then(() => {}),
+    close: () =>
+      Promise.all(
+        servers.map(
+          (s) =>
+            new Promise<void>((ok) => {
+              s.closeAllConnections();
+              s.close(() => ok());
+            }),
+        ),
+      ).then(() => {}),
   };
 }

@@ -3,7 +3,10 @@ import type { Kernels } from '../../src/kernels/backend.js';
 import { createRefKernels } from '../../src/kernels/ref/index.js';
 import { createKernels } from '../../src/platform/node.js';
 
-export interface Variant { label: string; make: () => Promise<Kernels>; }
+export interface Variant {
+  label: string;
+  make: () => Promise<Kernels>;
+}
 
 export const ref = createRefKernels();
 
@@ -15,8 +18,17 @@ export const wasmVariants: Variant[] = [
 
 /** copy data into a buffer the kernels own (the fast path, as real callers use it) */
 export function own<T extends Float32Array | Int32Array | Uint8Array | Int8Array | Uint16Array>(k: Kernels, src: T): T {
-  const dst = (src instanceof Float32Array ? k.allocF32(src.length) : src instanceof Int32Array ? k.allocI32(src.length)
-    : src instanceof Uint8Array ? k.allocU8(src.length) : src instanceof Int8Array ? k.allocI8(src.length) : k.allocU16(src.length)) as T;
+  const dst = (
+    src instanceof Float32Array
+      ? k.allocF32(src.length)
+      : src instanceof Int32Array
+        ? k.allocI32(src.length)
+        : src instanceof Uint8Array
+          ? k.allocU8(src.length)
+          : src instanceof Int8Array
+            ? k.allocI8(src.length)
+            : k.allocU16(src.length)
+  ) as T;
   dst.set(src as never);
   return dst;
 }

@@ -1,7 +1,9 @@
 // Seeded test data (no Math.random): the trainer's RNG, wrapped for filling typed arrays.
 import { Rng } from '../../src/train/rng.js';
 
-export function rng(seed: number): Rng { return new Rng(seed); }
+export function rng(seed: number): Rng {
+  return new Rng(seed);
+}
 
 export function normal(r: Rng, n: number, std = 1): Float32Array {
   const a = new Float32Array(n);

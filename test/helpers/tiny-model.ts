@@ -8,9 +8,22 @@ import { Rng } from '../../src/train/rng.js';
 
 export function tinyConfig(arch: Arch, over: Partial<ModelConfig> = {}): ModelConfig {
   return validateConfig({
-    arch, vocabSize: 53, hiddenSize: 24, numLayers: 2, numHeads: 4, numKvHeads: 2, headDim: 6, ffnSize: 40,
-    ropeTheta: arch === 'dream' ? 1e6 : 10000, normEps: 1e-5, tieEmbeddings: arch === 'llama', qkvBias: arch === 'dream',
-    attention: arch === 'llama' ? 'causal' : 'bidirectional', shiftLogits: arch === 'dream', maxPositions: 64, ...over,
+    arch,
+    vocabSize: 53,
+    hiddenSize: 24,
+    numLayers: 2,
+    numHeads: 4,
+    numKvHeads: 2,
+    headDim: 6,
+    ffnSize: 40,
+    ropeTheta: arch === 'dream' ? 1e6 : 10000,
+    normEps: 1e-5,
+    tieEmbeddings: arch === 'llama',
+    qkvBias: arch === 'dream',
+    attention: arch === 'llama' ? 'causal' : 'bidirectional',
+    shiftLogits: arch === 'dream',
+    maxPositions: 64,
+    ...over,
   });
 }
 

@@ -78,7 +78,8 @@ export const TOL = {
    * normwise, scale = max |expected| of the tensor
    */
   attentionBackward: (D: number, n: number, scale: number): Tol => ({
-    atol: (8 * Math.sqrt(D) + 8 * Math.sqrt(n) + 32) * U * scale, rtol: 32 * U,
+    atol: (8 * Math.sqrt(D) + 8 * Math.sqrt(n) + 32) * U * scale,
+    rtol: 32 * U,
   }),
   /**
    * cross-entropy loss = w·(max + log Σexp(x − max) − x_t): the sum has V terms, exp ≲ 4 ulp, the subtraction
@@ -91,7 +92,8 @@ export const TOL = {
    * 3e-4 at logits ≈ 250); scale = max|scale·w|, maxLogit = max |logit|
    */
   crossEntropyBackward: (V: number, scale: number, maxLogit: number): Tol => ({
-    atol: (2 * Math.sqrt(V) + 2 * maxLogit + 32) * U * scale + FLUSH, rtol: 32 * U,
+    atol: (2 * Math.sqrt(V) + 2 * maxLogit + 32) * U * scale + FLUSH,
+    rtol: 32 * U,
   }),
   /**
    * adamw, per element a handful of f32 operations (≲ 8u) on each of: p·(1 − lr·wd), the update, and the

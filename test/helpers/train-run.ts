@@ -11,8 +11,20 @@ export const VOCAB = 16;
 
 export function tinyTrainer(over: Record<string, unknown> = {}): Trainer {
   const cfg = parseTrainConfig({
-    hiddenSize: 16, numLayers: 2, numHeads: 2, numKvHeads: 2, ffnSize: 32, seqLen: 8, batchSize: 2, steps: 100,
-    lrMax: 1e-2, lrMin: 1e-3, lrWarmupSteps: 2, evalEvery: 1000, checkpointEvery: 1000, ...over,
+    hiddenSize: 16,
+    numLayers: 2,
+    numHeads: 2,
+    numKvHeads: 2,
+    ffnSize: 32,
+    seqLen: 8,
+    batchSize: 2,
+    steps: 100,
+    lrMax: 1e-2,
+    lrMin: 1e-3,
+    lrWarmupSteps: 2,
+    evalEvery: 1000,
+    checkpointEvery: 1000,
+    ...over,
   });
   const t = new Trainer(cfg, modelConfigFor(cfg, VOCAB), ref, VOCAB - 1);
   t.initWeights();
@@ -32,7 +44,8 @@ export function trainSteps(t: Trainer, n: number): void {
 
 /** tokenizer files beside a run (saveCheckpoint copies them; their content does not matter here) */
 export function tokenizerFiles(dir: string): { tokenizerJson: string; tokenizerConfig: string } {
-  const tokenizerJson = join(dir, 'tokenizer.json'), tokenizerConfig = join(dir, 'tokenizer_config.json');
+  const tokenizerJson = join(dir, 'tokenizer.json'),
+    tokenizerConfig = join(dir, 'tokenizer_config.json');
   writeFileSync(tokenizerJson, JSON.stringify({ model: { type: 'BPE', vocab: {}, merges: [] } }));
   writeFileSync(tokenizerConfig, JSON.stringify({ eos_token: '<eos>' }));
   return { tokenizerJson, tokenizerConfig };
@@ -40,7 +53,13 @@ export function tokenizerFiles(dir: string): { tokenizerJson: string; tokenizerC
 
 export const SPECIALS = { eos: 0, mask: VOCAB - 1 };
 
-export interface Snapshot { step: number; tokens: number; optimizerStep: number; rng: number[]; values: Map<string, Uint32Array>; }
+export interface Snapshot {
+  step: number;
+  tokens: number;
+  optimizerStep: number;
+  rng: number[];
+  values: Map<string, Uint32Array>;
+}
 
 const bits = (x: Float32Array) => Uint32Array.from(new Uint32Array(x.buffer, x.byteOffset, x.length));
 
@@ -58,7 +77,8 @@ export function sameAs(t: Trainer, candidates: Snapshot[]): Snapshot {
   const got = snapshot(t);
   const s = candidates.find((c) => c.step === got.step);
   if (!s) throw new Error(`resumed at step ${got.step}, expected one of ${candidates.map((c) => c.step).join(', ')}`);
-  if (got.tokens !== s.tokens || got.optimizerStep !== s.optimizerStep || got.rng.join() !== s.rng.join()) throw new Error(`step ${s.step}: counters or RNG differ`);
+  if (got.tokens !== s.tokens || got.optimizerStep !== s.optimizerStep || got.rng.join() !== s.rng.join())
+    throw new Error(`step ${s.step}: counters or RNG differ`);
   for (const [k, v] of s.values) {
     const w = got.values.get(k)!;
     for (let i = 0; i < v.length; i++) if (v[i] !== w[i]) throw new Error(`step ${s.step}: ${k}[${i}] differs`);

@@ -4,8 +4,18 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  DTYPE_BYTES, bytesSource, checkShardFiles, parseSafetensorsHeader, parseShardIndex, readSafetensorsHeader, readTensor,
-  shardFileFor, writeSafetensors, type ByteSource, type SafetensorsDtype, type TensorToWrite,
+  DTYPE_BYTES,
+  bytesSource,
+  checkShardFiles,
+  parseSafetensorsHeader,
+  parseShardIndex,
+  readSafetensorsHeader,
+  readTensor,
+  shardFileFor,
+  writeSafetensors,
+  type ByteSource,
+  type SafetensorsDtype,
+  type TensorToWrite,
 } from '../../src/io/safetensors.js';
 import { Rng } from '../helpers/rng.js';
 
@@ -36,7 +46,14 @@ function rawFile(header: unknown, data = new Uint8Array(0), headerText = JSON.st
 /** a ByteSource that records every read, to prove the reader is lazy */
 function countingSource(bytes: Uint8Array): ByteSource & { reads: [number, number][] } {
   const reads: [number, number][] = [];
-  return { size: bytes.length, reads, read: async (o, n) => { reads.push([o, n]); return bytes.slice(o, o + n); } };
+  return {
+    size: bytes.length,
+    reads,
+    read: async (o, n) => {
+      reads.push([o, n]);
+      return bytes.slice(o, o + n);
+    },
+  };
 }
 
 test('write → read is bit-exact for every dtype, from bytes and from a ByteSource', async () => {
@@ -59,20 +76,37 @@ test('write → read is bit-exact for every dtype, from bytes and from a ByteSou
     const fromSource = await readTensor(src, header, t.name);
     assert.deepEqual(rawBytes(fromBytes), rawBytes(t.data), `${t.name} from bytes`);
     assert.deepEqual(rawBytes(fromSource), rawBytes(t.data), `${t.name} from a ByteSource`);
-    assert.equal(fromBytes.length, t.shape.reduce((a, b) => a * b, 1), `${t.name} element count`);
+    assert.equal(
+      fromBytes.length,
+      t.shape.reduce((a, b) => a * b, 1),
+      `${t.name} element count`,
+    );
   }
   // typed arrays of the dtype (raw: F16/BF16 as bit patterns, conversion is the caller's)
   const kinds: Partial<Record<SafetensorsDtype, string>> = {
-    F64: 'Float64Array', F32: 'Float32Array', F16: 'Uint16Array', BF16: 'Uint16Array', I64: 'BigInt64Array',
-    U64: 'BigUint64Array', I32: 'Int32Array', U32: 'Uint32Array', I16: 'Int16Array', U16: 'Uint16Array',
-    I8: 'Int8Array', U8: 'Uint8Array', BOOL: 'Uint8Array', F8_E4M3: 'Uint8Array', F8_E5M2: 'Uint8Array',
+    F64: 'Float64Array',
+    F32: 'Float32Array',
+    F16: 'Uint16Array',
+    BF16: 'Uint16Array',
+    I64: 'BigInt64Array',
+    U64: 'BigUint64Array',
+    I32: 'Int32Array',
+    U32: 'Uint32Array',
+    I16: 'Int16Array',
+    U16: 'Uint16Array',
+    I8: 'Int8Array',
+    U8: 'Uint8Array',
+    BOOL: 'Uint8Array',
+    F8_E4M3: 'Uint8Array',
+    F8_E5M2: 'Uint8Array',
   };
   for (const d of DTYPES) assert.equal(readTensor(file, header, `t${DTYPES.indexOf(d)}.0.${d}`).constructor.name, kinds[d], d);
 });
 
 test('reading through a ByteSource touches only the header and the tensors asked for', async () => {
   const rng = new Rng(7);
-  const big = tensorOf(rng, 'big', 'F32', [256, 256]), small = tensorOf(rng, 'small', 'F32', [4]);
+  const big = tensorOf(rng, 'big', 'F32', [256, 256]),
+    small = tensorOf(rng, 'small', 'F32', [4]);
   const file = writeSafetensors([big, small]);
   const src = countingSource(file);
   const header = await readSafetensorsHeader(src);
@@ -85,7 +119,12 @@ test('reading through a ByteSource touches only the header and the tensors asked
 
 test('the writer is canonical: dtype (widest first) then name, header padded with spaces to 8 bytes', () => {
   const rng = new Rng(99);
-  const ts = [tensorOf(rng, 'b', 'F16', [3]), tensorOf(rng, 'a', 'F16', [5]), tensorOf(rng, 'c', 'I64', [1]), tensorOf(rng, 'z', 'U8', [3])];
+  const ts = [
+    tensorOf(rng, 'b', 'F16', [3]),
+    tensorOf(rng, 'a', 'F16', [5]),
+    tensorOf(rng, 'c', 'I64', [1]),
+    tensorOf(rng, 'z', 'U8', [3]),
+  ];
   const one = writeSafetensors(ts, { y: '2', x: '1' });
   const two = writeSafetensors([...ts].reverse(), { x: '1', y: '2' });
   assert.deepEqual(one, two);
@@ -125,23 +164,43 @@ test('corrupt files fail with an error that names the problem', () => {
     ['negative shape', with_({ w: { dtype: 'F32', shape: [-2, -2], data_offsets: [0, 16] } }), /tensor "w" has a bad shape \[-2,-2\]/],
     ['non-integer shape', with_({ w: { dtype: 'F32', shape: [2.5, 2], data_offsets: [0, 16] } }), /tensor "w" has a bad shape/],
     ['offsets reversed', with_({ w: { dtype: 'F32', shape: [0], data_offsets: [16, 0] } }), /tensor "w" has bad data_offsets \[16,0\]/],
-    ['size mismatch', with_({ w: { dtype: 'F32', shape: [2, 3], data_offsets: [0, 16] } }), /tensor "w" \[2,3\] F32 needs 24 bytes, data_offsets \[0, 16\] give 16/],
-    ['offsets past the end', with_({ b: { dtype: 'F32', shape: [2], data_offsets: [24, 32] } }), /tensor "b" ends at byte \d+, past the end of the \d+-byte file \(truncated\?\)/],
+    [
+      'size mismatch',
+      with_({ w: { dtype: 'F32', shape: [2, 3], data_offsets: [0, 16] } }),
+      /tensor "w" \[2,3\] F32 needs 24 bytes, data_offsets \[0, 16\] give 16/,
+    ],
+    [
+      'offsets past the end',
+      with_({ b: { dtype: 'F32', shape: [2], data_offsets: [24, 32] } }),
+      /tensor "b" ends at byte \d+, past the end of the \d+-byte file \(truncated\?\)/,
+    ],
     ['truncated data', good.subarray(0, good.length - 4), /tensor "b" ends at byte \d+, past the end of the \d+-byte file \(truncated\?\)/],
-    ['overlapping offsets', with_({ b: { dtype: 'F32', shape: [2], data_offsets: [12, 20] } }, new Uint8Array(20)), /tensors "w" and "b" overlap/],
-    ['hole between tensors', with_({ b: { dtype: 'F32', shape: [2], data_offsets: [20, 28] } }, new Uint8Array(28)), /4 unused bytes between "w" and "b"/],
+    [
+      'overlapping offsets',
+      with_({ b: { dtype: 'F32', shape: [2], data_offsets: [12, 20] } }, new Uint8Array(20)),
+      /tensors "w" and "b" overlap/,
+    ],
+    [
+      'hole between tensors',
+      with_({ b: { dtype: 'F32', shape: [2], data_offsets: [20, 28] } }, new Uint8Array(28)),
+      /4 unused bytes between "w" and "b"/,
+    ],
     ['bytes after the last tensor', rawFile(ok, new Uint8Array(30)), /6 bytes after the last tensor "b"/],
     ['entry not an object', with_({ b: 7 }), /tensor "b" is not an object/],
     ['metadata not strings', rawFile({ __metadata__: { step: 3 }, ...ok }, data), /"__metadata__" value of "step" must be a string/],
   ];
   for (const [name, bytes, pattern] of cases) {
-    assert.throws(() => parseSafetensorsHeader(bytes, bytes.length, 'model.safetensors'), (e: unknown) => {
-      assert.ok(e instanceof Error, name);
-      assert.match(e.message, pattern, name);
-      assert.match(e.message, /^model\.safetensors: /, `${name}: the message says which file`);
-      assert.ok(!e.message.includes('\n'), `${name}: one line`);
-      return true;
-    }, name);
+    assert.throws(
+      () => parseSafetensorsHeader(bytes, bytes.length, 'model.safetensors'),
+      (e: unknown) => {
+        assert.ok(e instanceof Error, name);
+        assert.match(e.message, pattern, name);
+        assert.match(e.message, /^model\.safetensors: /, `${name}: the message says which file`);
+        assert.ok(!e.message.includes('\n'), `${name}: one line`);
+        return true;
+      },
+      name,
+    );
   }
 });
 
@@ -153,16 +212,28 @@ test('huge headers are refused before they are read: an 80 MB header of 1 M entr
   new DataView(first8.buffer).setBigUint64(0, BigInt(HEADER), true);
   const reads: number[] = [];
   // the bytes after the first 8 would be `{"t0":{"dtype":"U8","shape":[0],"data_offsets":[0,0]},…` (1 M entries)
-  const big: ByteSource = { size: 8 + HEADER, read: async (o, n) => { reads.push(n); return o === 0 && n <= 8 ? first8.slice(0, n) : new Uint8Array(n).fill(0x20); } };
+  const big: ByteSource = {
+    size: 8 + HEADER,
+    read: async (o, n) => {
+      reads.push(n);
+      return o === 0 && n <= 8 ? first8.slice(0, n) : new Uint8Array(n).fill(0x20);
+    },
+  };
   const t0 = performance.now();
-  await assert.rejects(readSafetensorsHeader(big, 'big.safetensors'), /^Error: big\.safetensors: header length 80000000 is over the 16777216-byte limit/);
+  await assert.rejects(
+    readSafetensorsHeader(big, 'big.safetensors'),
+    /^Error: big\.safetensors: header length 80000000 is over the 16777216-byte limit/,
+  );
   assert.ok(performance.now() - t0 < 1000, 'refused at once');
   assert.deepEqual(reads, [8], 'only the 8-byte length was read');
 
   const entries = Array.from({ length: 131_073 }, (_, i) => `"t${i}":{"dtype":"U8","shape":[0],"data_offsets":[0,0]}`);
   const many = rawFile(null, new Uint8Array(0), `{${entries.join(',')}}`);
   assert.ok(many.length < 16 * 2 ** 20, 'under the size limit');
-  assert.throws(() => parseSafetensorsHeader(many, many.length, 'many.safetensors'), /^Error: many\.safetensors: header lists 131073 tensors, over the limit of 131072/);
+  assert.throws(
+    () => parseSafetensorsHeader(many, many.length, 'many.safetensors'),
+    /^Error: many\.safetensors: header lists 131073 tensors, over the limit of 131072/,
+  );
   const fine = rawFile(null, new Uint8Array(0), `{${entries.slice(1).join(',')}}`);
   assert.equal(parseSafetensorsHeader(fine).tensors.size, 131_072, 'at the limit it parses');
 });
@@ -179,15 +250,23 @@ test('a ByteSource that returns short reads is an error, not a short tensor', as
 test('model.safetensors.index.json: weight_map, missing shard names, missing shard files', () => {
   const index = {
     metadata: { total_size: 96 },
-    weight_map: { 'a.weight': 'model-00001-of-00002.safetensors', 'b.weight': 'model-00002-of-00002.safetensors', 'c.weight': 'model-00002-of-00002.safetensors' },
+    weight_map: {
+      'a.weight': 'model-00001-of-00002.safetensors',
+      'b.weight': 'model-00002-of-00002.safetensors',
+      'c.weight': 'model-00002-of-00002.safetensors',
+    },
   };
   const map = parseShardIndex(index);
   assert.equal(shardFileFor(map, 'b.weight'), 'model-00002-of-00002.safetensors');
-  assert.throws(() => shardFileFor(map, 'lm_head.weight', 'dir/model.safetensors.index.json'),
-    /dir\/model\.safetensors\.index\.json: tensor "lm_head\.weight" is not in weight_map \(it lists 3 tensors\)/);
+  assert.throws(
+    () => shardFileFor(map, 'lm_head.weight', 'dir/model.safetensors.index.json'),
+    /dir\/model\.safetensors\.index\.json: tensor "lm_head\.weight" is not in weight_map \(it lists 3 tensors\)/,
+  );
   checkShardFiles(map, ['config.json', 'model-00001-of-00002.safetensors', 'model-00002-of-00002.safetensors']);
-  assert.throws(() => checkShardFiles(map, ['model-00001-of-00002.safetensors']),
-    /missing shard file model-00002-of-00002\.safetensors \(2 tensors, e\.g\. "b\.weight"\)/);
+  assert.throws(
+    () => checkShardFiles(map, ['model-00001-of-00002.safetensors']),
+    /missing shard file model-00002-of-00002\.safetensors \(2 tensors, e\.g\. "b\.weight"\)/,
+  );
   const bad: [unknown, RegExp][] = [
     [{ weight_map: { 'a.weight': '' } }, /tensor "a\.weight" has no shard file name in weight_map \(got ""\)/],
     [{ weight_map: { 'a.weight': null } }, /tensor "a\.weight" has no shard file name in weight_map \(got null\)/],

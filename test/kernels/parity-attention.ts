@@ -24,34 +24,65 @@ const ATTENTION: [string, AttentionShape][] = [
   ['blockCausal GQA D=64 T=70', shape({ B: 1, Tq: 70, Tk: 70, H: 4, Hkv: 2, D: 64, mask: 'blockCausal', blockLength: 16 })],
   ['none GQA 3:1, padding', shape({ B: 2, Tq: 13, Tk: 13, H: 3, Hkv: 1, D: 64, keyValid: padding(2, 13, [[1, 9, 13]]) })],
   // batch 0's first 3 keys are padding: with the causal mask its query rows 0..2 see no key at all
-  ['causal, rows that see nothing', shape({ B: 2, Tq: 9, Tk: 9, H: 2, Hkv: 1, D: 8, mask: 'causal', keyValid: padding(2, 9, [[0, 0, 3]]) })],
+  [
+    'causal, rows that see nothing',
+    shape({ B: 2, Tq: 9, Tk: 9, H: 2, Hkv: 1, D: 8, mask: 'causal', keyValid: padding(2, 9, [[0, 0, 3]]) }),
+  ],
   ['KV cache: causal qStart=28 Tq=5 Tk=33', shape({ B: 2, Tq: 5, Tk: 33, H: 6, Hkv: 2, D: 64, mask: 'causal', qStart: 28 })],
-  ['KV cache: blockCausal qStart=28 Tq=12 Tk=40', shape({
-    B: 1, Tq: 12, Tk: 40, H: 2, Hkv: 2, D: 8, mask: 'blockCausal', blockLength: 4, qStart: 28, keyValid: padding(1, 40, [[0, 38, 40]]),
-  })],
+  [
+    'KV cache: blockCausal qStart=28 Tq=12 Tk=40',
+    shape({
+      B: 1,
+      Tq: 12,
+      Tk: 40,
+      H: 2,
+      Hkv: 2,
+      D: 8,
+      mask: 'blockCausal',
+      blockLength: 4,
+      qStart: 28,
+      keyValid: padding(1, 40, [[0, 38, 40]]),
+    }),
+  ],
   ['none Tq=3 Tk=70', shape({ B: 1, Tq: 3, Tk: 70, H: 8, Hkv: 2, D: 64 })],
 ];
 
 export function registerSequenceCases(kernels: () => Kernels, ref: Kernels, label: string): void {
   for (const [name, s] of ATTENTION) {
     test(`${label}: attention forward and backward, ${name}`, () => {
-      const k = kernels(), rng = new Rng(201);
+      const k = kernels(),
+        rng = new Rng(201);
       const { B, Tq, Tk, H, Hkv, D } = s;
-      const nq = B * Tq * H * D, nk = B * Tk * Hkv * D, nl = B * H * Tq;
-      const q = rng.normal(nq), kk = rng.normal(nk), v = rng.normal(nk), dout = rng.normal(nq); // q (B, Tq, H, D); k, v (B, Tk, Hkv, D)
-      const out = new Float32Array(nq), lse = new Float32Array(nl); // lse (B, H, Tq)
-      const dq = new Float32Array(nq), dk = new Float32Array(nk), dv = new Float32Array(nk);
+      const nq = B * Tq * H * D,
+        nk = B * Tk * Hkv * D,
+        nl = B * H * Tq;
+      const q = rng.normal(nq),
+        kk = rng.normal(nk),
+        v = rng.normal(nk),
+        dout = rng.normal(nq); // q (B, Tq, H, D); k, v (B, Tk, Hkv, D)
+      const out = new Float32Array(nq),
+        lse = new Float32Array(nl); // lse (B, H, Tq)
+      const dq = new Float32Array(nq),
+        dk = new Float32Array(nk),
+        dv = new Float32Array(nk);
       ref.attentionForward(out, lse, q, kk, v, s);
       ref.attentionBackward(dq, dk, dv, dout, q, kk, v, out, lse, s);
       const got = withOwned(k, (o) => {
         const gs = { ...s, keyValid: s.keyValid && o.u8(s.keyValid) };
-        const gOut = o.f32(nq), gLse = o.f32(nl), oq = o.f32(q), ok = o.f32(kk), ov = o.f32(v);
+        const gOut = o.f32(nq),
+          gLse = o.f32(nl),
+          oq = o.f32(q),
+          ok = o.f32(kk),
+          ov = o.f32(v);
         k.attentionForward(gOut, gLse, oq, ok, ov, gs);
-        const gdq = o.f32(nq).fill(Number.NaN), gdk = o.f32(nk).fill(Number.NaN), gdv = o.f32(nk).fill(Number.NaN); // overwritten
+        const gdq = o.f32(nq).fill(Number.NaN),
+          gdk = o.f32(nk).fill(Number.NaN),
+          gdv = o.f32(nk).fill(Number.NaN); // overwritten
         k.attentionBackward(gdq, gdk, gdv, o.f32(dout), oq, ok, ov, o.f32(out), o.f32(lse), gs); // the ref's out, lse
         return { out: gOut.slice(), lse: gLse.slice(), dq: gdq.slice(), dk: gdk.slice(), dv: gdv.slice() };
       });
-      const fwd = TOL.attentionForward(D, Tk), rows = Tq * (H / Hkv);
+      const fwd = TOL.attentionForward(D, Tk),
+        rows = Tq * (H / Hkv);
       expectClose(got.out, out, { ...fwd, label: `${label} attention ${name} out` });
       expectClose(got.lse, lse, { ...fwd, label: `${label} attention ${name} lse` });
       expectClose(got.dq, dq, { ...TOL.attentionBackward(D, Tk, maxAbs(dq)), label: `${label} attention ${name} dq` });
@@ -61,37 +92,64 @@ export function registerSequenceCases(kernels: () => Kernels, ref: Kernels, labe
   }
 
   test(`${label}: cross-entropy, V from 1 to 1000, ignored rows, logits up to ±300`, () => {
-    const k = kernels(), rng = new Rng(202);
+    const k = kernels(),
+      rng = new Rng(202);
     for (const V of [1, 2, 17, 129, 1000]) {
-      const N = 9, scale = 1 / N;
-      const logits = rng.normal(N * V, 3), targets = rng.ints(N, 0, V), weights = rng.uniform(N, 0.5, 2); // logits (N, V)
+      const N = 9,
+        scale = 1 / N;
+      const logits = rng.normal(N * V, 3),
+        targets = rng.ints(N, 0, V),
+        weights = rng.uniform(N, 0.5, 2); // logits (N, V)
       logits.set(rng.uniform(V, -300, 300), 0); // row 0: large logits
       targets[1] = -100; // ignored by target
       weights[2] = 0; // ignored by weight
       logits.fill(Number.NaN, 2 * V, 3 * V); // …whatever its logits hold
-      const losses = new Float32Array(N), d = new Float32Array(N * V);
+      const losses = new Float32Array(N),
+        d = new Float32Array(N * V);
       ref.crossEntropyForward(losses, logits, targets, weights, N, V);
       ref.crossEntropyBackward(d, logits, targets, weights, N, V, scale);
       const got = withOwned(k, (o) => {
-        const gl = o.f32(N).fill(Number.NaN), gd = o.f32(N * V).fill(Number.NaN), ol = o.f32(logits), ot = o.i32(targets), ow = o.f32(weights);
+        const gl = o.f32(N).fill(Number.NaN),
+          gd = o.f32(N * V).fill(Number.NaN),
+          ol = o.f32(logits),
+          ot = o.i32(targets),
+          ow = o.f32(weights);
         k.crossEntropyForward(gl, ol, ot, ow, N, V);
         k.crossEntropyBackward(gd, ol, ot, ow, N, V, scale);
         return { losses: gl.slice(), d: gd.slice() };
       });
-      expectClose(got.losses, losses, { ...TOL.crossEntropyForward(V, maxAbs(weights) * (1 + maxAbs(logits))), label: `${label} crossEntropyForward V=${V}` });
-      expectClose(got.d, d, { ...TOL.crossEntropyBackward(V, scale * maxAbs(weights), maxAbs(logits)), label: `${label} crossEntropyBackward V=${V}` });
+      expectClose(got.losses, losses, {
+        ...TOL.crossEntropyForward(V, maxAbs(weights) * (1 + maxAbs(logits))),
+        label: `${label} crossEntropyForward V=${V}`,
+      });
+      expectClose(got.d, d, {
+        ...TOL.crossEntropyBackward(V, scale * maxAbs(weights), maxAbs(logits)),
+        label: `${label} crossEntropyBackward V=${V}`,
+      });
     }
   });
 
   test(`${label}: embedding gather and scatter-add with repeated ids are exact`, () => {
-    const k = kernels(), rng = new Rng(203);
-    for (const [N, vocab, C] of [[1, 1, 1], [37, 11, 3], [50, 7, 64], [20, 300, 1000]]) {
-      const ids = rng.ints(N, 0, vocab), table = rng.normal(vocab * C), dout = rng.normal(N * C), dtable0 = rng.normal(vocab * C);
-      const out = new Float32Array(N * C), dtable = dtable0.slice();
+    const k = kernels(),
+      rng = new Rng(203);
+    for (const [N, vocab, C] of [
+      [1, 1, 1],
+      [37, 11, 3],
+      [50, 7, 64],
+      [20, 300, 1000],
+    ]) {
+      const ids = rng.ints(N, 0, vocab),
+        table = rng.normal(vocab * C),
+        dout = rng.normal(N * C),
+        dtable0 = rng.normal(vocab * C);
+      const out = new Float32Array(N * C),
+        dtable = dtable0.slice();
       ref.embeddingForward(out, table, ids, N, C);
       ref.embeddingBackward(dtable, dout, ids, N, C);
       const got = withOwned(k, (o) => {
-        const gOut = o.f32(N * C), gdt = o.f32(dtable0), oi = o.i32(ids);
+        const gOut = o.f32(N * C),
+          gdt = o.f32(dtable0),
+          oi = o.i32(ids);
         k.embeddingForward(gOut, o.f32(table), oi, N, C);
         k.embeddingBackward(gdt, o.f32(dout), oi, N, C);
         return { out: gOut.slice(), dtable: gdt.slice() };
@@ -102,14 +160,22 @@ export function registerSequenceCases(kernels: () => Kernels, ref: Kernels, labe
   });
 
   test(`${label}: adamw, two steps`, () => {
-    const k = kernels(), rng = new Rng(204);
+    const k = kernels(),
+      rng = new Rng(204);
     const o = { lr: 1e-3, beta1: 0.9, beta2: 0.95, eps: 1e-8, weightDecay: 0.1 };
     for (const n of ELEMENTWISE_N) {
-      const p = rng.normal(n), m = new Float32Array(n), v = new Float32Array(n), grads = [rng.normal(n, 0.1), rng.normal(n, 0.1)];
+      const p = rng.normal(n),
+        m = new Float32Array(n),
+        v = new Float32Array(n),
+        grads = [rng.normal(n, 0.1), rng.normal(n, 0.1)];
       withOwned(k, (b) => {
-        const gp = b.f32(p), gm = b.f32(m), gv = b.f32(v);
+        const gp = b.f32(p),
+          gm = b.f32(m),
+          gv = b.f32(v);
         grads.forEach((g, i) => {
-          const step = i + 1, mPrev = maxAbs(m), vPrev = maxAbs(v);
+          const step = i + 1,
+            mPrev = maxAbs(m),
+            vPrev = maxAbs(v);
           ref.adamwStep(p, g, m, v, n, { ...o, step });
           k.adamwStep(gp, b.f32(g), gm, gv, n, { ...o, step });
           const name = `${label} adamw n=${n} step ${step}`;

@@ -12,14 +12,33 @@ function hardInputs(rng: Rng, decoded: Float32Array): Uint32Array {
   const bits: number[] = [];
   const decodedBits = f32Bits(decoded);
   for (let h = 0; h < 0xffff; h++) {
-    const lo = decoded[h]!, hi = decoded[h + 1]!;
+    const lo = decoded[h]!,
+      hi = decoded[h + 1]!;
     if (!Number.isFinite(lo) || !Number.isFinite(hi) || (h & 0x8000) !== ((h + 1) & 0x8000)) continue;
     const mid = f32Bits(Float32Array.of((lo + hi) / 2))[0]!; // exact: one more bit than the 16-bit format has
     bits.push(mid, mid - 1, mid + 1, decodedBits[h]!);
   }
   bits.push(
-    0x00000000, 0x80000000, 0x00000001, 0x807fffff, 0x00800000, 0x7f7fffff, 0xff7fffff, 0x7f800000, 0xff800000,
-    0x7fc00000, 0x7f800001, 0xffa5a5a5, 0x7fffffff, 0x7f7f8000, 0x477fe000, 0x477fefff, 0x477ff000, 0x477ff001, 0x33000000, 0x33000001,
+    0x00000000,
+    0x80000000,
+    0x00000001,
+    0x807fffff,
+    0x00800000,
+    0x7f7fffff,
+    0xff7fffff,
+    0x7f800000,
+    0xff800000,
+    0x7fc00000,
+    0x7f800001,
+    0xffa5a5a5,
+    0x7fffffff,
+    0x7f7f8000,
+    0x477fe000,
+    0x477fefff,
+    0x477ff000,
+    0x477ff001,
+    0x33000000,
+    0x33000001,
   );
   for (let i = 0; i < 100000; i++) bits.push(Math.floor(rng.next() * 2 ** 32));
   return Uint32Array.from(bits);
@@ -27,14 +46,19 @@ function hardInputs(rng: Rng, decoded: Float32Array): Uint32Array {
 
 export function registerConversionCases(kernels: () => Kernels, ref: Kernels, label: string): void {
   const all = Uint16Array.from({ length: 65536 }, (_, i) => i);
-  const pairs = [['f16ToF32', 'f32ToF16'], ['bf16ToF32', 'f32ToBf16']] as const;
+  const pairs = [
+    ['f16ToF32', 'f32ToF16'],
+    ['bf16ToF32', 'f32ToBf16'],
+  ] as const;
   for (const [decode, encode] of pairs) {
     test(`${label}: ${decode} over all 65536 bit patterns, ${encode} on every rounding decision, bit-exact`, () => {
-      const k = kernels(), rng = new Rng(301);
+      const k = kernels(),
+        rng = new Rng(301);
       const want = new Float32Array(65536);
       ref[decode](want, all, 65536);
       const inputs = new Float32Array(hardInputs(rng, want).buffer); // NaN payloads intact: never read as numbers
-      const n = inputs.length, wantH = new Uint16Array(n);
+      const n = inputs.length,
+        wantH = new Uint16Array(n);
       ref[encode](wantH, inputs, n);
       for (const len of [1, 3, 5, 17, 65536]) {
         const got = withOwned(k, (o) => {

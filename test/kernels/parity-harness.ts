@@ -16,11 +16,21 @@ export class Owned {
     this.bufs.push(buf);
     return buf;
   }
-  f32(src: Float32Array | number): Float32Array { return this.keep(this.k.allocF32(size(src)), src); }
-  i32(src: Int32Array | number): Int32Array { return this.keep(this.k.allocI32(size(src)), src); }
-  u8(src: Uint8Array | number): Uint8Array { return this.keep(this.k.allocU8(size(src)), src); }
-  i8(src: Int8Array | number): Int8Array { return this.keep(this.k.allocI8(size(src)), src); }
-  u16(src: Uint16Array | number): Uint16Array { return this.keep(this.k.allocU16(size(src)), src); }
+  f32(src: Float32Array | number): Float32Array {
+    return this.keep(this.k.allocF32(size(src)), src);
+  }
+  i32(src: Int32Array | number): Int32Array {
+    return this.keep(this.k.allocI32(size(src)), src);
+  }
+  u8(src: Uint8Array | number): Uint8Array {
+    return this.keep(this.k.allocU8(size(src)), src);
+  }
+  i8(src: Int8Array | number): Int8Array {
+    return this.keep(this.k.allocI8(size(src)), src);
+  }
+  u16(src: Uint16Array | number): Uint16Array {
+    return this.keep(this.k.allocU16(size(src)), src);
+  }
 
   freeAll(): void {
     for (const b of this.bufs) this.k.free(b);
@@ -54,7 +64,12 @@ export function absOf(x: Float32Array): Float32Array {
 }
 
 /** the transpose combinations of a matmul */
-export const TRANSPOSES = [[false, false], [false, true], [true, false], [true, true]] as const;
+export const TRANSPOSES = [
+  [false, false],
+  [false, true],
+  [true, false],
+  [true, true],
+] as const;
 
 /** elementwise lengths: one element, SIMD tails (3, 5, 17), and a large odd count spanning many chunks and threads */
 export const ELEMENTWISE_N = [1, 3, 5, 17, 1000003];

@@ -17,7 +17,9 @@ export function runParitySuite(makeKernels: () => Promise<Kernels>, label: strin
   describe(`parity ${label}`, () => {
     const ref = createRefKernels();
     let k: Kernels | undefined;
-    before(async () => { k = await makeKernels(); });
+    before(async () => {
+      k = await makeKernels();
+    });
     after(() => k?.dispose());
     const kernels = (): Kernels => {
       if (!k) throw new Error(`parity ${label}: the kernels were not created`);

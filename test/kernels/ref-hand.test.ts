@@ -32,7 +32,8 @@ test('softmax backward of y = [1/3, 2/3], dy = [1, 0]: dx = y ⊙ (dy − 1/3) =
 });
 
 test('rmsnorm of [3, 4] with eps 0: rms = √12.5, out = x/√12.5 · w', () => {
-  const out = new Float32Array(2), rstd = new Float32Array(1);
+  const out = new Float32Array(2),
+    rstd = new Float32Array(1);
   k.rmsnormForward(out, rstd, Float32Array.of(3, 4), Float32Array.of(1, 2), 1, 2, 0);
   expectClose(rstd, [1 / Math.sqrt(12.5)], { ...F32, label: 'rstd' });
   expectClose(out, [3 / Math.sqrt(12.5), 8 / Math.sqrt(12.5)], { atol: 0, rtol: 2 * U, label: 'rmsnorm out' });
@@ -42,17 +43,20 @@ test('swiglu: silu(0)·u = 0, silu(1)·2 = 2/(1 + e⁻¹); dup = silu(g)·dout',
   const out = new Float32Array(2);
   k.swigluForward(out, Float32Array.of(0, 1), Float32Array.of(7, 2), 2);
   expectClose(out, [0, 2 / (1 + Math.exp(-1))], { atol: 0, rtol: 2 * U, label: 'swiglu' });
-  const dgate = new Float32Array(1), dup = new Float32Array(1);
+  const dgate = new Float32Array(1),
+    dup = new Float32Array(1);
   k.swigluBackward(dgate, dup, Float32Array.of(1), Float32Array.of(0), Float32Array.of(3), 1);
   expectClose([dgate[0]!, dup[0]!], [1.5, 0], { atol: 0, rtol: 2 * U, label: 'swiglu backward at 0: σ(0)·u, 0' });
 });
 
 test('rope at position 0 is the identity; at position 1 with D = 2 it rotates by 1 radian', () => {
-  const D = 2, table = ropeTable(10000, D, 2); // inv_freq[0] = 1, so angle = position
+  const D = 2,
+    table = ropeTable(10000, D, 2); // inv_freq[0] = 1, so angle = position
   const x = Float32Array.of(0.25, -0.5, 1.5, 2); // (N=2, H=1, D=2)
   const out = new Float32Array(4);
   k.ropeForward(out, x, Int32Array.of(0, 1), table.cos, table.sin, 2, 1, D);
-  const c = Math.fround(Math.cos(1)), s = Math.fround(Math.sin(1));
+  const c = Math.fround(Math.cos(1)),
+    s = Math.fround(Math.sin(1));
   expectClose(out, [0.25, -0.5, 1.5 * c - 2 * s, 2 * c + 1.5 * s], { atol: 0, rtol: 2 * U, label: 'rope' });
   k.ropeBackward(out, out, Int32Array.of(0, 1), table.cos, table.sin, 2, 1, D); // in place, back to x
   expectClose(out, x, { atol: 4 * U, rtol: 4 * U, label: 'rope backward undoes forward' });
@@ -61,12 +65,28 @@ test('rope at position 0 is the identity; at position 1 with D = 2 it rotates by
 /** the 3-token causal case: q_i = [1, 0], k_j = [ln(j+1), 0], so row i weighs keys j ≤ i by (j+1) */
 function threeTokens(over: Partial<AttentionShape>): { s: AttentionShape; q: Float32Array; kk: Float32Array; v: Float32Array } {
   const s: AttentionShape = {
-    B: 1, Tq: 3, Tk: 3, H: 1, Hkv: 1, D: 2, scale: 1, mask: 'causal', qStart: 0, blockLength: 1, keyValid: null, ...over,
+    B: 1,
+    Tq: 3,
+    Tk: 3,
+    H: 1,
+    Hkv: 1,
+    D: 2,
+    scale: 1,
+    mask: 'causal',
+    qStart: 0,
+    blockLength: 1,
+    keyValid: null,
+    ...over,
   };
   const q = new Float32Array(s.Tq * 2); // (1, Tq, 1, 2)
   for (let i = 0; i < s.Tq; i++) q[i * 2] = 1;
-  const kk = new Float32Array(s.Tk * 2), v = new Float32Array(s.Tk * 2); // (1, Tk, 1, 2)
-  for (let j = 0; j < s.Tk; j++) { kk[j * 2] = Math.log(j + 1); v[j * 2] = j; v[j * 2 + 1] = 1; }
+  const kk = new Float32Array(s.Tk * 2),
+    v = new Float32Array(s.Tk * 2); // (1, Tk, 1, 2)
+  for (let j = 0; j < s.Tk; j++) {
+    kk[j * 2] = Math.log(j + 1);
+    v[j * 2] = j;
+    v[j * 2 + 1] = 1;
+  }
   return { s, q, kk, v };
 }
 
@@ -78,22 +98,54 @@ function expectedRow(visible: number[]): { out: number[]; lse: number } {
 
 function runAttention(over: Partial<AttentionShape>, rows: number[][], label: string): void {
   const { s, q, kk, v } = threeTokens(over);
-  const out = new Float32Array(s.Tq * 2), lse = new Float32Array(s.Tq);
+  const out = new Float32Array(s.Tq * 2),
+    lse = new Float32Array(s.Tq);
   k.attentionForward(out, lse, q, kk, v, s);
   const want = rows.map((r) => (r.length ? expectedRow(r) : { out: [0, 0], lse: -Infinity }));
-  expectClose(out, want.flatMap((w) => w.out), { atol: 4 * U, rtol: 4 * U, label: `${label} out` });
-  expectClose(lse, want.map((w) => w.lse), { atol: 4 * U, rtol: 4 * U, label: `${label} lse` });
+  expectClose(
+    out,
+    want.flatMap((w) => w.out),
+    { atol: 4 * U, rtol: 4 * U, label: `${label} out` },
+  );
+  expectClose(
+    lse,
+    want.map((w) => w.lse),
+    { atol: 4 * U, rtol: 4 * U, label: `${label} lse` },
+  );
 }
 
 test('attention, causal, 3 tokens: row i averages v over keys j ≤ i with weights ∝ j + 1', () => {
   runAttention({}, [[0], [0, 1], [0, 1, 2]], 'causal'); // rows: [0, 1], [2/3, 1], [4/3, 1]
-  runAttention({ mask: 'none' }, [[0, 1, 2], [0, 1, 2], [0, 1, 2]], 'none');
+  runAttention(
+    { mask: 'none' },
+    [
+      [0, 1, 2],
+      [0, 1, 2],
+      [0, 1, 2],
+    ],
+    'none',
+  );
 });
 
 test('attention, blockCausal and qStart: blocks of 2 see their own block and earlier ones', () => {
-  runAttention({ mask: 'blockCausal', blockLength: 2, Tk: 4 }, [[0, 1], [0, 1], [0, 1, 2, 3]], 'blockCausal');
+  runAttention(
+    { mask: 'blockCausal', blockLength: 2, Tk: 4 },
+    [
+      [0, 1],
+      [0, 1],
+      [0, 1, 2, 3],
+    ],
+    'blockCausal',
+  );
   // a KV cache holds keys 0, 1; the queries sit at positions 2..3
-  runAttention({ Tq: 2, Tk: 4, qStart: 2 }, [[0, 1, 2], [0, 1, 2, 3]], 'causal qStart=2');
+  runAttention(
+    { Tq: 2, Tk: 4, qStart: 2 },
+    [
+      [0, 1, 2],
+      [0, 1, 2, 3],
+    ],
+    'causal qStart=2',
+  );
 });
 
 test('attention with padding: a row that sees no key outputs zeros and lse = −Infinity', () => {
@@ -101,10 +153,12 @@ test('attention with padding: a row that sees no key outputs zeros and lse = −
 });
 
 test('cross-entropy of uniform logits is ln V per unit weight; ignored rows (even NaN ones) give 0', () => {
-  const V = 7, N = 4;
+  const V = 7,
+    N = 4;
   const logits = new Float32Array(N * V).fill(0.3); // (N, V)
   logits.fill(Number.NaN, 3 * V); // a weight-0 row is ignored outright, whatever its logits hold
-  const targets = Int32Array.of(2, -100, 6, 0), weights = Float32Array.of(1, 1, 2.5, 0);
+  const targets = Int32Array.of(2, -100, 6, 0),
+    weights = Float32Array.of(1, 1, 2.5, 0);
   const losses = new Float32Array(N);
   k.crossEntropyForward(losses, logits, targets, weights, N, V);
   expectClose(losses, [Math.log(V), 0, 2.5 * Math.log(V), 0], { atol: 0, rtol: 4 * U, label: 'uniform CE' });

@@ -6,7 +6,11 @@ import { expectClose } from '../helpers/expect-close.js';
 import { Rng } from '../helpers/rng.js';
 import { TOL } from '../helpers/tolerances.js';
 
-interface State { p: Float64Array; m: Float64Array; v: Float64Array }
+interface State {
+  p: Float64Array;
+  m: Float64Array;
+  v: Float64Array;
+}
 
 /** torch: param.mul_(1 - lr*wd); exp_avg.lerp_(grad, 1-β1); exp_avg_sq.mul_(β2).addcmul_(grad, grad, 1-β2);
  *  denom = (exp_avg_sq.sqrt() / sqrt(1-β2^t)).add_(eps); param.addcdiv_(exp_avg, denom, value=-lr/(1-β1^t)) */
@@ -25,7 +29,9 @@ test('adamwStep: two steps match torch.optim.AdamW computed in f64', () => {
   const rng = new Rng(11);
   const n = 37;
   const o = { lr: 1e-2, beta1: 0.9, beta2: 0.95, eps: 1e-8, weightDecay: 0.1 };
-  const param = rng.normal(n), m = new Float32Array(n), v = new Float32Array(n); // (n)
+  const param = rng.normal(n),
+    m = new Float32Array(n),
+    v = new Float32Array(n); // (n)
   param[0] = 0; // zero weight with zero gradient: the update is 0/(0 + eps)
   const want: State = { p: Float64Array.from(param), m: new Float64Array(n), v: new Float64Array(n) };
   for (let step = 1; step <= 2; step++) {

@@ -18,19 +18,24 @@ for (const name of ['llada', 'dream']) {
       const m = await loadModelDir(`${FIXTURES}${name}`, k);
       const sp = m.tokenizer!.specials;
       const prompt = Int32Array.from({ length: 8 }, (_, i) => 10 + i * 3);
-      const G = 32, BL = 8;
+      const G = 32,
+        BL = 8;
       const out: Record<string, { canvas: Int32Array; rows: number; nfe: number }> = {};
       for (const mode of ['none', 'prefix', 'dual'] as CacheMode[]) {
         const lm = new DiffusionLM(m.model, { mask: sp.mask!, eos: sp.eos, eot: sp.eot, pad: sp.pad }, mode);
-        const { result: res } = await drain(generate(lm, { prompt }, { decoder: "fixed", genLength: G, blockLength: BL, steps: G }));
+        const { result: res } = await drain(generate(lm, { prompt }, { decoder: 'fixed', genLength: G, blockLength: BL, steps: G }));
         out[mode] = { canvas: res.canvas, rows: lm.rowsComputed, nfe: res.nfe };
         lm.reset();
       }
-      const T = prompt.length + G, steps = out['none']!.nfe, blocks = G / BL, perBlock = steps / blocks;
+      const T = prompt.length + G,
+        steps = out['none']!.nfe,
+        blocks = G / BL,
+        perBlock = steps / blocks;
       assert.equal(out['none']!.rows, steps * T, 'exact mode: a full forward every step');
       // prefix: per block one full forward, then (perBlock − 1) forwards of block + suffix (+1 row for a shifted model)
       const shift = m.config.shiftLogits ? 1 : 0;
-      let prefixRows = 0, dualRows = 0;
+      let prefixRows = 0,
+        dualRows = 0;
       for (let b = 0; b < blocks; b++) {
         const start = prompt.length + b * BL;
         prefixRows += T + (perBlock - 1) * (T - start + (start > 0 ? shift : 0));
@@ -42,10 +47,17 @@ for (const name of ['llada', 'dream']) {
         const same = out[mode]!.canvas.reduce((n, t, i) => n + (t === out['none']!.canvas[i] ? 1 : 0), 0);
         const pct = (100 * same) / G;
         // reported, not asserted beyond sanity: a random tiny model has flat confidences, so small K/V drift flips picks
-        console.log(`${name} ${mode} cache: ${pct.toFixed(1)} % of ${G} tokens agree with exact mode; rows computed ${out[mode]!.rows} vs ${out['none']!.rows} (${(100 * out[mode]!.rows / out['none']!.rows).toFixed(1)} %)`);
-        assert.ok(out[mode]!.canvas.every((t) => t !== sp.mask), `${mode}: no masks left`);
+        console.log(
+          `${name} ${mode} cache: ${pct.toFixed(1)} % of ${G} tokens agree with exact mode; rows computed ${out[mode]!.rows} vs ${out['none']!.rows} (${((100 * out[mode]!.rows) / out['none']!.rows).toFixed(1)} %)`,
+        );
+        assert.ok(
+          out[mode]!.canvas.every((t) => t !== sp.mask),
+          `${mode}: no masks left`,
+        );
       }
       m.model.dispose();
-    } finally { k.dispose(); }
+    } finally {
+      k.dispose();
+    }
   });
 }

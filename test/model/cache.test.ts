@@ -14,7 +14,9 @@ const TOL = { atol: 2e-5, rtol: 2e-5 };
 test('AR decoding with the KV cache equals the full causal forward, token by token', async () => {
   const k = await createKernels({ backend: 'wasm', threads: 2 });
   try {
-    const cfg = tinyConfig('llama'), m = tinyModel(k, cfg), V = cfg.vocabSize;
+    const cfg = tinyConfig('llama'),
+      m = tinyModel(k, cfg),
+      V = cfg.vocabSize;
     const ids = Int32Array.from([3, 17, 5, 44, 0, 9, 21, 8]);
     const full = m.forward({ tokens: ids, B: 1, T: ids.length });
     const lm = new CausalLM(m, { eos: null, eot: null, pad: null });
@@ -28,14 +30,20 @@ test('AR decoding with the KV cache equals the full causal forward, token by tok
     }
     st.dispose();
     m.dispose();
-  } finally { k.dispose(); }
+  } finally {
+    k.dispose();
+  }
 });
 
 for (const arch of ['llada', 'dream'] as const) {
   test(`${arch}: prefix and dual caches equal exact mode right after the refresh; rows computed shrink`, async () => {
     const k = await createKernels({ backend: 'wasm', threads: 2 });
     try {
-      const cfg = tinyConfig(arch), m = tinyModel(k, cfg), V = cfg.vocabSize, B = 2, T = 12;
+      const cfg = tinyConfig(arch),
+        m = tinyModel(k, cfg),
+        V = cfg.vocabSize,
+        B = 2,
+        T = 12;
       const tokens = Int32Array.from({ length: B * T }, (_, i) => (i * 7) % (V - 1));
       const keyValid = Uint8Array.from({ length: B * T }, (_, i) => (i === T ? 0 : 1)); // row 1 left-padded by one
       const exact = new DiffusionLM(m, { mask: V - 1, eos: null, eot: null, pad: null }, 'none');
@@ -47,12 +55,16 @@ for (const arch of ['llada', 'dream'] as const) {
         expectClose(first, want, { ...TOL, label: `${arch} ${mode} refresh step` });
         const again = await cached.denoise({ tokens, B, T, keyValid, region });
         expectClose(again, want, { ...TOL, label: `${arch} ${mode} cached step (nothing changed)` });
-        const per = mode === 'prefix' ? T - region.start + (cfg.shiftLogits ? 1 : 0) : region.end - region.start + (cfg.shiftLogits ? 1 : 0);
-        if (cached.rowsComputed !== B * T + B * per) throw new Error(`${mode}: computed ${cached.rowsComputed} rows, expected ${B * T} + ${B * per}`);
+        const per =
+          mode === 'prefix' ? T - region.start + (cfg.shiftLogits ? 1 : 0) : region.end - region.start + (cfg.shiftLogits ? 1 : 0);
+        if (cached.rowsComputed !== B * T + B * per)
+          throw new Error(`${mode}: computed ${cached.rowsComputed} rows, expected ${B * T} + ${B * per}`);
         cached.reset();
       }
       void V;
       m.dispose();
-    } finally { k.dispose(); }
+    } finally {
+      k.dispose();
+    }
   });
 }

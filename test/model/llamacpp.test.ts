@@ -22,15 +22,23 @@ import { startLlamaCpp } from '../helpers/llama-cpp.js';
 
 // ---- the slice of node-llama-cpp's API used here (typed locally: the package is not a dependency) ----------
 interface NlcSequence {
-  controlledEvaluate(input: [number, { generateNext: { probabilities: true } }][]): Promise<({ next: { probabilities?: Map<number, number> } } | undefined)[]>;
+  controlledEvaluate(
+    input: [number, { generateNext: { probabilities: true } }][],
+  ): Promise<({ next: { probabilities?: Map<number, number> } } | undefined)[]>;
 }
-interface NlcContext { getSequence(): NlcSequence; dispose(): Promise<void> }
+interface NlcContext {
+  getSequence(): NlcSequence;
+  dispose(): Promise<void>;
+}
 interface NlcModel {
   createContext(o: Record<string, unknown>): Promise<NlcContext>;
   tokenize(text: string): number[];
   dispose(): Promise<void>;
 }
-interface NlcLlama { loadModel(o: { modelPath: string; gpuLayers: number }): Promise<NlcModel>; dispose(): Promise<void> }
+interface NlcLlama {
+  loadModel(o: { modelPath: string; gpuLayers: number }): Promise<NlcModel>;
+  dispose(): Promise<void>;
+}
 
 /** GPT-2's bytes_to_unicode: printable bytes map to themselves, the rest to U+0100 onwards */
 function byteTokens(): string[] {
@@ -41,7 +49,9 @@ function byteTokens(): string[] {
 const TOKENS = [...byteTokens(), 'Ġt', 'he', 'in', 'Ġthe', '<|endoftext|>', '<|mask|>'];
 const ID = (t: string) => TOKENS.indexOf(t);
 const TOKENIZER: GgufTokenizerInfo = {
-  tokens: TOKENS, merges: ['Ġ t', 'h e', 'i n', 'Ġt he'], specials: { bos: ID('<|endoftext|>'), eos: ID('<|endoftext|>'), mask: ID('<|mask|>') },
+  tokens: TOKENS,
+  merges: ['Ġ t', 'h e', 'i n', 'Ġt he'],
+  specials: { bos: ID('<|endoftext|>'), eos: ID('<|endoftext|>'), mask: ID('<|mask|>') },
 };
 const V = TOKENS.length; // 262
 const IDS = [5, 70, ID('Ġthe'), 100, 3, ID('in'), ID('<|mask|>'), ID('<|mask|>'), 40, 12];
@@ -49,15 +59,28 @@ const IDS = [5, 70, ID('Ġthe'), 100, 3, ID('in'), ID('<|mask|>'), ID('<|mask|>'
 function config(arch: Arch): ModelConfig {
   // dream: llama.cpp creates wq as {n_embd, n_embd}, so heads·headDim = hidden
   return validateConfig({
-    arch, vocabSize: V, hiddenSize: 64, numLayers: 2, numHeads: 4, numKvHeads: 2, headDim: 16, ffnSize: 96,
-    ropeTheta: arch === 'dream' ? 1e6 : 10000, normEps: 1e-5, tieEmbeddings: arch === 'llama', qkvBias: arch === 'dream',
-    attention: arch === 'llama' ? 'causal' : 'bidirectional', shiftLogits: arch === 'dream', maxPositions: 64,
+    arch,
+    vocabSize: V,
+    hiddenSize: 64,
+    numLayers: 2,
+    numHeads: 4,
+    numKvHeads: 2,
+    headDim: 16,
+    ffnSize: 96,
+    ropeTheta: arch === 'dream' ? 1e6 : 10000,
+    normEps: 1e-5,
+    tieEmbeddings: arch === 'llama',
+    qkvBias: arch === 'dream',
+    attention: arch === 'llama' ? 'causal' : 'bidirectional',
+    shiftLogits: arch === 'dream',
+    maxPositions: 64,
   });
 }
 
 function normalFrom(seed: number): () => number {
   let s = seed >>> 0;
-  const u = () => { // mulberry32
+  const u = () => {
+    // mulberry32
     let t = (s = (s + 0x6d2b79f5) >>> 0);
     t = Math.imul(t ^ (t >>> 15), t | 1);
     t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
@@ -80,7 +103,8 @@ function weights(c: ModelConfig, seed: number): Map<string, Float32Array> {
 }
 
 function logSoftmaxRow(row: Float32Array): Float64Array {
-  let m = -Infinity, s = 0;
+  let m = -Infinity,
+    s = 0;
   for (const x of row) m = Math.max(m, x);
   for (const x of row) s += Math.exp(x - m);
   const lse = m + Math.log(s);
@@ -96,7 +120,9 @@ async function ourLogits(c: ModelConfig, w: Map<string, Float32Array>, mask: 'ca
     const out = tr.forward({ tokens: Int32Array.from(IDS), B: 1, T: IDS.length, mask: { kind: mask } });
     tr.dispose();
     return out;
-  } finally { k.dispose(); }
+  } finally {
+    k.dispose();
+  }
 }
 
 /** llama.cpp's log-probabilities (T, V) for IDS, and its tokenization of " the in" */
@@ -104,8 +130,15 @@ async function theirLogProbs(llama: NlcLlama, path: string): Promise<{ logp: Flo
   const model = await llama.loadModel({ modelPath: path, gpuLayers: 0 });
   try {
     // F32 KV cache for llama (its default F16 cache alone costs ~1e-2 here); llada/dream have no KV cache
-    const ctx = await model.createContext({ contextSize: 64, batchSize: 64, sequences: 1, threads: 2, flashAttention: false,
-      experimentalKvCacheKeyType: 'F32', experimentalKvCacheValueType: 'F32' });
+    const ctx = await model.createContext({
+      contextSize: 64,
+      batchSize: 64,
+      sequences: 1,
+      threads: 2,
+      flashAttention: false,
+      experimentalKvCacheKeyType: 'F32',
+      experimentalKvCacheValueType: 'F32',
+    });
     try {
       const res = await ctx.getSequence().controlledEvaluate(IDS.map((id) => [id, { generateNext: { probabilities: true } }]));
       const logp = IDS.map((_, i) => {
@@ -114,8 +147,12 @@ async function theirLogProbs(llama: NlcLlama, path: string): Promise<{ logp: Flo
         return Float64Array.from({ length: V }, (_, t) => Math.log(p.get(t) ?? 0));
       });
       return { logp, tokenized: model.tokenize(' the in') };
-    } finally { await ctx.dispose(); }
-  } finally { await model.dispose(); }
+    } finally {
+      await ctx.dispose();
+    }
+  } finally {
+    await model.dispose();
+  }
 }
 
 /** max |Δ log p| over positions and the vocabulary (entries llama.cpp's f32 softmax underflowed are skipped) */
@@ -127,7 +164,6 @@ function maxDiff(ours: Float32Array, theirs: Float64Array[]): number {
   });
   return d;
 }
-
 
 test('llama.cpp (node-llama-cpp) computes our logits from our GGUF: llama, llada, dream', { timeout: 120_000 }, async (t) => {
   const llama = await startLlamaCpp<NlcLlama>(t);
@@ -147,7 +183,8 @@ test('llama.cpp (node-llama-cpp) computes our logits from our GGUF: llama, llada
         // f32 on both sides; the rest is summation order (ggml's blocked dot products vs our SIMD) on logits of
         // magnitude ~10: measured 3–5e-5, the bound leaves 10×
         assert.ok(d < 5e-4, `${arch}: llama.cpp differs from our forward by ${d}`);
-        if (arch !== 'llama') { // a causal llama.cpp would match this instead: bidirectionality is really on
+        if (arch !== 'llama') {
+          // a causal llama.cpp would match this instead: bidirectionality is really on
           const dCausal = maxDiff(await ourLogits(c, w, 'causal'), theirs.logp);
           st.diagnostic(`${arch}: vs our causal forward ${dCausal.toExponential(2)}`);
           assert.ok(dCausal > 0.1, `${arch}: llama.cpp looks causal (${dCausal} from our causal forward)`);

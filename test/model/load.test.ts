@@ -29,10 +29,14 @@ async function writeModel(dir: string, cfg: ModelConfig, weights: Map<string, Fl
     const x = weights.get(s.name)!;
     if (dtype === 'F32') return { name: s.hfName, dtype, shape: [...s.shape], data: x };
     const h = new Uint16Array(x.length);
-    if (dtype === 'F16') ref.f32ToF16(h, x, x.length); else ref.f32ToBf16(h, x, x.length);
+    if (dtype === 'F16') ref.f32ToF16(h, x, x.length);
+    else ref.f32ToBf16(h, x, x.length);
     return { name: s.hfName, dtype, shape: [...s.shape], data: h };
   });
-  if (shards === 1) { await writeFile(join(dir, 'model.safetensors'), writeSafetensors(tensors)); return; }
+  if (shards === 1) {
+    await writeFile(join(dir, 'model.safetensors'), writeSafetensors(tensors));
+    return;
+  }
   const map: Record<string, string> = {};
   for (let i = 0; i < shards; i++) {
     const part = tensors.filter((_, j) => j % shards === i);
@@ -48,18 +52,24 @@ for (const arch of ['llada', 'dream', 'llama'] as const) {
     const k = await createKernels();
     const dir = await mkdtemp(join(tmpdir(), 'dllm-load-'));
     try {
-      const cfg = tinyConfig(arch), m = tinyModel(k, cfg);
+      const cfg = tinyConfig(arch),
+        m = tinyModel(k, cfg);
       const weights = new Map([...m.weights].map(([n, w]) => [n, Float32Array.from((w as { data: Float32Array }).data)]));
       const tokens = Int32Array.from({ length: 9 }, (_, i) => (i * 11) % cfg.vocabSize);
       const want = m.forward({ tokens, B: 1, T: 9 });
-      for (const [disk, shards] of [['F32', 1], ['F16', 3], ['BF16', 2]] as const) {
+      for (const [disk, shards] of [
+        ['F32', 1],
+        ['F16', 3],
+        ['BF16', 2],
+      ] as const) {
         await rm(dir, { recursive: true, force: true });
         await mkdir(dir, { recursive: true });
         await writeModel(dir, cfg, weights, disk, shards);
         const loaded = await loadModelDir(dir, k);
         assert.deepEqual(loaded.checkpointDtypes, [disk]);
         for (const [name, w] of loaded.model.weights) {
-          const orig = weights.get(name)!, got = (w as { data: Float32Array }).data;
+          const orig = weights.get(name)!,
+            got = (w as { data: Float32Array }).data;
           if (disk === 'F32') expectClose(got, orig, { atol: 0, rtol: 0, label: `${arch} ${name} F32 bit-exact` });
           else expectClose(got, orig, { atol: 1e-7, rtol: disk === 'F16' ? 2 ** -11 : 2 ** -8, label: `${arch} ${name} ${disk} rounding` });
         }
@@ -70,16 +80,27 @@ for (const arch of ['llada', 'dream', 'llama'] as const) {
         expectClose(logits, want, { ...tol, label: `${arch} logits after ${disk} round trip` });
         loaded.model.dispose();
         const h16 = await loadModelDir(dir, k, { dtype: 'f16' });
-        assert.ok(h16.weightBytes < 0.6 * loaded.weightBytes, `f16 storage halves the matrices: ${h16.weightBytes} vs ${loaded.weightBytes}`);
+        assert.ok(
+          h16.weightBytes < 0.6 * loaded.weightBytes,
+          `f16 storage halves the matrices: ${h16.weightBytes} vs ${loaded.weightBytes}`,
+        );
         // f16 storage rounds each matrix weight to 2^-11 relative, like an F16 file (bound as above)
-        expectClose(h16.model.forward({ tokens, B: 1, T: 9 }), want, { atol: disk === 'BF16' ? 0.16 : 2e-2, rtol: 0, label: `${arch} f16-stored logits` });
+        expectClose(h16.model.forward({ tokens, B: 1, T: 9 }), want, {
+          atol: disk === 'BF16' ? 0.16 : 2e-2,
+          rtol: 0,
+          label: `${arch} f16-stored logits`,
+        });
         h16.model.dispose();
         const q8 = await loadModelDir(dir, k, { dtype: 'q8' });
         const lq = q8.model.forward({ tokens, B: 1, T: 9 });
         // int8 per-row absmax weights err by ≈ 0.3 % RMS each (max/127/√12 for Gaussian rows); through 14
         // matmuls the logits err by a few % RMS: measured NMSE 1.7e-3, bound 5e-3
-        let e2 = 0, r2 = 0;
-        for (let i = 0; i < lq.length; i++) { e2 += (lq[i]! - want[i]!) ** 2; r2 += want[i]! ** 2; }
+        let e2 = 0,
+          r2 = 0;
+        for (let i = 0; i < lq.length; i++) {
+          e2 += (lq[i]! - want[i]!) ** 2;
+          r2 += want[i]! ** 2;
+        }
         assert.ok(e2 / r2 < 5e-3, `${arch} q8 logits NMSE ${(e2 / r2).toExponential(2)} (bound 5e-3)`);
         q8.model.dispose();
       }
@@ -95,19 +116,88 @@ test('damaged checkpoints fail with one clear error (library and CLI)', async ()
   const k = await createKernels();
   const base = await mkdtemp(join(tmpdir(), 'dllm-bad-'));
   try {
-    const cfg = tinyConfig('llada'), m = tinyModel(k, cfg);
+    const cfg = tinyConfig('llada'),
+      m = tinyModel(k, cfg);
     const weights = new Map([...m.weights].map(([n, w]) => [n, Float32Array.from((w as { data: Float32Array }).data)]));
     m.dispose();
     const cases: [string, (dir: string) => Promise<void>, RegExp][] = [
-      ['truncated header', async (d) => { await truncate(join(d, 'model.safetensors'), 5); }, /too short for a header/],
-      ['header length past the end', async (d) => { const b = await readFile(join(d, 'model.safetensors')); b.writeBigUInt64LE(10n ** 7n, 0); await writeFile(join(d, 'model.safetensors'), b); }, /runs past the end/],
-      ['truncated data', async (d) => { const p = join(d, 'model.safetensors'); const b = await readFile(p); await writeFile(p, b.subarray(0, b.length - 100)); }, /past the end of the .*file \(truncated\?\)/],
-      ['wrong dtype', async (d) => { const p = join(d, 'model.safetensors'); const b = await readFile(p); await writeFile(p, Buffer.from(b.toString('latin1').replace('"F32"', '"X32"'), 'latin1')); }, /unknown dtype "X32"/],
-      ['shape mismatch with config.json', async (d) => { const c = JSON.parse(await readFile(join(d, 'config.json'), 'utf8')); c.d_model = 32; c.n_heads = 4; await writeFile(join(d, 'config.json'), JSON.stringify(c)); }, /has shape \[.*\], config.json implies/],
-      ['unknown architecture', async (d) => { await writeFile(join(d, 'config.json'), JSON.stringify({ model_type: 'gpt2' })); }, /unknown architecture/],
-      ['malformed config.json', async (d) => { await writeFile(join(d, 'config.json'), '{"d_model": 3'); }, /malformed JSON/],
-      ['missing shard', async (d) => { await writeFile(join(d, 'model.safetensors.index.json'), JSON.stringify({ weight_map: Object.fromEntries(parameterTable(cfg).map((s) => [s.hfName, 'model-00002-of-00002.safetensors'])) })); }, /shard model-00002-of-00002.safetensors cannot be opened/],
-      ['no weights at all', async (d) => { await rm(join(d, 'model.safetensors')); }, /neither model.safetensors nor/],
+      [
+        'truncated header',
+        async (d) => {
+          await truncate(join(d, 'model.safetensors'), 5);
+        },
+        /too short for a header/,
+      ],
+      [
+        'header length past the end',
+        async (d) => {
+          const b = await readFile(join(d, 'model.safetensors'));
+          b.writeBigUInt64LE(10n ** 7n, 0);
+          await writeFile(join(d, 'model.safetensors'), b);
+        },
+        /runs past the end/,
+      ],
+      [
+        'truncated data',
+        async (d) => {
+          const p = join(d, 'model.safetensors');
+          const b = await readFile(p);
+          await writeFile(p, b.subarray(0, b.length - 100));
+        },
+        /past the end of the .*file \(truncated\?\)/,
+      ],
+      [
+        'wrong dtype',
+        async (d) => {
+          const p = join(d, 'model.safetensors');
+          const b = await readFile(p);
+          await writeFile(p, Buffer.from(b.toString('latin1').replace('"F32"', '"X32"'), 'latin1'));
+        },
+        /unknown dtype "X32"/,
+      ],
+      [
+        'shape mismatch with config.json',
+        async (d) => {
+          const c = JSON.parse(await readFile(join(d, 'config.json'), 'utf8'));
+          c.d_model = 32;
+          c.n_heads = 4;
+          await writeFile(join(d, 'config.json'), JSON.stringify(c));
+        },
+        /has shape \[.*\], config.json implies/,
+      ],
+      [
+        'unknown architecture',
+        async (d) => {
+          await writeFile(join(d, 'config.json'), JSON.stringify({ model_type: 'gpt2' }));
+        },
+        /unknown architecture/,
+      ],
+      [
+        'malformed config.json',
+        async (d) => {
+          await writeFile(join(d, 'config.json'), '{"d_model": 3');
+        },
+        /malformed JSON/,
+      ],
+      [
+        'missing shard',
+        async (d) => {
+          await writeFile(
+            join(d, 'model.safetensors.index.json'),
+            JSON.stringify({
+              weight_map: Object.fromEntries(parameterTable(cfg).map((s) => [s.hfName, 'model-00002-of-00002.safetensors'])),
+            }),
+          );
+        },
+        /shard model-00002-of-00002.safetensors cannot be opened/,
+      ],
+      [
+        'no weights at all',
+        async (d) => {
+          await rm(join(d, 'model.safetensors'));
+        },
+        /neither model.safetensors nor/,
+      ],
     ];
     for (const [name, damage, pattern] of cases) {
       const dir = join(base, name.replace(/\W+/g, '-'));
@@ -115,7 +205,10 @@ test('damaged checkpoints fail with one clear error (library and CLI)', async ()
       await writeModel(dir, cfg, weights, 'F32', 1);
       await damage(dir);
       await assert.rejects(loadModelDir(dir, k), pattern, `library: ${name}`);
-      const r = await run(process.execPath, [CLI, 'inspect', '--model', dir]).then(() => null, (e: { code: number; stderr: string }) => e);
+      const r = await run(process.execPath, [CLI, 'inspect', '--model', dir]).then(
+        () => null,
+        (e: { code: number; stderr: string }) => e,
+      );
       assert.ok(r && r.code !== 0, `CLI exit status for ${name}`);
       assert.match(r!.stderr, pattern, `CLI message for ${name}`);
       assert.equal(r!.stderr.trim().split('\n').length, 1, `CLI prints one line for ${name}: ${r!.stderr}`);

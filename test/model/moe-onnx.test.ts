@@ -24,7 +24,10 @@ async function reference(name: string) {
   const [B, T, V] = h.tensors.get('logits')!.shape as [number, number, number];
   const block = h.metadata['block_length'];
   const input: ForwardInput = {
-    tokens: get('input_ids') as Int32Array, B, T, positions: get('position_ids') as Int32Array,
+    tokens: get('input_ids') as Int32Array,
+    B,
+    T,
+    positions: get('position_ids') as Int32Array,
     ...(block ? { mask: { kind: 'blockCausal' as const, blockLength: Number(block) } } : {}),
   };
   return { B, T, V, input, logits: get('logits') as Float32Array };
@@ -38,21 +41,48 @@ for (const name of ['lladamoe', 'llada2']) {
     try {
       const got = await ort.forward(r.input);
       for (let row = 0; row < r.B * r.T; row++) {
-        expectClose(got.subarray(row * r.V, (row + 1) * r.V), r.logits.subarray(row * r.V, (row + 1) * r.V), { atol: BOUND, rtol: 0, label: `${name} ort row ${row}` });
+        expectClose(got.subarray(row * r.V, (row + 1) * r.V), r.logits.subarray(row * r.V, (row + 1) * r.V), {
+          atol: BOUND,
+          rtol: 0,
+          label: `${name} ort row ${row}`,
+        });
       }
       // block-causal (llada2): the first two blocks' K/V cached, the last block computed alone gives the same rows
       // (exact: earlier blocks never see later ones); a bidirectional model has no such exact cache
       if (r.input.mask?.kind !== 'blockCausal') return;
-      const cache = ort.createCache(r.B, r.T), P = 8, tail = r.T - P;
-      const rows = (x: Int32Array, from: number, to: number) => Int32Array.from({ length: r.B * (to - from) }, (_, i) => x[Math.floor(i / (to - from)) * r.T + from + (i % (to - from))]!);
-      await ort.forward({ ...r.input, tokens: rows(r.input.tokens, 0, P), positions: rows(r.input.positions!, 0, P), T: P, cache, rowStart: 0 });
-      const cached = await ort.forward({ ...r.input, tokens: rows(r.input.tokens, P, r.T), positions: rows(r.input.positions!, P, r.T), T: tail, cache, rowStart: P });
+      const cache = ort.createCache(r.B, r.T),
+        P = 8,
+        tail = r.T - P;
+      const rows = (x: Int32Array, from: number, to: number) =>
+        Int32Array.from({ length: r.B * (to - from) }, (_, i) => x[Math.floor(i / (to - from)) * r.T + from + (i % (to - from))]!);
+      await ort.forward({
+        ...r.input,
+        tokens: rows(r.input.tokens, 0, P),
+        positions: rows(r.input.positions!, 0, P),
+        T: P,
+        cache,
+        rowStart: 0,
+      });
+      const cached = await ort.forward({
+        ...r.input,
+        tokens: rows(r.input.tokens, P, r.T),
+        positions: rows(r.input.positions!, P, r.T),
+        T: tail,
+        cache,
+        rowStart: P,
+      });
       for (let b = 0; b < r.B; b++) {
         const want = got.subarray((b * r.T + P) * r.V, (b + 1) * r.T * r.V);
-        expectClose(cached.subarray(b * tail * r.V, (b + 1) * tail * r.V), want, { atol: BOUND, rtol: 0, label: `${name} cached rows of batch ${b}` });
+        expectClose(cached.subarray(b * tail * r.V, (b + 1) * tail * r.V), want, {
+          atol: BOUND,
+          rtol: 0,
+          label: `${name} cached rows of batch ${b}`,
+        });
       }
       ort.freeCache(cache);
-    } finally { ort.dispose(); }
+    } finally {
+      ort.dispose();
+    }
   });
 
   test(`${name}: ONNX Runtime int8 (DynamicQuantizeMatMul, f32 router) stays close to f32`, async () => {
@@ -61,22 +91,30 @@ for (const name of ['lladamoe', 'llada2']) {
     const q8 = await OrtTransformer.create(config, weights, { dtype: 'q8', threads: 1 });
     try {
       const got = await q8.forward(r.input);
-      let e2 = 0, r2 = 0;
-      for (let i = 0; i < got.length; i++) { e2 += (got[i]! - r.logits[i]!) ** 2; r2 += r.logits[i]! ** 2; }
+      let e2 = 0,
+        r2 = 0;
+      for (let i = 0; i < got.length; i++) {
+        e2 += (got[i]! - r.logits[i]!) ** 2;
+        r2 += r.logits[i]! ** 2;
+      }
       assert.ok(e2 / r2 < 5e-3, `${name} ort q8 logits NMSE ${(e2 / r2).toExponential(2)} (bound 5e-3, as the dense models)`);
-    } finally { q8.dispose(); }
+    } finally {
+      q8.dispose();
+    }
   });
 
   test(`${name}: the graph gathers each expert's rows and scatters them back, one use of each expert weight`, async () => {
     const { config, weights } = await loadF32Weights(`${FIXTURES}${name}`);
-    const m = config.moe!, moeLayers = m.moeLayers.filter((x) => x).length;
+    const m = config.moe!,
+      moeLayers = m.moeLayers.filter((x) => x).length;
     const graph = onnxProto.onnx.ModelProto.decode(buildOnnxModel(config, weights, { dtype: 'q8' })).graph!;
     const count = (op: string) => graph.node!.filter((n) => n.opType === op).length;
     assert.equal(count('NonZero'), moeLayers * m.numExperts, 'one row selection per expert');
     assert.equal(graph.node!.filter((n) => n.opType === 'ScatterND').length, moeLayers * m.numExperts, 'one weighted scatter per expert');
     const uses = new Map<string, number>();
     for (const n of graph.node!) for (const i of n.input ?? []) uses.set(i, (uses.get(i) ?? 0) + 1);
-    for (const e of [0, m.numExperts - 1]) for (const w of ['wGate', 'wUp', 'wDown']) assert.equal(uses.get(`layers.1.experts.${e}.${w}.q`), 1, `${w} of expert ${e} used once`);
+    for (const e of [0, m.numExperts - 1])
+      for (const w of ['wGate', 'wUp', 'wDown']) assert.equal(uses.get(`layers.1.experts.${e}.${w}.q`), 1, `${w} of expert ${e} used once`);
     const init = new Map(graph.initializer!.map((t) => [t.name!, t]));
     assert.equal(init.get('layers.1.router.T')?.dataType, onnxProto.onnx.TensorProto.DataType.FLOAT, 'router f32 at q8');
   });

@@ -10,7 +10,12 @@ import { expectClose } from '../helpers/expect-close.js';
 import { normal, rng } from '../helpers/random.js';
 
 const sorted = (x: Int32Array) => [...x].sort((a, b) => a - b);
-const softmax = (x: number[]) => { const m = Math.max(...x), e = x.map((v) => Math.exp(v - m)), s = e.reduce((a, b) => a + b); return e.map((v) => v / s); };
+const softmax = (x: number[]) => {
+  const m = Math.max(...x),
+    e = x.map((v) => Math.exp(v - m)),
+    s = e.reduce((a, b) => a + b);
+  return e.map((v) => v / s);
+};
 const sigmoid = (x: number) => 1 / (1 + Math.exp(-x));
 
 test('LLaDA-MoE router: softmax over all experts, top-k, weights are those probabilities (not renormalised)', () => {
@@ -36,8 +41,13 @@ test('LLaDA2 router: sigmoid scores, the bias chooses but never weighs; weights 
   const bias = Float32Array.from([0, 0, 0.5, 0]);
   const r = routeSigmoidGroup(logits, bias, 1, 4, 2, 1, 1, 2.5);
   assert.deepEqual([...r.experts], [2, 0], 'expert 2 chosen through its bias');
-  const s2 = sigmoid(0.2), s0 = sigmoid(1);
-  expectClose(r.weights, [2.5 * s2 / (s2 + s0), 2.5 * s0 / (s2 + s0)], { atol: 1e-6, rtol: 0, label: 'unbiased, renormalised, scaled' });
+  const s2 = sigmoid(0.2),
+    s0 = sigmoid(1);
+  expectClose(r.weights, [(2.5 * s2) / (s2 + s0), (2.5 * s0) / (s2 + s0)], {
+    atol: 1e-6,
+    rtol: 0,
+    label: 'unbiased, renormalised, scaled',
+  });
   const one = routeSigmoidGroup(logits, null, 1, 4, 1, 1, 1, 2.5);
   expectClose(one.weights, [2.5 * sigmoid(1)], { atol: 1e-6, rtol: 0, label: 'top_k 1: no renormalisation' });
 });
@@ -52,7 +62,7 @@ test('LLaDA2 router: groups are scored by the sum of their best two experts; onl
   assert.deepEqual(sorted(ungrouped.experts), [0, 3], 'without the group limit expert 0 would win');
 });
 
-test('expertBatches: every (token, slot) once, each expert\'s rows contiguous', () => {
+test("expertBatches: every (token, slot) once, each expert's rows contiguous", () => {
   const r = { experts: Int32Array.from([2, 0, 2, 1, 0, 2]), weights: new Float32Array(6) }; // N 3, K 2
   const { start, token, slot } = expertBatches(r, 3, 2, 4);
   assert.deepEqual([...start], [0, 2, 3, 6, 6]);
@@ -63,24 +73,40 @@ test('expertBatches: every (token, slot) once, each expert\'s rows contiguous', 
 
 for (const router of ['softmax', 'sigmoidGroup'] as const) {
   test(`moeForward (${router}): one GEMM triple per active expert over its rows, equal to a per-token sum (odd shapes)`, () => {
-    const N = 7, C = 5, E = 6, Fe = 3, Fs = 4, R = rng(router === 'softmax' ? 11 : 12);
+    const N = 7,
+      C = 5,
+      E = 6,
+      Fe = 3,
+      Fs = 4,
+      R = rng(router === 'softmax' ? 11 : 12);
     const m: MoeConfig = {
-      numExperts: E, topK: 2, expertFfn: Fe, sharedFfn: Fs, router, expertBias: true,
-      groups: router === 'softmax' ? 1 : 3, topGroups: router === 'softmax' ? 1 : 2, scaling: router === 'softmax' ? 1 : 1.7,
+      numExperts: E,
+      topK: 2,
+      expertFfn: Fe,
+      sharedFfn: Fs,
+      router,
+      expertBias: true,
+      groups: router === 'softmax' ? 1 : 3,
+      topGroups: router === 'softmax' ? 1 : 2,
+      scaling: router === 'softmax' ? 1 : 1.7,
       moeLayers: [true],
     };
     const w = new Map<string, Float32Array>([['router', normal(R, E * C)]]);
     for (const p of [...Array.from({ length: E }, (_, e) => `experts.${e}.`), 'shared.']) {
       const F = p === 'shared.' ? Fs : Fe;
-      w.set(p + 'wGate', normal(R, F * C)).set(p + 'wUp', normal(R, F * C)).set(p + 'wDown', normal(R, C * F));
+      w.set(p + 'wGate', normal(R, F * C))
+        .set(p + 'wUp', normal(R, F * C))
+        .set(p + 'wDown', normal(R, C * F));
     }
-    const h = normal(R, N * C), bias = normal(R, E, 0.1);
+    const h = normal(R, N * C),
+      bias = normal(R, E, 0.1);
     const calls: { name: string; M: number }[] = [];
     const linear = (out: Float32Array, x: Float32Array, name: string, M: number, K: number, O: number) => {
       calls.push({ name, M });
       ref.matmul(out, x, w.get(name)!, M, K, O, false, true, 1, 0);
     };
-    const out = new Float32Array(N * C), s = new MoeScratch(ref, N, C, m);
+    const out = new Float32Array(N * C),
+      s = new MoeScratch(ref, N, C, m);
     moeForward(ref, linear, m, s, out, h, '', bias, N, C);
     // the choice, from the same router logits
     const logits = new Float32Array(N * E);
@@ -91,11 +117,14 @@ for (const router of ['softmax', 'sigmoidGroup'] as const) {
     assert.equal(expertCalls.length, 3 * active.size, 'gate, up, down once per active expert');
     for (let e = 0; e < E; e++) {
       const rows = [...r.experts].filter((x) => x === e).length;
-      for (const c of expertCalls.filter((c) => c.name.startsWith(`experts.${e}.`))) assert.equal(c.M, rows, `expert ${e} sees its ${rows} rows only`);
+      for (const c of expertCalls.filter((c) => c.name.startsWith(`experts.${e}.`)))
+        assert.equal(c.M, rows, `expert ${e} sees its ${rows} rows only`);
     }
     // naive: each token through each of its experts, weighted, plus the shared expert
     const mlp = (p: string, x: Float32Array, F: number) => {
-      const g = new Float32Array(F), u = new Float32Array(F), y = new Float32Array(C);
+      const g = new Float32Array(F),
+        u = new Float32Array(F),
+        y = new Float32Array(C);
       ref.matmul(g, x, w.get(p + 'wGate')!, 1, C, F, false, true, 1, 0);
       ref.matmul(u, x, w.get(p + 'wUp')!, 1, C, F, false, true, 1, 0);
       ref.swigluForward(g, g, u, F);
@@ -105,8 +134,12 @@ for (const router of ['softmax', 'sigmoidGroup'] as const) {
     const want = new Float32Array(N * C);
     for (let n = 0; n < N; n++) {
       const x = h.subarray(n * C, (n + 1) * C);
-      for (let k = 0; k < 2; k++) { const y = mlp(`experts.${r.experts[n * 2 + k]}.`, x, Fe); for (let c = 0; c < C; c++) want[n * C + c]! += r.weights[n * 2 + k]! * y[c]!; }
-      const y = mlp('shared.', x, Fs); for (let c = 0; c < C; c++) want[n * C + c]! += y[c]!;
+      for (let k = 0; k < 2; k++) {
+        const y = mlp(`experts.${r.experts[n * 2 + k]}.`, x, Fe);
+        for (let c = 0; c < C; c++) want[n * C + c]! += r.weights[n * 2 + k]! * y[c]!;
+      }
+      const y = mlp('shared.', x, Fs);
+      for (let c = 0; c < C; c++) want[n * C + c]! += y[c]!;
     }
     expectClose(out, want, { atol: 1e-5, rtol: 1e-5, label: `${router} moe vs per-token sum` });
     s.free();

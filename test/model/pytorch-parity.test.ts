@@ -20,7 +20,16 @@ async function reference(name: string) {
   const get = (n: string) => readTensor(bytes, h, n);
   const [B, T, V] = h.tensors.get('logits')!.shape as [number, number, number];
   const shifted = h.tensors.has('logits_shifted') ? (get('logits_shifted') as Float32Array) : null;
-  return { B, T, V, ids: get('input_ids') as Int32Array, mask: get('attention_mask') as Int32Array, pos: get('position_ids') as Int32Array, logits: get('logits') as Float32Array, shifted };
+  return {
+    B,
+    T,
+    V,
+    ids: get('input_ids') as Int32Array,
+    mask: get('attention_mask') as Int32Array,
+    pos: get('position_ids') as Int32Array,
+    logits: get('logits') as Float32Array,
+    shifted,
+  };
 }
 
 for (const backend of ['wasm', 'ref'] as const) {
@@ -33,20 +42,32 @@ for (const backend of ['wasm', 'ref'] as const) {
         const keyValid = Uint8Array.from(r.mask);
         const got = m.model.forward({ tokens: r.ids, B: r.B, T: r.T, positions: r.pos, keyValid });
         // compare the rows the model defines (attention_mask = 1); padded query rows are undefined
-        for (let b = 0; b < r.B; b++) for (let t = 0; t < r.T; t++) {
-          if (r.mask[b * r.T + t] === 0) continue;
-          const o = (b * r.T + t) * r.V;
-          expectClose(got.subarray(o, o + r.V), r.logits.subarray(o, o + r.V), { atol: BOUND, rtol: 0, label: `${name} ${backend} row ${b} position ${t}` });
-        }
-        if (r.shifted) { // Dream's generate view through the Denoiser adapter: row i scores token i
+        for (let b = 0; b < r.B; b++)
+          for (let t = 0; t < r.T; t++) {
+            if (r.mask[b * r.T + t] === 0) continue;
+            const o = (b * r.T + t) * r.V;
+            expectClose(got.subarray(o, o + r.V), r.logits.subarray(o, o + r.V), {
+              atol: BOUND,
+              rtol: 0,
+              label: `${name} ${backend} row ${b} position ${t}`,
+            });
+          }
+        if (r.shifted) {
+          // Dream's generate view through the Denoiser adapter: row i scores token i
           const sp = m.tokenizer!.specials;
           const lm = new DiffusionLM(m.model, { mask: sp.mask!, eos: sp.eos, eot: sp.eot, pad: sp.pad });
           const aligned = await lm.denoise({ tokens: r.ids, B: r.B, T: r.T, positions: r.pos, keyValid });
           const b = 0; // the unpadded row (padding makes row 1's first valid position differ from index 0)
-          expectClose(aligned.subarray(0, r.T * r.V), r.shifted.subarray(0, r.T * r.V), { atol: BOUND, rtol: 0, label: `${name} ${backend} shifted logits row ${b}` });
+          expectClose(aligned.subarray(0, r.T * r.V), r.shifted.subarray(0, r.T * r.V), {
+            atol: BOUND,
+            rtol: 0,
+            label: `${name} ${backend} shifted logits row ${b}`,
+          });
         }
         m.model.dispose();
-      } finally { k.dispose(); }
+      } finally {
+        k.dispose();
+      }
     });
   }
 }

@@ -26,10 +26,20 @@ before(async () => {
   for (const name of ['llada', 'dream', 'llama']) {
     const m = await loadModelDir(fixture(name), k);
     const { config, weights } = await loadF32Weights(fixture(name));
-    engines.set(name, { wasm: m.model, ort: await OrtTransformer.create(config, weights, { dtype: 'f32', threads: 1 }), V: config.vocabSize });
+    engines.set(name, {
+      wasm: m.model,
+      ort: await OrtTransformer.create(config, weights, { dtype: 'f32', threads: 1 }),
+      V: config.vocabSize,
+    });
   }
 });
-after(() => { for (const e of engines.values()) { e.wasm.dispose(); e.ort.dispose(); } k.dispose(); });
+after(() => {
+  for (const e of engines.values()) {
+    e.wasm.dispose();
+    e.ort.dispose();
+  }
+  k.dispose();
+});
 
 function maxDiff(a: Float32Array, b: Float32Array): number {
   assert.equal(a.length, b.length);
@@ -43,13 +53,18 @@ const ids = (B: number, T: number, V: number, salt = 1) => Int32Array.from({ len
 for (const name of ['llada', 'dream', 'llama']) {
   test(`${name}: logits through ORT = WASM for every mask, with key padding`, async () => {
     const { wasm, ort, V } = engines.get(name)!;
-    const B = 2, T = 13, tokens = ids(B, T, V);
+    const B = 2,
+      T = 13,
+      tokens = ids(B, T, V);
     const keyValid = new Uint8Array(B * T).fill(1);
     keyValid.fill(0, T, T + 3); // row 1 left-padded by 3
     const positions = Int32Array.from({ length: B * T }, (_, i) => (i < T ? i : Math.max(0, i - T - 3)));
     const cases: Array<[string, Partial<ForwardInput>]> = [
-      ['default mask', {}], ['causal', { mask: { kind: 'causal' } }], ['bidirectional', { mask: { kind: 'none' } }],
-      ['block-causal 4', { mask: { kind: 'blockCausal', blockLength: 4 } }], ['key padding', { keyValid, positions }],
+      ['default mask', {}],
+      ['causal', { mask: { kind: 'causal' } }],
+      ['bidirectional', { mask: { kind: 'none' } }],
+      ['block-causal 4', { mask: { kind: 'blockCausal', blockLength: 4 } }],
+      ['key padding', { keyValid, positions }],
       ['logit rows', { logitRows: Int32Array.of(0, 5, 25) }],
     ];
     for (const [what, extra] of cases) {
@@ -66,23 +81,33 @@ for (const name of ['llada', 'dream']) {
       const { wasm, ort } = engines.get(name)!;
       const sp = { mask: engines.get(name)!.V - 1, eos: null, eot: null, pad: null };
       const opts = { decoder: 'fixed' as const, genLength: 16, blockLength: 8, steps: 16, temperature: 0 };
-      const a = new DiffusionLM(wasm, sp, cache), b = new DiffusionLM(ort, sp, cache);
+      const a = new DiffusionLM(wasm, sp, cache),
+        b = new DiffusionLM(ort, sp, cache);
       // same canvas through both: compare the region logits of a blockStart call and a cached call
-      const T = 24, tokens = ids(1, T, engines.get(name)!.V, 3);
+      const T = 24,
+        tokens = ids(1, T, engines.get(name)!.V, 3);
       for (const blockStart of [true, false]) {
         const region = { start: 8, end: 16, blockStart };
         const d = maxDiff(await a.denoise({ tokens, B: 1, T, region }), await b.denoise({ tokens, B: 1, T, region }));
         assert.ok(d <= TOL, `${name} ${cache} blockStart=${blockStart}: ${d.toExponential(2)}`);
       }
-      a.reset(); b.reset();
+      a.reset();
+      b.reset();
       const prompt = ids(1, 6, engines.get(name)!.V, 5);
-      const ra = await drain(generate(a, { prompt }, opts)), rb = await drain(generate(b, { prompt }, opts));
+      const ra = await drain(generate(a, { prompt }, opts)),
+        rb = await drain(generate(b, { prompt }, opts));
       assert.deepEqual(Array.from(rb.result.canvas), Array.from(ra.result.canvas), `${name} ${cache}: tokens differ`);
       // two rows of different lengths (left padding): ORT copies their cached rows once per block and reuses them
-      a.reset(); b.reset();
+      a.reset();
+      b.reset();
       const two = [{ prompt }, { prompt: ids(1, 9, engines.get(name)!.V, 7) }];
-      const ba = await drain(generateBatch(a, two, opts)), bb = await drain(generateBatch(b, two, opts));
-      assert.deepEqual(bb.result.map((r) => Array.from(r.canvas)), ba.result.map((r) => Array.from(r.canvas)), `${name} ${cache} batch of 2: tokens differ`);
+      const ba = await drain(generateBatch(a, two, opts)),
+        bb = await drain(generateBatch(b, two, opts));
+      assert.deepEqual(
+        bb.result.map((r) => Array.from(r.canvas)),
+        ba.result.map((r) => Array.from(r.canvas)),
+        `${name} ${cache} batch of 2: tokens differ`,
+      );
     });
   }
 }
@@ -91,19 +116,23 @@ for (const name of ['llada', 'dream']) {
 for (const name of ['llada', 'dream']) {
   test(`${name}: top-1 in the graph = argmax and softmax of the logits, per cache; decoding on it is token-identical`, async () => {
     const { ort, V } = engines.get(name)!;
-    const mask = V - 1, banned = [mask, 3];
+    const mask = V - 1,
+      banned = [mask, 3];
     const sp = { mask, eos: 2, eot: null, pad: null };
     for (const cache of ['none', 'prefix', 'dual'] as CacheMode[]) {
       const dl = new DiffusionLM(ort, sp, cache);
       assert.equal(dl.hasTop1, true);
-      const T = 24, tokens = ids(2, T, V, 4);
+      const T = 24,
+        tokens = ids(2, T, V, 4);
       for (const blockStart of [true, false]) {
         const req = { tokens, B: 2, T, region: { start: 8, end: 16, blockStart } };
-        const logits = await dl.denoise(req), top = await dl.denoiseTop1(req, banned);
+        const logits = await dl.denoise(req),
+          top = await dl.denoiseTop1(req, banned);
         for (let r = 0; r < 16; r++) {
           const row = Float64Array.from(logits.subarray(r * V, (r + 1) * V));
           for (const b of banned) row[b] = -Infinity;
-          let best = 0, z = 0;
+          let best = 0,
+            z = 0;
           for (let v = 1; v < V; v++) if (row[v]! > row[best]!) best = v;
           for (let v = 0; v < V; v++) z += Math.exp(row[v]! - row[best]!);
           assert.equal(top.token[r], best, `${name} ${cache} blockStart=${blockStart} row ${r}: graph argmax ${top.token[r]}, JS ${best}`);
@@ -112,19 +141,44 @@ for (const name of ['llada', 'dream']) {
         }
       }
       // the same decode with the top-1 path hidden (the sampler then reads the logits): identical tokens and NFE
-      const plain = { vocabSize: dl.vocabSize, specials: dl.specials, denoise: (i: Parameters<DiffusionLM['denoise']>[0]) => dl.denoise(i) };
+      const plain = {
+        vocabSize: dl.vocabSize,
+        specials: dl.specials,
+        denoise: (i: Parameters<DiffusionLM['denoise']>[0]) => dl.denoise(i),
+      };
       const prompts = [{ prompt: ids(1, 6, V, 5) }, { prompt: ids(1, 9, V, 6) }];
-      for (const opts of [{ decoder: 'threshold' as const, threshold: 0.2 }, { decoder: 'fixed' as const, steps: 8 }]) {
+      for (const opts of [
+        { decoder: 'threshold' as const, threshold: 0.2 },
+        { decoder: 'fixed' as const, steps: 8 },
+      ]) {
         const o = { ...opts, genLength: 16, blockLength: 8, temperature: 0 };
         dl.reset();
         let topCalls = 0;
-        const viaTop = { ...plain, hasTop1: true, denoiseTop1: (i: Parameters<DiffusionLM['denoise']>[0], bn: readonly number[]) => { topCalls++; return dl.denoiseTop1(i, bn); } };
+        const viaTop = {
+          ...plain,
+          hasTop1: true,
+          denoiseTop1: (i: Parameters<DiffusionLM['denoise']>[0], bn: readonly number[]) => {
+            topCalls++;
+            return dl.denoiseTop1(i, bn);
+          },
+        };
         const a = await drain(generateBatch(viaTop, prompts, o));
-        assert.equal(topCalls, a.result[0]!.nfe > a.result[1]!.nfe ? a.result[0]!.nfe : a.result[1]!.nfe, 'every call went through the top-1 path');
+        assert.equal(
+          topCalls,
+          a.result[0]!.nfe > a.result[1]!.nfe ? a.result[0]!.nfe : a.result[1]!.nfe,
+          'every call went through the top-1 path',
+        );
         dl.reset();
         const b = await drain(generateBatch(plain, prompts, o));
-        assert.deepEqual(a.result.map((r) => Array.from(r.canvas)), b.result.map((r) => Array.from(r.canvas)), `${name} ${cache} ${opts.decoder}: tokens differ`);
-        assert.deepEqual(a.result.map((r) => r.nfe), b.result.map((r) => r.nfe));
+        assert.deepEqual(
+          a.result.map((r) => Array.from(r.canvas)),
+          b.result.map((r) => Array.from(r.canvas)),
+          `${name} ${cache} ${opts.decoder}: tokens differ`,
+        );
+        assert.deepEqual(
+          a.result.map((r) => r.nfe),
+          b.result.map((r) => r.nfe),
+        );
       }
     }
   });
@@ -145,12 +199,15 @@ test('int8 weights (per-output-channel scales, DynamicQuantizeMatMul) stay close
   try {
     const { ort } = engines.get('llada')!;
     const input: ForwardInput = { tokens: ids(1, 12, config.vocabSize), B: 1, T: 12 };
-    const f = await ort.forward(input), q = await q8.forward(input);
+    const f = await ort.forward(input),
+      q = await q8.forward(input);
     const d = maxDiff(f, q);
     let scale = 0;
     for (const x of f) scale = Math.max(scale, Math.abs(x));
     assert.ok(d < 0.05 * scale && d > 0, `int8 vs f32: max diff ${d} (logit scale ${scale}); int8 must differ a little and not much`);
-  } finally { q8.dispose(); }
+  } finally {
+    q8.dispose();
+  }
 });
 
 test('dllm export-onnx writes a folder that ONNX Runtime loads with external weights, same logits; bad input fails clearly', async () => {
@@ -164,7 +221,8 @@ test('dllm export-onnx writes a folder that ONNX Runtime loads with external wei
   const CLI = fileURLToPath(new URL('../../../bin/dllm.js', import.meta.url));
   const out = join(mkdtempSync(join(tmpdir(), 'dllm-onnx-')), 'llama');
   await run(process.execPath, [CLI, 'export-onnx', '--model', fixture('llama'), '--out', out]);
-  for (const f of ['model.onnx', 'model.onnx.data', 'config.json', 'tokenizer.json', 'onnx-io.json']) assert.ok(existsSync(join(out, f)), f);
+  for (const f of ['model.onnx', 'model.onnx.data', 'config.json', 'tokenizer.json', 'onnx-io.json'])
+    assert.ok(existsSync(join(out, f)), f);
   assert.ok(readFileSync(join(out, 'model.onnx')).length < 64 * 1024, 'the weights live in model.onnx.data');
   const { config } = await loadF32Weights(fixture('llama'));
   const fromFile = OrtTransformer.fromSession(config, await ortSession(join(out, 'model.onnx'), 1));
@@ -172,9 +230,17 @@ test('dllm export-onnx writes a folder that ONNX Runtime loads with external wei
     const input: ForwardInput = { tokens: ids(1, 9, config.vocabSize), B: 1, T: 9 };
     const d = maxDiff(await engines.get('llama')!.wasm.forward(input), await fromFile.forward(input));
     assert.ok(d <= TOL, `exported file vs WASM: ${d}`);
-  } finally { fromFile.dispose(); }
-  for (const [args, pattern] of [[['--model', '/nonexistent', '--out', out], /neither a folder|does not exist/], [['--model', fixture('llama'), '--out', out, '--dtype', 'f16'], /--dtype must be f32 or q8/]] as const) {
-    const r = await run(process.execPath, [CLI, 'export-onnx', ...args]).then(() => null, (e: { stderr: string }) => e);
+  } finally {
+    fromFile.dispose();
+  }
+  for (const [args, pattern] of [
+    [['--model', '/nonexistent', '--out', out], /neither a folder|does not exist/],
+    [['--model', fixture('llama'), '--out', out, '--dtype', 'f16'], /--dtype must be f32 or q8/],
+  ] as const) {
+    const r = await run(process.execPath, [CLI, 'export-onnx', ...args]).then(
+      () => null,
+      (e: { stderr: string }) => e,
+    );
     assert.ok(r, `${args.join(' ')} must fail`);
     assert.match(r.stderr, pattern);
   }

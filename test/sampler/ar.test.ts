@@ -33,7 +33,10 @@ test('greedy AR decoding follows the argmax chain and stops at EOS', async () =>
   assert.equal(result.nfe, model.calls);
   assert.equal(result.nfe, result.ids.length + 1);
   assert.equal(result.tokensPerForward, result.ids.length / result.nfe);
-  assert.deepEqual(steps.map((s) => s.committed[0]!.position), steps.map((_, i) => i));
+  assert.deepEqual(
+    steps.map((s) => s.committed[0]!.position),
+    steps.map((_, i) => i),
+  );
   assert.ok(steps.at(-1)!.finished);
 });
 
@@ -46,7 +49,8 @@ test('AR decoding stops after genLength tokens with finishReason length', async 
 });
 
 test('AR sampling: same seed → same output, another seed differs; top-k 1 and tiny top-p are greedy', async () => {
-  const run = async (o: object) => Array.from((await drain(arGenerate(fakeCausal(), { prompt: PROMPT }, { genLength: 24, ...o }))).result.ids);
+  const run = async (o: object) =>
+    Array.from((await drain(arGenerate(fakeCausal(), { prompt: PROMPT }, { genLength: 24, ...o }))).result.ids);
   assert.deepEqual(await run({ temperature: 1, seed: 3 }), await run({ temperature: 1, seed: 3 }));
   assert.notDeepEqual(await run({ temperature: 1, seed: 3 }), await run({ temperature: 1, seed: 4 }));
   const greedy = await run({});
@@ -64,7 +68,9 @@ test('sampleNext draws from softmax(l/τ) restricted by top-k and top-p', () => 
   };
   const p = [2, 1, 0, -1, 0.5].map((l) => Math.exp(l / 0.5));
   const z = p.reduce((a, b) => a + b);
-  count({ temperature: 0.5, topK: 0, topP: 1 }).forEach((f, v) => assert.ok(Math.abs(f - p[v]! / z) < 0.015, `token ${v}: ${f} vs ${p[v]! / z}`));
+  count({ temperature: 0.5, topK: 0, topP: 1 }).forEach((f, v) =>
+    assert.ok(Math.abs(f - p[v]! / z) < 0.015, `token ${v}: ${f} vs ${p[v]! / z}`),
+  );
   const k2 = count({ temperature: 1, topK: 2, topP: 1 });
   assert.equal(k2[2]! + k2[3]! + k2[4]!, 0);
   assert.ok(Math.abs(k2[0]! - Math.E / (Math.E + 1)) < 0.015);

@@ -11,7 +11,11 @@ import { resolveOptions, type DecodeOptions } from '../../src/sampler/options.js
 import { DecodeRng } from '../../src/sampler/rng.js';
 import { fakeDenoiser } from './fake.js';
 
-interface Job { at: number; req: GenerateRequest; o: Partial<DecodeOptions>; }
+interface Job {
+  at: number;
+  req: GenerateRequest;
+  o: Partial<DecodeOptions>;
+}
 const JOBS: Job[] = [
   { at: 0, req: { prompt: [1, 2, 3, 4, 5] }, o: { decoder: 'threshold', genLength: 24, blockLength: 8, threshold: 0.5 } },
   { at: 0, req: { prompt: [7] }, o: { decoder: 'fixed', genLength: 16, blockLength: 4, steps: 8, temperature: 0.7, seed: 3 } },
@@ -29,7 +33,9 @@ async function alone(job: Job, eosFrom = 12): Promise<{ steps: DecodeStep[]; can
 test('rows that join mid-flight with their own options decode exactly as alone', async () => {
   const model = fakeDenoiser({ eosFrom: 12 });
   const batch = new DecodeBatch(model, 'continuous');
-  const ids = new Map<number, number>(), steps = new Map<number, DecodeStep[]>(), results = new Map<number, { canvas: Int32Array; nfe: number }>();
+  const ids = new Map<number, number>(),
+    steps = new Map<number, DecodeStep[]>(),
+    results = new Map<number, { canvas: Int32Array; nfe: number }>();
   for (let call = 0; call < 200 && (batch.size > 0 || ids.size < JOBS.length); call++) {
     JOBS.forEach((j, k) => {
       if (j.at === call) {
@@ -42,19 +48,27 @@ test('rows that join mid-flight with their own options decode exactly as alone',
     for (const f of r.finished) results.set(f.row, f.result);
   }
   assert.equal(results.size, JOBS.length, 'every row finished');
-  assert.ok(model.inputs.some((i) => i.B >= 4), 'rows shared calls');
+  assert.ok(
+    model.inputs.some((i) => i.B >= 4),
+    'rows shared calls',
+  );
   for (const [id, k] of ids) {
     const want = await alone(JOBS[k]!);
     assert.deepEqual(Array.from(results.get(id)!.canvas), Array.from(want.canvas), `job ${k}: canvas`);
     assert.equal(results.get(id)!.nfe, want.nfe, `job ${k}: NFE`);
-    assert.deepEqual(steps.get(id)!.map((s) => s.committed), want.steps.map((s) => s.committed), `job ${k}: commits step by step`);
+    assert.deepEqual(
+      steps.get(id)!.map((s) => s.committed),
+      want.steps.map((s) => s.committed),
+      `job ${k}: commits step by step`,
+    );
   }
 });
 
 test('a removed row yields nothing more; the others are unaffected', async () => {
   const batch = new DecodeBatch(fakeDenoiser(), 'continuous');
   const o = resolveOptions({ decoder: 'fixed', genLength: 16, blockLength: 4, steps: 16 });
-  const a = batch.add({ prompt: [1, 2] }, o, new DecodeRng(0, 0)), b = batch.add({ prompt: [3] }, o, new DecodeRng(0, 0));
+  const a = batch.add({ prompt: [1, 2] }, o, new DecodeRng(0, 0)),
+    b = batch.add({ prompt: [3] }, o, new DecodeRng(0, 0));
   await batch.step();
   batch.remove(a);
   const seen: DecodeStep[] = [];
@@ -64,15 +78,24 @@ test('a removed row yields nothing more; the others are unaffected', async () =>
     seen.push(...r.steps);
     for (const f of r.finished) result = f.result.canvas;
   }
-  assert.ok(seen.every((s) => s.row === b), 'only row b steps after the removal');
-  assert.deepEqual(Array.from(result!), Array.from((await alone({ at: 0, req: { prompt: [3] }, o: { decoder: 'fixed', genLength: 16, blockLength: 4, steps: 16 } }, -1)).canvas));
+  assert.ok(
+    seen.every((s) => s.row === b),
+    'only row b steps after the removal',
+  );
+  assert.deepEqual(
+    Array.from(result!),
+    Array.from(
+      (await alone({ at: 0, req: { prompt: [3] }, o: { decoder: 'fixed', genLength: 16, blockLength: 4, steps: 16 } }, -1)).canvas,
+    ),
+  );
 });
 
 test('the call is flagged blockStart whenever any row begins a block or the rows change', async () => {
   const model = fakeDenoiser();
   const batch = new DecodeBatch(model, 'continuous');
   batch.add({ prompt: [1] }, resolveOptions({ decoder: 'fixed', genLength: 8, blockLength: 4, steps: 4 }), new DecodeRng(0, 0));
-  await batch.step(); await batch.step(); // block 0 done (2 steps)
+  await batch.step();
+  await batch.step(); // block 0 done (2 steps)
   batch.add({ prompt: [2, 2] }, resolveOptions({ decoder: 'fixed', genLength: 8, blockLength: 4, steps: 8 }), new DecodeRng(0, 0));
   while (batch.size > 0) await batch.step();
   const flags = model.inputs.map((i) => i.region!.blockStart);

@@ -3,7 +3,15 @@
 // in float32, with the favourite token ahead by ≥ 0.5625 and confidences spread over (0, 1).
 import type { DenoiseInput, Denoiser, CausalModel, CausalState } from '../../src/sampler/types.js';
 
-export interface FakeSpec { V: number; mask: number; eos: number; eot: number; pad: number; salt: number; eosFrom: number; }
+export interface FakeSpec {
+  V: number;
+  mask: number;
+  eos: number;
+  eot: number;
+  pad: number;
+  salt: number;
+  eosFrom: number;
+}
 
 export const SPEC: FakeSpec = { V: 32, mask: 31, eos: 30, eot: 29, pad: 28, salt: 1, eosFrom: -1 };
 
@@ -23,28 +31,41 @@ function rowLogits(spec: FakeSpec, c: number, q: number, out: Float32Array, o: n
   let fav = mix(h, 1) % (V - 2);
   if (spec.eosFrom >= 0 && q >= spec.eosFrom) fav = spec.eos;
   const keys = Array.from({ length: V }, (_, v) => [mix(h, v + 2), v] as const).sort((a, b) => a[0] - b[0] || a[1] - b[1]);
-  keys.forEach(([, v], r) => { out[o + v] = r / 16; });
+  keys.forEach(([, v], r) => {
+    out[o + v] = r / 16;
+  });
   out[o + fav] = 2 + sharp;
   out[o + spec.mask] = -40;
 }
 
-export interface FakeDenoiser extends Denoiser { calls: number; inputs: DenoiseInput[]; rows: number; }
+export interface FakeDenoiser extends Denoiser {
+  calls: number;
+  inputs: DenoiseInput[];
+  rows: number;
+}
 
 export function fakeDenoiser(spec: Partial<FakeSpec> = {}): FakeDenoiser {
   const s: FakeSpec = { ...SPEC, ...spec };
   const fake: FakeDenoiser = {
-    vocabSize: s.V, specials: { mask: s.mask, eos: s.eos, eot: s.eot, pad: s.pad }, calls: 0, inputs: [], rows: 0,
+    vocabSize: s.V,
+    specials: { mask: s.mask, eos: s.eos, eot: s.eot, pad: s.pad },
+    calls: 0,
+    inputs: [],
+    rows: 0,
     async denoise(inp: DenoiseInput): Promise<Float32Array> {
       fake.calls++;
       fake.rows += inp.B;
       fake.inputs.push({ ...inp, tokens: inp.tokens.slice() });
       const { B, T, tokens } = inp;
-      const start = inp.region?.start ?? 0, end = inp.region?.end ?? T, R = end - start;
+      const start = inp.region?.start ?? 0,
+        end = inp.region?.end ?? T,
+        R = end - start;
       const out = new Float32Array(B * R * s.V);
       for (let b = 0; b < B; b++) {
-        const pos = (k: number): number => inp.positions ? inp.positions[b * T + k]! : k;
+        const pos = (k: number): number => (inp.positions ? inp.positions[b * T + k]! : k);
         let c = s.salt;
-        for (let k = 0; k < T; k++) if (!inp.keyValid || inp.keyValid[b * T + k]) c = mix(c, (Math.imul(pos(k), 65536) + tokens[b * T + k]!) >>> 0);
+        for (let k = 0; k < T; k++)
+          if (!inp.keyValid || inp.keyValid[b * T + k]) c = mix(c, (Math.imul(pos(k), 65536) + tokens[b * T + k]!) >>> 0);
         for (let i = start; i < end; i++) rowLogits(s, c, pos(i), out, (b * R + i - start) * s.V);
       }
       return out;
@@ -57,7 +78,9 @@ export function fakeDenoiser(spec: Partial<FakeSpec> = {}): FakeDenoiser {
 export function fakeCausal(spec: Partial<FakeSpec> & { eosAfter?: number } = {}): CausalModel & { calls: number } {
   const s: FakeSpec = { ...SPEC, ...spec };
   const model = {
-    vocabSize: s.V, specials: { eos: s.eos, eot: s.eot, pad: s.pad }, calls: 0,
+    vocabSize: s.V,
+    specials: { eos: s.eos, eot: s.eot, pad: s.pad },
+    calls: 0,
     newState(): CausalState {
       const seq: number[] = [];
       return {
@@ -65,12 +88,16 @@ export function fakeCausal(spec: Partial<FakeSpec> & { eosAfter?: number } = {})
           model.calls++;
           seq.push(...tokens);
           let c = s.salt;
-          seq.forEach((t, k) => { c = mix(c, (Math.imul(k, 65536) + t) >>> 0); });
+          seq.forEach((t, k) => {
+            c = mix(c, (Math.imul(k, 65536) + t) >>> 0);
+          });
           const out = new Float32Array(s.V);
           rowLogits({ ...s, eosFrom: spec.eosAfter ?? -1 }, c, seq.length, out, 0);
           return out;
         },
-        dispose() { /* nothing held */ },
+        dispose() {
+          /* nothing held */
+        },
       };
     },
   };

@@ -8,15 +8,20 @@ import type { DecodeOptions } from '../../src/sampler/options.js';
 import { transferCounts } from '../../src/sampler/schedule.js';
 import type { DenoiseInput, Denoiser } from '../../src/sampler/types.js';
 
-const V = 20, MASK = 19, EOS = 18;
+const V = 20,
+  MASK = 19,
+  EOS = 18;
 
 /** logits favour token (position·7 + #unmasked) % 17 with a confidence that varies by position; EOS after `eosAt` */
 function fake(eosAt = Infinity): Denoiser & { calls: number } {
   return {
-    vocabSize: V, specials: { mask: MASK, eos: EOS, eot: EOS, pad: EOS }, calls: 0,
+    vocabSize: V,
+    specials: { mask: MASK, eos: EOS, eot: EOS, pad: EOS },
+    calls: 0,
     async denoise(inp: DenoiseInput) {
       this.calls++;
-      const s = inp.region?.start ?? 0, e = inp.region?.end ?? inp.T;
+      const s = inp.region?.start ?? 0,
+        e = inp.region?.end ?? inp.T;
       const out = new Float32Array((e - s) * V);
       let unmasked = 0;
       for (let i = 0; i < inp.T; i++) if (inp.tokens[i] !== MASK) unmasked++;
@@ -37,40 +42,65 @@ async function run(model: Denoiser, prompt: Int32Array, o: Opts): Promise<{ step
 }
 
 test('transferCounts = get_num_transfer_tokens on a table of cases', () => {
-  const cases: [number, number, number[]][] = [[10, 4, [3, 3, 2, 2]], [32, 32, Array(32).fill(1)], [32, 8, Array(8).fill(4)], [7, 3, [3, 2, 2]], [5, 8, [1, 1, 1, 1, 1, 0, 0, 0]], [0, 3, [0, 0, 0]]];
+  const cases: [number, number, number[]][] = [
+    [10, 4, [3, 3, 2, 2]],
+    [32, 32, Array(32).fill(1)],
+    [32, 8, Array(8).fill(4)],
+    [7, 3, [3, 2, 2]],
+    [5, 8, [1, 1, 1, 1, 1, 0, 0, 0]],
+    [0, 3, [0, 0, 0]],
+  ];
   for (const [n, s, want] of cases) assert.deepEqual(Array.from(transferCounts(n, s)), want, `(${n}, ${s})`);
-  for (let n = 0; n < 70; n++) for (let s = 1; s < 20; s++) {
-    const c = Array.from(transferCounts(n, s));
-    assert.equal(c.reduce((a, b) => a + b, 0), n);
-    assert.ok(c.every((x, i) => i === 0 || x <= c[i - 1]!) && Math.max(...c) - Math.min(...c) <= 1);
-  }
+  for (let n = 0; n < 70; n++)
+    for (let s = 1; s < 20; s++) {
+      const c = Array.from(transferCounts(n, s));
+      assert.equal(
+        c.reduce((a, b) => a + b, 0),
+        n,
+      );
+      assert.ok(c.every((x, i) => i === 0 || x <= c[i - 1]!) && Math.max(...c) - Math.min(...c) <= 1);
+    }
 });
 
 for (const selection of ['fixed', 'threshold', 'factor'] as const) {
   test(`${selection}: committed tokens never change, prompt untouched, blocks in order, no masks left`, async () => {
     const prompt = Int32Array.from([1, 2, 3]);
-    const { steps, res } = await run(fake(), prompt, { genLength: 16, blockLength: 4, steps: 8, selection, threshold: 0.5, temperature: 0 });
+    const { steps, res } = await run(fake(), prompt, {
+      genLength: 16,
+      blockLength: 4,
+      steps: 8,
+      selection,
+      threshold: 0.5,
+      temperature: 0,
+    });
     let prev: Int32Array = new Int32Array(16).fill(MASK);
     for (const st of steps) {
       for (let i = 0; i < 16; i++) if (prev[i] !== MASK) assert.equal(st.canvas[i], prev[i], `step ${st.step}: position ${i} changed`);
-      for (const c of st.committed) assert.ok(Math.floor(c.position / 4) === st.block, `step ${st.step}: committed ${c.position} outside block ${st.block}`);
+      for (const c of st.committed)
+        assert.ok(Math.floor(c.position / 4) === st.block, `step ${st.step}: committed ${c.position} outside block ${st.block}`);
       assert.ok(st.committed.length >= 1, 'every step commits at least one token');
       prev = st.canvas;
     }
     assert.ok(!res.canvas.includes(MASK));
-    if (selection === 'fixed') assert.equal(res.nfe, 8); // 2 per block, the schedule
+    if (selection === 'fixed')
+      assert.equal(res.nfe, 8); // 2 per block, the schedule
     else assert.ok(res.nfe <= 16);
   });
 }
 
 test('fixed schedule: each step commits exactly the scheduled number', async () => {
   const { steps } = await run(fake(), Int32Array.of(1), { genLength: 12, blockLength: 6, steps: 4, selection: 'fixed' });
-  assert.deepEqual(steps.map((s) => s.committed.length), [3, 3, 3, 3]);
+  assert.deepEqual(
+    steps.map((s) => s.committed.length),
+    [3, 3, 3, 3],
+  );
 });
 
 test('same seed → same output at temperature > 0; another seed differs', async () => {
   const o = { genLength: 16, blockLength: 8, steps: 16, temperature: 1, seed: 5 };
-  const a = await run(fake(), Int32Array.of(1), o), b = await run(fake(), Int32Array.of(1), o), c = await run(fake(), Int32Array.of(1), { ...o, seed: 6 });
+  const a = await run(fake(), Int32Array.of(1), o),
+    b = await run(fake(), Int32Array.of(1), o),
+    c = await run(fake(), Int32Array.of(1), { ...o, seed: 6 });
   assert.deepEqual(a.res.canvas, b.res.canvas);
   assert.notDeepEqual(a.res.canvas, c.res.canvas);
 });
@@ -97,5 +127,8 @@ test('logitsEosInf never samples EOS; confidenceEosEotInf commits EOS last in it
 
 test('bad options are refused with the reason', async () => {
   await assert.rejects(run(fake(), Int32Array.of(1), { genLength: 10, blockLength: 4 }), /multiple of blockLength/);
-  await assert.rejects(run(fake(), Int32Array.of(1), { genLength: 8, blockLength: 4, steps: 3 }), /"steps" \(3\) must be a multiple of the number of blocks \(2\)/);
+  await assert.rejects(
+    run(fake(), Int32Array.of(1), { genLength: 8, blockLength: 4, steps: 3 }),
+    /"steps" \(3\) must be a multiple of the number of blocks \(2\)/,
+  );
 });

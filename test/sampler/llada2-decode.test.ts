@@ -20,27 +20,54 @@ test('thresholdOrCount: all above τ (strictly) when at least k are, else the to
 });
 
 test('llada2 decoder: every step commits all masks above τ, or exactly its scheduled k', async () => {
-  const P = 8, G = 16, L = 8, steps = 8, tau = 0.6; // 2 blocks of 8, 4 steps each: k = [2, 2, 2, 2]
+  const P = 8,
+    G = 16,
+    L = 8,
+    steps = 8,
+    tau = 0.6; // 2 blocks of 8, 4 steps each: k = [2, 2, 2, 2]
   const k = transferCounts(L, steps / (G / L));
   const model = fakeDenoiser();
   const prompt = Int32Array.from({ length: P }, (_, i) => 1 + i);
-  const { steps: trace, result } = await drain(generate(model, { prompt }, { decoder: 'llada2', genLength: G, blockLength: L, steps, threshold: tau, blockCausal: true }));
-  let block = -1, inBlock = 0, left = 0;
+  const { steps: trace, result } = await drain(
+    generate(model, { prompt }, { decoder: 'llada2', genLength: G, blockLength: L, steps, threshold: tau, blockCausal: true }),
+  );
+  let block = -1,
+    inBlock = 0,
+    left = 0;
   for (const s of trace) {
-    if (s.block !== block) { block = s.block; inBlock = 0; left = L; }
-    const want = Math.min(k[inBlock]!, left), n = s.committed.length;
+    if (s.block !== block) {
+      block = s.block;
+      inBlock = 0;
+      left = L;
+    }
+    const want = Math.min(k[inBlock]!, left),
+      n = s.committed.length;
     assert.ok(n >= want, `step ${s.step} (block ${s.block}, step ${inBlock} of it): committed ${n} < k ${want}`);
-    if (n > want) assert.ok(s.committed.every((x) => x.confidence > tau), `step ${s.step}: ${n} > k ${want} commits, so all must be above τ ${tau}: ${s.committed.map((x) => x.confidence.toFixed(3))}`);
-    left -= n; inBlock++;
+    if (n > want)
+      assert.ok(
+        s.committed.every((x) => x.confidence > tau),
+        `step ${s.step}: ${n} > k ${want} commits, so all must be above τ ${tau}: ${s.committed.map((x) => x.confidence.toFixed(3))}`,
+      );
+    left -= n;
+    inBlock++;
   }
-  assert.ok(result.canvas.every((t) => t !== SPEC.mask), 'no masks left');
+  assert.ok(
+    result.canvas.every((t) => t !== SPEC.mask),
+    'no masks left',
+  );
 });
 
 test('llada2 decoder with steps = L per block decodes as the threshold decoder (k = 1)', async () => {
   for (const P of [8, 5]) {
     const prompt = Int32Array.from({ length: P }, (_, i) => 2 + i);
-    const run = async (decoder: 'llada2' | 'threshold') => (await drain(generate(fakeDenoiser(), { prompt }, { decoder, genLength: 16, blockLength: 8, steps: 16, threshold: 0.7, blockCausal: true }))).result;
-    const a = await run('llada2'), b = await run('threshold');
+    const run = async (decoder: 'llada2' | 'threshold') =>
+      (
+        await drain(
+          generate(fakeDenoiser(), { prompt }, { decoder, genLength: 16, blockLength: 8, steps: 16, threshold: 0.7, blockCausal: true }),
+        )
+      ).result;
+    const a = await run('llada2'),
+      b = await run('threshold');
     assert.deepEqual(Array.from(a.canvas), Array.from(b.canvas), `P ${P}: canvases`);
     assert.equal(a.nfe, b.nfe, `P ${P}: NFE`);
   }

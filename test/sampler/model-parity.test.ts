@@ -15,16 +15,24 @@ import type { Kernels } from '../../src/kernels/backend.js';
 import { drain, generate, type DecodeOptions } from '../../src/sampler/index.js';
 
 interface Case {
-  name: string; family: 'llada' | 'dream'; algorithm: string; prompt: number[]; options: Partial<DecodeOptions>;
+  name: string;
+  family: 'llada' | 'dream';
+  algorithm: string;
+  prompt: number[];
+  options: Partial<DecodeOptions>;
   trace: { row: number; step: number; block: number; committed: [number, number, number][] }[];
-  canvas: number[]; nfe: number; minMargin: number; marginWhere: string;
+  canvas: number[];
+  nfe: number;
+  minMargin: number;
+  marginWhere: string;
 }
 const FIXTURES = new URL('../../../test/fixtures/', import.meta.url).pathname;
 const doc = JSON.parse(readFileSync(`${FIXTURES}sampler/model-traces.json`, 'utf8')) as { minMarginRequired: number; cases: Case[] };
 
 test('the model traces cover every temperature-0 decoder and keep their decisions away from float ties', () => {
   const decoders = new Set(doc.cases.map((c) => c.options.decoder));
-  for (const d of ['fixed', 'threshold', 'factor', 'maskgit_plus', 'topk_margin', 'entropy']) assert.ok(decoders.has(d as never), `no trace for ${d}`);
+  for (const d of ['fixed', 'threshold', 'factor', 'maskgit_plus', 'topk_margin', 'entropy'])
+    assert.ok(decoders.has(d as never), `no trace for ${d}`);
   assert.ok(doc.minMarginRequired >= 1e-4);
   for (const c of doc.cases) {
     assert.ok(c.minMargin >= doc.minMarginRequired, `${c.name}: smallest decision margin ${c.minMargin} (${c.marginWhere})`);
@@ -46,13 +54,26 @@ for (const c of doc.cases) {
     const sp = m.tokenizer!.specials;
     const lm = new DiffusionLM(m.model, { mask: sp.mask!, eos: sp.eos, eot: sp.eot, pad: sp.pad }, 'none');
     const { steps, result } = await drain(generate(lm, { prompt: Int32Array.from(c.prompt) }, { ...c.options, temperature: 0 }));
-    const got = steps.map((s) => ({ row: s.row, step: s.step, block: s.block, committed: s.committed.map((x) => [x.position, x.token] as const) }));
-    const want = c.trace.map((s) => ({ row: s.row, step: s.step, block: s.block, committed: s.committed.map(([p, t]) => [p, t] as const) }));
-    for (let i = 0; i < Math.max(got.length, want.length); i++) assert.deepEqual(got[i], want[i], `${c.name}: first divergence at step ${i}`);
-    steps.forEach((s, i) => s.committed.forEach((x, j) => {
-      const ref = c.trace[i]!.committed[j]![2];
-      assert.ok(Math.abs(x.confidence - ref) <= 1e-6, `${c.name} step ${i}: confidence ${x.confidence} vs ${ref}`);
+    const got = steps.map((s) => ({
+      row: s.row,
+      step: s.step,
+      block: s.block,
+      committed: s.committed.map((x) => [x.position, x.token] as const),
     }));
+    const want = c.trace.map((s) => ({
+      row: s.row,
+      step: s.step,
+      block: s.block,
+      committed: s.committed.map(([p, t]) => [p, t] as const),
+    }));
+    for (let i = 0; i < Math.max(got.length, want.length); i++)
+      assert.deepEqual(got[i], want[i], `${c.name}: first divergence at step ${i}`);
+    steps.forEach((s, i) =>
+      s.committed.forEach((x, j) => {
+        const ref = c.trace[i]!.committed[j]![2];
+        assert.ok(Math.abs(x.confidence - ref) <= 1e-6, `${c.name} step ${i}: confidence ${x.confidence} vs ${ref}`);
+      }),
+    );
     assert.deepEqual(Array.from(result.canvas), c.canvas);
     assert.equal(result.nfe, c.nfe);
   });

@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { parseDecodeOptions, resolveOptions, DECODE_DEFAULTS } from '../../src/sampler/options.js';
 
-test('defaults are LLaDA main()\'s (steps 128, gen 128, block 32, τ 0) and Fast-dLLM\'s threshold 0.9', () => {
+test("defaults are LLaDA main()'s (steps 128, gen 128, block 32, τ 0) and Fast-dLLM's threshold 0.9", () => {
   const o = parseDecodeOptions({});
   assert.equal(o.decoder, 'fixed');
   assert.deepEqual([o.steps, o.genLength, o.blockLength, o.temperature, o.threshold], [128, 128, 32, 0, 0.9]);
@@ -26,10 +26,14 @@ test('steps follow genLength unless given: genLength alone never clashes with a 
     assert.equal(o.genLength % o.blockLength, 0);
   }
   assert.equal(resolveOptions({ genLength: 96, steps: 48 }).steps, 48, 'a given steps is kept');
-  assert.throws(() => resolveOptions({ genLength: 96, steps: 50 }), (e: Error & { key?: string }) => e.key === 'steps', 'the error names the field the user sent');
+  assert.throws(
+    () => resolveOptions({ genLength: 96, steps: 50 }),
+    (e: Error & { key?: string }) => e.key === 'steps',
+    'the error names the field the user sent',
+  );
 });
 
-test('presence and frequency penalties: OpenAI\'s range -2..2, default off', () => {
+test("presence and frequency penalties: OpenAI's range -2..2, default off", () => {
   const o = parseDecodeOptions({ presencePenalty: 1.5, frequencyPenalty: -0.5 });
   assert.deepEqual([o.presencePenalty, o.frequencyPenalty], [1.5, -0.5]);
   assert.deepEqual([DECODE_DEFAULTS.presencePenalty, DECODE_DEFAULTS.frequencyPenalty], [0, 0]);
@@ -49,9 +53,12 @@ test('unknown keys and wrong types are refused, naming the key', () => {
   assert.throws(() => parseDecodeOptions('fast'), /expected an object/);
 });
 
-test('ranges and cross-field rules name the key (generate.py\'s asserts, spelled out)', () => {
+test("ranges and cross-field rules name the key (generate.py's asserts, spelled out)", () => {
   assert.throws(() => parseDecodeOptions({ genLength: 10, blockLength: 4 }), /"genLength" \(10\) must be a multiple of blockLength \(4\)/);
-  assert.throws(() => parseDecodeOptions({ genLength: 64, blockLength: 32, steps: 3 }), /"steps" \(3\) must be a multiple of the number of blocks \(2\)/);
+  assert.throws(
+    () => parseDecodeOptions({ genLength: 64, blockLength: 32, steps: 3 }),
+    /"steps" \(3\) must be a multiple of the number of blocks \(2\)/,
+  );
   assert.doesNotThrow(() => parseDecodeOptions({ decoder: 'threshold', genLength: 64, blockLength: 32, steps: 3 })); // threshold ignores steps
   assert.throws(() => parseDecodeOptions({ threshold: 1.5 }), /"threshold" must be in \(0, 1\]/);
   assert.throws(() => parseDecodeOptions({ temperature: -1 }), /"temperature" must be ≥ 0/);

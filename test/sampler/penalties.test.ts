@@ -5,7 +5,9 @@ import assert from 'node:assert/strict';
 import { arGenerate, drain, generate } from '../../src/sampler/index.js';
 import type { CausalModel, Denoiser, DenoiseInput } from '../../src/sampler/types.js';
 
-const V = 16, MASK = 15, FAV = 3;
+const V = 16,
+  MASK = 15,
+  FAV = 3;
 const specials = { mask: MASK, eos: null, eot: null, pad: null };
 /** logits (rows × V): FAV highest, then 4, 5, … in falling order */
 const rows = (n: number, nan = false) => {
@@ -14,14 +16,16 @@ const rows = (n: number, nan = false) => {
   return l;
 };
 const denoiser = (nan = false): Denoiser => ({
-  specials, vocabSize: V,
+  specials,
+  vocabSize: V,
   async denoise(input: DenoiseInput) {
     const R = input.region ? input.region.end - input.region.start : input.T;
     return rows(input.B * R, nan);
   },
 });
 const causal: CausalModel = {
-  specials: { eos: null, eot: null, pad: null }, vocabSize: V,
+  specials: { eos: null, eot: null, pad: null },
+  vocabSize: V,
   newState: () => ({ append: async () => rows(1), dispose() {} }),
 };
 

@@ -49,27 +49,39 @@ for (const decoder of DECODERS) {
         assert.deepEqual(Array.from(inp.tokens.subarray(0, PROMPT.length)), PROMPT, 'the prompt never changes');
         assert.equal(inp.region!.end - inp.region!.start, 8, 'each call asks for the current block only');
       }
-      if (decoder === 'fixed') assert.deepEqual(steps.map((s) => s.committed.length), Array(12).fill(2)); // 8 masks / 4 steps per block
+      if (decoder === 'fixed')
+        assert.deepEqual(
+          steps.map((s) => s.committed.length),
+          Array(12).fill(2),
+        ); // 8 masks / 4 steps per block
       if (decoder === 'threshold' || decoder === 'factor') assert.ok(steps.every((s) => s.committed.length >= 1));
     });
   }
   test(`${decoder}: same seed → same output; another seed differs (τ > 0)`, async () => {
-    const run = async (seed: number) => (await drain(generate(fakeDenoiser(), { prompt: PROMPT }, opts(decoder, { temperature: 1, seed, genLength: 32 })))).result.canvas;
+    const run = async (seed: number) =>
+      (await drain(generate(fakeDenoiser(), { prompt: PROMPT }, opts(decoder, { temperature: 1, seed, genLength: 32 })))).result.canvas;
     assert.deepEqual(await run(5), await run(5));
     assert.notDeepEqual(await run(5), await run(6));
   });
   test(`${decoder}: a batch of prompts of different lengths equals each row decoded alone`, async () => {
     // origin draws its unmasking coins even at τ = 0, so rows carry their own seeds (as a server would)
-    const reqs: GenerateRequest[] = [{ prompt: PROMPT, seed: 1 }, { prompt: [12], seed: 2 }, { prompt: [5, 5, 2, 8, 8, 1, 0, 3], seed: 3 }];
+    const reqs: GenerateRequest[] = [
+      { prompt: PROMPT, seed: 1 },
+      { prompt: [12], seed: 2 },
+      { prompt: [5, 5, 2, 8, 8, 1, 0, 3], seed: 3 },
+    ];
     for (const temperature of [0, 0.8]) {
-    const o = opts(decoder, { temperature });
-    const batch = await drain(generateBatch(fakeDenoiser(), reqs, o));
-    for (let r = 0; r < reqs.length; r++) {
-      const alone = await drain(generate(fakeDenoiser(), { prompt: reqs[r]!.prompt }, { ...o, seed: r + 1 }));
-      assert.deepEqual(batch.result[r]!.canvas, alone.result.canvas, `row ${r}`);
-      assert.equal(batch.result[r]!.nfe, alone.result.nfe, `row ${r} NFE`);
-      assert.deepEqual(batch.steps.filter((s) => s.row === r).map((s) => s.committed), alone.steps.map((s) => s.committed));
-    }
+      const o = opts(decoder, { temperature });
+      const batch = await drain(generateBatch(fakeDenoiser(), reqs, o));
+      for (let r = 0; r < reqs.length; r++) {
+        const alone = await drain(generate(fakeDenoiser(), { prompt: reqs[r]!.prompt }, { ...o, seed: r + 1 }));
+        assert.deepEqual(batch.result[r]!.canvas, alone.result.canvas, `row ${r}`);
+        assert.equal(batch.result[r]!.nfe, alone.result.nfe, `row ${r} NFE`);
+        assert.deepEqual(
+          batch.steps.filter((s) => s.row === r).map((s) => s.committed),
+          alone.steps.map((s) => s.committed),
+        );
+      }
     }
   });
 }
@@ -102,7 +114,10 @@ test('early stop: EOS with everything before it decided fills the rest with EOS,
     const end = early.result.canvas.findIndex((t) => t === EOS || t === EOT);
     assert.ok(end >= 0 && end <= 10, `${decoder}: ends at ${end}`);
     assert.deepEqual(Array.from(early.result.ids), Array.from(early.result.canvas.subarray(0, end)));
-    assert.ok(early.result.canvas.subarray(end + 1).every((t) => t === EOS), `${decoder}: filled with EOS`);
+    assert.ok(
+      early.result.canvas.subarray(end + 1).every((t) => t === EOS),
+      `${decoder}: filled with EOS`,
+    );
     assert.ok(early.result.nfe < full.result.nfe, `${decoder}: NFE ${early.result.nfe} < ${full.result.nfe}`);
     assert.ok(early.steps.at(-1)!.finished && early.steps.at(-1)!.block < 3, `${decoder}: later blocks skipped`);
     assert.equal(early.result.tokensPerForward, end / early.result.nfe);
@@ -115,8 +130,13 @@ test('early stop in a batch: each row stops on its own and leaves the batch', as
   const reqs = [{ prompt: [1, 2, 3, 4, 5, 6] }, { prompt: [7] }]; // row 0 reaches EOS at generated 3, row 1 at 8
   const { result } = await drain(generateBatch(model, reqs, { genLength: 32, blockLength: 8, steps: 32, earlyStop: true }));
   assert.ok(result[0]!.nfe < result[1]!.nfe, `row NFE ${result[0]!.nfe} vs ${result[1]!.nfe}`);
-  assert.ok(model.inputs.some((i) => i.B === 1), 'the finished row left the batch');
-  model.inputs.forEach((inp, i) => { if (i > 0 && inp.B !== model.inputs[i - 1]!.B) assert.equal(inp.region!.blockStart, true, 'a new batch membership refreshes caches'); });
+  assert.ok(
+    model.inputs.some((i) => i.B === 1),
+    'the finished row left the batch',
+  );
+  model.inputs.forEach((inp, i) => {
+    if (i > 0 && inp.B !== model.inputs[i - 1]!.B) assert.equal(inp.region!.blockStart, true, 'a new batch membership refreshes caches');
+  });
 });
 
 test('EOS suppression: logitsEosInf never samples EOS; confidenceEosEotInf commits EOS/EoT last in their block', async () => {
@@ -127,7 +147,11 @@ test('EOS suppression: logitsEosInf never samples EOS; confidenceEosEotInf commi
   for (let b = 0; b < 3; b++) {
     const order = last.steps.filter((s) => s.block === b).flatMap((s) => s.committed.map((c) => c.token));
     const first = order.findIndex((t) => t === EOS || t === EOT);
-    if (first >= 0) assert.ok(order.slice(first).every((t) => t === EOS || t === EOT), `block ${b}: ${order}`);
+    if (first >= 0)
+      assert.ok(
+        order.slice(first).every((t) => t === EOS || t === EOT),
+        `block ${b}: ${order}`,
+      );
   }
 });
 
@@ -159,24 +183,41 @@ test('infilling: prefix and suffix never change; the middle is exactly genLength
 
 test('infilling with infillMayEnd: the middle may end early with EOS, then fills with EOS', async () => {
   const model = fakeDenoiser({ eosFrom: PROMPT.length + 5 });
-  const { result } = await drain(generate(model, { prompt: PROMPT, suffix: [11, 12] }, opts('fixed', { genLength: 16, infillMayEnd: true })));
+  const { result } = await drain(
+    generate(model, { prompt: PROMPT, suffix: [11, 12] }, opts('fixed', { genLength: 16, infillMayEnd: true })),
+  );
   assert.equal(result.finishReason, 'stop');
   assert.ok(result.ids.length <= 5);
   assert.ok(result.canvas.subarray(result.ids.length + 1).every((t) => t === EOS));
 });
 
 test('pinned ids stay where they were put, are never committed, and shrink the schedule', async () => {
-  const pinned = [{ offset: 0, ids: [20] }, { offset: 5, ids: [21, 22] }, { offset: 15, ids: [23] }];
+  const pinned = [
+    { offset: 0, ids: [20] },
+    { offset: 5, ids: [21, 22] },
+    { offset: 15, ids: [23] },
+  ];
   const { steps, result } = await drain(generate(fakeDenoiser(), { prompt: PROMPT, pinned }, { genLength: 16, blockLength: 8, steps: 8 }));
-  const at = new Map([[0, 20], [5, 21], [6, 22], [15, 23]]);
+  const at = new Map([
+    [0, 20],
+    [5, 21],
+    [6, 22],
+    [15, 23],
+  ]);
   for (const s of steps) {
     for (const [p, t] of at) assert.equal(s.canvas[p], t);
     for (const c of s.committed) assert.ok(!at.has(c.position), `pinned position ${c.position} committed`);
   }
   // block 0: 5 masks over 4 steps → [2,1,1,1]; block 1: 7 masks → [2,2,2,1] (get_num_transfer_tokens counts masks only)
-  assert.deepEqual(steps.map((s) => s.committed.length), [2, 1, 1, 1, 2, 2, 2, 1]);
+  assert.deepEqual(
+    steps.map((s) => s.committed.length),
+    [2, 1, 1, 1, 2, 2, 2, 1],
+  );
   assert.ok(!result.canvas.includes(MASK));
-  await assert.rejects(drain(generate(fakeDenoiser(), { prompt: PROMPT, pinned: [{ offset: 15, ids: [1, 2] }] }, { genLength: 16 })), /do not fit/);
+  await assert.rejects(
+    drain(generate(fakeDenoiser(), { prompt: PROMPT, pinned: [{ offset: 15, ids: [1, 2] }] }, { genLength: 16 })),
+    /do not fit/,
+  );
 });
 
 test('the model sees blockStart on the first call of every block', async () => {

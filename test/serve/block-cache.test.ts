@@ -9,11 +9,23 @@ import { post, startFixture } from './helpers.js';
 
 let cached: RunningServer, full: RunningServer;
 
-before(async () => { cached = await startFixture({ batchSize: 4, cache: 'block' }); full = await startFixture({ batchSize: 4 }); });
-after(async () => { await cached.close(); await full.close(); });
+before(async () => {
+  cached = await startFixture({ batchSize: 4, cache: 'block' });
+  full = await startFixture({ batchSize: 4 });
+});
+after(async () => {
+  await cached.close();
+  await full.close();
+});
 
 const PROMPTS = ['def add(a, b):', 'Once upon', 'x', 'import os\n'];
-const body = (prompt: string, extra: Record<string, unknown> = {}) => ({ prompt, max_tokens: 16, temperature: 0, blockLength: 8, ...extra });
+const body = (prompt: string, extra: Record<string, unknown> = {}) => ({
+  prompt,
+  max_tokens: 16,
+  temperature: 0,
+  blockLength: 8,
+  ...extra,
+});
 const text = async (url: string, b: unknown) => {
   const res = await post(`${url}/v1/completions`, b);
   assert.equal(res.status, 200, `${url}: ${await res.clone().text()}`);
@@ -23,7 +35,10 @@ const text = async (url: string, b: unknown) => {
 test("cache 'block': concurrent requests get the answers of full block-causal recomputation", async () => {
   const want = await Promise.all(PROMPTS.map((p) => text(full.url, body(p, { blockCausal: true }))));
   const got = await Promise.all(PROMPTS.map((p) => text(cached.url, body(p))));
-  assert.ok(want.some((t) => t.length > 0), 'the fixture says something');
+  assert.ok(
+    want.some((t) => t.length > 0),
+    'the fixture says something',
+  );
   assert.deepEqual(got, want, 'block cache (batched) vs no cache (batched), both block-causal');
   const alone: string[] = [];
   for (const p of PROMPTS) alone.push(await text(cached.url, body(p)));

@@ -14,9 +14,15 @@ const WEB = fileURLToPath(new URL('../../web/', import.meta.url));
 
 let server: RunningServer;
 before(async () => {
-  server = await startServer({ modelDir: [FIXTURE, DREAM], config: { port: 0, modelId: 'llada-tiny', maxTokens: 64, defaultMaxTokens: 16 }, threads: 1 });
+  server = await startServer({
+    modelDir: [FIXTURE, DREAM],
+    config: { port: 0, modelId: 'llada-tiny', maxTokens: 64, defaultMaxTokens: 16 },
+    threads: 1,
+  });
 });
-after(async () => { await server?.close(); });
+after(async () => {
+  await server?.close();
+});
 
 /** GET a raw path (fetch would normalise "..": this sends the bytes as written) */
 function rawGet(path: string): Promise<{ status: number; headers: Record<string, string | string[] | undefined>; body: Buffer }> {
@@ -44,8 +50,14 @@ test('the playground is served cross-origin isolated (COOP + COEP)', async () =>
 });
 
 test('each model card names where its files are; the loader files come back byte for byte, isolated', async () => {
-  const cards = (await (await fetch(server.url + '/v1/models')).json() as { data: Array<{ id: string; meta: { files?: string } }> }).data;
-  assert.deepEqual(cards.map((c) => [c.id, c.meta.files]), [['llada-tiny', '/model/llada-tiny/'], ['dream', '/model/dream/']]);
+  const cards = ((await (await fetch(server.url + '/v1/models')).json()) as { data: Array<{ id: string; meta: { files?: string } }> }).data;
+  assert.deepEqual(
+    cards.map((c) => [c.id, c.meta.files]),
+    [
+      ['llada-tiny', '/model/llada-tiny/'],
+      ['dream', '/model/dream/'],
+    ],
+  );
   for (const [url, file, type] of [
     ['/model/llada-tiny/config.json', FIXTURE + 'config.json', 'application/json; charset=utf-8'],
     ['/model/llada-tiny/tokenizer.json', FIXTURE + 'tokenizer.json', 'application/json; charset=utf-8'],
@@ -88,7 +100,12 @@ test('nothing but the loader files of served models: other files, unknown models
 });
 
 test('the browser bundle: dllm.js, its pool worker and the kernels, with the types a page needs', async () => {
-  for (const [file, type] of [['dllm.js', 'text/javascript; charset=utf-8'], ['dllm-pool-worker.js', 'text/javascript; charset=utf-8'], ['kernels-simd.wasm', 'application/wasm'], ['kernels-relaxed-shared.wasm', 'application/wasm']] as const) {
+  for (const [file, type] of [
+    ['dllm.js', 'text/javascript; charset=utf-8'],
+    ['dllm-pool-worker.js', 'text/javascript; charset=utf-8'],
+    ['kernels-simd.wasm', 'application/wasm'],
+    ['kernels-relaxed-shared.wasm', 'application/wasm'],
+  ] as const) {
     const r = await rawGet('/web/' + file);
     assert.equal(r.status, 200, `${file} (is build/web/ built? npm run build)`);
     assert.equal(r.headers['content-type'], type);

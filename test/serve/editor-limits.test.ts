@@ -13,13 +13,19 @@ import type { Outcome } from '../../src/serve/engine.js';
 
 const DIR = fileURLToPath(new URL('../../../test/fixtures/llada/', import.meta.url));
 const json = (f: string) => JSON.parse(readFileSync(DIR + f, 'utf8')) as Record<string, unknown>;
-const tok = new TextTokenizer({ tokenizerJson: json('tokenizer.json'), tokenizerConfig: json('tokenizer_config.json'), modelConfig: json('config.json') });
+const tok = new TextTokenizer({
+  tokenizerJson: json('tokenizer.json'),
+  tokenizerConfig: json('tokenizer_config.json'),
+  modelConfig: json('config.json'),
+});
 
 function jobFor(body: Record<string, unknown>, G: number): { job: Job; done: Promise<Outcome> } {
   const req = parseGenRequest('infill', { input_prefix: 'def f():\n', input_suffix: '\n', ...body });
   const p = { req, promptIds: tok.encode('def f():\n'), suffixIds: null, options: parseDecodeOptions({ genLength: G }), structure: null };
   let resolve!: (o: Outcome) => void;
-  const done = new Promise<Outcome>((r) => { resolve = r; });
+  const done = new Promise<Outcome>((r) => {
+    resolve = r;
+  });
   const job = new Job(p, { signal: new AbortController().signal }, performance.now(), tok, true, resolve, () => {});
   job.start();
   return { job, done };
@@ -28,7 +34,8 @@ function jobFor(body: Record<string, unknown>, G: number): { job: Job; done: Pro
 const step = (ids: Int32Array) => ({ row: 0, step: 0, block: 0, nfe: 1, forward: 1, committed: [], canvas: ids, finished: false });
 
 test('t_max_predict_ms: past the budget, the job stops at a step whose settled text has a newline', async () => {
-  const oneLine = tok.encode('    return 1'), twoLines = tok.encode('    return 1\n    pass');
+  const oneLine = tok.encode('    return 1'),
+    twoLines = tok.encode('    return 1\n    pass');
   const { job } = jobFor({ t_max_predict_ms: 1 }, twoLines.length);
   await new Promise((r) => setTimeout(r, 5));
   assert.equal(job.onStep(step(oneLine)), false, 'no newline yet: it goes on');

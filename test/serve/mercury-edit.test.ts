@@ -9,8 +9,12 @@ import type { RunningServer } from '../../src/serve/index.js';
 import { post, readSse, startFixture } from './helpers.js';
 
 let server: RunningServer;
-before(async () => { server = await startFixture({ maxTokens: 64 }); });
-after(async () => { await server.close(); });
+before(async () => {
+  server = await startFixture({ maxTokens: 64 });
+});
+after(async () => {
+  await server.close();
+});
 
 const ORIGINAL = 'def add(a, b):\n    return a + b\n\n\ndef sub(a, b):\n    return a - b\n\n\ndef mul(a, b):\n    return a * b';
 const SNIPPET = '// ... existing code ...\ndef sub(a, b):\n    """a minus b"""\n    return a - b\n// ... existing code ...';
@@ -27,13 +31,16 @@ test('apply-edit merge: the snippet replaces its anchored span, markers keep the
 test('POST /v1/apply/completions answers choices[0].message.content with the merged code, streamed too', async () => {
   const body = { model: 'llada-tiny', messages: [{ role: 'user', content: APPLY }], max_tokens: 64 };
   const r = await post(`${server.url}/v1/apply/completions`, body);
-  const j = await r.json() as { object: string; choices: Array<{ message: { content: string }; finish_reason: string }> };
+  const j = (await r.json()) as { object: string; choices: Array<{ message: { content: string }; finish_reason: string }> };
   assert.equal(r.status, 200, JSON.stringify(j));
   assert.equal(j.object, 'chat.completion');
   assert.match(j.choices[0]!.message.content, /"""a minus b"""/);
   const s = await post(`${server.url}/v1/apply/completions`, { ...body, stream: true });
   const events = await readSse(s);
-  const text = events.filter((e) => e !== '[DONE]').map((e) => (e as any).choices[0]?.delta?.content ?? '').join('');
+  const text = events
+    .filter((e) => e !== '[DONE]')
+    .map((e) => (e as any).choices[0]?.delta?.content ?? '')
+    .join('');
   assert.equal(text, j.choices[0]!.message.content);
   assert.equal(events.at(-1), '[DONE]');
 });
@@ -54,25 +61,35 @@ test('next-edit parse: the region without its cursor, the code around it, the sn
 });
 
 test('POST /v1/edit/completions (Continue sends a system prompt first): a fenced region, as a chat completion', async () => {
-  const body = { model: 'llada-tiny', messages: [{ role: 'system', content: 'You are Mercury.' }, { role: 'user', content: NEXT }], max_tokens: 32 };
+  const body = {
+    model: 'llada-tiny',
+    messages: [
+      { role: 'system', content: 'You are Mercury.' },
+      { role: 'user', content: NEXT },
+    ],
+    max_tokens: 32,
+  };
   const r = await post(`${server.url}/v1/edit/completions`, body);
-  const j = await r.json() as { choices: Array<{ message: { content: string } }> };
+  const j = (await r.json()) as { choices: Array<{ message: { content: string } }> };
   assert.equal(r.status, 200, JSON.stringify(j));
   const c = j.choices[0]!.message.content;
   assert.ok(c.startsWith('```\n') && c.endsWith('\n```'), JSON.stringify(c));
   // Continue's parser: message.slice(indexOf("```\n") + 4, lastIndexOf("\n\n```")) — needs the fences found
   assert.ok(c.indexOf('```\n') === 0 && c.lastIndexOf('```') > 3);
   const s = await post(`${server.url}/v1/edit/completions`, { ...body, stream: true });
-  const text = (await readSse(s)).filter((e) => e !== '[DONE]').map((e) => (e as any).choices[0]?.delta?.content ?? '').join('');
+  const text = (await readSse(s))
+    .filter((e) => e !== '[DONE]')
+    .map((e) => (e as any).choices[0]?.delta?.content ?? '')
+    .join('');
   assert.ok(text.startsWith('```\n') && text.endsWith('\n```'), JSON.stringify(text));
   const bad = await post(`${server.url}/v1/edit/completions`, { messages: [{ role: 'user', content: 'no sections' }] });
   assert.equal(bad.status, 400);
 });
 
 test('/v1/models?endpoint= lists the models per endpoint', async () => {
-  const all = await (await fetch(`${server.url}/v1/models`)).json() as { data: Array<{ id: string; meta: { endpoints: string[] } }> };
+  const all = (await (await fetch(`${server.url}/v1/models`)).json()) as { data: Array<{ id: string; meta: { endpoints: string[] } }> };
   assert.ok(all.data[0]!.meta.endpoints.includes('edit'));
-  const edit = await (await fetch(`${server.url}/v1/models?endpoint=edit`)).json() as { data: unknown[] };
+  const edit = (await (await fetch(`${server.url}/v1/models?endpoint=edit`)).json()) as { data: unknown[] };
   assert.equal(edit.data.length, 1);
   assert.equal((await fetch(`${server.url}/v1/models?endpoint=nope`)).status, 400);
 });

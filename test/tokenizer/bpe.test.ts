@@ -10,7 +10,10 @@ const corpus = ['def foo(x):\n    return x + 1\n', 'def bar(y):\n    return y * 
 function build(vocabSize: number) {
   const bpe = trainBpe(countWords(corpus), { vocabSize, specialTokens: ['<|endoftext|>', '<|mdm_mask|>'] });
   const tokenizerJson = toTokenizerJson(bpe);
-  const tok = new TextTokenizer({ tokenizerJson, tokenizerConfig: { eos_token: '<|endoftext|>', mask_token: '<|mdm_mask|>', clean_up_tokenization_spaces: false } });
+  const tok = new TextTokenizer({
+    tokenizerJson,
+    tokenizerConfig: { eos_token: '<|endoftext|>', mask_token: '<|mdm_mask|>', clean_up_tokenization_spaces: false },
+  });
   return { bpe, tok };
 }
 
@@ -33,7 +36,8 @@ test('specials come from the files: ids after the merges, in order', () => {
 });
 
 test('merges compress: more merges, fewer tokens; the first merge is the most frequent pair', () => {
-  const small = build(260).tok, big = build(300).tok;
+  const small = build(260).tok,
+    big = build(300).tok;
   const text = corpus.join('');
   assert.ok(big.encode(text).length < small.encode(text).length);
   const { bpe } = build(257 + 2);

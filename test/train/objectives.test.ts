@@ -7,7 +7,9 @@ import { parseTrainConfig } from '../../src/train/config.js';
 import { Rng } from '../../src/train/rng.js';
 
 test('mdm: masks with p = (1−ε)t + ε, weights 1/p on masked tokens, normaliser B·L', () => {
-  const B = 3, L = 2000, MASK = 99;
+  const B = 3,
+    L = 2000,
+    MASK = 99;
   const clean = new Int32Array(B * L).map((_, i) => i % 50);
   const rng = new Rng(7);
   // replay the RNG to know each row's t
@@ -38,7 +40,9 @@ test('mdm: masks with p = (1−ε)t + ε, weights 1/p on masked tokens, normalis
 
 test('mdm loss on a hand-computed case: uniform logits give ln V per masked token, times 1/p, over B·L', () => {
   // with uniform logits every masked token costs ln V; E[Σ masked/p] = L per row, so loss ≈ ln V
-  const V = 8, L = 4, B = 1;
+  const V = 8,
+    L = 4,
+    B = 1;
   const b = prepareMdm(new Int32Array([1, 2, 3, 4]), B, L, 7, new Rng(1));
   let loss = 0;
   for (let i = 0; i < L; i++) if (b.targets[i]! >= 0) loss += b.weights[i]! * Math.log(V);
@@ -49,7 +53,8 @@ test('mdm loss on a hand-computed case: uniform logits give ln V per masked toke
 });
 
 test('sft: the prompt is never masked and each row is normalised by its answer length', () => {
-  const B = 2, L = 10;
+  const B = 2,
+    L = 10;
   const b = prepareMdm(new Int32Array(B * L).fill(5), B, L, 9, new Rng(3), Int32Array.from([4, 7]));
   for (let i = 0; i < 4; i++) assert.equal(b.input[i], 5);
   for (let i = 0; i < 7; i++) assert.equal(b.input[L + i], 5);
@@ -84,11 +89,18 @@ test('train config: unknown keys, wrong types and bad enums are rejected with th
 });
 
 test('rng: same seed, same stream; saved state resumes the stream exactly', () => {
-  const a = new Rng(42), b = new Rng(42);
+  const a = new Rng(42),
+    b = new Rng(42);
   const xs = Array.from({ length: 5 }, () => a.nextU32());
-  assert.deepEqual(xs, Array.from({ length: 5 }, () => b.nextU32()));
+  assert.deepEqual(
+    xs,
+    Array.from({ length: 5 }, () => b.nextU32()),
+  );
   const saved = a.state();
   const next = a.uniform();
   assert.equal(new Rng(saved).uniform(), next);
-  assert.notDeepEqual(xs, Array.from({ length: 5 }, () => new Rng(43).nextU32()));
+  assert.notDeepEqual(
+    xs,
+    Array.from({ length: 5 }, () => new Rng(43).nextU32()),
+  );
 });

@@ -26,33 +26,56 @@ for (const name of ['ar', 'mdm', 'sft']) {
     const dims = JSON.parse(meta['config']!) as Record<string, number>;
     const arch = meta['arch'] as 'llama' | 'llada';
     const cfg = validateConfig({
-      arch, vocabSize: dims['vocabSize']!, hiddenSize: dims['hiddenSize']!, numLayers: dims['numLayers']!, numHeads: dims['numHeads']!,
-      numKvHeads: dims['numKvHeads']!, headDim: dims['hiddenSize']! / dims['numHeads']!, ffnSize: dims['ffnSize']!, ropeTheta: dims['ropeTheta']!,
-      normEps: dims['normEps']!, tieEmbeddings: false, qkvBias: false, attention: arch === 'llama' ? 'causal' : 'bidirectional',
-      shiftLogits: false, maxPositions: 64,
+      arch,
+      vocabSize: dims['vocabSize']!,
+      hiddenSize: dims['hiddenSize']!,
+      numLayers: dims['numLayers']!,
+      numHeads: dims['numHeads']!,
+      numKvHeads: dims['numKvHeads']!,
+      headDim: dims['hiddenSize']! / dims['numHeads']!,
+      ffnSize: dims['ffnSize']!,
+      ropeTheta: dims['ropeTheta']!,
+      normEps: dims['normEps']!,
+      tieEmbeddings: false,
+      qkvBias: false,
+      attention: arch === 'llama' ? 'causal' : 'bidirectional',
+      shiftLogits: false,
+      maxPositions: 64,
     });
     const m = new TrainableTransformer(cfg, ref);
     for (const s of m.specs) m.p(s.name).set(readTensor(bytes, h, s.hfName) as Float32Array);
-    const input = readTensor(bytes, h, 'batch.input') as Int32Array, targets = readTensor(bytes, h, 'batch.targets') as Int32Array;
+    const input = readTensor(bytes, h, 'batch.input') as Int32Array,
+      targets = readTensor(bytes, h, 'batch.targets') as Int32Array;
     const weights = readTensor(bytes, h, 'batch.weights') as Float32Array;
     const [B, T] = h.tensors.get('batch.input')!.shape as [number, number];
-    const N = B * T, V = cfg.vocabSize, norm = Number(meta['normaliser']);
-    if (name === 'sft') { // LLaDA SFT as prepareMdm does it: nothing in the prompt carries a loss, rows normalise
+    const N = B * T,
+      V = cfg.vocabSize,
+      norm = Number(meta['normaliser']);
+    if (name === 'sft') {
+      // LLaDA SFT as prepareMdm does it: nothing in the prompt carries a loss, rows normalise
       const plen = readTensor(bytes, h, 'batch.promptLengths') as Int32Array;
       assert.equal(norm, B, 'sft: the batch is normalised by its rows');
-      for (let b = 0; b < B; b++) for (let i = 0; i < plen[b]!; i++) assert.equal(targets[b * T + i], -1, `sft: row ${b} prompt position ${i} has a target`);
+      for (let b = 0; b < B; b++)
+        for (let i = 0; i < plen[b]!; i++) assert.equal(targets[b * T + i], -1, `sft: row ${b} prompt position ${i} has a target`);
       for (let b = 0; b < B; b++) {
         const inv = new Set<number>(); // weight · answer length = 1/p, one value per row
         for (let i = plen[b]!; i < T; i++) if (targets[b * T + i] !== -1) inv.add(Math.round(weights[b * T + i]! * (T - plen[b]!) * 1e4));
         assert.ok(inv.size <= 1, `sft: row ${b} weights are not 1/(p · answer length): ${[...inv]}`);
       }
     }
-    const losses = new Float32Array(N), dlogits = new Float32Array(N * V);
-    const lossOf = () => { ref.crossEntropyForward(losses, m.forward({ tokens: input, B, T }), targets, weights, N, V); return losses.reduce((a, b) => a + b, 0) / norm; };
+    const losses = new Float32Array(N),
+      dlogits = new Float32Array(N * V);
+    const lossOf = () => {
+      ref.crossEntropyForward(losses, m.forward({ tokens: input, B, T }), targets, weights, N, V);
+      return losses.reduce((a, b) => a + b, 0) / norm;
+    };
     const rel = (a: number, b: number) => Math.abs(a - b) / Math.max(1e-12, Math.abs(b));
 
     const loss = lossOf();
-    assert.ok(rel(loss, Number(meta['loss'])) < TOL.loss, `${name}: loss ${loss} vs torch ${meta['loss']} (rel ${rel(loss, Number(meta['loss'])).toExponential(2)})`);
+    assert.ok(
+      rel(loss, Number(meta['loss'])) < TOL.loss,
+      `${name}: loss ${loss} vs torch ${meta['loss']} (rel ${rel(loss, Number(meta['loss'])).toExponential(2)})`,
+    );
     m.zeroGrads();
     ref.crossEntropyBackward(dlogits, m.forward({ tokens: input, B, T }), targets, weights, N, V, 1 / norm);
     m.backward(dlogits);
@@ -61,13 +84,25 @@ for (const name of ['ar', 'mdm', 'sft']) {
       const g = m.grads.get(s.name)!;
       const n = Math.sqrt(g.reduce((a, x) => a + x * x, 0));
       const want = expected[s.hfName]!;
-      assert.ok(Math.abs(n - want) <= TOL.grad * want + 1e-7, `${name}: |grad ${s.hfName}| = ${n}, torch ${want} (rel ${rel(n, want).toExponential(2)})`);
+      assert.ok(
+        Math.abs(n - want) <= TOL.grad * want + 1e-7,
+        `${name}: |grad ${s.hfName}| = ${n}, torch ${want} (rel ${rel(n, want).toExponential(2)})`,
+      );
     }
     const o = JSON.parse(meta['optimizer']!) as Record<string, number>;
-    const opt = new AdamW(ref, m.specs, { beta1: o['beta1']!, beta2: o['beta2']!, eps: o['eps']!, weightDecay: o['weightDecay']!, gradClip: 0 });
+    const opt = new AdamW(ref, m.specs, {
+      beta1: o['beta1']!,
+      beta2: o['beta2']!,
+      eps: o['eps']!,
+      weightDecay: o['weightDecay']!,
+      gradClip: 0,
+    });
     opt.update(m.params, m.grads, o['lr']!);
     const after = lossOf();
-    assert.ok(rel(after, Number(meta['lossAfterStep'])) < TOL.after, `${name}: loss after one step ${after} vs torch ${meta['lossAfterStep']}`);
+    assert.ok(
+      rel(after, Number(meta['lossAfterStep'])) < TOL.after,
+      `${name}: loss after one step ${after} vs torch ${meta['lossAfterStep']}`,
+    );
     opt.dispose();
     m.dispose();
   });

@@ -26,19 +26,29 @@ for (const arch of ['llada', 'llama'] as const) {
     const cfg = tinyConfig(arch, { vocabSize: 29, hiddenSize: 16, headDim: 4, ffnSize: 24 });
     const m = new TrainableTransformer(cfg, ref);
     fillParams(m, 5);
-    const r = new Rng(9), B = 2, T = 6, N = B * T, V = cfg.vocabSize;
+    const r = new Rng(9),
+      B = 2,
+      T = 6,
+      N = B * T,
+      V = cfg.vocabSize;
     const tokens = Int32Array.from({ length: N }, () => r.int(V));
     const targets = Int32Array.from({ length: N }, (_, i) => (i === 4 ? -1 : r.int(V)));
     const weights = Float32Array.from({ length: N }, () => 0.5 + r.uniform());
-    const losses = new Float32Array(N), dlogits = new Float32Array(N * V);
-    const loss = () => { ref.crossEntropyForward(losses, m.forward({ tokens, B, T }), targets, weights, N, V); return losses.reduce((a, b) => a + b, 0); };
+    const losses = new Float32Array(N),
+      dlogits = new Float32Array(N * V);
+    const loss = () => {
+      ref.crossEntropyForward(losses, m.forward({ tokens, B, T }), targets, weights, N, V);
+      return losses.reduce((a, b) => a + b, 0);
+    };
     m.zeroGrads();
     ref.crossEntropyBackward(dlogits, m.forward({ tokens, B, T }), targets, weights, N, V, 1);
     m.backward(dlogits);
     // h = 1e-3 along a random unit-variance direction: f32 storage of the weights gives ≈ u·|L|/h ≈ 1e-3
     // absolute noise (|L| ≈ 40), curvature ≈ h²; so 1e-2 relative + 5e-3 absolute
     for (const s of m.specs) {
-      const p = m.p(s.name), g = m.g(s.name), orig = Float32Array.from(p);
+      const p = m.p(s.name),
+        g = m.g(s.name),
+        orig = Float32Array.from(p);
       const d = Float32Array.from({ length: p.length }, () => r.normal());
       let analytic = 0;
       for (let i = 0; i < p.length; i++) analytic += g[i]! * d[i]!;
@@ -68,13 +78,27 @@ test('the training forward gives the same logits as the inference forward', asyn
     expectClose(inf.forward({ tokens, B: 2, T: 10 }), a, { atol: 0, rtol: 0, label: 'train vs inference logits' });
     inf.dispose();
     tm.dispose();
-  } finally { k.dispose(); }
+  } finally {
+    k.dispose();
+  }
 });
 
 function tinyTrainConfig(over: Record<string, unknown> = {}) {
   return parseTrainConfig({
-    hiddenSize: 32, numLayers: 2, numHeads: 4, numKvHeads: 2, ffnSize: 64, seqLen: 32, batchSize: 4, steps: 50,
-    lrMax: 3e-3, lrMin: 3e-4, lrWarmupSteps: 5, evalEvery: 1000, checkpointEvery: 1000, ...over,
+    hiddenSize: 32,
+    numLayers: 2,
+    numHeads: 4,
+    numKvHeads: 2,
+    ffnSize: 64,
+    seqLen: 32,
+    batchSize: 4,
+    steps: 50,
+    lrMax: 3e-3,
+    lrMin: 3e-4,
+    lrWarmupSteps: 5,
+    evalEvery: 1000,
+    checkpointEvery: 1000,
+    ...over,
   });
 }
 
@@ -85,7 +109,14 @@ function patternStream(n: number, V: number): { ids: Uint16Array } {
   return { ids };
 }
 
-async function run(k: Kernels, objective: 'mdm' | 'ar', steps: number, stopAt?: number, resumeFrom?: Trainer, over: Record<string, unknown> = {}) {
+async function run(
+  k: Kernels,
+  objective: 'mdm' | 'ar',
+  steps: number,
+  stopAt?: number,
+  resumeFrom?: Trainer,
+  over: Record<string, unknown> = {},
+) {
   const cfg = tinyTrainConfig({ objective, arch: objective === 'ar' ? 'llama' : 'llada', steps, ...over });
   const V = 16;
   const t = new Trainer(cfg, modelConfigFor(cfg, V), k, V - 1);
@@ -98,7 +129,10 @@ async function run(k: Kernels, objective: 'mdm' | 'ar', steps: number, stopAt?: 
     t.rng = new Rng(resumeFrom.state.rng);
   } else t.initWeights();
   const losses: number[] = [];
-  await t.train(patternStream(20000, V), null, { onStep: (e) => losses.push(e.loss), shouldStop: () => stopAt !== undefined && t.state.step >= stopAt });
+  await t.train(patternStream(20000, V), null, {
+    onStep: (e) => losses.push(e.loss),
+    shouldStop: () => stopAt !== undefined && t.state.step >= stopAt,
+  });
   return { t, losses };
 }
 
@@ -110,7 +144,9 @@ test('resume continues exactly: 3 + 3 steps give the same losses as 6 uninterrup
     const second = await run(k, 'mdm', 6, undefined, first.t);
     assert.deepEqual([...first.losses, ...second.losses], whole.losses);
     for (const x of [whole, first, second]) x.t.dispose();
-  } finally { k.dispose(); }
+  } finally {
+    k.dispose();
+  }
 });
 
 // Margins measured on this stream (lr 1e-2, B 8): ar 2.7 → ≈1.0 in 50 steps; mdm 2.7 → ≈2.2 (its loss
@@ -122,9 +158,15 @@ for (const objective of ['mdm', 'ar'] as const) {
     const k = await createKernels({ backend: 'wasm', threads: 2 });
     try {
       const { t, losses } = await run(k, objective, 50, undefined, undefined, { lrMax: 1e-2, lrMin: 1e-3, batchSize: 8 });
-      const head = losses.slice(0, 5).reduce((a, b) => a + b) / 5, tail = losses.slice(-5).reduce((a, b) => a + b) / 5;
-      assert.ok(tail < MARGIN[objective] * head, `${objective}: loss ${head.toFixed(3)} → ${tail.toFixed(3)} (needs < ${MARGIN[objective] * 100} %)`);
+      const head = losses.slice(0, 5).reduce((a, b) => a + b) / 5,
+        tail = losses.slice(-5).reduce((a, b) => a + b) / 5;
+      assert.ok(
+        tail < MARGIN[objective] * head,
+        `${objective}: loss ${head.toFixed(3)} → ${tail.toFixed(3)} (needs < ${MARGIN[objective] * 100} %)`,
+      );
       t.dispose();
-    } finally { k.dispose(); }
+    } finally {
+      k.dispose();
+    }
   });
 }

@@ -7,7 +7,13 @@ import { need, type Vec } from './types.js';
 
 /** param, m, v (n) updated in place from grad (n) */
 export function adamwStep(param: Vec, grad: Vec, m: Vec, v: Vec, n: number, o: AdamWParams): void {
-  for (const [name, buf] of [['param', param], ['grad', grad], ['m', m], ['v', v]] as const) need('adamwStep', name, buf, n);
+  for (const [name, buf] of [
+    ['param', param],
+    ['grad', grad],
+    ['m', m],
+    ['v', v],
+  ] as const)
+    need('adamwStep', name, buf, n);
   if (!(o.step >= 1)) throw new Error(`adamwStep: step must count from 1, got ${o.step}`);
   const stepSize = o.lr / (1 - Math.pow(o.beta1, o.step));
   const bc2Sqrt = Math.sqrt(1 - Math.pow(o.beta2, o.step));

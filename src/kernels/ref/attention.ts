@@ -17,9 +17,12 @@ export function canSee(s: AttentionShape, b: number, i: number, j: number): bool
   if (s.keyValid && s.keyValid[b * s.Tk + j] === 0) return false;
   const p = s.qStart + i;
   switch (s.mask) {
-    case 'none': return true;
-    case 'causal': return j <= p;
-    case 'blockCausal': return Math.floor(j / s.blockLength) <= Math.floor(p / s.blockLength);
+    case 'none':
+      return true;
+    case 'causal':
+      return j <= p;
+    case 'blockCausal':
+      return Math.floor(j / s.blockLength) <= Math.floor(p / s.blockLength);
   }
 }
 
@@ -37,9 +40,11 @@ function score(q: Vec, k: Vec, s: AttentionShape, b: number, i: number, h: numbe
 export function attentionForward(out: Vec, lse: Vec, q: Vec, k: Vec, v: Vec, s: AttentionShape): void {
   const { B, Tq, Tk, H, Hkv, D } = s;
   check('attentionForward', s);
-  need('attentionForward', 'out', out, B * Tq * H * D); need('attentionForward', 'lse', lse, B * H * Tq);
+  need('attentionForward', 'out', out, B * Tq * H * D);
+  need('attentionForward', 'lse', lse, B * H * Tq);
   need('attentionForward', 'q', q, B * Tq * H * D);
-  need('attentionForward', 'k', k, B * Tk * Hkv * D); need('attentionForward', 'v', v, B * Tk * Hkv * D);
+  need('attentionForward', 'k', k, B * Tk * Hkv * D);
+  need('attentionForward', 'v', v, B * Tk * Hkv * D);
   const group = H / Hkv; // query heads per kv head
   const scores = new Float64Array(Tk); // (Tk) one query row's scores, −Infinity where masked
   for (let b = 0; b < B; b++) {
@@ -52,7 +57,8 @@ export function attentionForward(out: Vec, lse: Vec, q: Vec, k: Vec, v: Vec, s: 
           scores[j] = canSee(s, b, i, j) ? score(q, k, s, b, i, h, j, g) : -Infinity;
           max = Math.max(max, scores[j]!);
         }
-        if (max === -Infinity) { // no visible key: zeros, and lse = log 0
+        if (max === -Infinity) {
+          // no visible key: zeros, and lse = log 0
           for (let d = 0; d < D; d++) out[oo + d] = 0;
           lse[(b * H + h) * Tq + i] = -Infinity;
           continue;
@@ -72,13 +78,33 @@ export function attentionForward(out: Vec, lse: Vec, q: Vec, k: Vec, v: Vec, s: 
 
 /** dq (B, Tq, H, D), dk, dv (B, Tk, Hkv, D) overwritten; dk/dv sum over the H/Hkv query heads of their group */
 export function attentionBackward(
-  dq: Vec, dk: Vec, dv: Vec, dout: Vec, q: Vec, k: Vec, v: Vec, out: Vec, lse: Vec, s: AttentionShape,
+  dq: Vec,
+  dk: Vec,
+  dv: Vec,
+  dout: Vec,
+  q: Vec,
+  k: Vec,
+  v: Vec,
+  out: Vec,
+  lse: Vec,
+  s: AttentionShape,
 ): void {
   const { B, Tq, Tk, H, Hkv, D } = s;
   check('attentionBackward', s);
-  const nq = B * Tq * H * D, nk = B * Tk * Hkv * D;
-  for (const [name, buf, n] of [['dq', dq, nq], ['dk', dk, nk], ['dv', dv, nk], ['dout', dout, nq], ['q', q, nq],
-    ['k', k, nk], ['v', v, nk], ['out', out, nq], ['lse', lse, B * H * Tq]] as const) need('attentionBackward', name, buf, n);
+  const nq = B * Tq * H * D,
+    nk = B * Tk * Hkv * D;
+  for (const [name, buf, n] of [
+    ['dq', dq, nq],
+    ['dk', dk, nk],
+    ['dv', dv, nk],
+    ['dout', dout, nq],
+    ['q', q, nq],
+    ['k', k, nk],
+    ['v', v, nk],
+    ['out', out, nq],
+    ['lse', lse, B * H * Tq],
+  ] as const)
+    need('attentionBackward', name, buf, n);
   const group = H / Hkv;
   const dq64 = new Float64Array(nq); // (B, Tq, H, D) sums kept in f64 until the end
   const dk64 = new Float64Array(nk); // (B, Tk, Hkv, D)
@@ -109,5 +135,8 @@ export function attentionBackward(
     }
   }
   for (let e = 0; e < nq; e++) dq[e] = dq64[e]!;
-  for (let e = 0; e < nk; e++) { dk[e] = dk64[e]!; dv[e] = dv64[e]!; }
+  for (let e = 0; e < nk; e++) {
+    dk[e] = dk64[e]!;
+    dv[e] = dv64[e]!;
+  }
 }

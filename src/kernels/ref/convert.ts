@@ -25,7 +25,8 @@ export function f16ToF32(out: Float32Array, x: Uint16Array, n: number): void {
     const negative = (h & 0x8000) !== 0;
     const e = (h >> 10) & 0x1f; // biased exponent, bias 15
     const f = h & 0x3ff; // 10-bit fraction
-    if (e === 0x1f) { // Inf or NaN: same fraction bits, moved to the top of f32's 23
+    if (e === 0x1f) {
+      // Inf or NaN: same fraction bits, moved to the top of f32's 23
       outBits[i] = (negative ? 0x80000000 : 0) | 0x7f800000 | (f << 13);
       continue;
     }
@@ -41,12 +42,14 @@ export function f32ToF16(out: Uint16Array, x: Float32Array, n: number): void {
     const u = xBits[i]!;
     const sign = (u >>> 16) & 0x8000;
     const absBits = u & 0x7fffffff;
-    if (absBits > 0x7f800000) { // NaN: quiet, keep the top 10 payload bits
+    if (absBits > 0x7f800000) {
+      // NaN: quiet, keep the top 10 payload bits
       out[i] = sign | 0x7e00 | ((absBits >>> 13) & 0x3ff);
       continue;
     }
     const a = Math.abs(x[i]!);
-    if (a < 2 ** -14) { // f16 subnormal range: count units of 2^-24 (a result of 1024 is the smallest normal)
+    if (a < 2 ** -14) {
+      // f16 subnormal range: count units of 2^-24 (a result of 1024 is the smallest normal)
       out[i] = sign | roundHalfEven(a / 2 ** -24);
       continue;
     }
@@ -69,11 +72,13 @@ export function f32ToBf16(out: Uint16Array, x: Float32Array, n: number): void {
   const xBits = bitsOf(x, n);
   for (let i = 0; i < n; i++) {
     const u = xBits[i]!;
-    if ((u & 0x7fffffff) > 0x7f800000) { // NaN: quiet, keep the top 7 payload bits
+    if ((u & 0x7fffffff) > 0x7f800000) {
+      // NaN: quiet, keep the top 7 payload bits
       out[i] = (u >>> 16) | 0x40;
       continue;
     }
-    const high = u >>> 16, low = u & 0xffff;
+    const high = u >>> 16,
+      low = u & 0xffff;
     const roundUp = low > 0x8000 || (low === 0x8000 && (high & 1) === 1);
     out[i] = roundUp ? high + 1 : high; // a carry moves into the exponent, and past the largest finite to Inf
   }

@@ -4,7 +4,9 @@
 import { need, type Vec } from './types.js';
 
 function check(op: string, logits: Vec, targets: Int32Array, weights: Vec, N: number, V: number): void {
-  need(op, 'logits', logits, N * V); need(op, 'targets', targets, N); need(op, 'weights', weights, N);
+  need(op, 'logits', logits, N * V);
+  need(op, 'targets', targets, N);
+  need(op, 'weights', weights, N);
   for (let i = 0; i < N; i++) if (targets[i]! >= V) throw new Error(`${op}: targets[${i}] = ${targets[i]} is not below V=${V}`);
 }
 
@@ -26,14 +28,23 @@ export function crossEntropyForward(losses: Vec, logits: Vec, targets: Int32Arra
   need('crossEntropyForward', 'losses', losses, N);
   check('crossEntropyForward', logits, targets, weights, N, V);
   for (let i = 0; i < N; i++) {
-    if (isIgnored(targets, weights, i)) { losses[i] = 0; continue; }
+    if (isIgnored(targets, weights, i)) {
+      losses[i] = 0;
+      continue;
+    }
     losses[i] = weights[i]! * (logSumExp(logits, i * V, V) - logits[i * V + targets[i]!]!);
   }
 }
 
 /** dlogits (N, V) = scale · w_i · (softmax(logits_i) − onehot(t_i)); zero rows where ignored */
 export function crossEntropyBackward(
-  dlogits: Vec, logits: Vec, targets: Int32Array, weights: Vec, N: number, V: number, scale: number,
+  dlogits: Vec,
+  logits: Vec,
+  targets: Int32Array,
+  weights: Vec,
+  N: number,
+  V: number,
+  scale: number,
 ): void {
   need('crossEntropyBackward', 'dlogits', dlogits, N * V);
   check('crossEntropyBackward', logits, targets, weights, N, V);

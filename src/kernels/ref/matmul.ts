@@ -7,10 +7,20 @@ import { need, type Vec } from './types.js';
  * op(b) (K, N) is b (K, N), or b stored (N, K) when transB. beta = 0 never reads out (NaN-safe).
  */
 export function matmul(
-  out: Vec, a: Vec, b: Vec, M: number, K: number, N: number,
-  transA: boolean, transB: boolean, alpha: number, beta: number,
+  out: Vec,
+  a: Vec,
+  b: Vec,
+  M: number,
+  K: number,
+  N: number,
+  transA: boolean,
+  transB: boolean,
+  alpha: number,
+  beta: number,
 ): void {
-  need('matmul', 'out', out, M * N); need('matmul', 'a', a, M * K); need('matmul', 'b', b, K * N);
+  need('matmul', 'out', out, M * N);
+  need('matmul', 'a', a, M * K);
+  need('matmul', 'b', b, K * N);
   for (let i = 0; i < M; i++) {
     for (let j = 0; j < N; j++) {
       let sum = 0;
@@ -27,8 +37,10 @@ export function matmul(
 
 /** out (M, N) = x (M, K) · (wq (N, K) · scales (N))ᵀ: the per-row scale factors out of the dot product */
 export function matmulQ8(out: Vec, x: Vec, wq: Int8Array, scales: Vec, M: number, K: number, N: number): void {
-  need('matmulQ8', 'out', out, M * N); need('matmulQ8', 'x', x, M * K);
-  need('matmulQ8', 'wq', wq, N * K); need('matmulQ8', 'scales', scales, N);
+  need('matmulQ8', 'out', out, M * N);
+  need('matmulQ8', 'x', x, M * K);
+  need('matmulQ8', 'wq', wq, N * K);
+  need('matmulQ8', 'scales', scales, N);
   for (let i = 0; i < M; i++) {
     for (let j = 0; j < N; j++) {
       let sum = 0;

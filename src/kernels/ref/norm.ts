@@ -4,8 +4,10 @@ import { need, type Vec } from './types.js';
 
 /** out (N, C), rstd (N) = RMSNorm of x (N, C) with weight w (C) */
 export function rmsnormForward(out: Vec, rstd: Vec, x: Vec, w: Vec, N: number, C: number, eps: number): void {
-  need('rmsnormForward', 'out', out, N * C); need('rmsnormForward', 'rstd', rstd, N);
-  need('rmsnormForward', 'x', x, N * C); need('rmsnormForward', 'w', w, C);
+  need('rmsnormForward', 'out', out, N * C);
+  need('rmsnormForward', 'rstd', rstd, N);
+  need('rmsnormForward', 'x', x, N * C);
+  need('rmsnormForward', 'w', w, C);
   for (let n = 0; n < N; n++) {
     let sumSq = 0;
     for (let c = 0; c < C; c++) sumSq += x[n * C + c]! * x[n * C + c]!;
@@ -17,9 +19,12 @@ export function rmsnormForward(out: Vec, rstd: Vec, x: Vec, w: Vec, N: number, C
 
 /** dx (N, C) overwritten; dw (C) accumulated. dx may alias dout (each row is read before it is written). */
 export function rmsnormBackward(dx: Vec, dw: Vec, dout: Vec, x: Vec, w: Vec, rstd: Vec, N: number, C: number): void {
-  need('rmsnormBackward', 'dx', dx, N * C); need('rmsnormBackward', 'dw', dw, C);
-  need('rmsnormBackward', 'dout', dout, N * C); need('rmsnormBackward', 'x', x, N * C);
-  need('rmsnormBackward', 'w', w, C); need('rmsnormBackward', 'rstd', rstd, N);
+  need('rmsnormBackward', 'dx', dx, N * C);
+  need('rmsnormBackward', 'dw', dw, C);
+  need('rmsnormBackward', 'dout', dout, N * C);
+  need('rmsnormBackward', 'x', x, N * C);
+  need('rmsnormBackward', 'w', w, C);
+  need('rmsnormBackward', 'rstd', rstd, N);
   // dw first: it reads every row of dout, which dx may overwrite
   for (let c = 0; c < C; c++) {
     let sum = 0;

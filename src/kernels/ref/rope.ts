@@ -3,11 +3,21 @@
 import { need, type Vec } from './types.js';
 
 function rotate(
-  op: string, out: Vec, x: Vec, positions: Int32Array, cos: Vec, sin: Vec,
-  N: number, H: number, D: number, sign: 1 | -1,
+  op: string,
+  out: Vec,
+  x: Vec,
+  positions: Int32Array,
+  cos: Vec,
+  sin: Vec,
+  N: number,
+  H: number,
+  D: number,
+  sign: 1 | -1,
 ): void {
   if (D % 2 !== 0) throw new Error(`${op}: head dim D=${D} must be even`);
-  need(op, 'out', out, N * H * D); need(op, 'x', x, N * H * D); need(op, 'positions', positions, N);
+  need(op, 'out', out, N * H * D);
+  need(op, 'x', x, N * H * D);
+  need(op, 'positions', positions, N);
   const half = D / 2;
   const P = half === 0 ? 0 : Math.floor(cos.length / half); // table rows
   if (sin.length !== cos.length) throw new Error(`${op}: cos and sin tables differ in length`);

@@ -6,7 +6,8 @@ import { need, type Vec } from './types.js';
  * A row whose entries are all −Infinity has no defined softmax; it gets zeros (as attention's empty rows do).
  */
 export function softmaxForward(out: Vec, x: Vec, rows: number, cols: number): void {
-  need('softmaxForward', 'out', out, rows * cols); need('softmaxForward', 'x', x, rows * cols);
+  need('softmaxForward', 'out', out, rows * cols);
+  need('softmaxForward', 'x', x, rows * cols);
   for (let r = 0; r < rows; r++) {
     const row = r * cols;
     let max = -Infinity;
@@ -23,7 +24,8 @@ export function softmaxForward(out: Vec, x: Vec, rows: number, cols: number): vo
 
 /** dx (rows, cols) = y ⊙ (dy − Σ dy⊙y) per row, from dy, y (rows, cols); dx may alias dy */
 export function softmaxBackward(dx: Vec, dy: Vec, y: Vec, rows: number, cols: number): void {
-  need('softmaxBackward', 'dx', dx, rows * cols); need('softmaxBackward', 'dy', dy, rows * cols);
+  need('softmaxBackward', 'dx', dx, rows * cols);
+  need('softmaxBackward', 'dy', dy, rows * cols);
   need('softmaxBackward', 'y', y, rows * cols);
   for (let r = 0; r < rows; r++) {
     const row = r * cols;

@@ -8,7 +8,10 @@ const PAGE = 65536;
 /** the module's static data (Mathf tables) lives below 64 KiB; allocations start above it */
 export const HEAP_BASE = 65536;
 
-interface Block { offset: number; bytes: number; }
+interface Block {
+  offset: number;
+  bytes: number;
+}
 
 export class Arena {
   private free: Block[] = [];
@@ -18,7 +21,10 @@ export class Arena {
   private readonly growable: boolean;
   peakBytes = 0;
 
-  constructor(readonly memory: WebAssembly.Memory, readonly shared: boolean) {
+  constructor(
+    readonly memory: WebAssembly.Memory,
+    readonly shared: boolean,
+  ) {
     this.growable = shared;
     this.buffers.add(memory.buffer);
   }
@@ -41,7 +47,10 @@ export class Arena {
       if (b.bytes < size) continue;
       const offset = b.offset;
       if (b.bytes === size) this.free.splice(i, 1);
-      else { b.offset += size; b.bytes -= size; }
+      else {
+        b.offset += size;
+        b.bytes -= size;
+      }
       this.used.set(offset, size);
       return offset;
     }
@@ -62,19 +71,28 @@ export class Arena {
     while (i < this.free.length && this.free[i]!.offset < offset) i++;
     this.free.splice(i, 0, { offset, bytes: size });
     for (let j = Math.max(0, i - 1); j < this.free.length - 1;) {
-      const a = this.free[j]!, b = this.free[j + 1]!;
-      if (a.offset + a.bytes === b.offset) { a.bytes += b.bytes; this.free.splice(j + 1, 1); } else j++;
+      const a = this.free[j]!,
+        b = this.free[j + 1]!;
+      if (a.offset + a.bytes === b.offset) {
+        a.bytes += b.bytes;
+        this.free.splice(j + 1, 1);
+      } else j++;
     }
     const last = this.free[this.free.length - 1];
-    if (last && last.offset + last.bytes === this.top) { this.top = last.offset; this.free.pop(); }
+    if (last && last.offset + last.bytes === this.top) {
+      this.top = last.offset;
+      this.free.pop();
+    }
   }
 
   private ensure(end: number): void {
     const have = this.memory.buffer.byteLength;
     if (end <= have) return;
     if (!this.growable) {
-      throw new Error(`wasm memory: need ${end} bytes but the unshared memory is fixed at ${have}; ` +
-        'create the kernels with a larger memoryBytes (or serve the page cross-origin isolated for shared memory)');
+      throw new Error(
+        `wasm memory: need ${end} bytes but the unshared memory is fixed at ${have}; ` +
+          'create the kernels with a larger memoryBytes (or serve the page cross-origin isolated for shared memory)',
+      );
     }
     const pages = Math.ceil((end - have) / PAGE);
     try {

@@ -52,8 +52,10 @@ export async function createWasmKernels(platform: WasmPlatform, opts: WasmOption
   let relaxed = false;
   if (simd !== 'plain') {
     const candidate = await platform.loadWasm(shared ? 'relaxed-shared' : 'relaxed');
-    if (WebAssembly.validate(candidate)) { bytes = candidate; relaxed = true; }
-    else if (simd === 'relaxed') throw new Error('kernels: relaxed SIMD was requested but this runtime does not validate it');
+    if (WebAssembly.validate(candidate)) {
+      bytes = candidate;
+      relaxed = true;
+    } else if (simd === 'relaxed') throw new Error('kernels: relaxed SIMD was requested but this runtime does not validate it');
   }
   if (!bytes) {
     bytes = await platform.loadWasm(shared ? 'simd-shared' : 'simd');
@@ -64,12 +66,22 @@ export async function createWasmKernels(platform: WasmPlatform, opts: WasmOption
     ? new WebAssembly.Memory({ initial: 64, maximum: MAX_PAGES, shared: true })
     : fixedMemory(Math.min(MAX_PAGES, Math.ceil((opts.memoryBytes ?? 2 ** 30) / PAGE)));
   const instance = await WebAssembly.instantiate(module, { env: { memory } });
-  const pool = new ThreadPool(instance, shared ? { module, memory } : null, threads, shared ? platform.spawnWorker : null, platform.canBlock);
+  const pool = new ThreadPool(
+    instance,
+    shared ? { module, memory } : null,
+    threads,
+    shared ? platform.spawnWorker : null,
+    platform.canBlock,
+  );
   await pool.ready();
   const g = (name: string): number => (instance.exports[name] as WebAssembly.Global).value as number;
   const constants: WasmConstants = {
-    MC: g('MC'), NC: g('NC'), GEMV_MAX_ROWS: g('GEMV_MAX_ROWS'), GEMV_COLS: g('GEMV_COLS'),
-    CHUNK: g('CHUNK'), MATMUL_SCRATCH_BYTES: g('MATMUL_SCRATCH_BYTES'),
+    MC: g('MC'),
+    NC: g('NC'),
+    GEMV_MAX_ROWS: g('GEMV_MAX_ROWS'),
+    GEMV_COLS: g('GEMV_COLS'),
+    CHUNK: g('CHUNK'),
+    MATMUL_SCRATCH_BYTES: g('MATMUL_SCRATCH_BYTES'),
   };
   return new WasmKernels(relaxed ? 'wasm-relaxed-simd' : 'wasm-simd', new Arena(memory, shared), pool, constants);
 }

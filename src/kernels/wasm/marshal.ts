@@ -17,8 +17,7 @@ export class Marshal {
     if (this.arena.owns(view)) return view.byteOffset;
     const offset = this.arena.alloc(view.byteLength);
     this.temps.push(offset);
-    new Uint8Array(this.arena.memory.buffer, offset, view.byteLength)
-      .set(new Uint8Array(view.buffer, view.byteOffset, view.byteLength));
+    new Uint8Array(this.arena.memory.buffer, offset, view.byteLength).set(new Uint8Array(view.buffer, view.byteOffset, view.byteLength));
     return offset;
   }
 
@@ -33,8 +32,7 @@ export class Marshal {
   /** copy outputs back to foreign arrays and release the temporaries */
   end(): void {
     for (const { offset, view } of this.copyBack) {
-      new Uint8Array(view.buffer, view.byteOffset, view.byteLength)
-        .set(new Uint8Array(this.arena.memory.buffer, offset, view.byteLength));
+      new Uint8Array(view.buffer, view.byteOffset, view.byteLength).set(new Uint8Array(this.arena.memory.buffer, offset, view.byteLength));
     }
     for (const t of this.temps) this.arena.release(t);
     this.temps = [];

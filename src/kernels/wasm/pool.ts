@@ -2,8 +2,23 @@
 // The calling thread takes part in every op (it is thread 0), so `threads` = workers + 1. Without shared
 // memory (a browser page that is not cross-origin isolated) the pool is just the calling thread.
 import {
-  CONTROL_SLOTS, DONE, GEN, GRAIN, ITEMS, MAX_ARGS, OP, READY, SLEEPERS, STOP,
-  runChunks, taskTable, type PoolShared, type PoolWorkerData, type TaskFn, type TaskName, TASK_NAMES,
+  CONTROL_SLOTS,
+  DONE,
+  GEN,
+  GRAIN,
+  ITEMS,
+  MAX_ARGS,
+  OP,
+  READY,
+  SLEEPERS,
+  STOP,
+  runChunks,
+  taskTable,
+  type PoolShared,
+  type PoolWorkerData,
+  type TaskFn,
+  type TaskName,
+  TASK_NAMES,
 } from './protocol.js';
 
 /** What the platform layer provides: start a worker that runs workerLoop(data), and stop it. */
@@ -27,8 +42,13 @@ export class ThreadPool {
   /** ops dispatched to workers vs run inline on the calling thread (small ops skip dispatch) */
   readonly stats = { dispatched: 0, inline: 0 };
 
-  constructor(instance: WebAssembly.Instance, shared: Omit<PoolShared, 'control' | 'claim' | 'args'> | null,
-    threads: number, spawn: SpawnWorker | null, canBlock: boolean) {
+  constructor(
+    instance: WebAssembly.Instance,
+    shared: Omit<PoolShared, 'control' | 'claim' | 'args'> | null,
+    threads: number,
+    spawn: SpawnWorker | null,
+    canBlock: boolean,
+  ) {
     this.tasks = taskTable(instance);
     this.canBlock = canBlock;
     const sab = (n: number) => (typeof SharedArrayBuffer !== 'undefined' ? new SharedArrayBuffer(n) : new ArrayBuffer(n));
@@ -37,12 +57,15 @@ export class ThreadPool {
     this.args = new Float64Array(sab(MAX_ARGS * 8));
     const workers = shared && spawn ? Math.max(0, threads - 1) : 0;
     for (let tid = 1; tid <= workers; tid++) {
-      this.workers.push(spawn!({
-        ...shared!, tid,
-        control: this.control.buffer as SharedArrayBuffer,
-        claim: this.claim.buffer as SharedArrayBuffer,
-        args: this.args.buffer as SharedArrayBuffer,
-      }));
+      this.workers.push(
+        spawn!({
+          ...shared!,
+          tid,
+          control: this.control.buffer as SharedArrayBuffer,
+          claim: this.claim.buffer as SharedArrayBuffer,
+          args: this.args.buffer as SharedArrayBuffer,
+        }),
+      );
     }
     this.threads = workers + 1;
   }
@@ -69,8 +92,35 @@ export class ThreadPool {
     if (this.workers.length === 0 || items <= g) {
       this.stats.inline++;
       const a = args;
-      fn(0, items, 0, a[0]!, a[1]!, a[2]!, a[3]!, a[4]!, a[5]!, a[6]!, a[7]!, a[8]!, a[9]!, a[10]!, a[11]!,
-        a[12]!, a[13]!, a[14]!, a[15]!, a[16]!, a[17]!, a[18]!, a[19]!, a[20]!, a[21]!, a[22]!, a[23]!);
+      fn(
+        0,
+        items,
+        0,
+        a[0]!,
+        a[1]!,
+        a[2]!,
+        a[3]!,
+        a[4]!,
+        a[5]!,
+        a[6]!,
+        a[7]!,
+        a[8]!,
+        a[9]!,
+        a[10]!,
+        a[11]!,
+        a[12]!,
+        a[13]!,
+        a[14]!,
+        a[15]!,
+        a[16]!,
+        a[17]!,
+        a[18]!,
+        a[19]!,
+        a[20]!,
+        a[21]!,
+        a[22]!,
+        a[23]!,
+      );
       return;
     }
     this.stats.dispatched++;

@@ -20,12 +20,32 @@ export const SPIN_ITERATIONS = 20000;
 
 /** the module's task exports, in a fixed order shared by main thread and workers */
 export const TASK_NAMES = [
-  'matmulTiles', 'gemvTTask', 'gemvNTask', 'gemvQ8Task', 'addTask', 'addBiasTask', 'copyTask',
-  'rmsnormForwardTask', 'rmsnormBackwardXTask', 'rmsnormBackwardWTask', 'ropeTask',
-  'swigluForwardTask', 'swigluBackwardTask', 'softmaxForwardTask', 'softmaxBackwardTask',
-  'attentionForwardTask', 'attentionBackwardTask',
-  'crossEntropyForwardTask', 'crossEntropyBackwardTask', 'embeddingForwardTask', 'embeddingBackwardTask', 'adamwTask',
-  'f16ToF32Task', 'f32ToF16Task', 'bf16ToF32Task', 'f32ToBf16Task',
+  'matmulTiles',
+  'gemvTTask',
+  'gemvNTask',
+  'gemvQ8Task',
+  'addTask',
+  'addBiasTask',
+  'copyTask',
+  'rmsnormForwardTask',
+  'rmsnormBackwardXTask',
+  'rmsnormBackwardWTask',
+  'ropeTask',
+  'swigluForwardTask',
+  'swigluBackwardTask',
+  'softmaxForwardTask',
+  'softmaxBackwardTask',
+  'attentionForwardTask',
+  'attentionBackwardTask',
+  'crossEntropyForwardTask',
+  'crossEntropyBackwardTask',
+  'embeddingForwardTask',
+  'embeddingBackwardTask',
+  'adamwTask',
+  'f16ToF32Task',
+  'f32ToF16Task',
+  'bf16ToF32Task',
+  'f32ToBf16Task',
 ] as const;
 export type TaskName = (typeof TASK_NAMES)[number];
 
@@ -68,8 +88,35 @@ export function runChunks(claim: BigInt64Array, control: Int32Array, args: Float
     if (start >= items) return;
     const end = Math.min(items, start + grain);
     if (Atomics.compareExchange(claim, 0, cur, genHigh | BigInt(end)) !== cur) continue;
-    fn(start, end, tid, a[0]!, a[1]!, a[2]!, a[3]!, a[4]!, a[5]!, a[6]!, a[7]!, a[8]!, a[9]!, a[10]!, a[11]!,
-      a[12]!, a[13]!, a[14]!, a[15]!, a[16]!, a[17]!, a[18]!, a[19]!, a[20]!, a[21]!, a[22]!, a[23]!);
+    fn(
+      start,
+      end,
+      tid,
+      a[0]!,
+      a[1]!,
+      a[2]!,
+      a[3]!,
+      a[4]!,
+      a[5]!,
+      a[6]!,
+      a[7]!,
+      a[8]!,
+      a[9]!,
+      a[10]!,
+      a[11]!,
+      a[12]!,
+      a[13]!,
+      a[14]!,
+      a[15]!,
+      a[16]!,
+      a[17]!,
+      a[18]!,
+      a[19]!,
+      a[20]!,
+      a[21]!,
+      a[22]!,
+      a[23]!,
+    );
     if (Atomics.add(control, DONE, end - start) + (end - start) === items) Atomics.notify(control, DONE);
   }
 }
