@@ -12,6 +12,7 @@ import {
   type SafetensorsHeader,
   type TensorInfo,
 } from '../io/safetensors.js';
+import { TextTokenizer } from '../tokenizer/index.js';
 import { parseHfConfig, type ModelConfig } from './config.js';
 import { planWeights } from './load-check.js';
 import { numel } from './params.js';
@@ -124,4 +125,19 @@ export async function loadWeights(files: CheckpointFiles, k: Kernels, opts: Load
     for (const s of shards.values()) await s.src.close?.();
   }
   return { config, weights, bytes, dtypes };
+}
+
+/** the tokenizer of a checkpoint (tokenizer.json + tokenizer_config / config / generation_config where present), or null */
+export async function loadTokenizer(files: CheckpointFiles): Promise<TextTokenizer | null> {
+  const tokenizerJson = await files.json('tokenizer.json');
+  if (!tokenizerJson) return null;
+  const [tokenizerConfig, modelConfig, generationConfig] = await Promise.all(
+    ['tokenizer_config.json', 'config.json', 'generation_config.json'].map((n) => files.json(n)),
+  );
+  return new TextTokenizer({
+    tokenizerJson,
+    ...(tokenizerConfig ? { tokenizerConfig } : {}),
+    ...(modelConfig ? { modelConfig } : {}),
+    ...(generationConfig ? { generationConfig } : {}),
+  });
 }

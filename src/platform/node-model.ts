@@ -5,7 +5,8 @@ import { join } from 'node:path';
 import { JSON_LIMITS } from '../io/json-limits.js';
 import type { Kernels } from '../kernels/backend.js';
 import type { CheckpointFiles, LoadOptions } from '../model/load.js';
-import { loadWeights } from '../model/load.js';
+import { loadTokenizer, loadWeights } from '../model/load.js';
+export { loadTokenizer } from '../model/load.js';
 import { createRefKernels } from '../kernels/ref/index.js';
 import { Transformer } from '../model/forward.js';
 import type { ModelConfig } from '../model/config.js';
@@ -69,18 +70,3 @@ export async function loadF32Weights(dir: string): Promise<{ config: ModelConfig
 }
 
 /** tokenizer.json with its config files (special ids from the checkpoint), or null when there is none */
-export async function loadTokenizer(files: CheckpointFiles): Promise<TextTokenizer | null> {
-  const tokenizerJson = await files.json('tokenizer.json');
-  return tokenizerJson
-    ? new TextTokenizer({
-        tokenizerJson,
-        ...optional('tokenizerConfig', await files.json('tokenizer_config.json')),
-        ...optional('modelConfig', await files.json('config.json')),
-        ...optional('generationConfig', await files.json('generation_config.json')),
-      })
-    : null;
-}
-
-function optional<K extends string>(key: K, v: Record<string, unknown> | null): { [P in K]?: Record<string, unknown> } {
-  return (v ? { [key]: v } : {}) as { [P in K]?: Record<string, unknown> };
-}

@@ -7,10 +7,9 @@ import type { Kernels } from '../kernels/backend.js';
 import { WasmKernels } from '../kernels/wasm/engine.js';
 import type { CacheMode } from '../model/diffusion-lm.js';
 import { Transformer } from '../model/forward.js';
-import { loadWeights, type CheckpointFiles } from '../model/load.js';
+import { loadTokenizer, loadWeights } from '../model/load.js';
 import type { WeightDtype } from '../model/weights.js';
 import { TextGenerator } from '../text/generator.js';
-import { TextTokenizer } from '../tokenizer/index.js';
 import { createKernels } from './web.js';
 import { modelFiles, type ModelSource, type ProgressCallback } from './web-files.js';
 
@@ -71,19 +70,8 @@ export function parseWebLoadOptions(o: unknown): WebLoadOptions {
 }
 
 /** tokenizer.json with its config files (special ids from the checkpoint), or null when there is none */
-export async function loadTokenizerFiles(files: CheckpointFiles): Promise<TextTokenizer | null> {
-  const tokenizerJson = await files.json('tokenizer.json');
-  if (!tokenizerJson) return null;
-  const [tokenizerConfig, modelConfig, generationConfig] = await Promise.all(
-    ['tokenizer_config.json', 'config.json', 'generation_config.json'].map((n) => files.json(n)),
-  );
-  return new TextTokenizer({
-    tokenizerJson,
-    ...(tokenizerConfig ? { tokenizerConfig } : {}),
-    ...(modelConfig ? { modelConfig } : {}),
-    ...(generationConfig ? { generationConfig } : {}),
-  });
-}
+/** kept under its first name for the web bundle's users: the one checkpoint tokenizer loader of model/load.ts */
+export const loadTokenizerFiles = loadTokenizer;
 
 /** open a model (a folder URL, or its files) for text generation in this page; dispose() frees it */
 export async function loadModel(source: ModelSource, options: WebLoadOptions = {}): Promise<TextGenerator> {
