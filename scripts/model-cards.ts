@@ -120,7 +120,7 @@ ${ar ? 'The autoregressive twin of `dllm-code-mini`: llama-style, causal, next-t
 | validation (trainer) | ${t.heldout ? `${t.heldout.natsPerToken.toFixed(4)} nats/token (${t.heldout.kind}), ${t.heldout.bitsPerByte.toFixed(3)} bits/byte, ${t.heldout.windows} windows of the held-out packages` : '—'} |
 | held-out, same bytes for every model | **${nllPerToken.toFixed(4)} nats/token, ${(nllPerToken / valBytes / Math.LN2).toFixed(4)} bits/byte** (${WINDOWS} windows × ${L} tokens of val.bin; ${ar ? 'exact NLL' : `LLaDA's Monte-Carlo ELBO bound, ${MC}×8 stratified mask draws per window`}) |
 
-Configs: [\`configs/${name}-v3.json\`](../../configs/${name}-v3.json) (this stage, from the v2 weights of commit 5747a59), [\`configs/${name}.json\`](../../configs/${name}.json) (v2). Loss curve: [loss.svg](loss.svg). Record: [training.json](training.json).
+Configs: [\`configs/${name}-v4.json\`](../../configs/${name}-v4.json) (this stage, from the v3 weights of commit e705b27; resumed with \`--steps\` as the sitting allowed, see training.json), [\`configs/${name}-v3.json\`](../../configs/${name}-v3.json) (v3, from the v2 weights of commit 5747a59), [\`configs/${name}.json\`](../../configs/${name}.json) (v2). Loss curve: [loss.svg](loss.svg). Record: [training.json](training.json).
 
 ## Evaluation
 
@@ -137,7 +137,7 @@ that describes the code.
 
 The run folder (F32 weights, AdamW state) is not committed. Rebuild the corpus (\`npx dllm data corpus --out runs/corpus\`;
 check \`corpusSha256\`), then continue from these weights with a fresh optimizer:
-\`npx dllm train --config configs/${name}-v3.json --init-from models/${name} --out runs/${name}-4 --steps N --lr-warmup-steps 50\`.
+\`npx dllm train --config configs/${name}-v4.json --init-from models/${name} --out runs/${name}-5 --steps N --lr-warmup-steps 50\`.
 Where the run folder still exists, \`npx dllm train --resume --out RUN --steps N\` continues exactly.
 
 ## Samples
