@@ -12,7 +12,7 @@ import { forwardThroughput, type ForwardRow } from '../src/cli/bench-forward.js'
 import { loadModel, resolveModel } from '../src/platform/node-generator.js';
 import { TextGenerator, type TextOptions } from '../src/text/generator.js';
 import type { ForwardInput, ForwardModel, KVCache } from '../src/model/forward.js';
-import { buildMatmulBoundModel } from '../src/onnx/graph.js';
+import { buildMatmulBoundModel } from './matmul-bound.js';
 import { createKernels } from '../src/platform/node.js';
 import { validateConfig } from '../src/model/config.js';
 import { randomWeights } from '../src/model/weights.js';

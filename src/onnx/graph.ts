@@ -19,8 +19,8 @@ import type { ModelConfig } from '../model/config.js';
 import { fusedQkv, parameterTable } from '../model/params.js';
 import { headRmsNorm, moeFfn } from './moe-graph.js';
 
-const { onnx } = onnxProto;
-const DT = onnx.TensorProto.DataType;
+export const { onnx } = onnxProto;
+export const DT = onnx.TensorProto.DataType;
 const AT = onnx.AttributeProto.AttributeType;
 export const MASKED = -1e9; // additive bias of a hidden key: exp(−1e9 − max) is exactly 0 in float32
 
@@ -47,7 +47,8 @@ function attr(name: string, v: Attr): Record<string, unknown> {
   return Number.isInteger(v) && !(name === 'epsilon' || name === 'alpha') ? { name, type: AT.INT, i: v } : { name, type: AT.FLOAT, f: v };
 }
 
-class Builder {
+/** the graph under construction: nodes, initializers (inline or external), unique names */
+export class Builder {
   nodes: onnxProto.onnx.INodeProto[] = [];
   inits: onnxProto.onnx.ITensorProto[] = [];
   private n = 0;
@@ -109,7 +110,7 @@ class Builder {
   }
 }
 
-const valueInfo = (name: string, elem: number, dims: Array<number | string>) =>
+export const valueInfo = (name: string, elem: number, dims: Array<number | string>) =>
   onnx.ValueInfoProto.create({
     name,
     type: { tensorType: { elemType: elem, shape: { dim: dims.map((d) => (typeof d === 'string' ? { dimParam: d } : { dimValue: d })) } } },
@@ -275,59 +276,4 @@ export function buildOnnxModel(cfg: ModelConfig, weights: WeightSource, o: OnnxB
     ],
   });
   return onnx.ModelProto.encode(model).finish();
-}
-
-/**
- * The MatMul bound of one forward: a graph of only the matrix products of the model for the same shapes —
- * every linear layer (chained so none is pruned), the attention products Q·Kᵀ and P·V, and the LM head —
- * with random weights. Timing it in the same ONNX Runtime gives the floor the full graph is compared to.
- * Inputs x (B, R, C), q (B, H, R, D), k (B, H, D, Tk), v (B, H, Tk, D); outputs the LM-head product and one
- * accumulator per kind of product.
- */
-export function buildMatmulBoundModel(cfg: ModelConfig): Uint8Array {
-  const { hiddenSize: C, numHeads: H, numKvHeads: Hkv, headDim: D, ffnSize: F, vocabSize: V, numLayers: L } = cfg;
-  const g = new Builder();
-  let seed = 12345;
-  const rand = (n: number) =>
-    Float32Array.from({ length: n }, () => {
-      seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
-      return (seed / 4294967296 - 0.5) * 0.04;
-    });
-  const mm = (x: string, name: string, K: number, N: number) => g.one('MatMul', [x, g.f32(name, [K, N], rand(K * N))]);
-  let x = 'x',
-    kvAcc = '',
-    attAcc = '';
-  for (let l = 0; l < L; l++) {
-    const p = `l${l}.`;
-    const q = mm(x, p + 'wq', C, H * D);
-    const kv = g.one('Add', [mm(x, p + 'wk', C, Hkv * D), mm(x, p + 'wv', C, Hkv * D)]);
-    kvAcc = kvAcc ? g.one('Add', [kvAcc, kv]) : kv;
-    const att = g.one('MatMul', [g.one('MatMul', ['q', 'k']), 'v']); // (B, H, R, D): Q·Kᵀ then P·V
-    attAcc = attAcc ? g.one('Add', [attAcc, att]) : att;
-    x = mm(q, p + 'wo', H * D, C);
-    const ff = g.one('Add', [mm(x, p + 'wg', C, F), mm(x, p + 'wu', C, F)]);
-    x = mm(ff, p + 'wd', F, C);
-  }
-  g.named('logits', mm(x, 'head', C, V));
-  g.named('kv', kvAcc);
-  g.named('att', attAcc);
-  const graph = onnx.GraphProto.create({
-    name: 'dllm-matmul-bound',
-    node: g.nodes,
-    initializer: g.inits,
-    input: [
-      valueInfo('x', DT.FLOAT, ['B', 'R', C]),
-      valueInfo('q', DT.FLOAT, ['B', H, 'R', D]),
-      valueInfo('k', DT.FLOAT, ['B', H, D, 'Tk']),
-      valueInfo('v', DT.FLOAT, ['B', H, 'Tk', D]),
-    ],
-    output: [
-      valueInfo('logits', DT.FLOAT, ['B', 'R', V]),
-      valueInfo('kv', DT.FLOAT, ['B', 'R', Hkv * D]),
-      valueInfo('att', DT.FLOAT, ['B', H, 'R', D]),
-    ],
-  });
-  return onnx.ModelProto.encode(
-    onnx.ModelProto.create({ irVersion: 8, producerName: 'dllm', opsetImport: [{ domain: '', version: 17 }], graph }),
-  ).finish();
 }
