@@ -15,6 +15,9 @@ import { BlockCacheState } from './block-cache.js';
 import { defaultPositions, type ForwardInput, type ForwardModel, type KVCache } from './forward.js';
 
 export const CACHE_MODES = ['none', 'prefix', 'dual', 'block'] as const;
+
+/** the score the decoder ranks a position by (the sampler's ConfidenceKind, restated: model/ does not import sampler/) */
+export type ConfidenceKind = 'probability' | 'margin' | 'negEntropy';
 export type CacheMode = (typeof CACHE_MODES)[number];
 
 /** the --cache help, one place for the CLI and the server */
@@ -75,12 +78,16 @@ export class DiffusionLM {
   }
 
   /** per row of the region: argmax of the logits with `banned` ids excluded, and its softmax probability; (B, R) each */
-  async denoiseTop1(req: DenoiseRequest, banned: readonly number[]): Promise<{ token: Int32Array; prob: Float32Array }> {
+  async denoiseTop1(
+    req: DenoiseRequest,
+    banned: readonly number[],
+    kind: ConfidenceKind = 'probability',
+  ): Promise<{ token: Int32Array; confidence: Float32Array }> {
     const model = this.model as ForwardModel & Partial<Top1Forward>;
     if (!model.forwardTop1) throw new Error('denoiseTop1: this forward engine computes no top-1 (use denoise)');
-    const { out, need0, N } = await this.compute(req, (fi) => model.forwardTop1!(fi, banned));
+    const { out, need0, N } = await this.compute(req, (fi) => model.forwardTop1!(fi, banned, kind));
     const shift = this.model.config.shiftLogits;
-    return { token: align(out.token, 1, req, need0, N, shift), prob: align(out.prob, 1, req, need0, N, shift) };
+    return { token: align(out.token, 1, req, need0, N, shift), confidence: align(out.confidence, 1, req, need0, N, shift) };
   }
 
   /** the forward this request needs (full, or the cached block), asking `fetch` for the model rows [need0, need0 + N) */
@@ -216,7 +223,11 @@ function logitRows(B: number, C: number, a: number, b: number): Int32Array {
 
 /** a forward engine that can also return per-row argmax + probability (OrtTransformer) */
 export interface Top1Forward {
-  forwardTop1(input: ForwardInput, banned: readonly number[]): Promise<{ token: Int32Array; prob: Float32Array }>;
+  forwardTop1(
+    input: ForwardInput,
+    banned: readonly number[],
+    kind?: ConfidenceKind,
+  ): Promise<{ token: Int32Array; confidence: Float32Array }>;
 }
 
 /**

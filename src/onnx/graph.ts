@@ -10,7 +10,8 @@
 //   past_value_after.l (B, P1, Hkv, D): cached post-RoPE keys/values of the rows before and after the
 //   computed ones (P0 + R + P1 = Tk; empty without a cache)
 // logit_bias (V) float: added to the logits before top_id / top_prob (−1e9 on banned ids).
-// Outputs: logits (Nr, V); top_id (Nr) int64 / top_prob (Nr): argmax of logits + logit_bias and its softmax probability; present_key.l / present_value.l (B, R, Hkv, D): the computed rows' keys/values.
+// Outputs: logits (Nr, V); top_id (Nr) int64 / top_prob / top_margin / top_neg_entropy (Nr): argmax of logits + logit_bias,
+// its softmax probability, p(1st) − p(2nd), Σ p·log(p + 1e−10); present_key.l / present_value.l (B, R, Hkv, D): the computed rows' keys/values.
 // Letters: B batch, R computed rows, Tk key rows, C width, H heads, Hkv kv heads, D head dim, F FFN, V vocab.
 import onnxProto from 'onnx-proto';
 import { quantizeQ8 } from '../kernels/quantize.js';
@@ -256,11 +257,33 @@ export function buildOnnxModel(cfg: ModelConfig, weights: WeightSource, o: OnnxB
   // argmax and its softmax probability per row, so a caller that needs no more fetches (Nr) values, not (Nr, V)
   // — no logits transfer, no softmax in JS. logit_bias (V): 0, or −1e9 on the ids the sampler bans ([MASK], …).
   inputs.push(valueInfo('logit_bias', DT.FLOAT, [V]));
-  outputs.push(valueInfo('top_id', DT.INT64, ['Nr']), valueInfo('top_prob', DT.FLOAT, ['Nr']));
+  // Dream's other confidences at temperature 0 (sample_tokens): top_margin = p(1st) − p(2nd) (topk_margin) and
+  // top_neg_entropy = Σ p·log(p + 1e−10) (entropy, its epsilon), from the same softmax p.
+  outputs.push(
+    valueInfo('top_id', DT.INT64, ['Nr']),
+    valueInfo('top_prob', DT.FLOAT, ['Nr']),
+    valueInfo('top_margin', DT.FLOAT, ['Nr']),
+    valueInfo('top_neg_entropy', DT.FLOAT, ['Nr']),
+  );
   const biased = g.one('Add', [logits, 'logit_bias']); // (Nr, V)
   g.one('ArgMax', [biased], { axis: -1, keepdims: 0 }, '', 'top_id'); // (Nr) the first maximum, as the JS argmax
   const shifted = g.one('Sub', [biased, g.one('ReduceMax', [biased], { axes: [-1], keepdims: 1 })]); // (Nr, V) ≤ 0, max 0
-  g.one('Reciprocal', [g.one('ReduceSum', [g.one('Exp', [shifted]), g.i64('axisLast', [-1])], { keepdims: 0 })], {}, '', 'top_prob'); // (Nr) exp(0) / Σ exp
+  const e = g.one('Exp', [shifted]); // (Nr, V)
+  const z = g.one('ReduceSum', [e, g.i64('axisLast', [-1])], { keepdims: 1 }); // (Nr, 1)
+  g.one('Reshape', [g.one('Reciprocal', [z]), g.i64('top.flat', [-1])], {}, '', 'top_prob'); // (Nr) exp(0) / Σ exp
+  const probs = g.one('Div', [e, z]); // (Nr, V)
+  const [top2] = g.op('TopK', [probs, g.i64('topk.k', [2])], { axis: -1 }, '', 2); // (Nr, 2) values
+  const nth = (i: number) =>
+    g.one('Squeeze', [g.one('Gather', [top2!, g.i64(`topk.idx${i}`, [i])], { axis: 1 }), g.i64('topk.axis1', [1])]); // (Nr)
+  g.one('Sub', [nth(0), nth(1)], {}, '', 'top_margin');
+  const eps = g.f32('entropy.eps', [1], Float32Array.of(1e-10));
+  g.one(
+    'ReduceSum',
+    [g.one('Mul', [probs, g.one('Log', [g.one('Add', [probs, eps])])]), 'axisLast'],
+    { keepdims: 0 },
+    '',
+    'top_neg_entropy',
+  );
   const graph = onnx.GraphProto.create({ name: `dllm-${cfg.arch}`, node: g.nodes, input: inputs, output: outputs, initializer: g.inits });
   const model = onnx.ModelProto.create({
     irVersion: 8,

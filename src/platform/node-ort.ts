@@ -7,6 +7,7 @@ import ort from 'onnxruntime-node';
 import type { KVCache, ForwardInput, ForwardModel } from '../model/forward.js';
 import { checkForwardInput, defaultPositions } from '../model/forward.js';
 import type { ModelConfig } from '../model/config.js';
+import type { ConfidenceKind } from '../model/diffusion-lm.js';
 import { closeSync, mkdirSync, openSync, renameSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { buildOnnxModel, MASKED, type OnnxBuildOptions, type WeightSource } from '../onnx/graph.js';
@@ -37,6 +38,9 @@ export function ortSession(model: string | Uint8Array, threads = 0): Promise<ort
  * attention bias, the cache rows copied out), the graph run itself, and copying the new keys/values back.
  * Accumulated over calls; reset() between measurements.
  */
+/** the graph output that holds each confidence kind (onnx/graph.ts) */
+const CONFIDENCE_OUTPUT: Record<ConfidenceKind, string> = { probability: 'top_prob', margin: 'top_margin', negEntropy: 'top_neg_entropy' };
+
 export class ForwardProfile {
   calls = 0;
   inputsMs = 0;
@@ -87,17 +91,22 @@ export class OrtTransformer implements ForwardModel {
    * The forward, but per logits row only the argmax of logits + bias and its softmax probability, computed in
    * the graph: (Nr) ids and (Nr) probabilities come back instead of (Nr, V) logits. `banned` ids get −1e9.
    */
-  async forwardTop1(input: ForwardInput, banned: readonly number[]): Promise<{ token: Int32Array; prob: Float32Array }> {
+  async forwardTop1(
+    input: ForwardInput,
+    banned: readonly number[],
+    kind: ConfidenceKind = 'probability',
+  ): Promise<{ token: Int32Array; confidence: Float32Array }> {
     const bias = new Float32Array(this.config.vocabSize); // (V)
     for (const b of banned) if (b >= 0 && b < bias.length) bias[b] = MASKED;
-    const out = await this.run(input, bias);
-    return { token: out.token!, prob: out.prob! };
+    const out = await this.run(input, { bias, output: CONFIDENCE_OUTPUT[kind] });
+    return { token: out.token!, confidence: out.confidence! };
   }
 
   private async run(
     input: ForwardInput,
-    topBias: Float32Array | null,
-  ): Promise<{ logits: Float32Array; token?: Int32Array; prob?: Float32Array }> {
+    top: { bias: Float32Array; output: string } | null,
+  ): Promise<{ logits: Float32Array; token?: Int32Array; confidence?: Float32Array }> {
+    const topBias = top?.bias ?? null;
     const cfg = this.config,
       { B, T, tokens, cache } = input;
     const t0 = performance.now();
@@ -184,7 +193,7 @@ export class OrtTransformer implements ForwardModel {
     }
     // without a cache nobody reads the new keys/values: fetch the logits alone (ORT then skips those outputs)
     const t1 = performance.now();
-    const wanted = topBias ? ['top_id', 'top_prob'] : ['logits'];
+    const wanted = top ? ['top_id', top.output] : ['logits'];
     if (cache) for (let l = 0; l < cfg.numLayers; l++) wanted.push(`present_key.${l}`, `present_value.${l}`);
     const out = await this.session.run(feeds, wanted);
     const t2 = performance.now();
@@ -209,7 +218,7 @@ export class OrtTransformer implements ForwardModel {
     const ids = out['top_id']!.data as BigInt64Array,
       token = new Int32Array(ids.length);
     for (let i = 0; i < ids.length; i++) token[i] = Number(ids[i]!);
-    return { logits: new Float32Array(0), token, prob: out['top_prob']!.data as Float32Array };
+    return { logits: new Float32Array(0), token, confidence: out[top!.output]!.data as Float32Array };
   }
   /** per cache buffer: feeds already copied out of it, by rows; a write into the rows drops the copies it overlaps */
   private readonly rowMemo = new WeakMap<Float32Array, Map<string, ort.Tensor>>();

@@ -43,7 +43,7 @@ import type { DecodeResult, DecodeStep, GenerateRequest } from './types.js';
 interface CallOut {
   R: number;
   data?: Float32Array;
-  top?: { token: Int32Array; prob: Float32Array };
+  top?: { token: Int32Array; confidence: Float32Array };
 }
 const EMPTY = new Float32Array(0);
 const sameIds = (x: readonly number[], y: readonly number[]): boolean => x.length === y.length && x.every((v, i) => v === y[i]);
@@ -139,8 +139,9 @@ class Row {
     if (o.logitsEosInf && eos !== null) this.banned.push(eos);
     if (infill && !o.infillMayEnd) this.banned.push(...ends); // a fixed-length middle has no end token
     this.endEarly = o.earlyStop || (infill && o.infillMayEnd);
+    // LLaDA low_confidence, or a Dream decoder without filters (origin draws its own positions: it reads logits)
     this.top1Only =
-      this.spec.family === 'llada' &&
+      (this.spec.family === 'llada' || (o.topP === 1 && o.topK === 0 && this.spec.count !== 'dream-origin')) &&
       o.temperature === 0 &&
       o.remasking === 'low_confidence' &&
       o.cfgScale === 0 &&
@@ -230,7 +231,9 @@ export class DecodeBatch {
     const attention = (r: Row) => (r.o.blockCausal ? r.L : 0);
     const active = wanting.filter((r) => attention(r) === attention(wanting[0]!));
     // the engine's own argmax + probability when every row needs no more and all ban the same ids
-    const top1 = this.model.hasTop1 === true && active.every((r) => r.top1Only && sameIds(r.banned, active[0]!.banned));
+    const top1 =
+      this.model.hasTop1 === true &&
+      active.every((r) => r.top1Only && r.spec.confidence === active[0]!.spec.confidence && sameIds(r.banned, active[0]!.banned));
     const out = await this.call(active, top1); // logits (A, R, V), or top-1 ids and probabilities (A, R)
     this.forwards++;
     const steps = active.map((r, a) => this.apply(r, out, a));
@@ -306,12 +309,12 @@ export class DecodeBatch {
     }
     const tm = performance.now();
     if (top1) {
-      const top = await this.model.denoiseTop1!(input, active[0]!.banned);
+      const top = await this.model.denoiseTop1!(input, active[0]!.banned, active[0]!.spec.confidence);
       for (const r of active) r.modelMs += performance.now() - tm;
-      if (top.prob.length !== A * R || top.token.length !== A * R)
-        throw new Error(`generate: the denoiser's top-1 has ${top.prob.length} rows, expected (B ${A}, R ${R})`);
-      for (let i = 0; i < top.prob.length; i++)
-        if (top.prob[i] !== top.prob[i])
+      if (top.confidence.length !== A * R || top.token.length !== A * R)
+        throw new Error(`generate: the denoiser's top-1 has ${top.confidence.length} rows, expected (B ${A}, R ${R})`);
+      for (let i = 0; i < top.confidence.length; i++)
+        if (top.confidence[i] !== top.confidence[i])
           throw new Error(`generate: the model produced NaN logits (top-1 row ${i}); its weights or inputs are broken`);
       return { top, R };
     }
@@ -362,7 +365,7 @@ export class DecodeBatch {
       }));
     } else {
       const all: Candidate[] = cands.map((p) => {
-        if (top) return { position: p, token: top.token[a * R + p - r.start]!, confidence: top.prob[a * R + p - r.start]! };
+        if (top) return { position: p, token: top.token[a * R + p - r.start]!, confidence: top.confidence[a * R + p - r.start]! };
         const l = rowL(p);
         const pr = r.dream
           ? proposeDream(l, o.temperature, o.topP, o.topK, r.spec.confidence, r.rng, this.scratch)

@@ -1,5 +1,6 @@
 // What the decoding loop needs from a model, declared here so the sampler never imports model/: the
 // Transformer satisfies it through a small adapter, tests drive it with fakes, caches wrap it.
+import type { ConfidenceKind } from './decoders.js';
 
 /** Special ids, from the checkpoint's files (never literals). */
 export interface DecoderSpecials {
@@ -45,11 +46,16 @@ export interface Denoiser {
   denoise(input: DenoiseInput): Promise<Float32Array>;
   /**
    * Where the engine computes it (ONNX Runtime's graph): per row of the region, the argmax of the logits with
-   * `banned` ids excluded and its softmax probability, (B, R) each — all that LLaDA-family decoding at
-   * temperature 0 reads, without (B, R, V) logits crossing over or a softmax in JS. `hasTop1` says it is there.
+   * `banned` ids excluded and its confidence of `kind` (its softmax probability, the top-2 margin or the negative
+   * entropy), (B, R) each — all that decoding at temperature 0 without filters reads, without (B, R, V) logits
+   * crossing over or a softmax in JS. `hasTop1` says it is there.
    */
   readonly hasTop1?: boolean;
-  denoiseTop1?(input: DenoiseInput, banned: readonly number[]): Promise<{ token: Int32Array; prob: Float32Array }>;
+  denoiseTop1?(
+    input: DenoiseInput,
+    banned: readonly number[],
+    kind: ConfidenceKind,
+  ): Promise<{ token: Int32Array; confidence: Float32Array }>;
 }
 
 /** A causal language model with a KV cache, for AR decoding beside the diffusion model. */

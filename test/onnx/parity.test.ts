@@ -127,7 +127,9 @@ for (const name of ['llada', 'dream']) {
       for (const blockStart of [true, false]) {
         const req = { tokens, B: 2, T, region: { start: 8, end: 16, blockStart } };
         const logits = await dl.denoise(req),
-          top = await dl.denoiseTop1(req, banned);
+          top = await dl.denoiseTop1(req, banned),
+          margin = await dl.denoiseTop1(req, banned, 'margin'),
+          negEntropy = await dl.denoiseTop1(req, banned, 'negEntropy');
         for (let r = 0; r < 16; r++) {
           const row = Float64Array.from(logits.subarray(r * V, (r + 1) * V));
           for (const b of banned) row[b] = -Infinity;
@@ -137,7 +139,20 @@ for (const name of ['llada', 'dream']) {
           for (let v = 0; v < V; v++) z += Math.exp(row[v]! - row[best]!);
           assert.equal(top.token[r], best, `${name} ${cache} blockStart=${blockStart} row ${r}: graph argmax ${top.token[r]}, JS ${best}`);
           // float32 softmax in the graph vs float64 here: a few ulps of a probability ≤ 1
-          assert.ok(Math.abs(top.prob[r]! - 1 / z) <= 1e-5, `${name} ${cache} row ${r}: p ${top.prob[r]} vs ${1 / z}`);
+          assert.ok(Math.abs(top.confidence[r]! - 1 / z) <= 1e-5, `${name} ${cache} row ${r}: p ${top.confidence[r]} vs ${1 / z}`);
+          // Dream's confidences from the same float64 softmax (propose.ts proposeDream): top-2 margin, Σ p log(p + 1e-10)
+          const p = row.map((l) => Math.exp(l - row[best]!) / z),
+            sorted = [...p].sort((x, y) => y - x);
+          const ent = p.reduce((acc, x) => acc + x * Math.log(x + 1e-10), 0);
+          assert.ok(
+            Math.abs(margin.confidence[r]! - (sorted[0]! - sorted[1]!)) <= 1e-5,
+            `${name} ${cache} row ${r}: margin ${margin.confidence[r]} vs ${sorted[0]! - sorted[1]!}`,
+          );
+          assert.ok(
+            Math.abs(negEntropy.confidence[r]! - ent) <= 1e-4,
+            `${name} ${cache} row ${r}: −entropy ${negEntropy.confidence[r]} vs ${ent}`,
+          );
+          assert.equal(margin.token[r], best);
         }
       }
       // the same decode with the top-1 path hidden (the sampler then reads the logits): identical tokens and NFE
@@ -150,6 +165,9 @@ for (const name of ['llada', 'dream']) {
       for (const opts of [
         { decoder: 'threshold' as const, threshold: 0.2 },
         { decoder: 'fixed' as const, steps: 8 },
+        { decoder: 'topk_margin' as const, steps: 8 },
+        { decoder: 'entropy' as const, steps: 8 },
+        { decoder: 'maskgit_plus' as const, steps: 8 },
       ]) {
         const o = { ...opts, genLength: 16, blockLength: 8, temperature: 0 };
         dl.reset();
@@ -157,9 +175,9 @@ for (const name of ['llada', 'dream']) {
         const viaTop = {
           ...plain,
           hasTop1: true,
-          denoiseTop1: (i: Parameters<DiffusionLM['denoise']>[0], bn: readonly number[]) => {
+          denoiseTop1: (i: Parameters<DiffusionLM['denoise']>[0], bn: readonly number[], kind: 'probability' | 'margin' | 'negEntropy') => {
             topCalls++;
-            return dl.denoiseTop1(i, bn);
+            return dl.denoiseTop1(i, bn, kind);
           },
         };
         const a = await drain(generateBatch(viaTop, prompts, o));
