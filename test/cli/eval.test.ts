@@ -135,7 +135,11 @@ test('dllm bench: one run writes bench.json, bench.md, bench.svg and the docs pa
   const r = JSON.parse(readFileSync(join(out, 'bench.json'), 'utf8'));
   assert.deepEqual(
     r.speed.map((s: { kind: string }) => s.kind),
-    [...Array(6).fill('diffusion'), 'causal'],
+    [...Array(7).fill('diffusion'), 'causal'], // fixed, threshold (none, prefix, dual), τ 0.7 dual, factor dual, threshold + block; the AR twin
+  );
+  assert.ok(
+    r.speed.some((s: { cache: string }) => s.cache === 'block'),
+    'the exact block-causal cache is one of the settings',
   );
   for (const s of r.speed)
     for (const k of ['tokensPerSecond', 'tpf', 'nfe', 'firstTokenMs', 'pass1']) assert.equal(typeof s[k], 'number', `${s.setting} ${k}`);
