@@ -12,6 +12,7 @@ import { forwardThroughput, type ForwardRow } from '../src/cli/bench-forward.js'
 import { loadModel, resolveModel } from '../src/platform/node-generator.js';
 import { TextGenerator, type TextOptions } from '../src/text/generator.js';
 import type { ForwardInput, ForwardModel, KVCache } from '../src/model/forward.js';
+import type { Top1Forward } from '../src/model/diffusion-lm.js';
 import { buildMatmulBoundModel } from './matmul-bound.js';
 import { createKernels } from '../src/platform/node.js';
 import { validateConfig } from '../src/model/config.js';
@@ -163,7 +164,21 @@ const settings: Array<[string, 'none' | 'prefix' | 'dual', TextOptions]> = [
 class TimedForward implements ForwardModel {
   ms = 0;
   calls = 0;
-  constructor(readonly inner: ForwardModel) {}
+  /** present when the inner engine computes the decoder's confidences itself (ORT): timed the same way */
+  readonly forwardTop1?: Top1Forward['forwardTop1'];
+  constructor(readonly inner: ForwardModel) {
+    const top = (inner as Partial<Top1Forward>).forwardTop1;
+    if (top)
+      this.forwardTop1 = async (input, banned, kind) => {
+        const t0 = performance.now();
+        try {
+          return await top.call(inner, input, banned, kind);
+        } finally {
+          this.ms += performance.now() - t0;
+          this.calls++;
+        }
+      };
+  }
   get config() {
     return this.inner.config;
   }
