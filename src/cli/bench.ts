@@ -43,7 +43,7 @@ export async function bench(argv: string[]): Promise<number> {
       'gen-length': { type: 'string', default: '128' },
       'block-length': { type: 'string', default: '32' },
       threads: { type: 'string' },
-      out: { type: 'string', default: 'bench/results/dllm-bench' },
+      out: { type: 'string' }, // default: bench/results/dllm-bench (--roofline: bench/results/roofline)
       docs: { type: 'string' },
       data: { type: 'string' },
       'forward-tokens': { type: 'string', default: '256' },
@@ -158,7 +158,7 @@ export async function bench(argv: string[]): Promise<number> {
       forward,
       wallSeconds: (performance.now() - t0) / 1000,
     };
-    const out = resolve(values.out!);
+    const out = resolve(values.out ?? 'bench/results/dllm-bench');
     mkdirSync(out, { recursive: true });
     await writeFileAtomic(join(out, 'bench.json'), JSON.stringify(report, null, 2) + '\n');
     await writeFileAtomic(join(out, 'bench.md'), benchMarkdown(report));
