@@ -37,7 +37,7 @@ import {
   sampleWithoutReplacement,
   type Candidate,
 } from './select.js';
-import type { DecodeResult, DecodeStep, GenerateRequest } from './types.js';
+import type { DecodeResult, DecodeStep, GenerateRequest, TokenConstraint } from './types.js';
 
 /** one call's answer: the logits (A, R, V), or (top-1 calls) the argmax ids and their probabilities (A, R) */
 interface CallOut {
@@ -69,6 +69,7 @@ class Row {
   readonly banned: number[]; // ids never proposed
   readonly allowed: Map<number, Uint8Array>; // canvas column → (V) 0/1 mask of the ids it may take
   readonly endEarly: boolean;
+  readonly constraint: TokenConstraint | null; // a mask from the ids before each position: decoded left to right
   /** this row reads only argmax + p(argmax) per position (LLaDA low_confidence at τ 0, no per-position constraints) */
   readonly top1Only: boolean;
   block = 0;
@@ -134,6 +135,11 @@ class Row {
     for (let p = 0; p < this.x.length; p++)
       if (this.conditioning[p] && this.x[p] === mask)
         throw new Error(`generate: request ${id} contains the mask id ${mask} outside the generated span`);
+    this.constraint = req.constraint ?? null;
+    if (this.constraint && (L !== 1 || S > 0))
+      throw new Error(
+        `generate: request ${id} has a token constraint, which reads the ids before each position: it needs blockLength 1 and no suffix (got blockLength ${L}${S ? ', a suffix' : ''})`,
+      );
     const infill = S > 0;
     this.banned = [mask]; // a committed token is never [MASK]
     if (o.logitsEosInf && eos !== null) this.banned.push(eos);
@@ -146,6 +152,7 @@ class Row {
       o.remasking === 'low_confidence' &&
       o.cfgScale === 0 &&
       this.allowed.size === 0 &&
+      this.constraint === null &&
       o.presencePenalty === 0 &&
       o.frequencyPenalty === 0;
   }
@@ -350,7 +357,7 @@ export class DecodeBatch {
     const counts = penalized ? tokenCounts(r.x, r.g0, r.g0 + r.span, this.mask) : null; // the committed cells
     const rowL = (p: number) => {
       const l = rowLogits(logits, at(p), V, r.banned, this.l64);
-      const only = r.allowed.get(p);
+      const only = r.allowed.get(p) ?? r.constraint?.allowed(r.x.subarray(r.g0, p), r.g0 + r.span - p - 1);
       if (only) for (let v = 0; v < V; v++) if (only[v] !== 1) l[v] = -Infinity;
       return counts ? penalize(l, counts, o.presencePenalty, o.frequencyPenalty) : l;
     };

@@ -1,7 +1,7 @@
 // The sampler's public surface: one decoding loop (generate / generateBatch), AR decoding beside it, the
 // options with their parser, the schedules, and the seeded RNG. Nothing here touches Node or the model.
 export type { Denoiser, DenoiseInput, DecoderSpecials, CausalModel, CausalState } from './types.js';
-export type { GenerateRequest, DecodeStep, DecodeResult, Commit } from './types.js';
+export type { GenerateRequest, DecodeStep, DecodeResult, Commit, TokenConstraint } from './types.js';
 export { generate, generateBatch } from './decode.js';
 export {
   DECODER_TABLE,

@@ -74,6 +74,12 @@ export interface CausalState {
 
 // What a decoding loop takes and yields (decode.ts drives batch.ts; both read these, neither imports the other's types)
 
+/** a mask that depends on what came before: grammar-constrained decoding */
+export interface TokenConstraint {
+  /** (V) 0/1 mask of the ids the position after `prefix` (generated ids) may take, with `left` positions after it */
+  allowed(prefix: ArrayLike<number>, left: number): Uint8Array;
+}
+
 /** one prompt; ids only (the tokenizer is the caller's) */
 export interface GenerateRequest {
   prompt: ArrayLike<number>;
@@ -86,6 +92,11 @@ export interface GenerateRequest {
    * (a (V) 0/1 mask; structured output's value slots). Applied before any proposal, like the banned ids.
    */
   allowed?: ReadonlyArray<{ offset: number; ids: Uint8Array }>;
+  /**
+   * a constraint that depends on the ids before a position (token-level grammar masking, text/json-mask.ts):
+   * the diffusion loop then decodes left to right (blockLength 1), a causal one as always
+   */
+  constraint?: TokenConstraint;
   /** this row's own seed: it then draws exactly what it would draw decoded alone with options.seed = seed */
   seed?: number;
 }

@@ -20,7 +20,7 @@ import {
 } from '../sampler/index.js';
 import type { ChatMessage, TextTokenizer } from '../tokenizer/index.js';
 import { findStop, SettledText } from './settled.js';
-import { buildSkeleton } from './structured.js';
+import { planStructure, type StructuredMode } from './structured-plan.js';
 
 export type ModelKind = 'diffusion' | 'causal';
 
@@ -34,10 +34,13 @@ export interface TextOptions extends Partial<Omit<DecodeOptions, 'genLength'>> {
   /** a prompt too long for the context loses its beginning instead of failing */
   truncatePrompt?: boolean;
   /**
-   * a JSON Schema the answer follows (diffusion models): its skeleton is pinned on the canvas and each value
-   * cell limited to its type's tokens (structured.ts); the text is the JSON read back, valid by construction
+   * a JSON Schema the answer follows: on a diffusion model its skeleton is pinned on the canvas and each value
+   * cell limited to its type's tokens (structured.ts); what a canvas cannot hold, and every causal model, is
+   * masked token by token (json-mask.ts). Either way the text is JSON that validates, by construction.
    */
   jsonSchema?: Record<string, unknown>;
+  /** how jsonSchema is decoded: 'auto' pins when it can (structured-plan.ts) */
+  structured?: StructuredMode;
 }
 
 /**
@@ -147,7 +150,7 @@ export class TextGenerator {
 
   /** the decoder options of a call: TEXT_DEFAULTS, then the caller's */
   options(o: TextOptions = {}, infill = false): Readonly<DecodeOptions> {
-    const { maxTokens, stop: _s, cache, truncatePrompt: _t, jsonSchema: _j, ...decode } = o;
+    const { maxTokens, stop: _s, cache, truncatePrompt: _t, jsonSchema: _j, structured: _m, ...decode } = o;
     const block = this.kind === 'diffusion' && (cache ?? this.cache) === 'block'; // the exact block cache decodes block-causally
     const bc = this.kind === 'diffusion' && blockCausalByDefault(this.config, cache ?? this.cache, infill);
     const raw = {
@@ -173,13 +176,18 @@ export class TextGenerator {
     const tok = this.tokenizer,
       sp = tok.specials,
       t0 = performance.now();
-    if (o.jsonSchema && this.kind !== 'diffusion')
-      throw new Error('jsonSchema pins the JSON structure on a diffusion canvas; this model is causal');
-    const skeleton = o.jsonSchema ? buildSkeleton(o.jsonSchema, tok) : null;
-    // a skeleton: one block over it (slots fill in any order), and its empty cells (EOS) do not end the decode
+    const plan = o.jsonSchema ? planStructure(o.jsonSchema, tok, this.kind, o.structured ?? 'auto') : null;
+    const skeleton = plan?.mode === 'pinned' ? plan.skeleton : null,
+      constraint = plan?.mode === 'masked' ? plan.constraint : null;
+    if (plan && suffix !== null) throw new Error('jsonSchema: structured output has no suffix (use complete or chat)');
+    const maxTokens = o.maxTokens ?? TEXT_DEFAULTS.maxTokens;
+    // a skeleton: one block over it (slots fill in any order), and its empty cells (EOS) do not end the decode;
+    // token masks read the ids before each position, so a canvas decodes them left to right (blocks of 1)
     const d = skeleton
       ? this.options({ blockLength: skeleton.length, steps: skeleton.length, ...o, maxTokens: skeleton.length, earlyStop: false }, false)
-      : this.options(o, suffix !== null);
+      : constraint && this.kind === 'diffusion'
+        ? this.options({ ...o, blockLength: 1, steps: maxTokens, blockCausal: false, cache: 'none' }, false)
+        : this.options(o, suffix !== null);
     const fim = suffix !== null && this.kind === 'causal' ? fimIds(tok) : null;
     if (suffix !== null && !this.infills) throw new Error('infill: this causal model has no FIM tokens, so it cannot see a suffix');
     let ids = typeof prompt === 'string' ? tok.encode(prompt) : Int32Array.from(prompt);
@@ -197,18 +205,20 @@ export class TextGenerator {
       ids = Int32Array.of(sp.bos);
     }
     let gen: AsyncGenerator<DecodeStep, DecodeResult>;
-    if (this.kind === 'causal') gen = arGenerate(this.causal(ids.length + d.genLength + 1), { prompt: ids }, d);
+    if (this.kind === 'causal')
+      gen = arGenerate(this.causal(ids.length + d.genLength + 1), { prompt: ids, ...(constraint ? { constraint } : {}) }, d);
     else
       gen = generate(
-        this.denoiser(o.cache ?? this.cache),
+        this.denoiser(constraint ? 'none' : (o.cache ?? this.cache)),
         {
           prompt: ids,
           ...(suf && suf.length ? { suffix: suf } : {}),
           ...(skeleton ? { pinned: skeleton.pinned, allowed: skeleton.allowed } : {}),
+          ...(constraint ? { constraint } : {}),
         },
         d,
       );
-    const stops = skeleton ? [] : (o.stop ?? []),
+    const stops = plan ? [] : (o.stop ?? []), // a stop string must not cut the JSON
       settled = new SettledText(tok);
     let result: DecodeResult | null = null,
       last: DecodeStep | null = null,

@@ -1,0 +1,41 @@
+// How a JSON Schema reaches the decoder: pinned on the canvas (structured.ts — the diffusion way: structure
+// fixed before the first step, value slots filled in parallel) or masked token by token (json-mask.ts — what
+// a causal model must do, and the fallback for what a canvas cannot hold: anyOf, arrays of variable length,
+// optional properties, $ref). 'auto' pins when it can.
+import type { TokenConstraint } from '../sampler/index.js';
+import type { TextTokenizer } from '../tokenizer/index.js';
+import { GrammarError } from './json-grammar.js';
+import { jsonConstraint } from './json-mask.js';
+import { buildSkeleton, SchemaError, type Skeleton } from './structured.js';
+
+export type StructuredMode = 'auto' | 'pinned' | 'masked';
+export const STRUCTURED_MODES: readonly StructuredMode[] = ['auto', 'pinned', 'masked'];
+
+/** masked: `before` goes after the prompt and `after` after the value, as fixed text (they may hold special tokens) */
+export type StructurePlan =
+  { mode: 'pinned'; skeleton: Skeleton } | { mode: 'masked'; constraint: TokenConstraint; before: string; after: string };
+
+/** the schema's plan for this model; throws SchemaError (naming the part) when no mode can hold it */
+export function planStructure(
+  schema: unknown,
+  tok: TextTokenizer,
+  kind: 'diffusion' | 'causal',
+  mode: StructuredMode = 'auto',
+  around: { before?: string; after?: string } = {},
+): StructurePlan {
+  if (mode === 'pinned' && kind === 'causal')
+    throw new SchemaError('', 'a causal model decodes left to right: it cannot pin a skeleton (use "masked" or "auto")');
+  if (kind === 'diffusion' && mode !== 'masked') {
+    try {
+      return { mode: 'pinned', skeleton: buildSkeleton(schema, tok, around) };
+    } catch (e) {
+      if (!(e instanceof SchemaError) || mode === 'pinned') throw e;
+    }
+  }
+  try {
+    return { mode: 'masked', constraint: jsonConstraint(schema, tok), before: around.before ?? '', after: around.after ?? '' };
+  } catch (e) {
+    if (e instanceof GrammarError) throw new SchemaError(e.path, e.message.replace(/^schema[^:]*: /, ''));
+    throw e;
+  }
+}
