@@ -2,6 +2,7 @@
 // Loads a model through the library's text generator (loadModel: the shipped dllm-code-mini by default), decodes
 // with the diffusion decoder (or AR for a causal model), streams the text as it settles, and prints speed the way Fast-dLLM reports it: generated
 // tokens up to EOS / wall time, tokens per forward (TPF) and the number of forward evaluations (NFE).
+import { STRUCTURED_MODES, type StructuredMode } from '../text/structured-plan.js';
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { TEXT_DEFAULTS, type Completion, type TextOptions, type TextStep } from '../text/generator.js';
@@ -40,7 +41,8 @@ function generateHelp(isInfill: boolean): string {
       ['--cache MODE', `${CACHE_HELP} (default none)`],
       ['--threads N', '0 = all cores'],
       ['--prompt-ids 1,2,3', 'the prompt as token ids'],
-      ['--json-schema FILE', 'answer as JSON following this schema (pinned on the canvas)'],
+      ['--json-schema FILE', 'answer as JSON following this schema (pinned on the canvas, else masked token by token)'],
+      ['--structured auto|pinned|masked', 'how --json-schema is decoded (default auto: pinned when the canvas can hold it)'],
       ['--json', 'print one JSON line'],
       ['--show-steps', 'draw the canvas at every step'],
       ...(isInfill
@@ -69,6 +71,7 @@ export async function generate(argv: string[], isInfill = false): Promise<number
     'show-steps': { type: 'boolean' },
     backend: { type: 'string' },
     'json-schema': { type: 'string' },
+    structured: { type: 'string' },
   };
   Object.assign(options, flagOptions(DECODE_DEFAULTS));
   if (isInfill) {
@@ -104,11 +107,13 @@ export async function generate(argv: string[], isInfill = false): Promise<number
   try {
     // the text options: TEXT_DEFAULTS (threshold decoding, early stop), then the flags; checked before loading work
     const schemaFile = values['json-schema'] as string | undefined;
+    if (values['structured'] !== undefined && schemaFile === undefined) throw new Error('--structured needs --json-schema FILE');
     const jsonSchema = schemaFile === undefined ? undefined : readJson(schemaFile);
     const opts: TextOptions = {
       ...decodeFlags,
       ...(genLength !== undefined ? { maxTokens: genLength } : {}),
       ...(jsonSchema ? { jsonSchema } : {}),
+      ...(values['structured'] !== undefined ? { structured: parseStructured(String(values['structured'])) } : {}),
     };
     if (autoBlock && lm.kind === 'diffusion') {
       const auto = autoBlockLength(
@@ -174,4 +179,10 @@ export async function generate(argv: string[], isInfill = false): Promise<number
   } finally {
     lm.dispose();
   }
+}
+
+function parseStructured(v: string): StructuredMode {
+  if (!(STRUCTURED_MODES as readonly string[]).includes(v))
+    throw new Error(`--structured must be one of ${STRUCTURED_MODES.join(', ')}, got "${v}"`);
+  return v as StructuredMode;
 }

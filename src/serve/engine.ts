@@ -153,7 +153,12 @@ export class Engine {
         suffix = job.p.suffixIds,
         st = job.p.structure;
       try {
-        const req = { prompt, ...(suffix ? { suffix } : {}), ...(st ? { pinned: st.pinned, allowed: st.allowed } : {}) };
+        const req = {
+          prompt,
+          ...(suffix ? { suffix } : {}),
+          ...(st ? { pinned: st.pinned, allowed: st.allowed } : {}),
+          ...(job.p.constraint ? { constraint: job.p.constraint } : {}),
+        };
         this.active.push({ job, row: this.batch.add(req, o, new DecodeRng(o.seed, 0)) });
       } catch (e) {
         job.reject(e);

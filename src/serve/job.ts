@@ -105,7 +105,7 @@ export class Job {
     if (!this.firstMs) this.firstMs = performance.now() - this.t0;
     for (const x of s.committed) if (x.position < this.confidence.length) this.confidence[x.position] = x.confidence;
     this.settledText.update(c);
-    this.stopped = this.p.structure ? null : (findStop(this.settled, this.p.req.stop) ?? this.editorLimit()); // a skeleton runs to its end
+    this.stopped = this.p.structure || this.p.constraint ? null : (findStop(this.settled, this.p.req.stop) ?? this.editorLimit()); // a skeleton runs to its end
     if (this.stopped) return true;
     if (this.hooks.onStep) {
       let cut = c.findIndex((t) => ends.includes(t));
@@ -177,7 +177,7 @@ export class Job {
     if (p.structure && result) return this.structured(result);
     let stopped = this.stopped;
     let text = stopped?.text ?? tok.decode(result!.ids, { skipSpecialTokens: true });
-    const late = stopped ? null : findStop(text, p.req.stop);
+    const late = stopped || p.constraint ? null : findStop(text, p.req.stop); // no stop string cuts structured JSON
     if (late) {
       stopped = late;
       text = late.text;

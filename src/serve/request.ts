@@ -11,12 +11,14 @@ import {
   parseDecodeOptions,
   type Decoder,
   type DecodeOptions,
+  type TokenConstraint,
 } from '../sampler/index.js';
 import type { TextTokenizer } from '../tokenizer/index.js';
 import type { ServeConfig } from './config.js';
 import { invalid } from './errors.js';
-import { buildSkeleton, SchemaError, type Skeleton } from '../text/structured.js';
-import { callSchema, forcedTool, TOOL_CALL_CLOSE, TOOL_CALL_OPEN, toolSystemMessage } from './tools.js';
+import { SchemaError, type Skeleton } from '../text/structured.js';
+import { planStructure, type StructurePlan } from '../text/structured-plan.js';
+import { callSchemaFor, TOOL_CALL_CLOSE, TOOL_CALL_OPEN, toolSystemMessage } from './tools.js';
 import type { GenRequest } from './protocol.js';
 
 /** a model as the server serves it: its id, config, forward pass and tokenizer */
@@ -34,8 +36,10 @@ export interface Prepared {
   promptIds: Int32Array;
   suffixIds: Int32Array | null;
   options: Readonly<DecodeOptions>;
-  /** response_format: the canvas skeleton (pinned structure, constrained value cells) and its reader */
+  /** response_format / a forced call, pinned: the canvas skeleton (fixed structure, constrained value cells) and its reader */
   structure: Skeleton | null;
+  /** response_format / a forced call, masked token by token (text/json-mask.ts): the answer is the decoded JSON */
+  constraint: TokenConstraint | null;
 }
 
 /** tokenize and validate; throws ApiError (4xx) naming the field */
@@ -105,46 +109,43 @@ export function prepareRequest(served: ServedModel, cfg: ServeConfig, kind: Mode
       'context_length_exceeded',
     );
   const causal = kind === 'causal';
-  let structure: Skeleton | null = null;
-  const forced = forcedTool(req.tools, req.toolChoice);
-  if (forced) {
-    if (causal)
-      throw invalid(
-        'tool_choice',
-        `a forced tool call is pinned on a diffusion canvas; "${id}" is causal (use "auto")`,
-        'unsupported_parameter',
-      );
+  // a forced call (a named tool, or "required") or response_format: pinned on the canvas when it can be,
+  // else masked token by token (a causal model; anyOf, variable arrays, a choice among several tools)
+  let plan: StructurePlan | null = null;
+  const call = callSchemaFor(req.tools, req.toolChoice);
+  const [schema, param, around] = call
+    ? [call.schema, 'tools', { before: TOOL_CALL_OPEN, after: TOOL_CALL_CLOSE }]
+    : req.responseFormat
+      ? [req.responseFormat.schema, 'response_format.json_schema.schema', {}]
+      : [null, '', {}];
+  if (schema) {
     try {
-      structure = buildSkeleton(callSchema(forced), tok, { before: TOOL_CALL_OPEN, after: TOOL_CALL_CLOSE });
+      plan = planStructure(schema, tok, kind, 'auto', around);
     } catch (e) {
-      if (e instanceof SchemaError) throw invalid('tools', `tool "${forced.function.name}": ${e.message}`, 'unsupported_schema');
+      if (e instanceof SchemaError) throw invalid(param, call ? `${call.what}: ${e.message}` : e.message, 'unsupported_schema');
       throw e;
     }
-    if (structure.length > room)
-      throw invalid(
-        'tools',
-        `the call's skeleton (${structure.length} tokens) + the prompt (${used}) do not fit the model's context of ${config.maxPositions} tokens`,
-        'context_length_exceeded',
-      );
   }
-  if (req.responseFormat) {
-    if (causal)
+  const structure = plan?.mode === 'pinned' ? plan.skeleton : null,
+    masked = plan?.mode === 'masked' ? plan : null;
+  if (structure && structure.length > room)
+    throw invalid(
+      param === 'tools' ? 'tools' : 'response_format',
+      `the ${call ? "call's" : "schema's"} skeleton (${structure.length} tokens) + the prompt (${used}) do not fit the model's context of ${config.maxPositions} tokens`,
+      'context_length_exceeded',
+    );
+  // masked: the call's opener is fixed text after the prompt; the decoder writes the JSON after it
+  if (masked?.before) promptIds = Int32Array.from([...promptIds, ...tok.encode(masked.before)]);
+  let genLength = structure ? structure.length : Math.max(1, given ?? Math.min(cfg.defaultMaxTokens, room));
+  if (masked) {
+    // room for the shortest value at one token per character, unless the caller set the length
+    const left = config.maxPositions - promptIds.length;
+    genLength = given ?? Math.min(left, Math.max(cfg.defaultMaxTokens, 2 * masked.shortest));
+    if (genLength < masked.shortest)
       throw invalid(
-        'response_format',
-        `"response_format" pins the JSON structure on a diffusion canvas; "${id}" is causal`,
-        'unsupported_parameter',
-      );
-    try {
-      structure = buildSkeleton(req.responseFormat.schema, tok);
-    } catch (e) {
-      if (e instanceof SchemaError) throw invalid('response_format.json_schema.schema', e.message, 'unsupported_schema');
-      throw e;
-    }
-    if (structure.length > room)
-      throw invalid(
-        'response_format',
-        `the schema's skeleton (${structure.length} tokens) + the prompt (${used}) do not fit the model's context of ${config.maxPositions} tokens`,
-        'context_length_exceeded',
+        given !== null ? genParam : promptParam,
+        `the shortest JSON the ${call ? 'call' : 'schema'} allows is ${masked.shortest} characters, which may need that many tokens; ${given !== null ? `"${genParam}" is ${given}` : `the context leaves ${left}`}`,
+        given !== null ? 'invalid_value' : 'context_length_exceeded',
       );
   }
   const raw: Record<string, unknown> = {
@@ -154,10 +155,12 @@ export function prepareRequest(served: ServedModel, cfg: ServeConfig, kind: Mode
     ...(suffixIds ? { infillMayEnd: true } : {}),
     // structured output: one block over the skeleton, so the model fills its slots in any order
     ...(structure ? { blockLength: structure.length, steps: structure.length } : {}),
+    // token masks read the ids before each position: a canvas then decodes left to right, blocks of one
+    ...(masked && !causal ? { blockLength: 1, steps: genLength } : {}),
     ...(!causal && blockCausalByDefault(config, cfg.cache, suffixIds !== null) ? { blockCausal: true } : {}), // cache 'block', LLaDA2
     ...req.decode,
     // n_predict 0 (an editor's warm-up) validates the request; nothing is decoded
-    genLength: structure ? structure.length : Math.max(1, given ?? Math.min(cfg.defaultMaxTokens, room)),
+    genLength,
     // the skeleton's empty cells are EOS, which must not end the decode
     ...(structure ? { earlyStop: false } : {}),
   };
@@ -175,5 +178,5 @@ export function prepareRequest(served: ServedModel, cfg: ServeConfig, kind: Mode
     const wire = key === 'genLength' ? genParam : (req.wireNames[key] ?? key);
     throw invalid(wire, `"${wire}" ${e.detail}`);
   }
-  return { req, promptIds, suffixIds, options, structure };
+  return { req, promptIds, suffixIds, options, structure, constraint: masked?.constraint ?? null };
 }

@@ -293,12 +293,13 @@ async function handle(
   const f = new Formatter(endpoint, req, engine.served.id, isLlama(endpoint) ? generationSettings(engine, prepared) : {});
   const warmUp = req.maxTokens === 0; // llama-server n_predict 0: nothing to generate (and no prompt cache to fill)
   const tools = req.toolChoice !== 'none' && req.tools.length > 0;
-  const atEnd = wrap !== null || prepared.structure !== null || tools; // answers read from the finished text
+  const structured = prepared.structure !== null || prepared.constraint !== null;
+  const atEnd = wrap !== null || structured || tools; // answers read from the finished text
   // the finished text → the answer: next-edit's fences, tool calls (pinned on the canvas when forced, else parsed)
   const finalize = (o: Outcome): Outcome => {
     if (wrap) return { ...o, text: wrap(o.text) };
     if (!tools) return o;
-    const found = prepared.structure ? { content: null, calls: [callFromValue(o.text)] } : extractToolCalls(o.text, req.tools);
+    const found = structured ? { content: null, calls: [callFromValue(o.text)] } : extractToolCalls(o.text, req.tools);
     const calls = req.parallelToolCalls ? found.calls : found.calls.slice(0, 1);
     return calls.length ? { ...o, text: found.content ?? '', toolCalls: calls, finishReason: 'tool_calls' } : o;
   };

@@ -1,9 +1,10 @@
 // OpenAI tool calling on the chat route: `tools`, `tool_choice` (auto | none | required | a named function),
 // `parallel_tool_calls`; tool calls read back from the model's text in the formats real templates use —
 // Hermes / Qwen `<tool_call>{"name", "arguments"}</tool_call>` and Llama-3's bare JSON `{"name", "parameters"}`.
-// A forced call (a named function, or `required` with one tool) is pinned on the canvas instead: the
-// `<tool_call>` wrapper, the name and the arguments' JSON skeleton from the function's parameter schema, so it
-// always parses and validates (text/structured.ts).
+// A forced call (a named function, or `required`) is structured instead: on a diffusion canvas the
+// `<tool_call>` wrapper, the name and the arguments' JSON skeleton from the function's parameter schema are
+// pinned (text/structured.ts); a choice among several tools, or a causal model, is masked token by token
+// (text/json-mask.ts). Either way the call always parses and validates.
 import type { ChatMessage, ChatTool } from '../tokenizer/index.js';
 import { invalid } from './errors.js';
 
@@ -69,16 +70,25 @@ export function parseToolChoice(v: unknown, tools: readonly ChatTool[]): ToolCho
   return { name };
 }
 
-/** the tool a request forces, or null (auto / none / required among several) */
-export function forcedTool(tools: readonly ChatTool[], choice: ToolChoice): ChatTool | null {
-  if (typeof choice === 'object') return tools.find((t) => t.function.name === choice.name)!;
-  return choice === 'required' && tools.length === 1 ? tools[0]! : null;
+/**
+ * the schema of the call a request forces (null: auto / none): a named tool's, or with "required" the
+ * choice among all tools (anyOf: masked token by token, since a canvas pins one structure)
+ */
+export function callSchemaFor(tools: readonly ChatTool[], choice: ToolChoice): { schema: Record<string, unknown>; what: string } | null {
+  if (typeof choice === 'object') {
+    const t = tools.find((x) => x.function.name === choice.name)!;
+    return { schema: callSchema(t), what: `tool "${t.function.name}"` };
+  }
+  if (choice !== 'required') return null;
+  if (tools.length === 1) return { schema: callSchema(tools[0]!), what: `tool "${tools[0]!.function.name}"` };
+  return { schema: { anyOf: tools.map(callSchema) }, what: `tools ${tools.map((t) => `"${t.function.name}"`).join(', ')}` };
 }
 
 /** the schema a forced call's canvas is built from: {"name": const, "arguments": the parameters} */
 export const callSchema = (t: ChatTool): Record<string, unknown> => ({
   type: 'object',
   properties: { name: { const: t.function.name }, arguments: t.function.parameters ?? { type: 'object', properties: {} } },
+  required: ['name', 'arguments'],
   additionalProperties: false,
 });
 

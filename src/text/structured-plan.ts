@@ -5,15 +5,18 @@
 import type { TokenConstraint } from '../sampler/index.js';
 import type { TextTokenizer } from '../tokenizer/index.js';
 import { GrammarError } from './json-grammar.js';
-import { jsonConstraint } from './json-mask.js';
+import { jsonConstraint, jsonStart, restOf } from './json-mask.js';
 import { buildSkeleton, SchemaError, type Skeleton } from './structured.js';
 
 export type StructuredMode = 'auto' | 'pinned' | 'masked';
 export const STRUCTURED_MODES: readonly StructuredMode[] = ['auto', 'pinned', 'masked'];
 
-/** masked: `before` goes after the prompt and `after` after the value, as fixed text (they may hold special tokens) */
+/**
+ * masked: `before` goes after the prompt and `after` after the value, as fixed text (they may hold special
+ * tokens); `shortest`: the characters of the shortest value, so the tokens it may need at most
+ */
 export type StructurePlan =
-  { mode: 'pinned'; skeleton: Skeleton } | { mode: 'masked'; constraint: TokenConstraint; before: string; after: string };
+  { mode: 'pinned'; skeleton: Skeleton } | { mode: 'masked'; constraint: TokenConstraint; before: string; after: string; shortest: number };
 
 /** the schema's plan for this model; throws SchemaError (naming the part) when no mode can hold it */
 export function planStructure(
@@ -33,7 +36,9 @@ export function planStructure(
     }
   }
   try {
-    return { mode: 'masked', constraint: jsonConstraint(schema, tok), before: around.before ?? '', after: around.after ?? '' };
+    const constraint = jsonConstraint(schema, tok),
+      shortest = restOf(jsonStart(schema)); // characters: at most that many tokens (one per character at worst)
+    return { mode: 'masked', constraint, before: around.before ?? '', after: around.after ?? '', shortest };
   } catch (e) {
     if (e instanceof GrammarError) throw new SchemaError(e.path, e.message.replace(/^schema[^:]*: /, ''));
     throw e;

@@ -21,7 +21,14 @@ const tok = new TextTokenizer({
 
 function jobFor(body: Record<string, unknown>, G: number): { job: Job; done: Promise<Outcome> } {
   const req = parseGenRequest('infill', { input_prefix: 'def f():\n', input_suffix: '\n', ...body });
-  const p = { req, promptIds: tok.encode('def f():\n'), suffixIds: null, options: parseDecodeOptions({ genLength: G }), structure: null };
+  const p = {
+    req,
+    promptIds: tok.encode('def f():\n'),
+    suffixIds: null,
+    options: parseDecodeOptions({ genLength: G }),
+    structure: null,
+    constraint: null,
+  };
   let resolve!: (o: Outcome) => void;
   const done = new Promise<Outcome>((r) => {
     resolve = r;

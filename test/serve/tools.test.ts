@@ -160,3 +160,37 @@ test('tool calls read back from text: Hermes <tool_call> blocks and a Llama-3 JS
     'a tool not offered is text',
   );
 });
+
+test('tool_choice "required" among several tools: one call of one of them, masked token by token, always valid', async () => {
+  const validTm = new Ajv({ strict: false }).compile(TOOLS[1]!.function.parameters);
+  const seen = new Set<string>();
+  for (const seed of [0, 1, 2, 3, 4, 5]) {
+    const r = await client.chat.completions.create({
+      model: 'tiny',
+      messages: [{ role: 'user', content: 'w?' }],
+      tools: TOOLS,
+      tool_choice: 'required',
+      temperature: 1,
+      seed,
+    });
+    const c = r.choices[0]!;
+    assert.equal(c.finish_reason, 'tool_calls', `seed ${seed}`);
+    const call = c.message.tool_calls![0]!;
+    assert.ok(call.type === 'function');
+    const args = JSON.parse(call.function.arguments);
+    const ok = call.function.name === 'wx' ? validArgs(args) : call.function.name === 'tm' && validTm(args);
+    assert.ok(ok, `seed ${seed}: ${call.function.name}(${call.function.arguments})`);
+    seen.add(call.function.name);
+  }
+  assert.ok(seen.size >= 1);
+  const short = await post(`${server.url}/v1/chat/completions`, {
+    messages: [{ role: 'user', content: 'w?' }],
+    tools: TOOLS,
+    tool_choice: 'required',
+    max_tokens: 5,
+  });
+  const e = ((await short.json()) as { error: { param: string; message: string } }).error;
+  assert.equal(short.status, 400);
+  assert.equal(e.param, 'max_tokens');
+  assert.match(e.message, /shortest JSON the call allows is \d+ characters/);
+});
