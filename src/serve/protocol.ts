@@ -333,12 +333,6 @@ export function parseGenRequest(endpoint: Endpoint, body: unknown): GenRequest {
       'give "response_format" or "tools", not both (a forced tool call is already structured)',
       'conflicting_parameters',
     );
-  if (responseFormat && stream && f.bool('diffusing'))
-    throw invalid(
-      'diffusing',
-      '"diffusing" frames are not sent with "response_format" (the answer is built from the finished canvas)',
-      'unsupported_parameter',
-    );
   return {
     endpoint,
     model,

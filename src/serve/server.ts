@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify';
 import type { ServeConfig } from './config.js';
-import type { Engine, Outcome } from './engine.js';
+import type { Engine, Outcome, Progress } from './engine.js';
 import type { Prepared } from './request.js';
 import { timingsOf, warmUpOutcome } from './job.js';
 import { ApiError, Cancelled, invalid, toApiError } from './errors.js';
@@ -325,16 +325,23 @@ async function handle(
   const send = (o: unknown) => {
     if (open && !raw.destroyed) raw.write(`data: ${typeof o === 'string' ? o : JSON.stringify(o)}\n\n`);
   };
+  // diffusing frames replace each other, so a structured answer may show its canvas (the pinned skeleton
+  // filling) while it decodes: the last frame carries the answer read from it
+  const frames = !atEnd || (req.diffusing && structured && !tools);
   const run = warmUp
     ? Promise.resolve(warmUpOutcome(prepared))
-    : atEnd
-      ? engine.submit(prepared, { signal: ac.signal }).then(finalize) // read whole at the end, then sent
-      : engine.submit(prepared, {
+    : engine
+        .submit(prepared, {
           signal: ac.signal,
-          onStep: (p) => {
-            for (const c of f.step(p)) send(c);
-          },
-        }); // throws 503 before any byte is sent
+          ...(frames
+            ? {
+                onStep: (p: Progress) => {
+                  for (const c of f.step(p)) send(c);
+                },
+              }
+            : {}),
+        })
+        .then((o) => (atEnd ? finalize(o) : o)); // atEnd: read whole at the end, then sent; throws 503 before any byte
   reply.hijack();
   raw.writeHead(200, {
     'content-type': 'text/event-stream; charset=utf-8',

@@ -201,6 +201,48 @@ test('the chat tab talks to /v1/chat/completions through the chat template and k
   await page.close();
 });
 
+test('a JSON schema in the chat tab: the skeleton is pinned on the diffusion canvas (dashed cells), both answers validate', async () => {
+  const { page, errors, bodies } = await open(1200);
+  await page.click('.tabs button[data-tab="chat"]');
+  const schema = {
+    type: 'object',
+    properties: { n: { type: 'integer', minimum: 0, maximum: 99 }, ok: { type: 'boolean' } },
+    required: ['n', 'ok'],
+    additionalProperties: false,
+  };
+  await page.fill('#max_tokens', '40');
+  await page.click('details.schema summary');
+  await page.fill('#schema', JSON.stringify(schema));
+  await page.fill('#message', 'a record');
+  await page.click('#go');
+  const chat = (m: string) => pane(m, '#chat-panes');
+  for (const m of ['llada', 'llama']) {
+    await page.waitForSelector(chat(m) + '[data-done="true"]', { timeout: 30_000 });
+    const text = (await page.locator(chat(m)).getAttribute('data-text'))!;
+    const v = JSON.parse(text) as { n: number; ok: boolean };
+    assert.ok(Number.isInteger(v.n) && v.n >= 0 && v.n <= 99 && typeof v.ok === 'boolean', `${m}: ${text}`);
+  }
+  const sent = bodies.filter((b) => b.url === '/v1/chat/completions');
+  assert.deepEqual(sent[0]!.body['response_format'], { type: 'json_schema', json_schema: { name: 'playground', schema, strict: true } });
+  // the first frame of the diffusion answer, replayed: braces, keys and separators pinned before any step
+  await page.locator(chat('llada') + ' .replay').evaluate((el: HTMLInputElement) => {
+    el.value = '0';
+    el.dispatchEvent(new Event('input'));
+  });
+  const pinned = await page.locator(chat('llada') + ' .canvas .cell.pin').allInnerTexts();
+  assert.ok(pinned.join('').includes('"n": '), `pinned cells: ${JSON.stringify(pinned)}`);
+  await shot(page, 'playground-schema-1200.png');
+  // a schema that does not parse is refused in the page, before any request
+  await page.fill('#schema', '{"type":');
+  await page.fill('#message', 'again');
+  await page.click('#go');
+  assert.equal(await page.getAttribute('#schema', 'aria-invalid'), 'true');
+  assert.match(await page.innerText('#status'), /does not parse/);
+  assert.equal(bodies.filter((b) => b.url === '/v1/chat/completions').length, 2);
+  assert.deepEqual(errors, []);
+  await page.close();
+});
+
 test('Stop aborts the stream and the pane says it stopped, its masked cells still showing', async () => {
   const { page, errors } = await open(1200);
   await page.uncheck('#race');
