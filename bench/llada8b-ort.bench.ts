@@ -7,30 +7,14 @@
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { join } from 'node:path';
-import { validateConfig, type ModelConfig } from '../src/model/config.js';
+import type { ModelConfig } from '../src/model/config.js';
 import { DiffusionLM } from '../src/model/diffusion-lm.js';
 import { numel, parameterTable } from '../src/model/params.js';
 import { ortSession, OrtTransformer, ORT_VERSION, writeOnnxDir } from '../src/platform/node-ort.js';
 import { drain, generate } from '../src/sampler/index.js';
+import { LLADA_8B, LLADA_8B_IDS } from './llada8b-config.js';
 
-const CONFIG: ModelConfig = validateConfig({
-  // GSAI-ML/LLaDA-8B config.json (dllm-reference.md §1.1)
-  arch: 'llada',
-  vocabSize: 126464,
-  hiddenSize: 4096,
-  numLayers: 32,
-  numHeads: 32,
-  numKvHeads: 32,
-  headDim: 128,
-  ffnSize: 12288,
-  ropeTheta: 500000,
-  normEps: 1e-5,
-  tieEmbeddings: false,
-  qkvBias: false,
-  attention: 'bidirectional',
-  shiftLogits: false,
-  maxPositions: 4096,
-});
+const CONFIG: ModelConfig = LLADA_8B;
 const threads = Number(process.env['DLLM_THREADS'] ?? 0) || os.cpus().length;
 const gb = (b: number) => (b / 2 ** 30).toFixed(2);
 const rss = () => process.memoryUsage().rss;
@@ -89,7 +73,7 @@ try {
   await model.forward({ tokens, B: 1, T });
   report['forward64Ms'] = performance.now() - t0;
   console.error(`full forward 1×${T}: ${(report['forward64Ms'] as number).toFixed(0)} ms`);
-  const sp = { mask: 126336, eos: 126081, eot: 126348, pad: 126081 }; // LLaDA's token ids (config/tokenizer, dllm-reference.md §1.2)
+  const sp = { ...LLADA_8B_IDS, eot: 126348, pad: LLADA_8B_IDS.eos }; // LLaDA's token ids (config/tokenizer, dllm-reference.md §1.2)
   const lm = new DiffusionLM(model, sp, 'dual');
   const prompt = tokens.slice(0, 32);
   t0 = performance.now();

@@ -6,32 +6,18 @@ import { mkdtemp, rm, writeFile, open } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { writeSafetensors } from '../src/io/safetensors.js';
-import { toHfConfig, validateConfig, type ModelConfig } from '../src/model/config.js';
+import { toHfConfig, type ModelConfig } from '../src/model/config.js';
 import { numel, parameterTable } from '../src/model/params.js';
 import { createKernels } from '../src/platform/node.js';
 import { loadModelDir } from '../src/platform/node-model.js';
 import { Rng } from '../src/train/rng.js';
-
-const LLADA_8B: ModelConfig = validateConfig({
-  arch: 'llada',
-  vocabSize: 126464,
-  hiddenSize: 4096,
-  numLayers: 32,
-  numHeads: 32,
-  numKvHeads: 32,
-  headDim: 128,
-  ffnSize: 12288,
-  ropeTheta: 500000,
-  normEps: 1e-5,
-  tieEmbeddings: false,
-  qkvBias: false,
-  attention: 'bidirectional',
-  shiftLogits: false,
-  maxPositions: 4096,
-});
+import { LLADA_8B, LLADA_8B_IDS } from './llada8b-config.js';
 
 async function writeCheckpoint(dir: string, c: ModelConfig): Promise<number> {
-  await writeFile(join(dir, 'config.json'), JSON.stringify(toHfConfig(c, { mask_token_id: 126336, eos_token_id: 126081 })));
+  await writeFile(
+    join(dir, 'config.json'),
+    JSON.stringify(toHfConfig(c, { mask_token_id: LLADA_8B_IDS.mask, eos_token_id: LLADA_8B_IDS.eos })),
+  );
   const rng = new Rng(8);
   // one random BF16 row pattern reused across tensors keeps generation fast; values ~N(0, 0.02)
   const pattern = new Uint16Array(1 << 20);

@@ -22,6 +22,7 @@ import { headRmsNorm, moeFfn } from './moe-graph.js';
 
 export const { onnx } = onnxProto;
 export const DT = onnx.TensorProto.DataType;
+const dtName = (t: number): string => String((DT as unknown as Record<number, string | undefined>)[t] ?? t);
 const AT = onnx.AttributeProto.AttributeType;
 export const MASKED = -1e9; // additive bias of a hidden key: exp(−1e9 − max) is exactly 0 in float32
 
@@ -53,10 +54,18 @@ export class Builder {
   nodes: onnxProto.onnx.INodeProto[] = [];
   inits: onnxProto.onnx.ITensorProto[] = [];
   private n = 0;
-  private readonly names = new Set<string>(); // initializers are shared by name (shape constants, tied weights)
+  private readonly names = new Map<string, { type: number; key: string }>(); // initializers are shared by name (shape constants, tied weights)
+  /** a name asked for again must mean the same initializer: same type, and for constants the same values */
+  private reuse(name: string, type: number, key: string): boolean {
+    const had = this.names.get(name);
+    if (!had) return false;
+    if (had.type !== type || (key !== '' && had.key !== key))
+      throw new Error(`onnx graph: initializer "${name}" asked for as ${dtName(type)} ${key} but it is ${dtName(had.type)} ${had.key}`);
+    return true;
+  }
   constructor(private readonly external?: OnnxBuildOptions['external']) {}
   private tensor(name: string, dataType: number, dims: number[], bytes: Uint8Array): void {
-    this.names.add(name);
+    this.names.set(name, { type: dataType, key: '' });
     if (this.external && bytes.byteLength > 1024) {
       const at = this.external(name, bytes);
       this.inits.push(
@@ -96,12 +105,13 @@ export class Builder {
     this.nodes.push(onnx.NodeProto.create({ opType: 'Identity', input: [from], output: [name] }));
   }
   f32(name: string, dims: number[], data: Float32Array): string {
-    if (!this.names.has(name)) this.tensor(name, DT.FLOAT, dims, new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
+    if (!this.reuse(name, DT.FLOAT, '')) this.tensor(name, DT.FLOAT, dims, new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
     return name;
   }
   i64(name: string, values: number[]): string {
-    if (this.names.has(name)) return name;
-    this.names.add(name);
+    const key = `[${values.join(',')}]`;
+    if (this.reuse(name, DT.INT64, key)) return name;
+    this.names.set(name, { type: DT.INT64, key });
     this.inits.push(onnx.TensorProto.create({ name, dataType: DT.INT64, dims: [values.length], int64Data: values }));
     return name;
   }
