@@ -138,45 +138,133 @@ interface Trie {
   kids: Map<string, Trie>;
   ids: number[]; // tokens whose text ends here
 }
-const tries = new WeakMap<TextTokenizer, { root: Trie; pieces: string[] }>();
+interface Vocab {
+  root: Trie;
+  pieces: string[];
+  longest: number; // code points of the longest piece
+}
+const vocabs = new WeakMap<TextTokenizer, Vocab>();
 
 /** the vocabulary as a character trie (special tokens and partial UTF-8 pieces left out), once per tokenizer */
-function vocabTrie(tok: TextTokenizer): { root: Trie; pieces: string[] } {
-  const hit = tries.get(tok);
+function vocabTrie(tok: TextTokenizer): Vocab {
+  const hit = vocabs.get(tok);
   if (hit) return hit;
   const specials = new Set(tok.specialStrings),
     root: Trie = { kids: new Map(), ids: [] },
     pieces: string[] = [];
+  let longest = 0;
   for (let v = 0; v < tok.vocabSize; v++) {
     const s = tok.decode([v]);
     pieces.push(s);
     if (s.length === 0 || specials.has(s) || s.includes('\uFFFD')) continue;
-    let t = root;
+    let t = root,
+      n = 0;
     for (const ch of s) {
       let k = t.kids.get(ch);
       if (!k) t.kids.set(ch, (k = { kids: new Map(), ids: [] }));
       t = k;
+      n++;
     }
     t.ids.push(v);
+    longest = Math.max(longest, n);
   }
-  const out = { root, pieces };
-  tries.set(tok, out);
+  const out = { root, pieces, longest };
+  vocabs.set(tok, out);
   return out;
 }
 
-/** (V) the tokens that may follow `states` with `left` positions after this one; EOS when complete */
-export function tokenMask(tok: TextTokenizer, states: JsonState, left: number, end: number): Uint8Array {
-  const { root } = vocabTrie(tok),
-    m = new Uint8Array(tok.vocabSize);
+const nodeIds = new WeakMap<object, number>();
+let nodeCount = 0;
+const nodeId = (n: object): number => {
+  let id = nodeIds.get(n);
+  if (id === undefined) nodeIds.set(n, (id = ++nodeCount));
+  return id;
+};
+
+/**
+ * a key that is equal for states every token treats alike: a string's length only matters near its bounds
+ * (below minLength, or within one token of maxLength), an array's count only below minItems or near maxItems
+ */
+function stateKey(states: JsonState, longest: number): string {
+  const frame = (f: Frame): string => {
+    switch (f.t) {
+      case 'lit':
+        return `l${f.s.length - f.i}:${f.s.slice(f.i)}`;
+      case 'val':
+        return `v${nodeId(f.n)}`;
+      case 'str': {
+        const free = f.len >= f.n.min && f.n.max - f.len > longest;
+        return `s${nodeId(f.n)}:${free ? '*' : f.len}:${f.esc}`;
+      }
+      case 'num':
+        return `n${nodeId(f.n)}:${f.s}`;
+      case 'obj':
+        return `o${nodeId(f.n)}:${f.next}:${f.any ? 1 : 0}`;
+      case 'arr': {
+        const free = f.count >= f.n.min && f.n.max - f.count > longest;
+        return `a${nodeId(f.n)}:${free ? '*' : f.count}`;
+      }
+    }
+  };
+  const stack = (st: Stack): string => {
+    let k = '';
+    for (let s = st; s !== null; s = s.r) k += frame(s.f) + '/';
+    return k;
+  };
+  return states.map(stack).sort().join('|');
+}
+
+/** the tokens a state set accepts, each with the shortest completion after it (a walk of the vocabulary trie) */
+interface Accepted {
+  ids: Int32Array;
+  rests: Int32Array;
+}
+
+function accepted(v: Vocab, states: JsonState): Accepted {
+  const ids: number[] = [],
+    rests: number[] = [];
   const walk = (t: Trie, cur: JsonState): void => {
     for (const [ch, kid] of t.kids) {
       const next = advance(cur, ch);
       if (next.length === 0) continue;
-      if (kid.ids.length && restOf(next) <= left) for (const v of kid.ids) m[v] = 1;
+      if (kid.ids.length) {
+        const r = restOf(next);
+        for (const id of kid.ids) {
+          ids.push(id);
+          rests.push(Math.min(r, 2 ** 31 - 1));
+        }
+      }
       walk(kid, next);
     }
   };
-  walk(root, states);
+  walk(v.root, states);
+  return { ids: Int32Array.from(ids), rests: Int32Array.from(rests) };
+}
+
+/** how many walks a constraint keeps (string interiors repeat one key; numbers and bounded lengths do not) */
+const MEMO = 256;
+
+/**
+ * (V) the tokens that may follow `states` with `left` positions after this one (a token is kept if the
+ * shortest completion after it fits); EOS when the value is complete. `memo` caches walks by state key.
+ */
+export function tokenMask(
+  tok: TextTokenizer,
+  states: JsonState,
+  left: number,
+  end: number,
+  memo: Map<string, Accepted> = new Map(),
+): Uint8Array {
+  const v = vocabTrie(tok),
+    m = new Uint8Array(tok.vocabSize),
+    key = stateKey(states, v.longest);
+  let acc = memo.get(key);
+  if (!acc) {
+    acc = accepted(v, states);
+    if (memo.size >= MEMO) memo.delete(memo.keys().next().value!);
+    memo.set(key, acc);
+  }
+  for (let i = 0; i < acc.ids.length; i++) if (acc.rests[i]! <= left) m[acc.ids[i]!] = 1;
   if (restOf(states) === 0) m[end] = 1;
   return m;
 }
@@ -191,7 +279,8 @@ export function jsonConstraint(schema: unknown, tok: TextTokenizer): TokenConstr
   const { pieces } = vocabTrie(tok);
   const ids: number[] = [],
     states: JsonState[] = [jsonStart(schema)];
-  const only = new Uint8Array(tok.vocabSize);
+  const only = new Uint8Array(tok.vocabSize),
+    memo = new Map<string, Accepted>();
   only[end] = 1;
   return {
     allowed(prefix: ArrayLike<number>, left: number): Uint8Array {
@@ -207,7 +296,7 @@ export function jsonConstraint(schema: unknown, tok: TextTokenizer): TokenConstr
       }
       const cur = states[prefix.length]!;
       if (cur.length === 0) throw new Error(`jsonConstraint: the ids so far left the schema's grammar at position ${prefix.length}`);
-      const m = tokenMask(tok, cur, left, end);
+      const m = tokenMask(tok, cur, left, end, memo);
       if (!m.includes(1))
         throw new Error(
           `jsonConstraint: the value needs ${restOf(cur)} more characters, but ${left + 1} positions are left (raise maxTokens)`,
