@@ -203,15 +203,20 @@ async function runCode(model: EvalModel, s: CodeSample, o: DecodeOptions, sandbo
   };
 }
 
-/** syntax: the completion, cut at EOS (the decoder's) or at the end of the function (HumanEval's stop strings), parses with the prompt */
+/**
+ * syntax: the completion, cut at EOS (the decoder's) or at the end of the function (HumanEval's stop strings),
+ * parses with the prompt. An empty completion does not count: a HumanEval prompt already parses on its own
+ * (the docstring is a body), so a model that ends at once would otherwise score high by writing nothing.
+ */
 async function runSyntax(model: EvalModel, s: CodeSample, o: DecodeOptions): Promise<Record<string, unknown>> {
   const c = await model.complete(s.prompt, null, o, s.stop);
   const completion = truncate(c.text, s.stop);
   const [p] = await parsePython([s.prompt + completion]);
+  const empty = completion.trim() === '';
   return {
     id: s.id,
-    passed: p!.ok,
-    status: p!.ok ? 'parses' : 'syntax-error',
+    passed: p!.ok && !empty,
+    status: empty ? 'empty' : p!.ok ? 'parses' : 'syntax-error',
     error: p!.error ?? '',
     completion,
     tokens: c.tokens,

@@ -74,6 +74,8 @@ test('eval syntax: HumanEval prompts, a parse check per completion, metric "pars
     .split('\n')
     .map((x) => JSON.parse(x))) {
     assert.equal(l.passed, l.status === 'parses', `${l.id}: passed and status agree`);
-    assert.equal(l.passed, l.error === '', `${l.id}: a failed parse carries Python's error`);
+    assert.equal(l.status === 'syntax-error', l.error !== '', `${l.id}: a failed parse carries Python's error`);
+    // the prompt parses on its own, so writing nothing must not count as parsing
+    assert.equal(l.status === 'empty', l.completion.trim() === '', `${l.id}: an empty completion is "empty"`);
   }
 });
