@@ -31,8 +31,11 @@ export function trainingRecord(checkpoint: string): Json | null {
   const tokens = state.tokens;
   const nats = lastEval ? Number(lastEval['valLoss']) : null;
   const bpt = Number(manifest['valBytesPerToken']);
-  const initTraining =
-    cfg.initFrom && existsSync(join(cfg.initFrom, 'training.json')) ? readJson(join(cfg.initFrom, 'training.json')) : null;
+  let initTraining = cfg.initFrom && existsSync(join(cfg.initFrom, 'training.json')) ? readJson(join(cfg.initFrom, 'training.json')) : null;
+  // the init folder may hold an earlier export of this very run (resumed, then exported again into the folder
+  // it started from): that record counts this run's first steps, so the chain goes on from its own init
+  const sameRun = (r: Json | null): boolean => r !== null && (r['config'] as Json | undefined)?.['out'] === cfg.out;
+  while (sameRun(initTraining)) initTraining = (initTraining!['initFromTraining'] as Json | undefined) ?? null;
   return {
     engine: cfg.engine,
     hardware: cfg.device === 'cuda' ? 'cuda' : `${os.cpus().length} × ${os.cpus()[0]?.model ?? 'cpu'}`,
