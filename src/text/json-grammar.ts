@@ -6,6 +6,8 @@
 // Numbers have no exponent. Every node knows the length of its shortest text, which bounds how many tokens a
 // partial value still needs (a byte-level vocabulary has a one-character token for every ASCII character).
 
+import { PINNED_KEYWORDS } from './structured.js';
+
 type Schema = Record<string, unknown>;
 
 export type GrammarNode =
@@ -16,30 +18,9 @@ export type GrammarNode =
   | { k: 'arr'; item: GrammarNode; min: number; max: number; len: number }
   | { k: 'any'; of: GrammarNode[]; len: number };
 
-/** the keywords token masking honours; anything else is refused by name (a silent ignore would break strict) */
-const SUPPORTED = new Set([
-  'type',
-  'properties',
-  'required',
-  'additionalProperties',
-  'items',
-  'minItems',
-  'maxItems',
-  'enum',
-  'const',
-  'maxLength',
-  'minLength',
-  'minimum',
-  'maximum',
-  'anyOf',
-  '$ref',
-  '$defs',
-  'definitions',
-  'description',
-  'title',
-  '$schema',
-  'default',
-]);
+/** the keywords token masking honours: a pinned skeleton's (structured.ts), and the alternatives and references
+ * only a left-to-right grammar can follow; anything else is refused by name (a silent ignore would break strict) */
+const SUPPORTED = new Set([...PINNED_KEYWORDS, 'anyOf', '$ref', '$defs', 'definitions']);
 /** longest number text: beyond 2^53 digits stop being exact in a double */
 export const NUMBER_CHARS = 17;
 

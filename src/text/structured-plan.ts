@@ -12,11 +12,12 @@ export type StructuredMode = 'auto' | 'pinned' | 'masked';
 export const STRUCTURED_MODES: readonly StructuredMode[] = ['auto', 'pinned', 'masked'];
 
 /**
- * masked: `before` goes after the prompt and `after` after the value, as fixed text (they may hold special
- * tokens); `shortest`: the characters of the shortest value, so the tokens it may need at most
+ * masked: `before` goes after the prompt as fixed text (it may hold special tokens; `around.after` is pinned
+ * text only: a masked answer is the JSON alone, read as it is); `shortest`: the characters of the shortest
+ * value, so the tokens it may need at most
  */
 export type StructurePlan =
-  { mode: 'pinned'; skeleton: Skeleton } | { mode: 'masked'; constraint: TokenConstraint; before: string; after: string; shortest: number };
+  { mode: 'pinned'; skeleton: Skeleton } | { mode: 'masked'; constraint: TokenConstraint; before: string; shortest: number };
 
 /** the schema's plan for this model; throws SchemaError (naming the part) when no mode can hold it */
 export function planStructure(
@@ -38,7 +39,7 @@ export function planStructure(
   try {
     const constraint = jsonConstraint(schema, tok),
       shortest = restOf(jsonStart(schema)); // characters: at most that many tokens (one per character at worst)
-    return { mode: 'masked', constraint, before: around.before ?? '', after: around.after ?? '', shortest };
+    return { mode: 'masked', constraint, before: around.before ?? '', shortest };
   } catch (e) {
     if (e instanceof GrammarError) throw new SchemaError(e.path, e.message.replace(/^schema[^:]*: /, ''));
     throw e;

@@ -37,7 +37,8 @@ export interface Skeleton {
 export const STRING_CELLS = 8;
 /** digits cells of a number slot */
 const NUMBER_CELLS = 4;
-const SUPPORTED = new Set([
+/** the schema keywords a pinned skeleton honours (json-grammar.ts adds what only token masking can follow) */
+export const PINNED_KEYWORDS: readonly string[] = [
   'type',
   'properties',
   'required',
@@ -55,7 +56,8 @@ const SUPPORTED = new Set([
   'title',
   '$schema',
   'default',
-]);
+];
+const SUPPORTED = new Set(PINNED_KEYWORDS);
 
 export class SchemaError extends Error {
   constructor(
