@@ -1,6 +1,8 @@
 // OpenAI tool calling on the chat route: `tools`, `tool_choice` (auto | none | required | a named function),
 // `parallel_tool_calls`; tool calls read back from the model's text in the formats real templates use —
-// Hermes / Qwen `<tool_call>{"name", "arguments"}</tool_call>` and Llama-3's bare JSON `{"name", "parameters"}`.
+// Hermes / Qwen `<tool_call>{"name", "arguments"}</tool_call>` (LLaDA2.0's Bailing v2 template writes the same
+// block inside its `<role>ASSISTANT</role>` turn), the GLM-4.5 / Ling-3 pairs `<tool_call>name<arg_key>k</arg_key>
+// <arg_value>v</arg_value></tool_call>`, and Llama-3's bare JSON `{"name", "parameters"}`.
 // A forced call (a named function, or `required`) is structured instead: on a diffusion canvas the
 // `<tool_call>` wrapper, the name and the arguments' JSON skeleton from the function's parameter schema are
 // pinned (text/structured.ts); a choice among several tools, or a causal model, is masked token by token
@@ -106,7 +108,33 @@ export function toolSystemMessage(tools: readonly ChatTool[]): ChatMessage {
 let counter = 0;
 const callId = () => `call_${Date.now().toString(36)}${(counter++).toString(36).padStart(4, '0')}`;
 
-/** tool calls in the model's text (Hermes blocks, else one Llama-3 JSON object), for tools that exist */
+/**
+ * a `<tool_call>` body in the key/value form (GLM-4.5, Ling-3): `name` then `<arg_key>k</arg_key><arg_value>v
+ * </arg_value>` pairs. A value is JSON unless the parameter schema says string (the template writes strings raw).
+ */
+function keyValueCall(body: string, tools: readonly ChatTool[]): { name: string; arguments: Record<string, unknown> } | null {
+  const PAIR = '<arg_key>([\\s\\S]*?)</arg_key>\\s*<arg_value>([\\s\\S]*?)</arg_value>';
+  const whole = new RegExp(`^([\\w-]+)((?:\\s*${PAIR})*)$`).exec(body),
+    tool = whole && tools.find((t) => t.function.name === whole[1]);
+  if (!whole || !tool) return null;
+  const props = (tool.function.parameters?.['properties'] ?? {}) as Record<string, { type?: unknown }>,
+    args: Record<string, unknown> = {};
+  for (const [, k, raw] of whole[2]!.matchAll(new RegExp(PAIR, 'g'))) {
+    const key = k!.trim();
+    args[key] = props[key]?.type === 'string' ? raw! : parseOr(raw!);
+  }
+  return { name: tool.function.name, arguments: args };
+}
+
+const parseOr = (raw: string): unknown => {
+  try {
+    return JSON.parse(raw);
+  } catch {
+    return raw; // a value the schema does not type, written raw
+  }
+};
+
+/** tool calls in the model's text (Hermes or key/value blocks, else one Llama-3 JSON object), for tools that exist */
 export function extractToolCalls(text: string, tools: readonly ChatTool[]): { content: string | null; calls: ToolCall[] } {
   const known = new Set(tools.map((t) => t.function.name)),
     calls: ToolCall[] = [];
@@ -128,7 +156,11 @@ export function extractToolCalls(text: string, tools: readonly ChatTool[]): { co
         return '';
       }
     } catch {
-      /* not JSON: stays text */
+      const c = keyValueCall(body, tools);
+      if (c) {
+        calls.push(asCall(c)!);
+        return '';
+      }
     }
     return whole;
   });

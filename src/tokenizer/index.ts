@@ -7,10 +7,16 @@ import { Template } from '@huggingface/jinja';
 
 type Json = Record<string, unknown>;
 
+/**
+ * the markers chat templates close a turn with, for checkpoints whose generation_config names one eos only:
+ * Llama-3 / LLaDA-8B-Instruct, Qwen / Dream (ChatML), Bailing v2 / LLaDA2.0 (`<role>…</role>…<|role_end|>`)
+ */
+const END_OF_TURN = ['<|eot_id|>', '<|im_end|>', '<|role_end|>'] as const;
+
 export interface SpecialTokens {
   mask: number | null; // the [MASK] of masked diffusion (LLaDA <|mdm_mask|>, Dream <|mask|>)
   eos: number | null; // end of text
-  eot: number | null; // end of turn in chat (LLaDA <|eot_id|>, Qwen <|im_end|>); may equal eos
+  eot: number | null; // end of turn in chat (END_OF_TURN: LLaDA <|eot_id|>, Qwen <|im_end|>, LLaDA2 <|role_end|>); may equal eos
   bos: number | null;
   pad: number | null;
 }
@@ -126,7 +132,8 @@ export class TextTokenizer {
     const eos = firstId(gc['eos_token_id']) ?? firstId(mc['eos_token_id']) ?? byName('eos_token');
     // end of turn: a second eos id in generation_config (Llama-3 / Qwen style lists), else the template's marker
     const eosList = Array.isArray(gc['eos_token_id']) ? (gc['eos_token_id'] as number[]) : [];
-    const eot = eosList.find((id) => id !== eos) ?? this.tokenId('<|eot_id|>') ?? this.tokenId('<|im_end|>') ?? eos;
+    const marker = END_OF_TURN.map((m) => this.tokenId(m)).find((id) => id !== null);
+    const eot = eosList.find((id) => id !== eos) ?? marker ?? eos;
     return {
       mask: firstId(mc['mask_token_id']) ?? firstId(gc['mask_token_id']) ?? byName('mask_token'),
       eos,
