@@ -4,6 +4,7 @@
 // (test/arch/imports.test.ts walks the graph).
 export * from './index.js';
 export { createKernels, webWasmPlatform, canShareMemory, type WebKernelOptions } from './platform/web.js';
+export { WebGpuTransformer, requestGpuDevice, webGpuUnsupported } from './webgpu/forward.js';
 export { loadModel, parseWebLoadOptions, loadTokenizerFiles, type WebLoadOptions } from './platform/web-generator.js';
 export {
   fetchFiles,

@@ -3,6 +3,7 @@
 //   import { loadModel } from 'dllm/web';           // or '/web/dllm.js' from `dllm serve`
 //   const lm = await loadModel('/model/dllm-code-mini/', { onProgress: (p) => console.log(p.file, p.loaded) });
 //   const { text } = await lm.complete('def fibonacci(n):', { maxTokens: 64 });
+// `{ backend: 'webgpu' }` runs the forward as compute shaders on navigator.gpu (webgpu/forward.ts) instead.
 import type { Kernels } from '../kernels/backend.js';
 import { WasmKernels } from '../kernels/wasm/engine.js';
 import type { CacheMode } from '../model/diffusion-lm.js';
@@ -10,14 +11,20 @@ import { Transformer } from '../model/forward.js';
 import { loadTokenizer, loadWeights } from '../model/load.js';
 import type { WeightDtype } from '../model/weights.js';
 import { TextGenerator } from '../text/generator.js';
+import { WebGpuTransformer } from '../webgpu/forward.js';
 import { createKernels } from './web.js';
 import { modelFiles, type ModelSource, type ProgressCallback } from './web-files.js';
 
 export interface WebLoadOptions {
   /** weight storage: f32, f16 (half the memory, f32 compute) or q8 (weight-only int8) */
   dtype?: WeightDtype;
-  /** 'wasm' (default 'auto': wasm where the browser has SIMD128, else the reference kernels) or 'ref' */
-  backend?: 'auto' | 'wasm' | 'ref';
+  /**
+   * 'wasm' (default 'auto': wasm where the browser has SIMD128, else the reference kernels), 'ref', or
+   * 'webgpu' (the dense families on the GPU, f32; the weights are read through the reference kernels)
+   */
+  backend?: 'auto' | 'wasm' | 'ref' | 'webgpu';
+  /** webgpu: run on this device (default: one from navigator.gpu, destroyed by dispose()) */
+  device?: GPUDevice;
   /** compute threads counting the page's own (default: navigator.hardwareConcurrency; 1 without cross-origin isolation) */
   threads?: number;
   /** the Fast-dLLM block cache of calls that choose none */
@@ -43,6 +50,7 @@ const KEYS: ReadonlyArray<keyof WebLoadOptions> = [
   'assets',
   'memoryBytes',
   'kernels',
+  'device',
   'fetch',
   'signal',
 ];
@@ -56,8 +64,10 @@ export function parseWebLoadOptions(o: unknown): WebLoadOptions {
   const v = o as WebLoadOptions;
   if (v.dtype !== undefined && !['f32', 'f16', 'q8'].includes(v.dtype))
     throw new Error(`loadModel: "dtype" must be f32, f16 or q8, got ${String(v.dtype)}`);
-  if (v.backend !== undefined && !['auto', 'wasm', 'ref'].includes(v.backend))
-    throw new Error(`loadModel: "backend" must be auto, wasm or ref, got ${String(v.backend)}`);
+  if (v.backend !== undefined && !['auto', 'wasm', 'ref', 'webgpu'].includes(v.backend))
+    throw new Error(`loadModel: "backend" must be auto, wasm, ref or webgpu, got ${String(v.backend)}`);
+  if (v.device !== undefined && v.backend !== 'webgpu') throw new Error('loadModel: "device" needs backend "webgpu"');
+  if (v.backend === 'webgpu' && v.kernels !== undefined) throw new Error('loadModel: backend "webgpu" runs on a device, not on "kernels"');
   if (v.cache !== undefined && !['none', 'prefix', 'dual'].includes(v.cache))
     throw new Error(`loadModel: "cache" must be none, prefix or dual, got ${String(v.cache)}`);
   if (v.threads !== undefined && !(Number.isSafeInteger(v.threads) && v.threads >= 0))
@@ -81,10 +91,12 @@ export async function loadModel(source: ModelSource, options: WebLoadOptions = {
     ...(o.fetch ? { fetch: o.fetch } : {}),
     ...(o.signal ? { signal: o.signal } : {}),
   });
+  const gpu = o.backend === 'webgpu',
+    kernelBackend = o.backend === 'webgpu' ? 'ref' : o.backend;
   const k =
     o.kernels ??
     (await createKernels({
-      ...(o.backend ? { backend: o.backend } : {}),
+      ...(kernelBackend ? { backend: kernelBackend } : {}),
       ...(o.threads ? { threads: o.threads } : {}),
       ...(o.memoryBytes ? { memoryBytes: o.memoryBytes } : {}),
       ...(o.assets !== undefined ? { assets: o.assets } : {}),
@@ -97,12 +109,14 @@ export async function loadModel(source: ModelSource, options: WebLoadOptions = {
     const loaded = await loadWeights(files, k, { dtype: o.dtype ?? 'f32', ...(fixed !== null ? { residentBytes: fixed / 2 } : {}) });
     const tokenizer = await loadTokenizerFiles(files);
     if (!tokenizer) throw new Error(`${files.where} has no tokenizer.json; text generation needs one`);
-    const model = new Transformer(loaded.config, k, loaded.weights);
+    const model = gpu
+      ? await WebGpuTransformer.create(loaded.config, loaded.weights, o.device)
+      : new Transformer(loaded.config, k, loaded.weights);
     return new TextGenerator({
       config: loaded.config,
       model,
       tokenizer,
-      backend: k.name,
+      backend: gpu ? 'webgpu' : k.name,
       ...(o.cache ? { cache: o.cache } : {}),
       dispose: () => {
         model.dispose();

@@ -21,8 +21,9 @@ const LAYERS: Record<string, string[]> = {
   train: ['kernels', 'model', 'io', 'tokenizer', 'sampler'],
   eval: ['sampler'],
   onnx: ['kernels', 'model'], // the graph emitter: pure TypeScript + the ONNX schema, usable in browsers
+  webgpu: ['kernels', 'model'], // the forward as WGSL compute shaders: a ForwardModel beside the kernels' one
   text: ['kernels', 'io', 'model', 'tokenizer', 'sampler', 'data'], // the one text generator over the decoding loop
-  platform: ['kernels', 'io', 'model', 'tokenizer', 'sampler', 'train', 'eval', 'onnx', 'text'],
+  platform: ['kernels', 'io', 'model', 'tokenizer', 'sampler', 'train', 'eval', 'onnx', 'text', 'webgpu'],
   serve: ['kernels', 'io', 'model', 'tokenizer', 'sampler', 'platform', 'text'],
   cli: ['kernels', 'io', 'model', 'tokenizer', 'sampler', 'train', 'eval', 'onnx', 'serve', 'platform', 'data', 'text'],
 };
