@@ -3,12 +3,14 @@
 // memory is that configuration's alone: load time, peak resident memory (maxRSS), time to the first settled
 // token and tokens/s over the same code prompts (library defaults: threshold 0.9 + early stop for the diffusion
 // model, greedy for the AR twin). Writes bench/results/devices.{json,md}. Not a test: it measures.
-// DLLM_THREADS sets the threads (default: all cores). The browser column is not measured here.
+// DLLM_THREADS sets the threads (default: all cores). Then the browser rows (bench/devices-browser.ts): the
+// same library in Chromium on the WASM kernels, f32/f16/q8. DLLM_SKIP_BROWSER=1 leaves them out.
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { fileURLToPath } from 'node:url';
-import { loadModel } from '../src/platform/node-generator.js';
+import { loadModel, resolveModel } from '../src/platform/node-generator.js';
+import { measureInBrowser, type BrowserRow } from './devices-browser.js';
 
 const PROMPTS = ['def fibonacci(n):\n', 'class Stack:\n    def __init__(self):\n', 'def read_json(path):\n'];
 const GEN = 64;
@@ -64,6 +66,14 @@ async function measure(model: string, backend: 'wasm' | 'ort', dtype: 'f32' | 'f
   }
 }
 
+function chromiumVersion(): string {
+  try {
+    return execFileSync(process.env['CHROMIUM_PATH'] ?? '/usr/bin/chromium', ['--version'], { encoding: 'utf8' }).trim();
+  } catch {
+    return 'Chromium';
+  }
+}
+
 if (process.argv[2] === '--one') {
   const [model, backend, dtype] = process.argv.slice(3) as [string, 'wasm' | 'ort', 'f32' | 'f16' | 'q8'];
   console.log(JSON.stringify(await measure(model, backend, dtype)));
@@ -83,8 +93,21 @@ if (process.argv[2] === '--one') {
         `${model} ${c.backend} ${c.dtype}: load ${row.loadMs.toFixed(0)} ms, peak RSS ${row.peakRssMb.toFixed(0)} MB, first token ${row.firstTokenMs.toFixed(0)} ms, ${row.tokensPerSecond.toFixed(1)} tok/s`,
       );
     }
+  const browser: BrowserRow[] =
+    process.env['DLLM_SKIP_BROWSER'] === '1'
+      ? []
+      : await measureInBrowser(
+          MODELS.map((m) => resolveModel(m)),
+          ['f32', 'f16', 'q8'],
+          PROMPTS,
+          GEN,
+        );
+  for (const r of browser)
+    console.error(
+      `${r.model} browser ${r.dtype}: load ${r.loadMs.toFixed(0)} ms, peak ${r.peakRssMb.toFixed(0)} MB, ${r.tokensPerSecond.toFixed(1)} tok/s`,
+    );
   const md = [
-    `# Constrained devices (Node) — ${new Date().toISOString()}`,
+    `# Constrained devices (Node and the browser) — ${new Date().toISOString()}`,
     '',
     `Node ${process.version}, ${os.cpus()[0]?.model}, ${threads} threads, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB. Each row in a fresh process: load (weights + graph/kernels), peak RSS of the process, first settled token and tokens/s over ${PROMPTS.length} code prompts × ${GEN} new tokens (library defaults). Command: \`npm run bench:devices\`.`,
     '',
@@ -95,11 +118,22 @@ if (process.argv[2] === '--one') {
         `| ${r.model} | ${r.backend} | ${r.dtype} | ${r.loadMs.toFixed(0)} | ${r.peakRssMb.toFixed(0)} | ${r.firstTokenMs.toFixed(0)} | ${r.tokensPerSecond.toFixed(1)} |`,
     ),
     '',
-    'The in-browser column (the same library in Chromium) is not measured yet.',
+    ...(browser.length
+      ? [
+          `In the browser: ${chromiumVersion()}, headless, the same library (\`/web/dllm.js\`) on the WASM kernels over Web Workers, each configuration in a fresh browser; peak memory is the renderer process's peak RSS (page + workers). Same prompts and defaults.`,
+          '',
+          '| model | weights | threads | load ms | peak renderer RSS MB | first token ms | tok/s |',
+          '| --- | --- | ---: | ---: | ---: | ---: | ---: |',
+          ...browser.map(
+            (r) =>
+              `| ${r.model} | ${r.dtype} | ${r.threads} | ${r.loadMs.toFixed(0)} | ${r.peakRssMb.toFixed(0)} | ${r.firstTokenMs.toFixed(0)} | ${r.tokensPerSecond.toFixed(1)} |`,
+          ),
+        ]
+      : ['The browser rows were skipped (DLLM_SKIP_BROWSER=1).']),
   ].join('\n');
   console.log(md);
   const dir = new URL('../../bench/results/', import.meta.url);
   mkdirSync(dir, { recursive: true });
-  writeFileSync(new URL('devices.json', dir), JSON.stringify({ date: new Date().toISOString(), threads, rows }, null, 2) + '\n');
+  writeFileSync(new URL('devices.json', dir), JSON.stringify({ date: new Date().toISOString(), threads, rows, browser }, null, 2) + '\n');
   writeFileSync(new URL('devices.md', dir), md + '\n');
 }

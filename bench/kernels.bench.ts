@@ -6,8 +6,16 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { createKernels, nodeWasmPlatform } from '../src/platform/node.js';
 import type { WasmKernels } from '../src/kernels/wasm/engine.js';
+import { Marshal } from '../src/kernels/wasm/marshal.js';
 
 // M×K×N: out (M, N) = x (M, K) · w (N, K)ᵀ, the shape of a linear layer; the last is the GEMV of AR decoding
+/** out (n) = x (n) through the thread pool (copyTask, src/kernels/wasm/assembly/rows.ts): the bandwidth probe */
+function poolCopy(k: WasmKernels, out: Float32Array, x: Float32Array, n: number): void {
+  const m = new Marshal(k.arena);
+  k.pool.run('copyTask', Math.ceil(n / k.c.CHUNK), 16, [m.out(out), m.in(x), n]);
+  m.end();
+}
+
 const SHAPES: [number, number, number][] = [
   [256, 256, 256],
   [512, 512, 512],
@@ -96,7 +104,7 @@ async function main(): Promise<void> {
     const src = k.allocF32(n),
       dst = k.allocF32(n);
     src.fill(1);
-    const tc = timeIt(() => k.copy(dst, src, n));
+    const tc = timeIt(() => poolCopy(k, dst, src, n));
     const copyGBs = (2 * 4 * n) / tc.median / 1e6;
     const gemvRow = rows.find((r) => r.shape === '1×4096×4096' && r.threads === threads)!;
     const gemvGBs = (4 * n) / (gemvRow.ms as number) / 1e6; // bytes per ms / 1e6 = GB/s; the 64 MiB of weights dominate

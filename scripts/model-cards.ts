@@ -7,10 +7,7 @@ import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from '
 import { basename, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { parameterCount } from '../src/model/params.js';
-import { DiffusionLM } from '../src/model/diffusion-lm.js';
-import { CausalLM } from '../src/model/causal-lm.js';
-import { createKernels } from '../src/platform/node.js';
-import { loadModelDir } from '../src/platform/node-model.js';
+import { loadModel } from '../src/platform/node-generator.js';
 import { causalNll, diffusionNll } from '../src/eval/likelihood.js';
 import { arGenerate, drain, generate, type DecodeResult } from '../src/sampler/index.js';
 import { DecodeRng } from '../src/sampler/rng.js';
@@ -36,7 +33,6 @@ const PROMPTS = [
   'for i in range(10):\n',
 ];
 
-const k = await createKernels();
 const dataDir = values.data!;
 const manifest = JSON.parse(readFileSync(join(dataDir, 'manifest.json'), 'utf8'));
 const valIds = new Uint16Array(readFileSync(join(dataDir, 'val.bin')).buffer.slice(0));
@@ -52,32 +48,31 @@ interface Summary {
 const out: Summary[] = [];
 for (const name of ['dllm-code-mini', 'dllm-code-mini-ar']) {
   const dir = join(root, 'models', name);
-  const m = await loadModelDir(dir, k);
-  const tok = m.tokenizer!,
-    sp = tok.specials;
+  const lm = await loadModel(dir), // the one text generator: its own kernels, tokenizer and decoder adapters
+    tok = lm.tokenizer;
   let nats = 0,
     count = 0;
   const samples: Summary['samples'] = [];
-  if (m.config.attention === 'causal') {
+  if (lm.kind === 'causal') {
     for (const w of windows) {
-      nats += causalNll(m.model.forward({ tokens: w, B: 1, T: w.length }), w, m.config.vocabSize);
+      nats += causalNll(await lm.model.forward({ tokens: w, B: 1, T: w.length }), w, lm.config.vocabSize);
       count += L;
     }
-    const lm = new CausalLM(m.model, { eos: sp.eos, eot: sp.eot, pad: sp.pad }, 512);
+    const ar = lm.causal(512);
     for (const p of PROMPTS) {
-      const { result } = await drain(arGenerate(lm, { prompt: tok.encode(p) }, { genLength: 64 }));
+      const { result } = await drain(arGenerate(ar, { prompt: tok.encode(p) }, { genLength: 64 }));
       samples.push({ prompt: p, text: tok.decode(result.ids), res: result });
     }
   } else {
-    const lm = new DiffusionLM(m.model, { mask: sp.mask!, eos: sp.eos, eot: sp.eot, pad: sp.pad });
+    const dl = lm.denoiser('none');
     const rng = new DecodeRng(1);
     for (const w of windows) {
-      nats += await diffusionNll(lm, w.subarray(1), MC, 8, rng);
+      nats += await diffusionNll(dl, w.subarray(1), MC, 8, rng);
       count += L;
     }
     for (const p of PROMPTS) {
       const { result } = await drain(
-        generate(lm, { prompt: tok.encode(p) }, { decoder: 'fixed', genLength: 64, blockLength: 32, steps: 64, earlyStop: true }),
+        generate(dl, { prompt: tok.encode(p) }, { decoder: 'fixed', genLength: 64, blockLength: 32, steps: 64, earlyStop: true }),
       );
       samples.push({ prompt: p, text: tok.decode(result.ids), res: result });
     }
@@ -87,7 +82,7 @@ for (const name of ['dllm-code-mini', 'dllm-code-mini-ar']) {
   // card
   const t = JSON.parse(readFileSync(join(dir, 'training.json'), 'utf8'));
   const cfg = t.config;
-  const params = parameterCount(m.config);
+  const params = parameterCount(lm.config);
   const ar = name.endsWith('-ar');
   const chain: Record<string, unknown>[] = [];
   for (let r = t; r; r = r.initFromTraining) chain.push(r);
@@ -109,7 +104,7 @@ ${ar ? 'The autoregressive twin of `dllm-code-mini`: llama-style, causal, next-t
 
 | | |
 | --- | --- |
-| architecture | \`${m.config.arch}\` (${m.config.attention}), ${m.config.numLayers} layers, width ${m.config.hiddenSize}, ${m.config.numHeads} heads, FFN ${m.config.ffnSize}, vocab ${m.config.vocabSize}, untied head |
+| architecture | \`${lm.config.arch}\` (${lm.config.attention}), ${lm.config.numLayers} layers, width ${lm.config.hiddenSize}, ${lm.config.numHeads} heads, FFN ${lm.config.ffnSize}, vocab ${lm.config.vocabSize}, untied head |
 | parameters | ${params.toLocaleString('en')} (${(params / 1e6).toFixed(2)} M) |
 | weights | \`model.safetensors\`, F16 (${(statSync(join(dir, 'model.safetensors')).size / 1e6).toFixed(1)} MB) |
 | data | \`dllm data corpus\` from [configs/corpus/packages.txt](../../configs/corpus/packages.txt): ${manifest.packages.length} Debian packages, ${manifest.counts.train.toLocaleString('en')} train / ${manifest.counts.val.toLocaleString('en')} validation files (validation = whole packages held out), ${manifest.trainTokens.toLocaleString('en')} / ${manifest.valTokens.toLocaleString('en')} tokens; \`corpusSha256\` \`${manifest.corpusSha256}\`; decontaminated against HumanEval, HumanEval-infilling, MBPP, HumanEval-TS (13-grams, ${manifest.dropped.contaminated} files dropped) |
@@ -147,7 +142,7 @@ ${ar ? 'Greedy, 64 new tokens.' : 'LLaDA decoding: 64 tokens, blocks of 32, one 
 
 ${samples.map((x, i) => `### ${i + 1}\n\n\`\`\`python\n${x.prompt}${x.text}\n\`\`\`\n(${x.res.ids.length} tokens, NFE ${x.res.nfe}, ${x.res.finishReason})\n`).join('\n')}`;
   writeFileSync(join(dir, 'README.md'), card);
-  m.model.dispose();
+  lm.dispose();
 }
 writeFileSync(
   join(root, 'models/heldout.json'),
@@ -158,4 +153,3 @@ writeFileSync(
   ) + '\n',
 );
 console.log(out.map((o) => `${o.name}: ${o.nllPerToken.toFixed(4)} nats/token, ${o.bitsPerByte.toFixed(4)} bits/byte`).join('\n'));
-k.dispose();

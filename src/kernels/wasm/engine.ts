@@ -31,7 +31,8 @@ export class WasmKernels implements Kernels {
     readonly name: 'wasm-simd' | 'wasm-relaxed-simd',
     readonly arena: Arena,
     readonly pool: ThreadPool,
-    private readonly c: WasmConstants,
+    /** the module's exported sizes (work splits; the kernel benchmark's bandwidth probe reads CHUNK) */
+    readonly c: WasmConstants,
   ) {
     this.threads = pool.threads;
     this.scratchStride = Math.ceil(c.MATMUL_SCRATCH_BYTES / 64) * 64;
@@ -138,15 +139,6 @@ export class WasmKernels implements Kernels {
     need('addBias', 'bias', bias, cols);
     const m = new Marshal(this.arena);
     this.pool.run('addBiasTask', rows, this.rowGrain(cols), [m.out(out), m.in(x), m.in(bias), cols]);
-    m.end();
-  }
-
-  /** out (n) = x (n); not part of Kernels: the bandwidth probe of the kernel benchmark */
-  copy(out: Float32Array, x: Float32Array, n: number): void {
-    need('copy', 'out', out, n);
-    need('copy', 'x', x, n);
-    const m = new Marshal(this.arena);
-    this.pool.run('copyTask', this.chunks(n), 16, [m.out(out), m.in(x), n]);
     m.end();
   }
 
