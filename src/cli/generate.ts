@@ -36,7 +36,7 @@ function generateHelp(isInfill: boolean): string {
     flagHelp(usage, DECODE_DEFAULTS, [
       ['--model NAME|DIR', `a model in models/ or a folder (default ${DEFAULT_MODEL})`],
       ['--backend auto|ort|wasm|ref', 'compute backend (default auto)'],
-      ['--dtype f32|f16|q8', 'weight storage (default f32)'],
+      ['--dtype f32|f16|q8|q4', 'weight storage (default f32; q4: 4-bit blocks of 32, wasm/ref only)'],
       ['--block-length auto', 'the block length `dllm bench --roofline` found fastest here'],
       ['--cache MODE', `${CACHE_HELP} (default none)`],
       ['--threads N', '0 = all cores'],

@@ -26,13 +26,13 @@ Usage:
                 [--factor 1] [--cache none|prefix|dual|block] [--temperature 0] [--top-p 1] [--top-k 0]
                 [--remasking low_confidence|random] [--cfg-scale 0] [--alg-temp 0] [--eps 0.001]
                 [--logits-eos-inf true|false] [--confidence-eos-eot-inf true|false] [--early-stop true|false]
-                [--seed 0] [--prompt-ids 1,2,3] [--dtype f32|f16|q8] [--threads N] [--show-steps] [--json]
+                [--seed 0] [--prompt-ids 1,2,3] [--dtype f32|f16|q8|q4] [--threads N] [--show-steps] [--json]
                                          generate text (default model: dllm-code-mini, shipped in models/)
   dllm infill --prefix TEXT --suffix TEXT [--gen-length 32 …]
                                          fill a masked middle of --gen-length tokens (it may end early at EOS)
   dllm chat --model DIR [--system TEXT]  multi-turn chat with the checkpoint's chat template
   dllm serve [--model NAME|DIR …] [--host 127.0.0.1] [--port 8080] [--max-tokens 1024] [--default-max-tokens 128]
-             [--queue-size 64] [--batch-size 8] [--cache none|prefix|dual|block] [--dtype f32|f16|q8] [--threads N]
+             [--queue-size 64] [--batch-size 8] [--cache none|prefix|dual|block] [--dtype f32|f16|q8|q4] [--threads N]
                                          OpenAI-compatible server (+ Mercury FIM/diffusing, llama-server /infill,
                                          /completion, /metrics) and the playground at / (default: dllm-code-mini
                                          and its AR twin)
@@ -56,7 +56,7 @@ Usage:
                                          a model from the Hugging Face Hub into its cache (resumable, verified);
                                          any --model also takes a hub id ORG/NAME (see README, "Models from the Hub")
   dllm inspect --model DIR               architecture, parameters, dtypes, special ids, template
-  dllm forward --model DIR --ids 1,2,3 --out FILE.safetensors [--attention causal|bidirectional|block-causal --block-length N] [--dtype f32|f16|q8]
+  dllm forward --model DIR --ids 1,2,3 --out FILE.safetensors [--attention causal|bidirectional|block-causal --block-length N] [--dtype f32|f16|q8|q4]
   dllm train --config FILE.json [--resume | --overwrite] [--<key> value …]
                                          train a diffusion (mdm) or AR model on the CPU
   dllm export --checkpoint DIR --out DIR [--dtype f16|bf16|f32] | --out FILE.gguf --format gguf [--dtype f32|f16]

@@ -1,17 +1,17 @@
 // dllm inspect --model DIR          architecture, parameter count, dtypes, special ids, chat template
 // dllm forward --model DIR --ids 1,2,3 --out FILE.safetensors [--attention causal|bidirectional|block-causal
-//                                   --block-length N] [--dtype f32|f16|q8]
+//                                   --block-length N] [--dtype f32|f16|q8|q4]
 //                                   one F32 tensor `logits` [T, V] (raw model logits, no Dream shift)
 import { parseArgs } from 'node:util';
 import { writeSafetensors } from '../io/safetensors.js';
 import { activeParameterCount, parameterCount } from '../model/params.js';
-import type { WeightDtype } from '../model/weights.js';
+import { type WeightDtype, WEIGHT_DTYPES } from '../model/weights.js';
 import { createKernels } from '../platform/node.js';
 import { writeFileAtomic } from '../platform/node-files.js';
 import { loadModelDir } from '../platform/node-model.js';
 import { resolveModel } from '../platform/node-generator.js';
 
-const DTYPES: readonly WeightDtype[] = ['f32', 'f16', 'q8'];
+const DTYPES = WEIGHT_DTYPES;
 
 export function parseDtype(v: string | undefined): WeightDtype {
   const d = (v ?? 'f32') as WeightDtype;

@@ -1,4 +1,4 @@
-// dllm serve [--model NAME|DIR …] [--backend auto|ort|wasm|ref] [--dtype f32|f16|q8] [--host 127.0.0.1] [--port 8080] [--max-tokens N] [--queue-size N] [--batch-size N] [--cache none|prefix|dual] [--cors ORIGIN|*] [--request-timeout-ms N]
+// dllm serve [--model NAME|DIR …] [--backend auto|ort|wasm|ref] [--dtype f32|f16|q8|q4] [--host 127.0.0.1] [--port 8080] [--max-tokens N] [--queue-size N] [--batch-size N] [--cache none|prefix|dual] [--cors ORIGIN|*] [--request-timeout-ms N]
 // A thin adapter: argv → ServeConfig (serve/config.ts parses it) → startServer; SIGINT/SIGTERM drain and exit.
 import { parseArgs } from 'node:util';
 import { SERVE_DEFAULTS, startServer } from '../serve/index.js';
@@ -91,7 +91,7 @@ const HELP = flagHelp(
   [
     ['--model NAME|DIR', 'repeatable; default: dllm-code-mini and its AR twin'],
     ['--backend auto|ort|wasm|ref', 'compute backend (default auto)'],
-    ['--dtype f32|f16|q8', 'weight storage (default f32)'],
+    ['--dtype f32|f16|q8|q4', 'weight storage (default f32; q4: 4-bit blocks of 32, wasm/ref only)'],
     ['--threads N', '0 = all cores'],
     ['--quiet', 'no request log'],
   ],

@@ -66,6 +66,12 @@ export interface Kernels {
    * scales are per output channel (per row of wq).
    */
   matmulQ8(out: Float32Array, x: Float32Array, wq: Int8Array, scales: Float32Array, M: number, K: number, N: number): void;
+  /**
+   * Weight-only 4-bit matmul: out (M, N) = x (M, K) · Wᵀ, W (N, K) in blocks of 32 along K as ggml's Q4_0:
+   * q (N, K/2) bytes, byte t of a block holds element t (low nibble) and t + 16 (high nibble), value =
+   * (nibble − 8) · scales (N, K/32). K must be a multiple of 32 (quantize.ts Q4_BLOCK).
+   */
+  matmulQ4(out: Float32Array, x: Float32Array, q: Uint8Array, scales: Float32Array, M: number, K: number, N: number): void;
 
   // ---- elementwise and row ops ---------------------------------------------------------------
   /** out (n) = a + b (residual add; out may alias a or b) */

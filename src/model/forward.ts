@@ -106,11 +106,12 @@ export class Transformer implements ForwardModel {
     return w.data;
   }
 
-  /** out (M, out) = x (M, in) · Wᵀ, f32 or int8 weights */
+  /** out (M, out) = x (M, in) · Wᵀ, f32, f16, int8 or 4-bit weights */
   private linear(out: Float32Array, x: Float32Array, name: string, M: number, inDim: number, outDim: number): void {
     const w = this.w(name);
     if (w.kind === 'f32') this.kernels.matmul(out, x, w.data, M, inDim, outDim, false, true, 1, 0);
     else if (w.kind === 'q8') this.kernels.matmulQ8(out, x, w.q, w.scales, M, inDim, outDim);
+    else if (w.kind === 'q4') this.kernels.matmulQ4(out, x, w.q, w.scales, M, inDim, outDim);
     else {
       // f16: widen into a scratch matrix, use, release (memory-bound, ≈ one extra read of the weights)
       const wide = this.kernels.allocF32(outDim * inDim);
@@ -179,6 +180,7 @@ export class Transformer implements ForwardModel {
         this.kernels.f16ToF32(x.subarray(i * C, (i + 1) * C), w.bits.subarray(tokens[i]! * C, (tokens[i]! + 1) * C), C);
       return;
     }
+    if (w.kind === 'q4') throw new Error('model: the embedding is never stored q4 (weights.ts stores it q8)');
     for (let i = 0; i < N; i++) {
       // int8 rows dequantized on gather: N·C work, no full-table copy
       const t = tokens[i]!,

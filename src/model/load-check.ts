@@ -5,6 +5,7 @@
 import type { TensorInfo } from '../io/safetensors.js';
 import { hfFieldName, type Arch, type ModelConfig } from './config.js';
 import { numel, parameterTable, type ParamSpec } from './params.js';
+import { Q4_BLOCK } from '../kernels/quantize.js';
 import { quantizes, type WeightDtype } from './weights.js';
 
 const HF_LAYERS = /^model\.layers\.(\d+)\./;
@@ -64,7 +65,7 @@ export function planWeights(
     if (!FLOAT_DTYPES.has(info.dtype))
       throw new Error(`${info.file}: ${spec.hfName}: dtype ${info.dtype} is not a float dtype dllm loads (F32, F16, BF16)`);
     const n = numel(spec.shape);
-    bytes += !quantizes(spec, dtype) ? 4 * n : dtype === 'f16' ? 2 * n : n + 4 * spec.shape[0]!;
+    bytes += storedBytes(spec, dtype, n);
     largest = Math.max(largest, n * 4 + info.byteLength); // one tensor in flight: its bytes and their f32 copy
   }
   const rope = 4 * config.maxPositions * config.headDim;
@@ -77,8 +78,16 @@ export function planWeights(
     }
     throw new Error(
       `${configWhere}: the model needs ${gb(bytes + largest)} at dtype ${dtype}, this machine has ${gb(memoryBytes)}` +
-        (dtype === 'q8' ? '' : ' (try --dtype q8)'),
+        (dtype === 'q4' ? '' : dtype === 'q8' ? ' (try --dtype q4)' : ' (try --dtype q8 or q4)'),
     );
   }
   return { specs, bytes };
+}
+
+/** bytes a tensor of n values takes at `dtype` (weights.ts storeWeight's choices) */
+function storedBytes(spec: ParamSpec, dtype: WeightDtype, n: number): number {
+  if (!quantizes(spec, dtype)) return 4 * n;
+  if (dtype === 'f16') return 2 * n;
+  if (dtype === 'q4' && spec.kind === 'linear' && spec.shape[1]! % Q4_BLOCK === 0) return n / 2 + (4 * n) / Q4_BLOCK;
+  return n + 4 * spec.shape[0]!; // q8: a byte per value, an f32 scale per row
 }

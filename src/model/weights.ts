@@ -1,8 +1,9 @@
-// Weights of a model: the parameter table's tensors, f32 or int8 (weight-only, per-output-channel scales).
+// Weights of a model: the parameter table's tensors, f32, f16, int8 (weight-only, per-output-channel scales)
+// or 4-bit (weight-only, ggml Q4_0 blocks of 32 with one scale each).
 // Arrays from the kernels' alloc* are used in place; plain arrays (weights too large for the wasm32 heap)
 // are copied in by the kernels on each use, so a model larger than 4 GiB still runs, layer by layer.
 import type { Kernels } from '../kernels/backend.js';
-import { quantizeQ8 } from '../kernels/quantize.js';
+import { Q4_BLOCK, quantizeQ4, quantizeQ8 } from '../kernels/quantize.js';
 import { createRefKernels } from '../kernels/ref/index.js';
 
 // conversions of weights that stay outside kernel memory (beyond the resident budget)
@@ -13,13 +14,19 @@ import { numel, parameterTable, type ParamSpec } from './params.js';
 export type Weight =
   | { kind: 'f32'; data: Float32Array } // shape of its ParamSpec
   | { kind: 'f16'; bits: Uint16Array } // shape of its ParamSpec; widened to f32 by the kernels at each use
-  | { kind: 'q8'; q: Int8Array; scales: Float32Array }; // q (out, in), scales (out)
+  | { kind: 'q8'; q: Int8Array; scales: Float32Array } // q (out, in), scales (out)
+  | { kind: 'q4'; q: Uint8Array; scales: Float32Array }; // q (out, in/2) nibbles, scales (out, in/32)
 
 export type Weights = Map<string, Weight>;
 
-export type WeightDtype = 'f32' | 'f16' | 'q8';
+export type WeightDtype = 'f32' | 'f16' | 'q8' | 'q4';
+export const WEIGHT_DTYPES: readonly WeightDtype[] = ['f32', 'f16', 'q8', 'q4'];
 
-/** q8 and f16 apply to the matrices (linear layers and the embedding); norms and biases stay f32 */
+/**
+ * f16, q8 and q4 apply to the matrices (linear layers and the embedding); norms and biases stay f32. q4 takes
+ * the linear layers whose input width is a multiple of 32; the embedding (gathered by rows) and any other
+ * matrix are stored q8.
+ */
 export function quantizes(spec: ParamSpec, dtype: WeightDtype): boolean {
   return dtype !== 'f32' && (spec.kind === 'linear' || spec.kind === 'embedding');
 }
@@ -32,6 +39,13 @@ export function storeWeight(k: Kernels | null, spec: ParamSpec, data: Float32Arr
     const bits = k ? k.allocU16(n) : new Uint16Array(n);
     (k ?? refKernels).f32ToF16(bits, data, n);
     return { kind: 'f16', bits };
+  }
+  if (quantizes(spec, dtype) && dtype === 'q4' && spec.kind === 'linear' && spec.shape[1]! % Q4_BLOCK === 0) {
+    const [rows, cols] = spec.shape as [number, number];
+    const q = k ? k.allocU8((rows * cols) / 2) : new Uint8Array((rows * cols) / 2);
+    const scales = k ? k.allocF32((rows * cols) / Q4_BLOCK) : new Float32Array((rows * cols) / Q4_BLOCK);
+    quantizeQ4(data, rows, cols, { q, scales });
+    return { kind: 'q4', q, scales };
   }
   if (quantizes(spec, dtype)) {
     const [rows, cols] = spec.shape as [number, number];
@@ -47,7 +61,8 @@ export function storeWeight(k: Kernels | null, spec: ParamSpec, data: Float32Arr
 }
 
 export function weightBytes(w: Weight): number {
-  return w.kind === 'f32' ? w.data.byteLength : w.kind === 'f16' ? w.bits.byteLength : w.q.byteLength + w.scales.byteLength;
+  if (w.kind === 'f32') return w.data.byteLength;
+  return w.kind === 'f16' ? w.bits.byteLength : w.q.byteLength + w.scales.byteLength;
 }
 
 /** Random weights (normal, std) from a seeded generator: tiny test models and training from scratch. */

@@ -1,6 +1,6 @@
 // Opening a model folder on a compute backend for inference — the one place the CLI and the server choose:
 //   ort   ONNX Runtime (onnxruntime-node, native MLAS): the graph of onnx/graph.ts, f32 or int8 (DynamicQuantizeMatMul)
-//   wasm  our WebAssembly SIMD kernels (f32, f16 or q8 storage) — the engine that also trains
+//   wasm  our WebAssembly SIMD kernels (f32, f16, q8 or q4 storage) — the engine that also trains
 //   ref   the reference kernels (slow; the oracle)
 //   auto  the fastest that loads: ort when onnxruntime-node loads here, else wasm (f16 storage is wasm's)
 // Whatever the backend, the result is a ForwardModel: DiffusionLM, CausalLM and the decoding loop do not change.
@@ -52,9 +52,10 @@ async function ortModule(): Promise<typeof import('./node-ort.js') | null> {
 export async function openModel(dir: string, o: OpenOptions = {}): Promise<OpenedModel> {
   const want = o.backend ?? 'auto',
     dtype = o.dtype ?? 'f32';
-  if (want === 'ort' || (want === 'auto' && dtype !== 'f16')) {
-    if (want === 'ort' && dtype === 'f16')
-      throw new Error('--dtype f16 is a storage format of the wasm backend; ONNX Runtime takes f32 or q8');
+  // f16 and q4 are storage formats of our kernels: 'auto' takes them there, ONNX Runtime here takes f32 or q8
+  if (want === 'ort' || (want === 'auto' && dtype !== 'f16' && dtype !== 'q4')) {
+    if (want === 'ort' && (dtype === 'f16' || dtype === 'q4'))
+      throw new Error(`--dtype ${dtype} is a storage format of the wasm backend; ONNX Runtime takes f32 or q8`);
     const ortLib = await ortModule();
     if (ortLib) {
       const m = await ortLib.loadOrtModelDir(dir, { dtype: dtype === 'q8' ? 'q8' : 'f32', threads: o.threads ?? 0 });

@@ -9,14 +9,14 @@ import { WasmKernels } from '../kernels/wasm/engine.js';
 import type { CacheMode } from '../model/diffusion-lm.js';
 import { Transformer } from '../model/forward.js';
 import { loadTokenizer, loadWeights } from '../model/load.js';
-import type { WeightDtype } from '../model/weights.js';
+import { WEIGHT_DTYPES, type WeightDtype } from '../model/weights.js';
 import { TextGenerator } from '../text/generator.js';
 import { WebGpuTransformer } from '../webgpu/forward.js';
 import { createKernels } from './web.js';
 import { modelFiles, type ModelSource, type ProgressCallback } from './web-files.js';
 
 export interface WebLoadOptions {
-  /** weight storage: f32, f16 (half the memory, f32 compute) or q8 (weight-only int8) */
+  /** weight storage: f32, f16 (half the memory, f32 compute), q8 (weight-only int8) or q4 (4-bit blocks of 32) */
   dtype?: WeightDtype;
   /**
    * 'wasm' (default 'auto': wasm where the browser has SIMD128, else the reference kernels), 'ref', or
@@ -62,8 +62,8 @@ export function parseWebLoadOptions(o: unknown): WebLoadOptions {
   for (const k of Object.keys(o))
     if (!KEYS.includes(k as keyof WebLoadOptions)) throw new Error(`loadModel: unknown option "${k}" (known: ${KEYS.join(', ')})`);
   const v = o as WebLoadOptions;
-  if (v.dtype !== undefined && !['f32', 'f16', 'q8'].includes(v.dtype))
-    throw new Error(`loadModel: "dtype" must be f32, f16 or q8, got ${String(v.dtype)}`);
+  if (v.dtype !== undefined && !WEIGHT_DTYPES.includes(v.dtype))
+    throw new Error(`loadModel: "dtype" must be ${WEIGHT_DTYPES.join(', ')}, got ${String(v.dtype)}`);
   if (v.backend !== undefined && !['auto', 'wasm', 'ref', 'webgpu'].includes(v.backend))
     throw new Error(`loadModel: "backend" must be auto, wasm, ref or webgpu, got ${String(v.backend)}`);
   if (v.device !== undefined && v.backend !== 'webgpu') throw new Error('loadModel: "device" needs backend "webgpu"');

@@ -1,5 +1,5 @@
 // The transformer forward pass on WebGPU: the dense families (llada, dream, llama) as compute shaders
-// (webgpu/shaders.ts), f32 on the GPU whatever the stored dtype (f16 widened, int8 dequantized at upload),
+// (webgpu/shaders.ts), f32 on the GPU whatever the stored dtype (f16 widened, int8 and 4-bit dequantized at upload),
 // with the Fast-dLLM / AR key-value cache in GPU buffers. The same ForwardModel contract as the kernels'
 // Transformer (model/forward.ts), so every sampler runs on it; its forward is asynchronous (one command
 // buffer per call, the logits read back). No node:* here: it runs wherever `navigator.gpu` exists.
@@ -48,6 +48,18 @@ function widen(w: Weight): Float32Array {
   if (w.kind === 'f16') {
     const out = new Float32Array(w.bits.length);
     f16ToF32(out, w.bits, w.bits.length);
+    return out;
+  }
+  if (w.kind === 'q4') {
+    // blocks of 32: byte t holds element t (low nibble) and t + 16 (high), value (nibble − 8) · scale
+    const out = new Float32Array(w.q.length * 2);
+    for (let i = 0; i < w.q.length; i++) {
+      const b = Math.floor(i / 16),
+        at = b * 32 + (i % 16),
+        s = w.scales[b]!;
+      out[at] = ((w.q[i]! & 0x0f) - 8) * s;
+      out[at + 16] = ((w.q[i]! >>> 4) - 8) * s;
+    }
     return out;
   }
   const out = new Float32Array(w.q.length),

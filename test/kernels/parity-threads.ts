@@ -3,7 +3,7 @@
 // Shapes are large enough that 2 threads really split the work (many rows, tiles, chunks, heads).
 import { after, before, describe, test } from 'node:test';
 import type { AttentionShape, Kernels } from '../../src/kernels/backend.js';
-import { quantizeQ8 } from '../../src/kernels/quantize.js';
+import { quantizeQ4, quantizeQ8 } from '../../src/kernels/quantize.js';
 import { expectExact, f32Bits } from '../helpers/expect-close.js';
 import { Rng } from '../helpers/rng.js';
 import { type Owned, withOwned } from './parity-harness.js';
@@ -59,6 +59,16 @@ const OPS: Record<string, Op> = {
       const w = quantizeQ8(r.normal(N! * K!), N!, K!),
         out = o.f32(M! * N!);
       k.matmulQ8(out, o.f32(r.normal(M! * K!)), o.i8(w.q), o.f32(w.scales), M!, K!, N!);
+      return out;
+    }),
+  matmulQ4: (k, o, r) =>
+    [
+      [1, 4096, 300],
+      [77, 128, 257],
+    ].map(([M, K, N]) => {
+      const w = quantizeQ4(r.normal(N! * K!), N!, K!),
+        out = o.f32(M! * N!);
+      k.matmulQ4(out, o.f32(r.normal(M! * K!)), o.u8(w.q), o.f32(w.scales), M!, K!, N!);
       return out;
     }),
   'rmsnorm forward and backward': (k, o, r) => {

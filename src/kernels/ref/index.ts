@@ -8,7 +8,7 @@ import { attentionBackward, attentionForward } from './attention.js';
 import { bf16ToF32, f16ToF32, f32ToBf16, f32ToF16 } from './convert.js';
 import { crossEntropyBackward, crossEntropyForward } from './cross-entropy.js';
 import { embeddingBackward, embeddingForward } from './embedding.js';
-import { matmul, matmulQ8 } from './matmul.js';
+import { matmul, matmulQ4, matmulQ8 } from './matmul.js';
 import { rmsnormBackward, rmsnormForward } from './norm.js';
 import { ropeBackward, ropeForward } from './rope.js';
 import { softmaxBackward, softmaxForward } from './softmax.js';
@@ -27,6 +27,7 @@ export function createRefKernels(): Kernels {
     dispose: () => {},
     matmul,
     matmulQ8,
+    matmulQ4,
     add,
     addBias,
     rmsnormForward,

@@ -105,6 +105,18 @@ export class WasmKernels implements Kernels {
     m.end();
   }
 
+  matmulQ4(out: Float32Array, x: Float32Array, q: Uint8Array, scales: Float32Array, M: number, K: number, N: number): void {
+    if (K % 32 !== 0) throw new Error(`matmulQ4: K = ${K} is not a multiple of 32`);
+    need('matmulQ4', 'out', out, M * N);
+    need('matmulQ4', 'x', x, M * K);
+    need('matmulQ4', 'q', q, (N * K) / 2);
+    need('matmulQ4', 'scales', scales, (N * K) / 32);
+    const m = new Marshal(this.arena);
+    // one pass over the weights for all M rows: each weight row is decoded from L1 once per activation row
+    this.pool.run('gemvQ4Task', Math.ceil(N / this.c.GEMV_COLS), 1, [m.out(out), m.in(x), m.in(q), m.in(scales), M, K, N]);
+    m.end();
+  }
+
   matmulQ8(out: Float32Array, x: Float32Array, wq: Int8Array, scales: Float32Array, M: number, K: number, N: number): void {
     need('matmulQ8', 'out', out, M * N);
     need('matmulQ8', 'x', x, M * K);

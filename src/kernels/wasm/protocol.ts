@@ -24,6 +24,7 @@ export const TASK_NAMES = [
   'gemvTTask',
   'gemvNTask',
   'gemvQ8Task',
+  'gemvQ4Task',
   'addTask',
   'addBiasTask',
   'copyTask',

@@ -109,6 +109,47 @@ export function gemvQ8Task(start: i32, end: i32, tid: i32,
   }
 }
 
+// dot of x (K) with one row of 4-bit blocks (ggml Q4_0 order, kernels/backend.ts matmulQ4): each block's
+// 32 products in one accumulator, the block's scale applied to its sum, blocks summed in order
+// @ts-ignore: decorator
+@inline function dotQ4(x: usize, q: usize, s: usize, K: i32): f32 {
+  const eight = i8x16.splat(8), low = i8x16.splat(0x0f);
+  let sum: f32 = 0;
+  for (let b = 0; b < K / 32; b++) {
+    const v = v128.load(q + <usize>b * 16);
+    const lo = i8x16.sub(v128.and(v, low), eight); // elements 0..15 of the block, −8..7
+    const hi = i8x16.sub(i8x16.shr_u(v, 4), eight); // elements 16..31
+    const xo = x + <usize>b * 128;
+    const l0 = i16x8.extend_low_i8x16_s(lo), l1 = i16x8.extend_high_i8x16_s(lo);
+    const h0 = i16x8.extend_low_i8x16_s(hi), h1 = i16x8.extend_high_i8x16_s(hi);
+    let a = f32x4.mul(v128.load(xo), f32x4.convert_i32x4_s(i32x4.extend_low_i16x8_s(l0)));
+    a = fma4(v128.load(xo, 16), f32x4.convert_i32x4_s(i32x4.extend_high_i16x8_s(l0)), a);
+    a = fma4(v128.load(xo, 32), f32x4.convert_i32x4_s(i32x4.extend_low_i16x8_s(l1)), a);
+    a = fma4(v128.load(xo, 48), f32x4.convert_i32x4_s(i32x4.extend_high_i16x8_s(l1)), a);
+    a = fma4(v128.load(xo, 64), f32x4.convert_i32x4_s(i32x4.extend_low_i16x8_s(h0)), a);
+    a = fma4(v128.load(xo, 80), f32x4.convert_i32x4_s(i32x4.extend_high_i16x8_s(h0)), a);
+    a = fma4(v128.load(xo, 96), f32x4.convert_i32x4_s(i32x4.extend_low_i16x8_s(h1)), a);
+    a = fma4(v128.load(xo, 112), f32x4.convert_i32x4_s(i32x4.extend_high_i16x8_s(h1)), a);
+    sum += hsum4(a) * load<f32>(s + <usize>b * 4);
+  }
+  return sum;
+}
+
+/** out (M, N) = x (M, K) · Wᵀ, W (N, K) in 4-bit blocks: q (N, K/2), scales (N, K/32); items = chunks of GEMV_COLS columns */
+export function gemvQ4Task(start: i32, end: i32, tid: i32,
+  out: usize, x: usize, q: usize, scales: usize, M: i32, K: i32, N: i32): void {
+  for (let t = start; t < end; t++) {
+    const j1 = min(N, (t + 1) * GEMV_COLS);
+    for (let j = t * GEMV_COLS; j < j1; j++) {
+      const qr = q + <usize>j * <usize>(K / 2);
+      const sr = scales + <usize>j * <usize>(K / 32) * 4;
+      for (let m = 0; m < M; m++) {
+        store<f32>(out + (<usize>m * <usize>N + <usize>j) * 4, dotQ4(x + <usize>m * <usize>K * 4, qr, sr, K));
+      }
+    }
+  }
+}
+
 /** out (M, N) = alpha · x (M, K) · b (K, N) + beta · out; items = chunks of GEMV_COLS columns */
 export function gemvNTask(start: i32, end: i32, tid: i32,
   out: usize, x: usize, b: usize, M: i32, K: i32, N: i32, alpha: f32, beta: f32): void {

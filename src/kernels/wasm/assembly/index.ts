@@ -5,7 +5,7 @@
 // its accumulators (measured 28 vs ~60 GFLOP/s on one thread).
 export { matmulTiles, kernel6x8, MATMUL_SCRATCH_BYTES, MC, NC } from './matmul';
 // dot4F32 likewise (exported to stay out of gemvTTask's register pressure).
-export { gemvTTask, gemvNTask, gemvQ8Task, dot4F32, GEMV_MAX_ROWS, GEMV_COLS } from './gemv';
+export { gemvTTask, gemvNTask, gemvQ8Task, gemvQ4Task, dot4F32, GEMV_MAX_ROWS, GEMV_COLS } from './gemv';
 export {
   CHUNK, addTask, addBiasTask, copyTask, rmsnormForwardTask, rmsnormBackwardXTask, rmsnormBackwardWTask, ropeTask,
   swigluForwardTask, swigluBackwardTask, softmaxForwardTask, softmaxBackwardTask,
