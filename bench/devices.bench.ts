@@ -1,26 +1,29 @@
 // npm run bench:devices — the shipped models as a constrained device sees them (issue 16 item 5, Node side):
-// for each model × backend × weight dtype (wasm f32/f16/q8, ort f32/q8), in a fresh process so that the peak
+// for each model × backend × weight dtype (wasm f32/f16/q8/q4, ort f32/q8/q4), in a fresh process so that the peak
 // memory is that configuration's alone: load time, peak resident memory (maxRSS), time to the first settled
 // token and tokens/s over the same code prompts (library defaults: threshold 0.9 + early stop for the diffusion
 // model, greedy for the AR twin). Writes bench/results/devices.{json,md}. Not a test: it measures.
 // DLLM_THREADS sets the threads (default: all cores). Then the browser rows (bench/devices-browser.ts): the
-// same library in Chromium on the WASM kernels, f32/f16/q8. DLLM_SKIP_BROWSER=1 leaves them out.
+// same library in Chromium on the WASM kernels, f32/f16/q8/q4. DLLM_SKIP_BROWSER=1 leaves them out.
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { fileURLToPath } from 'node:url';
+import type { WeightDtype } from '../src/model/weights.js';
 import { loadModel, resolveModel } from '../src/platform/node-generator.js';
 import { measureInBrowser, type BrowserRow } from './devices-browser.js';
 
 const PROMPTS = ['def fibonacci(n):\n', 'class Stack:\n    def __init__(self):\n', 'def read_json(path):\n'];
 const GEN = 64;
 const threads = Number(process.env['DLLM_THREADS'] ?? 0) || os.cpus().length;
-const CONFIGS: Array<{ backend: 'wasm' | 'ort'; dtype: 'f32' | 'f16' | 'q8' }> = [
+const CONFIGS: Array<{ backend: 'wasm' | 'ort'; dtype: WeightDtype }> = [
   { backend: 'wasm', dtype: 'f32' },
   { backend: 'wasm', dtype: 'f16' },
   { backend: 'wasm', dtype: 'q8' },
+  { backend: 'wasm', dtype: 'q4' },
   { backend: 'ort', dtype: 'f32' },
   { backend: 'ort', dtype: 'q8' },
+  { backend: 'ort', dtype: 'q4' },
 ];
 const MODELS = ['dllm-code-mini', 'dllm-code-mini-ar'];
 
@@ -36,7 +39,7 @@ interface Row {
 }
 
 /** one configuration, measured inside this (child) process */
-async function measure(model: string, backend: 'wasm' | 'ort', dtype: 'f32' | 'f16' | 'q8'): Promise<Row> {
+async function measure(model: string, backend: 'wasm' | 'ort', dtype: WeightDtype): Promise<Row> {
   const t0 = performance.now();
   const lm = await loadModel(model, { backend, dtype, threads });
   const loadMs = performance.now() - t0;
@@ -75,7 +78,7 @@ function chromiumVersion(): string {
 }
 
 if (process.argv[2] === '--one') {
-  const [model, backend, dtype] = process.argv.slice(3) as [string, 'wasm' | 'ort', 'f32' | 'f16' | 'q8'];
+  const [model, backend, dtype] = process.argv.slice(3) as [string, 'wasm' | 'ort', WeightDtype];
   console.log(JSON.stringify(await measure(model, backend, dtype)));
 } else {
   const rows: Row[] = [];
@@ -98,7 +101,7 @@ if (process.argv[2] === '--one') {
       ? []
       : await measureInBrowser(
           MODELS.map((m) => resolveModel(m)),
-          ['f32', 'f16', 'q8'],
+          ['f32', 'f16', 'q8', 'q4'],
           PROMPTS,
           GEN,
         );

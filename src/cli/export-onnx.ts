@@ -1,4 +1,4 @@
-// dllm export-onnx --model NAME|DIR --out DIR [--dtype f32|q8]
+// dllm export-onnx --model NAME|DIR --out DIR [--dtype f32|q8|q4]
 // The model as an ONNX graph for ONNX Runtime anywhere (onnxruntime-node, onnxruntime-web with WebGPU, the
 // CUDA provider): OUT/model.onnx + OUT/model.onnx.data (external weights), the checkpoint's config and
 // tokenizer files, and OUT/onnx-io.json describing the inputs and outputs (see README "ONNX").
@@ -29,9 +29,9 @@ export async function exportOnnx(argv: string[]): Promise<number> {
     strict: true,
     options: { model: { type: 'string' }, out: { type: 'string' }, dtype: { type: 'string', default: 'f32' } },
   });
-  if (!values.model || !values.out) throw new Error('usage: dllm export-onnx --model NAME|DIR --out DIR [--dtype f32|q8]');
-  const dtype = values.dtype as 'f32' | 'q8';
-  if (dtype !== 'f32' && dtype !== 'q8') throw new Error(`--dtype must be f32 or q8, got "${values.dtype}"`);
+  if (!values.model || !values.out) throw new Error('usage: dllm export-onnx --model NAME|DIR --out DIR [--dtype f32|q8|q4]');
+  const dtype = values.dtype as 'f32' | 'q8' | 'q4';
+  if (!['f32', 'q8', 'q4'].includes(dtype)) throw new Error(`--dtype must be f32, q8 or q4, got "${values.dtype}"`);
   const dir = resolveModel(values.model),
     out = resolve(values.out);
   const t0 = performance.now();

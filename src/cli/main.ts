@@ -61,7 +61,7 @@ Usage:
                                          train a diffusion (mdm) or AR model on the CPU
   dllm export --checkpoint DIR --out DIR [--dtype f16|bf16|f32] | --out FILE.gguf --format gguf [--dtype f32|f16]
                                          a training checkpoint → a model folder to ship
-  dllm export-onnx --model NAME|DIR --out DIR [--dtype f32|q8]
+  dllm export-onnx --model NAME|DIR --out DIR [--dtype f32|q8|q4]
                                          the model as an ONNX graph + external weights (ONNX Runtime anywhere)
   dllm kernels [--backend auto|wasm|ref] [--threads N]
                                          show which compute engine this machine gets

@@ -6,7 +6,7 @@ import type { TensorInfo } from '../io/safetensors.js';
 import { hfFieldName, type Arch, type ModelConfig } from './config.js';
 import { numel, parameterTable, type ParamSpec } from './params.js';
 import { Q4_BLOCK } from '../kernels/quantize.js';
-import { quantizes, type WeightDtype } from './weights.js';
+import { storageOf, type WeightDtype } from './weights.js';
 
 const HF_LAYERS = /^model\.layers\.(\d+)\./;
 const LAYER_PREFIX: Readonly<Record<Arch, RegExp>> = {
@@ -86,8 +86,9 @@ export function planWeights(
 
 /** bytes a tensor of n values takes at `dtype` (weights.ts storeWeight's choices) */
 function storedBytes(spec: ParamSpec, dtype: WeightDtype, n: number): number {
-  if (!quantizes(spec, dtype)) return 4 * n;
-  if (dtype === 'f16') return 2 * n;
-  if (dtype === 'q4' && spec.kind === 'linear' && spec.shape[1]! % Q4_BLOCK === 0) return n / 2 + (4 * n) / Q4_BLOCK;
+  const as = storageOf(spec, dtype);
+  if (as === 'f32') return 4 * n;
+  if (as === 'f16') return 2 * n;
+  if (as === 'q4') return n / 2 + (4 * n) / Q4_BLOCK;
   return n + 4 * spec.shape[0]!; // q8: a byte per value, an f32 scale per row
 }

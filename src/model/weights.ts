@@ -31,23 +31,31 @@ export function quantizes(spec: ParamSpec, dtype: WeightDtype): boolean {
   return dtype !== 'f32' && (spec.kind === 'linear' || spec.kind === 'embedding');
 }
 
-/** Convert one loaded f32 tensor into the requested storage: f32, f16 (half the memory, widened per use), q8. */
+/** what a tensor is stored as at `dtype` (storeWeight, the memory plan and the ONNX graph agree through this) */
+export function storageOf(spec: ParamSpec, dtype: WeightDtype): WeightDtype {
+  if (!quantizes(spec, dtype)) return 'f32';
+  if (dtype === 'q4') return spec.kind === 'linear' && spec.shape[1]! % Q4_BLOCK === 0 ? 'q4' : 'q8';
+  return dtype;
+}
+
+/** Convert one loaded f32 tensor into the requested storage: f32, f16 (half the memory, widened per use), q8, q4. */
 export function storeWeight(k: Kernels | null, spec: ParamSpec, data: Float32Array, dtype: WeightDtype): Weight {
   const n = numel(spec.shape);
   if (data.length !== n) throw new Error(`weight ${spec.name}: ${data.length} values, shape [${spec.shape}] needs ${n}`);
-  if (quantizes(spec, dtype) && dtype === 'f16') {
+  const as = storageOf(spec, dtype);
+  if (as === 'f16') {
     const bits = k ? k.allocU16(n) : new Uint16Array(n);
     (k ?? refKernels).f32ToF16(bits, data, n);
     return { kind: 'f16', bits };
   }
-  if (quantizes(spec, dtype) && dtype === 'q4' && spec.kind === 'linear' && spec.shape[1]! % Q4_BLOCK === 0) {
+  if (as === 'q4') {
     const [rows, cols] = spec.shape as [number, number];
     const q = k ? k.allocU8((rows * cols) / 2) : new Uint8Array((rows * cols) / 2);
     const scales = k ? k.allocF32((rows * cols) / Q4_BLOCK) : new Float32Array((rows * cols) / Q4_BLOCK);
     quantizeQ4(data, rows, cols, { q, scales });
     return { kind: 'q4', q, scales };
   }
-  if (quantizes(spec, dtype)) {
+  if (as === 'q8') {
     const [rows, cols] = spec.shape as [number, number];
     const q = k ? k.allocI8(rows * cols) : new Int8Array(rows * cols);
     const scales = k ? k.allocF32(rows) : new Float32Array(rows);

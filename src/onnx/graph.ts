@@ -14,10 +14,11 @@
 // its softmax probability, p(1st) − p(2nd), Σ p·log(p + 1e−10); present_key.l / present_value.l (B, R, Hkv, D): the computed rows' keys/values.
 // Letters: B batch, R computed rows, Tk key rows, C width, H heads, Hkv kv heads, D head dim, F FFN, V vocab.
 import onnxProto from 'onnx-proto';
-import { quantizeQ8 } from '../kernels/quantize.js';
+import { Q4_BLOCK, quantizeQ4, quantizeQ8 } from '../kernels/quantize.js';
 import { ropeTable } from '../kernels/rope-table.js';
 import type { ModelConfig } from '../model/config.js';
 import { fusedQkv, parameterTable } from '../model/params.js';
+import { storageOf } from '../model/weights.js';
 import { headRmsNorm, moeFfn } from './moe-graph.js';
 
 export const { onnx } = onnxProto;
@@ -27,8 +28,12 @@ const AT = onnx.AttributeProto.AttributeType;
 export const MASKED = -1e9; // additive bias of a hidden key: exp(−1e9 − max) is exactly 0 in float32
 
 export interface OnnxBuildOptions {
-  /** f32 weights, or int8 weights with a scale per output channel (com.microsoft DynamicQuantizeMatMul) */
-  dtype: 'f32' | 'q8';
+  /**
+   * f32 weights; int8 weights with a scale per output channel (com.microsoft DynamicQuantizeMatMul); or q4:
+   * the kernels' 4-bit blocks of 32 (com.microsoft MatMulNBits) where weights.ts storageOf says q4, q8 where it
+   * says q8, and the embedding table gathered as the values of its q8 storage, so both engines run one model
+   */
+  dtype: 'f32' | 'q8' | 'q4';
   /**
    * external data (models over protobuf's 2 GB): each initializer of more than 1 KiB is handed to this sink
    * as it is made (nothing is kept) and the graph records where the sink put it
@@ -115,6 +120,10 @@ export class Builder {
     this.inits.push(onnx.TensorProto.create({ name, dataType: DT.INT64, dims: [values.length], int64Data: values }));
     return name;
   }
+  u8(name: string, dims: number[], data: Uint8Array): string {
+    this.tensor(name, DT.UINT8, dims, data);
+    return name;
+  }
   i8(name: string, dims: number[], data: Int8Array): string {
     this.tensor(name, DT.INT8, dims, new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
     return name;
@@ -142,9 +151,30 @@ export function buildOnnxModel(cfg: ModelConfig, weights: WeightSource, o: OnnxB
     if (!x) throw new Error(`onnx: weight "${name}" is missing`);
     return x;
   };
-  for (const s of parameterTable(cfg)) if (!weights.has(s.name)) throw new Error(`onnx: weight "${s.name}" is missing`);
+  const specs = new Map(parameterTable(cfg).map((s) => [s.name, s]));
+  for (const s of specs.values()) if (!weights.has(s.name)) throw new Error(`onnx: weight "${s.name}" is missing`);
+  const storage = (name: string) => (o.dtype === 'f32' ? 'f32' : o.dtype === 'q8' ? 'q8' : storageOf(specs.get(name)!, 'q4'));
   const linear = (x: string, name: string, N: number, K: number, out?: string): string => {
-    if (o.dtype === 'f32') return g.one('MatMul', [x, g.f32(name + '.T', [K, N], transpose(w(name), N, K))], {}, '', out);
+    const as = storage(name);
+    if (as === 'f32') return g.one('MatMul', [x, g.f32(name + '.T', [K, N], transpose(w(name), N, K))], {}, '', out);
+    if (as === 'q4') {
+      // MatMulNBits packs the codes of a block low-first along K (byte i: elements 2i, 2i + 1) with the zero
+      // point 8 by default: the kernels' nibbles (byte t: elements t, t + 16) repacked, the same values
+      const { q, scales } = quantizeQ4(w(name), N, K),
+        packed = new Uint8Array(q.length);
+      for (let b = 0; b < q.length / 16; b++) {
+        const code = (e: number) => (e < 16 ? q[b * 16 + e]! & 0x0f : q[b * 16 + e - 16]! >>> 4);
+        for (let i = 0; i < 16; i++) packed[b * 16 + i] = code(2 * i) | (code(2 * i + 1) << 4);
+      }
+      const blocks = K / Q4_BLOCK;
+      return g.one(
+        'MatMulNBits',
+        [x, g.u8(name + '.q4', [N, blocks, Q4_BLOCK / 2], packed), g.f32(name + '.scales', [N * blocks], scales)],
+        { K, N, bits: 4, block_size: Q4_BLOCK },
+        'com.microsoft',
+        out,
+      );
+    }
     // int8 weights with one scale per output channel (the wasm engine's q8 scheme); the activations are
     // quantized per call and the product runs on ORT's int8 GEMM (VNNI / AVX-512 where the CPU has them)
     const { q, scales } = quantizeQ8(w(name), N, K); // q (N, K), scales (N)
@@ -171,7 +201,12 @@ export function buildOnnxModel(cfg: ModelConfig, weights: WeightSource, o: OnnxB
   const ropeAttrs = Rd === D ? {} : { rotary_embedding_dim: Rd };
   const shapeBRhD = (h: number) => g.i64(`shape_h${h}`, [0, 0, h, D]); // Reshape (B, R, h·D) → (B, R, h, D); 0 copies the dim
 
-  let x = g.one('Gather', [g.f32('tokEmbed', [V, C], w('tokEmbed')), 'input_ids'], { axis: 0 }); // (B, R, C)
+  let table = w('tokEmbed'); // (V, C)
+  if (o.dtype === 'q4') {
+    const { q, scales } = quantizeQ8(table, V, C); // the values the kernels' q8 embedding holds
+    table = Float32Array.from(q, (v, i) => v * scales[Math.floor(i / C)]!);
+  }
+  let x = g.one('Gather', [g.f32('tokEmbed', [V, C], table), 'input_ids'], { axis: 0 }); // (B, R, C)
   const inputs = [
     valueInfo('input_ids', DT.INT64, ['B', 'R']),
     valueInfo('position_ids', DT.INT64, ['B', 'R']),

@@ -52,13 +52,13 @@ async function ortModule(): Promise<typeof import('./node-ort.js') | null> {
 export async function openModel(dir: string, o: OpenOptions = {}): Promise<OpenedModel> {
   const want = o.backend ?? 'auto',
     dtype = o.dtype ?? 'f32';
-  // f16 and q4 are storage formats of our kernels: 'auto' takes them there, ONNX Runtime here takes f32 or q8
-  if (want === 'ort' || (want === 'auto' && dtype !== 'f16' && dtype !== 'q4')) {
-    if (want === 'ort' && (dtype === 'f16' || dtype === 'q4'))
-      throw new Error(`--dtype ${dtype} is a storage format of the wasm backend; ONNX Runtime takes f32 or q8`);
+  // f16 is a storage format of our kernels: 'auto' takes it there; ONNX Runtime takes f32, q8 and q4
+  if (want === 'ort' || (want === 'auto' && dtype !== 'f16')) {
+    if (want === 'ort' && dtype === 'f16')
+      throw new Error('--dtype f16 is a storage format of the wasm backend; ONNX Runtime takes f32, q8 or q4');
     const ortLib = await ortModule();
     if (ortLib) {
-      const m = await ortLib.loadOrtModelDir(dir, { dtype: dtype === 'q8' ? 'q8' : 'f32', threads: o.threads ?? 0 });
+      const m = await ortLib.loadOrtModelDir(dir, { dtype: dtype === 'f16' ? 'f32' : dtype, threads: o.threads ?? 0 });
       return {
         config: m.config,
         model: m.model,

@@ -253,7 +253,7 @@ test('dllm export-onnx writes a folder that ONNX Runtime loads with external wei
   }
   for (const [args, pattern] of [
     [['--model', '/nonexistent', '--out', out], /neither a folder|does not exist/],
-    [['--model', fixture('llama'), '--out', out, '--dtype', 'f16'], /--dtype must be f32 or q8/],
+    [['--model', fixture('llama'), '--out', out, '--dtype', 'f16'], /--dtype must be f32, q8 or q4/],
   ] as const) {
     const r = await run(process.execPath, [CLI, 'export-onnx', ...args]).then(
       () => null,
