@@ -1,4 +1,4 @@
-// dllm export --checkpoint DIR --out FILE.gguf --format gguf [--dtype f32|f16]
+// dllm export --checkpoint DIR --out FILE.gguf --format gguf [--dtype f32|f16|q4_k]
 // A checkpoint or model folder (config.json, model.safetensors or its shards, tokenizer.json) → one GGUF file that
 // llama.cpp loads as llada / dream / llama (model/gguf-map.ts does the tensor and metadata mapping). The tokenizer
 // metadata is rebuilt from tokenizer.json: llama.cpp's "gpt2" vocabulary is byte-level BPE, so only such
@@ -16,7 +16,7 @@ type Json = Record<string, unknown>;
 export interface GgufExportOptions {
   checkpoint: string;
   out: string;
-  dtype: 'f32' | 'f16';
+  dtype: 'f32' | 'f16' | 'q4_k';
 }
 
 const obj = (v: unknown): Json | null => (v && typeof v === 'object' && !Array.isArray(v) ? (v as Json) : null);

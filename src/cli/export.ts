@@ -29,7 +29,8 @@ export async function exportModel(argv: string[]): Promise<number> {
   }
   const dtype = values.dtype!;
   if (values.format === 'gguf') {
-    if (dtype !== 'f32' && dtype !== 'f16') throw new Error(`--dtype must be f16 or f32 for GGUF, got "${dtype}"`);
+    if (dtype !== 'f32' && dtype !== 'f16' && dtype !== 'q4_k')
+      throw new Error(`--dtype must be f16, f32 or q4_k for GGUF, got "${dtype}"`);
     const r = await exportGguf({ checkpoint: values.checkpoint, out: values.out, dtype });
     console.log(`export: ${r.config.arch} model, ${r.tensors} tensors as ${dtype} GGUF (${(r.bytes / 1e6).toFixed(1)} MB) → ${values.out}`);
     return 0;

@@ -59,7 +59,7 @@ Usage:
   dllm forward --model DIR --ids 1,2,3 --out FILE.safetensors [--attention causal|bidirectional|block-causal --block-length N] [--dtype f32|f16|q8|q4]
   dllm train --config FILE.json [--resume | --overwrite] [--<key> value …]
                                          train a diffusion (mdm) or AR model on the CPU
-  dllm export --checkpoint DIR --out DIR [--dtype f16|bf16|f32] | --out FILE.gguf --format gguf [--dtype f32|f16]
+  dllm export --checkpoint DIR --out DIR [--dtype f16|bf16|f32] | --out FILE.gguf --format gguf [--dtype f32|f16|q4_k]
                                          a training checkpoint → a model folder to ship
   dllm export-onnx --model NAME|DIR --out DIR [--dtype f32|q8|q4]
                                          the model as an ONNX graph + external weights (ONNX Runtime anywhere)

@@ -78,7 +78,7 @@ export const GGML_TYPES: Record<number, readonly [string, number, number]> = {
   39: ['MXFP4', 32, 17],
 };
 /** the types readGgufTensor decodes to f32 */
-export type GgmlReadableType = 'F32' | 'F16' | 'BF16' | 'Q8_0' | 'Q4_0';
+export type GgmlReadableType = 'F32' | 'F16' | 'BF16' | 'Q8_0' | 'Q4_0' | 'Q4_K';
 
 export function ggmlTypeId(name: string): number {
   for (const [id, t] of Object.entries(GGML_TYPES)) if (t[0] === name) return Number(id);

@@ -1,7 +1,7 @@
 // GGUF writer: little-endian v3 (or v2), metadata of every value type, tensor infos, data padded to
 // `general.alignment` (default 32). Layout as gguf-py's GGUFWriter (write_header_to_file, write_kv_data_to_file,
 // write_ti_data_to_file, write_tensors_to_file): tensors in the order given, each at an aligned offset.
-// Tensors come either as f32 values encoded here (F32, F16, BF16, Q8_0, Q4_0) or as pre-encoded bytes of any
+// Tensors come either as f32 values encoded here (F32, F16, BF16, Q8_0, Q4_0, Q4_K) or as pre-encoded bytes of any
 // ggml type. Everything is built in memory: fine for test fixtures and small exports, not for 8B models.
 import {
   GGML_TYPES,
@@ -17,9 +17,10 @@ import {
   type GgufValueType,
 } from './gguf-format.js';
 import { f32ToBf16Bits, f32ToF16Bits, quantizeQ4_0, quantizeQ8_0 } from './gguf-quant.js';
+import { quantizeQ4_K } from './gguf-kquant.js';
 
 export type GgufTensorInput =
-  | { name: string; shape: readonly number[]; type: 'F32' | 'F16' | 'BF16' | 'Q8_0' | 'Q4_0'; data: Float32Array } // shape row-major
+  | { name: string; shape: readonly number[]; type: 'F32' | 'F16' | 'BF16' | 'Q8_0' | 'Q4_0' | 'Q4_K'; data: Float32Array } // shape row-major
   | { name: string; shape: readonly number[]; typeId: number; bytes: Uint8Array }; // already in that ggml type's layout
 
 export interface GgufWriteInput {
@@ -179,6 +180,8 @@ function encodeTensor(t: GgufTensorInput): { typeId: number; bytes: Uint8Array }
       return { typeId: 8, bytes: quantizeQ8_0(x) };
     case 'Q4_0':
       return { typeId: 2, bytes: quantizeQ4_0(x) };
+    case 'Q4_K':
+      return { typeId: 12, bytes: quantizeQ4_K(x) };
   }
 }
 

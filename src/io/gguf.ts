@@ -8,6 +8,7 @@
 // No file access here: callers pass bytes or a ByteSource.
 import { bytesSource, type ByteSource } from './safetensors.js';
 import { bf16BitsToF32, dequantizeQ4_0, dequantizeQ8_0, f16BitsToF32 } from './gguf-quant.js';
+import { dequantizeQ4_K } from './gguf-kquant.js';
 import {
   GGML_MAX_DIMS,
   GGML_TYPES,
@@ -282,7 +283,7 @@ export async function readGguf(src: Uint8Array | ByteSource, where = 'gguf'): Pr
   }
 }
 
-/** A tensor's values as f32 (row-major, `info.shape`), decoding F32, F16, BF16, Q8_0 and Q4_0. */
+/** A tensor's values as f32 (row-major, `info.shape`), decoding F32, F16, BF16, Q8_0, Q4_0 and Q4_K. */
 export async function readGgufTensor(src: Uint8Array | ByteSource, info: GgufTensorInfo, where = 'gguf'): Promise<Float32Array> {
   const source = src instanceof Uint8Array ? bytesSource(src) : src;
   const bytes = await source.read(info.offsetBytes, info.byteLength);
@@ -309,9 +310,11 @@ export function decodeTensor(bytes: Uint8Array, info: GgufTensorInfo, where = 'g
       return dequantizeQ8_0(bytes, n, out);
     case 'Q4_0':
       return dequantizeQ4_0(bytes, n, out);
+    case 'Q4_K':
+      return dequantizeQ4_K(bytes, n, out);
     default:
       throw new Error(
-        `${where}: tensor "${info.name}" is ${info.typeName}; dllm reads F32, F16, BF16, Q8_0 and Q4_0 ` +
+        `${where}: tensor "${info.name}" is ${info.typeName}; dllm reads F32, F16, BF16, Q8_0, Q4_0 and Q4_K ` +
           '(re-quantize with llama-quantize to Q8_0, or convert to F16)',
       );
   }

@@ -39,6 +39,7 @@ import {
 } from '../io/gguf.js';
 import { MODEL_LIMITS, validateConfig, type Arch, type ModelConfig } from './config.js';
 import { numel, parameterTable } from './params.js';
+import { QK_K } from '../io/gguf-kquant.js';
 
 export const TOKEN_TYPE = { normal: 1, unknown: 2, control: 3, userDefined: 4, unused: 5, byte: 6 } as const;
 
@@ -205,11 +206,14 @@ export function ggufTokenizerMetadata(t: GgufTokenizerInfo, vocabSize: number): 
  * A GGUF llama.cpp loads as `config.arch`: f32 weights by our names (params.ts), matrices stored as F32 or F16
  * (norms and biases stay F32, as convert_hf_to_gguf does), q/k rows permuted where llama.cpp's RoPE needs it.
  */
+/** llama_ftype: ALL_F32 = 0, MOSTLY_F16 = 1, MOSTLY_Q4_K_M = 15 (llama.h) */
+const FILE_TYPE = { f32: 0, f16: 1, q4_k: 15 } as const;
+
 export function ggufFromModel(
   config: ModelConfig,
   weights: ReadonlyMap<string, Float32Array>,
   tokenizer: GgufTokenizerInfo,
-  dtype: 'f32' | 'f16',
+  dtype: 'f32' | 'f16' | 'q4_k',
   opts: { name?: string } = {},
 ): Uint8Array {
   checkExportable(config);
@@ -221,12 +225,15 @@ export function ggufFromModel(
       throw new Error(`gguf export: weight ${spec.name} has ${data.length} values, shape [${spec.shape}] needs ${numel(spec.shape)}`);
     const heads = qkHeads(config, spec.name);
     if (heads !== null && permutesQk(config.arch)) data = permuteQkRows(data, heads, config.headDim, spec.shape[1] ?? 1, 'toGguf');
-    const type = dtype === 'f16' && spec.shape.length === 2 ? 'F16' : 'F32';
+    // q4_k: matrices whose rows fill 256-element super-blocks (llama-quantize keeps the others in a wider type)
+    const matrix = spec.shape.length === 2,
+      q4k = dtype === 'q4_k' && matrix && spec.shape[1]! % QK_K === 0;
+    const type = q4k ? 'Q4_K' : dtype !== 'f32' && matrix ? 'F16' : 'F32';
     tensors.push({ name: ggufTensorName(spec.name), shape: spec.shape, type, data });
   }
   const metadata: [string, GgufValue][] = [
     ...ggufArchMetadata(config, opts.name),
-    ['general.file_type', u32(dtype === 'f16' ? 1 : 0)], // LlamaFileType ALL_F32 = 0, MOSTLY_F16 = 1
+    ['general.file_type', u32(FILE_TYPE[dtype])],
     ...ggufTokenizerMetadata(tokenizer, config.vocabSize),
   ];
   return writeGguf({ metadata, tensors });
