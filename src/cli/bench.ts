@@ -31,12 +31,8 @@ interface Setting {
   cache: CacheMode;
 }
 
-export async function bench(argv: string[]): Promise<number> {
-  const { values } = parseArgs({
-    args: argv,
-    strict: true,
-    allowPositionals: false,
-    options: {
+/** the flags of the command (usage.ts lists them) */
+export const BENCH_FLAGS = {
       model: { type: 'string', default: DEFAULT_MODEL },
       twin: { type: 'string' },
       limit: { type: 'string', default: '10' },
@@ -50,7 +46,14 @@ export async function bench(argv: string[]): Promise<number> {
       backend: { type: 'string' },
       roofline: { type: 'boolean' },
       context: { type: 'string' },
-    },
+    } as const;
+
+export async function bench(argv: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args: argv,
+    strict: true,
+    allowPositionals: false,
+    options: BENCH_FLAGS,
   });
   if (values.roofline) return roofline(values); // step ms against rows, the ridge, and the block length for --block-length auto
   const int = (k: string) => {

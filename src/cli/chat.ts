@@ -7,18 +7,21 @@ import { parseBackend } from '../platform/node-backend.js';
 import { loadModel } from '../platform/node-generator.js';
 import type { ChatMessage } from '../tokenizer/index.js';
 
-export async function chat(argv: string[]): Promise<number> {
-  const { values } = parseArgs({
-    args: argv,
-    strict: true,
-    options: {
+/** the flags of the command (usage.ts lists them) */
+export const CHAT_FLAGS = {
       model: { type: 'string' },
       'gen-length': { type: 'string', default: '128' },
       steps: { type: 'string', default: '128' },
       'block-length': { type: 'string', default: '32' },
       system: { type: 'string' },
       backend: { type: 'string' },
-    },
+    } as const;
+
+export async function chat(argv: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args: argv,
+    strict: true,
+    options: CHAT_FLAGS,
   });
   if (!values.model) throw new Error('usage: dllm chat --model DIR (a model with a chat template)');
   const genLength = Number(values['gen-length']),

@@ -35,11 +35,8 @@ interface Candidate {
   text: string;
 }
 
-export async function dataCorpus(argv: string[]): Promise<number> {
-  const { values } = parseArgs({
-    args: argv,
-    strict: true,
-    options: {
+/** the flags of the command (usage.ts lists them) */
+export const CORPUS_FLAGS = {
       out: { type: 'string' },
       packages: { type: 'string', default: DEFAULT_PACKAGES },
       cache: { type: 'string' },
@@ -49,7 +46,13 @@ export async function dataCorpus(argv: string[]): Promise<number> {
       'no-tokens': { type: 'boolean', default: false },
       tokenizer: { type: 'string' },
       quiet: { type: 'boolean', default: false },
-    },
+    } as const;
+
+export async function dataCorpus(argv: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args: argv,
+    strict: true,
+    options: CORPUS_FLAGS,
   });
   if (!values.out) throw new Error('usage: dllm data corpus --out DIR [--packages FILE] [--cache DIR]');
   const vocabSize = Number(values['vocab-size']);

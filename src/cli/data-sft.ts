@@ -11,11 +11,14 @@ import { readJsonFile, writeFileAtomic } from '../platform/node-files.js';
 import { TextTokenizer } from '../tokenizer/index.js';
 import { packSftRows, type SftExample } from '../train/sft-data.js';
 
+/** the flags of the command (usage.ts lists them) */
+export const SFT_FLAGS = { data: { type: 'string' }, 'seq-len': { type: 'string', default: '256' }, limit: { type: 'string' } } as const;
+
 export async function dataSft(argv: string[]): Promise<number> {
   const { values } = parseArgs({
     args: argv,
     strict: true,
-    options: { data: { type: 'string' }, 'seq-len': { type: 'string', default: '256' }, limit: { type: 'string' } },
+    options: SFT_FLAGS,
   });
   if (!values.data) throw new Error('usage: dllm data sft --data DIR [--seq-len 256] (DIR: a folder from `dllm data corpus`)');
   const seqLen = Number(values['seq-len']),

@@ -28,18 +28,21 @@ async function listFiles(dir: string, ext: string): Promise<string[]> {
   return out;
 }
 
-export async function dataBuild(argv: string[]): Promise<number> {
-  const { values } = parseArgs({
-    args: argv,
-    strict: true,
-    options: {
+/** the flags of the command (usage.ts lists them) */
+export const DATA_BUILD_FLAGS = {
       input: { type: 'string' },
       ext: { type: 'string', default: '.py' },
       out: { type: 'string' },
       'vocab-size': { type: 'string', default: '4096' },
       'val-percent': { type: 'string', default: '5' },
       tokenizer: { type: 'string' },
-    },
+    } as const;
+
+export async function dataBuild(argv: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args: argv,
+    strict: true,
+    options: DATA_BUILD_FLAGS,
   });
   if (!values.input || !values.out) throw new Error('usage: dllm data build --input DIR --ext .py --out DIR');
   const vocabSize = Number(values['vocab-size']),

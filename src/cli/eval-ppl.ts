@@ -46,12 +46,8 @@ function heldOutTexts(path: string): Array<{ name: string; text: string }> {
   return out;
 }
 
-export async function evalPpl(argv: string[]): Promise<number> {
-  const { values } = parseArgs({
-    args: argv,
-    strict: true,
-    allowPositionals: false,
-    options: {
+/** the flags of the command (usage.ts lists them) */
+export const PPL_FLAGS = {
       model: { type: 'string', default: DEFAULT_MODEL },
       data: { type: 'string' },
       out: { type: 'string' },
@@ -62,7 +58,14 @@ export async function evalPpl(argv: string[]): Promise<number> {
       seed: { type: 'string', default: '0' },
       threads: { type: 'string' },
       backend: { type: 'string' },
-    },
+    } as const;
+
+export async function evalPpl(argv: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args: argv,
+    strict: true,
+    allowPositionals: false,
+    options: PPL_FLAGS,
   });
   if (!values.data) throw new Error('dllm eval ppl needs --data (a `dllm data build` folder or text files)');
   const n = (k: string, min: number) => {

@@ -37,16 +37,8 @@ const GEN_LENGTH: Record<string, number> = {
   'random-span': 64,
 };
 
-export async function evalCommand(argv: string[]): Promise<number> {
-  const [task, ...rest] = argv;
-  if (task === 'ppl') return evalPpl(rest);
-  if (!task || !(TASKS as readonly string[]).includes(task))
-    throw new Error(`usage: dllm eval ${[...TASKS, 'ppl'].join('|')} --model NAME|DIR [--limit N] [--out DIR]`);
-  const { values } = parseArgs({
-    args: rest,
-    strict: true,
-    allowPositionals: false,
-    options: {
+/** the flags of the command (usage.ts lists them) */
+export const EVAL_FLAGS = {
       model: { type: 'string', default: DEFAULT_MODEL },
       limit: { type: 'string' },
       out: { type: 'string' },
@@ -60,7 +52,18 @@ export async function evalCommand(argv: string[]): Promise<number> {
       quiet: { type: 'boolean' },
       'unsafe-no-sandbox': { type: 'boolean' },
       ...flagOptions(DECODE_DEFAULTS),
-    },
+    } as const;
+
+export async function evalCommand(argv: string[]): Promise<number> {
+  const [task, ...rest] = argv;
+  if (task === 'ppl') return evalPpl(rest);
+  if (!task || !(TASKS as readonly string[]).includes(task))
+    throw new Error(`usage: dllm eval ${[...TASKS, 'ppl'].join('|')} --model NAME|DIR [--limit N] [--out DIR]`);
+  const { values } = parseArgs({
+    args: rest,
+    strict: true,
+    allowPositionals: false,
+    options: EVAL_FLAGS,
   });
   const split = values.split as InfillSplit;
   if (!['single-line', 'multi-line', 'random-span'].includes(split))

@@ -23,11 +23,14 @@ const IO = {
   outputs: { logits: 'float32 (Nr, V)', 'present_key.l / present_value.l': 'float32 (B, R, Hkv, D): keys/values of the computed rows' },
 };
 
+/** the flags of the command (usage.ts lists them) */
+export const EXPORT_ONNX_FLAGS = { model: { type: 'string' }, out: { type: 'string' }, dtype: { type: 'string', default: 'f32' } } as const;
+
 export async function exportOnnx(argv: string[]): Promise<number> {
   const { values } = parseArgs({
     args: argv,
     strict: true,
-    options: { model: { type: 'string' }, out: { type: 'string' }, dtype: { type: 'string', default: 'f32' } },
+    options: EXPORT_ONNX_FLAGS,
   });
   if (!values.model || !values.out) throw new Error('usage: dllm export-onnx --model NAME|DIR --out DIR [--dtype f32|q8|q4]');
   const dtype = values.dtype as 'f32' | 'q8' | 'q4';

@@ -11,16 +11,19 @@ import { fileExists } from '../platform/node-files.js';
 import { exportGguf } from './export-gguf.js';
 import { trainingRecord } from './training-record.js';
 
-export async function exportModel(argv: string[]): Promise<number> {
-  const { values } = parseArgs({
-    args: argv,
-    strict: true,
-    options: {
+/** the flags of the command (usage.ts lists them) */
+export const EXPORT_FLAGS = {
       checkpoint: { type: 'string' },
       out: { type: 'string' },
       dtype: { type: 'string', default: 'f16' },
       format: { type: 'string', default: 'safetensors' },
-    },
+    } as const;
+
+export async function exportModel(argv: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args: argv,
+    strict: true,
+    options: EXPORT_FLAGS,
   });
   if (!values.checkpoint || !values.out) {
     throw new Error(

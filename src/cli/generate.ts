@@ -60,7 +60,8 @@ export async function infill(argv: string[]): Promise<number> {
   return generate(argv, true);
 }
 
-export async function generate(argv: string[], isInfill = false): Promise<number> {
+/** the flags of generate (and of infill: --prefix, --suffix, no positional prompt); usage.ts lists them */
+export function generateFlags(isInfill: boolean): Record<string, { type: 'string' | 'boolean'; default?: string }> {
   const options: Record<string, { type: 'string' | 'boolean'; default?: string }> = {
     model: { type: 'string', default: DEFAULT_MODEL },
     'prompt-ids': { type: 'string' },
@@ -79,6 +80,11 @@ export async function generate(argv: string[], isInfill = false): Promise<number
     options['suffix'] = { type: 'string' };
   }
   options['help'] = { type: 'boolean' };
+  return options;
+}
+
+export async function generate(argv: string[], isInfill = false): Promise<number> {
+  const options = generateFlags(isInfill);
   const { values, positionals } = parseArgs({ args: argv, allowPositionals: !isInfill, strict: true, options });
   if (values['help']) {
     console.log(generateHelp(isInfill));

@@ -1,71 +1,117 @@
 // The dllm command line: argv → typed options → library calls. Each command lives in its own module.
-import { DECODERS } from '../sampler/index.js';
+import { DECODE_DEFAULTS, DECODERS } from '../sampler/index.js';
+import { SERVE_DEFAULTS } from '../serve/index.js';
+import { TRAIN_DEFAULTS } from '../train/config.js';
+import { renderUsage, type UsageEntry } from './usage.js';
 import { parseArgs } from 'node:util';
 import { createKernels } from '../platform/node.js';
 import { VERSION } from '../version.js';
-import { dataBuild } from './data.js';
-import { dataCorpus } from './corpus.js';
-import { dataSft } from './data-sft.js';
-import { train } from './train.js';
-import { forward, inspect } from './model-commands.js';
-import { exportModel } from './export.js';
-import { generate, infill } from './generate.js';
-import { chat } from './chat.js';
-import { serve } from './serve.js';
-import { evalCommand } from './eval.js';
-import { sandboxCommand } from './sandbox.js';
-import { bench } from './bench.js';
-import { exportOnnx } from './export-onnx.js';
-import { pull, pullNamedModels } from './pull.js';
+import { DATA_BUILD_FLAGS, dataBuild } from './data.js';
+import { CORPUS_FLAGS, dataCorpus } from './corpus.js';
+import { SFT_FLAGS, dataSft } from './data-sft.js';
+import { TRAIN_FLAGS, train } from './train.js';
+import { FORWARD_FLAGS, INSPECT_FLAGS, forward, inspect } from './model-commands.js';
+import { EXPORT_FLAGS, exportModel } from './export.js';
+import { generate, generateFlags, infill } from './generate.js';
+import { CHAT_FLAGS, chat } from './chat.js';
+import { SERVE_FLAGS, serve } from './serve.js';
+import { EVAL_FLAGS, evalCommand } from './eval.js';
+import { SANDBOX_FLAGS, sandboxCommand } from './sandbox.js';
+import { BENCH_FLAGS, bench } from './bench.js';
+import { EXPORT_ONNX_FLAGS, exportOnnx } from './export-onnx.js';
+import { PULL_FLAGS, pull, pullNamedModels } from './pull.js';
+import { PPL_FLAGS } from './eval-ppl.js';
 
-const USAGE = `dllm ${VERSION} — diffusion language models in TypeScript
+/** the kernels command's flags */
+const KERNELS_FLAGS = { backend: { type: 'string', default: 'auto' }, threads: { type: 'string' } } as const;
 
-Usage:
-  dllm generate [PROMPT] [--model NAME|DIR] [--backend auto|ort|wasm|ref] [--gen-length 128] [--block-length 32] [--steps N]
-                [--decoder ${DECODERS.join('|')}] [--threshold 0.9]
-                [--factor 1] [--cache none|prefix|dual|block] [--temperature 0] [--top-p 1] [--top-k 0]
-                [--remasking low_confidence|random] [--cfg-scale 0] [--alg-temp 0] [--eps 0.001]
-                [--logits-eos-inf true|false] [--confidence-eos-eot-inf true|false] [--early-stop true|false]
-                [--seed 0] [--prompt-ids 1,2,3] [--dtype f32|f16|q8|q4] [--threads N] [--show-steps] [--json]
-                                         generate text (default model: dllm-code-mini, shipped in models/)
-  dllm infill --prefix TEXT --suffix TEXT [--gen-length 32 …]
-                                         fill a masked middle of --gen-length tokens (it may end early at EOS)
-  dllm chat --model DIR [--system TEXT]  multi-turn chat with the checkpoint's chat template
-  dllm serve [--model NAME|DIR …] [--host 127.0.0.1] [--port 8080] [--max-tokens 1024] [--default-max-tokens 128]
-             [--queue-size 64] [--batch-size 8] [--cache none|prefix|dual|block] [--dtype f32|f16|q8|q4] [--threads N]
-                                         OpenAI-compatible server (+ Mercury FIM/diffusing, llama-server /infill,
-                                         /completion, /metrics) and the playground at / (default: dllm-code-mini
-                                         and its AR twin)
-  dllm eval humaneval|mbpp|humaneval-infilling|humaneval-ts|gsm8k [--model NAME|DIR] [--limit N] [--out DIR]
-            [--data DIR] [--split single-line|multi-line|random-span] [--cache none|prefix|dual|block] [decoder flags]
-            [--timeout-ms 10000] [--memory-mb 1024] [--unsafe-no-sandbox]
-                                         pass@1 by sandboxed execution / GSM8K exact match; resumable JSONL
-  dllm eval ppl --model NAME|DIR --data DIR|FILE [--windows 16] [--window-length 256] [--mc 8] [--mc-batch 8]
-                                         held-out NLL: ELBO bound (diffusion) or exact (AR), nats/token, bits/byte
-  dllm sandbox FILE --lang python|node [--timeout-ms 10000] [--memory-mb 1024] [--unsafe-no-sandbox]
-                                         run one program as dllm eval runs a sample (bubblewrap), one JSON line
-  dllm bench [--model NAME|DIR] [--twin NAME|DIR] [--limit 10] [--gen-length 128] [--out DIR] [--docs FILE]
-                                         decoders × caches beside the AR twin (tok/s, TPF, NFE, pass@1) and the
-                                         forward vs llama.cpp, one run → bench.{json,md,svg} (+ the docs page)
-  dllm data build --input DIR --ext .py --out DIR [--vocab-size 4096]
-  dllm data corpus --out DIR [--packages FILE] [--cache DIR] [--vocab-size 8192] [--offline]
-                                         turn a folder of code into tokenizer + token streams
-  dllm data sft --data DIR [--seq-len 256]
-                                         the corpus's docstring → body views as SFT rows (sft-{train,val}.bin)
-  dllm pull ORG/NAME [--revision main] [--quiet]
-                                         a model from the Hugging Face Hub into its cache (resumable, verified);
-                                         any --model also takes a hub id ORG/NAME (see README, "Models from the Hub")
-  dllm inspect --model DIR               architecture, parameters, dtypes, special ids, template
-  dllm forward --model DIR --ids 1,2,3 --out FILE.safetensors [--attention causal|bidirectional|block-causal --block-length N] [--dtype f32|f16|q8|q4]
-  dllm train --config FILE.json [--resume | --overwrite] [--<key> value …]
-                                         train a diffusion (mdm) or AR model on the CPU
-  dllm export --checkpoint DIR --out DIR [--dtype f16|bf16|f32] | --out FILE.gguf --format gguf [--dtype f32|f16|q4_k]
-                                         a training checkpoint → a model folder to ship
-  dllm export-onnx --model NAME|DIR --out DIR [--dtype f32|q8|q4]
-                                         the model as an ONNX graph + external weights (ONNX Runtime anywhere)
-  dllm kernels [--backend auto|wasm|ref] [--threads N]
-                                         show which compute engine this machine gets
-  dllm --version | --help`;
+const decoder = { label: 'decoder', defaults: DECODE_DEFAULTS };
+/** every command, in the order `dllm --help` lists them; the flags are the tables each command parses with */
+const COMMANDS: UsageEntry[] = [
+  {
+    usage: 'generate [PROMPT]',
+    flags: generateFlags(false),
+    configs: [decoder],
+    hints: { decoder: DECODERS.join('|') },
+    summary: 'generate text (default model: dllm-code-mini, shipped in models/); decoder flags: dllm generate --help',
+  },
+  {
+    usage: 'infill --prefix TEXT --suffix TEXT',
+    flags: generateFlags(true),
+    configs: [decoder],
+    summary: 'fill a masked middle of --gen-length tokens (it may end early at EOS)',
+  },
+  { usage: 'chat --model DIR', flags: CHAT_FLAGS, summary: "multi-turn chat with the checkpoint's chat template" },
+  {
+    usage: 'serve',
+    flags: SERVE_FLAGS,
+    configs: [{ label: 'server', defaults: SERVE_DEFAULTS }],
+    summary:
+      'OpenAI-compatible server (+ Mercury FIM/diffusing/edit, llama-server /infill, /completion, /metrics) and the playground at / (default: dllm-code-mini and its AR twin); server flags: dllm serve --help',
+  },
+  {
+    usage: 'eval humaneval|mbpp|humaneval-infilling|humaneval-ts|gsm8k|syntax',
+    flags: EVAL_FLAGS,
+    configs: [decoder],
+    summary: 'pass@1 by sandboxed execution / GSM8K exact match / syntax; resumable JSONL',
+  },
+  {
+    usage: 'eval ppl --data DIR|FILE',
+    flags: PPL_FLAGS,
+    hints: { data: 'DIR|FILE' },
+    summary: 'held-out NLL: ELBO bound (diffusion) or exact (AR), nats/token, bits/byte',
+  },
+  {
+    usage: 'sandbox FILE --lang python|node',
+    flags: SANDBOX_FLAGS,
+    summary: 'run one program as dllm eval runs a sample (bubblewrap), one JSON line',
+  },
+  {
+    usage: 'bench',
+    flags: BENCH_FLAGS,
+    summary: 'decoders × caches beside the AR twin (tok/s, TPF, NFE, pass@1) and the forward vs llama.cpp',
+  },
+  { usage: 'data build --input DIR --out DIR', flags: DATA_BUILD_FLAGS, summary: 'turn a folder of code into tokenizer + token streams' },
+  {
+    usage: 'data corpus --out DIR',
+    flags: CORPUS_FLAGS,
+    hints: { cache: 'DIR' },
+    summary: 'the licensed, decontaminated Python corpus (Debian packages), reproducibly',
+  },
+  { usage: 'data sft --data DIR', flags: SFT_FLAGS, summary: "the corpus's docstring → body views as SFT rows (sft-{train,val}.bin)" },
+  {
+    usage: 'pull ORG/NAME',
+    flags: PULL_FLAGS,
+    summary: 'a model from the Hugging Face Hub into its cache (resumable, verified); any --model takes ORG/NAME',
+  },
+  { usage: 'inspect --model DIR', flags: INSPECT_FLAGS, summary: 'architecture, parameters, dtypes, special ids, template' },
+  {
+    usage: 'forward --model DIR --ids 1,2,3 --out FILE.safetensors',
+    flags: FORWARD_FLAGS,
+    hints: { out: 'FILE.safetensors' },
+    summary: 'logits of one forward pass, to compare with a reference',
+  },
+  {
+    usage: 'train --config FILE.json',
+    flags: TRAIN_FLAGS,
+    configs: [{ label: 'training', defaults: TRAIN_DEFAULTS }],
+    summary: 'train a diffusion (mdm) or AR model (--engine ts|torch); every config key is a flag',
+  },
+  {
+    usage: 'export --checkpoint DIR --out DIR|FILE.gguf',
+    flags: EXPORT_FLAGS,
+    hints: { dtype: 'f16|bf16|f32 (gguf: f32|f16|q4_k)', format: 'safetensors|gguf', out: 'DIR|FILE.gguf' },
+    summary: 'a training checkpoint → a model folder to ship, or a GGUF file',
+  },
+  {
+    usage: 'export-onnx --model NAME|DIR --out DIR',
+    flags: EXPORT_ONNX_FLAGS,
+    hints: { dtype: 'f32|q8|q4' },
+    summary: 'the model as an ONNX graph + external weights (ONNX Runtime anywhere)',
+  },
+  { usage: 'kernels', flags: KERNELS_FLAGS, hints: { backend: 'auto|wasm|ref' }, summary: 'show which compute engine this machine gets' },
+];
+const USAGE = renderUsage(`dllm ${VERSION} — diffusion language models in TypeScript`, COMMANDS, '  dllm --version | --help');
 
 type Command = (argv: string[]) => Promise<number>;
 
@@ -92,11 +138,7 @@ const commands: Record<string, Command> = {
   'export-onnx': exportOnnx,
   pull,
   async kernels(argv) {
-    const { values } = parseArgs({
-      args: argv,
-      strict: true,
-      options: { backend: { type: 'string', default: 'auto' }, threads: { type: 'string' } },
-    });
+    const { values } = parseArgs({ args: argv, strict: true, options: KERNELS_FLAGS });
     const backend = values.backend;
     if (backend !== 'auto' && backend !== 'wasm' && backend !== 'ref')
       throw new Error(`--backend must be auto, wasm or ref, got "${backend}"`);

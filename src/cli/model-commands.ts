@@ -26,8 +26,11 @@ export function parseIds(s: string, flag = '--ids'): Int32Array {
   return Int32Array.from(parts.map(Number));
 }
 
+/** the flags of the command (usage.ts lists them) */
+export const INSPECT_FLAGS = { model: { type: 'string' }, json: { type: 'boolean' } } as const;
+
 export async function inspect(argv: string[]): Promise<number> {
-  const { values } = parseArgs({ args: argv, strict: true, options: { model: { type: 'string' }, json: { type: 'boolean' } } });
+  const { values } = parseArgs({ args: argv, strict: true, options: INSPECT_FLAGS });
   if (!values.model) throw new Error('usage: dllm inspect --model DIR');
   const k = await createKernels();
   try {
@@ -70,18 +73,21 @@ export async function inspect(argv: string[]): Promise<number> {
   }
 }
 
-export async function forward(argv: string[]): Promise<number> {
-  const { values } = parseArgs({
-    args: argv,
-    strict: true,
-    options: {
+/** the flags of the command (usage.ts lists them) */
+export const FORWARD_FLAGS = {
       model: { type: 'string' },
       ids: { type: 'string' },
       out: { type: 'string' },
       attention: { type: 'string' },
       'block-length': { type: 'string' },
       dtype: { type: 'string' },
-    },
+    } as const;
+
+export async function forward(argv: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args: argv,
+    strict: true,
+    options: FORWARD_FLAGS,
   });
   if (!values.model || !values.ids || !values.out) throw new Error('usage: dllm forward --model DIR --ids 1,2,3 --out FILE.safetensors');
   const att = values.attention;

@@ -44,12 +44,15 @@ function barOptions(quiet: boolean): Pick<PullOptions, 'onPlan' | 'onProgress' |
   };
 }
 
+/** the flags of the command (usage.ts lists them) */
+export const PULL_FLAGS = { revision: { type: 'string' }, quiet: { type: 'boolean' }, help: { type: 'boolean' } } as const;
+
 export async function pull(argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
     args: argv,
     strict: true,
     allowPositionals: true,
-    options: { revision: { type: 'string' }, quiet: { type: 'boolean' }, help: { type: 'boolean' } },
+    options: PULL_FLAGS,
   });
   if (values.help || positionals.length !== 1) {
     console.log(HELP);

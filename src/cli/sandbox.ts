@@ -10,17 +10,20 @@ import { requireIsolation, runSandboxed, SANDBOX_DEFAULTS, UNSAFE_WARNING, type 
 const USAGE = 'usage: dllm sandbox FILE --lang python|node [--timeout-ms 10000] [--memory-mb 1024] [--unsafe-no-sandbox]';
 const BY_EXTENSION: Record<string, Lang> = { '.py': 'python', '.js': 'node', '.cjs': 'node' };
 
+/** the flags of the command (usage.ts lists them) */
+export const SANDBOX_FLAGS = {
+      lang: { type: 'string' },
+      'timeout-ms': { type: 'string', default: String(SANDBOX_DEFAULTS.timeoutMs) },
+      'memory-mb': { type: 'string', default: String(SANDBOX_DEFAULTS.memoryMb) },
+      'unsafe-no-sandbox': { type: 'boolean' },
+    } as const;
+
 export async function sandboxCommand(argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
     args: argv,
     strict: true,
     allowPositionals: true,
-    options: {
-      lang: { type: 'string' },
-      'timeout-ms': { type: 'string', default: String(SANDBOX_DEFAULTS.timeoutMs) },
-      'memory-mb': { type: 'string', default: String(SANDBOX_DEFAULTS.memoryMb) },
-      'unsafe-no-sandbox': { type: 'boolean' },
-    },
+    options: SANDBOX_FLAGS,
   });
   if (positionals.length !== 1) throw new Error(USAGE);
   const file = positionals[0]!;

@@ -17,12 +17,8 @@ function defaultModels(): string[] {
   return dirs;
 }
 
-export async function serve(argv: string[]): Promise<number> {
-  const { values, positionals } = parseArgs({
-    args: argv,
-    strict: true,
-    allowPositionals: false,
-    options: {
+/** the flags of the command (usage.ts lists them) */
+export const SERVE_FLAGS = {
       model: { type: 'string', multiple: true },
       dtype: { type: 'string' },
       backend: { type: 'string' },
@@ -30,7 +26,14 @@ export async function serve(argv: string[]): Promise<number> {
       quiet: { type: 'boolean' },
       help: { type: 'boolean' },
       ...flagOptions(SERVE_DEFAULTS),
-    },
+    } as const;
+
+export async function serve(argv: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    strict: true,
+    allowPositionals: false,
+    options: SERVE_FLAGS,
   });
   void positionals;
   if (values.help) {

@@ -34,15 +34,17 @@ async function readStream(path: string, dtype: string): Promise<{ ids: Uint16Arr
   return { ids: dtype === 'uint32' ? new Uint32Array(ab) : new Uint16Array(ab) };
 }
 
+/** the flags of train: its own, then one per key of the training config (usage.ts lists them) */
+export const TRAIN_FLAGS: Record<string, { type: 'string' | 'boolean' }> = {
+  config: { type: 'string' },
+  resume: { type: 'boolean' },
+  overwrite: { type: 'boolean' },
+  quiet: { type: 'boolean' },
+  ...flagOptions(TRAIN_DEFAULTS),
+};
+
 export async function train(argv: string[]): Promise<number> {
-  const options: Record<string, { type: 'string' | 'boolean' }> = {
-    config: { type: 'string' },
-    resume: { type: 'boolean' },
-    overwrite: { type: 'boolean' },
-    quiet: { type: 'boolean' },
-  };
-  Object.assign(options, flagOptions(TRAIN_DEFAULTS));
-  const { values } = parseArgs({ args: argv, strict: true, options });
+  const { values } = parseArgs({ args: argv, strict: true, options: TRAIN_FLAGS });
   let cfg: TrainConfig;
   const overrides = flagValues(values as Record<string, unknown>, TRAIN_DEFAULTS);
   if (values['resume'] && values['overwrite'])
