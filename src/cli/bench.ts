@@ -33,20 +33,20 @@ interface Setting {
 
 /** the flags of the command (usage.ts lists them) */
 export const BENCH_FLAGS = {
-      model: { type: 'string', default: DEFAULT_MODEL },
-      twin: { type: 'string' },
-      limit: { type: 'string', default: '10' },
-      'gen-length': { type: 'string', default: '128' },
-      'block-length': { type: 'string', default: '32' },
-      threads: { type: 'string' },
-      out: { type: 'string' }, // default: bench/results/dllm-bench (--roofline: bench/results/roofline)
-      docs: { type: 'string' },
-      data: { type: 'string' },
-      'forward-tokens': { type: 'string', default: '256' },
-      backend: { type: 'string' },
-      roofline: { type: 'boolean' },
-      context: { type: 'string' },
-    } as const;
+  model: { type: 'string', default: DEFAULT_MODEL },
+  twin: { type: 'string' },
+  limit: { type: 'string', default: '10' },
+  'gen-length': { type: 'string', default: '128' },
+  'block-length': { type: 'string', default: '32' },
+  threads: { type: 'string' },
+  out: { type: 'string' }, // default: bench/results/dllm-bench (--roofline: bench/results/roofline)
+  docs: { type: 'string' },
+  data: { type: 'string' },
+  'forward-tokens': { type: 'string', default: '256' },
+  backend: { type: 'string' },
+  roofline: { type: 'boolean' },
+  context: { type: 'string' },
+} as const;
 
 export async function bench(argv: string[]): Promise<number> {
   const { values } = parseArgs({

@@ -9,13 +9,13 @@ import type { ChatMessage } from '../tokenizer/index.js';
 
 /** the flags of the command (usage.ts lists them) */
 export const CHAT_FLAGS = {
-      model: { type: 'string' },
-      'gen-length': { type: 'string', default: '128' },
-      steps: { type: 'string', default: '128' },
-      'block-length': { type: 'string', default: '32' },
-      system: { type: 'string' },
-      backend: { type: 'string' },
-    } as const;
+  model: { type: 'string' },
+  'gen-length': { type: 'string', default: '128' },
+  steps: { type: 'string', default: '128' },
+  'block-length': { type: 'string', default: '32' },
+  system: { type: 'string' },
+  backend: { type: 'string' },
+} as const;
 
 export async function chat(argv: string[]): Promise<number> {
   const { values } = parseArgs({

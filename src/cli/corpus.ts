@@ -37,16 +37,16 @@ interface Candidate {
 
 /** the flags of the command (usage.ts lists them) */
 export const CORPUS_FLAGS = {
-      out: { type: 'string' },
-      packages: { type: 'string', default: DEFAULT_PACKAGES },
-      cache: { type: 'string' },
-      'eval-data': { type: 'string' },
-      'vocab-size': { type: 'string', default: '8192' },
-      offline: { type: 'boolean', default: false },
-      'no-tokens': { type: 'boolean', default: false },
-      tokenizer: { type: 'string' },
-      quiet: { type: 'boolean', default: false },
-    } as const;
+  out: { type: 'string' },
+  packages: { type: 'string', default: DEFAULT_PACKAGES },
+  cache: { type: 'string' },
+  'eval-data': { type: 'string' },
+  'vocab-size': { type: 'string', default: '8192' },
+  offline: { type: 'boolean', default: false },
+  'no-tokens': { type: 'boolean', default: false },
+  tokenizer: { type: 'string' },
+  quiet: { type: 'boolean', default: false },
+} as const;
 
 export async function dataCorpus(argv: string[]): Promise<number> {
   const { values } = parseArgs({

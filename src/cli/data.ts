@@ -30,13 +30,13 @@ async function listFiles(dir: string, ext: string): Promise<string[]> {
 
 /** the flags of the command (usage.ts lists them) */
 export const DATA_BUILD_FLAGS = {
-      input: { type: 'string' },
-      ext: { type: 'string', default: '.py' },
-      out: { type: 'string' },
-      'vocab-size': { type: 'string', default: '4096' },
-      'val-percent': { type: 'string', default: '5' },
-      tokenizer: { type: 'string' },
-    } as const;
+  input: { type: 'string' },
+  ext: { type: 'string', default: '.py' },
+  out: { type: 'string' },
+  'vocab-size': { type: 'string', default: '4096' },
+  'val-percent': { type: 'string', default: '5' },
+  tokenizer: { type: 'string' },
+} as const;
 
 export async function dataBuild(argv: string[]): Promise<number> {
   const { values } = parseArgs({

@@ -48,17 +48,17 @@ function heldOutTexts(path: string): Array<{ name: string; text: string }> {
 
 /** the flags of the command (usage.ts lists them) */
 export const PPL_FLAGS = {
-      model: { type: 'string', default: DEFAULT_MODEL },
-      data: { type: 'string' },
-      out: { type: 'string' },
-      windows: { type: 'string', default: '16' },
-      'window-length': { type: 'string', default: '256' },
-      mc: { type: 'string', default: '8' },
-      'mc-batch': { type: 'string', default: '8' },
-      seed: { type: 'string', default: '0' },
-      threads: { type: 'string' },
-      backend: { type: 'string' },
-    } as const;
+  model: { type: 'string', default: DEFAULT_MODEL },
+  data: { type: 'string' },
+  out: { type: 'string' },
+  windows: { type: 'string', default: '16' },
+  'window-length': { type: 'string', default: '256' },
+  mc: { type: 'string', default: '8' },
+  'mc-batch': { type: 'string', default: '8' },
+  seed: { type: 'string', default: '0' },
+  threads: { type: 'string' },
+  backend: { type: 'string' },
+} as const;
 
 export async function evalPpl(argv: string[]): Promise<number> {
   const { values } = parseArgs({

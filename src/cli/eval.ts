@@ -39,20 +39,20 @@ const GEN_LENGTH: Record<string, number> = {
 
 /** the flags of the command (usage.ts lists them) */
 export const EVAL_FLAGS = {
-      model: { type: 'string', default: DEFAULT_MODEL },
-      limit: { type: 'string' },
-      out: { type: 'string' },
-      data: { type: 'string' },
-      split: { type: 'string', default: 'single-line' },
-      cache: { type: 'string', default: 'none' },
-      threads: { type: 'string' },
-      backend: { type: 'string' },
-      'timeout-ms': { type: 'string', default: '10000' },
-      'memory-mb': { type: 'string', default: '1024' },
-      quiet: { type: 'boolean' },
-      'unsafe-no-sandbox': { type: 'boolean' },
-      ...flagOptions(DECODE_DEFAULTS),
-    } as const;
+  model: { type: 'string', default: DEFAULT_MODEL },
+  limit: { type: 'string' },
+  out: { type: 'string' },
+  data: { type: 'string' },
+  split: { type: 'string', default: 'single-line' },
+  cache: { type: 'string', default: 'none' },
+  threads: { type: 'string' },
+  backend: { type: 'string' },
+  'timeout-ms': { type: 'string', default: '10000' },
+  'memory-mb': { type: 'string', default: '1024' },
+  quiet: { type: 'boolean' },
+  'unsafe-no-sandbox': { type: 'boolean' },
+  ...flagOptions(DECODE_DEFAULTS),
+} as const;
 
 export async function evalCommand(argv: string[]): Promise<number> {
   const [task, ...rest] = argv;

@@ -13,11 +13,11 @@ import { trainingRecord } from './training-record.js';
 
 /** the flags of the command (usage.ts lists them) */
 export const EXPORT_FLAGS = {
-      checkpoint: { type: 'string' },
-      out: { type: 'string' },
-      dtype: { type: 'string', default: 'f16' },
-      format: { type: 'string', default: 'safetensors' },
-    } as const;
+  checkpoint: { type: 'string' },
+  out: { type: 'string' },
+  dtype: { type: 'string', default: 'f16' },
+  format: { type: 'string', default: 'safetensors' },
+} as const;
 
 export async function exportModel(argv: string[]): Promise<number> {
   const { values } = parseArgs({

@@ -75,13 +75,13 @@ export async function inspect(argv: string[]): Promise<number> {
 
 /** the flags of the command (usage.ts lists them) */
 export const FORWARD_FLAGS = {
-      model: { type: 'string' },
-      ids: { type: 'string' },
-      out: { type: 'string' },
-      attention: { type: 'string' },
-      'block-length': { type: 'string' },
-      dtype: { type: 'string' },
-    } as const;
+  model: { type: 'string' },
+  ids: { type: 'string' },
+  out: { type: 'string' },
+  attention: { type: 'string' },
+  'block-length': { type: 'string' },
+  dtype: { type: 'string' },
+} as const;
 
 export async function forward(argv: string[]): Promise<number> {
   const { values } = parseArgs({

@@ -12,11 +12,11 @@ const BY_EXTENSION: Record<string, Lang> = { '.py': 'python', '.js': 'node', '.c
 
 /** the flags of the command (usage.ts lists them) */
 export const SANDBOX_FLAGS = {
-      lang: { type: 'string' },
-      'timeout-ms': { type: 'string', default: String(SANDBOX_DEFAULTS.timeoutMs) },
-      'memory-mb': { type: 'string', default: String(SANDBOX_DEFAULTS.memoryMb) },
-      'unsafe-no-sandbox': { type: 'boolean' },
-    } as const;
+  lang: { type: 'string' },
+  'timeout-ms': { type: 'string', default: String(SANDBOX_DEFAULTS.timeoutMs) },
+  'memory-mb': { type: 'string', default: String(SANDBOX_DEFAULTS.memoryMb) },
+  'unsafe-no-sandbox': { type: 'boolean' },
+} as const;
 
 export async function sandboxCommand(argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({

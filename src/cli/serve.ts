@@ -19,14 +19,14 @@ function defaultModels(): string[] {
 
 /** the flags of the command (usage.ts lists them) */
 export const SERVE_FLAGS = {
-      model: { type: 'string', multiple: true },
-      dtype: { type: 'string' },
-      backend: { type: 'string' },
-      threads: { type: 'string' },
-      quiet: { type: 'boolean' },
-      help: { type: 'boolean' },
-      ...flagOptions(SERVE_DEFAULTS),
-    } as const;
+  model: { type: 'string', multiple: true },
+  dtype: { type: 'string' },
+  backend: { type: 'string' },
+  threads: { type: 'string' },
+  quiet: { type: 'boolean' },
+  help: { type: 'boolean' },
+  ...flagOptions(SERVE_DEFAULTS),
+} as const;
 
 export async function serve(argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
