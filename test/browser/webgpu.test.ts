@@ -132,3 +132,34 @@ test('a model the engine cannot run is refused by name (MoE), and options are ch
   assert.match(msg.why!, /llada2 needs mixture-of-experts layers, a fused q\/k\/v projection, q\/k norms, partial RoPE/);
   assert.match(msg.bad, /"device" needs backend "webgpu"/);
 });
+
+test("the playground's /?engine=webgpu decodes dllm-code-mini in the page on WebGPU: the server's text at temperature 0", async () => {
+  const p = await browser.newPage({ viewport: { width: 1200, height: 900 } });
+  const api: string[] = [];
+  let watching = false; // from the first click on: any generation request would mean the server decoded
+  p.on('request', (r) => {
+    const path = new URL(r.url()).pathname;
+    if (watching && /^\/(v1\/(completions|chat)|completion|infill)/.test(path)) api.push(path);
+  });
+  await p.goto(server.url + '/?engine=webgpu');
+  await p.waitForSelector('body[data-engine-ready="true"]', { timeout: 120_000 });
+  assert.equal(await p.innerText('#engine-status'), 'in this page: WebGPU');
+  await p.selectOption('#model', 'dllm-code-mini');
+  await p.uncheck('#race');
+  const prompt = 'def add(a, b):';
+  await p.fill('#prompt', prompt);
+  await p.fill('#max_tokens', '12');
+  watching = true;
+  await p.click('#go');
+  const sel = '#panes .pane[data-model="dllm-code-mini"]';
+  await p.waitForSelector(sel + '[data-done="true"]', { timeout: 120_000 });
+  assert.deepEqual(api, [], 'no completion request while the page decodes');
+  const res = await fetch(server.url + '/v1/completions', {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ model: 'dllm-code-mini', prompt, max_tokens: 12, temperature: 0, seed: 0, decoder: 'threshold' }),
+  });
+  const served = ((await res.json()) as { choices: Array<{ text: string }> }).choices[0]!.text;
+  assert.equal(await p.getAttribute(sel, 'data-text'), served);
+  await p.close();
+});
