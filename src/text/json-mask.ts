@@ -140,7 +140,7 @@ interface Trie {
 }
 interface Vocab {
   root: Trie;
-  pieces: string[];
+  pieces: readonly string[];
   longest: number; // code points of the longest piece
 }
 const vocabs = new WeakMap<TextTokenizer, Vocab>();
@@ -149,14 +149,12 @@ const vocabs = new WeakMap<TextTokenizer, Vocab>();
 function vocabTrie(tok: TextTokenizer): Vocab {
   const hit = vocabs.get(tok);
   if (hit) return hit;
-  const specials = new Set(tok.specialStrings),
-    root: Trie = { kids: new Map(), ids: [] },
-    pieces: string[] = [];
+  const root: Trie = { kids: new Map(), ids: [] },
+    pieces = tok.pieces;
   let longest = 0;
   for (let v = 0; v < tok.vocabSize; v++) {
-    const s = tok.decode([v]);
-    pieces.push(s);
-    if (s.length === 0 || specials.has(s) || s.includes('\uFFFD')) continue;
+    const s = pieces[v]!;
+    if (!tok.isTextPiece(v)) continue;
     let t = root,
       n = 0;
     for (const ch of s) {

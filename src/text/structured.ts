@@ -74,7 +74,7 @@ interface Classes {
   digits: Uint8Array;
   digitsOrEnd: Uint8Array;
   textOrEnd: Uint8Array;
-  pieces: string[];
+  pieces: readonly string[];
   end: number;
 }
 const cache = new WeakMap<TextTokenizer, Classes>();
@@ -85,14 +85,12 @@ function classes(tok: TextTokenizer): Classes {
   const V = tok.vocabSize,
     end = tok.specials.eos ?? tok.specials.pad;
   if (end === null) throw new SchemaError('', 'structured output needs an EOS (or pad) token for empty cells');
-  const specials = new Set(tok.specialStrings);
   const text = new Uint8Array(V),
     digits = new Uint8Array(V),
-    pieces: string[] = [];
+    pieces = tok.pieces;
   for (let v = 0; v < V; v++) {
-    const s = tok.decode([v]);
-    pieces.push(s);
-    if (specials.has(s) || s.length === 0 || s.includes('\uFFFD')) continue;
+    const s = pieces[v]!;
+    if (!tok.isTextPiece(v)) continue;
     // a string's own characters: no quote, backslash or control character, so JSON needs no escape
     if (!/["\\\u0000-\u001f\u007f]/.test(s)) text[v] = 1;
     if (/^[0-9]+$/.test(s)) digits[v] = 1;

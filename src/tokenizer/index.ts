@@ -164,6 +164,22 @@ export class TextTokenizer {
     return this.tok.decode(Array.from(ids), { skip_special_tokens: opts.skipSpecialTokens ?? false } as never);
   }
 
+  private pieceList: string[] | null = null;
+  private textPieces: Uint8Array | null = null;
+  /** each token's text on its own (decode([v])), decoded once: what constrained decoding matches against */
+  get pieces(): readonly string[] {
+    this.pieceList ??= Array.from({ length: this.vocabSize }, (_, v) => this.decode([v]));
+    return this.pieceList;
+  }
+  /** whether token v is text by itself: not a special token, not empty, not part of a split UTF-8 sequence */
+  isTextPiece(v: number): boolean {
+    if (!this.textPieces) {
+      const specials = new Set(this.specialStrings);
+      this.textPieces = Uint8Array.from(this.pieces, (s) => (s.length > 0 && !specials.has(s) && !s.includes('\uFFFD') ? 1 : 0));
+    }
+    return this.textPieces[v] === 1;
+  }
+
   /** whether the chat template renders a `tools` list (Hugging Face's convention for tool calling) */
   get templateHasTools(): boolean {
     return this.chatTemplate !== null && /\btools\b/.test(this.chatTemplate);
