@@ -3,7 +3,7 @@
 // Fast-dLLM's dual cache, same requests, same run. Aggregate tokens/s (generated tokens up to EOS / wall
 // time), latency and time to first byte. Writes bench/results/serve.{json,md}. Not a test: it measures.
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { resolveModel } from '../src/cli/generate.js';
+import { resolveModel } from '../src/platform/node-generator.js';
 import { startServer } from '../src/serve/index.js';
 import { streamLoad, type LoadResult } from './serve-load.js';
 
