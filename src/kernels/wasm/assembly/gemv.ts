@@ -135,17 +135,51 @@ export function gemvQ8Task(start: i32, end: i32, tid: i32,
   return sum;
 }
 
+// x (M, K) · one row of 4-bit blocks (ggml Q4_0 order, kernels/backend.ts matmulQ4) into out[m · N] for every m:
+// each block is decoded once into 8 f32x4 and used for all M activation rows; per row, the block's 32 products
+// go into one accumulator, the block's scale is applied to its sum, and the blocks are summed in order
+// @ts-ignore: decorator
+@inline function rowQ4(out: usize, x: usize, q: usize, s: usize, M: i32, K: i32, N: i32): void {
+  const eight = i8x16.splat(8), low = i8x16.splat(0x0f);
+  for (let m = 0; m < M; m++) store<f32>(out + <usize>m * <usize>N * 4, 0);
+  for (let b = 0; b < K / 32; b++) {
+    const v = v128.load(q + <usize>b * 16);
+    const lo = i8x16.sub(v128.and(v, low), eight); // elements 0..15 of the block, −8..7
+    const hi = i8x16.sub(i8x16.shr_u(v, 4), eight); // elements 16..31
+    const l0 = i16x8.extend_low_i8x16_s(lo), l1 = i16x8.extend_high_i8x16_s(lo);
+    const h0 = i16x8.extend_low_i8x16_s(hi), h1 = i16x8.extend_high_i8x16_s(hi);
+    const w0 = f32x4.convert_i32x4_s(i32x4.extend_low_i16x8_s(l0)), w1 = f32x4.convert_i32x4_s(i32x4.extend_high_i16x8_s(l0));
+    const w2 = f32x4.convert_i32x4_s(i32x4.extend_low_i16x8_s(l1)), w3 = f32x4.convert_i32x4_s(i32x4.extend_high_i16x8_s(l1));
+    const w4 = f32x4.convert_i32x4_s(i32x4.extend_low_i16x8_s(h0)), w5 = f32x4.convert_i32x4_s(i32x4.extend_high_i16x8_s(h0));
+    const w6 = f32x4.convert_i32x4_s(i32x4.extend_low_i16x8_s(h1)), w7 = f32x4.convert_i32x4_s(i32x4.extend_high_i16x8_s(h1));
+    const scale = load<f32>(s + <usize>b * 4);
+    for (let m = 0; m < M; m++) {
+      const xo = x + (<usize>m * <usize>K + <usize>b * 32) * 4;
+      let a = f32x4.mul(v128.load(xo), w0);
+      a = fma4(v128.load(xo, 16), w1, a);
+      a = fma4(v128.load(xo, 32), w2, a);
+      a = fma4(v128.load(xo, 48), w3, a);
+      a = fma4(v128.load(xo, 64), w4, a);
+      a = fma4(v128.load(xo, 80), w5, a);
+      a = fma4(v128.load(xo, 96), w6, a);
+      a = fma4(v128.load(xo, 112), w7, a);
+      const o = out + <usize>m * <usize>N * 4;
+      store<f32>(o, load<f32>(o) + hsum4(a) * scale);
+    }
+  }
+}
+
 /** out (M, N) = x (M, K) · Wᵀ, W (N, K) in 4-bit blocks: q (N, K/2), scales (N, K/32); items = chunks of GEMV_COLS columns */
 export function gemvQ4Task(start: i32, end: i32, tid: i32,
   out: usize, x: usize, q: usize, scales: usize, M: i32, K: i32, N: i32): void {
   for (let t = start; t < end; t++) {
     const j1 = min(N, (t + 1) * GEMV_COLS);
     for (let j = t * GEMV_COLS; j < j1; j++) {
-      const qr = q + <usize>j * <usize>(K / 2);
-      const sr = scales + <usize>j * <usize>(K / 32) * 4;
-      for (let m = 0; m < M; m++) {
-        store<f32>(out + (<usize>m * <usize>N + <usize>j) * 4, dotQ4(x + <usize>m * <usize>K * 4, qr, sr, K));
-      }
+      const qr = q + <usize>j * <usize>(K / 2), sr = scales + <usize>j * <usize>(K / 32) * 4;
+      // few rows: each row's dot in registers; a canvas: each block decoded once for all rows (same sums)
+      if (M <= GEMV_MAX_ROWS) {
+        for (let m = 0; m < M; m++) store<f32>(out + (<usize>m * <usize>N + <usize>j) * 4, dotQ4(x + <usize>m * <usize>K * 4, qr, sr, K));
+      } else rowQ4(out + <usize>j * 4, x, qr, sr, M, K, N);
     }
   }
 }
