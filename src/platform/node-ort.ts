@@ -12,7 +12,7 @@ import { closeSync, mkdirSync, openSync, renameSync, rmSync, writeFileSync, writ
 import { join } from 'node:path';
 import { buildOnnxModel, MASKED, type OnnxBuildOptions, type WeightSource } from '../onnx/graph.js';
 import type { TextTokenizer } from '../tokenizer/index.js';
-import { folderFiles, loadF32Weights, loadTokenizer } from './node-model.js';
+import { loadF32Model } from './node-model.js';
 
 export interface OrtOptions extends OnnxBuildOptions {
   threads?: number;
@@ -238,9 +238,9 @@ export async function loadOrtModelDir(
   o: OrtOptions = { dtype: 'f32' },
 ): Promise<{ config: ModelConfig; model: OrtTransformer; tokenizer: TextTokenizer | null; loadMs: number }> {
   const t0 = performance.now();
-  const { config, weights } = await loadF32Weights(dir);
+  const { config, weights, tokenizer } = await loadF32Model(dir);
   const model = await OrtTransformer.create(config, weights, o);
-  return { config, model, tokenizer: await loadTokenizer(folderFiles(dir)), loadMs: performance.now() - t0 };
+  return { config, model, tokenizer, loadMs: performance.now() - t0 };
 }
 
 /**

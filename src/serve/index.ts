@@ -6,6 +6,7 @@ import type { Kernels } from '../kernels/backend.js';
 import type { WeightDtype } from '../model/weights.js';
 import { createKernels } from '../platform/node.js';
 import { openModel, type Backend } from '../platform/node-backend.js';
+import { isGgufFile } from '../platform/node-model.js';
 import { hubIdOfDir } from '../platform/node-hub-cache.js';
 import { parseServeConfig, type ServeConfig } from './config.js';
 import { Engine, type ServedModel } from './engine.js';
@@ -63,7 +64,7 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
       const id = i === 0 && config.modelId ? config.modelId : (hubIdOfDir(resolve(dir)) ?? basename(resolve(dir))); // a hub snapshot by its id, not its commit
       if (engines.some((e) => e.served.id === id)) throw new Error(`two models would be served as "${id}"; give distinct folders`);
       engines.push(new Engine({ id, config: m.config, model: m.model, tokenizer: m.tokenizer }, config));
-      modelDirs.set(id, resolve(dir));
+      if (!isGgufFile(dir)) modelDirs.set(id, resolve(dir)); // the page's loaders read folders, not GGUF files
     }
     for (const m of opts.models ?? []) {
       if (engines.some((e) => e.served.id === m.id)) throw new Error(`two models would be served as "${m.id}"`);
