@@ -43,7 +43,7 @@ after(async () => {
 
 test('loadModel options: unknown keys and wrong values are refused by name', () => {
   assert.throws(() => parseWebLoadOptions({ dtyp: 'f16' }), /unknown option "dtyp"/);
-  assert.throws(() => parseWebLoadOptions({ dtype: 'f64' }), /"dtype" must be f32, f16 or q8/);
+  assert.throws(() => parseWebLoadOptions({ dtype: 'f64' }), /"dtype" must be f32, f16, q8, q4, got f64/);
   assert.throws(() => parseWebLoadOptions({ threads: -1 }), /"threads" must be an integer/);
   assert.throws(() => parseWebLoadOptions({ onProgress: 'yes' }), /"onProgress" must be a function/);
   assert.deepEqual(parseWebLoadOptions({ dtype: 'q8', cache: 'prefix' }), { dtype: 'q8', cache: 'prefix' });

@@ -367,7 +367,7 @@ test('corrupt files give clear errors, never a hang', { timeout: 10_000 }, async
   const q = writeGguf({ metadata: [], tensors: [{ name: 'weight', shape: [32], type: 'Q8_0', data: randn(32, 1) }] });
   await rejects(
     patch(q, infoAt(q) + 12, (d) => d.setUint32(0, 6, true)),
-    /is Q5_0; dllm reads F32, F16, BF16, Q8_0 and Q4_0/,
+    /is Q5_0; dllm reads F32, F16, BF16, Q8_0, Q4_0 and Q4_K/,
   );
   await rejects(
     patch(q, infoAt(q) + 12, (d) => d.setUint32(0, 12, true)),

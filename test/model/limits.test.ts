@@ -144,7 +144,7 @@ test(
       const ok = modelDir(root, 'ok');
       await refusedFast(
         loadWeights(folderFiles(ok), ref, { memoryBytes: 10_000 }),
-        /config\.json: the model needs 0\.\d MiB at dtype f32, this machine has 0\.0 MiB \(try --dtype q8\)/,
+        /config\.json: the model needs 0\.\d MiB at dtype f32, this machine has 0\.0 MiB \(try --dtype q8 or q4\)/,
         'weights over memory',
       );
       const fine = await loadModelDir(ok, k);
