@@ -153,7 +153,10 @@ test('export --format gguf refuses what llama.cpp would tokenize differently, an
     await assert.rejects(exportModel(['--checkpoint', ckpt, '--out', out, '--format', 'gguf']), /pre_tokenizer .* is not GPT-2 ByteLevel/);
     writeFileSync(join(ckpt, 'tokenizer.json'), JSON.stringify({ ...tokenizerJson, normalizer: { type: 'NFC' } }));
     await assert.rejects(exportModel(['--checkpoint', ckpt, '--out', out, '--format', 'gguf']), /normalizer/);
-    await assert.rejects(exportModel(['--checkpoint', ckpt, '--out', out, '--format', 'gguf', '--dtype', 'bf16']), /--dtype must be f16, f32 or q4_k for GGUF/);
+    await assert.rejects(
+      exportModel(['--checkpoint', ckpt, '--out', out, '--format', 'gguf', '--dtype', 'bf16']),
+      /--dtype must be f16, f32 or q4_k for GGUF/,
+    );
     await assert.rejects(exportModel(['--checkpoint', ckpt, '--out', out, '--format', 'onnx']), /--format must be/);
     assert.equal(existsSync(out), false);
     assert.deepEqual(readdirSync(dir), ['ckpt']);
