@@ -60,3 +60,23 @@ export function quantizeQ4(w: Float32Array, N: number, K: number, out?: Q4Weight
   }
   return { q, scales };
 }
+
+/** the values q8 weights stand for: out (N, K) = q · scales[row] */
+export function dequantizeQ8(w: Q8Weights, out = new Float32Array(w.q.length)): Float32Array {
+  const K = w.q.length / w.scales.length;
+  for (let i = 0; i < w.q.length; i++) out[i] = w.q[i]! * w.scales[Math.floor(i / K)]!;
+  return out;
+}
+
+/** the values q4 weights stand for: out (N, K) = (nibble − 8) · scale per block of 32 (byte t: elements t, t + 16) */
+export function dequantizeQ4(w: Q4Weights, out = new Float32Array(w.q.length * 2)): Float32Array {
+  const half = Q4_BLOCK / 2;
+  for (let i = 0; i < w.q.length; i++) {
+    const b = Math.floor(i / half),
+      at = b * Q4_BLOCK + (i % half),
+      s = w.scales[b]!;
+    out[at] = ((w.q[i]! & 0x0f) - 8) * s;
+    out[at + half] = ((w.q[i]! >>> 4) - 8) * s;
+  }
+  return out;
+}

@@ -14,7 +14,7 @@
 // its softmax probability, p(1st) − p(2nd), Σ p·log(p + 1e−10); present_key.l / present_value.l (B, R, Hkv, D): the computed rows' keys/values.
 // Letters: B batch, R computed rows, Tk key rows, C width, H heads, Hkv kv heads, D head dim, F FFN, V vocab.
 import onnxProto from 'onnx-proto';
-import { Q4_BLOCK, quantizeQ4, quantizeQ8 } from '../kernels/quantize.js';
+import { dequantizeQ8, Q4_BLOCK, quantizeQ4, quantizeQ8 } from '../kernels/quantize.js';
 import { ropeTable } from '../kernels/rope-table.js';
 import type { ModelConfig } from '../model/config.js';
 import { fusedQkv, parameterTable } from '../model/params.js';
@@ -203,8 +203,7 @@ export function buildOnnxModel(cfg: ModelConfig, weights: WeightSource, o: OnnxB
 
   let table = w('tokEmbed'); // (V, C)
   if (o.dtype === 'q4') {
-    const { q, scales } = quantizeQ8(table, V, C); // the values the kernels' q8 embedding holds
-    table = Float32Array.from(q, (v, i) => v * scales[Math.floor(i / C)]!);
+    table = dequantizeQ8(quantizeQ8(table, V, C)); // the values the kernels' q8 embedding holds
   }
   let x = g.one('Gather', [g.f32('tokEmbed', [V, C], table), 'input_ids'], { axis: 0 }); // (B, R, C)
   const inputs = [

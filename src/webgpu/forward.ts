@@ -5,6 +5,7 @@
 // buffer per call, the logits read back). No node:* here: it runs wherever `navigator.gpu` exists.
 // Glossary: B batch, T rows per call, N = B·T, Tk key rows, C width, H heads, Hkv kv heads, D head dim,
 // F FFN, V vocab, R logit rows.
+import { dequantizeQ4, dequantizeQ8 } from '../kernels/quantize.js';
 import { f16ToF32 } from '../kernels/ref/convert.js';
 import { ropeTable } from '../kernels/rope-table.js';
 import type { ModelConfig } from '../model/config.js';
@@ -50,22 +51,7 @@ function widen(w: Weight): Float32Array {
     f16ToF32(out, w.bits, w.bits.length);
     return out;
   }
-  if (w.kind === 'q4') {
-    // blocks of 32: byte t holds element t (low nibble) and t + 16 (high), value (nibble − 8) · scale
-    const out = new Float32Array(w.q.length * 2);
-    for (let i = 0; i < w.q.length; i++) {
-      const b = Math.floor(i / 16),
-        at = b * 32 + (i % 16),
-        s = w.scales[b]!;
-      out[at] = ((w.q[i]! & 0x0f) - 8) * s;
-      out[at + 16] = ((w.q[i]! >>> 4) - 8) * s;
-    }
-    return out;
-  }
-  const out = new Float32Array(w.q.length),
-    cols = w.q.length / w.scales.length; // q (out, in), one scale per output row
-  for (let i = 0; i < w.q.length; i++) out[i] = w.q[i]! * w.scales[Math.floor(i / cols)]!;
-  return out;
+  return w.kind === 'q4' ? dequantizeQ4(w) : dequantizeQ8(w);
 }
 
 interface Acts {

@@ -5,7 +5,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Kernels } from '../../src/kernels/backend.js';
-import { Q4_BLOCK, quantizeQ4 } from '../../src/kernels/quantize.js';
+import { dequantizeQ4, Q4_BLOCK, quantizeQ4 } from '../../src/kernels/quantize.js';
 import { dequantizeQ4_0, quantizeQ4_0, Q4_0_BLOCK_BYTES } from '../../src/io/gguf-quant.js';
 import { f16BitsToF32 } from '../../src/io/gguf-quant.js';
 import { storeWeight } from '../../src/model/weights.js';
@@ -15,16 +15,7 @@ import { normal, rng } from '../helpers/random.js';
 import { TOL } from '../helpers/tolerances.js';
 
 /** the weights a q4 matrix stands for, (N, K) */
-function dequantize(q: Uint8Array, scales: Float32Array, N: number, K: number): Float32Array {
-  const w = new Float32Array(N * K);
-  for (let b = 0; b < (N * K) / Q4_BLOCK; b++)
-    for (let t = 0; t < 16; t++) {
-      const byte = q[b * 16 + t]!;
-      w[b * 32 + t] = ((byte & 0x0f) - 8) * scales[b]!;
-      w[b * 32 + t + 16] = ((byte >>> 4) - 8) * scales[b]!;
-    }
-  return w;
-}
+const dequantize = (q: Uint8Array, scales: Float32Array) => dequantizeQ4({ q, scales });
 
 test("quantizeQ4 gives ggml's Q4_0 nibbles; a GGUF Q4_0 tensor read back and quantized again is unchanged", () => {
   const r = rng(41),
@@ -59,7 +50,7 @@ test('ref matmulQ4 equals the f32 matmul of the dequantized weights (one row, se
   ] as const) {
     const x = normal(r, M * K),
       q = quantizeQ4(normal(r, N * K), N, K);
-    const w = dequantize(q.q, q.scales, N, K);
+    const w = dequantize(q.q, q.scales);
     const got = new Float32Array(M * N),
       want = new Float32Array(M * N),
       bound = new Float32Array(M * N);
@@ -94,7 +85,7 @@ for (const variant of wasmVariants) {
         const want = new Float32Array(M * N),
           bound = new Float32Array(M * N);
         ref.matmulQ4(want, x, q.q, q.scales, M, K, N);
-        const w = dequantize(q.q, q.scales, N, K);
+        const w = dequantize(q.q, q.scales);
         ref.matmul(bound, x.map(Math.abs), w.map(Math.abs), M, K, N, false, true, 1, 0);
         const got = k.allocF32(M * N);
         k.matmulQ4(got, own(k, x), own(k, q.q), own(k, q.scales), M, K, N);

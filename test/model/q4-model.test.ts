@@ -10,26 +10,15 @@ import { loadModelDir } from '../../src/platform/node-model.js';
 import { Transformer } from '../../src/model/forward.js';
 import type { Weight, Weights } from '../../src/model/weights.js';
 import { expectClose } from '../helpers/expect-close.js';
+import { dequantizeQ4, dequantizeQ8 } from '../../src/kernels/quantize.js';
 
 const FIXTURE = fileURLToPath(new URL('../../../test/fixtures/llada/', import.meta.url));
 
 /** the f32 values a stored weight stands for */
 function asF32(w: Weight): Weight {
+  if (w.kind === 'q8') return { kind: 'f32', data: dequantizeQ8(w) };
+  if (w.kind === 'q4') return { kind: 'f32', data: dequantizeQ4(w) };
   if (w.kind === 'f32') return w;
-  if (w.kind === 'q8') {
-    const cols = w.q.length / w.scales.length;
-    return { kind: 'f32', data: Float32Array.from(w.q, (v, i) => v * w.scales[Math.floor(i / cols)]!) };
-  }
-  if (w.kind === 'q4') {
-    const data = new Float32Array(w.q.length * 2);
-    w.q.forEach((byte, i) => {
-      const b = Math.floor(i / 16),
-        at = b * 32 + (i % 16);
-      data[at] = ((byte & 0x0f) - 8) * w.scales[b]!;
-      data[at + 16] = ((byte >>> 4) - 8) * w.scales[b]!;
-    });
-    return { kind: 'f32', data };
-  }
   throw new Error(`unexpected ${w.kind}`);
 }
 
