@@ -69,8 +69,24 @@ def attention_allowed(attention_mask, causal):
     return allowed
 
 
-def forward(weights, spec, input_ids, attention_mask, position_ids, dtype=torch.float32):
+def block_diffusion_allowed(n, block, device=None):
+    """(2n, 2n) bool, BD3-LM's block_diff_mask over [x_t ⊕ x_0] (round2-reference.md §2.1): a noisy query of
+    block b sees the noisy keys of block b and the clean keys of blocks < b; a clean query sees the clean keys
+    of blocks <= b; clean queries never see noisy keys."""
+    idx = torch.arange(2 * n, device=device)
+    clean = idx >= n
+    blk = (idx - n * clean.long()) // block
+    bq, bk, cq, ck = blk[:, None], blk[None, :], clean[:, None], clean[None, :]
+    diag = (bq == bk) & (cq == ck)
+    offset = (bq > bk) & ck & ~cq
+    causal = (bq >= bk) & ck & cq
+    return diag | offset | causal
+
+
+def forward(weights, spec, input_ids, attention_mask, position_ids, dtype=torch.float32, allowed_override=None):
     """weights: {hf name: tensor}; spec: the family's dims and names (make_fixtures.FAMILIES).
+    allowed_override: a (T, T) bool attention mask that replaces the family's causal or bidirectional one
+    (block diffusion training).
 
     Returns logits (B, T, V) in `dtype`. Rows whose attention_mask is 0 (padding) are zero-filled: the models
     leave them undefined (a causal padded query sees no key at all), so no test may compare them.
@@ -82,6 +98,8 @@ def forward(weights, spec, input_ids, attention_mask, position_ids, dtype=torch.
     w = {k: v.to(dtype) for k, v in weights.items()}
     full = bool(attention_mask.all())  # no padding: nothing to mask (bidirectional) or zero-fill (training batches)
     allowed = None if full and not spec["causal"] else attention_allowed(attention_mask, spec["causal"])  # (B, 1, T, T)
+    if allowed_override is not None:  # replaces the family's mask (causal or none); padding still applies
+        allowed = allowed_override[None, None] if full else attention_allowed(attention_mask, False) & allowed_override[None, None]
 
     def linear(x, name, bias=None):
         y = x @ w[name].T

@@ -2,7 +2,7 @@
 torch engine's own code (torch_train.prepare / weighted_loss, tiny_transformer.forward, torch.optim.AdamW)
 and reproduced by the TypeScript trainer in `npm test` (test/train/torch-parity.test.ts), which needs no Python.
 
-    /usr/bin/python3 scripts/train/make_parity.py
+    /usr/bin/python3 scripts/train/make_parity.py [name ...]   (default: every case)
 
 Each file holds the initial weights (checkpoint names), one prepared batch (input, targets with -1 = no loss,
 per-token weights; the mdm masks are fixed in the file), and in its metadata the loss, the normaliser, every
@@ -26,6 +26,7 @@ CASES = {
     "ar": dict(objective="ar", arch="llama", seed=11),
     "mdm": dict(objective="mdm", arch="llada", seed=12),
     "sft": dict(objective="sft", arch="llada", seed=13),
+    "bd": dict(objective="bd", arch="llama", seed=14, bdSize=4),  # L = 10: blocks 4, 4 and a partial 2
 }
 DIMS = dict(hiddenSize=32, numLayers=2, numHeads=4, numKvHeads=2, ffnSize=48, normEps=1e-5, ropeTheta=10000.0)
 V, B, L, MASK = 61, 3, 10, 60
@@ -52,7 +53,7 @@ def make(name, case):
     tab = table(spec)
     check_table(tab, spec)
     g = torch.Generator().manual_seed(case["seed"])
-    net = Net(tab, spec, torch.device("cpu"))
+    net = Net(tab, spec, torch.device("cpu"), case.get("bdSize", 0))
     weights = net.weights()
     with torch.no_grad():
         for t in tab:
@@ -64,7 +65,7 @@ def make(name, case):
         plen = rng.integers(1, L // 2 + 1, size=B)
         inp, tgt, wt, norm = prepare_sft(clean, plen, rng, MASK)
     else:
-        inp, tgt, wt, norm = prepare(case["objective"], clean, rng, MASK)
+        inp, tgt, wt, norm = prepare(case["objective"], clean, rng, MASK, case.get("bdSize", 0))
     init = {k: v.detach().clone() for k, v in weights.items()}
     loss = weighted_loss(net, inp, tgt, wt, norm, torch.device("cpu"))
     loss.backward()
@@ -82,7 +83,8 @@ def make(name, case):
     tensors["batch.weights"] = torch.from_numpy(np.ascontiguousarray(wt).astype(np.float32))
     if case["objective"] == "sft":
         tensors["batch.promptLengths"] = torch.from_numpy(plen.astype(np.int32))
-    meta = dict(objective=case["objective"], arch=case["arch"], config=json.dumps(dict(DIMS, vocabSize=V, maskId=MASK)),
+    dims = dict(DIMS, vocabSize=V, maskId=MASK, **({"bdSize": case["bdSize"]} if "bdSize" in case else {}))
+    meta = dict(objective=case["objective"], arch=case["arch"], config=json.dumps(dims),
                 loss=repr(float(loss)), normaliser=str(norm), lossAfterStep=repr(after), optimizer=json.dumps(OPT),
                 gradNorms=json.dumps(grad_norms), torch=torch.__version__)
     os.makedirs(OUT, exist_ok=True)
@@ -93,5 +95,5 @@ def make(name, case):
 
 if __name__ == "__main__":
     torch.set_num_threads(1)
-    for name, case in CASES.items():
-        make(name, case)
+    for name in sys.argv[1:] or CASES:
+        make(name, CASES[name])

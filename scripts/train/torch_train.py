@@ -24,7 +24,7 @@ import torch.nn.functional as F
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "reference"))
-from tiny_transformer import LLADA_NAMES, QWEN_LLAMA_NAMES, forward  # noqa: E402
+from tiny_transformer import LLADA_NAMES, QWEN_LLAMA_NAMES, block_diffusion_allowed, forward  # noqa: E402
 import checkpoint as ckpt  # noqa: E402
 
 MDM_EPS = 1e-3  # src/train/objectives.ts: p = (1 - eps) t + eps (LLaDA GUIDELINES.md)
@@ -105,9 +105,37 @@ def prepare_sft(clean, prompt_lengths, rng, mask_id):
     return inp, targets, weights, B
 
 
-def prepare(objective, clean, rng, mask_id):
+def bd_target_rows(L, block):
+    """(L-1,) the row of [x_t ⊕ x_0] whose logits predict token i = 1..L-1 (shifted, as the AR weights were
+    trained): inside a block, noisy row i-1; a block's first token, clean row L+i-1 (the finished block)"""
+    i = np.arange(1, L)
+    return np.where(i % block == 0, L + i - 1, i - 1)
+
+
+def prepare_bd(clean, rng, mask_id, block):
+    """block diffusion (src/train/objectives.ts prepareBd): (B, L) -> [x_t ⊕ x_0] (B, 2L), one mask level per
+    block of `block` tokens, loss on the masked tokens of x_t (token 0 has no predictor and stays clean) weighted
+    1/p at the rows of bd_target_rows, normalised by B·L"""
+    B, L = clean.shape
+    K = -(-L // block)
+    p = (1 - MDM_EPS) * rng.random((B, K)) + MDM_EPS  # (B, K)
+    pt = np.repeat(p, block, axis=1)[:, :L]  # (B, L) each token's block level
+    masked = rng.random((B, L)) < pt
+    masked[:, 0] = False
+    inp = np.concatenate([np.where(masked, mask_id, clean), clean], axis=1)  # (B, 2L)
+    rows = bd_target_rows(L, block)
+    targets = np.full((B, 2 * L), -1, dtype=np.int64)
+    weights = np.zeros((B, 2 * L), dtype=np.float32)
+    targets[:, rows] = np.where(masked[:, 1:], clean[:, 1:], -1)
+    weights[:, rows] = np.where(masked[:, 1:], 1.0 / pt[:, 1:], 0.0)
+    return inp, targets, weights, B * L
+
+
+def prepare(objective, clean, rng, mask_id, block=0):
     """(B, L) clean windows -> input, targets (-1: no loss), weights, normaliser (src/train/objectives.ts)"""
     B, L = clean.shape
+    if objective == "bd":
+        return prepare_bd(clean, rng, mask_id, block)
     if objective == "ar":
         return clean[:, :-1], clean[:, 1:], np.ones((B, L - 1), np.float32), B * (L - 1)
     t = rng.random(B)
@@ -122,9 +150,10 @@ def prepare(objective, clean, rng, mask_id):
 class Net(torch.nn.Module):
     """the parameter table as a module (so DistributedDataParallel can wrap it); forward is tiny_transformer's"""
 
-    def __init__(self, table, spec, device):
+    def __init__(self, table, spec, device, bd_size=0):
         super().__init__()
-        self.spec, self.names = spec, [t["hfName"] for t in table]
+        self.spec, self.names, self.bd_size = spec, [t["hfName"] for t in table], bd_size
+        self.bd_masks = {}
         self.params = torch.nn.ParameterList(
             [torch.nn.Parameter(torch.zeros(t["shape"], dtype=torch.float32, device=device)) for t in table])
 
@@ -133,11 +162,18 @@ class Net(torch.nn.Module):
         return dict(zip(self.names, self.params))
 
     def forward(self, inp):
-        """inp (B, T) int64 -> logits (B, T, V); positions 0..T-1, no padding"""
+        """inp (B, T) int64 -> logits (B, T, V); positions 0..T-1, no padding. Block diffusion: inp is
+        [x_t ⊕ x_0] (B, 2n), both halves at positions 0..n-1, under BD3-LM's mask"""
         B, T = inp.shape
         mask = torch.ones(B, T, dtype=torch.int64, device=inp.device)
-        pos = torch.arange(T, device=inp.device)[None].expand(B, T)
-        return forward(self.weights(), self.spec, inp, mask, pos)
+        if not self.bd_size:
+            pos = torch.arange(T, device=inp.device)[None].expand(B, T)
+            return forward(self.weights(), self.spec, inp, mask, pos)
+        n = T // 2
+        if n not in self.bd_masks:
+            self.bd_masks[n] = block_diffusion_allowed(n, self.bd_size, inp.device)
+        pos = torch.arange(n, device=inp.device).repeat(2)[None].expand(B, T)
+        return forward(self.weights(), self.spec, inp, mask, pos, allowed_override=self.bd_masks[n])
 
 
 def weighted_loss(model, inp, targets, w, norm, device):
@@ -164,7 +200,8 @@ def main():
     spec = model_spec(c, job["vocabSize"])
     table = job["paramTable"]
     check_table(table, spec)
-    net = Net(table, spec, device)
+    bd = c["bdSize"] if c["objective"] == "bd" else 0
+    net = Net(table, spec, device, bd)
     weights = net.weights()
     by_name = {t["name"]: t for t in table}
     state = dict(step=0, tokens=0, elapsedMs=0.0)
@@ -222,12 +259,12 @@ def main():
                 if c["objective"] == "mdm" and batches.rng.random() < RANDOM_LENGTH_PROB:
                     L = 1 + int(batches.rng.integers(0, c["seqLen"]))
                 clean = batches.windows(rows, L + 1 if c["objective"] == "ar" else L)
-                inp, tgt, w, norm = prepare(c["objective"], clean, batches.rng, job["maskId"])
+                inp, tgt, w, norm = prepare(c["objective"], clean, batches.rng, job["maskId"], bd)
             with ctx():
                 loss = weighted_loss(model, inp, tgt, w, norm, device) / c["gradAccum"]
             loss.backward()
             loss_sum += loss.item()
-            tokens += inp.size
+            tokens += inp.size // (2 if bd else 1)  # data tokens read (bd's input holds each twice)
         if world > 1:  # the logged loss: the mean over ranks (the gradients already are)
             t = torch.tensor([loss_sum], device=device)
             torch.distributed.all_reduce(t)
@@ -278,10 +315,10 @@ def evaluate(c, net, val, mask_id, device, ctx):
         if start + B * L > len(val):
             break
         clean = np.asarray(val[start:start + B * L], dtype=np.int64).reshape(B, L)
-        inp, tgt, w, norm = prepare(c["objective"], clean, rng, mask_id)
+        inp, tgt, w, norm = prepare(c["objective"], clean, rng, mask_id, net.bd_size)
         with ctx():
             total += weighted_loss(net, inp, tgt, w, norm, device).item() * norm
-        count += inp.size
+        count += norm
     if count == 0:
         raise SystemExit(f"validation: the held-out stream is shorter than one batch of {B}x{L}")
     return total / count, count

@@ -86,13 +86,26 @@ export async function bench(argv: string[]): Promise<number> {
       cache: 'block',
     },
   ];
+  // a block-diffusion model (bd_size): its own blocks, the exact block cache, one token per step against thresholds
+  const blockSettings = (bd: number): Setting[] => [
+    {
+      label: `one token per step (blocks of ${bd}, block cache)`,
+      decode: { decoder: 'fixed', steps: G, blockCausal: true },
+      cache: 'block',
+    },
+    ...[0.9, 0.7, 0.5].map((t) => ({
+      label: `threshold ${t} (blocks of ${bd}, block cache)`,
+      decode: { decoder: 'threshold', threshold: t, blockCausal: true },
+      cache: 'block' as const,
+    })),
+  ];
   const backend = parseBackend(values.backend);
   const k = await createKernels(threads ? { threads } : {}); // our wasm engine, for the forward comparison
   const t0 = performance.now();
   const speed: SpeedRow[] = [];
   try {
     const runSetting = async (model: EvalModel, label: string, decode: Record<string, unknown>, cache: Setting['cache'] | 'kv') => {
-      const o = parseDecodeOptions({ earlyStop: true, genLength: G, blockLength: L, ...decode });
+      const o = parseDecodeOptions({ earlyStop: true, genLength: G, blockLength: model.config.bdSize ?? L, ...decode });
       let tokens = 0,
         ms = 0,
         nfe = 0,
@@ -130,7 +143,8 @@ export async function bench(argv: string[]): Promise<number> {
     };
     const model = await EvalModel.load(dir, name, { backend, threads }, 'none'); // loaded once: the cache is per call
     try {
-      for (const st of settings) await runSetting(model, st.label, st.decode, st.cache);
+      const bd = model.config.bdSize;
+      for (const st of bd !== undefined ? blockSettings(bd) : settings) await runSetting(model, st.label, st.decode, st.cache);
     } finally {
       model.dispose();
     }

@@ -12,7 +12,10 @@ import { parsePython } from './corpus-python.js';
 import { TASKS, cutMiddle, truncate, type CodeSample, type InfillSplit, type TaskName } from '../eval/tasks.js';
 import type { MathSample } from '../eval/gsm8k.js';
 import { extractAnswer } from '../eval/gsm8k.js';
+import { parseHfConfig } from '../model/config.js';
 import { CACHE_MODES, type CacheMode } from '../model/diffusion-lm.js';
+import { isGgufFile } from '../platform/node-model.js';
+import { defaultCache } from '../text/generator.js';
 import { parseBackend } from '../platform/node-backend.js';
 import { checkAll } from '../platform/node-eval-check.js';
 import { DEFAULT_DATA_DIR, loadTask } from '../platform/node-eval-data.js';
@@ -44,7 +47,7 @@ export const EVAL_FLAGS = {
   out: { type: 'string' },
   data: { type: 'string' },
   split: { type: 'string', default: 'single-line' },
-  cache: { type: 'string', default: 'none' },
+  cache: { type: 'string' }, // default: the model's (text/generator.ts defaultCache)
   threads: { type: 'string' },
   backend: { type: 'string' },
   'timeout-ms': { type: 'string', default: '10000' },
@@ -68,9 +71,14 @@ export async function evalCommand(argv: string[]): Promise<number> {
   const split = values.split as InfillSplit;
   if (!['single-line', 'multi-line', 'random-span'].includes(split))
     throw new Error(`--split must be single-line, multi-line or random-span, got "${values.split}"`);
-  const cache = values.cache as CacheMode;
+  const dir = resolveModel(values.model!);
+  const name = modelName(dir);
+  // the model's own decoding defaults (a block-diffusion model: its block length and the block cache)
+  const modelConfig = isGgufFile(dir) ? null : parseHfConfig(JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8')), dir);
+  const cache = (values.cache ?? (modelConfig ? defaultCache(modelConfig) : 'none')) as CacheMode;
   if (!(CACHE_MODES as readonly string[]).includes(cache))
     throw new Error(`--cache must be ${CACHE_MODES.join(', ')}, got "${values.cache}"`);
+  const bdSize = modelConfig?.bdSize;
   const int = (name: string, v: string | undefined, min: number) => {
     const n = Number(v);
     if (!Number.isInteger(n) || n < min) throw new Error(`--${name} must be an integer ≥ ${min}, got "${v}"`);
@@ -93,6 +101,7 @@ export async function evalCommand(argv: string[]): Promise<number> {
     earlyStop: true,
     ...(task === 'humaneval-infilling' ? { infillMayEnd: true } : {}),
     genLength: GEN_LENGTH[key],
+    ...(bdSize !== undefined ? { blockLength: bdSize, blockCausal: true } : {}), // infills through FIM, block-causally
     ...(cache === 'block' ? { blockCausal: true } : {}),
     ...flags,
   });
@@ -101,8 +110,6 @@ export async function evalCommand(argv: string[]): Promise<number> {
   const executes = loaded.kind === 'code' && task !== 'syntax';
   if (executes) requireIsolation(unsafe); // before the model loads: refuse early, not after an hour of generation
   if (executes && unsafe) console.error(`\n${UNSAFE_WARNING}\n`);
-  const dir = resolveModel(values.model!);
-  const name = modelName(dir);
   const out = resolve(values.out ?? join('runs/eval', name, task === 'humaneval-infilling' ? `${task}-${split}` : task));
   const settings = { task, split: task === 'humaneval-infilling' ? split : null, model: name, decode, cache, data: dataDir, sandbox };
   mkdirSync(out, { recursive: true });

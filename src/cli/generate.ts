@@ -38,7 +38,7 @@ function generateHelp(isInfill: boolean): string {
       ['--backend auto|ort|wasm|ref', 'compute backend (default auto)'],
       ['--dtype f32|f16|q8|q4', 'weight storage (default f32; q4: 4-bit blocks of 32, wasm/ref only)'],
       ['--block-length auto', 'the block length `dllm bench --roofline` found fastest here'],
-      ['--cache MODE', `${CACHE_HELP} (default none)`],
+      ['--cache MODE', `${CACHE_HELP} (default: block for a block-diffusion model, else none)`],
       ['--threads N', '0 = all cores'],
       ['--prompt-ids 1,2,3', 'the prompt as token ids'],
       ['--json-schema FILE', 'answer as JSON following this schema (pinned on the canvas, else masked token by token)'],
@@ -98,8 +98,8 @@ export async function generate(argv: string[], isInfill = false): Promise<number
   if (autoBlock) delete values['block-length'];
   const flags = flagValues(values as Record<string, unknown>, DECODE_DEFAULTS);
   const { genLength, ...decodeFlags } = flags as { genLength?: number };
-  const cacheFlag = values['cache'] === undefined ? 'none' : String(values['cache']);
-  if (!(CACHE_MODES as readonly string[]).includes(cacheFlag))
+  const cacheFlag = values['cache'] === undefined ? undefined : String(values['cache']); // undefined: the model's default
+  if (cacheFlag !== undefined && !(CACHE_MODES as readonly string[]).includes(cacheFlag))
     throw new Error(`--cache must be ${CACHE_MODES.join(', ')}, got "${cacheFlag}"`);
   const threadsFlag = values['threads'] === undefined ? 0 : Number(values['threads']);
   if (!Number.isInteger(threadsFlag) || threadsFlag < 0) throw new Error(`--threads must be a non-negative integer`);
@@ -108,7 +108,7 @@ export async function generate(argv: string[], isInfill = false): Promise<number
     backend,
     dtype: parseDtype(values['dtype'] as string | undefined),
     threads: threadsFlag,
-    cache: cacheFlag as CacheMode,
+    ...(cacheFlag !== undefined ? { cache: cacheFlag as CacheMode } : {}),
   });
   try {
     // the text options: TEXT_DEFAULTS (threshold decoding, early stop), then the flags; checked before loading work

@@ -58,7 +58,7 @@ export function trainingRecord(checkpoint: string): Json | null {
             split: manifest['format'] === 'dllm-corpus' ? 'val (whole packages held out)' : 'val',
             windows: `${cfg.evalBatches}×${cfg.batchSize}×${cfg.seqLen}`,
             natsPerToken: nats,
-            kind: cfg.objective === 'mdm' ? 'ELBO bound' : 'exact NLL',
+            kind: cfg.objective === 'ar' ? 'exact NLL' : cfg.objective === 'bd' ? 'block-diffusion NELBO bound' : 'ELBO bound',
             bitsPerByte: Number.isFinite(bpt) && bpt > 0 ? nats / Math.LN2 / bpt : null,
           },
     config: cfg,

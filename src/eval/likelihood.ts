@@ -4,6 +4,9 @@
 //               (k + j·L/b) mod L (+1), random positions; each row's Σ masked CE · L / k_j; averaged over
 //               rows and over mcNum batches
 //   AR        — the exact −log p(x) = Σ −log p(x_i | x_<i) from one causal forward
+//   block diffusion — the NELBO Σ_b bound(block b | clean blocks < b) (BD3-LM): per block the same estimator,
+//               k ~ U{1..m} of its m scored tokens masked (stratified over the batch rows), Σ CE · m / k; all
+//               blocks of a row in one forward over [x_t ⊕ x_0] (model/block-diffusion.ts)
 // Both in nats per token; bits per byte = nats·tokens / (bytes · ln 2).
 import type { Denoiser } from '../sampler/types.js';
 
@@ -85,4 +88,62 @@ export interface PplSummary {
 export function pplSummary(natsTotal: number, nWindows: number, L: number, bytes: number): PplSummary {
   const tokens = nWindows * L;
   return { windows: nWindows, tokens, bytes, natsPerToken: natsTotal / tokens, bitsPerByte: natsTotal / (bytes * Math.LN2) };
+}
+
+/** what the block-diffusion bound needs of a model: the training layout's logits and target rows */
+export interface BlockDiffusionScorer {
+  vocabSize: number;
+  mask: number;
+  bdSize: number; // L
+  /** the row of [x_t ⊕ x_0] (2n rows) whose logits predict token i */
+  targetRow(i: number, n: number): number;
+  /** logits (B·R, V) of rows `rows` (indices into B·2n) of the forward over tokens (B, 2n) */
+  logits(tokens: Int32Array, B: number, n: number, rows: Int32Array): Promise<Float32Array>;
+}
+
+/** Monte-Carlo NELBO bound on −log p(x[1..] | x[0]) in nats for one window x (n) of a block-diffusion model */
+export async function blockDiffusionNll(
+  m: BlockDiffusionScorer,
+  x: Int32Array,
+  mcNum: number,
+  batch: number,
+  rng: Uniform,
+): Promise<number> {
+  const n = x.length,
+    V = m.vocabSize,
+    L = m.bdSize;
+  const rows = new Int32Array(batch * (n - 1)); // row r·(n−1) + i − 1 predicts token i of batch row r
+  for (let r = 0; r < batch; r++) for (let i = 1; i < n; i++) rows[r * (n - 1) + i - 1] = r * 2 * n + m.targetRow(i, n);
+  let total = 0;
+  for (let it = 0; it < mcNum; it++) {
+    const tokens = new Int32Array(batch * 2 * n);
+    const weight = new Float64Array(batch * n); // m / k on the masked tokens of x_t, else 0
+    for (let r = 0; r < batch; r++) {
+      tokens.set(x, r * 2 * n);
+      tokens.set(x, r * 2 * n + n);
+    }
+    for (let b0 = 0; b0 < n; b0 += L) {
+      const first = Math.max(1, b0), // token 0 is the context, never scored
+        size = Math.min(n, b0 + L) - first;
+      if (size <= 0) continue;
+      const k0 = Math.floor(rng.uniform() * size);
+      for (let r = 0; r < batch; r++) {
+        const k = ((k0 + Math.floor((r * size) / batch)) % size) + 1; // stratified mask counts in 1..size
+        const pos = Int32Array.from({ length: size }, (_, i) => first + i);
+        for (let i = 0; i < k; i++) {
+          const j = i + Math.floor(rng.uniform() * (size - i));
+          [pos[i], pos[j]] = [pos[j]!, pos[i]!];
+          tokens[r * 2 * n + pos[i]!] = m.mask;
+          weight[r * n + pos[i]!] = size / k;
+        }
+      }
+    }
+    const logits = await m.logits(tokens, batch, n, rows);
+    for (let r = 0; r < batch; r++)
+      for (let i = 1; i < n; i++) {
+        const w = weight[r * n + i]!;
+        if (w > 0) total += w * nll(logits, (r * (n - 1) + i - 1) * V, V, x[i]!);
+      }
+  }
+  return total / (mcNum * batch);
 }

@@ -6,8 +6,13 @@
 // Glossary: B batch, T sequence, C width, H heads, Hkv key/value heads, D head dim, F FFN width, V vocab,
 // N = rows (usually B·T), M/K/N in matmul are the usual GEMM sizes.
 
-/** Attention mask family. Positions: query row i sits at absolute position `qStart + i`, key j at `j`. */
-export type MaskKind = 'none' | 'causal' | 'blockCausal';
+/**
+ * Attention mask family. Positions: query row i sits at absolute position `qStart + i`, key j at `j`.
+ * blockDiffusion (training only): BD3-LM's mask over [x_t ⊕ x_0] (Tq = Tk = 2n, n = Tk/2; round2-reference.md
+ * §2.1): a noisy query (p < n) of block b sees the noisy keys of block b and the clean keys of blocks < b, a
+ * clean query the clean keys of blocks ≤ b, where block = (index mod n) / blockLength.
+ */
+export type MaskKind = 'none' | 'causal' | 'blockCausal' | 'blockDiffusion';
 
 export interface AttentionShape {
   B: number; // batch
@@ -20,7 +25,7 @@ export interface AttentionShape {
   mask: MaskKind;
   /** absolute position of query row 0 (causal and blockCausal compare against key index j) */
   qStart: number;
-  /** blockCausal only: a query in block floor(p/blockLength) sees keys of that block and all earlier ones */
+  /** blockCausal: a query in block floor(p/blockLength) sees keys of that block and all earlier ones; blockDiffusion: the block */
   blockLength: number;
   /** optional key padding (B, Tk): 1 = attend, 0 = padded. A row that sees no key outputs zeros. */
   keyValid: Uint8Array | null;

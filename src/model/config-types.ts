@@ -38,6 +38,9 @@ export interface ModelConfig {
   attention: AttentionKind; // the family's default; `forward` may override
   shiftLogits: boolean; // Dream: logits at i predict token i+1 (dllm-reference.md §3.2)
   maxPositions: number;
+  /** a block-diffusion model (objective bd, llama layout): the block length it was trained on (config.json
+   *  `bd_size`, Fast-dLLM v2's name); it decodes block-causally in blocks of bdSize (model/forward.ts defaultMask) */
+  bdSize?: number;
   // absent = off (the dense families); set by the MoE families
   qkNorm?: boolean; // per-head RMSNorm (D) on q and k before RoPE
   ropeDim?: number; // rotate-half RoPE on the first ropeDim of each head's D (partial_rotary_factor · D); default D

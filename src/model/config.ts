@@ -3,7 +3,8 @@
 //   llada — LLaDA's OLMo-derived config (d_model, n_layers, n_heads, n_kv_heads, mlp_hidden_size, …;
 //           GSAI-ML/LLaDA-8B-Base config.json, dllm-reference.md §1.1)
 //   dream — Qwen2 field names (hidden_size, num_hidden_layers, …; Dream-org/Dream-v0-Base-7B, §3.1)
-//   llama — HF LlamaConfig field names (causal, the AR twin)
+//   llama — HF LlamaConfig field names (causal, the AR twin); with `bd_size` (Fast-dLLM v2's key) the twin
+//           adapted to block diffusion: shifted logits, decoded block-causally in blocks of bd_size
 //   lladamoe, llada2 — the mixtures of experts (config-moe.ts: LLaDA-MoE-7B-A1B, LLaDA2.x)
 import { parseMoeConfig } from './config-moe.js';
 import { bool, int, num, type Json } from './config-json.js';
@@ -98,6 +99,8 @@ export function parseHfConfig(cfg: Json, where = 'config.json'): ModelConfig {
   } else {
     const hidden = int(cfg, 'hidden_size', where, undefined, L.hiddenSize);
     const heads = int(cfg, 'num_attention_heads', where, undefined, L.numHeads);
+    // a llama layout with Fast-dLLM v2's `bd_size`: the AR twin adapted to block diffusion, shifted logits
+    const bd = arch === 'llama' && cfg['bd_size'] !== undefined;
     c = {
       arch,
       vocabSize: int(cfg, 'vocab_size', where, undefined, L.vocabSize),
@@ -111,9 +114,10 @@ export function parseHfConfig(cfg: Json, where = 'config.json'): ModelConfig {
       normEps: num(cfg, 'rms_norm_eps', where, 1e-6),
       tieEmbeddings: bool(cfg, 'tie_word_embeddings', where, false),
       qkvBias: arch === 'dream' ? true : bool(cfg, 'attention_bias', where, false),
-      attention: arch === 'dream' ? 'bidirectional' : 'causal',
-      shiftLogits: arch === 'dream',
+      attention: arch === 'dream' || bd ? 'bidirectional' : 'causal',
+      shiftLogits: arch === 'dream' || bd,
       maxPositions: int(cfg, 'max_position_embeddings', where, 4096, L.maxPositions),
+      ...(bd ? { bdSize: int(cfg, 'bd_size', where, undefined, L.maxPositions) } : {}),
     };
   }
   return validateConfig(c, where);
@@ -205,6 +209,7 @@ export function toHfConfig(c: ModelConfig, extra: Json = {}): Json {
     max_position_embeddings: c.maxPositions,
     hidden_act: 'silu',
     ...(c.arch === 'llama' ? { attention_bias: c.qkvBias } : {}),
+    ...(c.bdSize ? { bd_size: c.bdSize } : {}),
     ...extra,
   };
 }

@@ -216,7 +216,8 @@ export class Transformer implements ForwardModel {
     if (positions.length !== N) throw new Error(`forward: positions has ${positions.length} entries, B·T = ${N}`);
     const keyValid = input.keyValid ?? null;
     if (keyValid && keyValid.length !== B * Tk) throw new Error(`forward: keyValid has ${keyValid.length} entries, B·Tk = ${B * Tk}`);
-    const maskKind: MaskKind = input.mask?.kind ?? (cfg.attention === 'causal' ? 'causal' : 'none');
+    const mask = input.mask ?? defaultMask(cfg);
+    const maskKind: MaskKind = mask.kind;
     const shape: AttentionShape = {
       B,
       Tq: T,
@@ -227,7 +228,7 @@ export class Transformer implements ForwardModel {
       scale: 1 / Math.sqrt(D),
       mask: maskKind,
       qStart: rowStart,
-      blockLength: input.mask?.blockLength ?? 0,
+      blockLength: mask.blockLength ?? 0,
       keyValid,
     };
     const kvRow = Hkv * D;
@@ -374,6 +375,12 @@ export function checkForwardInput(cfg: ModelConfig, input: ForwardInput): { N: n
   if (!cache && rowStart !== 0) throw new Error('forward: rowStart needs a cache');
   if (Tk > cfg.maxPositions) throw new Error(`forward: ${Tk} positions exceed the model's ${cfg.maxPositions}`);
   return { N, rowStart, Tk };
+}
+
+/** the mask of a forward that names none: causal for AR models, block-causal for block-diffusion ones, else none */
+export function defaultMask(cfg: ModelConfig): { kind: MaskKind; blockLength: number } {
+  if (cfg.bdSize) return { kind: 'blockCausal', blockLength: cfg.bdSize };
+  return { kind: cfg.attention === 'causal' ? 'causal' : 'none', blockLength: 0 };
 }
 
 export function defaultPositions(B: number, T: number, start = 0): Int32Array {

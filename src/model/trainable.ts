@@ -30,6 +30,7 @@ export interface TrainBatch {
   B: number;
   T: number;
   mask?: { kind: MaskKind; blockLength?: number };
+  positions?: Int32Array; // (B, T) RoPE positions; default 0..T−1 per row (block diffusion: 0..L−1 twice)
 }
 
 export class TrainableTransformer {
@@ -42,6 +43,7 @@ export class TrainableTransformer {
   private rope: { cos: Float32Array; sin: Float32Array };
   private batch: TrainBatch | null = null;
   private positions: Int32Array = new Int32Array(0);
+  private customPositions = false;
 
   constructor(
     readonly config: ModelConfig,
@@ -131,7 +133,11 @@ export class TrainableTransformer {
     if (tokens.length !== N) throw new Error(`train forward: tokens has ${tokens.length} ids, B·T = ${N}`);
     this.ensure(B, T);
     this.batch = batch;
-    if (this.positions.length !== N) this.positions = defaultPositions(B, T);
+    if (batch.positions) {
+      if (batch.positions.length !== N) throw new Error(`train forward: positions has ${batch.positions.length} entries, B·T = ${N}`);
+      this.positions = batch.positions;
+    } else if (this.positions.length !== N || this.customPositions) this.positions = defaultPositions(B, T);
+    this.customPositions = batch.positions !== undefined;
     const { hiddenSize: C, numHeads: H, numKvHeads: Hkv, headDim: D, ffnSize: F, vocabSize: V } = c;
     const shape = this.attnShape(batch);
     k.embeddingForward(this.layers[0]!.xIn, this.p('tokEmbed'), tokens, N, C);

@@ -157,6 +157,8 @@ export function prepareRequest(served: ServedModel, cfg: ServeConfig, kind: Mode
     ...(structure ? { blockLength: structure.length, steps: structure.length } : {}),
     // token masks read the ids before each position: a canvas then decodes left to right, blocks of one
     ...(masked && !causal ? { blockLength: 1, steps: genLength } : {}),
+    // a block-diffusion model decodes in the blocks it was trained on (config bd_size)
+    ...(!causal && config.bdSize !== undefined && !structure && !masked ? { blockLength: config.bdSize } : {}),
     ...(!causal && blockCausalByDefault(config, cfg.cache, suffixIds !== null) ? { blockCausal: true } : {}), // cache 'block', LLaDA2
     ...req.decode,
     // n_predict 0 (an editor's warm-up) validates the request; nothing is decoded

@@ -63,7 +63,15 @@ const BLOCK_CAUSAL_ARCHS: ReadonlySet<ModelConfig['arch']> = new Set(['llada2'])
 
 /** whether a diffusion call on this model decodes block-causally unless told otherwise */
 export function blockCausalByDefault(config: ModelConfig, cache: CacheMode, infill: boolean): boolean {
-  return cache === 'block' || (!infill && BLOCK_CAUSAL_ARCHS.has(config.arch));
+  return cache === 'block' || (!infill && (BLOCK_CAUSAL_ARCHS.has(config.arch) || config.bdSize !== undefined));
+}
+
+/**
+ * the block cache of a model's calls that choose none: a block-diffusion model (bd_size) decodes with the
+ * exact block cache (Fast-dLLM v2 / SDAR generate keep one), the others recompute ('none', LLaDA generate.py)
+ */
+export function defaultCache(config: ModelConfig): CacheMode {
+  return config.bdSize !== undefined ? 'block' : 'none';
 }
 
 /** one step as a caller sees it */
@@ -124,7 +132,7 @@ export class TextGenerator {
     this.tokenizer = parts.tokenizer;
     this.backend = parts.backend ?? 'unknown';
     this.close = parts.dispose ?? (() => {});
-    this.cache = parts.cache ?? 'none';
+    this.cache = parts.cache ?? defaultCache(parts.config);
     this.kind = parts.config.attention === 'causal' ? 'causal' : 'diffusion';
     if (this.kind === 'diffusion' && parts.tokenizer.specials.mask === null)
       throw new Error('the tokenizer has no mask token, so this bidirectional model cannot be a diffusion model');
@@ -143,9 +151,14 @@ export class TextGenerator {
     return new CausalLM(this.model, { eos: sp.eos, eot: sp.eot, pad: sp.pad }, Math.min(this.config.maxPositions, capacity));
   }
 
-  /** whether a suffix reaches the model: diffusion fills between; a causal model only through FIM sentinels */
+  /** whether a suffix reaches the model: diffusion fills between; a causal or block-causal model only through FIM sentinels */
   get infills(): boolean {
-    return this.kind === 'diffusion' || fimIds(this.tokenizer) !== null;
+    return (this.kind === 'diffusion' && this.config.bdSize === undefined) || fimIds(this.tokenizer) !== null;
+  }
+
+  /** the FIM sentinels when an infill goes through them: AR and block-diffusion models (a block never sees a later one) */
+  private fimFor(suffix: string | null): FimIds | null {
+    return suffix !== null && (this.kind === 'causal' || this.config.bdSize !== undefined) ? fimIds(this.tokenizer) : null;
   }
 
   /** the decoder options of a call: TEXT_DEFAULTS, then the caller's */
@@ -155,6 +168,7 @@ export class TextGenerator {
     const bc = this.kind === 'diffusion' && blockCausalByDefault(this.config, cache ?? this.cache, infill);
     const raw = {
       ...(this.kind === 'diffusion' ? { decoder: TEXT_DEFAULTS.decoder } : {}),
+      ...(this.config.bdSize !== undefined ? { blockLength: this.config.bdSize } : {}), // blocks of its training
       ...(this.tokenizer.specials.eos !== null ? { earlyStop: TEXT_DEFAULTS.earlyStop } : {}),
       ...(infill ? { infillMayEnd: true } : {}),
       ...(bc ? { blockCausal: true } : {}),
@@ -183,12 +197,23 @@ export class TextGenerator {
     const maxTokens = o.maxTokens ?? TEXT_DEFAULTS.maxTokens;
     // a skeleton: one block over it (slots fill in any order), and its empty cells (EOS) do not end the decode;
     // token masks read the ids before each position, so a canvas decodes them left to right (blocks of 1)
+    const bd = this.config.bdSize !== undefined; // block diffusion: a skeleton is one bidirectional block; masks go left to right
+    const fim = this.fimFor(suffix);
     const d = skeleton
-      ? this.options({ blockLength: skeleton.length, steps: skeleton.length, ...o, maxTokens: skeleton.length, earlyStop: false }, false)
+      ? this.options(
+          {
+            blockLength: skeleton.length,
+            steps: skeleton.length,
+            ...(bd ? { blockCausal: false, cache: 'none' as const } : {}),
+            ...o,
+            maxTokens: skeleton.length,
+            earlyStop: false,
+          },
+          false,
+        )
       : constraint && this.kind === 'diffusion'
-        ? this.options({ ...o, blockLength: 1, steps: maxTokens, blockCausal: false, cache: 'none' }, false)
-        : this.options(o, suffix !== null);
-    const fim = suffix !== null && this.kind === 'causal' ? fimIds(tok) : null;
+        ? this.options({ ...o, blockLength: 1, steps: maxTokens, blockCausal: bd, cache: 'none' }, false)
+        : this.options(o, suffix !== null && !fim);
     if (suffix !== null && !this.infills) throw new Error('infill: this causal model has no FIM tokens, so it cannot see a suffix');
     let ids = typeof prompt === 'string' ? tok.encode(prompt) : Int32Array.from(prompt);
     const suf = suffix !== null ? tok.encode(suffix) : null;
@@ -212,7 +237,7 @@ export class TextGenerator {
         this.denoiser(constraint ? 'none' : (o.cache ?? this.cache)),
         {
           prompt: ids,
-          ...(suf && suf.length ? { suffix: suf } : {}),
+          ...(suf && suf.length && !fim ? { suffix: suf } : {}),
           ...(skeleton ? { pinned: skeleton.pinned, allowed: skeleton.allowed } : {}),
           ...(constraint ? { constraint } : {}),
         },

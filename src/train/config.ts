@@ -15,6 +15,7 @@ export interface TrainConfig {
   normEps: number;
   tieEmbeddings: boolean;
   seqLen: number; // L: training window
+  bdSize: number; // bd objective: the block length (Fast-dLLM v2's config `bd_size`); the model decodes by it
   batchSize: number; // B per micro-batch
   gradAccum: number; // micro-batches per optimizer step
   steps: number;
@@ -54,6 +55,7 @@ export const TRAIN_DEFAULTS: TrainConfig = {
   normEps: 1e-5,
   tieEmbeddings: false,
   seqLen: 256,
+  bdSize: 8,
   batchSize: 16,
   gradAccum: 1,
   steps: 1000,
@@ -80,7 +82,7 @@ export const TRAIN_DEFAULTS: TrainConfig = {
 };
 
 const ENUMS: Partial<Record<keyof TrainConfig, readonly string[]>> = {
-  objective: ['mdm', 'sft', 'ar'],
+  objective: ['mdm', 'sft', 'ar', 'bd'],
   arch: ['llada', 'llama'],
   engine: ['ts', 'torch'],
   device: ['cpu', 'cuda'],
@@ -93,6 +95,7 @@ const INTS = new Set<keyof TrainConfig>([
   'numKvHeads',
   'ffnSize',
   'seqLen',
+  'bdSize',
   'batchSize',
   'gradAccum',
   'steps',
@@ -127,6 +130,12 @@ export function parseTrainConfig(input: unknown, base: TrainConfig = TRAIN_DEFAU
   for (const k of ['seqLen', 'batchSize', 'gradAccum', 'steps', 'hiddenSize', 'numLayers', 'numHeads', 'ffnSize'] as const) {
     if (c[k] < 1) throw new Error(`${where}: "${k}" must be ≥ 1`);
   }
+  if (c.objective === 'bd' && c.arch !== 'llama')
+    throw new Error(
+      `${where}: objective "bd" trains the AR layout with shifted logits (Fast-dLLM v2), so arch must be "llama", got "${c.arch}"`,
+    );
+  if (c.objective === 'bd' && !(c.bdSize >= 1 && c.bdSize <= c.seqLen))
+    throw new Error(`${where}: "bdSize" must be in 1..seqLen (${c.seqLen}), got ${c.bdSize}`);
   if (c.engine === 'ts' && c.device !== 'cpu') throw new Error(`${where}: device "${c.device}" needs engine "torch"`);
   if (!/^[\w.-]+\.bin$/.test(c.trainFile))
     throw new Error(`${where}: "trainFile" must be a .bin file name in the data folder, got "${c.trainFile}"`);

@@ -2,13 +2,14 @@
 // gradient accumulation, validation and checkpoint hooks. No I/O here: the caller (cli/train.ts) passes data
 // and receives events, and decides where checkpoints go.
 import type { Kernels } from '../kernels/backend.js';
+import { bdPositions } from '../model/block-diffusion.js';
 import { validateConfig, type ModelConfig } from '../model/config.js';
-import { TrainableTransformer } from '../model/trainable.js';
+import { TrainableTransformer, type TrainBatch } from '../model/trainable.js';
 import type { TrainConfig } from './config.js';
 import { fixedWindows, sampleWindows, type TokenStream } from './data.js';
 import { fixedSftRows, sampleSftRows } from './sft-data.js';
 import { learningRate } from './lr.js';
-import { prepareAr, prepareMdm, type PreparedBatch } from './objectives.js';
+import { prepareAr, prepareBd, prepareMdm, type PreparedBatch } from './objectives.js';
 import { AdamW } from './optim.js';
 import { Rng } from './rng.js';
 
@@ -64,12 +65,20 @@ export function modelConfigFor(c: TrainConfig, vocabSize: number): ModelConfig {
       normEps: c.normEps,
       tieEmbeddings: c.tieEmbeddings,
       qkvBias: false,
-      attention: c.arch === 'llama' ? 'causal' : 'bidirectional',
-      shiftLogits: false,
+      // bd: the llama layout read as a block-diffusion model, logits shifted as the AR weights were trained
+      attention: c.arch === 'llama' && c.objective !== 'bd' ? 'causal' : 'bidirectional',
+      shiftLogits: c.objective === 'bd',
       maxPositions: Math.max(c.seqLen, 1024),
+      ...(c.objective === 'bd' ? { bdSize: c.bdSize } : {}),
     },
     'train config',
   );
+}
+
+/** bd batches: [x_t ⊕ x_0] under BD3-LM's mask, both halves at positions 0..L−1 (objectives.ts prepareBd) */
+function blockDiffusionInput(b: PreparedBatch): Pick<TrainBatch, 'mask' | 'positions'> {
+  if (!b.blockDiffusion) return {};
+  return { mask: { kind: 'blockDiffusion', blockLength: b.blockDiffusion }, positions: bdPositions(b.B, b.T / 2) };
 }
 
 export class Trainer {
@@ -104,7 +113,9 @@ export class Trainer {
   }
 
   private prepare(clean: Int32Array, B: number, L: number, rng: Rng): PreparedBatch {
-    return this.cfg.objective === 'ar' ? prepareAr(clean, B, L + 1) : prepareMdm(clean, B, L, this.maskId!, rng);
+    const c = this.cfg;
+    if (c.objective === 'bd') return prepareBd(clean, B, L, c.bdSize, this.maskId!, rng);
+    return c.objective === 'ar' ? prepareAr(clean, B, L + 1) : prepareMdm(clean, B, L, this.maskId!, rng);
   }
 
   private buffers(N: number, V: number): { dlogits: Float32Array; losses: Float32Array } {
@@ -124,7 +135,7 @@ export class Trainer {
     const V = this.modelConfig.vocabSize,
       N = b.B * b.T,
       k = this.kernels;
-    const logits = this.model.forward({ tokens: b.input, B: b.B, T: b.T });
+    const logits = this.model.forward({ tokens: b.input, B: b.B, T: b.T, ...blockDiffusionInput(b) });
     const { dlogits, losses } = this.buffers(N, V);
     k.crossEntropyForward(losses, logits, b.targets, b.weights, N, V);
     let sum = 0;
@@ -156,7 +167,7 @@ export class Trainer {
         b = this.prepare(clean, c.batchSize, L, this.rng);
       }
       loss += this.run(b, 1 / c.gradAccum) / c.gradAccum;
-      tokens += b.B * b.T;
+      tokens += b.blockDiffusion ? (b.B * b.T) / 2 : b.B * b.T; // data tokens read (bd's input holds each twice)
     }
     const lr = learningRate({ lrMax: c.lrMax, lrMin: c.lrMin, lrWarmupSteps: c.lrWarmupSteps, lrDecaySteps: c.steps }, this.state.step);
     const gradNorm = this.optim.update(this.model.params, this.model.grads, lr);
@@ -191,7 +202,7 @@ export class Trainer {
       const b = this.prepare(clean, c.batchSize, c.seqLen, rng);
       // mdm's normaliser is B·L, so loss·B·L / (B·L) is the ELBO bound per token; ar's is the mean NLL
       total += this.run(b, 0) * b.normaliser;
-      count += b.B * b.T;
+      count += b.normaliser;
     }
     if (count === 0) throw new Error(`validation: the held-out stream is shorter than one batch of ${c.batchSize}×${c.seqLen}`);
     return { step: this.state.step, valLoss: total / count, valTokens: count };

@@ -4,9 +4,17 @@
 //         with probability p, CE on masked tokens weighted 1/p, normalised by B·L.
 //   sft — LLaDA SFT: the prompt is never masked; the loss is normalised by the answer length per sequence.
 //   ar  — next-token prediction: input x[0..L-2], target x[1..L-1], mean over B·(L−1) tokens.
+//   bd  — block diffusion (BD3-LM, arXiv 2503.09573 §3; round2-reference.md §2.1): the window is cut into
+//         blocks of `bdSize`, each block masked at its own level p, and the model reads [x_t ⊕ x_0] under
+//         the 'blockDiffusion' attention mask (noisy block b sees itself and the clean blocks < b), so every
+//         block's MDM loss is conditioned on clean context, as at decoding with an exact block cache.
+//         CE on the masked tokens of x_t weighted 1/p, normalised by B·L (the NELBO per token).
+import { bdTargetRow } from '../model/block-diffusion.js';
 import type { Rng } from './rng.js';
 
-export type Objective = 'mdm' | 'sft' | 'ar';
+export { bdTargetRow };
+
+export type Objective = 'mdm' | 'sft' | 'ar' | 'bd';
 
 /** ε of p = (1−ε)t + ε: LLaDA GUIDELINES.md uses 1e-3 so no sequence is left unmasked */
 export const MDM_EPS = 1e-3;
@@ -19,6 +27,8 @@ export interface PreparedBatch {
   T: number;
   normaliser: number; // divide Σ losses by this
   predicted: number; // tokens that carry loss (for tokens/s and the per-token loss)
+  /** bd only: the input is [x_t ⊕ x_0] (B, 2L) read under this mask, both halves at positions 0..L−1 */
+  blockDiffusion?: number;
 }
 
 /**
@@ -61,4 +71,35 @@ export function prepareAr(clean: Int32Array, B: number, Lp1: number): PreparedBa
     targets.set(clean.subarray(b * Lp1 + 1, (b + 1) * Lp1), b * L);
   }
   return { input, targets, weights: new Float32Array(B * L).fill(1), B, T: L, normaliser: B * L, predicted: B * L };
+}
+
+/**
+ * Block diffusion (BD3-LM's vectorised training input with Fast-dLLM v2's shifted targets): clean (B, L) →
+ * input (B, 2L) = [x_t ⊕ x_0], one mask level p = (1−ε)t + ε per block of `bdSize` (BD3-LM `_sample_t`
+ * draws one t per block; its antithetic stratification is left out), token 0 never masked (nothing predicts
+ * it), each masked token scored at bdTargetRow weighted 1/p. Normalised by B·L: the NELBO per token.
+ */
+export function prepareBd(clean: Int32Array, B: number, L: number, bdSize: number, maskId: number, rng: Rng): PreparedBatch {
+  if (!(bdSize >= 1)) throw new Error(`prepareBd: bdSize must be ≥ 1, got ${bdSize}`);
+  const T = 2 * L;
+  const input = new Int32Array(B * T); // (B, 2L): x_t then x_0
+  const targets = new Int32Array(B * T).fill(-1);
+  const weights = new Float32Array(B * T);
+  let predicted = 0;
+  for (let b = 0; b < B; b++) {
+    const row = clean.subarray(b * L, (b + 1) * L);
+    input.set(row, b * T);
+    input.set(row, b * T + L);
+    let p = 1;
+    for (let i = 0; i < L; i++) {
+      if (i % bdSize === 0) p = (1 - MDM_EPS) * rng.uniform() + MDM_EPS;
+      if (i === 0 || rng.uniform() >= p) continue;
+      input[b * T + i] = maskId;
+      const r = b * T + bdTargetRow(i, L, bdSize);
+      targets[r] = row[i]!;
+      weights[r] = 1 / p;
+      predicted++;
+    }
+  }
+  return { input, targets, weights, B, T, normaliser: B * L, predicted, blockDiffusion: bdSize };
 }

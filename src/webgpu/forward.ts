@@ -9,14 +9,14 @@ import { dequantizeQ4, dequantizeQ8 } from '../kernels/quantize.js';
 import { f16ToF32 } from '../kernels/ref/convert.js';
 import { ropeTable } from '../kernels/rope-table.js';
 import type { ModelConfig } from '../model/config.js';
-import { checkForwardInput, defaultPositions, type ForwardInput, type ForwardModel, type KVCache } from '../model/forward.js';
+import { checkForwardInput, defaultMask, defaultPositions, type ForwardInput, type ForwardModel, type KVCache } from '../model/forward.js';
 import { fusedQkv } from '../model/params.js';
 import type { Weight, Weights } from '../model/weights.js';
 import { ATTENTION, ADD, EMBED, FLAT, MATMUL, MAX_HEAD_DIM, RMSNORM, ROPE, SWIGLU, TILE } from './shaders.js';
 
 const SHADERS = { embed: EMBED, rmsnorm: RMSNORM, matmul: MATMUL, rope: ROPE, attention: ATTENTION, swiglu: SWIGLU, add: ADD };
 type Op = keyof typeof SHADERS;
-const MASK_CODE = { none: 0, causal: 1, blockCausal: 2 } as const; // ATTENTION's p.mask
+const MASK_CODE = { none: 0, causal: 1, blockCausal: 2, blockDiffusion: -1 } as const; // ATTENTION's p.mask (blockDiffusion: training only, refused by checkForwardInput)
 const MAX_GROUPS = 65535; // WebGPU's default maxComputeWorkgroupsPerDimension
 
 /** a device with the adapter's largest storage buffers (weights are bound whole) */
@@ -242,6 +242,10 @@ export class WebGpuTransformer implements ForwardModel {
     const cfg = this.config,
       { B, T, tokens, cache } = input;
     const { N, rowStart, Tk } = checkForwardInput(cfg, input);
+    if (input.mask?.kind === 'blockDiffusion')
+      throw new Error(
+        "forward: mask 'blockDiffusion' (scoring over [x_t ⊕ x_0]) runs on the wasm engine only; decoding uses 'blockCausal'",
+      );
     const { hiddenSize: C, numHeads: H, numKvHeads: Hkv, headDim: D, ffnSize: F, vocabSize: V } = cfg;
     const gpuCache = cache ? this.caches.get(cache) : null;
     if (cache && !gpuCache) throw new Error('forward: this cache was not made by this WebGPU model (createCache)');
@@ -257,8 +261,9 @@ export class WebGpuTransformer implements ForwardModel {
     const rows = input.logitRows ?? null;
     for (const [r, i] of (rows ?? []).entries())
       if (!(i >= 0 && i < N)) throw new Error(`forward: logitRows[${r}] = ${i} is outside 0..${N - 1}`);
-    const mask = input.mask?.kind ?? (cfg.attention === 'causal' ? 'causal' : 'none');
-    const blockLength = input.mask?.blockLength ?? 0;
+    const m = input.mask ?? defaultMask(cfg);
+    const mask = m.kind,
+      blockLength = m.blockLength ?? 0;
     if (mask === 'blockCausal' && !(blockLength > 0)) throw new Error('forward: blockCausal needs blockLength > 0');
 
     this.device.pushErrorScope('validation'); // popped once the command buffer is submitted

@@ -146,6 +146,7 @@ test('attention backward = finite differences, every mask, GQA, padding, qStart'
     [2, 4, 4, 4, 2, 'causal', 0, true],
     [1, 5, 5, 2, 1, 'blockCausal', 0, false],
     [1, 2, 6, 2, 1, 'causal', 4, false],
+    [1, 6, 6, 2, 1, 'blockDiffusion', 0, false], // n = 3, blocks of 2 (a partial last block)
   ];
   for (const [B, Tq, Tk, H, Hkv, mask, qStart, padded] of cases) {
     const D = 4;

@@ -45,6 +45,9 @@ const ATTENTION: [string, AttentionShape][] = [
     }),
   ],
   ['none Tq=3 Tk=70', shape({ B: 1, Tq: 3, Tk: 70, H: 8, Hkv: 2, D: 64 })],
+  // training's [x_t ⊕ x_0] (n = 75, a partial last block; n > KEY_CHUNK so a range spans chunks)
+  ['blockDiffusion n=75 L=8 GQA', shape({ B: 2, Tq: 150, Tk: 150, H: 4, Hkv: 2, D: 12, mask: 'blockDiffusion', blockLength: 8 })],
+  ['blockDiffusion n=5 L=1', shape({ B: 1, Tq: 10, Tk: 10, H: 1, Hkv: 1, D: 5, mask: 'blockDiffusion', blockLength: 1 })],
 ];
 
 export function registerSequenceCases(kernels: () => Kernels, ref: Kernels, label: string): void {

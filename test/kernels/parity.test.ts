@@ -232,6 +232,8 @@ for (const variant of wasmVariants) {
         [1, 5, 21, 6, 2, 8, 'causal', 16, false],
         [2, 17, 17, 2, 1, 64, 'blockCausal', 0, false],
         [1, 4, 70, 4, 2, 64, 'none', 33, true],
+        [2, 150, 150, 4, 2, 12, 'blockDiffusion', 0, true], // n = 75: ranges across key chunks, a partial block
+        [1, 14, 14, 2, 1, 5, 'blockDiffusion', 0, false],
       ];
       for (const [B, Tq, Tk, H, Hkv, D, mask, qStart, padded] of cases) {
         let keyValid: Uint8Array | null = null;

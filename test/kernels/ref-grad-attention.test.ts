@@ -32,6 +32,7 @@ const CASES: [string, Partial<AttentionShape>][] = [
   ['none', {}],
   ['causal', { mask: 'causal' }],
   ['blockCausal', { mask: 'blockCausal', Tq: 5, Tk: 5 }],
+  ['blockDiffusion n=4', { mask: 'blockDiffusion', Tq: 8, Tk: 8 }],
   ['GQA H=4 Hkv=2', { H: 4, Hkv: 2, mask: 'causal' }],
   ['GQA H=3 Hkv=1', { H: 3, Hkv: 1 }],
   // batch 0: key 0 padded, so with causal its query row 0 sees no key; batch 1: last key padded

@@ -127,6 +127,22 @@ test('attention, causal, 3 tokens: row i averages v over keys j ≤ i with weigh
   );
 });
 
+test('attention, blockDiffusion over [x_t ⊕ x_0]: noisy blocks see themselves and earlier clean blocks', () => {
+  // n = 3 tokens, blocks of 2: x_t rows 0..2 (blocks 0, 0, 1), x_0 rows 3..5 (blocks 0, 0, 1)
+  runAttention(
+    { mask: 'blockDiffusion', blockLength: 2, Tq: 6, Tk: 6 },
+    [
+      [0, 1],
+      [0, 1],
+      [2, 3, 4],
+      [3, 4],
+      [3, 4],
+      [3, 4, 5],
+    ],
+    'blockDiffusion',
+  );
+});
+
 test('attention, blockCausal and qStart: blocks of 2 see their own block and earlier ones', () => {
   runAttention(
     { mask: 'blockCausal', blockLength: 2, Tk: 4 },

@@ -1,7 +1,7 @@
 // Objectives, schedule and config parsing: hand-computed cases.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { MDM_EPS, prepareAr, prepareMdm } from '../../src/train/objectives.js';
+import { bdTargetRow, MDM_EPS, prepareAr, prepareBd, prepareMdm } from '../../src/train/objectives.js';
 import { learningRate } from '../../src/train/lr.js';
 import { parseTrainConfig } from '../../src/train/config.js';
 import { Rng } from '../../src/train/rng.js';
@@ -102,5 +102,43 @@ test('rng: same seed, same stream; saved state resumes the stream exactly', () =
   assert.notDeepEqual(
     xs,
     Array.from({ length: 5 }, () => new Rng(43).nextU32()),
+  );
+});
+
+test('bd: [x_t ⊕ x_0], one mask level per block, shifted targets at bdTargetRow, token 0 clean, normaliser B·L', () => {
+  const B = 40,
+    L = 20,
+    bd = 8,
+    MASK = 999;
+  const clean = Int32Array.from({ length: B * L }, (_, i) => i % 97);
+  const b = prepareBd(clean, B, L, bd, MASK, new Rng(7));
+  assert.equal(b.T, 2 * L);
+  assert.equal(b.normaliser, B * L);
+  assert.equal(b.blockDiffusion, bd);
+  assert.deepEqual([bdTargetRow(1, L, bd), bdTargetRow(7, L, bd), bdTargetRow(8, L, bd), bdTargetRow(16, L, bd)], [0, 6, L + 7, L + 15]);
+  let masked = 0;
+  for (let r = 0; r < B; r++) {
+    const row = (i: number) => r * 2 * L + i;
+    assert.deepEqual(b.input.subarray(row(L), row(2 * L)), clean.subarray(r * L, (r + 1) * L), `row ${r}: x_0 half is the clean window`);
+    assert.notEqual(b.input[row(0)], MASK, `row ${r}: token 0 has no predictor and stays clean`);
+    const perBlock = new Map<number, Set<number>>();
+    for (let i = 1; i < L; i++) {
+      const t = row(bdTargetRow(i, L, bd));
+      if (b.input[row(i)] !== MASK) {
+        assert.equal(b.targets[t], -1, `row ${r} token ${i}: unmasked but scored`);
+        continue;
+      }
+      masked++;
+      assert.equal(b.targets[t], clean[r * L + i], `row ${r} token ${i}: target`);
+      const blk = Math.floor(i / bd);
+      perBlock.set(blk, (perBlock.get(blk) ?? new Set()).add(b.weights[t]!));
+    }
+    for (const [blk, w] of perBlock) assert.equal(w.size, 1, `row ${r} block ${blk}: one 1/p per block, got ${[...w]}`);
+  }
+  assert.equal(b.predicted, masked);
+  const frac = masked / (B * (L - 1));
+  assert.ok(
+    frac > 0.35 && frac < 0.65,
+    `bd: masked fraction ${frac} (E = 0.5 + ε/2; ±0.15 is > 5σ for ${B * (L - 1)} tokens in ${B * 3} blocks)`,
   );
 });

@@ -1,4 +1,4 @@
-// The TypeScript trainer reproduces the torch engine for ar, mdm and sft (test/fixtures/train-parity, made by
+// The TypeScript trainer reproduces the torch engine for ar, mdm, sft and bd (test/fixtures/train-parity, made by
 // scripts/train/make_parity.py with the torch engine's own objective, loss, model and AdamW): the same
 // initial weights and prepared batch give the same loss, the same gradient norm for every parameter, and
 // the same loss after one AdamW step. No Python here: the fixture is committed.
@@ -7,7 +7,8 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { parseSafetensorsHeader, readTensor } from '../../src/io/safetensors.js';
 import { validateConfig } from '../../src/model/config.js';
-import { TrainableTransformer } from '../../src/model/trainable.js';
+import { TrainableTransformer, type TrainBatch } from '../../src/model/trainable.js';
+import { bdTargetRow } from '../../src/train/objectives.js';
 import { AdamW } from '../../src/train/optim.js';
 import { ref } from '../helpers/kernels.js';
 
@@ -18,7 +19,7 @@ const DIR = new URL('../../../test/fixtures/train-parity/', import.meta.url);
 // near zero may step either way, so the loss after the step gets 1e-3.
 const TOL = { loss: 1e-4, grad: 1e-4, after: 1e-3 };
 
-for (const name of ['ar', 'mdm', 'sft']) {
+for (const name of ['ar', 'mdm', 'sft', 'bd']) {
   test(`torch engine parity (${name}): loss, per-parameter gradient norms, loss after one AdamW step`, () => {
     const bytes = new Uint8Array(readFileSync(new URL(`${name}.safetensors`, DIR)));
     const h = parseSafetensorsHeader(bytes);
@@ -63,10 +64,24 @@ for (const name of ['ar', 'mdm', 'sft']) {
         assert.ok(inv.size <= 1, `sft: row ${b} weights are not 1/(p · answer length): ${[...inv]}`);
       }
     }
+    let batch: TrainBatch = { tokens: input, B, T };
+    if (name === 'bd') {
+      // [x_t ⊕ x_0]: a masked token i of x_t is scored at bdTargetRow (prepareBd's rule) against x_0[i], 1/p per block
+      const n = T / 2,
+        bd = dims['bdSize']!;
+      for (let b = 0; b < B; b++)
+        for (let i = 1; i < n; i++) {
+          const r = b * T + bdTargetRow(i, n, bd),
+            masked = input[b * T + i] === dims['maskId'];
+          assert.equal(targets[r], masked ? input[b * T + n + i] : -1, `bd: row ${b} token ${i}: target at row ${r - b * T}`);
+          if (masked) assert.ok(weights[r]! >= 1, `bd: row ${b} token ${i}: weight ${weights[r]} is not 1/p`);
+        }
+      batch = { ...batch, mask: { kind: 'blockDiffusion', blockLength: bd }, positions: Int32Array.from({ length: N }, (_, i) => i % n) };
+    }
     const losses = new Float32Array(N),
       dlogits = new Float32Array(N * V);
     const lossOf = () => {
-      ref.crossEntropyForward(losses, m.forward({ tokens: input, B, T }), targets, weights, N, V);
+      ref.crossEntropyForward(losses, m.forward(batch), targets, weights, N, V);
       return losses.reduce((a, b) => a + b, 0) / norm;
     };
     const rel = (a: number, b: number) => Math.abs(a - b) / Math.max(1e-12, Math.abs(b));
@@ -77,7 +92,7 @@ for (const name of ['ar', 'mdm', 'sft']) {
       `${name}: loss ${loss} vs torch ${meta['loss']} (rel ${rel(loss, Number(meta['loss'])).toExponential(2)})`,
     );
     m.zeroGrads();
-    ref.crossEntropyBackward(dlogits, m.forward({ tokens: input, B, T }), targets, weights, N, V, 1 / norm);
+    ref.crossEntropyBackward(dlogits, m.forward(batch), targets, weights, N, V, 1 / norm);
     m.backward(dlogits);
     const expected = JSON.parse(meta['gradNorms']!) as Record<string, number>;
     for (const s of m.specs) {

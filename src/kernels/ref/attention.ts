@@ -8,8 +8,16 @@ import { need, type Vec } from './types.js';
 function check(op: string, s: AttentionShape): void {
   const { B, Tk, H, Hkv } = s;
   if (!(Hkv > 0) || H % Hkv !== 0) throw new Error(`${op}: H=${H} must be a multiple of Hkv=${Hkv}`);
-  if (s.mask === 'blockCausal' && !(s.blockLength > 0)) throw new Error(`${op}: blockCausal needs blockLength > 0`);
+  checkMask(op, s);
   if (s.keyValid) need(op, 'keyValid', s.keyValid, B * Tk);
+}
+
+/** the mask's own parameters (both engines) */
+export function checkMask(op: string, s: AttentionShape): void {
+  if ((s.mask === 'blockCausal' || s.mask === 'blockDiffusion') && !(s.blockLength > 0))
+    throw new Error(`${op}: ${s.mask} needs blockLength > 0`);
+  if (s.mask === 'blockDiffusion' && (s.Tk % 2 !== 0 || s.Tq + s.qStart > s.Tk))
+    throw new Error(`${op}: blockDiffusion needs [x_t ⊕ x_0] keys (even Tk, queries within them), got Tq=${s.Tq} Tk=${s.Tk}`);
 }
 
 /** may query row i of batch entry b see key j? (query i sits at absolute position qStart + i, key j at j) */
@@ -23,6 +31,13 @@ export function canSee(s: AttentionShape, b: number, i: number, j: number): bool
       return j <= p;
     case 'blockCausal':
       return Math.floor(j / s.blockLength) <= Math.floor(p / s.blockLength);
+    case 'blockDiffusion': {
+      const n = s.Tk / 2;
+      const bq = Math.floor((p % n) / s.blockLength),
+        bk = Math.floor((j % n) / s.blockLength);
+      if (p >= n) return j >= n && bk <= bq; // clean query: clean keys, block-causal
+      return j < n ? bk === bq : bk < bq; // noisy query: its own noisy block, earlier clean blocks
+    }
   }
 }
 

@@ -3,11 +3,12 @@
 // Work items and grains are chosen so that every output element is computed by one thread in a fixed
 // order: results do not depend on the thread count.
 import type { AdamWParams, AttentionShape, Kernels } from '../backend.js';
+import { checkMask } from '../ref/attention.js';
 import { Arena } from './arena.js';
 import { Marshal, need } from './marshal.js';
 import type { ThreadPool } from './pool.js';
 
-const MASK_CODE = { none: 0, causal: 1, blockCausal: 2 } as const;
+const MASK_CODE = { none: 0, causal: 1, blockCausal: 2, blockDiffusion: 3 } as const; // assembly/attention.ts MASK_*
 /** rows per claim for row ops: ~16K floats of work per chunk amortises a claim (~100 ns) */
 const ROW_WORK = 16384;
 
@@ -286,7 +287,7 @@ export class WasmKernels implements Kernels {
   private checkAttention(op: string, s: AttentionShape, views: [string, { length: number }, number][]): void {
     const { B, Tk, H, Hkv } = s;
     if (Hkv <= 0 || H % Hkv !== 0) throw new Error(`${op}: H=${H} must be a multiple of Hkv=${Hkv}`);
-    if (s.mask === 'blockCausal' && !(s.blockLength > 0)) throw new Error(`${op}: blockCausal needs blockLength > 0`);
+    checkMask(op, s);
     if (s.keyValid) need(op, 'keyValid', s.keyValid, B * Tk);
     for (const [k, v, n] of views) need(op, k, v, n);
   }

@@ -1,12 +1,16 @@
 // Attention streamed over keys (online softmax, as FlashAttention): per query row only the running max m,
 // the running sum l and a D-wide accumulator live in scratch, so memory is O(Tq·D) per head whatever Tk is.
 // q (B, Tq, H, D); k, v (B, Tk, Hkv, D); out (B, Tq, H, D); lse (B, H, Tq).
-// Mask: key j is visible to query row i (absolute position p = qStart + i) when j < limit(p) and keyValid.
+// Mask: query row i (absolute position p = qStart + i) sees the keys of two ranges [keyFrom, keyTo) (seg 0,
+// 1) that are keyValid. none/causal/blockCausal: one prefix [0, limit(p)); blockDiffusion (training over
+// [x_t ⊕ x_0], n = Tk/2, block q = (p mod n)/blockLength): a noisy query its own noisy block and the clean
+// keys of blocks < q, a clean query the clean keys of blocks ≤ q (src/kernels/ref/attention.ts canSee).
 import { fma4, hsum4, exp1, exp4 } from './simd';
 
 export const MASK_NONE: i32 = 0;
 export const MASK_CAUSAL: i32 = 1;
 export const MASK_BLOCK_CAUSAL: i32 = 2;
+export const MASK_BLOCK_DIFFUSION: i32 = 3;
 
 // @ts-ignore: decorator
 @inline function at(p: usize, i: i32): usize { return p + (<usize>i << 2); }
@@ -38,6 +42,24 @@ export const MASK_BLOCK_CAUSAL: i32 = 2;
   return Tk;
 }
 
+/** first key of range `seg` (0 or 1) for a query at absolute position p */
+// @ts-ignore: decorator
+@inline function keyFrom(seg: i32, p: i32, Tk: i32, mask: i32, bl: i32): i32 {
+  if (mask != MASK_BLOCK_DIFFUSION) return 0;
+  const n = Tk >> 1;
+  if (p >= n) return n;
+  return seg == 0 ? (p / bl) * bl : n;
+}
+
+/** one past the last key of range `seg`; ≤ keyFrom when the range is empty */
+// @ts-ignore: decorator
+@inline function keyTo(seg: i32, p: i32, Tk: i32, mask: i32, bl: i32): i32 {
+  if (mask != MASK_BLOCK_DIFFUSION) return seg == 0 ? keyLimit(p, Tk, mask, bl) : 0;
+  const n = Tk >> 1;
+  if (p >= n) return seg == 0 ? n + min(n, ((p - n) / bl + 1) * bl) : 0;
+  return seg == 0 ? min(n, (p / bl + 1) * bl) : n + (p / bl) * bl;
+}
+
 /** keys scored per chunk: one rescale of the accumulator and a vector exp per chunk instead of per key */
 export const KEY_CHUNK: i32 = 64;
 
@@ -60,11 +82,12 @@ export function attentionForwardTask(start: i32, end: i32, tid: i32,
     const kvh = h / group;
     const qr = at(q, ((b * Tq + i) * H + h) * D);
     const orow = at(out, ((b * Tq + i) * H + h) * D);
-    const limit = keyLimit(qStart + i, Tk, mask, blockLength);
     for (let d = 0; d < D; d++) store<f32>(at(acc, d), 0);
     let m = -Infinity as f32;
     let l: f32 = 0;
-    for (let j0 = 0; j0 < limit; j0 += KEY_CHUNK) {
+    for (let seg = 0; seg < 2; seg++) {
+    const limit = keyTo(seg, qStart + i, Tk, mask, blockLength);
+    for (let j0 = keyFrom(seg, qStart + i, Tk, mask, blockLength); j0 < limit; j0 += KEY_CHUNK) {
       const n = min(KEY_CHUNK, limit - j0);
       let cm = -Infinity as f32;
       for (let j = 0; j < n; j++) {
@@ -91,6 +114,7 @@ export function attentionForwardTask(start: i32, end: i32, tid: i32,
         l += p;
         scaleAdd(acc, 1, p, at(v, ((b * Tk + j0 + j) * Hkv + kvh) * D), D);
       }
+    }
     }
     const inv: f32 = l > 0 ? 1 / l : 0;
     for (let d = 0; d < D; d++) store<f32>(at(orow, d), load<f32>(at(acc, d)) * inv);
@@ -122,8 +146,9 @@ export function attentionBackwardTask(start: i32, end: i32, tid: i32,
         const L = load<f32>(at(lse, (b * H + h) * Tq + i));
         if (L == -Infinity) continue;
         const delta = dot(dor, orow, D);
-        const limit = keyLimit(qStart + i, Tk, mask, blockLength);
-        for (let j = 0; j < limit; j++) {
+        for (let seg = 0; seg < 2; seg++) {
+        const limit = keyTo(seg, qStart + i, Tk, mask, blockLength);
+        for (let j = keyFrom(seg, qStart + i, Tk, mask, blockLength); j < limit; j++) {
           if (keyValid != 0 && load<u8>(keyValid + <usize>(b * Tk + j)) == 0) continue;
           const ko = ((b * Tk + j) * Hkv + kvh) * D;
           const kr = at(k, ko), vr = at(v, ko);
@@ -132,6 +157,7 @@ export function attentionBackwardTask(start: i32, end: i32, tid: i32,
           scaleAdd(at(dv, ko), 1, p, dor, D);
           scaleAdd(dqr, 1, ds * scale, kr, D);
           scaleAdd(at(dk, ko), 1, ds * scale, qr, D);
+        }
         }
       }
     }
