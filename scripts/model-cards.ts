@@ -2,13 +2,15 @@
 // by `dllm export`), the corpus manifest, the committed evaluation summaries (bench/results/eval/<name>/), the
 // held-out loss of every model on the same validation windows of the corpus (the same bytes for each), and
 // five samples each. Run after `dllm export` of every model:
-//   node build/scripts/model-cards.js --data runs/corpus [--windows 16] [--mc 8]
+//   node build/scripts/model-cards.js --data runs/corpus [--windows 16] [--mc 8] [--only NAME …]
+// (--only: just those cards; their rows of models/heldout.json are replaced, the others kept)
 import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { parameterCount } from '../src/model/params.js';
 import { loadModel } from '../src/platform/node-generator.js';
-import { causalNll, diffusionNll } from '../src/eval/likelihood.js';
+import { blockDiffusionNll, causalNll, diffusionNll } from '../src/eval/likelihood.js';
+import { blockDiffusionScorer } from '../src/cli/eval-ppl.js';
 import { arGenerate, drain, generate, type DecodeResult } from '../src/sampler/index.js';
 import { DecodeRng } from '../src/sampler/rng.js';
 
@@ -18,8 +20,30 @@ const { values } = parseArgs({
     windows: { type: 'string', default: '16' },
     mc: { type: 'string', default: '8' },
     data: { type: 'string', default: 'runs/corpus' },
+    only: { type: 'string', multiple: true },
   },
 });
+const MODELS = ['dllm-code-mini', 'dllm-code-mini-ar', 'dllm-code-mini-bd'];
+/** what each card says the model is, and the config of its current stage */
+const ABOUT: Record<string, { text: string; config: string; configs: string }> = {
+  'dllm-code-mini-ar': {
+    text: 'The autoregressive twin of `dllm-code-mini`: llama-style, causal, next-token objective on the fill-in-the-middle stream (StarCoder-style PSM/SPM on half the files), so it infills too',
+    config: 'configs/dllm-code-mini-ar-v4.json',
+    configs:
+      '[`configs/dllm-code-mini-ar-v4.json`](../../configs/dllm-code-mini-ar-v4.json) (this stage, from the v3 weights of commit e705b27; resumed with `--steps` as the sitting allowed, see training.json), [`configs/dllm-code-mini-ar-v3.json`](../../configs/dllm-code-mini-ar-v3.json) (v3, from the v2 weights of commit 5747a59), [`configs/dllm-code-mini-ar.json`](../../configs/dllm-code-mini-ar.json) (v2)',
+  },
+  'dllm-code-mini': {
+    text: "A masked-diffusion (LLaDA-style) code model **adapted from `dllm-code-mini-ar`**: the AR weights, attention switched to bidirectional (direct swap, unshifted: the model predicts each masked token at its own position), then LLaDA's MDM loss with 1/t weighting",
+    config: 'configs/dllm-code-mini-v4.json',
+    configs:
+      '[`configs/dllm-code-mini-v4.json`](../../configs/dllm-code-mini-v4.json) (this stage, from the v3 weights of commit e705b27; resumed with `--steps` as the sitting allowed, see training.json), [`configs/dllm-code-mini-v3.json`](../../configs/dllm-code-mini-v3.json) (v3, from the v2 weights of commit 5747a59), [`configs/dllm-code-mini.json`](../../configs/dllm-code-mini.json) (v2)',
+  },
+  'dllm-code-mini-bd': {
+    text: 'A **block-diffusion** code model adapted from `dllm-code-mini-ar` (BD3-LM / Fast-dLLM v2 recipe): the AR weights and layout, logits kept shifted (position i predicts token i+1, as the AR model was trained), trained with `--objective bd`: the window cut into blocks of `bd_size`, each block masked at its own level, the model reading [x_t ⊕ x_0] so every block is denoised given the clean blocks before it. It decodes block by block with an exact KV cache of the finished blocks (`--cache block`, its default), the active block in parallel by confidence threshold, and infills through the FIM sentinels',
+    config: 'configs/dllm-code-mini-bd.json',
+    configs: '[`configs/dllm-code-mini-bd.json`](../../configs/dllm-code-mini-bd.json) (from the AR v4 weights of commit f9a3615)',
+  },
+};
 const WINDOWS = Number(values.windows),
   MC = Number(values.mc),
   L = 256;
@@ -46,7 +70,8 @@ interface Summary {
   samples: { prompt: string; text: string; res: DecodeResult }[];
 }
 const out: Summary[] = [];
-for (const name of ['dllm-code-mini', 'dllm-code-mini-ar']) {
+for (const name of values.only?.length ? values.only : MODELS) {
+  if (!ABOUT[name]) throw new Error(`--only ${name}: not one of ${MODELS.join(', ')}`);
   const dir = join(root, 'models', name);
   const lm = await loadModel(dir), // the one text generator: its own kernels, tokenizer and decoder adapters
     tok = lm.tokenizer;
@@ -62,6 +87,18 @@ for (const name of ['dllm-code-mini', 'dllm-code-mini-ar']) {
     for (const p of PROMPTS) {
       const { result } = await drain(arGenerate(ar, { prompt: tok.encode(p) }, { genLength: 64 }));
       samples.push({ prompt: p, text: tok.decode(result.ids), res: result });
+    }
+  } else if (lm.config.bdSize !== undefined) {
+    const scorer = blockDiffusionScorer(lm.model, lm.config, tok.specials.mask!);
+    const rng = new DecodeRng(1);
+    for (const w of windows) {
+      nats += await blockDiffusionNll(scorer, w, MC, 8, rng);
+      count += L;
+    }
+    for (const p of PROMPTS) {
+      // the defaults a user gets: threshold 0.9 in blocks of bd_size with the block cache
+      const c = await lm.complete(p, { maxTokens: 64 });
+      samples.push({ prompt: p, text: c.text, res: { ids: c.ids, nfe: c.nfe, finishReason: c.finishReason } as DecodeResult });
     }
   } else {
     const dl = lm.denoiser('none');
@@ -83,7 +120,8 @@ for (const name of ['dllm-code-mini', 'dllm-code-mini-ar']) {
   const t = JSON.parse(readFileSync(join(dir, 'training.json'), 'utf8'));
   const cfg = t.config;
   const params = parameterCount(lm.config);
-  const ar = name.endsWith('-ar');
+  const ar = name.endsWith('-ar'),
+    bd = lm.config.bdSize !== undefined;
   const chain: Record<string, unknown>[] = [];
   for (let r = t; r; r = r.initFromTraining) chain.push(r);
   const totalFlops = chain.reduce((a, r) => a + Number(r['flops']), 0),
@@ -100,22 +138,22 @@ for (const name of ['dllm-code-mini', 'dllm-code-mini-ar']) {
     .join(', ');
   const card = `# ${name}
 
-${ar ? 'The autoregressive twin of `dllm-code-mini`: llama-style, causal, next-token objective on the fill-in-the-middle stream (StarCoder-style PSM/SPM on half the files), so it infills too' : "A masked-diffusion (LLaDA-style) code model **adapted from `dllm-code-mini-ar`**: the AR weights, attention switched to bidirectional (direct swap, unshifted: the model predicts each masked token at its own position), then LLaDA's MDM loss with 1/t weighting"}. Same tokenizer and corpus as its twin; trained with \`dllm train --engine ${t.engine}\`.
+${ABOUT[name]!.text}. Same tokenizer and corpus as its twin; trained with \`dllm train --engine ${t.engine}\`.
 
 | | |
 | --- | --- |
-| architecture | \`${lm.config.arch}\` (${lm.config.attention}), ${lm.config.numLayers} layers, width ${lm.config.hiddenSize}, ${lm.config.numHeads} heads, FFN ${lm.config.ffnSize}, vocab ${lm.config.vocabSize}, untied head |
+| architecture | \`${lm.config.arch}\` (${bd ? `block-causal, blocks of ${lm.config.bdSize}, shifted logits` : lm.config.attention}), ${lm.config.numLayers} layers, width ${lm.config.hiddenSize}, ${lm.config.numHeads} heads, FFN ${lm.config.ffnSize}, vocab ${lm.config.vocabSize}, untied head |
 | parameters | ${params.toLocaleString('en')} (${(params / 1e6).toFixed(2)} M) |
 | weights | \`model.safetensors\`, F16 (${(statSync(join(dir, 'model.safetensors')).size / 1e6).toFixed(1)} MB) |
 | data | \`dllm data corpus\` from [configs/corpus/packages.txt](../../configs/corpus/packages.txt): ${manifest.packages.length} Debian packages, ${manifest.counts.train.toLocaleString('en')} train / ${manifest.counts.val.toLocaleString('en')} validation files (validation = whole packages held out), ${manifest.trainTokens.toLocaleString('en')} / ${manifest.valTokens.toLocaleString('en')} tokens; \`corpusSha256\` \`${manifest.corpusSha256}\`; decontaminated against HumanEval, HumanEval-infilling, MBPP, HumanEval-TS (13-grams, ${manifest.dropped.contaminated} files dropped) |
 | licences of the kept files | ${licences} |
 | tokenizer | byte-level BPE, ${manifest.vocabSize} tokens incl. \`<|endoftext|>\`, \`<|mdm_mask|>\`, \`<|fim_prefix|>\`, \`<|fim_middle|>\`, \`<|fim_suffix|>\`; ${manifest.valBytesPerToken} bytes/token on held-out code |
 | training | ${t.steps} steps × ${cfg.batchSize} × ${cfg.seqLen} = ${t.tokensSeen.toLocaleString('en')} tokens of \`${t.trainFile}\`${t.initFrom ? `, from \`${basename(t.initFrom)}\`` : ''}; AdamW (β ${cfg.beta1}/${cfg.beta2}, wd ${cfg.weightDecay}, clip ${cfg.gradClip}), lr ${cfg.lrMax} → ${cfg.lrMin} (warmup ${cfg.lrWarmupSteps}, cosine) |
-| compute | this stage ${(t.flops / 1e15).toFixed(2)} PFLOP (6·N·tokens) in ${(t.wallSeconds / 3600).toFixed(2)} h on ${t.hardware}, ${t.threads ?? t.device} threads, engine \`${t.engine}\`${chain.length > 1 ? `; with the AR stage it started from: ${(totalFlops / 1e15).toFixed(2)} PFLOP, ${totalHours.toFixed(2)} h` : ''} |
+| compute | this stage ${(t.flops / 1e15).toFixed(2)} PFLOP (6·N·tokens${bd ? ' × 2: the [x_t ⊕ x_0] input' : ''}) in ${(t.wallSeconds / 3600).toFixed(2)} h on ${t.hardware}, ${t.threads ?? t.device} threads, engine \`${t.engine}\`${chain.length > 1 ? `; with the AR stage it started from: ${(totalFlops / 1e15).toFixed(2)} PFLOP, ${totalHours.toFixed(2)} h` : ''} |
 | validation (trainer) | ${t.heldout ? `${t.heldout.natsPerToken.toFixed(4)} nats/token (${t.heldout.kind}), ${t.heldout.bitsPerByte.toFixed(3)} bits/byte, ${t.heldout.windows} windows of the held-out packages` : '—'} |
-| held-out, same bytes for every model | **${nllPerToken.toFixed(4)} nats/token, ${(nllPerToken / valBytes / Math.LN2).toFixed(4)} bits/byte** (${WINDOWS} windows × ${L} tokens of val.bin; ${ar ? 'exact NLL' : `LLaDA's Monte-Carlo ELBO bound, ${MC}×8 stratified mask draws per window`}) |
+| held-out, same bytes for every model | **${nllPerToken.toFixed(4)} nats/token, ${(nllPerToken / valBytes / Math.LN2).toFixed(4)} bits/byte** (${WINDOWS} windows × ${L} tokens of val.bin; ${ar ? 'exact NLL' : bd ? `block-diffusion NELBO bound (each block given the clean blocks before it), ${MC}×8 stratified mask draws per block` : `LLaDA's Monte-Carlo ELBO bound, ${MC}×8 stratified mask draws per window`}) |
 
-Configs: [\`configs/${name}-v4.json\`](../../configs/${name}-v4.json) (this stage, from the v3 weights of commit e705b27; resumed with \`--steps\` as the sitting allowed, see training.json), [\`configs/${name}-v3.json\`](../../configs/${name}-v3.json) (v3, from the v2 weights of commit 5747a59), [\`configs/${name}.json\`](../../configs/${name}.json) (v2). Loss curve: [loss.svg](loss.svg). Record: [training.json](training.json).
+Configs: ${ABOUT[name]!.configs}. Loss curve: [loss.svg](loss.svg). Record: [training.json](training.json).
 
 ## Evaluation
 
@@ -132,24 +170,23 @@ that describes the code.
 
 The run folder (F32 weights, AdamW state) is not committed. Rebuild the corpus (\`npx dllm data corpus --out runs/corpus\`;
 check \`corpusSha256\`), then continue from these weights with a fresh optimizer:
-\`npx dllm train --config configs/${name}-v4.json --init-from models/${name} --out runs/${name}-5 --steps N --lr-warmup-steps 50\`.
+\`npx dllm train --config ${ABOUT[name]!.config} --init-from models/${name} --out runs/${name}-5 --steps N --lr-warmup-steps 50\`.
 Where the run folder still exists, \`npx dllm train --resume --out RUN --steps N\` continues exactly.
 
 ## Samples
 
-${ar ? 'Greedy, 64 new tokens.' : 'LLaDA decoding: 64 tokens, blocks of 32, one token per step by confidence (low_confidence), early stop at EOS.'} Command:
-\`npx dllm generate "PROMPT" --model ${name}${ar ? ' --gen-length 64' : ' --gen-length 64 --decoder fixed --steps 64'}\`
+${ar ? 'Greedy, 64 new tokens.' : bd ? `The defaults: 64 tokens, blocks of ${lm.config.bdSize} with the block cache, each step commits every masked token above confidence 0.9 (at least one), early stop at EOS.` : 'LLaDA decoding: 64 tokens, blocks of 32, one token per step by confidence (low_confidence), early stop at EOS.'} Command:
+\`npx dllm generate "PROMPT" --model ${name}${ar || bd ? ' --gen-length 64' : ' --gen-length 64 --decoder fixed --steps 64'}\`
 
 ${samples.map((x, i) => `### ${i + 1}\n\n\`\`\`python\n${x.prompt}${x.text}\n\`\`\`\n(${x.res.ids.length} tokens, NFE ${x.res.nfe}, ${x.res.finishReason})\n`).join('\n')}`;
   writeFileSync(join(dir, 'README.md'), card);
   lm.dispose();
 }
-writeFileSync(
-  join(root, 'models/heldout.json'),
-  JSON.stringify(
-    out.map((o) => ({ name: o.name, nllPerToken: o.nllPerToken, bitsPerByte: o.bitsPerByte })),
-    null,
-    2,
-  ) + '\n',
-);
+const heldoutFile = join(root, 'models/heldout.json');
+const kept = values.only?.length && existsSync(heldoutFile) ? (JSON.parse(readFileSync(heldoutFile, 'utf8')) as { name: string }[]) : [];
+const rows = [
+  ...kept.filter((k) => !out.some((o) => o.name === k.name)),
+  ...out.map((o) => ({ name: o.name, nllPerToken: o.nllPerToken, bitsPerByte: o.bitsPerByte })),
+].sort((a, b) => MODELS.indexOf(a.name) - MODELS.indexOf(b.name));
+writeFileSync(heldoutFile, JSON.stringify(rows, null, 2) + '\n');
 console.log(out.map((o) => `${o.name}: ${o.nllPerToken.toFixed(4)} nats/token, ${o.bitsPerByte.toFixed(4)} bits/byte`).join('\n'));

@@ -142,8 +142,8 @@ export async function bench(argv: string[]): Promise<number> {
       );
     };
     const model = await EvalModel.load(dir, name, { backend, threads }, 'none'); // loaded once: the cache is per call
+    const bd = model.config.bdSize;
     try {
-      const bd = model.config.bdSize;
       for (const st of bd !== undefined ? blockSettings(bd) : settings) await runSetting(model, st.label, st.decode, st.cache);
     } finally {
       model.dispose();
@@ -169,7 +169,7 @@ export async function bench(argv: string[]): Promise<number> {
       command,
       machine: await machineInfo(k),
       genLength: G,
-      blockLength: L,
+      blockLength: bd ?? L, // a block-diffusion model decodes in its own blocks
       prompts: `first ${samples.length} HumanEval prompts`,
       speed,
       forward,

@@ -135,7 +135,7 @@ export async function evalPpl(argv: string[]): Promise<number> {
 }
 
 /** a block-diffusion model as the bound's scorer: its wasm forward over [x_t ⊕ x_0] under the training mask */
-function blockDiffusionScorer(model: ForwardModel, config: ModelConfig, mask: number): BlockDiffusionScorer {
+export function blockDiffusionScorer(model: ForwardModel, config: ModelConfig, mask: number): BlockDiffusionScorer {
   const L = config.bdSize!;
   return {
     vocabSize: config.vocabSize,

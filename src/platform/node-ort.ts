@@ -5,6 +5,7 @@
 // values back into the cache (same layout as the Transformer's: L × (B, Tk, Hkv·D)).
 import ort from 'onnxruntime-node';
 import type { KVCache, ForwardInput, ForwardModel } from '../model/forward.js';
+import { checkMask, maskAllows } from '../kernels/ref/attention.js';
 import { checkForwardInput, defaultMask, defaultPositions } from '../model/forward.js';
 import type { ModelConfig } from '../model/config.js';
 import type { ConfidenceKind } from '../model/diffusion-lm.js';
@@ -111,10 +112,6 @@ export class OrtTransformer implements ForwardModel {
       { B, T, tokens, cache } = input;
     const t0 = performance.now();
     const { N, rowStart, Tk } = checkForwardInput(cfg, input);
-    if (input.mask?.kind === 'blockDiffusion')
-      throw new Error(
-        "forward: mask 'blockDiffusion' (scoring over [x_t ⊕ x_0]) runs on the wasm engine only; decoding uses 'blockCausal'",
-      );
     for (let i = 0; i < N; i++)
       if (!(tokens[i]! >= 0 && tokens[i]! < cfg.vocabSize))
         throw new Error(`model: token id ${tokens[i]} at ${i} is outside the vocabulary 0..${cfg.vocabSize - 1}`);
@@ -124,7 +121,7 @@ export class OrtTransformer implements ForwardModel {
     const mask = input.mask ?? defaultMask(cfg);
     const kind = mask.kind,
       bl = mask.blockLength ?? 0;
-    if (kind === 'blockCausal' && !(bl > 0)) throw new Error('forward: blockCausal needs blockLength > 0');
+    checkMask('forward', { mask: kind, blockLength: bl, Tq: T, Tk, qStart: rowStart });
     // keys past the last computed row are never visible to a causal query: leave them out of the call
     const kEnd = kind === 'causal' ? rowStart + T : Tk;
     const bias = new Float32Array(B * T * kEnd); // (B, 1, R, kEnd)
@@ -137,9 +134,7 @@ export class OrtTransformer implements ForwardModel {
             o = (b * T + i) * kEnd;
           let any = 0;
           for (let j = 0; j < kEnd; j++) {
-            const seen =
-              (!keyValid || keyValid[b * Tk + j] !== 0) &&
-              (kind === 'none' || (kind === 'causal' ? j <= p : Math.floor(j / bl) <= Math.floor(p / bl)));
+            const seen = (!keyValid || keyValid[b * Tk + j] !== 0) && maskAllows(kind, bl, Tk, p, j);
             if (!seen) bias[o + j] = MASKED;
             else any = 1;
           }

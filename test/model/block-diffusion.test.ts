@@ -13,7 +13,8 @@ import type { Kernels } from '../../src/kernels/backend.js';
 import { bdPositions, bdTargetRow } from '../../src/model/block-diffusion.js';
 import { parseHfConfig, toHfConfig } from '../../src/model/config.js';
 import { createKernels } from '../../src/platform/node.js';
-import { loadModelDir } from '../../src/platform/node-model.js';
+import { loadF32Weights, loadModelDir } from '../../src/platform/node-model.js';
+import { OrtTransformer } from '../../src/platform/node-ort.js';
 import { defaultCache, TextGenerator } from '../../src/text/generator.js';
 import { expectClose } from '../helpers/expect-close.js';
 import { ref } from '../helpers/kernels.js';
@@ -101,6 +102,18 @@ test('block diffusion: a text generator decodes in blocks of bd_size with the bl
     const f = await lm.infill(prefix, suffix, { maxTokens: 16, earlyStop: false });
     const sentinels = 3; // <fim_prefix> … <fim_suffix> … <fim_middle>
     assert.equal(f.promptTokens, lm.tokenizer.encode(prefix).length + lm.tokenizer.encode(suffix).length + sentinels, 'PSM prompt');
+    // the scoring forward over [x_t ⊕ x_0] on ONNX Runtime (its attention bias from the same mask rule) = wasm
+    const { config, weights } = await loadF32Weights(dir);
+    const ort = await OrtTransformer.create(config, weights, { dtype: 'f32', threads: 1 });
+    const n2 = 40,
+      win = Int32Array.from({ length: n2 }, (_, i) => 10 + ((i * 31) % 500));
+    const tokens = Int32Array.from([...win.map((t, i) => (i % 3 === 2 ? config.vocabSize - 4 : t)), ...win]);
+    const input = { tokens, B: 1, T: 2 * n2, positions: bdPositions(1, n2), mask: { kind: 'blockDiffusion' as const, blockLength: 8 } };
+    const want = Float32Array.from(await m.model.forward(input));
+    const got = await ort.forward(input);
+    ort.dispose();
+    // f32 on both engines, different summation orders over 6 layers: 1e-4 absolute on logits of size ~10
+    expectClose(got, want, { atol: 1e-4, rtol: 1e-4, label: 'ort vs wasm, blockDiffusion forward' });
   } finally {
     lm.dispose();
     k.dispose();

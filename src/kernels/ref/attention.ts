@@ -13,7 +13,7 @@ function check(op: string, s: AttentionShape): void {
 }
 
 /** the mask's own parameters (both engines) */
-export function checkMask(op: string, s: AttentionShape): void {
+export function checkMask(op: string, s: Pick<AttentionShape, 'mask' | 'blockLength' | 'Tq' | 'Tk' | 'qStart'>): void {
   if ((s.mask === 'blockCausal' || s.mask === 'blockDiffusion') && !(s.blockLength > 0))
     throw new Error(`${op}: ${s.mask} needs blockLength > 0`);
   if (s.mask === 'blockDiffusion' && (s.Tk % 2 !== 0 || s.Tq + s.qStart > s.Tk))
@@ -23,18 +23,22 @@ export function checkMask(op: string, s: AttentionShape): void {
 /** may query row i of batch entry b see key j? (query i sits at absolute position qStart + i, key j at j) */
 export function canSee(s: AttentionShape, b: number, i: number, j: number): boolean {
   if (s.keyValid && s.keyValid[b * s.Tk + j] === 0) return false;
-  const p = s.qStart + i;
-  switch (s.mask) {
+  return maskAllows(s.mask, s.blockLength, s.Tk, s.qStart + i, j);
+}
+
+/** the mask alone: may a query at absolute position p see key j (of Tk)? */
+export function maskAllows(mask: AttentionShape['mask'], blockLength: number, Tk: number, p: number, j: number): boolean {
+  switch (mask) {
     case 'none':
       return true;
     case 'causal':
       return j <= p;
     case 'blockCausal':
-      return Math.floor(j / s.blockLength) <= Math.floor(p / s.blockLength);
+      return Math.floor(j / blockLength) <= Math.floor(p / blockLength);
     case 'blockDiffusion': {
-      const n = s.Tk / 2;
-      const bq = Math.floor((p % n) / s.blockLength),
-        bk = Math.floor((j % n) / s.blockLength);
+      const n = Tk / 2;
+      const bq = Math.floor((p % n) / blockLength),
+        bk = Math.floor((j % n) / blockLength);
       if (p >= n) return j >= n && bk <= bq; // clean query: clean keys, block-causal
       return j < n ? bk === bq : bk < bq; // noisy query: its own noisy block, earlier clean blocks
     }
