@@ -5,7 +5,7 @@
 // request starts at the next step and a finished one frees its place at once. Between steps the event loop
 // runs HTTP I/O: disconnects cancel their row, stop strings end it, health checks and new requests get through.
 import { setImmediate as nextTurn } from 'node:timers/promises';
-import { TextGenerator } from '../text/generator.js';
+import { defaultCache, TextGenerator } from '../text/generator.js';
 import type { DiffusionLM } from '../model/diffusion-lm.js';
 import {
   CausalBatch,
@@ -57,10 +57,16 @@ export class Engine {
   readonly counts = { completed: 0, cancelled: 0 };
   observer: EngineObserver | null = null;
 
+  readonly cfg: ServeConfig;
+
   constructor(
     readonly served: ServedModel,
-    readonly cfg: ServeConfig,
+    cfg: ServeConfig,
   ) {
+    // a block-diffusion model decodes with the exact block cache unless another is asked for: 'none' gives the
+    // same tokens (both exact), only slower (text/generator.ts defaultCache)
+    this.cfg = cfg.cache === 'none' && defaultCache(served.config) === 'block' ? { ...cfg, cache: 'block' } : cfg;
+    cfg = this.cfg;
     this.kind = served.config.attention === 'causal' ? 'causal' : 'diffusion';
     if (this.kind === 'diffusion' && served.tokenizer.specials.mask === null)
       throw new Error(`model ${served.id}: the tokenizer has no mask token, so it cannot be a diffusion model`);

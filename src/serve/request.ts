@@ -1,7 +1,7 @@
 // A request made ready to decode: GenRequest → prompt (and suffix) ids + validated DecodeOptions, checked
 // against the model (context, vocabulary, chat template) and the server's limits. Errors are ApiError 400s
 // naming the wire field the user sent. Shared by the engine (engine.ts) and the jobs (job.ts).
-import { blockCausalByDefault, TEXT_DEFAULTS } from '../text/generator.js';
+import { blockCausalByDefault, fimIds, TEXT_DEFAULTS } from '../text/generator.js';
 import type { ModelConfig } from '../model/config.js';
 import type { ForwardModel } from '../model/forward.js';
 import {
@@ -86,6 +86,18 @@ export function prepareRequest(served: ServedModel, cfg: ServeConfig, kind: Mode
   const suffixParam = req.endpoint === 'infill' ? 'input_suffix' : 'suffix';
   if (suffixIds && kind === 'causal')
     throw invalid(suffixParam, `"${suffixParam}" (fill-in-the-middle) needs a diffusion model; "${id}" is causal`, 'unsupported_parameter');
+  if (suffixIds && config.bdSize !== undefined) {
+    // a block-diffusion block never sees a later one: the suffix goes in front through the FIM sentinels (PSM)
+    const fim = fimIds(tok);
+    if (!fim)
+      throw invalid(
+        suffixParam,
+        `"${suffixParam}": "${id}" decodes block-causally and has no FIM tokens to see a suffix`,
+        'unsupported_parameter',
+      );
+    promptIds = Int32Array.from([fim.prefix, ...promptIds, fim.suffix, ...suffixIds, fim.middle]);
+    suffixIds = null;
+  }
   const limit = cfg.maxTokens,
     mp = req.maxTokensParam;
   if (req.maxTokens !== null && req.maxTokens > limit)

@@ -6,9 +6,6 @@
 // for token as with full recomputation.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { copyFileSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import type { Kernels } from '../../src/kernels/backend.js';
 import { bdPositions, bdTargetRow } from '../../src/model/block-diffusion.js';
 import { parseHfConfig, toHfConfig } from '../../src/model/config.js';
@@ -17,10 +14,10 @@ import { loadF32Weights, loadModelDir } from '../../src/platform/node-model.js';
 import { OrtTransformer } from '../../src/platform/node-ort.js';
 import { defaultCache, TextGenerator } from '../../src/text/generator.js';
 import { expectClose } from '../helpers/expect-close.js';
+import { bdFolder } from '../helpers/bd-model.js';
 import { ref } from '../helpers/kernels.js';
 import { tinyConfig, tinyModel } from '../helpers/tiny-model.js';
 
-const AR = new URL('../../../models/dllm-code-mini-ar/', import.meta.url).pathname;
 const L = 4,
   n = 11, // blocks 0..3, 4..7, 8..10 (partial)
   MASK = 52;
@@ -79,12 +76,7 @@ test('block diffusion: config.json keeps bd_size; the model is a shifted denoise
 });
 
 test('block diffusion: a text generator decodes in blocks of bd_size with the block cache (token-identical to none), infills through FIM', async () => {
-  // the AR twin's folder read as a block-diffusion model (its config.json + bd_size): the shipped tokenizer has the
-  // mask and FIM tokens; the weights' quality does not matter to these checks
-  const dir = mkdtempSync(join(tmpdir(), 'dllm-bd-'));
-  for (const f of readdirSync(AR)) copyFileSync(join(AR, f), join(dir, f));
-  const hf = JSON.parse(readFileSync(join(AR, 'config.json'), 'utf8')) as Record<string, unknown>;
-  writeFileSync(join(dir, 'config.json'), JSON.stringify({ ...hf, bd_size: 8 }));
+  const { dir, remove } = bdFolder(8);
   const k = await createKernels({ threads: 1 });
   const m = await loadModelDir(dir, k);
   const lm = new TextGenerator({ config: m.config, model: m.model, tokenizer: m.tokenizer!, dispose: () => m.model.dispose() });
@@ -117,6 +109,6 @@ test('block diffusion: a text generator decodes in blocks of bd_size with the bl
   } finally {
     lm.dispose();
     k.dispose();
-    rmSync(dir, { recursive: true, force: true });
+    remove();
   }
 });
