@@ -2,7 +2,8 @@
 // (Debian's python3-torch; bf16 autocast on CPUs, --device cuda on a GPU). This side writes the job file
 // (config, our parameter table, the checkpoint's config.json, special ids), starts Python, draws the
 // progress bar from the JSON events it prints, and writes loss.svg at the end, as the TypeScript engine does.
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createServer, type AddressInfo } from 'node:net';
 import { mkdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -50,11 +51,41 @@ export function torchJob(cfg: TrainConfig, r: TorchRun): Record<string, unknown>
   };
 }
 
+/** a TCP port free on this machine now (the ranks' rendezvous) */
+function freePort(): Promise<number> {
+  return new Promise((res, rej) => {
+    const srv = createServer();
+    srv.once('error', rej);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address() as AddressInfo;
+      srv.close(() => res(port));
+    });
+  });
+}
+
 export async function trainTorch(cfg: TrainConfig, r: TorchRun): Promise<number> {
   await mkdir(cfg.out, { recursive: true });
   const jobPath = join(cfg.out, 'torch-job.json');
   await writeFileAtomic(jobPath, JSON.stringify(torchJob(cfg, r), null, 1));
-  const child = spawn(TORCH_PYTHON, [SCRIPT, jobPath], { stdio: ['ignore', 'pipe', 'inherit'] });
+  // procs > 1: the ranks are started here with the env:// variables torchrun would set (Debian bookworm's torchrun,
+  // torch 1.13 under Python 3.11, fails in its own code); rank 0 prints the events, the others only their errors
+  const world = cfg.procs;
+  const rankEnv = async (rank: number): Promise<NodeJS.ProcessEnv> =>
+    world === 1
+      ? process.env
+      : {
+          ...process.env,
+          MASTER_ADDR: '127.0.0.1',
+          MASTER_PORT: String(await port),
+          WORLD_SIZE: String(world),
+          RANK: String(rank),
+          LOCAL_RANK: String(rank),
+        };
+  const port = world > 1 ? freePort() : Promise.resolve(0);
+  const others: ChildProcess[] = [];
+  for (let rank = 1; rank < world; rank++)
+    others.push(spawn(TORCH_PYTHON, [SCRIPT, jobPath], { stdio: ['ignore', 'ignore', 'inherit'], env: await rankEnv(rank) }));
+  const child = spawn(TORCH_PYTHON, [SCRIPT, jobPath], { stdio: ['ignore', 'pipe', 'inherit'], env: await rankEnv(0) });
   const bar = new cliProgress.SingleBar(
     {
       format: 'train [torch] |{bar}| {value}/{total} steps | loss {loss} | val {val} | {tps} tok/s | ETA {eta_formatted}',
@@ -67,7 +98,7 @@ export async function trainTorch(cfg: TrainConfig, r: TorchRun): Promise<number>
   let started = false,
     lastVal = '-',
     final: Record<string, unknown> | null = null;
-  const forward = (sig: NodeJS.Signals) => () => child.kill(sig); // Python checkpoints, then exits
+  const forward = (sig: NodeJS.Signals) => () => [child, ...others].forEach((c) => c.kill(sig)); // Python checkpoints, then exits
   const onInt = forward('SIGINT'),
     onTerm = forward('SIGTERM');
   process.on('SIGINT', onInt);
@@ -98,10 +129,15 @@ export async function trainTorch(cfg: TrainConfig, r: TorchRun): Promise<number>
     );
     child.on('close', (c) => res(c ?? 1));
   });
+  const otherCodes = await Promise.all(
+    others.map((o) => new Promise<number>((res) => (o.exitCode !== null ? res(o.exitCode) : o.on('close', (c) => res(c ?? 1))))),
+  );
   if (started) bar.stop();
   process.off('SIGINT', onInt);
   process.off('SIGTERM', onTerm);
   if (code !== 0) throw new Error(`train --engine torch: ${SCRIPT} exited with ${code}`);
+  const bad = otherCodes.findIndex((c) => c !== 0);
+  if (bad >= 0) throw new Error(`train --engine torch: rank ${bad + 1} of ${world} exited with ${otherCodes[bad]}`);
   await writeLossPlot(cfg, ' (torch)');
   const f = final as Record<string, unknown> | null;
   console.log(

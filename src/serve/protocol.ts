@@ -7,6 +7,18 @@ import { DECODE_DEFAULTS } from '../sampler/index.js';
 import type { ChatMessage, ChatTool } from '../tokenizer/index.js';
 import { parseToolChoice, parseTools, type ToolChoice } from './tools.js';
 import { invalid } from './errors.js';
+import {
+  describe,
+  Fields,
+  isIds,
+  parseExtra,
+  parseMessages,
+  parseResponseFormat,
+  type Body,
+  type ResponseFormat,
+} from './protocol-fields.js';
+
+export { JSON_OBJECT_SCHEMA } from './protocol-fields.js';
 
 export type Endpoint = 'chat' | 'completions' | 'fim' | 'infill' | 'completion' | 'apply' | 'edit';
 /** the llama-server endpoints (/infill, /completion): their wire shapes, fields and streams */
@@ -48,14 +60,13 @@ export interface GenRequest {
   /** llama-server `n_indent`: a later line indented less than this ends the completion (and is cut); 0 = off */
   nIndent: number;
   /** OpenAI `response_format` (chat): the JSON Schema the answer must follow; null = free text */
-  responseFormat: { type: 'json_object' | 'json_schema'; name: string; schema: unknown; strict: boolean } | null;
+  responseFormat: ResponseFormat | null;
   /** OpenAI tool calling (chat): the tools, the choice, and whether several calls may come back */
   tools: ChatTool[];
   toolChoice: ToolChoice;
   parallelToolCalls: boolean;
 }
 
-type Body = Record<string, unknown>;
 const DECODE_KEYS = Object.keys(DECODE_DEFAULTS);
 const OPENAI_COMMON = [
   'model',
@@ -143,51 +154,6 @@ export const LLAMA_IGNORED = [
 ];
 /** the most completions one llama-server request may ask for (llama.vscode sends 3) */
 export const MAX_N_CMPL = 8;
-
-const describe = (v: unknown): string =>
-  v === null
-    ? 'null'
-    : Array.isArray(v)
-      ? 'an array'
-      : typeof v === 'string'
-        ? JSON.stringify(v.length > 40 ? v.slice(0, 40) + '…' : v)
-        : `${typeof v} ${String(v)}`;
-
-/** typed reads of optional fields; null counts as absent (OpenAI clients send null for "unset") */
-class Fields {
-  constructor(readonly b: Body) {}
-  private get(k: string): unknown {
-    const v = this.b[k];
-    return v === null ? undefined : v;
-  }
-  str(k: string): string | undefined {
-    const v = this.get(k);
-    if (v !== undefined && typeof v !== 'string') throw invalid(k, `"${k}" must be a string, got ${describe(v)}`, 'invalid_type');
-    return v;
-  }
-  bool(k: string): boolean | undefined {
-    const v = this.get(k);
-    if (v !== undefined && typeof v !== 'boolean') throw invalid(k, `"${k}" must be true or false, got ${describe(v)}`, 'invalid_type');
-    return v;
-  }
-  num(k: string, min: number, max: number, int = false): number | undefined {
-    const v = this.get(k);
-    if (v === undefined) return undefined;
-    if (typeof v !== 'number' || !Number.isFinite(v) || (int && !Number.isSafeInteger(v)))
-      throw invalid(k, `"${k}" must be ${int ? 'an integer' : 'a number'}, got ${describe(v)}`, 'invalid_type');
-    if (v < min || v > max) throw invalid(k, `"${k}" must be between ${min} and ${max}, got ${v}`);
-    return v;
-  }
-  stop(k: string): string[] {
-    const v = this.get(k);
-    if (v === undefined) return [];
-    const list = typeof v === 'string' ? [v] : v;
-    if (!Array.isArray(list) || !list.every((s) => typeof s === 'string' && s.length > 0))
-      throw invalid(k, `"${k}" must be a non-empty string or an array of non-empty strings, got ${describe(v)}`, 'invalid_type');
-    if (list.length > 16) throw invalid(k, `"${k}" may hold at most 16 sequences, got ${list.length}`);
-    return list as string[];
-  }
-}
 
 /** a request body (already JSON-parsed) for an endpoint → GenRequest; throws ApiError 400 naming the field */
 export function parseGenRequest(endpoint: Endpoint, body: unknown): GenRequest {
@@ -358,152 +324,4 @@ export function parseGenRequest(endpoint: Endpoint, body: unknown): GenRequest {
     toolChoice,
     parallelToolCalls,
   };
-}
-
-const isIds = (p: unknown): p is number[] => Array.isArray(p) && p.length > 0 && p.every((t) => Number.isSafeInteger(t) && t >= 0);
-
-const ROLES = ['system', 'developer', 'user', 'assistant', 'tool'];
-
-function parseMessages(v: unknown): ChatMessage[] {
-  if (v === undefined || v === null) throw invalid('messages', '"messages" is required', 'missing_required_parameter');
-  if (!Array.isArray(v)) throw invalid('messages', `"messages" must be an array, got ${describe(v)}`, 'invalid_type');
-  if (v.length === 0) throw invalid('messages', '"messages" must not be empty', 'empty_array');
-  return v.map((m: unknown, i) => {
-    const at = `messages[${i}]`;
-    if (typeof m !== 'object' || m === null || Array.isArray(m))
-      throw invalid(at, `"${at}" must be an object, got ${describe(m)}`, 'invalid_type');
-    const msg = m as Body;
-    for (const k of Object.keys(msg))
-      if (!['role', 'content', 'name', 'tool_calls', 'tool_call_id'].includes(k))
-        throw invalid(`${at}.${k}`, `unknown field "${at}.${k}"`, 'unknown_parameter');
-    const role = msg['role'];
-    if (typeof role !== 'string' || !ROLES.includes(role))
-      throw invalid(`${at}.role`, `"${at}.role" must be one of ${ROLES.join(' | ')}, got ${describe(role)}`, 'invalid_value');
-    if (msg['name'] !== undefined && typeof msg['name'] !== 'string')
-      throw invalid(`${at}.name`, `"${at}.name" must be a string`, 'invalid_type');
-    const calls = msg['tool_calls'];
-    if (
-      calls !== undefined &&
-      calls !== null &&
-      (role !== 'assistant' ||
-        !Array.isArray(calls) ||
-        !calls.every(
-          (c) =>
-            typeof c === 'object' &&
-            c !== null &&
-            typeof (c as Body)['id'] === 'string' &&
-            typeof ((c as Body)['function'] as Body | undefined)?.['name'] === 'string' &&
-            typeof ((c as Body)['function'] as Body | undefined)?.['arguments'] === 'string',
-        ))
-    ) {
-      throw invalid(
-        `${at}.tool_calls`,
-        `"${at}.tool_calls" belongs to an assistant message: [{id, type: "function", function: {name, arguments: string}}]`,
-        'invalid_value',
-      );
-    }
-    if (role === 'tool' && typeof msg['tool_call_id'] !== 'string')
-      throw invalid(
-        `${at}.tool_call_id`,
-        `"${at}.tool_call_id" is required on a tool message (the call it answers)`,
-        'missing_required_parameter',
-      );
-    const c = msg['content'];
-    let content: string;
-    if (typeof c === 'string') content = c;
-    else if ((c === null || c === undefined) && Array.isArray(calls))
-      content = ''; // an assistant turn that only called tools
-    else if (Array.isArray(c)) {
-      content = c
-        .map((part: unknown, j) => {
-          const p = part as Body | null;
-          if (typeof p !== 'object' || p === null || p['type'] !== 'text' || typeof p['text'] !== 'string')
-            throw invalid(
-              `${at}.content[${j}]`,
-              `"${at}.content[${j}]" must be {type: "text", text: string} (only text is supported)`,
-              'invalid_type',
-            );
-          return p['text'] as string;
-        })
-        .join('');
-    } else throw invalid(`${at}.content`, `"${at}.content" must be a string or an array of text parts, got ${describe(c)}`, 'invalid_type');
-    const extra = {
-      ...(Array.isArray(calls) ? { tool_calls: calls as NonNullable<ChatMessage['tool_calls']> } : {}),
-      ...(typeof msg['tool_call_id'] === 'string' ? { tool_call_id: msg['tool_call_id'] } : {}),
-      ...(typeof msg['name'] === 'string' ? { name: msg['name'] } : {}),
-    };
-    return { role: role === 'developer' ? 'system' : role, content, ...extra };
-  });
-}
-
-/** llama-server input_extra: [{filename, text}] chunks of context, prepended to the prefix */
-function parseExtra(v: unknown): string {
-  if (v === undefined || v === null) return '';
-  if (!Array.isArray(v))
-    throw invalid('input_extra', `"input_extra" must be an array of {filename, text}, got ${describe(v)}`, 'invalid_type');
-  return v
-    .map((c: unknown, i) => {
-      const e = c as Body | null;
-      if (
-        typeof e !== 'object' ||
-        e === null ||
-        typeof e['text'] !== 'string' ||
-        (e['filename'] !== undefined && typeof e['filename'] !== 'string')
-      ) {
-        throw invalid(`input_extra[${i}]`, `"input_extra[${i}]" must be {filename?: string, text: string}`, 'invalid_type');
-      }
-      return (
-        (e['filename'] ? `${e['filename'] as string}\n` : '') + (e['text'] as string) + ((e['text'] as string).endsWith('\n') ? '' : '\n')
-      );
-    })
-    .join('');
-}
-
-/**
- * json_object has no schema to pin, so it gets one: an object with a single string field "text" — valid JSON by
- * construction, the model writing the value (a code model is not an assistant that invents keys)
- */
-export const JSON_OBJECT_SCHEMA = {
-  type: 'object',
-  properties: { text: { type: 'string', maxLength: 64 } },
-  required: ['text'],
-  additionalProperties: false,
-};
-
-function parseResponseFormat(v: unknown): GenRequest['responseFormat'] {
-  if (v === undefined || v === null) return null;
-  if (typeof v !== 'object' || Array.isArray(v))
-    throw invalid('response_format', `"response_format" must be an object, got ${describe(v)}`, 'invalid_type');
-  const r = v as Body,
-    type = r['type'];
-  for (const k of Object.keys(r))
-    if (k !== 'type' && k !== 'json_schema')
-      throw invalid(`response_format.${k}`, `unknown field "response_format.${k}"`, 'unknown_parameter');
-  if (type === 'text') return null;
-  if (type === 'json_object') return { type, name: 'json_object', schema: JSON_OBJECT_SCHEMA, strict: true };
-  if (type !== 'json_schema')
-    throw invalid(
-      'response_format.type',
-      `"response_format.type" must be text | json_object | json_schema, got ${describe(type)}`,
-      'invalid_value',
-    );
-  const js = r['json_schema'] as Body | undefined;
-  if (typeof js !== 'object' || js === null || Array.isArray(js))
-    throw invalid('response_format.json_schema', '"response_format.json_schema" must be an object {name, schema, strict}', 'invalid_type');
-  for (const k of Object.keys(js))
-    if (!['name', 'schema', 'strict', 'description'].includes(k))
-      throw invalid(`response_format.json_schema.${k}`, `unknown field "response_format.json_schema.${k}"`, 'unknown_parameter');
-  if (typeof js['name'] !== 'string' || !/^[\w-]{1,64}$/.test(js['name']))
-    throw invalid(
-      'response_format.json_schema.name',
-      '"response_format.json_schema.name" must be 1-64 letters, digits, _ or -',
-      'invalid_value',
-    );
-  if (typeof js['schema'] !== 'object' || js['schema'] === null)
-    throw invalid(
-      'response_format.json_schema.schema',
-      '"response_format.json_schema.schema" must be a JSON Schema object',
-      'invalid_type',
-    );
-  return { type, name: js['name'], schema: js['schema'], strict: js['strict'] === true };
 }

@@ -33,6 +33,7 @@ export interface TrainConfig {
   checkpointEvery: number;
   seed: number;
   threads: number; // 0 = all cores
+  procs: number; // torch engine: data-parallel processes (gloo on CPUs, NCCL on GPUs), each on threads/procs threads
   initFrom: string; // a model folder whose weights start the run (fresh optimizer); '' = random init
   data: string; // folder made by `dllm data build` / `dllm data corpus`
   trainFile: string; // the train stream in `data`: train.bin, or train-fim.bin (fill-in-the-middle documents)
@@ -73,6 +74,7 @@ export const TRAIN_DEFAULTS: TrainConfig = {
   checkpointEvery: 100,
   seed: 1,
   threads: 0,
+  procs: 1,
   initFrom: '',
   data: '',
   trainFile: 'train.bin',
@@ -105,6 +107,7 @@ const INTS = new Set<keyof TrainConfig>([
   'checkpointEvery',
   'seed',
   'threads',
+  'procs',
 ]);
 
 export function parseTrainConfig(input: unknown, base: TrainConfig = TRAIN_DEFAULTS, where = 'train config'): TrainConfig {
@@ -136,6 +139,9 @@ export function parseTrainConfig(input: unknown, base: TrainConfig = TRAIN_DEFAU
     );
   if (c.objective === 'bd' && !(c.bdSize >= 1 && c.bdSize <= c.seqLen))
     throw new Error(`${where}: "bdSize" must be in 1..seqLen (${c.seqLen}), got ${c.bdSize}`);
+  if (c.procs < 1) throw new Error(`${where}: "procs" must be ≥ 1`);
+  if (c.procs > 1 && c.engine !== 'torch') throw new Error(`${where}: "procs" ${c.procs} (data-parallel) needs engine "torch"`);
+  if (c.batchSize % c.procs !== 0) throw new Error(`${where}: batchSize ${c.batchSize} is not a multiple of procs ${c.procs}`);
   if (c.engine === 'ts' && c.device !== 'cpu') throw new Error(`${where}: device "${c.device}" needs engine "torch"`);
   if (!/^[\w.-]+\.bin$/.test(c.trainFile))
     throw new Error(`${where}: "trainFile" must be a .bin file name in the data folder, got "${c.trainFile}"`);

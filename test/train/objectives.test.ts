@@ -142,3 +142,12 @@ test('bd: [x_t ⊕ x_0], one mask level per block, shifted targets at bdTargetRo
     `bd: masked fraction ${frac} (E = 0.5 + ε/2; ±0.15 is > 5σ for ${B * (L - 1)} tokens in ${B * 3} blocks)`,
   );
 });
+
+test('train config: bd needs the llama layout and a block within the window; procs needs torch and divides the batch', () => {
+  assert.throws(() => parseTrainConfig({ objective: 'bd', arch: 'llada' }), /"bd" trains the AR layout.*"llada"/);
+  assert.throws(() => parseTrainConfig({ objective: 'bd', arch: 'llama', bdSize: 300, seqLen: 256 }), /"bdSize" must be in 1\.\.seqLen/);
+  assert.equal(parseTrainConfig({ objective: 'bd', arch: 'llama' }).bdSize, 8);
+  assert.throws(() => parseTrainConfig({ procs: 2 }), /"procs" 2 \(data-parallel\) needs engine "torch"/);
+  assert.throws(() => parseTrainConfig({ procs: 3, engine: 'torch', batchSize: 16 }), /batchSize 16 is not a multiple of procs 3/);
+  assert.equal(parseTrainConfig({ procs: 2, engine: 'torch' }).procs, 2);
+});
