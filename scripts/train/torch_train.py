@@ -90,12 +90,17 @@ def sft_split(ids, index, L):
     return rows[:, 1:], rows[:, 0]
 
 
-def prepare_sft(clean, prompt_lengths, rng, mask_id):
+def levels(u, mask_range):
+    """t ~ U[lo, hi] from uniforms u, then p = (1 - eps) t + eps (src/train/objectives.ts level)"""
+    lo, hi = mask_range
+    return (1 - MDM_EPS) * (lo + (hi - lo) * u) + MDM_EPS
+
+
+def prepare_sft(clean, prompt_lengths, rng, mask_id, mask_range=(0.0, 1.0)):
     """LLaDA SFT (src/train/objectives.ts prepareMdm with promptLengths): the prompt is never masked; each row's
     loss is normalised by its answer length (EOS padding included), the batch's by B"""
     B, L = clean.shape
-    t = rng.random(B)
-    p = (1 - MDM_EPS) * t + MDM_EPS  # (B,)
+    p = levels(rng.random(B), mask_range)  # (B,)
     answer = np.arange(L)[None, :] >= prompt_lengths[:, None]  # (B, L)
     masked = (rng.random((B, L)) < p[:, None]) & answer
     inp = np.where(masked, mask_id, clean)
@@ -112,13 +117,13 @@ def bd_target_rows(L, block):
     return np.where(i % block == 0, L + i - 1, i - 1)
 
 
-def prepare_bd(clean, rng, mask_id, block):
+def prepare_bd(clean, rng, mask_id, block, mask_range=(0.0, 1.0)):
     """block diffusion (src/train/objectives.ts prepareBd): (B, L) -> [x_t ⊕ x_0] (B, 2L), one mask level per
     block of `block` tokens, loss on the masked tokens of x_t (token 0 has no predictor and stays clean) weighted
     1/p at the rows of bd_target_rows, normalised by B·L"""
     B, L = clean.shape
     K = -(-L // block)
-    p = (1 - MDM_EPS) * rng.random((B, K)) + MDM_EPS  # (B, K)
+    p = levels(rng.random((B, K)), mask_range)  # (B, K)
     pt = np.repeat(p, block, axis=1)[:, :L]  # (B, L) each token's block level
     masked = rng.random((B, L)) < pt
     masked[:, 0] = False
@@ -131,15 +136,14 @@ def prepare_bd(clean, rng, mask_id, block):
     return inp, targets, weights, B * L
 
 
-def prepare(objective, clean, rng, mask_id, block=0):
+def prepare(objective, clean, rng, mask_id, block=0, mask_range=(0.0, 1.0)):
     """(B, L) clean windows -> input, targets (-1: no loss), weights, normaliser (src/train/objectives.ts)"""
     B, L = clean.shape
     if objective == "bd":
-        return prepare_bd(clean, rng, mask_id, block)
+        return prepare_bd(clean, rng, mask_id, block, mask_range)
     if objective == "ar":
         return clean[:, :-1], clean[:, 1:], np.ones((B, L - 1), np.float32), B * (L - 1)
-    t = rng.random(B)
-    p = (1 - MDM_EPS) * t + MDM_EPS  # (B,)
+    p = levels(rng.random(B), mask_range)  # (B,)
     masked = rng.random((B, L)) < p[:, None]  # (B, L)
     inp = np.where(masked, mask_id, clean)
     targets = np.where(masked, clean, -1)
@@ -201,6 +205,7 @@ def main():
     table = job["paramTable"]
     check_table(table, spec)
     bd = c["bdSize"] if c["objective"] == "bd" else 0
+    mask_range = (c.get("maskMin", 0.0), c.get("maskMax", 1.0))  # training only: validation keeps [0, 1]
     net = Net(table, spec, device, bd)
     weights = net.weights()
     by_name = {t["name"]: t for t in table}
@@ -254,12 +259,12 @@ def main():
             L = c["seqLen"]
             if sft:
                 clean, plen = batches.sft_rows(rows, L)
-                inp, tgt, w, norm = prepare_sft(clean, plen, batches.rng, job["maskId"])
+                inp, tgt, w, norm = prepare_sft(clean, plen, batches.rng, job["maskId"], mask_range)
             else:
                 if c["objective"] == "mdm" and batches.rng.random() < RANDOM_LENGTH_PROB:
                     L = 1 + int(batches.rng.integers(0, c["seqLen"]))
                 clean = batches.windows(rows, L + 1 if c["objective"] == "ar" else L)
-                inp, tgt, w, norm = prepare(c["objective"], clean, batches.rng, job["maskId"], bd)
+                inp, tgt, w, norm = prepare(c["objective"], clean, batches.rng, job["maskId"], bd, mask_range)
             with ctx():
                 loss = weighted_loss(model, inp, tgt, w, norm, device) / c["gradAccum"]
             loss.backward()

@@ -9,6 +9,7 @@ import { VERSION } from '../version.js';
 import { DATA_BUILD_FLAGS, dataBuild } from './data.js';
 import { CORPUS_FLAGS, dataCorpus } from './corpus.js';
 import { SFT_FLAGS, dataSft } from './data-sft.js';
+import { DISTILL_FLAGS, dataDistill } from './data-distill.js';
 import { TRAIN_FLAGS, train } from './train.js';
 import { FORWARD_FLAGS, INSPECT_FLAGS, forward, inspect } from './model-commands.js';
 import { EXPORT_FLAGS, exportModel } from './export.js';
@@ -80,6 +81,11 @@ const COMMANDS: UsageEntry[] = [
   },
   { usage: 'data sft --data DIR', flags: SFT_FLAGS, summary: "the corpus's docstring → body views as SFT rows (sft-{train,val}.bin)" },
   {
+    usage: 'data distill --data DIR --model M',
+    flags: DISTILL_FLAGS,
+    summary: "the model's own one-token-per-step continuations of training prompts (distill-train.bin), for parallel-decoding distillation",
+  },
+  {
     usage: 'pull ORG/NAME',
     flags: PULL_FLAGS,
     summary: 'a model from the Hugging Face Hub into its cache (resumable, verified); any --model takes ORG/NAME',
@@ -127,6 +133,7 @@ const commands: Record<string, Command> = {
     const [sub, ...rest] = argv;
     if (sub === 'corpus') return dataCorpus(rest);
     if (sub === 'sft') return dataSft(rest);
+    if (sub === 'distill') return dataDistill(rest);
     if (sub !== 'build')
       throw new Error('usage: dllm data build --input DIR --ext .py --out DIR | dllm data corpus --out DIR | dllm data sft --data DIR');
     return dataBuild(rest);

@@ -15,6 +15,8 @@ export interface TrainConfig {
   normEps: number;
   tieEmbeddings: boolean;
   seqLen: number; // L: training window
+  maskMin: number; // mdm/sft/bd training: t ~ U[maskMin, maskMax] (BD3-LM's clipped schedule; validation keeps [0, 1])
+  maskMax: number;
   bdSize: number; // bd objective: the block length (Fast-dLLM v2's config `bd_size`); the model decodes by it
   batchSize: number; // B per micro-batch
   gradAccum: number; // micro-batches per optimizer step
@@ -56,6 +58,8 @@ export const TRAIN_DEFAULTS: TrainConfig = {
   normEps: 1e-5,
   tieEmbeddings: false,
   seqLen: 256,
+  maskMin: 0,
+  maskMax: 1,
   bdSize: 8,
   batchSize: 16,
   gradAccum: 1,
@@ -139,6 +143,8 @@ export function parseTrainConfig(input: unknown, base: TrainConfig = TRAIN_DEFAU
     );
   if (c.objective === 'bd' && !(c.bdSize >= 1 && c.bdSize <= c.seqLen))
     throw new Error(`${where}: "bdSize" must be in 1..seqLen (${c.seqLen}), got ${c.bdSize}`);
+  if (!(c.maskMin < c.maskMax && c.maskMax <= 1))
+    throw new Error(`${where}: the mask levels need 0 ≤ maskMin < maskMax ≤ 1, got ${c.maskMin} and ${c.maskMax}`);
   if (c.procs < 1) throw new Error(`${where}: "procs" must be ≥ 1`);
   if (c.procs > 1 && c.engine !== 'torch') throw new Error(`${where}: "procs" ${c.procs} (data-parallel) needs engine "torch"`);
   if (c.batchSize % c.procs !== 0) throw new Error(`${where}: batchSize ${c.batchSize} is not a multiple of procs ${c.procs}`);

@@ -9,7 +9,7 @@ import type { TrainConfig } from './config.js';
 import { fixedWindows, sampleWindows, type TokenStream } from './data.js';
 import { fixedSftRows, sampleSftRows } from './sft-data.js';
 import { learningRate } from './lr.js';
-import { prepareAr, prepareBd, prepareMdm, type PreparedBatch } from './objectives.js';
+import { FULL_RANGE, prepareAr, prepareBd, prepareMdm, type MaskRange, type PreparedBatch } from './objectives.js';
 import { AdamW } from './optim.js';
 import { Rng } from './rng.js';
 
@@ -87,6 +87,7 @@ export class Trainer {
   rng: Rng;
   state: TrainState;
   private dlogits: Float32Array | null = null;
+  private readonly range: MaskRange; // training's mask levels (config maskMin..maskMax)
   private losses: Float32Array | null = null;
 
   constructor(
@@ -99,6 +100,7 @@ export class Trainer {
     this.model = new TrainableTransformer(modelConfig, kernels);
     this.optim = new AdamW(kernels, this.model.specs, cfg);
     this.rng = new Rng(cfg.seed);
+    this.range = { lo: cfg.maskMin, hi: cfg.maskMax };
     this.state = { step: 0, tokens: 0, elapsedMs: 0, rng: this.rng.state() };
   }
 
@@ -112,10 +114,10 @@ export class Trainer {
     }
   }
 
-  private prepare(clean: Int32Array, B: number, L: number, rng: Rng): PreparedBatch {
+  private prepare(clean: Int32Array, B: number, L: number, rng: Rng, range: MaskRange): PreparedBatch {
     const c = this.cfg;
-    if (c.objective === 'bd') return prepareBd(clean, B, L, c.bdSize, this.maskId!, rng);
-    return c.objective === 'ar' ? prepareAr(clean, B, L + 1) : prepareMdm(clean, B, L, this.maskId!, rng);
+    if (c.objective === 'bd') return prepareBd(clean, B, L, c.bdSize, this.maskId!, rng, range);
+    return c.objective === 'ar' ? prepareAr(clean, B, L + 1) : prepareMdm(clean, B, L, this.maskId!, rng, undefined, range);
   }
 
   private buffers(N: number, V: number): { dlogits: Float32Array; losses: Float32Array } {
@@ -160,11 +162,11 @@ export class Trainer {
       if (c.objective === 'sft') {
         // whole rows: prompt (never masked) + answer + EOS padding
         const rows = sampleSftRows(train, c.batchSize, L, this.rng);
-        b = prepareMdm(rows.clean, c.batchSize, L, this.maskId!, this.rng, rows.promptLengths);
+        b = prepareMdm(rows.clean, c.batchSize, L, this.maskId!, this.rng, rows.promptLengths, this.range);
       } else {
         if (c.objective === 'mdm' && this.rng.uniform() < RANDOM_LENGTH_PROB) L = 1 + this.rng.int(c.seqLen);
         const clean = sampleWindows(train, c.batchSize, c.objective === 'ar' ? L + 1 : L, this.rng);
-        b = this.prepare(clean, c.batchSize, L, this.rng);
+        b = this.prepare(clean, c.batchSize, L, this.rng, this.range);
       }
       loss += this.run(b, 1 / c.gradAccum) / c.gradAccum;
       tokens += b.blockDiffusion ? (b.B * b.T) / 2 : b.B * b.T; // data tokens read (bd's input holds each twice)
@@ -199,7 +201,7 @@ export class Trainer {
       }
       const clean = fixedWindows(val, c.batchSize, c.objective === 'ar' ? c.seqLen + 1 : c.seqLen, i * c.batchSize);
       if (!clean) break;
-      const b = this.prepare(clean, c.batchSize, c.seqLen, rng);
+      const b = this.prepare(clean, c.batchSize, c.seqLen, rng, FULL_RANGE); // the bound: every mask level
       // mdm's normaliser is B·L, so loss·B·L / (B·L) is the ELBO bound per token; ar's is the mean NLL
       total += this.run(b, 0) * b.normaliser;
       count += b.normaliser;

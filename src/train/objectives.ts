@@ -19,6 +19,15 @@ export type Objective = 'mdm' | 'sft' | 'ar' | 'bd';
 /** ε of p = (1−ε)t + ε: LLaDA GUIDELINES.md uses 1e-3 so no sequence is left unmasked */
 export const MDM_EPS = 1e-3;
 
+/** t ~ U[lo, hi] before p = (1−ε)t + ε: [0, 1] is the ELBO's; a narrower range is BD3-LM's clipped schedule
+ *  (round2-reference.md §2.1), e.g. [0.5, 1] for distillation's heavier masking (training only: validation uses [0, 1]) */
+export interface MaskRange {
+  lo: number;
+  hi: number;
+}
+export const FULL_RANGE: MaskRange = Object.freeze({ lo: 0, hi: 1 });
+const level = (u: number, r: MaskRange): number => (1 - MDM_EPS) * (r.lo + (r.hi - r.lo) * u) + MDM_EPS;
+
 export interface PreparedBatch {
   input: Int32Array; // (B, T) model input
   targets: Int32Array; // (B, T) −1 where no loss
@@ -35,7 +44,15 @@ export interface PreparedBatch {
  * Masked diffusion (LLaDA Eq. 3 / GUIDELINES.md forward_process): clean (B, L) → masked input, targets on
  * masked tokens only, weight 1/p. `maskId` comes from the tokenizer, never a literal.
  */
-export function prepareMdm(clean: Int32Array, B: number, L: number, maskId: number, rng: Rng, promptLengths?: Int32Array): PreparedBatch {
+export function prepareMdm(
+  clean: Int32Array,
+  B: number,
+  L: number,
+  maskId: number,
+  rng: Rng,
+  promptLengths?: Int32Array,
+  range: MaskRange = FULL_RANGE,
+): PreparedBatch {
   const input = Int32Array.from(clean);
   const targets = new Int32Array(B * L).fill(-1);
   const weights = new Float32Array(B * L);
@@ -43,8 +60,7 @@ export function prepareMdm(clean: Int32Array, B: number, L: number, maskId: numb
   let normaliser = B * L;
   if (promptLengths) normaliser = 0;
   for (let b = 0; b < B; b++) {
-    const t = rng.uniform();
-    const p = (1 - MDM_EPS) * t + MDM_EPS;
+    const p = level(rng.uniform(), range);
     const start = promptLengths ? promptLengths[b]! : 0;
     // SFT: loss per sequence is normalised by its answer length; fold that into the weight
     const seqNorm = promptLengths ? Math.max(1, L - start) : 1;
@@ -79,7 +95,15 @@ export function prepareAr(clean: Int32Array, B: number, Lp1: number): PreparedBa
  * draws one t per block; its antithetic stratification is left out), token 0 never masked (nothing predicts
  * it), each masked token scored at bdTargetRow weighted 1/p. Normalised by B·L: the NELBO per token.
  */
-export function prepareBd(clean: Int32Array, B: number, L: number, bdSize: number, maskId: number, rng: Rng): PreparedBatch {
+export function prepareBd(
+  clean: Int32Array,
+  B: number,
+  L: number,
+  bdSize: number,
+  maskId: number,
+  rng: Rng,
+  range: MaskRange = FULL_RANGE,
+): PreparedBatch {
   if (!(bdSize >= 1)) throw new Error(`prepareBd: bdSize must be ≥ 1, got ${bdSize}`);
   const T = 2 * L;
   const input = new Int32Array(B * T); // (B, 2L): x_t then x_0
@@ -92,7 +116,7 @@ export function prepareBd(clean: Int32Array, B: number, L: number, bdSize: numbe
     input.set(row, b * T + L);
     let p = 1;
     for (let i = 0; i < L; i++) {
-      if (i % bdSize === 0) p = (1 - MDM_EPS) * rng.uniform() + MDM_EPS;
+      if (i % bdSize === 0) p = level(rng.uniform(), range);
       if (i === 0 || rng.uniform() >= p) continue;
       input[b * T + i] = maskId;
       const r = b * T + bdTargetRow(i, L, bdSize);

@@ -151,3 +151,18 @@ test('train config: bd needs the llama layout and a block within the window; pro
   assert.throws(() => parseTrainConfig({ procs: 3, engine: 'torch', batchSize: 16 }), /batchSize 16 is not a multiple of procs 3/);
   assert.equal(parseTrainConfig({ procs: 2, engine: 'torch' }).procs, 2);
 });
+
+test('mask range [0.5, 1] (clipped schedule, distillation): every level in range, masked fraction ≈ 0.75; bd per block too', () => {
+  const B = 64,
+    L = 64,
+    MASK = 999,
+    range = { lo: 0.5, hi: 1 };
+  const clean = Int32Array.from({ length: B * L }, (_, i) => i % 97);
+  const m = prepareMdm(clean, B, L, MASK, new Rng(3), undefined, range);
+  for (const w of m.weights) if (w > 0) assert.ok(w <= 1 / (0.5 * (1 - MDM_EPS) + MDM_EPS) + 1e-6, `mdm: weight ${w} = 1/p with p < 0.5`);
+  const frac = m.predicted / (B * L);
+  assert.ok(Math.abs(frac - 0.75) < 0.06, `mdm: masked fraction ${frac}, E = 0.75 (±0.06 ≈ 4σ over ${B} rows)`);
+  const b = prepareBd(clean, B, L, 8, MASK, new Rng(4), range);
+  for (const w of b.weights) if (w > 0) assert.ok(w <= 2 + 1e-6, `bd: weight ${w} = 1/p with p < 0.5`);
+  assert.throws(() => parseTrainConfig({ maskMin: 0.6, maskMax: 0.5 }), /0 ≤ maskMin < maskMax ≤ 1/);
+});
