@@ -5,6 +5,7 @@
 // whose pre-tokenizer splits text another way (llama-bpe, qwen2, …) is refused by name: put the model's own
 // tokenizer.json beside the file instead (see platform/node-model.ts).
 import type { TokenizerFiles } from '../tokenizer/index.js';
+import { addedToken, byteLevelBpeJson } from '../tokenizer/bpe-json.js';
 import { TOKEN_TYPE, type GgufTokenizerInfo } from './gguf-map.js';
 
 /** llama.cpp pre-tokenizer names that split text as GPT-2's byte-level regex does */
@@ -19,32 +20,10 @@ export function tokenizerFilesFromGguf(t: GgufTokenizerInfo, chatTemplate: strin
   const types = t.tokenTypes ?? [];
   const added = t.tokens.flatMap((content, id) =>
     types[id] === TOKEN_TYPE.control || types[id] === TOKEN_TYPE.userDefined
-      ? [{ id, content, single_word: false, lstrip: false, rstrip: false, normalized: false, special: types[id] === TOKEN_TYPE.control }]
+      ? [addedToken(id, content, types[id] === TOKEN_TYPE.control)]
       : [],
   );
-  const byteLevel = { type: 'ByteLevel', add_prefix_space: false, trim_offsets: true, use_regex: true };
-  const tokenizerJson = {
-    version: '1.0',
-    truncation: null,
-    padding: null,
-    added_tokens: added,
-    normalizer: null,
-    pre_tokenizer: byteLevel,
-    post_processor: null,
-    decoder: byteLevel,
-    model: {
-      type: 'BPE',
-      dropout: null,
-      unk_token: null,
-      continuing_subword_prefix: null,
-      end_of_word_suffix: null,
-      fuse_unk: false,
-      byte_fallback: false,
-      ignore_merges: false,
-      vocab: Object.fromEntries(t.tokens.map((tok, id) => [tok, id])),
-      merges: t.merges,
-    },
-  };
+  const tokenizerJson = byteLevelBpeJson(Object.fromEntries(t.tokens.map((tok, id) => [tok, id])), t.merges, added);
   return { tokenizerJson, ...ggufSpecialFiles(t, chatTemplate) };
 }
 

@@ -2,6 +2,7 @@
 // pre-tokenizer regex, merges learned greedily by pair frequency) and write it as a standard tokenizer.json
 // that @huggingface/tokenizers (and HF tokenizers in Python, and llama.cpp's gpt2 vocab) load unchanged.
 // Ties between equally frequent pairs go to the smaller (left id, right id): deterministic for a corpus.
+import { addedToken, byteLevelBpeJson } from './bpe-json.js';
 
 /** GPT-2's pre-tokenizer pattern, the one HF's ByteLevel pre-tokenizer applies with use_regex: true */
 export const GPT2_PATTERN = /'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+/gu;
@@ -159,36 +160,7 @@ export function toTokenizerJson(t: TrainedBpe): Record<string, unknown> {
   t.vocab.forEach((s, i) => {
     vocab[s] = i;
   });
-  const added = t.specialTokens.map((content, i) => ({
-    id: t.vocab.length + i,
-    content,
-    single_word: false,
-    lstrip: false,
-    rstrip: false,
-    normalized: false,
-    special: true,
-  }));
+  const added = t.specialTokens.map((content, i) => addedToken(t.vocab.length + i, content, true));
   for (const a of added) vocab[a.content] = a.id;
-  return {
-    version: '1.0',
-    truncation: null,
-    padding: null,
-    added_tokens: added,
-    normalizer: null,
-    pre_tokenizer: { type: 'ByteLevel', add_prefix_space: false, trim_offsets: true, use_regex: true },
-    post_processor: null,
-    decoder: { type: 'ByteLevel', add_prefix_space: false, trim_offsets: true, use_regex: true },
-    model: {
-      type: 'BPE',
-      dropout: null,
-      unk_token: null,
-      continuing_subword_prefix: null,
-      end_of_word_suffix: null,
-      fuse_unk: false,
-      byte_fallback: false,
-      ignore_merges: false,
-      vocab,
-      merges: t.merges.map(([a, b]) => [a, b]),
-    },
-  };
+  return byteLevelBpeJson(vocab, t.merges, added);
 }
