@@ -6,6 +6,7 @@
 // Glossary: B batch, T tokens per row, N = B·T, C width, H heads, Hkv kv heads, D head dim, R rotary dims,
 // F FFN, V vocab.
 import type { AttentionShape, Kernels, MaskKind } from '../kernels/backend.js';
+import { checkMask } from '../kernels/ref/attention.js';
 import { ropeTable, type RopeTable } from '../kernels/rope-table.js';
 import type { ModelConfig } from './config.js';
 import { MoeScratch, moeForward, type Routing } from './moe.js';
@@ -165,11 +166,7 @@ export class Transformer implements ForwardModel {
   private embed(x: Float32Array, tokens: Int32Array, N: number): void {
     const C = this.config.hiddenSize;
     const w = this.w('tokEmbed');
-    for (let i = 0; i < N; i++) {
-      const t = tokens[i]!;
-      if (!(t >= 0 && t < this.config.vocabSize))
-        throw new Error(`model: token id ${t} at ${i} is outside the vocabulary 0..${this.config.vocabSize - 1}`);
-    }
+    // the ids were checked against the vocabulary by checkForwardInput
     if (w.kind === 'f32') {
       this.kernels.embeddingForward(x, w.data, tokens, N, C);
       return;
@@ -213,9 +210,7 @@ export class Transformer implements ForwardModel {
     const k = this.kernels;
     const a = this.ensureActs(B, T);
     const positions = input.positions ?? defaultPositions(B, T, rowStart);
-    if (positions.length !== N) throw new Error(`forward: positions has ${positions.length} entries, B·T = ${N}`);
     const keyValid = input.keyValid ?? null;
-    if (keyValid && keyValid.length !== B * Tk) throw new Error(`forward: keyValid has ${keyValid.length} entries, B·Tk = ${B * Tk}`);
     const mask = input.mask ?? defaultMask(cfg);
     const maskKind: MaskKind = mask.kind;
     const shape: AttentionShape = {
@@ -286,7 +281,6 @@ export class Transformer implements ForwardModel {
       hidden = k.allocF32(R * C);
       for (let r = 0; r < R; r++) {
         const i = rows[r]!;
-        if (!(i >= 0 && i < N)) throw new Error(`forward: logitRows[${r}] = ${i} is outside 0..${N - 1}`);
         hidden.set(a.h.subarray(i * C, (i + 1) * C), r * C);
       }
     }
@@ -363,7 +357,7 @@ export class Transformer implements ForwardModel {
   }
 }
 
-/** the shape rules every ForwardModel enforces; N = B·T rows, Tk key rows */
+/** the input rules every ForwardModel enforces (shapes, ids, positions, rows, mask); N = B·T rows, Tk key rows */
 export function checkForwardInput(cfg: ModelConfig, input: ForwardInput): { N: number; rowStart: number; Tk: number } {
   const { B, T, tokens, cache } = input,
     N = B * T,
@@ -374,6 +368,19 @@ export function checkForwardInput(cfg: ModelConfig, input: ForwardInput): { N: n
   if (rowStart < 0 || rowStart + T > Tk) throw new Error(`forward: rows ${rowStart}..${rowStart + T - 1} do not fit ${Tk} key rows`);
   if (!cache && rowStart !== 0) throw new Error('forward: rowStart needs a cache');
   if (Tk > cfg.maxPositions) throw new Error(`forward: ${Tk} positions exceed the model's ${cfg.maxPositions}`);
+  for (let i = 0; i < N; i++)
+    if (!(tokens[i]! >= 0 && tokens[i]! < cfg.vocabSize))
+      throw new Error(`model: token id ${tokens[i]} at ${i} is outside the vocabulary 0..${cfg.vocabSize - 1}`);
+  const positions = input.positions;
+  if (positions && positions.length !== N) throw new Error(`forward: positions has ${positions.length} entries, B·T = ${N}`);
+  for (const p of positions ?? [])
+    if (!(p >= 0 && p < cfg.maxPositions)) throw new Error(`forward: position ${p} is outside the model's 0..${cfg.maxPositions - 1}`);
+  const keyValid = input.keyValid;
+  if (keyValid && keyValid.length !== B * Tk) throw new Error(`forward: keyValid has ${keyValid.length} entries, B·Tk = ${B * Tk}`);
+  for (const [r, i] of (input.logitRows ?? []).entries())
+    if (!(i >= 0 && i < N)) throw new Error(`forward: logitRows[${r}] = ${i} is outside 0..${N - 1}`);
+  const mask = input.mask ?? defaultMask(cfg);
+  checkMask('forward', { mask: mask.kind, blockLength: mask.blockLength ?? 0, Tq: T, Tk, qStart: rowStart });
   return { N, rowStart, Tk };
 }
 
