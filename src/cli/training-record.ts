@@ -40,6 +40,7 @@ export function trainingRecord(checkpoint: string): Json | null {
     engine: cfg.engine,
     hardware: cfg.device === 'cuda' ? 'cuda' : `${os.cpus().length} × ${os.cpus()[0]?.model ?? 'cpu'}`,
     ...(cfg.device === 'cuda' ? { device: 'cuda' } : { threads: Number(start['threads'] ?? cfg.threads) }),
+    ...(Number(start['world'] ?? 1) > 1 ? { procs: Number(start['world']) } : {}), // data-parallel ranks of the last (re)start
     objectives: [cfg.objective],
     trainFile: cfg.trainFile,
     steps: state.step,
