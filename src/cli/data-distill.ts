@@ -7,7 +7,6 @@
 // + EOS into DIR/distill-train.bin (the corpus's dtype, a stream like train.bin) with DIR/distill.json (model,
 // settings, counts). `dllm train --train-file distill-train.bin --mask-min 0.5 --init-from M …` then fine-tunes
 // the model on its own outputs under heavier masking, so that its confidences sharpen.
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import cliProgress from 'cli-progress';
@@ -16,6 +15,7 @@ import { readJsonFile, writeFileAtomic } from '../platform/node-files.js';
 import { loadModel, modelName } from '../platform/node-generator.js';
 import { Rng } from '../train/rng.js';
 import { resolveModel } from './generate.js';
+import { readStream } from './train.js';
 
 /** the flags of the command (usage.ts lists them) */
 export const DISTILL_FLAGS = {
@@ -48,11 +48,7 @@ export async function dataDistill(argv: string[]): Promise<number> {
   const dir = values.data,
     manifest = await readJsonFile(join(dir, 'manifest.json'));
   const dtype = String(manifest['dtype']);
-  const bytes = readFileSync(join(dir, values['train-file']));
-  const stream =
-    dtype === 'uint32'
-      ? new Uint32Array(bytes.buffer, bytes.byteOffset, bytes.length / 4)
-      : new Uint16Array(bytes.buffer, bytes.byteOffset, bytes.length / 2);
+  const stream = (await readStream(join(dir, values['train-file']), dtype)).ids;
   if (stream.length < P + 1) throw new Error(`${values['train-file']}: ${stream.length} tokens, a prompt needs ${P}`);
   const modelDir = resolveModel(values.model);
   const lm = await loadModel(modelDir, { backend: parseBackend(values.backend), threads });

@@ -19,7 +19,7 @@ import { defaultCache } from '../text/generator.js';
 import { parseBackend } from '../platform/node-backend.js';
 import { checkAll } from '../platform/node-eval-check.js';
 import { DEFAULT_DATA_DIR, loadTask } from '../platform/node-eval-data.js';
-import { writeFileAtomic } from '../platform/node-files.js';
+import { readJsonFile, writeFileAtomic } from '../platform/node-files.js';
 import { isolation, requireIsolation, unsafeIsolation, UNSAFE_WARNING, type SandboxOptions } from '../platform/node-sandbox.js';
 import { DECODE_DEFAULTS, parseDecodeOptions, type DecodeOptions } from '../sampler/index.js';
 import { flagOptions, flagValues } from './flags.js';
@@ -74,7 +74,7 @@ export async function evalCommand(argv: string[]): Promise<number> {
   const dir = resolveModel(values.model!);
   const name = modelName(dir);
   // the model's own decoding defaults (a block-diffusion model: its block length and the block cache)
-  const modelConfig = isGgufFile(dir) ? null : parseHfConfig(JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8')), dir);
+  const modelConfig = isGgufFile(dir) ? null : parseHfConfig(await readJsonFile(join(dir, 'config.json')), dir);
   const cache = (values.cache ?? (modelConfig ? defaultCache(modelConfig) : 'none')) as CacheMode;
   if (!(CACHE_MODES as readonly string[]).includes(cache))
     throw new Error(`--cache must be ${CACHE_MODES.join(', ')}, got "${values.cache}"`);

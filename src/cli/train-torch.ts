@@ -70,22 +70,22 @@ export async function trainTorch(cfg: TrainConfig, r: TorchRun): Promise<number>
   // procs > 1: the ranks are started here with the env:// variables torchrun would set (Debian bookworm's torchrun,
   // torch 1.13 under Python 3.11, fails in its own code); rank 0 prints the events, the others only their errors
   const world = cfg.procs;
-  const rankEnv = async (rank: number): Promise<NodeJS.ProcessEnv> =>
+  const port = world > 1 ? await freePort() : 0;
+  const rankEnv = (rank: number): NodeJS.ProcessEnv =>
     world === 1
       ? process.env
       : {
           ...process.env,
           MASTER_ADDR: '127.0.0.1',
-          MASTER_PORT: String(await port),
+          MASTER_PORT: String(port),
           WORLD_SIZE: String(world),
           RANK: String(rank),
           LOCAL_RANK: String(rank),
         };
-  const port = world > 1 ? freePort() : Promise.resolve(0);
   const others: ChildProcess[] = [];
   for (let rank = 1; rank < world; rank++)
-    others.push(spawn(TORCH_PYTHON, [SCRIPT, jobPath], { stdio: ['ignore', 'ignore', 'inherit'], env: await rankEnv(rank) }));
-  const child = spawn(TORCH_PYTHON, [SCRIPT, jobPath], { stdio: ['ignore', 'pipe', 'inherit'], env: await rankEnv(0) });
+    others.push(spawn(TORCH_PYTHON, [SCRIPT, jobPath], { stdio: ['ignore', 'ignore', 'inherit'], env: rankEnv(rank) }));
+  const child = spawn(TORCH_PYTHON, [SCRIPT, jobPath], { stdio: ['ignore', 'pipe', 'inherit'], env: rankEnv(0) });
   const bar = new cliProgress.SingleBar(
     {
       format: 'train [torch] |{bar}| {value}/{total} steps | loss {loss} | val {val} | {tps} tok/s | ETA {eta_formatted}',

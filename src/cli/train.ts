@@ -28,7 +28,7 @@ import { sftRowCount } from '../train/sft-data.js';
 /** the held-out stream of an objective: the sft rows of the held-out packages' views, else the plain val stream */
 export const valFileFor = (cfg: Pick<TrainConfig, 'objective'>): string => (cfg.objective === 'sft' ? 'sft-val.bin' : 'val.bin');
 
-async function readStream(path: string, dtype: string): Promise<{ ids: Uint16Array | Uint32Array }> {
+export async function readStream(path: string, dtype: string): Promise<{ ids: Uint16Array | Uint32Array }> {
   const buf = await readFile(path);
   const ab = buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.byteLength);
   return { ids: dtype === 'uint32' ? new Uint32Array(ab) : new Uint16Array(ab) };

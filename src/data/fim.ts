@@ -16,6 +16,11 @@ export interface FimIds {
   suffix: number;
 }
 
+/** the PSM layout, <prefix> P <suffix> S <middle>, that the middle follows: in training and as an infill's prompt */
+export function psmPrompt(ids: FimIds, prefix: ArrayLike<number>, suffix: ArrayLike<number>): number[] {
+  return [ids.prefix, ...Array.from(prefix), ids.suffix, ...Array.from(suffix), ids.middle];
+}
+
 /**
  * One document as token ids, FIM-transformed or not. `uniform` is the caller's seeded generator in [0, 1);
  * `encode` tokenizes plain text (no special tokens).
@@ -30,5 +35,5 @@ export function fimDocument(text: string, uniform: () => number, encode: (s: str
     mid = Array.from(encode(text.slice(lo, hi))),
     suf = Array.from(encode(text.slice(hi)));
   if (uniform() < FIM_SPM_RATE) return [ids.prefix, ids.suffix, ...suf, ids.middle, ...pre, ...mid];
-  return [ids.prefix, ...pre, ids.suffix, ...suf, ids.middle, ...mid];
+  return [...psmPrompt(ids, pre, suf), ...mid];
 }

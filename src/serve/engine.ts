@@ -66,11 +66,10 @@ export class Engine {
     // a block-diffusion model decodes with the exact block cache unless another is asked for: 'none' gives the
     // same tokens (both exact), only slower (text/generator.ts defaultCache)
     this.cfg = cfg.cache === 'none' && defaultCache(served.config) === 'block' ? { ...cfg, cache: 'block' } : cfg;
-    cfg = this.cfg;
     this.kind = served.config.attention === 'causal' ? 'causal' : 'diffusion';
     if (this.kind === 'diffusion' && served.tokenizer.specials.mask === null)
       throw new Error(`model ${served.id}: the tokenizer has no mask token, so it cannot be a diffusion model`);
-    const gen = new TextGenerator({ config: served.config, model: served.model, tokenizer: served.tokenizer, cache: cfg.cache });
+    const gen = new TextGenerator({ config: served.config, model: served.model, tokenizer: served.tokenizer, cache: this.cfg.cache });
     if (this.kind === 'diffusion') {
       this.lm = gen.denoiser();
       this.batch = new DecodeBatch(this.lm, 'continuous');

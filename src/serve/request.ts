@@ -1,7 +1,7 @@
 // A request made ready to decode: GenRequest → prompt (and suffix) ids + validated DecodeOptions, checked
 // against the model (context, vocabulary, chat template) and the server's limits. Errors are ApiError 400s
 // naming the wire field the user sent. Shared by the engine (engine.ts) and the jobs (job.ts).
-import { blockCausalByDefault, fimIds, TEXT_DEFAULTS } from '../text/generator.js';
+import { blockCausalByDefault, fimIds, fimPrompt, TEXT_DEFAULTS } from '../text/generator.js';
 import type { ModelConfig } from '../model/config.js';
 import type { ForwardModel } from '../model/forward.js';
 import {
@@ -95,7 +95,7 @@ export function prepareRequest(served: ServedModel, cfg: ServeConfig, kind: Mode
         `"${suffixParam}": "${id}" decodes block-causally and has no FIM tokens to see a suffix`,
         'unsupported_parameter',
       );
-    promptIds = Int32Array.from([fim.prefix, ...promptIds, fim.suffix, ...suffixIds, fim.middle]);
+    promptIds = fimPrompt(fim, promptIds, suffixIds);
     suffixIds = null;
   }
   const limit = cfg.maxTokens,

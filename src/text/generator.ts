@@ -2,7 +2,7 @@
 // finds by itself (diffusion or causal) → complete / stream / infill / chat, with options under the CLI's
 // names and ONE defaults table (TEXT_DEFAULTS) that the CLI, the server and the evaluation share. Node users
 // get one from `loadModel(nameOrDir)` in 'dllm/node'; the browser platform builds one from fetched files.
-import { FIM_TOKENS, type FimIds } from '../data/fim.js';
+import { FIM_TOKENS, psmPrompt, type FimIds } from '../data/fim.js';
 import { CausalLM } from '../model/causal-lm.js';
 import type { ModelConfig } from '../model/config.js';
 import { DiffusionLM, type CacheMode } from '../model/diffusion-lm.js';
@@ -117,6 +117,11 @@ export function fimIds(tok: TextTokenizer): FimIds | null {
   return prefix === null || middle === null || suffix === null ? null : { prefix, middle, suffix };
 }
 
+/** an infill's prompt through the FIM sentinels, in the PSM layout the model was trained on (data/fim.ts) */
+export function fimPrompt(fim: FimIds, prefix: ArrayLike<number>, suffix: ArrayLike<number>): Int32Array {
+  return Int32Array.from(psmPrompt(fim, prefix, suffix));
+}
+
 export class TextGenerator {
   readonly kind: ModelKind;
   readonly config: ModelConfig;
@@ -224,7 +229,7 @@ export class TextGenerator {
         `the prompt (${ids.length} tokens) + maxTokens (${d.genLength}) do not fit the model's context of ${this.config.maxPositions} tokens`,
       );
     if (truncatedPrompt) ids = ids.slice(ids.length - Math.max(1, room));
-    if (fim && suf) ids = Int32Array.from([fim.prefix, ...ids, fim.suffix, ...suf, fim.middle]); // PSM order (data/fim.ts)
+    if (fim && suf) ids = fimPrompt(fim, ids, suf);
     if (this.kind === 'causal' && ids.length === 0) {
       if (sp.bos === null) throw new Error('the prompt is empty and the model has no BOS token to start from');
       ids = Int32Array.of(sp.bos);
