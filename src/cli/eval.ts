@@ -15,7 +15,7 @@ import { extractAnswer } from '../eval/gsm8k.js';
 import { parseHfConfig } from '../model/config.js';
 import { CACHE_MODES, type CacheMode } from '../model/diffusion-lm.js';
 import { isGgufFile } from '../platform/node-model.js';
-import { defaultCache } from '../text/generator.js';
+import { defaultCache, modelDecodeDefaults } from '../text/generator.js';
 import { parseBackend } from '../platform/node-backend.js';
 import { checkAll } from '../platform/node-eval-check.js';
 import { DEFAULT_DATA_DIR, loadTask } from '../platform/node-eval-data.js';
@@ -101,8 +101,8 @@ export async function evalCommand(argv: string[]): Promise<number> {
     earlyStop: true,
     ...(task === 'humaneval-infilling' ? { infillMayEnd: true } : {}),
     genLength: GEN_LENGTH[key],
-    ...(bdSize !== undefined ? { blockLength: bdSize, blockCausal: true } : {}), // infills through FIM, block-causally
-    ...(cache === 'block' ? { blockCausal: true } : {}),
+    // the model's own (text/generator.ts); a block-diffusion model infills through FIM, so its suffix never reaches the denoiser
+    ...(modelConfig ? modelDecodeDefaults(modelConfig, cache, task === 'humaneval-infilling' && bdSize === undefined) : {}),
     ...flags,
   });
   const dataDir = resolve(values.data ?? DEFAULT_DATA_DIR);

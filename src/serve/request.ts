@@ -1,7 +1,7 @@
 // A request made ready to decode: GenRequest → prompt (and suffix) ids + validated DecodeOptions, checked
 // against the model (context, vocabulary, chat template) and the server's limits. Errors are ApiError 400s
 // naming the wire field the user sent. Shared by the engine (engine.ts) and the jobs (job.ts).
-import { blockCausalByDefault, fimIds, fimPrompt, TEXT_DEFAULTS } from '../text/generator.js';
+import { fimIds, fimPrompt, modelDecodeDefaults, TEXT_DEFAULTS } from '../text/generator.js';
 import type { ModelConfig } from '../model/config.js';
 import type { ForwardModel } from '../model/forward.js';
 import {
@@ -165,13 +165,12 @@ export function prepareRequest(served: ServedModel, cfg: ServeConfig, kind: Mode
     ...(causal ? {} : { decoder: TEXT_DEFAULTS.decoder }),
     ...(sp.eos !== null ? { earlyStop: TEXT_DEFAULTS.earlyStop } : {}),
     ...(suffixIds ? { infillMayEnd: true } : {}),
+    // the model's own: a block-diffusion model's blocks (bd_size), block-causal under cache 'block' and for LLaDA2
+    ...(causal ? {} : modelDecodeDefaults(config, cfg.cache, suffixIds !== null)),
     // structured output: one block over the skeleton, so the model fills its slots in any order
     ...(structure ? { blockLength: structure.length, steps: structure.length } : {}),
     // token masks read the ids before each position: a canvas then decodes left to right, blocks of one
     ...(masked && !causal ? { blockLength: 1, steps: genLength } : {}),
-    // a block-diffusion model decodes in the blocks it was trained on (config bd_size)
-    ...(!causal && config.bdSize !== undefined && !structure && !masked ? { blockLength: config.bdSize } : {}),
-    ...(!causal && blockCausalByDefault(config, cfg.cache, suffixIds !== null) ? { blockCausal: true } : {}), // cache 'block', LLaDA2
     ...req.decode,
     // n_predict 0 (an editor's warm-up) validates the request; nothing is decoded
     genLength,

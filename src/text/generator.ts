@@ -67,6 +67,18 @@ export function blockCausalByDefault(config: ModelConfig, cache: CacheMode, infi
 }
 
 /**
+ * the decode options a model's diffusion calls start from, before the caller's (generator, server and eval alike):
+ * a block-diffusion model decodes in the blocks of its training (config bd_size), block-causally where
+ * blockCausalByDefault says so; `infill`: a suffix reaches the denoiser (not through FIM sentinels)
+ */
+export function modelDecodeDefaults(config: ModelConfig, cache: CacheMode, infill: boolean): Partial<DecodeOptions> {
+  return {
+    ...(config.bdSize !== undefined ? { blockLength: config.bdSize } : {}),
+    ...(blockCausalByDefault(config, cache, infill) ? { blockCausal: true } : {}),
+  };
+}
+
+/**
  * the block cache of a model's calls that choose none: a block-diffusion model (bd_size) decodes with the
  * exact block cache (Fast-dLLM v2 / SDAR generate keep one), the others recompute ('none', LLaDA generate.py)
  */
@@ -170,13 +182,11 @@ export class TextGenerator {
   options(o: TextOptions = {}, infill = false): Readonly<DecodeOptions> {
     const { maxTokens, stop: _s, cache, truncatePrompt: _t, jsonSchema: _j, structured: _m, ...decode } = o;
     const block = this.kind === 'diffusion' && (cache ?? this.cache) === 'block'; // the exact block cache decodes block-causally
-    const bc = this.kind === 'diffusion' && blockCausalByDefault(this.config, cache ?? this.cache, infill);
     const raw = {
       ...(this.kind === 'diffusion' ? { decoder: TEXT_DEFAULTS.decoder } : {}),
-      ...(this.config.bdSize !== undefined ? { blockLength: this.config.bdSize } : {}), // blocks of its training
+      ...(this.kind === 'diffusion' ? modelDecodeDefaults(this.config, cache ?? this.cache, infill) : {}),
       ...(this.tokenizer.specials.eos !== null ? { earlyStop: TEXT_DEFAULTS.earlyStop } : {}),
       ...(infill ? { infillMayEnd: true } : {}),
-      ...(bc ? { blockCausal: true } : {}),
       ...decode,
       genLength: maxTokens ?? TEXT_DEFAULTS.maxTokens,
     };

@@ -3,14 +3,10 @@
 // Work items and grains are chosen so that every output element is computed by one thread in a fixed
 // order: results do not depend on the thread count.
 import type { AdamWParams, AttentionShape, Kernels } from '../backend.js';
-import { checkMask } from '../ref/attention.js';
 import { Arena } from './arena.js';
-import { Marshal, need } from './marshal.js';
+import { type OpContext, ROW_WORK, wasmAttentionBackward, wasmAttentionForward } from './attention-ops.js';
+import { Marshal, need, needIds, needTargets } from './marshal.js';
 import type { ThreadPool } from './pool.js';
-
-const MASK_CODE = { none: 0, causal: 1, blockCausal: 2, blockDiffusion: 3 } as const; // assembly/attention.ts MASK_*
-/** rows per claim for row ops: ~16K floats of work per chunk amortises a claim (~100 ns) */
-const ROW_WORK = 16384;
 
 type View = Float32Array | Int32Array | Uint8Array | Int8Array | Uint16Array;
 
@@ -27,6 +23,7 @@ export class WasmKernels implements Kernels {
   readonly threads: number;
   private readonly scratch: number; // (threads, scratchStride) bytes
   private readonly scratchStride: number;
+  private readonly ops: OpContext; // what the ops in other files need of this engine
 
   constructor(
     readonly name: 'wasm-simd' | 'wasm-relaxed-simd',
@@ -38,6 +35,7 @@ export class WasmKernels implements Kernels {
     this.threads = pool.threads;
     this.scratchStride = Math.ceil(c.MATMUL_SCRATCH_BYTES / 64) * 64;
     this.scratch = arena.alloc(this.scratchStride * this.threads);
+    this.ops = { arena, pool, scratch: this.scratch, scratchStride: this.scratchStride };
   }
 
   private view<T extends View>(ctor: new (b: ArrayBufferLike, o: number, n: number) => T, n: number, bytesPer: number): T {
@@ -284,31 +282,8 @@ export class WasmKernels implements Kernels {
     m.end();
   }
 
-  private checkAttention(op: string, s: AttentionShape, views: [string, { length: number }, number][]): void {
-    const { B, Tk, H, Hkv } = s;
-    if (Hkv <= 0 || H % Hkv !== 0) throw new Error(`${op}: H=${H} must be a multiple of Hkv=${Hkv}`);
-    checkMask(op, s);
-    if (s.keyValid) need(op, 'keyValid', s.keyValid, B * Tk);
-    for (const [k, v, n] of views) need(op, k, v, n);
-  }
-  private attnArgs(s: AttentionShape): number[] {
-    return [s.Tq, s.Tk, s.H, s.Hkv, s.D, s.scale, MASK_CODE[s.mask], s.qStart, s.blockLength > 0 ? s.blockLength : 1];
-  }
-
   attentionForward(out: Float32Array, lse: Float32Array, q: Float32Array, k: Float32Array, v: Float32Array, s: AttentionShape): void {
-    const { B, Tq, Tk, H, Hkv, D } = s;
-    this.checkAttention('attentionForward', s, [
-      ['out', out, B * Tq * H * D],
-      ['lse', lse, B * H * Tq],
-      ['q', q, B * Tq * H * D],
-      ['k', k, B * Tk * Hkv * D],
-      ['v', v, B * Tk * Hkv * D],
-    ]);
-    const m = new Marshal(this.arena);
-    const ptrs = [m.out(out), m.out(lse), m.in(q), m.in(k), m.in(v), m.in(s.keyValid)];
-    const grain = Math.max(1, Math.floor(ROW_WORK / Math.max(1, Tk * D)) * 4);
-    this.pool.run('attentionForwardTask', B * H * Tq, grain, [...ptrs, ...this.attnArgs(s), this.scratch, this.scratchStride]);
-    m.end();
+    wasmAttentionForward(this.ops, out, lse, q, k, v, s);
   }
 
   attentionBackward(
@@ -323,35 +298,15 @@ export class WasmKernels implements Kernels {
     lse: Float32Array,
     s: AttentionShape,
   ): void {
-    const { B, Tq, Tk, H, Hkv, D } = s;
-    const nq = B * Tq * H * D,
-      nk = B * Tk * Hkv * D;
-    this.checkAttention('attentionBackward', s, [
-      ['dq', dq, nq],
-      ['dk', dk, nk],
-      ['dv', dv, nk],
-      ['dout', dout, nq],
-      ['q', q, nq],
-      ['k', k, nk],
-      ['v', v, nk],
-      ['out', out, nq],
-      ['lse', lse, B * H * Tq],
-    ]);
-    const m = new Marshal(this.arena);
-    const ptrs = [m.out(dq), m.out(dk), m.out(dv), m.in(dout), m.in(q), m.in(k), m.in(v), m.in(out), m.in(lse), m.in(s.keyValid)];
-    this.pool.run('attentionBackwardTask', B * Hkv, 1, [...ptrs, ...this.attnArgs(s)]);
-    m.end();
+    wasmAttentionBackward(this.ops, dq, dk, dv, dout, q, k, v, out, lse, s);
   }
 
-  private checkTargets(op: string, targets: Int32Array, N: number, V: number): void {
-    for (let i = 0; i < N; i++) if (targets[i]! >= V) throw new Error(`${op}: targets[${i}] = ${targets[i]} is not below V=${V}`);
-  }
   crossEntropyForward(losses: Float32Array, logits: Float32Array, targets: Int32Array, weights: Float32Array, N: number, V: number): void {
     need('crossEntropyForward', 'losses', losses, N);
     need('crossEntropyForward', 'logits', logits, N * V);
     need('crossEntropyForward', 'targets', targets, N);
     need('crossEntropyForward', 'weights', weights, N);
-    this.checkTargets('crossEntropyForward', targets, N, V);
+    needTargets('crossEntropyForward', targets, N, V);
     const m = new Marshal(this.arena);
     this.pool.run('crossEntropyForwardTask', N, this.rowGrain(V), [m.out(losses), m.in(logits), m.in(targets), m.in(weights), V]);
     m.end();
@@ -369,22 +324,16 @@ export class WasmKernels implements Kernels {
     need('crossEntropyBackward', 'logits', logits, N * V);
     need('crossEntropyBackward', 'targets', targets, N);
     need('crossEntropyBackward', 'weights', weights, N);
-    this.checkTargets('crossEntropyBackward', targets, N, V);
+    needTargets('crossEntropyBackward', targets, N, V);
     const m = new Marshal(this.arena);
     this.pool.run('crossEntropyBackwardTask', N, this.rowGrain(V), [m.out(dlogits), m.in(logits), m.in(targets), m.in(weights), V, scale]);
     m.end();
   }
 
-  private checkIds(op: string, ids: Int32Array, N: number, rows: number): void {
-    for (let i = 0; i < N; i++) {
-      const id = ids[i]!;
-      if (id < 0 || id >= rows) throw new Error(`${op}: ids[${i}] = ${id} is outside the table's 0..${rows - 1}`);
-    }
-  }
   embeddingForward(out: Float32Array, table: Float32Array, ids: Int32Array, N: number, C: number): void {
     need('embeddingForward', 'out', out, N * C);
     need('embeddingForward', 'ids', ids, N);
-    this.checkIds('embeddingForward', ids, N, Math.floor(table.length / C));
+    needIds('embeddingForward', ids, N, Math.floor(table.length / C));
     const m = new Marshal(this.arena);
     this.pool.run('embeddingForwardTask', N, this.rowGrain(C), [m.out(out), m.in(table), m.in(ids), C]);
     m.end();
@@ -392,7 +341,7 @@ export class WasmKernels implements Kernels {
   embeddingBackward(dtable: Float32Array, dout: Float32Array, ids: Int32Array, N: number, C: number): void {
     need('embeddingBackward', 'dout', dout, N * C);
     need('embeddingBackward', 'ids', ids, N);
-    this.checkIds('embeddingBackward', ids, N, Math.floor(dtable.length / C));
+    needIds('embeddingBackward', ids, N, Math.floor(dtable.length / C));
     const m = new Marshal(this.arena);
     this.pool.run('embeddingBackwardTask', Math.ceil(C / 64), 1, [m.out(dtable), m.in(dout), m.in(ids), N, C]);
     m.end();

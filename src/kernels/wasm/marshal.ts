@@ -46,3 +46,16 @@ export function need(op: string, name: string, view: { length: number } | null, 
   if (!Number.isInteger(n) || n < 0) throw new Error(`${op}: ${name} size ${n} is not a non-negative integer`);
   if (view.length < n) throw new Error(`${op}: ${name} has ${view.length} elements, the shape needs ${n}`);
 }
+
+/** throw when a target class id is not below V (a wasm kernel would read past the logits row) */
+export function needTargets(op: string, targets: Int32Array, N: number, V: number): void {
+  for (let i = 0; i < N; i++) if (targets[i]! >= V) throw new Error(`${op}: targets[${i}] = ${targets[i]} is not below V=${V}`);
+}
+
+/** throw when a token id is outside the table's rows (a wasm kernel would read or write past it) */
+export function needIds(op: string, ids: Int32Array, N: number, rows: number): void {
+  for (let i = 0; i < N; i++) {
+    const id = ids[i]!;
+    if (id < 0 || id >= rows) throw new Error(`${op}: ids[${i}] = ${id} is outside the table's 0..${rows - 1}`);
+  }
+}

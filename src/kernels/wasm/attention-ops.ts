@@ -1,0 +1,88 @@
+// The attention ops of the wasm engine (engine.ts delegates): shape checks, the mask's code and
+// parameters for assembly/attention.ts, and the work split (forward: a few (b, h, query) rows per claim;
+// backward: one (b, kv-head) per item, so dk/dv are summed by one thread in a fixed order).
+import type { AttentionShape } from '../backend.js';
+import { checkMask } from '../ref/attention.js';
+import type { Arena } from './arena.js';
+import { Marshal, need } from './marshal.js';
+import type { ThreadPool } from './pool.js';
+
+const MASK_CODE = { none: 0, causal: 1, blockCausal: 2, blockDiffusion: 3 } as const; // assembly/attention.ts MASK_*
+/** rows per claim for row ops: ~16K floats of work per chunk amortises a claim (~100 ns) */
+export const ROW_WORK = 16384;
+
+/** what an op needs of the engine: its memory, its threads and each thread's scratch (threads, stride) bytes */
+export interface OpContext {
+  arena: Arena;
+  pool: ThreadPool;
+  scratch: number;
+  scratchStride: number;
+}
+
+function checkAttention(op: string, s: AttentionShape, views: [string, { length: number }, number][]): void {
+  const { B, Tk, H, Hkv } = s;
+  if (Hkv <= 0 || H % Hkv !== 0) throw new Error(`${op}: H=${H} must be a multiple of Hkv=${Hkv}`);
+  checkMask(op, s);
+  if (s.keyValid) need(op, 'keyValid', s.keyValid, B * Tk);
+  for (const [k, v, n] of views) need(op, k, v, n);
+}
+function attnArgs(s: AttentionShape): number[] {
+  return [s.Tq, s.Tk, s.H, s.Hkv, s.D, s.scale, MASK_CODE[s.mask], s.qStart, s.blockLength > 0 ? s.blockLength : 1];
+}
+
+export function wasmAttentionForward(
+  c: OpContext,
+  out: Float32Array,
+  lse: Float32Array,
+  q: Float32Array,
+  k: Float32Array,
+  v: Float32Array,
+  s: AttentionShape,
+): void {
+  const { B, Tq, Tk, H, Hkv, D } = s;
+  checkAttention('attentionForward', s, [
+    ['out', out, B * Tq * H * D],
+    ['lse', lse, B * H * Tq],
+    ['q', q, B * Tq * H * D],
+    ['k', k, B * Tk * Hkv * D],
+    ['v', v, B * Tk * Hkv * D],
+  ]);
+  const m = new Marshal(c.arena);
+  const ptrs = [m.out(out), m.out(lse), m.in(q), m.in(k), m.in(v), m.in(s.keyValid)];
+  const grain = Math.max(1, Math.floor(ROW_WORK / Math.max(1, Tk * D)) * 4);
+  c.pool.run('attentionForwardTask', B * H * Tq, grain, [...ptrs, ...attnArgs(s), c.scratch, c.scratchStride]);
+  m.end();
+}
+
+export function wasmAttentionBackward(
+  c: OpContext,
+  dq: Float32Array,
+  dk: Float32Array,
+  dv: Float32Array,
+  dout: Float32Array,
+  q: Float32Array,
+  k: Float32Array,
+  v: Float32Array,
+  out: Float32Array,
+  lse: Float32Array,
+  s: AttentionShape,
+): void {
+  const { B, Tq, Tk, H, Hkv, D } = s;
+  const nq = B * Tq * H * D,
+    nk = B * Tk * Hkv * D;
+  checkAttention('attentionBackward', s, [
+    ['dq', dq, nq],
+    ['dk', dk, nk],
+    ['dv', dv, nk],
+    ['dout', dout, nq],
+    ['q', q, nq],
+    ['k', k, nk],
+    ['v', v, nk],
+    ['out', out, nq],
+    ['lse', lse, B * H * Tq],
+  ]);
+  const m = new Marshal(c.arena);
+  const ptrs = [m.out(dq), m.out(dk), m.out(dv), m.in(dout), m.in(q), m.in(k), m.in(v), m.in(out), m.in(lse), m.in(s.keyValid)];
+  c.pool.run('attentionBackwardTask', B * Hkv, 1, [...ptrs, ...attnArgs(s)]);
+  m.end();
+}
