@@ -27,6 +27,7 @@ CASES = {
     "mdm": dict(objective="mdm", arch="llada", seed=12),
     "sft": dict(objective="sft", arch="llada", seed=13),
     "bd": dict(objective="bd", arch="llama", seed=14, bdSize=4),  # L = 10: blocks 4, 4 and a partial 2
+    "bdc": dict(objective="bd", arch="llama", seed=15, bdSize=4, bdComplement=True),  # rows 2b, 2b+1 complementary
 }
 DIMS = dict(hiddenSize=32, numLayers=2, numHeads=4, numKvHeads=2, ffnSize=48, normEps=1e-5, ropeTheta=10000.0)
 V, B, L, MASK = 61, 3, 10, 60
@@ -65,7 +66,8 @@ def make(name, case):
         plen = rng.integers(1, L // 2 + 1, size=B)
         inp, tgt, wt, norm = prepare_sft(clean, plen, rng, MASK)
     else:
-        inp, tgt, wt, norm = prepare(case["objective"], clean, rng, MASK, case.get("bdSize", 0))
+        inp, tgt, wt, norm = prepare(case["objective"], clean, rng, MASK, case.get("bdSize", 0), (0.0, 1.0),
+                                     case.get("bdComplement", False))
     init = {k: v.detach().clone() for k, v in weights.items()}
     loss = weighted_loss(net, inp, tgt, wt, norm, torch.device("cpu"))
     loss.backward()

@@ -117,30 +117,39 @@ def bd_target_rows(L, block):
     return np.where(i % block == 0, L + i - 1, i - 1)
 
 
-def prepare_bd(clean, rng, mask_id, block, mask_range=(0.0, 1.0)):
+def prepare_bd(clean, rng, mask_id, block, mask_range=(0.0, 1.0), complement=False):
     """block diffusion (src/train/objectives.ts prepareBd): (B, L) -> [x_t ⊕ x_0] (B, 2L), one mask level per
     block of `block` tokens, loss on the masked tokens of x_t (token 0 has no predictor and stays clean) weighted
-    1/p at the rows of bd_target_rows, normalised by B·L"""
+    1/p at the rows of bd_target_rows, normalised by B·L. `complement`: window b also as row 2b+1, masked where
+    row 2b is not, at level 1 - p: (2B, 2L), normalised by 2B·L"""
     B, L = clean.shape
     K = -(-L // block)
     p = levels(rng.random((B, K)), mask_range)  # (B, K)
     pt = np.repeat(p, block, axis=1)[:, :L]  # (B, L) each token's block level
     masked = rng.random((B, L)) < pt
     masked[:, 0] = False
+    if complement:  # (2B, L): rows 2b, 2b+1
+        other = ~masked
+        other[:, 0] = False
+        masked = np.stack([masked, other], axis=1).reshape(2 * B, L)
+        pt = np.stack([pt, 1.0 - pt], axis=1).reshape(2 * B, L)
+        clean = np.repeat(clean, 2, axis=0)
+        B = 2 * B
     inp = np.concatenate([np.where(masked, mask_id, clean), clean], axis=1)  # (B, 2L)
     rows = bd_target_rows(L, block)
     targets = np.full((B, 2 * L), -1, dtype=np.int64)
     weights = np.zeros((B, 2 * L), dtype=np.float32)
     targets[:, rows] = np.where(masked[:, 1:], clean[:, 1:], -1)
-    weights[:, rows] = np.where(masked[:, 1:], 1.0 / pt[:, 1:], 0.0)
+    with np.errstate(divide="ignore"):  # 1 - p = 0 masks nothing
+        weights[:, rows] = np.where(masked[:, 1:], 1.0 / pt[:, 1:], 0.0)
     return inp, targets, weights, B * L
 
 
-def prepare(objective, clean, rng, mask_id, block=0, mask_range=(0.0, 1.0)):
+def prepare(objective, clean, rng, mask_id, block=0, mask_range=(0.0, 1.0), complement=False):
     """(B, L) clean windows -> input, targets (-1: no loss), weights, normaliser (src/train/objectives.ts)"""
     B, L = clean.shape
     if objective == "bd":
-        return prepare_bd(clean, rng, mask_id, block, mask_range)
+        return prepare_bd(clean, rng, mask_id, block, mask_range, complement)
     if objective == "ar":
         return clean[:, :-1], clean[:, 1:], np.ones((B, L - 1), np.float32), B * (L - 1)
     p = levels(rng.random(B), mask_range)  # (B,)
@@ -264,12 +273,13 @@ def main():
                 if c["objective"] == "mdm" and batches.rng.random() < RANDOM_LENGTH_PROB:
                     L = 1 + int(batches.rng.integers(0, c["seqLen"]))
                 clean = batches.windows(rows, L + 1 if c["objective"] == "ar" else L)
-                inp, tgt, w, norm = prepare(c["objective"], clean, batches.rng, job["maskId"], bd, mask_range)
+                inp, tgt, w, norm = prepare(c["objective"], clean, batches.rng, job["maskId"], bd, mask_range,
+                                             c.get("bdComplement", False))
             with ctx():
                 loss = weighted_loss(model, inp, tgt, w, norm, device) / c["gradAccum"]
             loss.backward()
             loss_sum += loss.item()
-            tokens += inp.size // (2 if bd else 1)  # data tokens read (bd's input holds each twice)
+            tokens += clean.shape[0] * L  # data tokens read (bd's rows hold each twice, 4x with bdComplement)
         if world > 1:  # the logged loss: the mean over ranks (the gradients already are)
             t = torch.tensor([loss_sum], device=device)
             torch.distributed.all_reduce(t)

@@ -1,6 +1,6 @@
 // training.json of an exported model: what it cost and what it saw, read from the run folder the checkpoint
 // came from (trainer_state.json, log.jsonl, torch-job.json) and the data folder's manifest:
-//   { engine, hardware, threads or device, objectives, steps, tokensSeen, params, flops (6·N·tokens; ×2 for bd),
+//   { engine, hardware, threads or device, objectives, steps, tokensSeen, params, flops (6·N·tokens; ×2 for bd, ×4 with bdComplement),
 //     wallSeconds, corpusSha256, corpusTokens, initFrom, heldout: { split, natsPerToken, bitsPerByte } }
 // A model adapted from another (initFrom) carries that model's record too, so the total compute adds up.
 import os from 'node:os';
@@ -46,8 +46,8 @@ export function trainingRecord(checkpoint: string): Json | null {
     steps: state.step,
     tokensSeen: tokens,
     params,
-    // bd reads each data token twice ([x_t ⊕ x_0], objectives.ts prepareBd): twice the matmul work per token
-    flops: 6 * params * tokens * (cfg.objective === 'bd' ? 2 : 1),
+    // bd reads each data token twice ([x_t ⊕ x_0], objectives.ts prepareBd), four times with its complementary rows
+    flops: 6 * params * tokens * (cfg.objective === 'bd' ? (cfg.bdComplement ? 4 : 2) : 1),
     wallSeconds: Math.round(state.elapsedMs / 1000),
     corpusSha256: manifest['corpusSha256'] ?? manifest['fileListSha256'] ?? null,
     corpusTokens: manifest['trainTokens'] ?? null,

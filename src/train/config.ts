@@ -18,6 +18,7 @@ export interface TrainConfig {
   maskMin: number; // mdm/sft/bd training: t ~ U[maskMin, maskMax] (BD3-LM's clipped schedule; validation keeps [0, 1])
   maskMax: number;
   bdSize: number; // bd objective: the block length (Fast-dLLM v2's config `bd_size`); the model decodes by it
+  bdComplement: boolean; // bd objective: each window also as its complementary mask (Fast-dLLM v2, LLaDA2.0): 2× rows
   batchSize: number; // B per micro-batch
   gradAccum: number; // micro-batches per optimizer step
   steps: number;
@@ -61,6 +62,7 @@ export const TRAIN_DEFAULTS: TrainConfig = {
   maskMin: 0,
   maskMax: 1,
   bdSize: 8,
+  bdComplement: false,
   batchSize: 16,
   gradAccum: 1,
   steps: 1000,
@@ -143,6 +145,7 @@ export function parseTrainConfig(input: unknown, base: TrainConfig = TRAIN_DEFAU
     );
   if (c.objective === 'bd' && !(c.bdSize >= 1 && c.bdSize <= c.seqLen))
     throw new Error(`${where}: "bdSize" must be in 1..seqLen (${c.seqLen}), got ${c.bdSize}`);
+  if (c.bdComplement && c.objective !== 'bd') throw new Error(`${where}: "bdComplement" needs objective "bd", got "${c.objective}"`);
   if (!(c.maskMin < c.maskMax && c.maskMax <= 1))
     throw new Error(`${where}: the mask levels need 0 ≤ maskMin < maskMax ≤ 1, got ${c.maskMin} and ${c.maskMax}`);
   if (c.procs < 1) throw new Error(`${where}: "procs" must be ≥ 1`);

@@ -114,9 +114,11 @@ export class Trainer {
     }
   }
 
-  private prepare(clean: Int32Array, B: number, L: number, rng: Rng, range: MaskRange): PreparedBatch {
-    const c = this.cfg;
-    if (c.objective === 'bd') return prepareBd(clean, B, L, c.bdSize, this.maskId!, rng, range);
+  /** `training`: the training-only draws (mask range, complementary rows); validation scores the plain bound */
+  private prepare(clean: Int32Array, B: number, L: number, rng: Rng, training: boolean): PreparedBatch {
+    const c = this.cfg,
+      range = training ? this.range : FULL_RANGE;
+    if (c.objective === 'bd') return prepareBd(clean, B, L, c.bdSize, this.maskId!, rng, range, training && c.bdComplement);
     return c.objective === 'ar' ? prepareAr(clean, B, L + 1) : prepareMdm(clean, B, L, this.maskId!, rng, undefined, range);
   }
 
@@ -166,10 +168,10 @@ export class Trainer {
       } else {
         if (c.objective === 'mdm' && this.rng.uniform() < RANDOM_LENGTH_PROB) L = 1 + this.rng.int(c.seqLen);
         const clean = sampleWindows(train, c.batchSize, c.objective === 'ar' ? L + 1 : L, this.rng);
-        b = this.prepare(clean, c.batchSize, L, this.rng, this.range);
+        b = this.prepare(clean, c.batchSize, L, this.rng, true);
       }
       loss += this.run(b, 1 / c.gradAccum) / c.gradAccum;
-      tokens += b.blockDiffusion ? (b.B * b.T) / 2 : b.B * b.T; // data tokens read (bd's input holds each twice)
+      tokens += c.batchSize * L; // data tokens read (bd's rows hold each twice, four times with bdComplement)
     }
     const lr = learningRate({ lrMax: c.lrMax, lrMin: c.lrMin, lrWarmupSteps: c.lrWarmupSteps, lrDecaySteps: c.steps }, this.state.step);
     const gradNorm = this.optim.update(this.model.params, this.model.grads, lr);
@@ -201,7 +203,7 @@ export class Trainer {
       }
       const clean = fixedWindows(val, c.batchSize, c.objective === 'ar' ? c.seqLen + 1 : c.seqLen, i * c.batchSize);
       if (!clean) break;
-      const b = this.prepare(clean, c.batchSize, c.seqLen, rng, FULL_RANGE); // the bound: every mask level
+      const b = this.prepare(clean, c.batchSize, c.seqLen, rng, false); // the bound: every mask level
       // mdm's normaliser is B·L, so loss·B·L / (B·L) is the ELBO bound per token; ar's is the mean NLL
       total += this.run(b, 0) * b.normaliser;
       count += b.normaliser;

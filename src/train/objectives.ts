@@ -94,6 +94,10 @@ export function prepareAr(clean: Int32Array, B: number, Lp1: number): PreparedBa
  * input (B, 2L) = [x_t ⊕ x_0], one mask level p = (1−ε)t + ε per block of `bdSize` (BD3-LM `_sample_t`
  * draws one t per block; its antithetic stratification is left out), token 0 never masked (nothing predicts
  * it), each masked token scored at bdTargetRow weighted 1/p. Normalised by B·L: the NELBO per token.
+ * `complement` (Fast-dLLM v2's training forward, LLaDA2.0's complementary masking): each window also gives
+ * the row masked where the first is not, so every token (but token 0) is scored once per pair; that row's
+ * level is 1 − p (weight 1/(1 − p)), an antithetic draw. Output (2B, 2L): window b at rows 2b, 2b+1; the NELBO
+ * is the mean of the two estimates (normaliser 2B·L).
  */
 export function prepareBd(
   clean: Int32Array,
@@ -103,27 +107,37 @@ export function prepareBd(
   maskId: number,
   rng: Rng,
   range: MaskRange = FULL_RANGE,
+  complement = false,
 ): PreparedBatch {
   if (!(bdSize >= 1)) throw new Error(`prepareBd: bdSize must be ≥ 1, got ${bdSize}`);
-  const T = 2 * L;
-  const input = new Int32Array(B * T); // (B, 2L): x_t then x_0
-  const targets = new Int32Array(B * T).fill(-1);
-  const weights = new Float32Array(B * T);
+  const T = 2 * L,
+    copies = complement ? 2 : 1,
+    R = B * copies; // rows out
+  const input = new Int32Array(R * T); // (R, 2L): x_t then x_0
+  const targets = new Int32Array(R * T).fill(-1);
+  const weights = new Float32Array(R * T);
   let predicted = 0;
+  const score = (r: number, i: number, token: number, p: number) => {
+    input[r * T + i] = maskId;
+    const j = r * T + bdTargetRow(i, L, bdSize);
+    targets[j] = token;
+    weights[j] = 1 / p;
+    predicted++;
+  };
   for (let b = 0; b < B; b++) {
     const row = clean.subarray(b * L, (b + 1) * L);
-    input.set(row, b * T);
-    input.set(row, b * T + L);
+    const r = b * copies; // the row of x_t; r + 1 holds its complement
+    for (let c = 0; c < copies; c++) {
+      input.set(row, (r + c) * T);
+      input.set(row, (r + c) * T + L);
+    }
     let p = 1;
     for (let i = 0; i < L; i++) {
       if (i % bdSize === 0) p = level(rng.uniform(), range);
-      if (i === 0 || rng.uniform() >= p) continue;
-      input[b * T + i] = maskId;
-      const r = b * T + bdTargetRow(i, L, bdSize);
-      targets[r] = row[i]!;
-      weights[r] = 1 / p;
-      predicted++;
+      if (i === 0) continue; // no draw: the stream is the same with and without `complement`
+      if (rng.uniform() < p) score(r, i, row[i]!, p);
+      else if (complement) score(r + 1, i, row[i]!, 1 - p);
     }
   }
-  return { input, targets, weights, B, T, normaliser: B * L, predicted, blockDiffusion: bdSize };
+  return { input, targets, weights, B: R, T, normaliser: R * L, predicted, blockDiffusion: bdSize };
 }

@@ -166,3 +166,57 @@ test('mask range [0.5, 1] (clipped schedule, distillation): every level in range
   for (const w of b.weights) if (w > 0) assert.ok(w <= 2 + 1e-6, `bd: weight ${w} = 1/p with p < 0.5`);
   assert.throws(() => parseTrainConfig({ maskMin: 0.6, maskMax: 0.5 }), /0 ≤ maskMin < maskMax ≤ 1/);
 });
+
+test('bd complement: rows 2b, 2b+1 mask complementary tokens at levels p and 1 − p; row 2b is the plain draw; both unbiased', () => {
+  const B = 192,
+    L = 24,
+    bd = 8,
+    MASK = 999,
+    range = { lo: 0.2, hi: 0.8 }; // 1/p and 1/(1 − p) bounded, so the mean below has a small variance
+  const clean = Int32Array.from({ length: B * L }, (_, i) => (i * 7) % 97);
+  const plain = prepareBd(clean, B, L, bd, MASK, new Rng(11), range);
+  const b = prepareBd(clean, B, L, bd, MASK, new Rng(11), range, true);
+  const T = 2 * L;
+  assert.equal(b.B, 2 * B);
+  assert.equal(b.normaliser, 2 * B * L);
+  let sum0 = 0,
+    sum1 = 0;
+  for (let w = 0; w < B; w++) {
+    const r0 = 2 * w * T,
+      r1 = (2 * w + 1) * T;
+    assert.deepEqual(b.input.subarray(r0, r0 + T), plain.input.subarray(w * T, (w + 1) * T), `window ${w}: row 2b is the plain draw`);
+    assert.deepEqual(b.input.subarray(r1 + L, r1 + T), clean.subarray(w * L, (w + 1) * L), `window ${w}: the complement's x_0 half`);
+    assert.notEqual(b.input[r1], MASK, `window ${w}: token 0 stays clean in the complement too`);
+    const p0 = new Map<number, number>(), // block → its level in row 2b, in row 2b+1
+      p1 = new Map<number, number>();
+    for (let i = 1; i < L; i++) {
+      const m0 = b.input[r0 + i] === MASK,
+        m1 = b.input[r1 + i] === MASK;
+      assert.notEqual(m0, m1, `window ${w} token ${i}: masked in exactly one row of the pair`);
+      const t = bdTargetRow(i, L, bd);
+      assert.equal(b.targets[(m0 ? r0 : r1) + t], clean[w * L + i], `window ${w} token ${i}: target`);
+      assert.equal(b.targets[(m0 ? r1 : r0) + t], -1, `window ${w} token ${i}: scored in the row that shows it`);
+      const level = 1 / b.weights[(m0 ? r0 : r1) + t]!;
+      if (m0) sum0 += 1 / level;
+      else sum1 += 1 / level;
+      const blk = Math.floor(i / bd);
+      (m0 ? p0 : p1).set(blk, level);
+    }
+    for (const [blk, p] of p0)
+      if (p1.has(blk))
+        assert.ok(Math.abs(p + p1.get(blk)! - 1) < 1e-6, `window ${w} block ${blk}: levels ${p} and ${p1.get(blk)} do not sum to 1`);
+  }
+  // Σ weights over scored tokens estimates the token count (L − 1 per row) for each copy: E[1{masked}/p] = 1
+  const n = B * (L - 1);
+  assert.ok(
+    Math.abs(sum0 / n - 1) < 0.07,
+    `bd complement: row 2b's Σ 1/p / tokens = ${sum0 / n}, E = 1 (±0.07 ≈ 4σ: var (1 − p)/p ≤ 1.31 per token)`,
+  );
+  assert.ok(
+    Math.abs(sum1 / n - 1) < 0.07,
+    `bd complement: row 2b+1's Σ 1/(1 − p) / tokens = ${sum1 / n}, E = 1 (±0.07 ≈ 4σ: var (1 − p)/p ≤ 1.31 per token)`,
+  );
+  assert.equal(b.predicted, n, 'every token but token 0 is scored once per pair');
+  assert.throws(() => parseTrainConfig({ bdComplement: true }), /"bdComplement" needs objective "bd", got "mdm"/);
+  assert.equal(parseTrainConfig({ objective: 'bd', arch: 'llama', bdComplement: true }).bdComplement, true);
+});

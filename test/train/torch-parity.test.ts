@@ -19,7 +19,7 @@ const DIR = new URL('../../../test/fixtures/train-parity/', import.meta.url);
 // near zero may step either way, so the loss after the step gets 1e-3.
 const TOL = { loss: 1e-4, grad: 1e-4, after: 1e-3 };
 
-for (const name of ['ar', 'mdm', 'sft', 'bd']) {
+for (const name of ['ar', 'mdm', 'sft', 'bd', 'bdc']) {
   test(`torch engine parity (${name}): loss, per-parameter gradient norms, loss after one AdamW step`, () => {
     const bytes = new Uint8Array(readFileSync(new URL(`${name}.safetensors`, DIR)));
     const h = parseSafetensorsHeader(bytes);
@@ -65,7 +65,17 @@ for (const name of ['ar', 'mdm', 'sft', 'bd']) {
       }
     }
     let batch: TrainBatch = { tokens: input, B, T };
-    if (name === 'bd') {
+    if (name === 'bdc') {
+      // bdComplement (prepareBd): rows 2b and 2b+1 are one window, each token but token 0 masked in exactly one
+      const n = T / 2;
+      for (let b = 0; b < B; b += 2)
+        for (let i = 1; i < n; i++) {
+          const m0 = input[b * T + i] === dims['maskId'],
+            m1 = input[(b + 1) * T + i] === dims['maskId'];
+          assert.notEqual(m0, m1, `bdc: rows ${b}, ${b + 1} token ${i}: masked in both or neither`);
+        }
+    }
+    if (name === 'bd' || name === 'bdc') {
       // [x_t ⊕ x_0]: a masked token i of x_t is scored at bdTargetRow (prepareBd's rule) against x_0[i], 1/p per block
       const n = T / 2,
         bd = dims['bdSize']!;
