@@ -62,7 +62,7 @@ export const TEXT_DEFAULTS: Readonly<{ decoder: 'threshold'; earlyStop: boolean;
 const BLOCK_CAUSAL_ARCHS: ReadonlySet<ModelConfig['arch']> = new Set(['llada2']);
 
 /** whether a diffusion call on this model decodes block-causally unless told otherwise */
-export function blockCausalByDefault(config: ModelConfig, cache: CacheMode, infill: boolean): boolean {
+function blockCausalByDefault(config: ModelConfig, cache: CacheMode, infill: boolean): boolean {
   return cache === 'block' || (!infill && (BLOCK_CAUSAL_ARCHS.has(config.arch) || config.bdSize !== undefined));
 }
 

@@ -196,11 +196,10 @@ test('bd complement: rows 2b, 2b+1 mask complementary tokens at levels p and 1 â
       const t = bdTargetRow(i, L, bd);
       assert.equal(b.targets[(m0 ? r0 : r1) + t], clean[w * L + i], `window ${w} token ${i}: target`);
       assert.equal(b.targets[(m0 ? r1 : r0) + t], -1, `window ${w} token ${i}: scored in the row that shows it`);
-      const level = 1 / b.weights[(m0 ? r0 : r1) + t]!;
-      if (m0) sum0 += 1 / level;
-      else sum1 += 1 / level;
-      const blk = Math.floor(i / bd);
-      (m0 ? p0 : p1).set(blk, level);
+      const weight = b.weights[(m0 ? r0 : r1) + t]!; // 1/level
+      if (m0) sum0 += weight;
+      else sum1 += weight;
+      (m0 ? p0 : p1).set(Math.floor(i / bd), 1 / weight);
     }
     for (const [blk, p] of p0)
       if (p1.has(blk))

@@ -5,11 +5,9 @@ import type { AttentionShape } from '../backend.js';
 import { checkMask } from '../ref/attention.js';
 import type { Arena } from './arena.js';
 import { Marshal, need } from './marshal.js';
-import type { ThreadPool } from './pool.js';
+import { ROW_WORK, type ThreadPool } from './pool.js';
 
 const MASK_CODE = { none: 0, causal: 1, blockCausal: 2, blockDiffusion: 3 } as const; // assembly/attention.ts MASK_*
-/** rows per claim for row ops: ~16K floats of work per chunk amortises a claim (~100 ns) */
-export const ROW_WORK = 16384;
 
 /** what an op needs of the engine: its memory, its threads and each thread's scratch (threads, stride) bytes */
 export interface OpContext {

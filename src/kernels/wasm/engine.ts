@@ -2,11 +2,11 @@
 // arrays into pointers (marshal.ts), picks the work split, and hands the op to the pool.
 // Work items and grains are chosen so that every output element is computed by one thread in a fixed
 // order: results do not depend on the thread count.
-import type { AdamWParams, AttentionShape, Kernels } from '../backend.js';
+import type { AdamWParams, Kernels } from '../backend.js';
 import { Arena } from './arena.js';
-import { type OpContext, ROW_WORK, wasmAttentionBackward, wasmAttentionForward } from './attention-ops.js';
+import { type OpContext, wasmAttentionBackward, wasmAttentionForward } from './attention-ops.js';
 import { Marshal, need, needIds, needTargets } from './marshal.js';
-import type { ThreadPool } from './pool.js';
+import { ROW_WORK, type ThreadPool } from './pool.js';
 
 type View = Float32Array | Int32Array | Uint8Array | Int8Array | Uint16Array;
 
@@ -282,23 +282,11 @@ export class WasmKernels implements Kernels {
     m.end();
   }
 
-  attentionForward(out: Float32Array, lse: Float32Array, q: Float32Array, k: Float32Array, v: Float32Array, s: AttentionShape): void {
-    wasmAttentionForward(this.ops, out, lse, q, k, v, s);
+  attentionForward(...a: Parameters<Kernels['attentionForward']>): void {
+    wasmAttentionForward(this.ops, ...a);
   }
-
-  attentionBackward(
-    dq: Float32Array,
-    dk: Float32Array,
-    dv: Float32Array,
-    dout: Float32Array,
-    q: Float32Array,
-    k: Float32Array,
-    v: Float32Array,
-    out: Float32Array,
-    lse: Float32Array,
-    s: AttentionShape,
-  ): void {
-    wasmAttentionBackward(this.ops, dq, dk, dv, dout, q, k, v, out, lse, s);
+  attentionBackward(...a: Parameters<Kernels['attentionBackward']>): void {
+    wasmAttentionBackward(this.ops, ...a);
   }
 
   crossEntropyForward(losses: Float32Array, logits: Float32Array, targets: Int32Array, weights: Float32Array, N: number, V: number): void {

@@ -22,6 +22,9 @@ import {
 } from './protocol.js';
 
 /** What the platform layer provides: start a worker that runs workerLoop(data), and stop it. */
+/** rows per claim for row ops: ~16K floats of work per chunk amortises a claim (~100 ns) */
+export const ROW_WORK = 16384;
+
 export interface WorkerHandle {
   terminate(): void;
 }
