@@ -8,7 +8,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import ort from 'onnxruntime-node';
-import { forwardThroughput, type ForwardRow } from '../src/cli/bench-forward.js';
+import { forwardThroughput, type ForwardRow } from '../src/platform/node-forward-bench.js';
 import { loadModel, resolveModel } from '../src/platform/node-generator.js';
 import { TextGenerator, type TextOptions } from '../src/text/generator.js';
 import type { ForwardInput, ForwardModel, KVCache } from '../src/model/forward.js';

@@ -18,7 +18,7 @@ import { randomWeights, type Weights } from '../src/model/weights.js';
 import { createKernels } from '../src/platform/node.js';
 import { bytesToUnicode } from '../src/tokenizer/bpe-train.js';
 import { Rng } from '../src/train/rng.js';
-import { llamaCppVersions, loadLlamaCpp } from '../src/cli/llama-cpp.js';
+import { llamaCppVersions, loadLlamaCpp } from '../src/platform/node-llama-cpp.js';
 
 // FFN 1408 = 8/3·512 rounded up to a multiple of 64 (LLaMA's rule); untied LM head as in LLaDA. With these the
 // FLOP count below gives the 15.8 GFLOP DESIGN.md quotes for 4×128 tokens.

@@ -4,8 +4,8 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { exportGguf } from '../src/cli/export-gguf.js';
-import { loadLlamaCpp } from '../src/cli/llama-cpp.js';
+import { exportGguf } from '../src/platform/node-gguf-export.js';
+import { loadLlamaCpp } from '../src/platform/node-llama-cpp.js';
 import { loadTokenizer, folderFiles } from '../src/platform/node-model.js';
 
 interface Seq {

@@ -1,13 +1,13 @@
 // npm run bench:step-bound — a dual-cache diffusion step against its MatMul bound (issue 14's target: ≤ 1.5×
 // at b = 8, 16, 32 rows): the cached forward of b rows over 256 cached keys (the roofline's measurement,
-// src/cli/roofline.ts), beside a graph of only the same matrix products (bench/matmul-bound.ts: every linear
+// src/platform/node-roofline.ts), beside a graph of only the same matrix products (bench/matmul-bound.ts: every linear
 // layer for b rows, Q·Kᵀ and P·V against 256 + b keys, the LM head for b rows) in the same ONNX Runtime, same
 // threads. Writes bench/results/step-bound.{json,md}. Not a test: it measures (on an otherwise idle machine).
 import { mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { fileURLToPath } from 'node:url';
 import * as ort from 'onnxruntime-node';
-import { measureRows } from '../src/cli/roofline.js';
+import { measureRows } from '../src/platform/node-roofline.js';
 import { loadModel } from '../src/platform/node-generator.js';
 import { ortSession, ORT_VERSION } from '../src/platform/node-ort.js';
 import { buildMatmulBoundModel } from './matmul-bound.js';

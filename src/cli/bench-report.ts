@@ -4,8 +4,8 @@ import { cpus } from 'node:os';
 import { dirname, relative } from 'node:path';
 import type { Kernels } from '../kernels/backend.js';
 import { VERSION } from '../version.js';
-import type { ForwardRow } from './bench-forward.js';
-import { llamaCppVersions } from './llama-cpp.js';
+import type { ForwardRow } from '../platform/node-forward-bench.js';
+import { llamaCppVersions } from '../platform/node-llama-cpp.js';
 
 export interface SpeedRow {
   model: string;

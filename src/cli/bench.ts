@@ -19,10 +19,10 @@ import { writeFileAtomic } from '../platform/node-files.js';
 import { requireIsolation } from '../platform/node-sandbox.js';
 import type { CacheMode } from '../model/diffusion-lm.js';
 import { parseDecodeOptions } from '../sampler/index.js';
-import { forwardThroughput, type ForwardRow } from './bench-forward.js';
+import { forwardThroughput, type ForwardRow } from '../platform/node-forward-bench.js';
 import { benchDocs, benchMarkdown, benchSvg, machineInfo, type BenchReport, type SpeedRow } from './bench-report.js';
 import { EvalModel } from './eval-model.js';
-import { roofline } from './roofline.js';
+import { roofline } from '../platform/node-roofline.js';
 import { DEFAULT_MODEL, modelName, resolveModel } from '../platform/node-generator.js';
 
 interface Setting {

@@ -8,7 +8,7 @@ import { parseArgs } from 'node:util';
 import { parseSafetensorsHeader, readTensor, writeSafetensors, type TensorToWrite } from '../io/safetensors.js';
 import { createRefKernels } from '../kernels/ref/index.js';
 import { fileExists } from '../platform/node-files.js';
-import { exportGguf } from './export-gguf.js';
+import { exportGguf } from '../platform/node-gguf-export.js';
 import { trainingRecord } from './training-record.js';
 
 /** the flags of the command (usage.ts lists them) */

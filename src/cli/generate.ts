@@ -12,7 +12,7 @@ import { DEFAULT_MODEL, loadModel, modelName, resolveModel } from '../platform/n
 import { DECODE_DEFAULTS, decoderHelp } from '../sampler/index.js';
 import { parseDtype, parseIds } from './model-commands.js';
 import { CanvasView } from './canvas-view.js';
-import { autoBlockLength } from './roofline.js';
+import { autoBlockLength } from '../platform/node-roofline.js';
 import { flagHelp, flagOptions, flagValues } from './flags.js';
 
 export { DEFAULT_MODEL, resolveModel } from '../platform/node-generator.js';

@@ -82,6 +82,18 @@ test('layers import only the layers below them', () => {
   assert.deepEqual(bad, [], `layer violations:\n${bad.join('\n')}`);
 });
 
+test('benchmarks reach the library through its layers, never through cli/ (bench/ imports no src/cli file)', () => {
+  const bench = join(root, 'bench');
+  const benchFiles = walk(bench);
+  assert.ok(benchFiles.length > 5, `only ${benchFiles.length} benchmark files found under ${bench}`);
+  const bad = benchFiles.flatMap((f) =>
+    imports(f)
+      .filter((s) => s.startsWith('.') && relative(src, join(f, '..', s)).split(sep)[0] === 'cli')
+      .map((s) => `${relative(root, f)} imports ${s}`),
+  );
+  assert.deepEqual(bad, [], `benchmark code imports the CLI layer:\n${bad.join('\n')}`);
+});
+
 /** every source file reachable from `entry` through relative imports (static and dynamic) */
 function reachable(entry: string): Set<string> {
   const seen = new Set<string>(),

@@ -16,7 +16,7 @@ import {
   stepMsAt,
   type Roofline,
   type RooflinePoint,
-} from '../../src/cli/roofline.js';
+} from '../../src/platform/node-roofline.js';
 import { createKernels } from '../../src/platform/node.js';
 import { loadModelDir } from '../../src/platform/node-model.js';
 

@@ -1,7 +1,7 @@
-// Start llama.cpp through node-llama-cpp (src/cli/llama-cpp.ts), or skip the calling test with the reason:
+// Start llama.cpp through node-llama-cpp (src/platform/node-llama-cpp.ts), or skip the calling test with the reason:
 // shared by the GGUF parity and GGUF export tests.
 import type { TestContext } from 'node:test';
-import { LLAMA_CPP_PACKAGE, LLAMA_CPP_PINNED, llamaCppVersions, loadLlamaCpp } from '../../src/cli/llama-cpp.js';
+import { LLAMA_CPP_PACKAGE, LLAMA_CPP_PINNED, llamaCppVersions, loadLlamaCpp } from '../../src/platform/node-llama-cpp.js';
 
 /** the Llama instance (typed by the caller's view of it), or null after t.skip(reason) */
 export async function startLlamaCpp<L>(t: TestContext): Promise<L | null> {

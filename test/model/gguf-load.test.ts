@@ -9,7 +9,7 @@ import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from '
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { exportGguf } from '../../src/cli/export-gguf.js';
+import { exportGguf } from '../../src/platform/node-gguf-export.js';
 import { ggufFromModel } from '../../src/model/gguf-map.js';
 import { loadF32Weights } from '../../src/platform/node-model.js';
 import { loadModel } from '../../src/platform/node-generator.js';

@@ -8,8 +8,8 @@ import { basename, dirname, resolve } from 'node:path';
 import { ggufFromModel, TOKEN_TYPE, type GgufTokenizerInfo, type SpecialName } from '../model/gguf-map.js';
 import type { ModelConfig } from '../model/config.js';
 import { TextTokenizer } from '../tokenizer/index.js';
-import { fileExists, writeFileAtomic } from '../platform/node-files.js';
-import { folderFiles, loadF32Weights } from '../platform/node-model.js';
+import { fileExists, writeFileAtomic } from './node-files.js';
+import { folderFiles, loadF32Weights } from './node-model.js';
 
 type Json = Record<string, unknown>;
 

@@ -11,10 +11,10 @@ import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { CodeSample } from '../eval/tasks.js';
 import type { ForwardModel } from '../model/forward.js';
-import { parseBackend } from '../platform/node-backend.js';
-import { DEFAULT_DATA_DIR, loadTask } from '../platform/node-eval-data.js';
-import { writeFileAtomic } from '../platform/node-files.js';
-import { DEFAULT_MODEL, loadModel, modelName, resolveModel } from '../platform/node-generator.js';
+import { parseBackend } from './node-backend.js';
+import { DEFAULT_DATA_DIR, loadTask } from './node-eval-data.js';
+import { writeFileAtomic } from './node-files.js';
+import { DEFAULT_MODEL, loadModel, modelName, resolveModel } from './node-generator.js';
 
 /** rows per forward measured: powers of two up to a 64-row block (Fast-dLLM and SDAR use 4 … 64) */
 export const ROOFLINE_ROWS = [1, 2, 4, 8, 16, 32, 64] as const;

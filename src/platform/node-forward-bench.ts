@@ -7,10 +7,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Kernels } from '../kernels/backend.js';
 import type { ForwardModel } from '../model/forward.js';
-import { openModel } from '../platform/node-backend.js';
-import { loadModelDir } from '../platform/node-model.js';
-import { exportGguf } from './export-gguf.js';
-import { loadLlamaCpp } from './llama-cpp.js';
+import { openModel } from './node-backend.js';
+import { loadModelDir } from './node-model.js';
+import { exportGguf } from './node-gguf-export.js';
+import { loadLlamaCpp } from './node-llama-cpp.js';
 
 interface NlcSequence {
   evaluateWithoutGeneratingNewTokens(tokens: number[]): Promise<void>;
