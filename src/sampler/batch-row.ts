@@ -21,6 +21,7 @@ export class Row {
   readonly span: number; // the generated positions decoded: G, or (block-causal) up to the last block's end
   readonly origin: number; // column where block 0 starts: g0, or (block-causal) floor(g0 / L)·L
   readonly L: number;
+  readonly sub: number; // sub-block length (options.subBlockLength), L when off
   readonly numBlocks: number;
   readonly stepsPerBlock: number;
   readonly spec: DecoderSpec;
@@ -63,6 +64,7 @@ export class Row {
       );
     this.G = G;
     this.L = L;
+    this.sub = o.subBlockLength || L;
     this.g0 = P;
     this.origin = o.blockCausal ? P - (P % L) : P;
     this.span = o.blockCausal ? Math.ceil((P + G) / L) * L - P : G;
@@ -127,6 +129,16 @@ export class Row {
     const out: number[] = [];
     for (let p = this.start; p < this.start + this.L; p++) if (this.x[p] === mask) out.push(p);
     return out;
+  }
+  /**
+   * the positions this step may commit: the block's masks, or (sub-blocks, Fast-dLLM v2 generate) those of its
+   * first sub-block that still has masks — sub-blocks at multiples of `sub` from the block's start
+   */
+  candidates(mask: number): number[] {
+    const m = this.masked(mask);
+    if (this.sub === this.L || m.length === 0) return m;
+    const first = Math.floor((m[0]! - this.start) / this.sub);
+    return m.filter((p) => Math.floor((p - this.start) / this.sub) === first);
   }
   wantsCall(mask: number): boolean {
     return !this.done && this.blockSteps < this.stepsPerBlock && this.masked(mask).length > 0;

@@ -216,7 +216,7 @@ export class DecodeBatch {
       logits = out.data ?? EMPTY,
       top = out.top;
     r.nfe++;
-    const cands = r.masked(this.mask);
+    const cands = r.candidates(this.mask);
     const at = (p: number): number => (a * R + p - r.start) * V; // row r's block starts at the call's column S = region start
     const penalized = o.presencePenalty !== 0 || o.frequencyPenalty !== 0;
     const counts = penalized ? tokenCounts(r.x, r.g0, r.g0 + r.span, this.mask) : null; // the committed cells

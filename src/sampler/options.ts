@@ -20,6 +20,12 @@ export interface DecodeOptions {
    * bidirectional model (LLaDA, Dream) it changes the model's attention. false = LLaDA generate.py's layout
    */
   blockCausal: boolean;
+  /**
+   * Fast-dLLM v2 sub-blocks (`small_block_size`; 8 under its block_size 32): each step commits only within the
+   * block's first sub-block that still has masks, while the forward still covers the whole block. Must divide
+   * blockLength; for the decoders that run a block until done. 0 = off (the whole block at once)
+   */
+  subBlockLength: number;
   /** fixed and Dream decoders: total steps, split evenly over the blocks (threshold/factor run until done) */
   steps: number;
   /** 0 = argmax */
@@ -65,6 +71,7 @@ export const DECODE_DEFAULTS: Readonly<DecodeOptions> = Object.freeze({
   steps: 128,
   temperature: 0, // LLaDA generate.py main() and chat.py
   blockCausal: false, // LLaDA generate.py: bidirectional attention, blocks from the prompt's end
+  subBlockLength: 0, // off: LLaDA and Fast-dLLM v1 commit anywhere in the block
   remasking: 'low_confidence', // generate.py default
   threshold: 0.9, // Fast-dLLM paper §4 default τ
   factor: 1.0, // Fast-dLLM example scripts (dllm-reference.md §2.2: unverified)
@@ -111,6 +118,7 @@ const SCHEMA: Record<keyof DecodeOptions, Kind> = {
   genLength: 'int',
   blockLength: 'int',
   blockCausal: 'boolean',
+  subBlockLength: 'int',
   steps: 'int',
   temperature: 'number',
   remasking: ['low_confidence', 'random'],
@@ -208,6 +216,15 @@ export function checkOptions(o: DecodeOptions): void {
   if (o.genLength % o.blockLength !== 0)
     bad('genLength', `(${o.genLength}) must be a multiple of blockLength (${o.blockLength}) (generate.py asserts this)`);
   const numBlocks = o.genLength / o.blockLength;
+  if (!(Number.isSafeInteger(o.subBlockLength) && o.subBlockLength >= 0))
+    bad('subBlockLength', `must be an integer ≥ 0 (0 = off), got ${o.subBlockLength}`);
+  if (o.subBlockLength > 0 && o.blockLength % o.subBlockLength !== 0)
+    bad('subBlockLength', `(${o.subBlockLength}) must divide blockLength (${o.blockLength})`);
+  if (o.subBlockLength > 0 && decoderSpec(o.decoder).stepsPerBlock !== 'until-done')
+    bad(
+      'subBlockLength',
+      `needs a decoder that runs each sub-block until it is done (${DECODERS.filter((d) => decoderSpec(d).stepsPerBlock === 'until-done').join(', ')}), not "${o.decoder}" (Fast-dLLM v2 decodes sub-blocks by threshold)`,
+    );
   if (!(Number.isSafeInteger(o.steps) && o.steps > 0)) bad('steps', `must be a positive integer, got ${o.steps}`);
   if (decoderSpec(o.decoder).stepsPerBlock === 'schedule' && o.steps % numBlocks !== 0)
     bad('steps', `(${o.steps}) must be a multiple of the number of blocks (${numBlocks}) (generate.py asserts this)`);
