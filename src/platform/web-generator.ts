@@ -3,7 +3,9 @@
 //   import { loadModel } from 'dllm/web';           // or '/web/dllm.js' from `dllm serve`
 //   const lm = await loadModel('/model/dllm-code-mini/', { onProgress: (p) => console.log(p.file, p.loaded) });
 //   const { text } = await lm.complete('def fibonacci(n):', { maxTokens: 64 });
-// `{ backend: 'webgpu' }` runs the forward as compute shaders on navigator.gpu (webgpu/forward.ts) instead.
+// `{ backend: 'webgpu' }` runs the forward as compute shaders on navigator.gpu (webgpu/forward.ts) instead;
+// `{ backend: 'ort', ort }` runs the ONNX graph of onnx/graph.ts on onnxruntime-web, the module the page passes in
+// (import * as ort from 'onnxruntime-web/wasm'), on its WebAssembly execution provider.
 import type { Kernels } from '../kernels/backend.js';
 import { WasmKernels } from '../kernels/wasm/engine.js';
 import type { CacheMode } from '../model/diffusion-lm.js';
@@ -12,6 +14,10 @@ import { loadTokenizer, loadWeights } from '../model/load.js';
 import { WEIGHT_DTYPES, type WeightDtype } from '../model/weights.js';
 import { TextGenerator } from '../text/generator.js';
 import { WebGpuTransformer } from '../webgpu/forward.js';
+import { buildOnnxModel } from '../onnx/graph.js';
+import { createRefKernels } from '../kernels/ref/index.js';
+import type { LoadedWeights } from '../model/load.js';
+import { OrtTransformer, type OrtRuntime } from './ort-transformer.js';
 import { createKernels } from './web.js';
 import { modelFiles, type ModelSource, type ProgressCallback } from './web-files.js';
 
@@ -20,9 +26,15 @@ export interface WebLoadOptions {
   dtype?: WeightDtype;
   /**
    * 'wasm' (default 'auto': wasm where the browser has SIMD128, else the reference kernels), 'ref', or
-   * 'webgpu' (the dense families on the GPU, f32; the weights are read through the reference kernels)
+   * 'webgpu' (the dense families on the GPU, f32; the weights are read through the reference kernels), or
+   * 'ort' (onnxruntime-web given as `ort`; f32, q8 or q4 graphs)
    */
-  backend?: 'auto' | 'wasm' | 'ref' | 'webgpu';
+  backend?: 'auto' | 'wasm' | 'ref' | 'webgpu' | 'ort';
+  /**
+   * backend 'ort': the onnxruntime-web module (its `InferenceSession`, `Tensor` and `env`), passed in so that
+   * the bundle carries no runtime of its own; its .wasm is found where that module looks (ort.env.wasm.wasmPaths)
+   */
+  ort?: OrtWeb;
   /** webgpu: run on this device (default: one from navigator.gpu, destroyed by dispose()) */
   device?: GPUDevice;
   /** compute threads counting the page's own (default: navigator.hardwareConcurrency; 1 without cross-origin isolation) */
@@ -41,9 +53,18 @@ export interface WebLoadOptions {
   signal?: AbortSignal;
 }
 
+/** what loadModel uses of onnxruntime-web */
+export interface OrtWeb extends OrtRuntime {
+  InferenceSession: {
+    create(model: Uint8Array, options?: Record<string, unknown>): Promise<import('onnxruntime-common').InferenceSession>;
+  };
+  env: { wasm: { numThreads?: number } };
+}
+
 const KEYS: ReadonlyArray<keyof WebLoadOptions> = [
   'dtype',
   'backend',
+  'ort',
   'threads',
   'cache',
   'onProgress',
@@ -64,8 +85,14 @@ export function parseWebLoadOptions(o: unknown): WebLoadOptions {
   const v = o as WebLoadOptions;
   if (v.dtype !== undefined && !WEIGHT_DTYPES.includes(v.dtype))
     throw new Error(`loadModel: "dtype" must be ${WEIGHT_DTYPES.join(', ')}, got ${String(v.dtype)}`);
-  if (v.backend !== undefined && !['auto', 'wasm', 'ref', 'webgpu'].includes(v.backend))
-    throw new Error(`loadModel: "backend" must be auto, wasm, ref or webgpu, got ${String(v.backend)}`);
+  if (v.backend !== undefined && !['auto', 'wasm', 'ref', 'webgpu', 'ort'].includes(v.backend))
+    throw new Error(`loadModel: "backend" must be auto, wasm, ref, webgpu or ort, got ${String(v.backend)}`);
+  if (v.backend === 'ort' && !(v.ort && typeof v.ort.InferenceSession?.create === 'function' && typeof v.ort.Tensor === 'function'))
+    throw new Error('loadModel: backend "ort" needs the onnxruntime-web module as "ort" (import * as ort from \'onnxruntime-web/wasm\')');
+  if (v.ort !== undefined && v.backend !== 'ort') throw new Error('loadModel: "ort" needs backend "ort"');
+  if (v.backend === 'ort' && v.dtype === 'f16')
+    throw new Error('loadModel: "dtype" f16 is a storage format of the wasm kernels; ONNX Runtime takes f32, q8 or q4');
+  if (v.backend === 'ort' && v.kernels !== undefined) throw new Error('loadModel: backend "ort" runs in ONNX Runtime, not on "kernels"');
   if (v.device !== undefined && v.backend !== 'webgpu') throw new Error('loadModel: "device" needs backend "webgpu"');
   if (v.backend === 'webgpu' && v.kernels !== undefined) throw new Error('loadModel: backend "webgpu" runs on a device, not on "kernels"');
   if (v.cache !== undefined && !['none', 'prefix', 'dual'].includes(v.cache))
@@ -91,6 +118,7 @@ export async function loadModel(source: ModelSource, options: WebLoadOptions = {
     ...(o.fetch ? { fetch: o.fetch } : {}),
     ...(o.signal ? { signal: o.signal } : {}),
   });
+  if (o.backend === 'ort') return loadOrtModel(files, o);
   const gpu = o.backend === 'webgpu',
     kernelBackend = o.backend === 'webgpu' ? 'ref' : o.backend;
   const k =
@@ -127,4 +155,35 @@ export async function loadModel(source: ModelSource, options: WebLoadOptions = {
     if (ownKernels) k.dispose();
     throw e;
   }
+}
+
+/** backend 'ort': f32 weights (read through the reference kernels) → the ONNX graph in memory → an onnxruntime-web session */
+async function loadOrtModel(files: ReturnType<typeof modelFiles>, o: WebLoadOptions): Promise<TextGenerator> {
+  const rt = o.ort!;
+  const loaded = await loadWeights(files, createRefKernels(), { dtype: 'f32' });
+  const tokenizer = await loadTokenizerFiles(files);
+  if (!tokenizer) throw new Error(`${files.where} has no tokenizer.json; text generation needs one`);
+  const graph = buildOnnxModel(loaded.config, f32Source(loaded), { dtype: o.dtype === 'q8' || o.dtype === 'q4' ? o.dtype : 'f32' });
+  // onnxruntime-web's threads are its module's setting (read when its first session starts): set only when asked
+  if (o.threads) rt.env.wasm.numThreads = o.threads;
+  const session = await rt.InferenceSession.create(graph, { executionProviders: ['wasm'], graphOptimizationLevel: 'all' });
+  const model = new OrtTransformer(loaded.config, session, rt);
+  return new TextGenerator({
+    config: loaded.config,
+    model,
+    tokenizer,
+    backend: 'ort',
+    ...(o.cache ? { cache: o.cache } : {}),
+    dispose: () => model.dispose(),
+  });
+}
+
+/** the loaded f32 tensors as the graph builder's weight source */
+function f32Source(loaded: LoadedWeights): { get(name: string): Float32Array | undefined; has(name: string): boolean } {
+  const data = (name: string): Float32Array | undefined => {
+    const w = loaded.weights.get(name);
+    if (w && w.kind !== 'f32') throw new Error(`${name}: expected f32 weights after loading`);
+    return w?.data;
+  };
+  return { get: data, has: (name) => loaded.weights.has(name) };
 }

@@ -1,11 +1,13 @@
 // The files a page needs to run a model by itself (the playground's ?engine=browser): the browser bundle
 // (build/web/: dllm.js, its pool worker, the kernels' .wasm) under /web/, and each served model folder's
-// loader files (config, tokenizer, safetensors and the shards its index names) under /model/<id>/. Only
+// loader files (config, tokenizer, safetensors and the shards its index names) under /model/<id>/, and, when the
+// onnxruntime-web package is installed, its WebAssembly build under /web/ort/ (a page's backend 'ort'). Only
 // those names are served: a request names a file of a fixed list, never a path, so nothing else on disk is
 // reachable. These responses and the playground carry the cross-origin isolation headers (COOP + COEP) that
 // give the page SharedArrayBuffer, so the kernels can run threaded on Web Workers.
 import { createReadStream, existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
-import { join } from 'node:path';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { FastifyInstance } from 'fastify';
 import { ApiError } from './errors.js';
@@ -18,6 +20,18 @@ export const ISOLATION_HEADERS: Readonly<Record<string, string>> = Object.freeze
 });
 
 const WEB_DIR = fileURLToPath(new URL('../../web/', import.meta.url)); // from build/src/serve/ → build/web/
+
+/** onnxruntime-web's WebAssembly execution provider: its module (the glue bundled in) and the .wasm it loads beside itself */
+const ORT_WEB_FILES = ['ort.wasm.bundle.min.mjs', 'ort-wasm-simd-threaded.wasm'];
+
+/** onnxruntime-web's dist/ folder, or null when the package is not installed (it is optional) */
+function ortWebDir(): string | null {
+  try {
+    return dirname(createRequire(import.meta.url).resolve('onnxruntime-web/ort-wasm-simd-threaded.wasm'));
+  } catch {
+    return null;
+  }
+}
 
 /** the files the loaders read from a model folder (model/load.ts, the tokenizer) */
 const MODEL_FILES = [
@@ -33,6 +47,7 @@ const PLAIN_NAME = /^[\w][\w.-]*$/;
 
 const TYPES: Readonly<Record<string, string>> = {
   '.js': 'text/javascript; charset=utf-8',
+  '.mjs': 'text/javascript; charset=utf-8',
   '.json': 'application/json; charset=utf-8',
   '.map': 'application/json; charset=utf-8',
   '.wasm': 'application/wasm',
@@ -90,6 +105,21 @@ export function registerBrowserFiles(app: FastifyInstance, dirs: ModelDirs): voi
     if (!PLAIN_NAME.test(name) || !listed.includes(name) || !isFile(join(WEB_DIR, name)))
       throw new ApiError(404, `no file /web/${name}`, null, 'unknown_url', 'not_found_error');
     return send(reply, name, join(WEB_DIR, name));
+  });
+  app.get<{ Params: { file: string } }>('/web/ort/:file', async (req, reply) => {
+    const dir = ortWebDir(),
+      name = req.params.file;
+    if (!dir)
+      throw new ApiError(
+        404,
+        'onnxruntime-web is not installed here (npm install onnxruntime-web)',
+        null,
+        'not_installed',
+        'not_found_error',
+      );
+    if (!ORT_WEB_FILES.includes(name) || !isFile(join(dir, name)))
+      throw new ApiError(404, `no file /web/ort/${name} (served: ${ORT_WEB_FILES.join(', ')})`, null, 'unknown_url', 'not_found_error');
+    return send(reply, name, join(dir, name));
   });
   app.get<{ Params: { id: string; file: string } }>('/model/:id/:file', async (req, reply) => {
     const files = models.get(req.params.id);
