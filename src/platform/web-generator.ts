@@ -35,6 +35,11 @@ export interface WebLoadOptions {
    * the bundle carries no runtime of its own; its .wasm is found where that module looks (ort.env.wasm.wasmPaths)
    */
   ort?: OrtWeb;
+  /**
+   * backend 'ort': ONNX Runtime's execution providers, in order of preference (default ['wasm']; ['webgpu', 'wasm']
+   * with onnxruntime-web/webgpu where the browser has WebGPU)
+   */
+  executionProviders?: string[];
   /** webgpu: run on this device (default: one from navigator.gpu, destroyed by dispose()) */
   device?: GPUDevice;
   /** compute threads counting the page's own (default: navigator.hardwareConcurrency; 1 without cross-origin isolation) */
@@ -65,6 +70,7 @@ const KEYS: ReadonlyArray<keyof WebLoadOptions> = [
   'dtype',
   'backend',
   'ort',
+  'executionProviders',
   'threads',
   'cache',
   'onProgress',
@@ -90,6 +96,12 @@ export function parseWebLoadOptions(o: unknown): WebLoadOptions {
   if (v.backend === 'ort' && !(v.ort && typeof v.ort.InferenceSession?.create === 'function' && typeof v.ort.Tensor === 'function'))
     throw new Error('loadModel: backend "ort" needs the onnxruntime-web module as "ort" (import * as ort from \'onnxruntime-web/wasm\')');
   if (v.ort !== undefined && v.backend !== 'ort') throw new Error('loadModel: "ort" needs backend "ort"');
+  if (v.executionProviders !== undefined && v.backend !== 'ort') throw new Error('loadModel: "executionProviders" needs backend "ort"');
+  if (
+    v.executionProviders !== undefined &&
+    !(Array.isArray(v.executionProviders) && v.executionProviders.length > 0 && v.executionProviders.every((e) => typeof e === 'string'))
+  )
+    throw new Error('loadModel: "executionProviders" must be a non-empty list of provider names, e.g. ["webgpu", "wasm"]');
   if (v.backend === 'ort' && v.dtype === 'f16')
     throw new Error('loadModel: "dtype" f16 is a storage format of the wasm kernels; ONNX Runtime takes f32, q8 or q4');
   if (v.backend === 'ort' && v.kernels !== undefined) throw new Error('loadModel: backend "ort" runs in ONNX Runtime, not on "kernels"');
@@ -166,7 +178,10 @@ async function loadOrtModel(files: ReturnType<typeof modelFiles>, o: WebLoadOpti
   const graph = buildOnnxModel(loaded.config, f32Source(loaded), { dtype: o.dtype === 'q8' || o.dtype === 'q4' ? o.dtype : 'f32' });
   // onnxruntime-web's threads are its module's setting (read when its first session starts): set only when asked
   if (o.threads) rt.env.wasm.numThreads = o.threads;
-  const session = await rt.InferenceSession.create(graph, { executionProviders: ['wasm'], graphOptimizationLevel: 'all' });
+  const session = await rt.InferenceSession.create(graph, {
+    executionProviders: o.executionProviders ?? ['wasm'],
+    graphOptimizationLevel: 'all',
+  });
   const model = new OrtTransformer(loaded.config, session, rt);
   return new TextGenerator({
     config: loaded.config,

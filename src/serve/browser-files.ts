@@ -21,8 +21,16 @@ export const ISOLATION_HEADERS: Readonly<Record<string, string>> = Object.freeze
 
 const WEB_DIR = fileURLToPath(new URL('../../web/', import.meta.url)); // from build/src/serve/ → build/web/
 
-/** onnxruntime-web's WebAssembly execution provider: its module (the glue bundled in) and the .wasm it loads beside itself */
-const ORT_WEB_FILES = ['ort.wasm.bundle.min.mjs', 'ort-wasm-simd-threaded.wasm'];
+/**
+ * onnxruntime-web's builds, each a module (the glue bundled in) and the .wasm it loads beside itself: the
+ * WebAssembly execution provider, and the one that adds WebGPU (its asyncify build)
+ */
+const ORT_WEB_FILES = [
+  'ort.wasm.bundle.min.mjs',
+  'ort-wasm-simd-threaded.wasm',
+  'ort.webgpu.bundle.min.mjs',
+  'ort-wasm-simd-threaded.asyncify.wasm',
+];
 
 /** onnxruntime-web's dist/ folder, or null when the package is not installed (it is optional) */
 function ortWebDir(): string | null {

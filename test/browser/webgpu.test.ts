@@ -117,6 +117,51 @@ for (const [id, prompt, causal] of [
   });
 }
 
+test("onnxruntime-web's WebGPU provider (backend 'ort', executionProviders ['webgpu']): logits match the WASM engine, greedy tokens identical", async () => {
+  for (const [id, prompt] of [
+    ['llada', 'hello'],
+    ['dllm-code-mini', 'def add(a, b):'],
+  ] as const) {
+    const r = await page.evaluate(
+      async ({ id, prompt }) => {
+        const dllm = await import('/web/dllm.js' as string);
+        const ort = await import('/web/ort/ort.webgpu.bundle.min.mjs' as string);
+        ort.env.wasm.numThreads = 1;
+        const gpu = await dllm.loadModel(`/model/${id}/`, { backend: 'ort', ort, executionProviders: ['webgpu'] });
+        const cpu = await dllm.loadModel(`/model/${id}/`, { backend: 'wasm', threads: 1 });
+        const V = gpu.config.vocabSize,
+          B = 2,
+          T = 7;
+        const tokens = Int32Array.from({ length: B * T }, (_, i) => (i * 7919 + 3) % V);
+        const keyValid = Uint8Array.from({ length: B * T }, (_, i) => (i === 0 || i === 9 ? 0 : 1));
+        const diffs: number[] = [];
+        for (const input of [
+          { tokens, B, T },
+          { tokens, B, T, keyValid },
+          { tokens, B, T, mask: { kind: 'blockCausal', blockLength: 3 } },
+        ]) {
+          const [a, b] = [await gpu.model.forward(input), await cpu.model.forward(input)];
+          let m = a.length === b.length ? 0 : Infinity;
+          for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i] - b[i]));
+          diffs.push(m);
+        }
+        const opts = { maxTokens: 12, temperature: 0 };
+        const greedy = {
+          gpu: Array.from((await gpu.complete(prompt, opts)).ids),
+          wasm: Array.from((await cpu.complete(prompt, opts)).ids),
+        };
+        gpu.dispose();
+        cpu.dispose();
+        return { diffs, greedy };
+      },
+      { id, prompt },
+    );
+    r.diffs.forEach((d, i) => assert.ok(d <= TOLERANCE, `${id} case ${i}: max |Δlogit| = ${d}`));
+    assert.ok(r.greedy.wasm.length > 0);
+    assert.deepEqual(r.greedy.gpu, r.greedy.wasm, `${id}: greedy ids differ`);
+  }
+});
+
 test('a model the engine cannot run is refused by name (MoE), and options are checked', async () => {
   const msg = await page.evaluate(async () => {
     const dllm = await import('/web/dllm.js' as string);
