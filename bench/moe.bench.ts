@@ -1,0 +1,241 @@
+// npm run bench:moe [-- --shape lladamoe-7b|llada2-mini] — a random mixture-of-experts model of a real shape,
+// built at q8 straight into our kernels (no checkpoint is written), then timed: build time, resident memory,
+// one full forward 1×64, decoding with Fast-dLLM's dual cache at blocks of 8, 16 and 32 (threshold 0.9: random
+// weights commit about one token per step, so tokens/s is the step rate a trained model's TPF multiplies), and
+// each step's cost against the memory bound: the bytes of the weights that step really reads (the experts its
+// tokens were routed to, counted from the router's choices, plus attention, routers and the LM head) over the
+// bandwidth of one q8 matrix-vector product over the LM head on the same kernels. Writes bench/results/moe.{json,md}.
+import { mkdirSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import { parseArgs } from 'node:util';
+import { parseHfConfig } from '../src/model/config.js';
+import { DiffusionLM } from '../src/model/diffusion-lm.js';
+import { Transformer } from '../src/model/forward.js';
+import { randomWeights, weightBytes, type Weights } from '../src/model/weights.js';
+import { createKernels } from '../src/platform/node.js';
+import { drain, generate } from '../src/sampler/index.js';
+import { Rng } from '../src/train/rng.js';
+
+/**
+ * The shapes, as config.json would say them (parsed by the same code as a checkpoint's). Sources:
+ * LLaDA-MoE-7B-A1B — dllm-reference.md §1 (16 layers, hidden 2048, 64 experts, top-8, expert FFN 1024); heads,
+ * KV heads, RoPE θ, q/k norm and every layer MoE from a third-party summary of its config.json (unverified here);
+ * vocab 157184 (unverified: the mask id 156895 of its model card needs more than 156895). LLaDA2.0-mini — 16 B
+ * total / ~1.4 B active (dllm-reference.md §6; unverified), layout of Ling-mini-2.0 (unverified): 20 layers,
+ * 256 experts of 512, top-8 in 4 of 8 groups, one shared expert, the first layer dense.
+ */
+const SHAPES = {
+  'lladamoe-7b': {
+    architectures: ['LLaDAMoEModelLM'],
+    model_type: 'llada',
+    vocab_size: 157184,
+    hidden_size: 2048,
+    num_hidden_layers: 16,
+    num_attention_heads: 16,
+    num_key_value_heads: 16,
+    hidden_act: 'silu',
+    max_position_embeddings: 8192,
+    tie_word_embeddings: false,
+    rope_scaling: null,
+    dense_intermediate_size: 8192,
+    expert_intermediate_size: 1024,
+    shared_expert_intermediate_size: null,
+    rms_norm_eps: 1e-5,
+    rope_theta: 50000,
+    partial_rotary_factor: 1,
+    attention_bias: false,
+    clip_qkv: null,
+    num_experts_per_tok: 8,
+    num_experts: 64,
+    qk_layernorm: true,
+    moe_layer_freq: Array(16).fill(1),
+    moe_router_enable_expert_bias: false,
+    routed_scaling_factor: 1,
+    router_num_group: null,
+    router_topk_group: null,
+  },
+  'llada2-mini': {
+    architectures: ['LLaDA2MoeModelLM'],
+    model_type: 'llada2_moe',
+    vocab_size: 157184,
+    hidden_size: 2048,
+    num_hidden_layers: 20,
+    num_attention_heads: 16,
+    num_key_value_heads: 4,
+    head_dim: 128,
+    hidden_act: 'silu',
+    max_position_embeddings: 8192,
+    tie_word_embeddings: false,
+    rope_scaling: null,
+    intermediate_size: 5120,
+    use_qkv_bias: false,
+    use_qk_norm: true,
+    use_bias: false,
+    rms_norm_eps: 1e-6,
+    rope_theta: 600000,
+    num_experts: 256,
+    num_shared_experts: 1,
+    num_experts_per_tok: 8,
+    n_group: 8,
+    topk_group: 4,
+    routed_scaling_factor: 2.5,
+    moe_intermediate_size: 512,
+    first_k_dense_replace: 1,
+    partial_rotary_factor: 0.5,
+    score_function: 'sigmoid',
+    moe_router_enable_expert_bias: true,
+    norm_topk_prob: true,
+  },
+} as const;
+type Shape = keyof typeof SHAPES;
+
+const { values } = parseArgs({ options: { shape: { type: 'string', default: 'lladamoe-7b' } }, strict: true });
+const shape = values.shape as Shape;
+if (!Object.hasOwn(SHAPES, shape)) throw new Error(`--shape must be one of ${Object.keys(SHAPES).join(', ')}`);
+const config = parseHfConfig(JSON.parse(JSON.stringify(SHAPES[shape])), shape);
+const moe = config.moe!;
+const IDS = { mask: 156895, eos: 156892, eot: null, pad: 156892 }; // LLaDA2MoeModelLM.generate()'s defaults (config-moe.ts)
+const gb = (b: number) => b / 2 ** 30;
+const rss = () => process.memoryUsage().rss;
+
+const k = await createKernels();
+let t0 = performance.now();
+// a table of 64 Ki normals read at random: a 7–16 B-weight model is filled in seconds, not minutes
+const rng = new Rng(17),
+  table = Float32Array.from({ length: 1 << 16 }, () => rng.normal());
+let x = 0x2545f491;
+const normal = () => {
+  x ^= x << 13;
+  x ^= x >>> 17;
+  x ^= x << 5;
+  return table[x & 0xffff]!;
+};
+const weights: Weights = randomWeights(config, k, normal, 0.02, 'q8');
+const buildSeconds = (performance.now() - t0) / 1000;
+let bytes = 0;
+for (const w of weights.values()) bytes += weightBytes(w);
+const model = new Transformer(config, k, weights);
+console.error(
+  `${shape}: built at q8 in ${buildSeconds.toFixed(0)} s, ${gb(bytes).toFixed(2)} GiB of weights, RSS ${gb(rss()).toFixed(2)} GiB`,
+);
+
+// the memory bound's bandwidth: one q8 row × LM head (V × C), weights streamed once
+const head = weights.get('lmHead')!;
+if (head.kind !== 'q8') throw new Error('lmHead is not q8');
+const C = config.hiddenSize,
+  V = config.vocabSize;
+const xv = k.allocF32(C).fill(0.01),
+  yv = k.allocF32(V);
+const gemv: number[] = [];
+for (let i = 0; i < 4; i++) {
+  const t = performance.now();
+  k.matmulQ8(yv, xv, head.q, head.scales, 1, C, V);
+  gemv.push(performance.now() - t);
+}
+const gemvMs = gemv.slice(1).sort((a, b) => a - b)[1]!;
+const bandwidth = weightBytes(head) / (gemvMs / 1000); // bytes / s
+console.error(`q8 GEMV over the LM head: ${gemvMs.toFixed(1)} ms → ${(bandwidth / 1e9).toFixed(1)} GB/s`);
+
+// bytes a forward reads: per layer the attention (and dense FFN) weights, the router, the routed experts, the
+// shared expert; the final norm and LM head. Experts come from the router's choices of that very forward.
+const layerBytes = (l: number, experts: Set<number> | null): number => {
+  let n = 0;
+  for (const [name, w] of weights) {
+    const m = /^layers\.(\d+)\.(.*)$/.exec(name);
+    if (!m || Number(m[1]) !== l) continue;
+    const e = /^experts\.(\d+)\./.exec(m[2]!);
+    if (e && !(experts ?? new Set()).has(Number(e[1]))) continue;
+    n += weightBytes(w);
+  }
+  return n;
+};
+const routed = new Map<number, Set<number>>();
+model.onRouting = (l, r) => {
+  const s = routed.get(l) ?? new Set<number>();
+  for (const e of r.experts) s.add(e);
+  routed.set(l, s);
+};
+const readBytes = (logitRows: number): number => {
+  let n = weightBytes(weights.get('finalNorm')!) + (logitRows > 0 ? weightBytes(head) : 0);
+  for (let l = 0; l < config.numLayers; l++) n += layerBytes(l, routed.get(l) ?? null);
+  return n;
+};
+
+const T = 64,
+  tokens = Int32Array.from({ length: T }, (_, i) => (i * 7919) % 150000);
+await model.forward({ tokens, B: 1, T }); // warm-up
+routed.clear();
+t0 = performance.now();
+await model.forward({ tokens, B: 1, T });
+const forward64Ms = performance.now() - t0;
+const forward64Bytes = readBytes(T);
+const activeExperts64 = [...routed.values()].reduce((a, s) => a + s.size, 0) / config.numLayers;
+console.error(`forward 1×${T}: ${forward64Ms.toFixed(0)} ms; ${activeExperts64.toFixed(1)} of ${moe.numExperts} experts per layer`);
+
+// decoding: dual cache (the block's rows computed, the rest from the cache), 32 new tokens after a 32-token prompt
+const lm = new DiffusionLM(model, IDS, 'dual');
+const rows: Array<Record<string, number>> = [];
+for (const L of [8, 16, 32]) {
+  let stepBytes = 0,
+    steps = 0;
+  t0 = performance.now();
+  const gen = generate(lm, { prompt: tokens.slice(0, 32) }, { decoder: 'threshold', threshold: 0.9, genLength: 32, blockLength: L });
+  // every step, the bytes its routing read (a block-start step refreshes the cache and reads at least as much)
+  const { result } = await drain(gen, () => {
+    stepBytes += readBytes(L);
+    routed.clear();
+    steps++;
+  });
+  const ms = performance.now() - t0;
+  const stepMs = ms / steps,
+    boundMs = (stepBytes / steps / bandwidth) * 1000;
+  rows.push({
+    blockLength: L,
+    steps,
+    nfe: result.nfe,
+    tpf: result.tokensPerForward,
+    tokensPerSecond: (result.ids.length * 1000) / ms,
+    stepMs,
+    boundMs,
+  });
+  console.error(`block ${L}: ${stepMs.toFixed(0)} ms/step (bound ${boundMs.toFixed(0)} ms), TPF ${result.tokensPerForward.toFixed(2)}`);
+}
+model.dispose();
+k.dispose();
+
+const report = {
+  date: new Date().toISOString(),
+  shape,
+  cpu: os.cpus()[0]?.model,
+  threads: os.cpus().length,
+  weightsGiB: gb(bytes),
+  buildSeconds,
+  rssGiB: gb(rss()),
+  gemvGBs: bandwidth / 1e9,
+  forward64Ms,
+  forward64BoundMs: (forward64Bytes / bandwidth) * 1000,
+  activeExpertsPerLayer64: activeExperts64,
+  decode: rows,
+};
+const md = [
+  `# ${shape} at q8 on our kernels — ${report.date}`,
+  '',
+  `${report.cpu}, ${report.threads} threads. Random weights (a real shape, see bench/moe.bench.ts), every linear layer int8 per output channel. ` +
+    `Bound = the bytes of the weights the step reads (the experts its tokens were routed to, attention, routers, LM head) at the ` +
+    `q8 GEMV bandwidth measured here (${report.gemvGBs.toFixed(1)} GB/s).`,
+  '',
+  `| weights GiB | build s | RSS GiB | forward 1×64 ms (bound) | experts per layer at 64 tokens |`,
+  '| --- | --- | --- | --- | --- |',
+  `| ${report.weightsGiB.toFixed(2)} | ${buildSeconds.toFixed(0)} | ${report.rssGiB.toFixed(1)} | ${forward64Ms.toFixed(0)} (${report.forward64BoundMs.toFixed(0)}) | ${activeExperts64.toFixed(1)} of ${moe.numExperts} |`,
+  '',
+  '| block (dual cache) | ms / step | bound ms | step / bound | tok/s at TPF ≈ 1 | TPF |',
+  '| --- | --- | --- | --- | --- | --- |',
+  ...rows.map(
+    (r) =>
+      `| ${r['blockLength']} | ${r['stepMs']!.toFixed(0)} | ${r['boundMs']!.toFixed(0)} | ${(r['stepMs']! / r['boundMs']!).toFixed(2)}× | ${r['tokensPerSecond']!.toFixed(2)} | ${r['tpf']!.toFixed(2)} |`,
+  ),
+].join('\n');
+console.log(md);
+mkdirSync(new URL('../../bench/results/', import.meta.url), { recursive: true });
+writeFileSync(new URL(`../../bench/results/moe-${shape}.json`, import.meta.url), JSON.stringify(report, null, 2) + '\n');
+writeFileSync(new URL(`../../bench/results/moe-${shape}.md`, import.meta.url), md + '\n');
