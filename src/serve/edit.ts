@@ -39,12 +39,27 @@ export function editMessage(messages: readonly ChatMessage[]): { content: string
 /** a line standing for unchanged code: `// ... existing code ...`, `# ... existing code ...` and the like */
 const MARKER = /^\s*(\/\/|#|--|\/\*|<!--)?\s*(\.\.\.|…)\s*existing code\s*(\.\.\.|…)?\s*(\*\/|-->)?\s*$/i;
 
-/** apply-edit: the original code with the update snippet merged in */
-export function applyEdit(content: string, field: string): string {
+/**
+ * the model's log-likelihood of `span` placed between `before` and `after` (higher fits better): how apply-edit
+ * places a chunk whose lines anchor nowhere in the original (placement.ts: for a diffusion model the chunk is
+ * the masked span of an infill, scored in one forward)
+ */
+export type PlacementScore = (before: string, span: string, after: string) => Promise<number>;
+
+/** the most places an unanchored chunk is tried at (line boundaries, spread evenly over its range) */
+export const MAX_PLACEMENTS = 12;
+
+/**
+ * apply-edit: the original code with the update snippet merged in. A chunk between markers is anchored by its
+ * first and last lines; one that anchors nowhere (new code after a marker) goes where `score` says it fits best
+ * among the line boundaries between the code placed so far and the next anchored chunk — the model decides —
+ * or, without a scorer, right after the code placed so far. `placed` counts the chunks the model placed.
+ */
+export async function applyEdit(content: string, field: string, score: PlacementScore | null = null): Promise<{ text: string; placed: number }> {
   const original = section(content, 'original_code', field),
     snippet = section(content, 'update_snippet', field);
   const lines = snippet.split('\n');
-  if (!lines.some((l) => MARKER.test(l))) return snippet; // no markers: the snippet is the whole new code
+  if (!lines.some((l) => MARKER.test(l))) return { text: snippet, placed: 0 }; // no markers: the snippet is the whole new code
   const orig = original.split('\n'),
     out: string[] = [];
   const chunks: string[][] = [[]],
@@ -55,23 +70,44 @@ export function applyEdit(content: string, field: string): string {
       gaps[chunks.length - 1] = true;
     } else chunks[chunks.length - 1]!.push(l);
   }
-  let at = 0; // next original line not yet placed
+  let at = 0, // next original line not yet placed
+    placed = 0;
   const find = (line: string, from: number) => {
     for (let i = from; i < orig.length; i++) if (orig[i]!.trim() === line.trim() && line.trim() !== '') return i;
     return -1;
   };
-  chunks.forEach((chunk, i) => {
-    if (chunk.length === 0) return;
-    const start = find(chunk[0]!, at);
+  for (let i = 0; i < chunks.length; i++) {
+    const chunk = chunks[i]!;
+    if (chunk.length === 0) continue;
+    let start = find(chunk[0]!, at);
+    const end = find(chunk[chunk.length - 1]!, start >= 0 ? start : at);
+    if (gaps[i] && start < 0 && end < 0 && score) {
+      // new code after a marker: it may go anywhere up to where the next chunk anchors
+      const next = chunks.slice(i + 1).flatMap((c) => (c.length ? [find(c[0]!, at)] : [])).find((j) => j >= 0);
+      const limit = next ?? orig.length;
+      const n = limit - at + 1,
+        tries = n <= MAX_PLACEMENTS ? n : MAX_PLACEMENTS;
+      const options = [...new Set(Array.from({ length: tries }, (_, t) => at + Math.round((t * (n - 1)) / Math.max(1, tries - 1))))];
+      let best = at,
+        bestScore = -Infinity;
+      for (const p of options) {
+        const s = await score([...out, ...orig.slice(at, p)].join('\n'), chunk.join('\n'), orig.slice(p).join('\n'));
+        if (s > bestScore) [best, bestScore] = [p, s];
+      }
+      if (options.length > 1) placed++;
+      start = best; // the original up to there stays, then the chunk
+      out.push(...orig.slice(at, start), ...chunk);
+      at = start;
+      continue;
+    }
     // unchanged code stands in for the marker before this chunk: copy the original up to the chunk's anchor
     if (gaps[i] && start >= 0) out.push(...orig.slice(at, start));
     out.push(...chunk);
-    const end = find(chunk[chunk.length - 1]!, start >= 0 ? start : at);
     if (end >= 0) at = end + 1;
     else if (start >= 0) at = start + 1;
-  });
+  }
   if (gaps[chunks.length - 1] || chunks[chunks.length - 1]!.length === 0) out.push(...orig.slice(at)); // a trailing marker keeps the rest
-  return out.join('\n');
+  return { text: out.join('\n'), placed };
 }
 
 /** next-edit: the file split around its editable region, and the context before it */

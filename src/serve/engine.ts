@@ -21,6 +21,8 @@ import { ApiError, Cancelled } from './errors.js';
 import { Job, type Outcome, type RunHooks } from './job.js';
 import type { GenRequest } from './protocol.js';
 import { prepareRequest, type ModelKind, type Prepared, type ServedModel } from './request.js';
+import type { PlacementScore } from './edit.js';
+import { placementScorer } from './placement.js';
 
 export type { Outcome, Progress, RunHooks, Timings, Cell } from './job.js';
 export type { Prepared, ServedModel } from './request.js';
@@ -53,11 +55,14 @@ export class Engine {
   private pending: Job[] = [];
   private active: Active[] = [];
   private running: Promise<void> | null = null;
+  private tasks: Array<() => Promise<void>> = []; // model work outside the batch, run between its steps
   /** requests finished / stopped because the client went away */
   readonly counts = { completed: 0, cancelled: 0 };
   observer: EngineObserver | null = null;
 
   readonly cfg: ServeConfig;
+  /** apply-edit's placement scores by this model (placement.ts), run between decoding steps */
+  readonly placement: PlacementScore;
 
   constructor(
     readonly served: ServedModel,
@@ -77,6 +82,17 @@ export class Engine {
       this.lm = null;
       this.batch = new CausalBatch((P, o) => gen.causal(P + o.genLength + 1)); // each row's KV cache: its prompt and what it may generate
     }
+    const score = placementScorer(served, this.kind);
+    this.placement = (before, span, after) => this.exclusive(() => score(before, span, after));
+  }
+
+  /** run `fn` on the model between two decoding steps, never beside one (the model's buffers are the batch's too) */
+  exclusive<T>(fn: () => Promise<T>): Promise<T> {
+    const done = new Promise<T>((resolve, reject) => {
+      this.tasks.push(() => fn().then(resolve, reject));
+    });
+    this.kick();
+    return done;
   }
 
   /** requests waiting or decoding */
@@ -116,15 +132,22 @@ export class Engine {
     const done = new Promise<Outcome>((resolve, reject) => {
       this.pending.push(new Job(p, hooks, performance.now(), this.served.tokenizer, this.kind === 'diffusion', resolve, reject));
     });
+    this.kick();
+    return done;
+  }
+
+  /** start the loop unless it runs; work that came in as it was ending starts it again */
+  private kick(): void {
     this.running ??= this.loop().finally(() => {
       this.running = null;
+      if (this.tasks.length > 0 || this.pending.length > 0) this.kick();
     });
-    return done;
   }
 
   private async loop(): Promise<void> {
     try {
-      while (this.pending.length > 0 || this.active.length > 0) {
+      while (this.pending.length > 0 || this.active.length > 0 || this.tasks.length > 0) {
+        while (this.tasks.length > 0) await this.tasks.shift()!();
         this.admit();
         if (this.active.length > 0) {
           try {

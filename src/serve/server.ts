@@ -213,11 +213,14 @@ function withDefaults(req: GenRequest, d: { maxTokens: number; presencePenalty: 
   return { ...req, decode, hints: { ...req.hints, topP: req.hints.topP ?? d.topP } };
 }
 
-/** apply-edit: merged in code (edit.ts), answered as a chat completion (streamed as one delta when asked) */
+/**
+ * apply-edit: merged by its markers in code (edit.ts), a chunk that anchors nowhere placed where the model says it
+ * fits (placement.ts), answered as a chat completion (streamed as one delta when asked)
+ */
 async function handleApply(engine: Engine, req: GenRequest, reply: FastifyReply): Promise<unknown> {
   const { content, field } = editMessage(req.messages!);
   const t0 = performance.now();
-  const merged = applyEdit(content, field),
+  const merged = (await applyEdit(content, field, engine.placement)).text,
     tok = engine.served.tokenizer;
   const promptTokens = tok.encode(content).length,
     completionTokens = tok.encode(merged).length,

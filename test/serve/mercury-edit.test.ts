@@ -4,7 +4,8 @@
 // streamed too; /v1/models?endpoint= lists the models per endpoint.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { applyEdit, parseNextEdit } from '../../src/serve/edit.js';
+import { applyEdit, MAX_PLACEMENTS, parseNextEdit } from '../../src/serve/edit.js';
+import { placementScorer } from '../../src/serve/placement.js';
 import type { RunningServer } from '../../src/serve/index.js';
 import { post, readSse, startFixture } from './helpers.js';
 
@@ -20,12 +21,62 @@ const ORIGINAL = 'def add(a, b):\n    return a + b\n\n\ndef sub(a, b):\n    retu
 const SNIPPET = '// ... existing code ...\ndef sub(a, b):\n    """a minus b"""\n    return a - b\n// ... existing code ...';
 const APPLY = `<|original_code|>\n${ORIGINAL}\n<|/original_code|>\n\n<|update_snippet|>\n${SNIPPET}\n<|/update_snippet|>`;
 
-test('apply-edit merge: the snippet replaces its anchored span, markers keep the rest', () => {
-  const merged = applyEdit(APPLY, 'messages[0].content');
-  assert.equal(merged, ORIGINAL.replace('def sub(a, b):\n', 'def sub(a, b):\n    """a minus b"""\n'));
-  const whole = applyEdit('<|original_code|>\nx = 1\n<|/original_code|>\n\n<|update_snippet|>\nx = 2\n<|/update_snippet|>', 'm');
-  assert.equal(whole, 'x = 2', 'no markers: the snippet is the new code');
-  assert.throws(() => applyEdit('just text', 'messages[0].content'), /original_code/);
+test('apply-edit merge: the snippet replaces its anchored span, markers keep the rest', async () => {
+  let asked = 0;
+  const merged = await applyEdit(APPLY, 'messages[0].content', async () => ++asked);
+  assert.equal(merged.text, ORIGINAL.replace('def sub(a, b):\n', 'def sub(a, b):\n    """a minus b"""\n'));
+  assert.equal(asked, 0, 'an anchored chunk never asks the model');
+  const whole = await applyEdit('<|original_code|>\nx = 1\n<|/original_code|>\n\n<|update_snippet|>\nx = 2\n<|/update_snippet|>', 'm');
+  assert.equal(whole.text, 'x = 2', 'no markers: the snippet is the new code');
+  await assert.rejects(applyEdit('just text', 'messages[0].content'), /original_code/);
+});
+
+// a chunk of new code whose lines are nowhere in the original: only a model can say where it goes
+const NEW_CHUNK = 'def div(a, b):\n    return a / b';
+const UNANCHORED = `<|original_code|>\n${ORIGINAL}\n<|/original_code|>\n\n<|update_snippet|>\n// ... existing code ...\n${NEW_CHUNK}\n// ... existing code ...\n<|/update_snippet|>`;
+const ORIG_LINES = ORIGINAL.split('\n');
+/** the original with the new chunk before its line p */
+const placedAt = (p: number) => [...ORIG_LINES.slice(0, p), ...NEW_CHUNK.split('\n'), ...ORIG_LINES.slice(p)].join('\n');
+
+test('apply-edit: a chunk that anchors nowhere goes where the scorer says, tried at every line boundary', async () => {
+  const calls: Array<{ before: string; span: string; after: string }> = [];
+  const merged = await applyEdit(UNANCHORED, 'm', async (before, span, after) => {
+    calls.push({ before, span, after });
+    return before.endsWith('return a - b') ? 0 : -1; // right after sub's body
+  });
+  assert.equal(merged.text, placedAt(ORIG_LINES.indexOf('    return a - b') + 1));
+  assert.equal(merged.placed, 1);
+  assert.equal(calls.length, ORIG_LINES.length + 1, `every boundary of the ${ORIG_LINES.length} lines is tried`);
+  assert.ok(
+    calls.every((c) => c.span === NEW_CHUNK),
+    'the span scored is the chunk',
+  );
+  assert.equal((await applyEdit(UNANCHORED, 'm')).text, placedAt(0), 'without a model: right after the code placed so far');
+  // a long original: at most MAX_PLACEMENTS places, spread from the first boundary to the last
+  const long = Array.from({ length: 40 }, (_, i) => `x${i} = ${i}`).join('\n');
+  const seen: number[] = [];
+  await applyEdit(UNANCHORED.replace(ORIGINAL, long), 'm', async (before) => {
+    seen.push(before === '' ? 0 : before.split('\n').length);
+    return 0;
+  });
+  assert.equal(seen.length, MAX_PLACEMENTS);
+  assert.deepEqual([seen[0], seen.at(-1)], [0, 40]);
+});
+
+test("POST /v1/apply/completions places an unanchored chunk at the served model's best-scoring boundary", async () => {
+  const score = placementScorer(server.engine.served, server.engine.kind);
+  const scores: number[] = [];
+  for (let p = 0; p <= ORIG_LINES.length; p++)
+    scores.push(await score(ORIG_LINES.slice(0, p).join('\n'), NEW_CHUNK, ORIG_LINES.slice(p).join('\n')));
+  assert.ok(new Set(scores).size > 1, `the model scores the places alike: ${scores}`);
+  const best = scores.indexOf(Math.max(...scores));
+  // while another request decodes: the scores run between its steps
+  const busy = post(`${server.url}/v1/completions`, { model: 'llada-tiny', prompt: 'hello', max_tokens: 16 });
+  const r = await post(`${server.url}/v1/apply/completions`, { model: 'llada-tiny', messages: [{ role: 'user', content: UNANCHORED }] });
+  const j = (await r.json()) as { choices: Array<{ message: { content: string } }> };
+  assert.equal(r.status, 200, JSON.stringify(j));
+  assert.equal(j.choices[0]!.message.content, placedAt(best), `scores by boundary: ${scores.map((x) => x.toFixed(2))}`);
+  assert.equal((await busy).status, 200);
 });
 
 test('POST /v1/apply/completions answers choices[0].message.content with the merged code, streamed too', async () => {
