@@ -55,7 +55,11 @@ export const MAX_PLACEMENTS = 12;
  * among the line boundaries between the code placed so far and the next anchored chunk — the model decides —
  * or, without a scorer, right after the code placed so far. `placed` counts the chunks the model placed.
  */
-export async function applyEdit(content: string, field: string, score: PlacementScore | null = null): Promise<{ text: string; placed: number }> {
+export async function applyEdit(
+  content: string,
+  field: string,
+  score: PlacementScore | null = null,
+): Promise<{ text: string; placed: number }> {
   const original = section(content, 'original_code', field),
     snippet = section(content, 'update_snippet', field);
   const lines = snippet.split('\n');
@@ -83,7 +87,10 @@ export async function applyEdit(content: string, field: string, score: Placement
     const end = find(chunk[chunk.length - 1]!, start >= 0 ? start : at);
     if (gaps[i] && start < 0 && end < 0 && score) {
       // new code after a marker: it may go anywhere up to where the next chunk anchors
-      const next = chunks.slice(i + 1).flatMap((c) => (c.length ? [find(c[0]!, at)] : [])).find((j) => j >= 0);
+      const next = chunks
+        .slice(i + 1)
+        .flatMap((c) => (c.length ? [find(c[0]!, at)] : []))
+        .find((j) => j >= 0);
       const limit = next ?? orig.length;
       const n = limit - at + 1,
         tries = n <= MAX_PLACEMENTS ? n : MAX_PLACEMENTS;

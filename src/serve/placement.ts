@@ -46,7 +46,12 @@ export function placementScorer(served: ServedModel, kind: ModelKind): Placement
     x.set(a, b.length + s.length);
     if (denoiser) {
       x.fill(mask!, b.length, b.length + s.length);
-      const logits = await denoiser.denoise({ tokens: x, B: 1, T, region: { start: b.length, end: b.length + s.length, blockStart: true } });
+      const logits = await denoiser.denoise({
+        tokens: x,
+        B: 1,
+        T,
+        region: { start: b.length, end: b.length + s.length, blockStart: true },
+      });
       return logLikelihood(logits, V, s);
     }
     x.set(s, b.length);
