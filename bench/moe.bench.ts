@@ -1,10 +1,11 @@
-// npm run bench:moe [-- --shape lladamoe-7b|llada2-mini] — a random mixture-of-experts model of a real shape,
-// built at q8 straight into our kernels (no checkpoint is written), then timed: build time, resident memory,
+// npm run bench:moe [-- --shape lladamoe-7b|llada2-mini] [--dtype q8|q4] — a random mixture-of-experts model of a real shape,
+// built at q8 (or 4-bit q4) straight into our kernels (no checkpoint is written), then timed: build time, resident memory,
 // one full forward 1×64, decoding with Fast-dLLM's dual cache at blocks of 8, 16 and 32 (threshold 0.9: random
 // weights commit about one token per step, so tokens/s is the step rate a trained model's TPF multiplies), and
 // each step's cost against the memory bound: the bytes of the weights that step really reads (the experts its
 // tokens were routed to, counted from the router's choices, plus attention, routers and the LM head) over the
-// bandwidth of one q8 matrix-vector product over the LM head on the same kernels. Writes bench/results/moe.{json,md}.
+// bandwidth of one matrix-vector product over the LM head at the same dtype on the same kernels.
+// Writes bench/results/moe-<shape>[-q4].{json,md}.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { parseArgs } from 'node:util';
@@ -89,7 +90,12 @@ const SHAPES = {
 } as const;
 type Shape = keyof typeof SHAPES;
 
-const { values } = parseArgs({ options: { shape: { type: 'string', default: 'lladamoe-7b' } }, strict: true });
+const { values } = parseArgs({
+  options: { shape: { type: 'string', default: 'lladamoe-7b' }, dtype: { type: 'string', default: 'q8' } },
+  strict: true,
+});
+const dtype = values.dtype as 'q8' | 'q4';
+if (dtype !== 'q8' && dtype !== 'q4') throw new Error('--dtype must be q8 or q4');
 const shape = values.shape as Shape;
 if (!Object.hasOwn(SHAPES, shape)) throw new Error(`--shape must be one of ${Object.keys(SHAPES).join(', ')}`);
 const config = parseHfConfig(JSON.parse(JSON.stringify(SHAPES[shape])), shape);
@@ -110,18 +116,18 @@ const normal = () => {
   x ^= x << 5;
   return table[x & 0xffff]!;
 };
-const weights: Weights = randomWeights(config, k, normal, 0.02, 'q8');
+const weights: Weights = randomWeights(config, k, normal, 0.02, dtype);
 const buildSeconds = (performance.now() - t0) / 1000;
 let bytes = 0;
 for (const w of weights.values()) bytes += weightBytes(w);
 const model = new Transformer(config, k, weights);
 console.error(
-  `${shape}: built at q8 in ${buildSeconds.toFixed(0)} s, ${gb(bytes).toFixed(2)} GiB of weights, RSS ${gb(rss()).toFixed(2)} GiB`,
+  `${shape}: built at ${dtype} in ${buildSeconds.toFixed(0)} s, ${gb(bytes).toFixed(2)} GiB of weights, RSS ${gb(rss()).toFixed(2)} GiB`,
 );
 
-// the memory bound's bandwidth: one q8 row × LM head (V × C), weights streamed once
+// the memory bound's bandwidth: one row × LM head (V × C), weights streamed once
 const head = weights.get('lmHead')!;
-if (head.kind !== 'q8') throw new Error('lmHead is not q8');
+if (head.kind !== 'q8' && head.kind !== 'q4') throw new Error(`lmHead is ${head.kind}: expected a quantized head`);
 const C = config.hiddenSize,
   V = config.vocabSize;
 const xv = k.allocF32(C).fill(0.01),
@@ -129,12 +135,13 @@ const xv = k.allocF32(C).fill(0.01),
 const gemv: number[] = [];
 for (let i = 0; i < 4; i++) {
   const t = performance.now();
-  k.matmulQ8(yv, xv, head.q, head.scales, 1, C, V);
+  if (head.kind === 'q8') k.matmulQ8(yv, xv, head.q, head.scales, 1, C, V);
+  else if (head.kind === 'q4') k.matmulQ4(yv, xv, head.q, head.scales, 1, C, V);
   gemv.push(performance.now() - t);
 }
 const gemvMs = gemv.slice(1).sort((a, b) => a - b)[1]!;
 const bandwidth = weightBytes(head) / (gemvMs / 1000); // bytes / s
-console.error(`q8 GEMV over the LM head: ${gemvMs.toFixed(1)} ms → ${(bandwidth / 1e9).toFixed(1)} GB/s`);
+console.error(`${head.kind} GEMV over the LM head: ${gemvMs.toFixed(1)} ms → ${(bandwidth / 1e9).toFixed(1)} GB/s`);
 
 // bytes a forward reads: per layer the attention (and dense FFN) weights, the router, the routed experts, the
 // shared expert; the final norm and LM head. Experts come from the router's choices of that very forward.
@@ -206,6 +213,7 @@ k.dispose();
 const report = {
   date: new Date().toISOString(),
   shape,
+  dtype,
   cpu: os.cpus()[0]?.model,
   threads: os.cpus().length,
   weightsGiB: gb(bytes),
@@ -218,11 +226,11 @@ const report = {
   decode: rows,
 };
 const md = [
-  `# ${shape} at q8 on our kernels — ${report.date}`,
+  `# ${shape} at ${dtype} on our kernels — ${report.date}`,
   '',
-  `${report.cpu}, ${report.threads} threads. Random weights (a real shape, see bench/moe.bench.ts), every linear layer int8 per output channel. ` +
+  `${report.cpu}, ${report.threads} threads. Random weights (a real shape, see bench/moe.bench.ts), every linear layer ${dtype === 'q8' ? 'int8 per output channel' : '4-bit in blocks of 32'}. ` +
     `Bound = the bytes of the weights the step reads (the experts its tokens were routed to, attention, routers, LM head) at the ` +
-    `q8 GEMV bandwidth measured here (${report.gemvGBs.toFixed(1)} GB/s).`,
+    `${head.kind} GEMV bandwidth measured here (${report.gemvGBs.toFixed(1)} GB/s).`,
   '',
   `| weights GiB | build s | RSS GiB | forward 1×64 ms (bound) | experts per layer at 64 tokens |`,
   '| --- | --- | --- | --- | --- |',
@@ -237,5 +245,8 @@ const md = [
 ].join('\n');
 console.log(md);
 mkdirSync(new URL('../../bench/results/', import.meta.url), { recursive: true });
-writeFileSync(new URL(`../../bench/results/moe-${shape}.json`, import.meta.url), JSON.stringify(report, null, 2) + '\n');
-writeFileSync(new URL(`../../bench/results/moe-${shape}.md`, import.meta.url), md + '\n');
+writeFileSync(
+  new URL(`../../bench/results/moe-${shape}${dtype === 'q4' ? '-q4' : ''}.json`, import.meta.url),
+  JSON.stringify(report, null, 2) + '\n',
+);
+writeFileSync(new URL(`../../bench/results/moe-${shape}${dtype === 'q4' ? '-q4' : ''}.md`, import.meta.url), md + '\n');
