@@ -320,3 +320,30 @@ test("the infill example keeps its suffix's leading newline, in the box and in t
   assert.deepEqual(errors, []);
   await page.close();
 });
+
+test('every knob says in one line what it does; the decoder shows only the knobs it reads, with the defaults it derives', async () => {
+  const { page, errors } = await open(1200);
+  const lines = await page.$$eval('.knob', (els) => els.map((e) => (e.querySelector('p')?.textContent ?? '').trim()));
+  assert.ok(lines.length >= 8, `only ${lines.length} knobs found`);
+  for (const l of lines) assert.ok(l.length > 10 && l.length < 200 && !l.includes('\n'), `a knob's explanation is not one line: "${l}"`);
+  const shown = async () =>
+    page.$$eval('.knob[data-k]', (els) => els.filter((e) => !(e as HTMLElement).hidden).map((e) => (e as HTMLElement).dataset['k']));
+  await page.selectOption('#decoder', 'threshold');
+  assert.ok((await shown()).includes('threshold') && !(await shown()).includes('factor') && !(await shown()).includes('steps'));
+  await page.selectOption('#decoder', 'fixed');
+  assert.ok((await shown()).includes('steps') && !(await shown()).includes('threshold'));
+  await page.selectOption('#decoder', 'factor');
+  assert.ok((await shown()).includes('factor') && !(await shown()).includes('threshold'));
+  assert.ok(((await page.textContent('#decoder-info')) ?? '').length > 10, 'the decoder line explains the decoder');
+  // coupled defaults: the placeholders follow max tokens (32 divides 96; 40 is its own block)
+  await page.selectOption('#decoder', 'fixed');
+  await page.fill('#max_tokens', '96');
+  await page.dispatchEvent('#max_tokens', 'input');
+  assert.equal(await page.getAttribute('#blockLength', 'placeholder'), 'auto (32)');
+  assert.equal(await page.getAttribute('#steps', 'placeholder'), 'auto (96)');
+  await page.fill('#max_tokens', '40');
+  await page.dispatchEvent('#max_tokens', 'input');
+  assert.equal(await page.getAttribute('#blockLength', 'placeholder'), 'auto (40)');
+  assert.deepEqual(errors, []);
+  await page.close();
+});
