@@ -121,6 +121,7 @@ const buildSeconds = (performance.now() - t0) / 1000;
 let bytes = 0;
 for (const w of weights.values()) bytes += weightBytes(w);
 const model = new Transformer(config, k, weights);
+const builtRss = rss();
 console.error(
   `${shape}: built at ${dtype} in ${buildSeconds.toFixed(0)} s, ${gb(bytes).toFixed(2)} GiB of weights, RSS ${gb(rss()).toFixed(2)} GiB`,
 );
@@ -176,7 +177,7 @@ t0 = performance.now();
 await model.forward({ tokens, B: 1, T });
 const forward64Ms = performance.now() - t0;
 const forward64Bytes = readBytes(T);
-const activeExperts64 = [...routed.values()].reduce((a, s) => a + s.size, 0) / config.numLayers;
+const activeExperts64 = [...routed.values()].reduce((a, s) => a + s.size, 0) / routed.size; // over the MoE layers (dense ones route nothing)
 console.error(`forward 1×${T}: ${forward64Ms.toFixed(0)} ms; ${activeExperts64.toFixed(1)} of ${moe.numExperts} experts per layer`);
 
 // decoding: dual cache (the block's rows computed, the rest from the cache), 32 new tokens after a 32-token prompt
@@ -185,6 +186,7 @@ const rows: Array<Record<string, number>> = [];
 for (const L of [8, 16, 32]) {
   let stepBytes = 0,
     steps = 0;
+  routed.clear(); // the experts of this run's steps only
   t0 = performance.now();
   const gen = generate(lm, { prompt: tokens.slice(0, 32) }, { decoder: 'threshold', threshold: 0.9, genLength: 32, blockLength: L });
   // every step, the bytes its routing read (a block-start step refreshes the cache and reads at least as much)
@@ -218,7 +220,7 @@ const report = {
   threads: os.cpus().length,
   weightsGiB: gb(bytes),
   buildSeconds,
-  rssGiB: gb(rss()),
+  rssGiB: gb(builtRss),
   gemvGBs: bandwidth / 1e9,
   forward64Ms,
   forward64BoundMs: (forward64Bytes / bandwidth) * 1000,

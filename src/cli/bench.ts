@@ -22,7 +22,7 @@ import { parseDecodeOptions } from '../sampler/index.js';
 import { forwardThroughput, type ForwardRow } from '../platform/node-forward-bench.js';
 import { benchDocs, benchMarkdown, benchSvg, machineInfo, type BenchReport, type SpeedRow } from './bench-report.js';
 import { EvalModel } from './eval-model.js';
-import { roofline } from '../platform/node-roofline.js';
+import { roofline } from './roofline.js';
 import { DEFAULT_MODEL, modelName, resolveModel } from '../platform/node-generator.js';
 
 interface Setting {

@@ -1,7 +1,7 @@
 // dllm export --checkpoint RUN/checkpoint --out models/NAME [--dtype f16|bf16|f32]
 // A training checkpoint → a model folder to ship: config.json, generation_config.json, tokenizer files and
 // model.safetensors in F16/BF16 (no optimizer state), written to a temp folder and renamed into place.
-// With --format gguf: one llama.cpp GGUF file instead (export-gguf.ts).
+// With --format gguf [--dtype f32|f16|q4_k]: one llama.cpp GGUF file instead (platform/node-gguf-export.ts).
 import { copyFile, mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';

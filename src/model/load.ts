@@ -127,6 +127,16 @@ export async function loadWeights(files: CheckpointFiles, k: Kernels, opts: Load
   return { config, weights, bytes, dtypes };
 }
 
+/** the f32 tensors of weights loaded with dtype 'f32' (what ONNX Runtime's graph builder reads) */
+export function f32Tensors(loaded: LoadedWeights): Map<string, Float32Array> {
+  const out = new Map<string, Float32Array>();
+  for (const [name, w] of loaded.weights) {
+    if (w.kind !== 'f32') throw new Error(`${name}: expected f32 weights after loading, got ${w.kind}`);
+    out.set(name, w.data);
+  }
+  return out;
+}
+
 /** the tokenizer of a checkpoint (tokenizer.json + tokenizer_config / config / generation_config where present), or null */
 export async function loadTokenizer(files: CheckpointFiles): Promise<TextTokenizer | null> {
   const tokenizerJson = await files.json('tokenizer.json');

@@ -1,4 +1,4 @@
-// dllm export --checkpoint DIR --out FILE.gguf --format gguf [--dtype f32|f16|q4_k]
+// The GGUF writer of `dllm export --format gguf` (cli/export.ts) and of the benchmarks against llama.cpp.
 // A checkpoint or model folder (config.json, model.safetensors or its shards, tokenizer.json) → one GGUF file that
 // llama.cpp loads as llada / dream / llama (model/gguf-map.ts does the tensor and metadata mapping). The tokenizer
 // metadata is rebuilt from tokenizer.json: llama.cpp's "gpt2" vocabulary is byte-level BPE, so only such

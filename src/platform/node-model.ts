@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { JSON_LIMITS } from '../io/json-limits.js';
 import type { Kernels } from '../kernels/backend.js';
 import type { CheckpointFiles, LoadOptions } from '../model/load.js';
-import { loadTokenizer, loadWeights } from '../model/load.js';
+import { f32Tensors, loadTokenizer, loadWeights } from '../model/load.js';
 export { loadTokenizer } from '../model/load.js';
 import { createRefKernels } from '../kernels/ref/index.js';
 import { Transformer } from '../model/forward.js';
@@ -119,12 +119,7 @@ export async function loadF32Weights(dir: string): Promise<{ config: ModelConfig
   }
   if (!(await fileExists(dir))) throw new Error(`model folder ${dir} does not exist`);
   const loaded = await loadWeights(folderFiles(dir), createRefKernels(), { dtype: 'f32', memoryBytes: totalmem() });
-  const weights = new Map<string, Float32Array>();
-  for (const [name, w] of loaded.weights) {
-    if (w.kind !== 'f32') throw new Error(`${name}: expected f32 weights after loading`);
-    weights.set(name, w.data);
-  }
-  return { config: loaded.config, weights };
+  return { config: loaded.config, weights: f32Tensors(loaded) };
 }
 
 /** tokenizer.json with its config files (special ids from the checkpoint), or null when there is none */

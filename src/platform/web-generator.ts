@@ -10,13 +10,12 @@ import type { Kernels } from '../kernels/backend.js';
 import { WasmKernels } from '../kernels/wasm/engine.js';
 import type { CacheMode } from '../model/diffusion-lm.js';
 import { Transformer } from '../model/forward.js';
-import { loadTokenizer, loadWeights } from '../model/load.js';
+import { f32Tensors, loadTokenizer, loadWeights } from '../model/load.js';
 import { WEIGHT_DTYPES, type WeightDtype } from '../model/weights.js';
 import { TextGenerator } from '../text/generator.js';
 import { WebGpuTransformer } from '../webgpu/forward.js';
 import { buildOnnxModel } from '../onnx/graph.js';
 import { createRefKernels } from '../kernels/ref/index.js';
-import type { LoadedWeights } from '../model/load.js';
 import { OrtTransformer, type OrtRuntime } from './ort-transformer.js';
 import { createKernels } from './web.js';
 import { modelFiles, type ModelSource, type ProgressCallback } from './web-files.js';
@@ -105,6 +104,11 @@ export function parseWebLoadOptions(o: unknown): WebLoadOptions {
   if (v.backend === 'ort' && v.dtype === 'f16')
     throw new Error('loadModel: "dtype" f16 is a storage format of the wasm kernels; ONNX Runtime takes f32, q8 or q4');
   if (v.backend === 'ort' && v.kernels !== undefined) throw new Error('loadModel: backend "ort" runs in ONNX Runtime, not on "kernels"');
+  for (const k of ['memoryBytes', 'assets'] as const)
+    if (v.backend === 'ort' && v[k] !== undefined)
+      throw new Error(`loadModel: "${k}" is for the WebAssembly kernels; backend "ort" has its own`);
+  if (v.backend === 'ort' && v.threads && typeof v.ort?.env?.wasm !== 'object')
+    throw new Error('loadModel: "threads" with backend "ort" sets ort.env.wasm.numThreads, and this "ort" has no env.wasm');
   if (v.device !== undefined && v.backend !== 'webgpu') throw new Error('loadModel: "device" needs backend "webgpu"');
   if (v.backend === 'webgpu' && v.kernels !== undefined) throw new Error('loadModel: backend "webgpu" runs on a device, not on "kernels"');
   if (v.cache !== undefined && !['none', 'prefix', 'dual'].includes(v.cache))
@@ -175,7 +179,7 @@ async function loadOrtModel(files: ReturnType<typeof modelFiles>, o: WebLoadOpti
   const loaded = await loadWeights(files, createRefKernels(), { dtype: 'f32' });
   const tokenizer = await loadTokenizerFiles(files);
   if (!tokenizer) throw new Error(`${files.where} has no tokenizer.json; text generation needs one`);
-  const graph = buildOnnxModel(loaded.config, f32Source(loaded), { dtype: o.dtype === 'q8' || o.dtype === 'q4' ? o.dtype : 'f32' });
+  const graph = buildOnnxModel(loaded.config, f32Tensors(loaded), { dtype: o.dtype === 'q8' || o.dtype === 'q4' ? o.dtype : 'f32' });
   // onnxruntime-web's threads are its module's setting (read when its first session starts): set only when asked
   if (o.threads) rt.env.wasm.numThreads = o.threads;
   const session = await rt.InferenceSession.create(graph, {
@@ -191,14 +195,4 @@ async function loadOrtModel(files: ReturnType<typeof modelFiles>, o: WebLoadOpti
     ...(o.cache ? { cache: o.cache } : {}),
     dispose: () => model.dispose(),
   });
-}
-
-/** the loaded f32 tensors as the graph builder's weight source */
-function f32Source(loaded: LoadedWeights): { get(name: string): Float32Array | undefined; has(name: string): boolean } {
-  const data = (name: string): Float32Array | undefined => {
-    const w = loaded.weights.get(name);
-    if (w && w.kind !== 'f32') throw new Error(`${name}: expected f32 weights after loading`);
-    return w?.data;
-  };
-  return { get: data, has: (name) => loaded.weights.has(name) };
 }

@@ -1,8 +1,9 @@
 // Mercury Edit's chat-shaped endpoints (round2-reference.md §5, interfaces.md §1.5): one user message whose
 // sections are marked by `<|…|>` tags.
 //   apply  /v1/apply/completions — <|original_code|> … <|update_snippet|>: the snippet, with "… existing code …"
-//          marker lines standing for unchanged code, is merged into the original in code (deterministic, the
-//          convention's own rule: every chunk between markers is anchored by its first and last lines)
+//          marker lines standing for unchanged code, is merged into the original: every chunk between markers
+//          is anchored by its first or last line (the convention's own rule, in code); a chunk of new code that
+//          anchors nowhere goes where the served model scores it best (placement.ts)
 //   edit   /v1/edit/completions — <|recently_viewed_code_snippets|>, <|current_file_content|> with the editable
 //          region in <|code_to_edit|> (and a <|cursor|>), <|edit_diff_history|>: the region is the masked span
 //          of a diffusion infill between the code above and below it; the answer is the region in ``` fences
@@ -46,14 +47,19 @@ const MARKER = /^\s*(\/\/|#|--|\/\*|<!--)?\s*(\.\.\.|…)\s*existing code\s*(\.\
  */
 export type PlacementScore = (before: string, span: string, after: string) => Promise<number>;
 
-/** the most places an unanchored chunk is tried at (line boundaries, spread evenly over its range) */
+/**
+ * the most places an unanchored chunk is tried at (line boundaries, spread evenly over its range), and the most
+ * chunks of one request the model places (the rest go right after the code placed so far): a request costs at
+ * most 8 × 12 scoring forwards, each at most the model's window
+ */
 export const MAX_PLACEMENTS = 12;
+export const MAX_PLACED_CHUNKS = 8;
 
 /**
  * apply-edit: the original code with the update snippet merged in. A chunk between markers is anchored by its
  * first and last lines; one that anchors nowhere (new code after a marker) goes where `score` says it fits best
  * among the line boundaries between the code placed so far and the next anchored chunk — the model decides —
- * or, without a scorer, right after the code placed so far. `placed` counts the chunks the model placed.
+ * or, without a scorer, right after the code placed so far. `placed` counts the chunks the model was asked to place.
  */
 export async function applyEdit(
   content: string,
@@ -85,11 +91,12 @@ export async function applyEdit(
     if (chunk.length === 0) continue;
     let start = find(chunk[0]!, at);
     const end = find(chunk[chunk.length - 1]!, start >= 0 ? start : at);
-    if (gaps[i] && start < 0 && end < 0 && score) {
-      // new code after a marker: it may go anywhere up to where the next chunk anchors
+    if (gaps[i] && start < 0 && end < 0 && score && placed < MAX_PLACED_CHUNKS) {
+      // new code after a marker: it may go anywhere up to where the next chunk anchors (by its first line or its last)
+      const anchor = (c: string[]) => (c.length === 0 ? -1 : find(c[0]!, at) >= 0 ? find(c[0]!, at) : find(c[c.length - 1]!, at));
       const next = chunks
         .slice(i + 1)
-        .flatMap((c) => (c.length ? [find(c[0]!, at)] : []))
+        .map(anchor)
         .find((j) => j >= 0);
       const limit = next ?? orig.length;
       const n = limit - at + 1,
@@ -101,7 +108,7 @@ export async function applyEdit(
         const s = await score([...out, ...orig.slice(at, p)].join('\n'), chunk.join('\n'), orig.slice(p).join('\n'));
         if (s > bestScore) [best, bestScore] = [p, s];
       }
-      if (options.length > 1) placed++;
+      placed++;
       start = best; // the original up to there stays, then the chunk
       out.push(...orig.slice(at, start), ...chunk);
       at = start;

@@ -88,6 +88,7 @@ export class Engine {
 
   /** run `fn` on the model between two decoding steps, never beside one (the model's buffers are the batch's too) */
   exclusive<T>(fn: () => Promise<T>): Promise<T> {
+    this.refuseWhenFull();
     const done = new Promise<T>((resolve, reject) => {
       this.tasks.push(() => fn().then(resolve, reject));
     });
@@ -95,9 +96,9 @@ export class Engine {
     return done;
   }
 
-  /** requests waiting or decoding */
+  /** requests waiting or decoding, and model work queued outside the batch */
   get depth(): number {
-    return this.pending.length + this.active.length;
+    return this.pending.length + this.active.length + this.tasks.length;
   }
   /** requests waiting for a place in the batch */
   get waiting(): number {
@@ -120,6 +121,16 @@ export class Engine {
 
   /** queue a prepared request; throws ApiError 503 when the queue is full; rejects with Cancelled when the client left */
   submit(p: Prepared, hooks: RunHooks): Promise<Outcome> {
+    this.refuseWhenFull();
+    const done = new Promise<Outcome>((resolve, reject) => {
+      this.pending.push(new Job(p, hooks, performance.now(), this.served.tokenizer, this.kind === 'diffusion', resolve, reject));
+    });
+    this.kick();
+    return done;
+  }
+
+  /** ApiError 503 when the queue is full */
+  private refuseWhenFull(): void {
     const n = this.depth;
     if (n >= this.cfg.queueSize)
       throw new ApiError(
@@ -129,11 +140,6 @@ export class Engine {
         'queue_full',
         'unavailable_error',
       );
-    const done = new Promise<Outcome>((resolve, reject) => {
-      this.pending.push(new Job(p, hooks, performance.now(), this.served.tokenizer, this.kind === 'diffusion', resolve, reject));
-    });
-    this.kick();
-    return done;
   }
 
   /** start the loop unless it runs; work that came in as it was ending starts it again */
@@ -147,7 +153,7 @@ export class Engine {
   private async loop(): Promise<void> {
     try {
       while (this.pending.length > 0 || this.active.length > 0 || this.tasks.length > 0) {
-        while (this.tasks.length > 0) await this.tasks.shift()!();
+        if (this.tasks.length > 0) await this.tasks.shift()!(); // one per turn: decoding rows wait one forward at most
         this.admit();
         if (this.active.length > 0) {
           try {

@@ -24,7 +24,7 @@ const LAYERS: Record<string, string[]> = {
   webgpu: ['kernels', 'model'], // the forward as WGSL compute shaders: a ForwardModel beside the kernels' one
   text: ['kernels', 'io', 'model', 'tokenizer', 'sampler', 'data'], // the one text generator over the decoding loop
   platform: ['kernels', 'io', 'model', 'tokenizer', 'sampler', 'train', 'eval', 'onnx', 'text', 'webgpu'],
-  serve: ['kernels', 'io', 'model', 'tokenizer', 'sampler', 'platform', 'text'],
+  serve: ['kernels', 'io', 'model', 'tokenizer', 'sampler', 'platform', 'text', 'eval'],
   cli: ['kernels', 'io', 'model', 'tokenizer', 'sampler', 'train', 'eval', 'onnx', 'serve', 'platform', 'data', 'text'],
 };
 const VERSION_FILE = 'version.ts';

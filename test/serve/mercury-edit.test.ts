@@ -70,13 +70,50 @@ test("POST /v1/apply/completions places an unanchored chunk at the served model'
     scores.push(await score(ORIG_LINES.slice(0, p).join('\n'), NEW_CHUNK, ORIG_LINES.slice(p).join('\n')));
   assert.ok(new Set(scores).size > 1, `the model scores the places alike: ${scores}`);
   const best = scores.indexOf(Math.max(...scores));
-  // while another request decodes: the scores run between its steps
-  const busy = post(`${server.url}/v1/completions`, { model: 'llada-tiny', prompt: 'hello', max_tokens: 16 });
-  const r = await post(`${server.url}/v1/apply/completions`, { model: 'llada-tiny', messages: [{ role: 'user', content: UNANCHORED }] });
-  const j = (await r.json()) as { choices: Array<{ message: { content: string } }> };
-  assert.equal(r.status, 200, JSON.stringify(j));
-  assert.equal(j.choices[0]!.message.content, placedAt(best), `scores by boundary: ${scores.map((x) => x.toFixed(2))}`);
-  assert.equal((await busy).status, 200);
+  // while another request decodes: the scores run between its steps, one per step
+  const engine = server.engine,
+    log: string[] = [];
+  const observer = engine.observer,
+    exclusive = engine.exclusive.bind(engine);
+  let started!: () => void;
+  const decoding = new Promise<void>((r) => (started = r));
+  engine.observer = {
+    onCall: (m, n) => {
+      log.push('step');
+      started();
+      observer?.onCall(m, n);
+    },
+    onFinish: (m, j, o) => observer?.onFinish(m, j, o),
+    onCancel: (m) => observer?.onCancel(m),
+  };
+  engine.exclusive = (fn) => exclusive(() => (log.push('score'), fn()));
+  try {
+    const busy = post(`${server.url}/v1/completions`, {
+      model: 'llada-tiny',
+      prompt: 'hello',
+      max_tokens: 64,
+      decoder: 'fixed',
+      steps: 64,
+    });
+    await decoding;
+    const r = await post(`${server.url}/v1/apply/completions`, { model: 'llada-tiny', messages: [{ role: 'user', content: UNANCHORED }] });
+    const j = (await r.json()) as { choices: Array<{ message: { content: string } }> };
+    assert.equal(r.status, 200, JSON.stringify(j));
+    assert.equal(j.choices[0]!.message.content, placedAt(best), `scores by boundary: ${scores.map((x) => x.toFixed(2))}`);
+    assert.equal((await busy).status, 200);
+  } finally {
+    engine.observer = observer;
+    engine.exclusive = exclusive;
+  }
+  const scored = log.filter((x) => x === 'score').length;
+  assert.equal(scored, ORIG_LINES.length + 1, 'one score per boundary');
+  const first = log.indexOf('score'),
+    last = log.lastIndexOf('score');
+  assert.ok(log.slice(first, last).includes('step'), `the decoding request stepped while the scores ran: ${log.join(' ')}`);
+  assert.ok(
+    !log.slice(first, last).join(' ').includes('score score'),
+    `two scores ran back to back while a request decoded: ${log.join(' ')}`,
+  );
 });
 
 test('POST /v1/apply/completions answers choices[0].message.content with the merged code, streamed too', async () => {
