@@ -12,6 +12,7 @@ import { parseArgs } from 'node:util';
 import { parseHfConfig } from '../src/model/config.js';
 import { DiffusionLM } from '../src/model/diffusion-lm.js';
 import { Transformer } from '../src/model/forward.js';
+import { DEFAULT_RESIDENT_BYTES } from '../src/model/load.js';
 import { randomWeights, weightBytes, type Weights } from '../src/model/weights.js';
 import { createKernels } from '../src/platform/node.js';
 import { drain, generate } from '../src/sampler/index.js';
@@ -116,7 +117,8 @@ const normal = () => {
   x ^= x << 5;
   return table[x & 0xffff]!;
 };
-const weights: Weights = randomWeights(config, k, normal, 0.02, dtype);
+// as a checkpoint loads: DEFAULT_RESIDENT_BYTES in the kernels' memory, the rest on the JS heap
+const weights: Weights = randomWeights(config, k, normal, 0.02, dtype, DEFAULT_RESIDENT_BYTES);
 const buildSeconds = (performance.now() - t0) / 1000;
 let bytes = 0;
 for (const w of weights.values()) bytes += weightBytes(w);

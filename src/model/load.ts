@@ -36,6 +36,9 @@ export interface LoadedWeights {
   dtypes: Set<string>;
 }
 
+/** weights kept in the kernels' memory by default; the rest stay on the JS heap (a wasm32 memory holds at most 4 GiB) */
+export const DEFAULT_RESIDENT_BYTES = 2.5 * 2 ** 30;
+
 export interface LoadOptions {
   dtype?: WeightDtype;
   /** keep weights in kernel memory up to this many bytes (wasm32: 4 GiB total); beyond, plain arrays */
@@ -95,7 +98,7 @@ export async function loadWeights(files: CheckpointFiles, k: Kernels, opts: Load
     return s;
   };
   const dtype = opts.dtype ?? 'f32';
-  const budget = opts.residentBytes ?? 2.5 * 2 ** 30;
+  const budget = opts.residentBytes ?? DEFAULT_RESIDENT_BYTES;
   const weights: Weights = new Map();
   const dtypes = new Set<string>();
   let bytes = 0;

@@ -73,14 +73,28 @@ export function weightBytes(w: Weight): number {
   return w.kind === 'f16' ? w.bits.byteLength : w.q.byteLength + w.scales.byteLength;
 }
 
-/** Random weights (normal, std) from a seeded generator: tiny test models and training from scratch. */
-export function randomWeights(c: ModelConfig, k: Kernels | null, normal: () => number, std = 0.02, dtype: WeightDtype = 'f32'): Weights {
+/**
+ * Random weights (normal, std) from a seeded generator: tiny test models, training from scratch, benchmarks of
+ * real shapes. As loadWeights does, the first `residentBytes` go into the kernels' memory and the rest stay on
+ * the JS heap (copied in per use): a wasm32 memory holds at most 4 GiB.
+ */
+export function randomWeights(
+  c: ModelConfig,
+  k: Kernels | null,
+  normal: () => number,
+  std = 0.02,
+  dtype: WeightDtype = 'f32',
+  residentBytes = Infinity,
+): Weights {
   const weights: Weights = new Map();
+  let bytes = 0;
   for (const spec of parameterTable(c)) {
     const data = new Float32Array(numel(spec.shape));
     if (spec.kind === 'norm') data.fill(1);
     else if (spec.kind !== 'bias') for (let i = 0; i < data.length; i++) data[i] = normal() * std;
-    weights.set(spec.name, storeWeight(k, spec, data, dtype));
+    const w = storeWeight(bytes < residentBytes ? k : null, spec, data, dtype);
+    bytes += weightBytes(w);
+    weights.set(spec.name, w);
   }
   return weights;
 }
