@@ -18,7 +18,7 @@ import { randomWeights, type Weights } from '../src/model/weights.js';
 import { createKernels } from '../src/platform/node.js';
 import { bytesToUnicode } from '../src/tokenizer/bpe-train.js';
 import { Rng } from '../src/train/rng.js';
-import { llamaCppVersions, loadLlamaCpp } from '../src/platform/node-llama-cpp.js';
+import { llamaCppVersions, loadLlamaCpp, type NlcLlama, type NlcModel } from '../src/platform/node-llama-cpp.js';
 
 // FFN 1408 = 8/3·512 rounded up to a multiple of 64 (LLaMA's rule); untied LM head as in LLaDA. With these the
 // FLOP count below gives the 15.8 GFLOP DESIGN.md quotes for 4×128 tokens.
@@ -57,28 +57,6 @@ const FLOP_FORMULA = 'FLOP = 2·P·B·T + L·B·4·T²·C, P = linear-layer + LM
 function flops(B: number, T: number): number {
   const { numLayers: L, hiddenSize: C } = CONFIG;
   return 2 * MATMUL_PARAMS * B * T + L * B * 4 * T * T * C; // QKᵀ and P·V: 2·T²·C each, per layer per sequence
-}
-
-// ---- the slice of node-llama-cpp's API used here (typed locally: a dev dependency that may be absent) ------------
-interface NlcSequence {
-  evaluateWithoutGeneratingNewTokens(tokens: number[]): Promise<void>;
-  clearHistory(): Promise<void>;
-}
-interface NlcContext {
-  getSequence(): NlcSequence;
-  readonly currentThreads: number;
-  readonly batchSize: number;
-  dispose(): Promise<void>;
-  _ctx?: { decodeBatch(): Promise<void> }; // internal: wrapped only to count and time llama_decode calls
-}
-interface NlcModel {
-  createContext(o: Record<string, unknown>): Promise<NlcContext>;
-  dispose(): Promise<void>;
-}
-interface NlcLlama {
-  loadModel(o: { modelPath: string; gpuLayers: number }): Promise<NlcModel>;
-  dispose(): Promise<void>;
-  readonly systemInfo: string;
 }
 
 interface Timing {

@@ -10,6 +10,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { parseArgs } from 'node:util';
 import { parseHfConfig } from '../src/model/config.js';
+import { MOE_SHAPES } from './moe-shapes.js';
 import { DiffusionLM } from '../src/model/diffusion-lm.js';
 import { Transformer } from '../src/model/forward.js';
 import { DEFAULT_RESIDENT_BYTES } from '../src/model/load.js';
@@ -18,78 +19,7 @@ import { createKernels } from '../src/platform/node.js';
 import { drain, generate } from '../src/sampler/index.js';
 import { Rng } from '../src/train/rng.js';
 
-/**
- * The shapes, as config.json would say them (parsed by the same code as a checkpoint's). Sources:
- * LLaDA-MoE-7B-A1B — dllm-reference.md §1 (16 layers, hidden 2048, 64 experts, top-8, expert FFN 1024); heads,
- * KV heads, RoPE θ, q/k norm and every layer MoE from a third-party summary of its config.json (unverified here);
- * vocab 157184 (unverified: the mask id 156895 of its model card needs more than 156895). LLaDA2.0-mini — 16 B
- * total / ~1.4 B active (dllm-reference.md §6; unverified), layout of Ling-mini-2.0 (unverified): 20 layers,
- * 256 experts of 512, top-8 in 4 of 8 groups, one shared expert, the first layer dense.
- */
-const SHAPES = {
-  'lladamoe-7b': {
-    architectures: ['LLaDAMoEModelLM'],
-    model_type: 'llada',
-    vocab_size: 157184,
-    hidden_size: 2048,
-    num_hidden_layers: 16,
-    num_attention_heads: 16,
-    num_key_value_heads: 16,
-    hidden_act: 'silu',
-    max_position_embeddings: 8192,
-    tie_word_embeddings: false,
-    rope_scaling: null,
-    dense_intermediate_size: 8192,
-    expert_intermediate_size: 1024,
-    shared_expert_intermediate_size: null,
-    rms_norm_eps: 1e-5,
-    rope_theta: 50000,
-    partial_rotary_factor: 1,
-    attention_bias: false,
-    clip_qkv: null,
-    num_experts_per_tok: 8,
-    num_experts: 64,
-    qk_layernorm: true,
-    moe_layer_freq: Array(16).fill(1),
-    moe_router_enable_expert_bias: false,
-    routed_scaling_factor: 1,
-    router_num_group: null,
-    router_topk_group: null,
-  },
-  'llada2-mini': {
-    architectures: ['LLaDA2MoeModelLM'],
-    model_type: 'llada2_moe',
-    vocab_size: 157184,
-    hidden_size: 2048,
-    num_hidden_layers: 20,
-    num_attention_heads: 16,
-    num_key_value_heads: 4,
-    head_dim: 128,
-    hidden_act: 'silu',
-    max_position_embeddings: 8192,
-    tie_word_embeddings: false,
-    rope_scaling: null,
-    intermediate_size: 5120,
-    use_qkv_bias: false,
-    use_qk_norm: true,
-    use_bias: false,
-    rms_norm_eps: 1e-6,
-    rope_theta: 600000,
-    num_experts: 256,
-    num_shared_experts: 1,
-    num_experts_per_tok: 8,
-    n_group: 8,
-    topk_group: 4,
-    routed_scaling_factor: 2.5,
-    moe_intermediate_size: 512,
-    first_k_dense_replace: 1,
-    partial_rotary_factor: 0.5,
-    score_function: 'sigmoid',
-    moe_router_enable_expert_bias: true,
-    norm_topk_prob: true,
-  },
-} as const;
-type Shape = keyof typeof SHAPES;
+type Shape = keyof typeof MOE_SHAPES;
 
 const { values } = parseArgs({
   options: { shape: { type: 'string', default: 'lladamoe-7b' }, dtype: { type: 'string', default: 'q8' } },
@@ -98,8 +28,8 @@ const { values } = parseArgs({
 const dtype = values.dtype as 'q8' | 'q4';
 if (dtype !== 'q8' && dtype !== 'q4') throw new Error('--dtype must be q8 or q4');
 const shape = values.shape as Shape;
-if (!Object.hasOwn(SHAPES, shape)) throw new Error(`--shape must be one of ${Object.keys(SHAPES).join(', ')}`);
-const config = parseHfConfig(JSON.parse(JSON.stringify(SHAPES[shape])), shape);
+if (!Object.hasOwn(MOE_SHAPES, shape)) throw new Error(`--shape must be one of ${Object.keys(MOE_SHAPES).join(', ')}`);
+const config = parseHfConfig(JSON.parse(JSON.stringify(MOE_SHAPES[shape])), shape);
 const moe = config.moe!;
 const IDS = { mask: 156895, eos: 156892, eot: null, pad: 156892 }; // LLaDA2MoeModelLM.generate()'s defaults (config-moe.ts)
 const gb = (b: number) => b / 2 ** 30;

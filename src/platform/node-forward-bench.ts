@@ -10,25 +10,7 @@ import type { ForwardModel } from '../model/forward.js';
 import { openModel } from './node-backend.js';
 import { loadModelDir } from './node-model.js';
 import { exportGguf } from './node-gguf-export.js';
-import { loadLlamaCpp } from './node-llama-cpp.js';
-
-interface NlcSequence {
-  evaluateWithoutGeneratingNewTokens(tokens: number[]): Promise<void>;
-  clearHistory(): Promise<void>;
-}
-interface NlcContext {
-  getSequence(): NlcSequence;
-  readonly currentThreads: number;
-  dispose(): Promise<void>;
-}
-interface NlcModel {
-  createContext(o: Record<string, unknown>): Promise<NlcContext>;
-  dispose(): Promise<void>;
-}
-interface NlcLlama {
-  loadModel(o: { modelPath: string; gpuLayers: number }): Promise<NlcModel>;
-  dispose(): Promise<void>;
-}
+import { loadLlamaCpp, type NlcContext, type NlcLlama, type NlcModel } from './node-llama-cpp.js';
 
 export interface ForwardRow {
   model: string;

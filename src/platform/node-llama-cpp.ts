@@ -7,6 +7,28 @@ import { fileURLToPath } from 'node:url';
 export const LLAMA_CPP_PACKAGE = 'node-llama-cpp';
 export const LLAMA_CPP_PINNED = '3.21.1';
 
+// the slice of node-llama-cpp's API the benchmarks use (typed here: a dev dependency that may be absent)
+export interface NlcSequence {
+  evaluateWithoutGeneratingNewTokens(tokens: number[]): Promise<void>;
+  clearHistory(): Promise<void>;
+}
+export interface NlcContext {
+  getSequence(): NlcSequence;
+  readonly currentThreads: number;
+  readonly batchSize: number;
+  dispose(): Promise<void>;
+  _ctx?: { decodeBatch(): Promise<void> }; // internal: bench/forward.bench.ts wraps it to count and time llama_decode calls
+}
+export interface NlcModel {
+  createContext(o: Record<string, unknown>): Promise<NlcContext>;
+  dispose(): Promise<void>;
+}
+export interface NlcLlama {
+  loadModel(o: { modelPath: string; gpuLayers: number }): Promise<NlcModel>;
+  dispose(): Promise<void>;
+  readonly systemInfo: string;
+}
+
 interface Nlc<L> {
   getLlama(o: Record<string, unknown>): Promise<L>;
   LlamaLogLevel: Record<string, string>;

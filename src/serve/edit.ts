@@ -93,7 +93,11 @@ export async function applyEdit(
     const end = find(chunk[chunk.length - 1]!, start >= 0 ? start : at);
     if (gaps[i] && start < 0 && end < 0 && score && placed < MAX_PLACED_CHUNKS) {
       // new code after a marker: it may go anywhere up to where the next chunk anchors (by its first line or its last)
-      const anchor = (c: string[]) => (c.length === 0 ? -1 : find(c[0]!, at) >= 0 ? find(c[0]!, at) : find(c[c.length - 1]!, at));
+      const anchor = (c: string[]) => {
+        if (c.length === 0) return -1;
+        const first = find(c[0]!, at);
+        return first >= 0 ? first : find(c[c.length - 1]!, at);
+      };
       const next = chunks
         .slice(i + 1)
         .map(anchor)

@@ -8,41 +8,23 @@
 // check (test/helpers/browser-parity.ts) runs onnxruntime-web's WebGPU provider on the ONNX graph.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
-import { chromium, type Browser, type Page } from 'playwright-core';
-import { startServer, type RunningServer } from '../../src/serve/index.js';
+import type { Browser, Page } from 'playwright-core';
+import type { RunningServer } from '../../src/serve/index.js';
 import {
-  CHROMIUM,
-  PARITY_DIRS,
   PARITY_MODELS,
   PARITY_TOLERANCE as TOLERANCE,
+  openParitySession,
   parityInPage,
-  WEB_BUNDLE as WEB,
+  type ParitySession,
 } from '../helpers/browser-parity.js';
 
-let server: RunningServer, browser: Browser, page: Page;
+let server: RunningServer, browser: Browser, page: Page, session: ParitySession | undefined;
 before(async () => {
-  assert.ok(CHROMIUM, "no chromium found: install Debian's (apt-get install chromium) or set CHROMIUM_PATH");
-  assert.ok(existsSync(WEB), `${WEB} is missing: the browser bundle is built by \`npm run build\``);
-  server = await startServer({
-    modelDir: PARITY_DIRS,
-    backend: 'wasm',
-    threads: 1,
-    config: { port: 0, maxTokens: 64, defaultMaxTokens: 16 },
-  });
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: ['--no-sandbox', '--enable-unsafe-webgpu', '--use-webgpu-adapter=swiftshader'],
-  });
-  page = await browser.newPage();
-  const errors: string[] = [];
-  page.on('pageerror', (e) => errors.push(String(e)));
-  await page.goto(server.url + '/health');
-  assert.deepEqual(errors, []);
+  session = await openParitySession(['--enable-unsafe-webgpu', '--use-webgpu-adapter=swiftshader']);
+  ({ server, browser, page } = session);
 });
 after(async () => {
-  await browser?.close();
-  await server?.close();
+  await session?.close();
 });
 
 for (const [id, prompt, causal] of PARITY_MODELS) {

@@ -4,9 +4,11 @@
 // shapes (B = 2, T = 7, padded keys, causal and block-causal masks, chosen logit rows, a KV cache filled in two
 // calls), the engine's in-graph top-1 (where it has one) against the argmax of its own logits, and one greedy
 // completion. Used by test/browser/webgpu.test.ts and test/browser/ort-web.test.ts.
+import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import type { Page } from 'playwright-core';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { startServer, type RunningServer } from '../../src/serve/index.js';
 
 /** the models both browser parity tests load: the tiny LLaDA (diffusion) and LLaMA (causal) fixtures, and the shipped dllm-code-mini */
 export const PARITY_DIRS = ['test/fixtures/llada/', 'test/fixtures/llama/', 'models/dllm-code-mini/'].map((d) =>
@@ -21,6 +23,41 @@ export const WEB_BUNDLE = fileURLToPath(new URL('../../web/dllm.js', import.meta
 export const CHROMIUM = [process.env['CHROMIUM_PATH'], '/usr/bin/chromium', '/usr/bin/chromium-browser'].find((p) => p && existsSync(p));
 /** f32 on both sides, summed in other orders (tiled matmuls, MLAS GEMM tiles, online softmax): the issue's bound */
 export const PARITY_TOLERANCE = 1e-4;
+
+/** `dllm serve` (wasm, one thread) with the parity models, and Chromium on one page of it that loaded without errors */
+export interface ParitySession {
+  server: RunningServer;
+  browser: Browser;
+  page: Page;
+  close(): Promise<void>;
+}
+
+/** start the server and the browser (Chromium flags beyond --no-sandbox: `args`) for a browser parity test file */
+export async function openParitySession(args: string[] = []): Promise<ParitySession> {
+  assert.ok(CHROMIUM, "no chromium found: install Debian's (apt-get install chromium) or set CHROMIUM_PATH");
+  assert.ok(existsSync(WEB_BUNDLE), `${WEB_BUNDLE} is missing: the browser bundle is built by \`npm run build\``);
+  const server = await startServer({
+    modelDir: PARITY_DIRS,
+    backend: 'wasm',
+    threads: 1,
+    config: { port: 0, maxTokens: 64, defaultMaxTokens: 16 },
+  });
+  const browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox', ...args] });
+  const page = await browser.newPage();
+  const errors: string[] = [];
+  page.on('pageerror', (e) => errors.push(String(e)));
+  await page.goto(server.url + '/health');
+  assert.deepEqual(errors, []);
+  return {
+    server,
+    browser,
+    page,
+    close: async () => {
+      await browser.close();
+      await server.close();
+    },
+  };
+}
 
 /** the engine under test: loadModel's options, and (onnxruntime-web) the URL of the runtime module to pass as `ort` */
 export interface PageEngine {

@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { detectArch, parseHfConfig } from '../../src/model/config.js';
 import { activeParameterCount, parameterCount, parameterTable } from '../../src/model/params.js';
+import { MOE_SHAPES } from '../../bench/moe-shapes.js';
 
 const FIXTURES = new URL('../../../test/fixtures/', import.meta.url).pathname;
 const cfg = (name: string) => JSON.parse(readFileSync(`${FIXTURES}${name}/config.json`, 'utf8')) as Record<string, unknown>;
@@ -136,27 +137,9 @@ test('an unsupported or inconsistent value is an error naming the key', () => {
 
 test('a LLaDA2.0-mini-shaped config: 16 B parameters, 1.4 B read per token (the model card\'s "16B total, 1.4B active")', () => {
   // dimensions of Ling-mini-2.0 / BailingMoeV2, the base LLaDA2.0-mini is converted from (its published config.json,
-  // as quoted by a third-party test fixture): not a file read here, so only the totals are checked
-  const mini = {
-    ...cfg('llada2'),
-    vocab_size: 157184,
-    hidden_size: 2048,
-    num_hidden_layers: 20,
-    num_attention_heads: 16,
-    num_key_value_heads: 4,
-    head_dim: 128,
-    intermediate_size: 5120,
-    moe_intermediate_size: 512,
-    num_experts: 256,
-    num_experts_per_tok: 8,
-    num_shared_experts: 1,
-    n_group: 8,
-    topk_group: 4,
-    first_k_dense_replace: 1,
-    max_position_embeddings: 32768,
-    use_qkv_bias: false,
-    use_bias: false,
-  };
+  // as quoted by a third-party test fixture): not a file read here, so only the totals are checked. The shape is
+  // bench:moe's (bench/moe-shapes.ts), so the benchmark builds the model these totals describe.
+  const mini = JSON.parse(JSON.stringify(MOE_SHAPES['llada2-mini'])) as Record<string, unknown>;
   const c = parseHfConfig(mini);
   assert.ok(Math.abs(parameterCount(c) / 1e9 - 16.2) < 0.1, `${parameterCount(c)} parameters`);
   assert.ok(Math.abs(activeParameterCount(c) / 1e9 - 1.43) < 0.05, `${activeParameterCount(c)} active`);

@@ -5,11 +5,61 @@
 import type { AttentionShape } from '../backend.js';
 import { need, type Vec } from './types.js';
 
-function check(op: string, s: AttentionShape): void {
+/** the shape, the mask and every buffer's length (`views`: name, buffer, elements it must hold) of an attention op */
+function check(op: string, s: AttentionShape, views: ReadonlyArray<readonly [string, { length: number }, number]>): void {
   const { B, Tk, H, Hkv } = s;
   if (!(Hkv > 0) || H % Hkv !== 0) throw new Error(`${op}: H=${H} must be a multiple of Hkv=${Hkv}`);
   checkMask(op, s);
   if (s.keyValid) need(op, 'keyValid', s.keyValid, B * Tk);
+  for (const [name, buf, n] of views) need(op, name, buf, n);
+}
+
+/** attentionForward's checks (both engines) */
+export function checkAttentionForward(
+  out: { length: number },
+  lse: { length: number },
+  q: { length: number },
+  k: { length: number },
+  v: { length: number },
+  s: AttentionShape,
+): void {
+  const { B, Tq, Tk, H, Hkv, D } = s;
+  check('attentionForward', s, [
+    ['out', out, B * Tq * H * D],
+    ['lse', lse, B * H * Tq],
+    ['q', q, B * Tq * H * D],
+    ['k', k, B * Tk * Hkv * D],
+    ['v', v, B * Tk * Hkv * D],
+  ]);
+}
+
+/** attentionBackward's checks (both engines) */
+export function checkAttentionBackward(
+  dq: { length: number },
+  dk: { length: number },
+  dv: { length: number },
+  dout: { length: number },
+  q: { length: number },
+  k: { length: number },
+  v: { length: number },
+  out: { length: number },
+  lse: { length: number },
+  s: AttentionShape,
+): void {
+  const { B, Tq, Tk, H, Hkv, D } = s;
+  const nq = B * Tq * H * D,
+    nk = B * Tk * Hkv * D;
+  check('attentionBackward', s, [
+    ['dq', dq, nq],
+    ['dk', dk, nk],
+    ['dv', dv, nk],
+    ['dout', dout, nq],
+    ['q', q, nq],
+    ['k', k, nk],
+    ['v', v, nk],
+    ['out', out, nq],
+    ['lse', lse, B * H * Tq],
+  ]);
 }
 
 /** the mask's own parameters (both engines) */
@@ -58,12 +108,7 @@ function score(q: Vec, k: Vec, s: AttentionShape, b: number, i: number, h: numbe
 /** out (B, Tq, H, D) = softmax(q·kᵀ·scale + mask) · v ; lse (B, H, Tq), −Infinity where a row sees no key */
 export function attentionForward(out: Vec, lse: Vec, q: Vec, k: Vec, v: Vec, s: AttentionShape): void {
   const { B, Tq, Tk, H, Hkv, D } = s;
-  check('attentionForward', s);
-  need('attentionForward', 'out', out, B * Tq * H * D);
-  need('attentionForward', 'lse', lse, B * H * Tq);
-  need('attentionForward', 'q', q, B * Tq * H * D);
-  need('attentionForward', 'k', k, B * Tk * Hkv * D);
-  need('attentionForward', 'v', v, B * Tk * Hkv * D);
+  checkAttentionForward(out, lse, q, k, v, s);
   const group = H / Hkv; // query heads per kv head
   const scores = new Float64Array(Tk); // (Tk) one query row's scores, −Infinity where masked
   for (let b = 0; b < B; b++) {
@@ -109,21 +154,9 @@ export function attentionBackward(
   s: AttentionShape,
 ): void {
   const { B, Tq, Tk, H, Hkv, D } = s;
-  check('attentionBackward', s);
+  checkAttentionBackward(dq, dk, dv, dout, q, k, v, out, lse, s);
   const nq = B * Tq * H * D,
     nk = B * Tk * Hkv * D;
-  for (const [name, buf, n] of [
-    ['dq', dq, nq],
-    ['dk', dk, nk],
-    ['dv', dv, nk],
-    ['dout', dout, nq],
-    ['q', q, nq],
-    ['k', k, nk],
-    ['v', v, nk],
-    ['out', out, nq],
-    ['lse', lse, B * H * Tq],
-  ] as const)
-    need('attentionBackward', name, buf, n);
   const group = H / Hkv;
   const dq64 = new Float64Array(nq); // (B, Tq, H, D) sums kept in f64 until the end
   const dk64 = new Float64Array(nk); // (B, Tk, Hkv, D)

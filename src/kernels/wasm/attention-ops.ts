@@ -2,9 +2,9 @@
 // parameters for assembly/attention.ts, and the work split (forward: a few (b, h, query) rows per claim;
 // backward: one (b, kv-head) per item, so dk/dv are summed by one thread in a fixed order).
 import type { AttentionShape } from '../backend.js';
-import { checkMask } from '../ref/attention.js';
+import { checkAttentionBackward, checkAttentionForward } from '../ref/attention.js';
 import type { Arena } from './arena.js';
-import { Marshal, need } from './marshal.js';
+import { Marshal } from './marshal.js';
 import { ROW_WORK, type ThreadPool } from './pool.js';
 
 const MASK_CODE = { none: 0, causal: 1, blockCausal: 2, blockDiffusion: 3 } as const; // assembly/attention.ts MASK_*
@@ -17,13 +17,6 @@ export interface OpContext {
   scratchStride: number;
 }
 
-function checkAttention(op: string, s: AttentionShape, views: [string, { length: number }, number][]): void {
-  const { B, Tk, H, Hkv } = s;
-  if (Hkv <= 0 || H % Hkv !== 0) throw new Error(`${op}: H=${H} must be a multiple of Hkv=${Hkv}`);
-  checkMask(op, s);
-  if (s.keyValid) need(op, 'keyValid', s.keyValid, B * Tk);
-  for (const [k, v, n] of views) need(op, k, v, n);
-}
 function attnArgs(s: AttentionShape): number[] {
   return [s.Tq, s.Tk, s.H, s.Hkv, s.D, s.scale, MASK_CODE[s.mask], s.qStart, s.blockLength > 0 ? s.blockLength : 1];
 }
@@ -37,14 +30,8 @@ export function wasmAttentionForward(
   v: Float32Array,
   s: AttentionShape,
 ): void {
-  const { B, Tq, Tk, H, Hkv, D } = s;
-  checkAttention('attentionForward', s, [
-    ['out', out, B * Tq * H * D],
-    ['lse', lse, B * H * Tq],
-    ['q', q, B * Tq * H * D],
-    ['k', k, B * Tk * Hkv * D],
-    ['v', v, B * Tk * Hkv * D],
-  ]);
+  const { B, Tq, Tk, H, D } = s;
+  checkAttentionForward(out, lse, q, k, v, s);
   const m = new Marshal(c.arena);
   const ptrs = [m.out(out), m.out(lse), m.in(q), m.in(k), m.in(v), m.in(s.keyValid)];
   const grain = Math.max(1, Math.floor(ROW_WORK / Math.max(1, Tk * D)) * 4);
@@ -65,22 +52,9 @@ export function wasmAttentionBackward(
   lse: Float32Array,
   s: AttentionShape,
 ): void {
-  const { B, Tq, Tk, H, Hkv, D } = s;
-  const nq = B * Tq * H * D,
-    nk = B * Tk * Hkv * D;
-  checkAttention('attentionBackward', s, [
-    ['dq', dq, nq],
-    ['dk', dk, nk],
-    ['dv', dv, nk],
-    ['dout', dout, nq],
-    ['q', q, nq],
-    ['k', k, nk],
-    ['v', v, nk],
-    ['out', out, nq],
-    ['lse', lse, B * H * Tq],
-  ]);
+  checkAttentionBackward(dq, dk, dv, dout, q, k, v, out, lse, s);
   const m = new Marshal(c.arena);
   const ptrs = [m.out(dq), m.out(dk), m.out(dv), m.in(dout), m.in(q), m.in(k), m.in(v), m.in(out), m.in(lse), m.in(s.keyValid)];
-  c.pool.run('attentionBackwardTask', B * Hkv, 1, [...ptrs, ...attnArgs(s)]);
+  c.pool.run('attentionBackwardTask', s.B * s.Hkv, 1, [...ptrs, ...attnArgs(s)]);
   m.end();
 }

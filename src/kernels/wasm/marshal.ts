@@ -40,12 +40,8 @@ export class Marshal {
   }
 }
 
-/** throw a clear error when a buffer is shorter than the op's shape says */
-export function need(op: string, name: string, view: { length: number } | null, n: number): void {
-  if (view === null) throw new Error(`${op}: ${name} is null`);
-  if (!Number.isInteger(n) || n < 0) throw new Error(`${op}: ${name} size ${n} is not a non-negative integer`);
-  if (view.length < n) throw new Error(`${op}: ${name} has ${view.length} elements, the shape needs ${n}`);
-}
+/** the reference kernels' length check: one rule and one message for both engines */
+export { need } from '../ref/types.js';
 
 /** throw when a target class id is not below V (a wasm kernel would read past the logits row) */
 export function needTargets(op: string, targets: Int32Array, N: number, V: number): void {
