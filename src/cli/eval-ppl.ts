@@ -1,13 +1,23 @@
-// dllm eval ppl --model NAME|DIR --data PATH [--windows 16] [--window-length 256] [--mc 8] [--mc-batch 8] [--seed 0]
+// dllm eval ppl --model NAME|DIR --data PATH [--windows 16] [--window-length 256] [--docs N|all] [--mc 8] [--mc-batch 8] [--seed 0]
 // Held-out negative log-likelihood in nats/token and bits/byte. PATH is a `dllm data build` folder (its
 // held-out files: manifest.json source + valPaths — never trained on) or a text file or folder of them.
 // Documents are tokenized with the model's tokenizer and cut into windows of L + 1 tokens; each window scores
-// its last L tokens: a causal model exactly (−log p(x_i | x_<i), one forward), a diffusion model by LLaDA's
+// its last L tokens; with --docs, whole documents are scored instead (every token, after the EOS separator
+// the training streams put between documents), so models with different tokenizers score the same bytes
+// (their vocabulary sizes compare). A causal model is scored exactly (−log p(x_i | x_<i), one forward), a diffusion model by LLaDA's
 // Monte-Carlo ELBO bound (mc batches of mc-batch stratified rows; LLaDA used 128 samples, we default to 64).
 import { existsSync, mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { blockDiffusionNll, causalNll, diffusionNll, pplSummary, windows, type BlockDiffusionScorer } from '../eval/likelihood.js';
+import {
+  blockDiffusionNll,
+  causalNll,
+  diffusionNll,
+  documentWindows,
+  pplSummary,
+  windows,
+  type BlockDiffusionScorer,
+} from '../eval/likelihood.js';
 import { bdPositions, bdTargetRow } from '../model/block-diffusion.js';
 import type { ModelConfig } from '../model/config.js';
 import type { ForwardModel } from '../model/forward.js';
@@ -56,6 +66,7 @@ export const PPL_FLAGS = {
   out: { type: 'string' },
   windows: { type: 'string', default: '16' },
   'window-length': { type: 'string', default: '256' },
+  docs: { type: 'string' },
   mc: { type: 'string', default: '8' },
   'mc-batch': { type: 'string', default: '8' },
   seed: { type: 'string', default: '0' },
@@ -81,14 +92,22 @@ export async function evalPpl(argv: string[]): Promise<number> {
     mc = n('mc', 1),
     mcBatch = n('mc-batch', 1),
     seed = n('seed', 0);
+  const docsMax = values.docs === undefined ? 0 : values.docs === 'all' ? Infinity : n('docs', 1);
   const threads = values.threads === undefined ? 0 : n('threads', 1);
   const dir = resolveModel(values.model!),
     name = modelName(dir);
   const model = await EvalModel.load(dir, name, { backend: parseBackend(values.backend), threads }, 'none');
   try {
-    const docs = heldOutTexts(values.data).map((d) => model.tok.encode(d.text));
-    const ws = windows(docs, L, W);
+    const texts = heldOutTexts(values.data);
+    const docs = texts.map((d) => model.tok.encode(d.text));
+    const eos = model.tok.specials.eos;
+    if (docsMax > 0 && eos === null) throw new Error(`--docs needs the model's EOS id (the document separator); ${name} has none`);
+    const ws = docsMax > 0 ? documentWindows(docs, eos!, L, docsMax) : windows(docs, L, W);
     if (ws.length === 0) throw new Error(`--data has no document of ${L + 1} tokens`);
+    const utf8 = new TextEncoder();
+    // --docs: the documents' own bytes (a window's decoded text may split a character between two windows)
+    const docBytes = texts.slice(0, docsMax).reduce((sum, d) => sum + utf8.encode(d.text).length, 0);
+    let scored = 0;
     const V = model.config.vocabSize,
       rng = new DecodeRng(seed);
     const bd = model.config.bdSize !== undefined ? blockDiffusionScorer(model.model, model.config, model.tok.specials.mask!) : null;
@@ -102,9 +121,11 @@ export async function evalPpl(argv: string[]): Promise<number> {
         : lm
           ? await diffusionNll(lm, w.subarray(1), mc, mcBatch, rng)
           : causalNll(await model.model.forward({ tokens: w, B: 1, T: w.length }), w, V);
-      bytes += new TextEncoder().encode(model.tok.decode(w.subarray(1))).length;
+      if (docsMax === 0) bytes += utf8.encode(model.tok.decode(w.subarray(1))).length;
+      scored += w.length - 1;
     }
-    const s = pplSummary(nats, ws.length, L, bytes);
+    if (docsMax > 0) bytes = docBytes;
+    const s = pplSummary(nats, ws.length, scored, bytes);
     const summary = {
       task: 'ppl',
       model: name,
@@ -112,6 +133,7 @@ export async function evalPpl(argv: string[]): Promise<number> {
       backend: model.backend,
       data: resolve(values.data),
       windowLength: L,
+      ...(docsMax > 0 ? { documents: Math.min(docsMax, texts.length) } : {}),
       ...s,
       estimator: bd
         ? `block-diffusion MC NELBO bound (blocks of ${bd.bdSize} given the clean blocks before), ${mc}×${mcBatch} samples per window`
@@ -126,7 +148,7 @@ export async function evalPpl(argv: string[]): Promise<number> {
     mkdirSync(out, { recursive: true });
     await writeFileAtomic(join(out, 'summary.json'), JSON.stringify(summary, null, 2));
     console.log(
-      `ppl ${name}: ${s.natsPerToken.toFixed(4)} nats/token, ${s.bitsPerByte.toFixed(4)} bits/byte over ${s.windows} windows of ${L} tokens (${summary.estimator}) → ${out}`,
+      `ppl ${name}: ${s.natsPerToken.toFixed(4)} nats/token, ${s.bitsPerByte.toFixed(4)} bits/byte over ${docsMax > 0 ? `${Math.min(docsMax, texts.length)} whole documents (${s.tokens} tokens, ${s.bytes} bytes)` : `${s.windows} windows of ${L} tokens`} (${summary.estimator}) → ${out}`,
     );
     return 0;
   } finally {

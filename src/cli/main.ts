@@ -59,7 +59,7 @@ const COMMANDS: UsageEntry[] = [
   {
     usage: 'eval ppl --data DIR|FILE',
     flags: PPL_FLAGS,
-    hints: { data: 'DIR|FILE' },
+    hints: { data: 'DIR|FILE', docs: 'N|all' },
     summary: 'held-out NLL: ELBO bound (diffusion) or exact (AR), nats/token, bits/byte',
   },
   {

@@ -81,16 +81,32 @@ export interface PplSummary {
 }
 
 /**
- * nats per token and bits per byte over windows of L + 1 tokens: each scores its last L tokens (AR: given
- * the first; diffusion: the ELBO bound of those L tokens). Bytes are those of the scored text, so models
+ * whole documents, every token scored: each document (its tokens after `bos`, the separator the training
+ * streams put before every document) is cut into windows of at most L + 1 tokens that chain — a window
+ * starts with the previous window's last token — so window by window the scored tokens are exactly the
+ * document's. Models with different tokenizers then score the same bytes (the `windows` above do not: L
+ * tokens of one tokenizer are more or fewer bytes than L of another).
+ */
+export function documentWindows(docs: readonly Int32Array[], bos: number, L: number, maxDocs: number): Int32Array[] {
+  const out: Int32Array[] = [];
+  for (const d of docs.slice(0, maxDocs)) {
+    const x = new Int32Array(d.length + 1); // (1 + tokens) the separator, then the document
+    x[0] = bos;
+    x.set(d, 1);
+    for (let s = 0; s + 1 < x.length; s += L) out.push(x.slice(s, Math.min(x.length, s + L + 1)));
+  }
+  return out;
+}
+
+/**
+ * nats per token and bits per byte over windows that each score all tokens but their first (AR: given the
+ * ones before; diffusion: the ELBO bound of those tokens). Bytes are those of the scored text, so models
  * with different tokenizers compare in bits per byte.
  */
-export function pplSummary(natsTotal: number, nWindows: number, L: number, bytes: number): PplSummary {
-  const tokens = nWindows * L;
+export function pplSummary(natsTotal: number, nWindows: number, tokens: number, bytes: number): PplSummary {
   return { windows: nWindows, tokens, bytes, natsPerToken: natsTotal / tokens, bitsPerByte: natsTotal / (bytes * Math.LN2) };
 }
 
-/** what the block-diffusion bound needs of a model: the training layout's logits and target rows */
 export interface BlockDiffusionScorer {
   vocabSize: number;
   mask: number;

@@ -108,6 +108,28 @@ test('eval ppl: diffusion (ELBO bound) and causal (exact) in nats/token and bits
   assert.match(bad!.stderr, /needs --data/);
 });
 
+test('eval ppl --docs all: whole documents, so models with different tokenizers score the same bytes', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'dllm-ppl-docs-'));
+  const texts = ['def add(a, b):\n    return a + b\n'.repeat(9), 'x = "héllo"  # ünïcode\n'.repeat(5)];
+  texts.forEach((t, i) => writeFileSync(join(dir, `doc${i}.py`), t));
+  const bytes = texts.reduce((s, t) => s + Buffer.byteLength(t, 'utf8'), 0);
+  for (const model of [LLADA, LLAMA]) {
+    const out = mkdtempSync(join(tmpdir(), 'dllm-ppl-out-'));
+    const args = ['--model', model, '--data', dir, '--docs', 'all', '--window-length', '16', '--mc', '1', '--mc-batch', '2', '--out', out];
+    await run(process.execPath, [CLI, 'eval', 'ppl', ...args]);
+    const s = JSON.parse(readFileSync(join(out, 'summary.json'), 'utf8'));
+    assert.equal(s.documents, 2, `${model}: documents`);
+    assert.equal(s.bytes, bytes, `${model}: the documents' own bytes, whatever the tokenizer`);
+    assert.ok(s.tokens >= 2 && s.windows >= Math.ceil(s.tokens / 16), `${model}: ${s.tokens} tokens in ${s.windows} windows`);
+    assert.ok(Number.isFinite(s.bitsPerByte) && s.bitsPerByte > 0, `${model}: bits/byte ${s.bitsPerByte}`);
+  }
+  const bad = await run(process.execPath, [CLI, 'eval', 'ppl', '--model', LLAMA, '--data', dir, '--docs', '0']).then(
+    () => null,
+    (e: { stderr: string }) => e,
+  );
+  assert.match(bad!.stderr, /--docs must be an integer ≥ 1/);
+});
+
 test('dllm bench: one run writes bench.json, bench.md, bench.svg and the docs page from them', async () => {
   const out = mkdtempSync(join(tmpdir(), 'dllm-bench-'));
   await run(process.execPath, [

@@ -5,7 +5,7 @@
 // errors of it. The stratified batch rows are what LLaDA does; they share the same expectation.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { diffusionNll, nll } from '../../src/eval/likelihood.js';
+import { diffusionNll, documentWindows, nll } from '../../src/eval/likelihood.js';
 import { DecodeRng } from '../../src/sampler/rng.js';
 import type { DenoiseInput, Denoiser } from '../../src/sampler/types.js';
 
@@ -78,4 +78,27 @@ test('stratified rows: b rows of one batch cover every mask count once when b = 
   };
   await diffusionNll(spy, Int32Array.of(0, 1, 2, 0), 1, L, new DecodeRng(3));
   assert.deepEqual(seen.slice().sort(), [1, 2, 3, 4]);
+});
+
+test('documentWindows: every token of every document scored once, after the separator, in chained windows', () => {
+  const docs = [Int32Array.from([5, 6, 7, 8, 9, 10, 11]), Int32Array.from([12]), Int32Array.from([13, 14, 15])];
+  for (const Lw of [1, 2, 3, 8]) {
+    const ws = documentWindows(docs, 0, Lw, Infinity);
+    const scored: number[] = [];
+    for (const w of ws) {
+      assert.ok(w.length >= 2 && w.length <= Lw + 1, `L ${Lw}: a window of ${w.length} tokens`);
+      scored.push(...w.subarray(1));
+    }
+    assert.deepEqual(scored, [5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15], `L ${Lw}: the scored tokens are the documents'`);
+    // a document's first window starts at the separator (0, no document token), a later one at the last token before it
+    assert.equal(ws.filter((w) => w[0] === 0).length, docs.length, `L ${Lw}: one separator per document`);
+    ws.forEach((w, i) => {
+      if (w[0] !== 0) assert.equal(w[0], ws[i - 1]![ws[i - 1]!.length - 1], `L ${Lw}: window ${i} does not chain`);
+    });
+  }
+  assert.equal(
+    documentWindows(docs, 0, 4, 1).reduce((s, w) => s + w.length - 1, 0),
+    7,
+    'maxDocs 1 scores the first document only',
+  );
 });
