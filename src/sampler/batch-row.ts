@@ -43,6 +43,9 @@ export class Row {
   modelMs = 0;
   done = false;
   counts: Int32Array | null = null; // this block's schedule (fixed and llada2 decoders)
+  postEditSteps = 0; // joint_threshold: this block's steps with no mask left (edit.ts)
+  blockFinished = false; // joint_threshold: the block's edits are over (edit.ts decides)
+  readonly edits: boolean; // the decoder changes generated tokens (joint_threshold), so a block ends by its rule
   readonly t0 = performance.now();
 
   constructor(
@@ -71,6 +74,7 @@ export class Row {
     this.numBlocks = (P + this.span - this.origin) / L;
     this.spec = decoderSpec(o.decoder);
     this.dream = this.spec.family === 'dream';
+    this.edits = this.spec.count === 'joint-threshold';
     // a schedule decoder's steps per block: options.steps over the G / L blocks of genLength (every block, the
     // block-causal layout's partial first and extra last one too, gets that many)
     this.stepsPerBlock = this.spec.stepsPerBlock === 'until-done' ? Infinity : o.steps / (G / L);
@@ -140,11 +144,20 @@ export class Row {
     const first = Math.floor((m[0]! - this.start) / this.sub);
     return m.filter((p) => Math.floor((p - this.start) / this.sub) === first);
   }
+  /** the block's generated tokens (not masks, not conditioning): what a token-editing decoder may change */
+  generated(mask: number): number[] {
+    const out: number[] = [];
+    for (let p = this.start; p < this.start + this.L; p++) if (this.x[p] !== mask && !this.conditioning[p]) out.push(p);
+    return out;
+  }
   wantsCall(mask: number): boolean {
+    if (this.edits) return !this.done && !this.blockFinished;
     return !this.done && this.blockSteps < this.stepsPerBlock && this.masked(mask).length > 0;
   }
   enterBlock(mask: number): void {
     this.blockSteps = 0;
+    this.postEditSteps = 0;
+    this.blockFinished = false;
     // linear: this block's masks over its steps; LLaDA2: the block LENGTH over its steps (_get_num_transfer_tokens(block_length, steps))
     this.counts =
       this.spec.count === 'linear'
@@ -156,7 +169,7 @@ export class Row {
 }
 
 /** the decoder's count rule → how many of the candidates (ranked by confidence) this step commits */
-const COUNT: Record<Exclude<CountRule, 'dream-origin'>, (sorted: Candidate[], r: Row) => number> = {
+const COUNT: Record<Exclude<CountRule, 'dream-origin' | 'joint-threshold'>, (sorted: Candidate[], r: Row) => number> = {
   linear: (sorted, r) => fixedCount(sorted, r.counts![r.blockSteps]!),
   threshold: (sorted, r) => thresholdCount(sorted, r.o.threshold),
   factor: (sorted, r) => factorCount(sorted, r.o.factor),
@@ -168,6 +181,7 @@ const COUNT: Record<Exclude<CountRule, 'dream-origin'>, (sorted: Candidate[], r:
 export function choose(all: Candidate[], r: Row): Candidate[] {
   const rule = r.spec.count;
   if (rule === 'dream-origin') throw new Error('generate: the origin decoder moves each mask by itself (no count rule)');
+  if (rule === 'joint-threshold') throw new Error('generate: joint_threshold steps by edit.ts (unmasks and edits), not a count rule');
   const sorted = byConfidence(all);
   const k = COUNT[rule](sorted, r);
   if (k <= 0) return [];

@@ -30,6 +30,7 @@ import { checkLogits, penalize, rowLogits, tokenCounts, proposeLlada, proposeDre
 import type { Candidate } from './select.js';
 import type { DecodeResult, DecodeStep, GenerateRequest } from './types.js';
 import { choose, fillAfterEnd, Row } from './batch-row.js';
+import { jointThresholdStep } from './edit.js';
 
 /** one call's answer: the logits (A, R, V), or (top-1 calls) the argmax ids and their probabilities (A, R) */
 interface CallOut {
@@ -38,6 +39,7 @@ interface CallOut {
   top?: { token: Int32Array; confidence: Float32Array };
 }
 const EMPTY = new Float32Array(0);
+const NONE: ReadonlySet<number> = new Set();
 const sameIds = (x: readonly number[], y: readonly number[]): boolean => x.length === y.length && x.every((v, i) => v === y[i]);
 
 export interface BatchStep {
@@ -227,7 +229,18 @@ export class DecodeBatch {
       return counts ? penalize(l, counts, o.presencePenalty, o.frequencyPenalty) : l;
     };
     let chosen: Candidate[];
-    if (r.spec.count === 'dream-origin') {
+    let edited: ReadonlySet<number> = NONE;
+    if (r.edits) {
+      // LLaDA2.1: unmask by τ and edit the block's generated tokens by editThreshold (edit.ts); argmax only (options.ts)
+      const propose = (p: number): Candidate => {
+        if (top) return { position: p, token: top.token[a * R + p - r.start]!, confidence: top.confidence[a * R + p - r.start]! };
+        return { position: p, ...proposeLlada(rowL(p), 0, r.rng) };
+      };
+      const st = jointThresholdStep(cands.map(propose), r.generated(this.mask).map(propose), (p) => r.x[p]!, o, r);
+      chosen = [...st.unmask, ...st.edit];
+      edited = new Set(st.edit.map((c) => c.position));
+      r.blockFinished = st.blockDone;
+    } else if (r.spec.count === 'dream-origin') {
       // Dream origin: each masked position unmasks with probability 1 − s/t, then gets a sampled token
       const frac = dreamFraction(r.ts!, r.blockSteps, r.stepsPerBlock);
       const moving = cands.filter(() => r.rng.uniform() < frac);
@@ -251,8 +264,11 @@ export class DecodeBatch {
     }
     for (const c of chosen) r.x[c.position] = c.token;
     r.blockSteps++;
-    if (r.endEarly) r.done = fillAfterEnd(r.x, r.g0, r.span, this.mask, ends, this.model.specials.eos ?? this.model.specials.eot!);
-    if (r.block === r.numBlocks - 1 && r.masked(this.mask).length === 0) r.done = true;
+    // a token-editing decoder may still change the block until it is finished: only then does it count as decided
+    const settled = r.edits ? r.blockFinished : r.masked(this.mask).length === 0;
+    if (r.endEarly && (!r.edits || settled))
+      r.done = fillAfterEnd(r.x, r.g0, r.span, this.mask, ends, this.model.specials.eos ?? this.model.specials.eot!);
+    if (r.block === r.numBlocks - 1 && settled) r.done = true;
     return {
       row: r.id,
       step: r.step++,
@@ -263,7 +279,12 @@ export class DecodeBatch {
       committed: chosen
         .sort((x, y) => x.position - y.position)
         .filter((c) => c.position < r.g0 + r.G)
-        .map((c) => ({ position: c.position - r.g0, token: c.token, confidence: c.confidence })),
+        .map((c) => ({
+          position: c.position - r.g0,
+          token: c.token,
+          confidence: c.confidence,
+          ...(edited.has(c.position) ? { edit: true } : {}),
+        })),
       canvas: r.x.slice(r.g0, r.g0 + r.G),
     };
   }

@@ -21,8 +21,12 @@ export type ConfidenceKind = 'probability' | 'margin' | 'negEntropy';
  *                  k = get_num_transfer_tokens(block length, steps per block) (select.ts thresholdOrCount)
  *   dream-topk   — Dream _sample: int(M·(1 − s/t)) of the M masks by confidence (all on the last step)
  *   dream-origin — Dream origin: each mask moves with probability 1 − s/t, independently
+ *   joint-threshold — LLaDA2.1 token editing (edit.ts): mask to token (M2T) for every mask with p > τ, else
+ *                  the top one, plus token to token (T2T): a generated token of the block is replaced by the
+ *                  argmax where that differs and p > editThreshold; the block ends when a step changes
+ *                  nothing, or after maxPostEditSteps steps with no mask left
  */
-export type CountRule = 'linear' | 'threshold' | 'factor' | 'threshold-schedule' | 'dream-topk' | 'dream-origin';
+export type CountRule = 'linear' | 'threshold' | 'factor' | 'threshold-schedule' | 'dream-topk' | 'dream-origin' | 'joint-threshold';
 
 export interface DecoderSpec {
   family: DecoderFamily;
@@ -34,6 +38,8 @@ export interface DecoderSpec {
   reads: readonly string[];
   /** where the algorithm comes from */
   source: string;
+  /** defaults this decoder's source sets differently from DECODE_DEFAULTS (options.ts resolveOptions) */
+  defaults?: { readonly threshold?: number };
 }
 
 export const DECODER_TABLE = {
@@ -69,6 +75,16 @@ export const DECODER_TABLE = {
     count: 'threshold-schedule',
     reads: ['steps', 'threshold', 'remasking'],
     source: 'LLaDA2MoeModelLM.generate (inclusionAI LLaDA2.0 modeling_llada2_moe.py)',
+  },
+  joint_threshold: {
+    // LLaDA2.1's decoding; block-causal like llada2. Its edits change tokens it committed earlier in the block
+    family: 'llada',
+    confidence: 'probability',
+    stepsPerBlock: 'until-done',
+    count: 'joint-threshold',
+    reads: ['threshold', 'editThreshold', 'maxPostEditSteps'],
+    defaults: { threshold: 0.5 }, // JointThreshold's own default τ
+    source: 'LLaDA2.1 token editing (arXiv 2602.08676) as SGLang serves it: JointThreshold (sglang/srt/dllm/algorithm/joint_threshold.py)',
   },
   origin: {
     family: 'dream',

@@ -3,7 +3,7 @@
 // CLI flags and server fields map 1:1 onto these keys (--block-length ↔ blockLength).
 
 // The decoders and their sources live in one table (decoders.ts); options.ts reads it for the checks.
-import { DECODERS, decoderSpec, decodersOf, isDreamDecoder, type Decoder } from './decoders.js';
+import { DECODER_TABLE, DECODERS, decoderSpec, decodersOf, isDreamDecoder, type Decoder } from './decoders.js';
 export { DECODERS, isDreamDecoder, type Decoder };
 const DREAM = decodersOf('dream');
 
@@ -36,6 +36,13 @@ export interface DecodeOptions {
   threshold: number;
   /** Fast-dLLM factor f: accept n tokens while c_(n) ≥ 1 − f/(n+1) */
   factor: number;
+  /**
+   * joint_threshold (LLaDA2.1 T2T editing): a token generated earlier in the block is replaced by the model's
+   * argmax where that differs and its probability is above this; 0 = wherever the argmax differs
+   */
+  editThreshold: number;
+  /** joint_threshold: forwards a block may still take for edits once it has no mask left */
+  maxPostEditSteps: number;
   /** classifier-free guidance s: un + (s+1)(cond − un); 0 = off */
   cfgScale: number;
   /** forbid sampling EOS (generate.py `logits_eos_inf`) */
@@ -75,6 +82,8 @@ export const DECODE_DEFAULTS: Readonly<DecodeOptions> = Object.freeze({
   remasking: 'low_confidence', // generate.py default
   threshold: 0.9, // Fast-dLLM paper §4 default τ
   factor: 1.0, // Fast-dLLM example scripts (dllm-reference.md §2.2: unverified)
+  editThreshold: 0, // SGLang JointThreshold: edit_threshold 0
+  maxPostEditSteps: 16, // SGLang JointThreshold: max_post_edit_steps 16
   cfgScale: 0,
   logitsEosInf: false,
   confidenceEosEotInf: false, // generate.py defaults
@@ -100,6 +109,7 @@ export function resolveOptions(partial: Partial<DecodeOptions> = {}): DecodeOpti
   const dream = isDreamDecoder(decoder);
   const o: DecodeOptions = {
     ...DECODE_DEFAULTS,
+    ...(Object.hasOwn(DECODER_TABLE, decoder) ? decoderSpec(decoder).defaults : {}), // e.g. joint_threshold's τ 0.5
     // LLaDA main()'s block of 32 where it divides genLength, else one block (generate.py asserts divisibility)
     // steps default to genLength (one token per step, LLaDA main(): steps = gen_length = 128), so a genLength
     // alone never meets a steps it did not ask for
@@ -124,6 +134,8 @@ const SCHEMA: Record<keyof DecodeOptions, Kind> = {
   remasking: ['low_confidence', 'random'],
   threshold: 'number',
   factor: 'number',
+  editThreshold: 'number',
+  maxPostEditSteps: 'int',
   cfgScale: 'number',
   logitsEosInf: 'boolean',
   confidenceEosEotInf: 'boolean',
@@ -231,6 +243,15 @@ export function checkOptions(o: DecodeOptions): void {
   if (!(o.temperature >= 0)) bad('temperature', `must be ≥ 0, got ${o.temperature}`);
   if (!(o.threshold > 0 && o.threshold <= 1)) bad('threshold', `must be in (0, 1], got ${o.threshold}`);
   if (!(o.factor > 0)) bad('factor', `must be > 0, got ${o.factor}`);
+  if (!(o.editThreshold >= 0 && o.editThreshold < 1)) bad('editThreshold', `must be in [0, 1), got ${o.editThreshold}`);
+  if (!(Number.isSafeInteger(o.maxPostEditSteps) && o.maxPostEditSteps >= 0))
+    bad('maxPostEditSteps', `must be an integer ≥ 0, got ${o.maxPostEditSteps}`);
+  if (decoderSpec(o.decoder).count === 'joint-threshold') {
+    // JointThreshold proposes the argmax and ranks by its probability; its edits are per position of the whole block
+    if (o.temperature !== 0) bad('temperature', `must be 0 for "${o.decoder}" (JointThreshold decodes by argmax), got ${o.temperature}`);
+    if (o.remasking !== 'low_confidence') bad('remasking', `must be low_confidence for "${o.decoder}" (it ranks by p of the argmax)`);
+    if (o.subBlockLength > 0) bad('subBlockLength', `is not for "${o.decoder}": its edits span the whole block`);
+  }
   if (!(o.cfgScale >= 0)) bad('cfgScale', `must be ≥ 0, got ${o.cfgScale}`);
   if (!(o.topP > 0 && o.topP <= 1)) bad('topP', `must be in (0, 1], got ${o.topP}`);
   if (!(Number.isSafeInteger(o.topK) && o.topK >= 0)) bad('topK', `must be an integer ≥ 0, got ${o.topK}`);

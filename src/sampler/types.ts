@@ -102,10 +102,11 @@ export interface GenerateRequest {
 }
 
 export interface Commit {
-  position: number;
+  position: number; // in the generated span
   token: number;
   confidence: number;
-} // position in the generated span
+  edit?: boolean; // joint_threshold: the position held another generated token (a T2T edit), not a mask
+}
 
 export interface DecodeStep {
   row: number; // request index in the batch (0 for generate)
