@@ -1,12 +1,15 @@
-// npm run bench:8b-ort — a random LLaDA-8B-shaped model at int8 on ONNX Runtime: the graph is written with
-// its weights made on demand (random, std 0.02) straight into external data — int8 blocks of 64 for every
-// linear layer (per-output-channel scales, DynamicQuantizeMatMul), f32 embedding and norms — so nothing of 8B f32 is ever held; then ORT loads it,
+// npm run bench:8b-ort [-- --dtype q8|q4] — a random LLaDA-8B-shaped model at int8 (or 4-bit) on ONNX Runtime:
+// the graph is written with its weights made on demand (random, std 0.02) straight into external data — q8:
+// int8 with per-output-channel scales (DynamicQuantizeMatMul); q4: 4-bit blocks of 32 (MatMulNBits) — for every
+// linear layer, f32 embedding and norms, so nothing of 8B f32 is ever held; then ORT loads it,
 // and we time one full forward, Fast-dLLM's dual-cache steps, and a whole generation (threshold decoder,
 // 32 new tokens after a 32-token prompt). A random model commits about one token per step (TPF ≈ 1), so
-// tokens/s here is the per-step speed; a trained model's TPF multiplies it. Writes bench/results/llada8b-ort.{json,md}.
+// tokens/s here is the per-step speed; a trained model's TPF multiplies it. Writes bench/results/llada8b-ort.{json,md}
+// (q4: llada8b-ort-q4.{json,md}).
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { join } from 'node:path';
+import { parseArgs } from 'node:util';
 import type { ModelConfig } from '../src/model/config.js';
 import { DiffusionLM } from '../src/model/diffusion-lm.js';
 import { numel, parameterTable } from '../src/model/params.js';
@@ -15,6 +18,14 @@ import { drain, generate } from '../src/sampler/index.js';
 import { LLADA_8B, LLADA_8B_IDS } from './llada8b-config.js';
 
 const CONFIG: ModelConfig = LLADA_8B;
+const { values } = parseArgs({ options: { dtype: { type: 'string', default: 'q8' } }, strict: true });
+const dtype = values.dtype as 'q8' | 'q4';
+if (dtype !== 'q8' && dtype !== 'q4') throw new Error(`--dtype must be q8 or q4, got ${values.dtype}`);
+const WEIGHTS = {
+  q8: 'int8 with per-output-channel scales (DynamicQuantizeMatMul)',
+  q4: '4-bit in blocks of 32 with f32 scales (MatMulNBits) where the kernels keep 4 bits (weights.ts storageOf), int8 elsewhere',
+}[dtype];
+const RESULT = dtype === 'q8' ? 'llada8b-ort' : 'llada8b-ort-q4';
 const threads = Number(process.env['DLLM_THREADS'] ?? 0) || os.cpus().length;
 const gb = (b: number) => (b / 2 ** 30).toFixed(2);
 const rss = () => process.memoryUsage().rss;
@@ -51,11 +62,12 @@ const report: Record<string, unknown> = {
   threads,
   ort: ORT_VERSION,
   cpu: os.cpus()[0]?.model,
+  dtype,
   config: CONFIG,
 };
 try {
   let t0 = performance.now();
-  const w = writeOnnxDir(dir, CONFIG, randomSource(CONFIG), { dtype: 'q8' });
+  const w = writeOnnxDir(dir, CONFIG, randomSource(CONFIG), { dtype });
   report['writeSeconds'] = (performance.now() - t0) / 1000;
   report['weightsGiB'] = +gb(w.dataBytes);
   console.error(`wrote ${gb(w.dataBytes)} GiB in ${(report['writeSeconds'] as number).toFixed(0)} s`);
@@ -97,9 +109,9 @@ try {
   rmSync(dir, { recursive: true, force: true });
 }
 const md = [
-  `# LLaDA-8B shape at int8 on ONNX Runtime — ${report['date']}`,
+  `# LLaDA-8B shape at ${dtype} on ONNX Runtime — ${report['date']}`,
   '',
-  `${report['cpu']}, ${threads} threads, onnxruntime-node ${ORT_VERSION}. Random weights, int8 with per-output-channel scales (DynamicQuantizeMatMul) for every linear layer, f32 embedding.`,
+  `${report['cpu']}, ${threads} threads, onnxruntime-node ${ORT_VERSION}. Random weights, ${WEIGHTS} for every linear layer, f32 embedding.`,
   '',
   '| weights GiB | write s | load s | RSS GiB | forward 1×64 ms | generate 32 tok s | tok/s | TPF | ms / step (dual cache) |',
   '| --- | --- | --- | --- | --- | --- | --- | --- | --- |',
@@ -107,5 +119,5 @@ const md = [
 ].join('\n');
 console.log(md);
 mkdirSync(new URL('../../bench/results/', import.meta.url), { recursive: true });
-writeFileSync(new URL('../../bench/results/llada8b-ort.json', import.meta.url), JSON.stringify(report, null, 2) + '\n');
-writeFileSync(new URL('../../bench/results/llada8b-ort.md', import.meta.url), md + '\n');
+writeFileSync(new URL(`../../bench/results/${RESULT}.json`, import.meta.url), JSON.stringify(report, null, 2) + '\n');
+writeFileSync(new URL(`../../bench/results/${RESULT}.md`, import.meta.url), md + '\n');
