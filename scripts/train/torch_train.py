@@ -238,6 +238,10 @@ def main():
     model_params = list(net.params)
     # DDP broadcasts rank 0's weights at wrap time and averages gradients over the ranks in backward
     model = torch.nn.parallel.DistributedDataParallel(net) if world > 1 else net
+    if c.get("compile"):
+        if not hasattr(torch, "compile"):
+            raise SystemExit(f"compile: torch.compile needs PyTorch >= 2.0, this is {torch.__version__}; set \"compile\": false")
+        model = torch.compile(model)  # evaluation keeps the eager net: its shapes differ from the training batch's
     val = np.memmap(os.path.join(c["data"], "sft-val.bin" if sft else "val.bin"), dtype=np.uint16 if job["dtype"] == "uint16" else np.uint32, mode="r")
     log = open(os.path.join(out, "log.jsonl"), "a") if rank == 0 else None
 

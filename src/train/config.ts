@@ -42,6 +42,7 @@ export interface TrainConfig {
   trainFile: string; // the train stream in `data`: train.bin, or train-fim.bin (fill-in-the-middle documents)
   engine: 'ts' | 'torch'; // ts: our kernels (wasm); torch: scripts/train/torch_train.py on PyTorch
   device: 'cpu' | 'cuda'; // torch engine only
+  compile: boolean; // torch engine: wrap the model in torch.compile (PyTorch ≥ 2.0; Debian bookworm's 1.13 lacks it)
   out: string; // run folder (checkpoints, log.jsonl, loss.svg)
 }
 
@@ -86,6 +87,7 @@ export const TRAIN_DEFAULTS: TrainConfig = {
   trainFile: 'train.bin',
   engine: 'ts',
   device: 'cpu',
+  compile: false,
   out: '',
 };
 
@@ -152,6 +154,7 @@ export function parseTrainConfig(input: unknown, base: TrainConfig = TRAIN_DEFAU
   if (c.procs > 1 && c.engine !== 'torch') throw new Error(`${where}: "procs" ${c.procs} (data-parallel) needs engine "torch"`);
   if (c.batchSize % c.procs !== 0) throw new Error(`${where}: batchSize ${c.batchSize} is not a multiple of procs ${c.procs}`);
   if (c.engine === 'ts' && c.device !== 'cpu') throw new Error(`${where}: device "${c.device}" needs engine "torch"`);
+  if (c.compile && c.engine !== 'torch') throw new Error(`${where}: "compile" (torch.compile) needs engine "torch"`);
   if (!/^[\w.-]+\.bin$/.test(c.trainFile))
     throw new Error(`${where}: "trainFile" must be a .bin file name in the data folder, got "${c.trainFile}"`);
   return Object.freeze(c);

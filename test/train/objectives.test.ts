@@ -148,6 +148,8 @@ test('train config: bd needs the llama layout and a block within the window; pro
   assert.throws(() => parseTrainConfig({ objective: 'bd', arch: 'llama', bdSize: 300, seqLen: 256 }), /"bdSize" must be in 1\.\.seqLen/);
   assert.equal(parseTrainConfig({ objective: 'bd', arch: 'llama' }).bdSize, 8);
   assert.throws(() => parseTrainConfig({ procs: 2 }), /"procs" 2 \(data-parallel\) needs engine "torch"/);
+  assert.throws(() => parseTrainConfig({ compile: true }), /"compile" \(torch.compile\) needs engine "torch"/);
+  assert.equal(parseTrainConfig({ compile: true, engine: 'torch' }).compile, true);
   assert.throws(() => parseTrainConfig({ procs: 3, engine: 'torch', batchSize: 16 }), /batchSize 16 is not a multiple of procs 3/);
   assert.equal(parseTrainConfig({ procs: 2, engine: 'torch' }).procs, 2);
 });
