@@ -18,7 +18,7 @@ import { dequantizeQ8, Q4_BLOCK, quantizeQ4, quantizeQ8 } from '../kernels/quant
 import { ropeTable } from '../kernels/rope-table.js';
 import type { ModelConfig } from '../model/config.js';
 import { fusedQkv, parameterTable } from '../model/params.js';
-import { storageOf } from '../model/weights.js';
+import { storageOf, type WeightDtype } from '../model/weights.js';
 import { headRmsNorm, moeFfn } from './moe-graph.js';
 
 export const { onnx } = onnxProto;
@@ -48,10 +48,12 @@ export interface WeightSource {
 }
 
 type Attr = number | number[] | string;
+// attributes whose schema type is float: a whole value (alpha 1) must still be written as FLOAT
+const FLOAT_ATTRS = new Set(['epsilon', 'alpha', 'activation_alpha', 'activation_beta', 'swiglu_limit']);
 function attr(name: string, v: Attr): Record<string, unknown> {
   if (typeof v === 'string') return { name, type: AT.STRING, s: new TextEncoder().encode(v) };
   if (Array.isArray(v)) return { name, type: AT.INTS, ints: v };
-  return Number.isInteger(v) && !(name === 'epsilon' || name === 'alpha') ? { name, type: AT.INT, i: v } : { name, type: AT.FLOAT, f: v };
+  return Number.isInteger(v) && !FLOAT_ATTRS.has(name) ? { name, type: AT.INT, i: v } : { name, type: AT.FLOAT, f: v };
 }
 
 /** the graph under construction: nodes, initializers (inline or external), unique names */
@@ -143,19 +145,17 @@ function transpose<A extends Float32Array | Int8Array>(w: A, rows: number, cols:
   return t;
 }
 
-export function buildOnnxModel(cfg: ModelConfig, weights: WeightSource, o: OnnxBuildOptions = { dtype: 'f32' }): Uint8Array {
-  const { hiddenSize: C, numHeads: H, numKvHeads: Hkv, headDim: D, ffnSize: F, vocabSize: V, numLayers: L } = cfg;
-  const g = new Builder(o.external);
-  const w = (name: string): Float32Array => {
-    const x = weights.get(name);
-    if (!x) throw new Error(`onnx: weight "${name}" is missing`);
-    return x;
-  };
-  const specs = new Map(parameterTable(cfg).map((s) => [s.name, s]));
-  for (const s of specs.values()) if (!weights.has(s.name)) throw new Error(`onnx: weight "${s.name}" is missing`);
-  const storage = (name: string) => (o.dtype === 'f32' ? 'f32' : o.dtype === 'q8' ? 'q8' : storageOf(specs.get(name)!, 'q4'));
-  const linear = (x: string, name: string, N: number, K: number, out?: string): string => {
-    const as = storage(name);
+/**
+ * Linear y (…, N) = x (…, K) · W[name]ᵀ at the storage `storageOf` names for it: f32 MatMul, q4 MatMulNBits, or
+ * q8 DynamicQuantizeMatMul; `out` names the output when it is a graph output
+ */
+export function graphLinear(
+  g: Builder,
+  w: (name: string) => Float32Array,
+  storageOf: (name: string) => WeightDtype, // f32, q4, else int8
+): (x: string, name: string, N: number, K: number, out?: string) => string {
+  return (x, name, N, K, out) => {
+    const as = storageOf(name);
     if (as === 'f32') return g.one('MatMul', [x, g.f32(name + '.T', [K, N], transpose(w(name), N, K))], {}, '', out);
     if (as === 'q4') {
       // MatMulNBits packs the codes of a block low-first along K (byte i: elements 2i, 2i + 1) with the zero
@@ -186,6 +186,20 @@ export function buildOnnxModel(cfg: ModelConfig, weights: WeightSource, o: OnnxB
       out,
     );
   };
+}
+
+export function buildOnnxModel(cfg: ModelConfig, weights: WeightSource, o: OnnxBuildOptions = { dtype: 'f32' }): Uint8Array {
+  const { hiddenSize: C, numHeads: H, numKvHeads: Hkv, headDim: D, ffnSize: F, vocabSize: V, numLayers: L } = cfg;
+  const g = new Builder(o.external);
+  const w = (name: string): Float32Array => {
+    const x = weights.get(name);
+    if (!x) throw new Error(`onnx: weight "${name}" is missing`);
+    return x;
+  };
+  const specs = new Map(parameterTable(cfg).map((s) => [s.name, s]));
+  for (const s of specs.values()) if (!weights.has(s.name)) throw new Error(`onnx: weight "${s.name}" is missing`);
+  const storage = (name: string) => (o.dtype === 'f32' ? 'f32' : o.dtype === 'q8' ? 'q8' : storageOf(specs.get(name)!, 'q4'));
+  const linear = graphLinear(g, w, storage);
   // x / √(mean(x²) + ε) · w, spelled Pow → ReduceMean → Add → Sqrt → Div → Mul: the pattern ONNX Runtime's
   // optimizer fuses into one SimplifiedLayerNormalization kernel
   const two = g.f32('two', [1], Float32Array.of(2));

@@ -6,6 +6,7 @@
 //                the kept groups' experts, weights = s of the chosen / (Σ + 1e-20) × scaling (K > 1)
 // Also the per-head q/k RMSNorm both families have. Nothing here imports graph.ts: `GraphOps` is the part of its
 // Builder these functions use. Letters: N rows (B·R), C width, E experts, K per token, G groups, D head dim.
+import { quantizeQ8 } from '../kernels/quantize.js';
 import type { MoeConfig } from '../model/config.js';
 
 type Attr = number | number[] | string;
@@ -14,6 +15,7 @@ export interface GraphOps {
   op(type: string, inputs: string[], attrs?: Record<string, Attr>, domain?: string, outputs?: number): string[];
   f32(name: string, dims: number[], data: Float32Array): string;
   i64(name: string, values: number[]): string;
+  u8(name: string, dims: number[], data: Uint8Array): string;
 }
 
 /** x (…, heads·D) → RMSNorm over each head's D with weight (D), same shape back */
@@ -106,6 +108,103 @@ export function moeFfn(
     const ys = swiglu(g.one('Gather', [flat, rows], { axis: 0 }), `${p}experts.${e}.`, m.expertFfn); // (M, C)
     const wr = g.one('Unsqueeze', [g.one('Gather', [we, rows], { axis: 0 }), g.i64('axisLast', [-1])]); // (M, 1)
     out = g.one('ScatterND', [out, g.one('Transpose', [sel], { perm: [1, 0] }), g.one('Mul', [ys, wr])], { reduction: 'add' });
+  }
+  return g.one('Reshape', [out, g.one('Shape', [h])]); // (B, R, C)
+}
+
+/**
+ * Whether ONNX Runtime's com.microsoft MoE computes this rule: it takes a softmax over all E router logits,
+ * keeps the top K and weights by those probabilities (normalize_routing_weights 0) — lladamoe's router; it has
+ * no input for a choosing-only bias, and sigmoid / group-limited routing (llada2) is not among its rules.
+ */
+export function moeOperatorApplies(m: MoeConfig): boolean {
+  return m.router === 'softmax' && !m.expertBias;
+}
+
+/**
+ * The same MoE feed-forward as moeFfn through one com.microsoft MoE node (f32 experts) or QMoE node (bits 8:
+ * int8 codes + 128 with one scale per output row, the kernels' q8 values). Its layouts (ORT's moe_helper.h):
+ * fc1 (E, 2·Fe, C) with gate and up rows interleaved (swiglu_fusion 1; its CPU kernel takes no other), fc2
+ * (E, C, Fe); SwiGLU as silu(gate)·up: activation_alpha 1, activation_beta 0, no clamp. The shared expert is
+ * added as in moeFfn. Only where moeOperatorApplies.
+ */
+export function moeFfnOperator(
+  g: GraphOps,
+  linear: GraphLinear,
+  w: (name: string) => Float32Array,
+  m: MoeConfig,
+  h: string,
+  p: string,
+  C: number,
+  bits: 0 | 8,
+): string {
+  if (!moeOperatorApplies(m))
+    throw new Error(`onnx: ORT's MoE operator has no ${m.router} router${m.expertBias ? ' with an expert bias' : ''}`);
+  const { numExperts: E, topK: K, expertFfn: F } = m;
+  const flat = g.one('Reshape', [h, g.i64('shapeNC', [-1, C])]); // (N, C)
+  const logits = g.one('MatMul', [flat, g.f32(p + 'router.T', [C, E], transposed(w(p + 'router'), E, C))]); // (N, E) f32
+  const fc1 = new Float32Array(E * 2 * F * C); // (E, 2·Fe, C): row 2i = gate row i, row 2i + 1 = up row i
+  const fc2 = new Float32Array(E * C * F); // (E, C, Fe)
+  for (let e = 0; e < E; e++) {
+    const gate = w(`${p}experts.${e}.wGate`),
+      up = w(`${p}experts.${e}.wUp`); // (Fe, C) each
+    for (let i = 0; i < F; i++) {
+      fc1.set(gate.subarray(i * C, (i + 1) * C), (e * 2 * F + 2 * i) * C);
+      fc1.set(up.subarray(i * C, (i + 1) * C), (e * 2 * F + 2 * i + 1) * C);
+    }
+    fc2.set(w(`${p}experts.${e}.wDown`), e * C * F);
+  }
+  const attrs = {
+    k: K,
+    activation_type: 'swiglu',
+    swiglu_fusion: 1,
+    normalize_routing_weights: 0,
+    activation_alpha: 1,
+    activation_beta: 0,
+  };
+  let routed: string;
+  if (bits === 0) {
+    routed = g.one(
+      'MoE',
+      [flat, logits, g.f32(p + 'moe.fc1', [E, 2 * F, C], fc1), '', g.f32(p + 'moe.fc2', [E, C, F], fc2)],
+      attrs,
+      'com.microsoft',
+    );
+  } else {
+    const codes = (x: Float32Array, N: number, Kd: number) => {
+      const { q, scales } = quantizeQ8(x, E * N, Kd); // (E·N, Kd) rows, one scale each
+      return { u: Uint8Array.from(q, (v) => v + 128), scales };
+    };
+    const q1 = codes(fc1, 2 * F, C),
+      q2 = codes(fc2, C, F);
+    routed = g.one(
+      'QMoE',
+      [
+        flat,
+        logits,
+        g.u8(p + 'moe.fc1.q', [E, 2 * F, C], q1.u),
+        g.f32(p + 'moe.fc1.scales', [E, 2 * F], q1.scales),
+        '',
+        g.u8(p + 'moe.fc2.q', [E, C, F], q2.u),
+        g.f32(p + 'moe.fc2.scales', [E, C], q2.scales),
+      ],
+      { ...attrs, expert_weight_bits: 8 },
+      'com.microsoft',
+    );
+    // ORT 1.30's QMoE CPU kernel renormalises the top-K weights whatever normalize_routing_weights says
+    // (measured: QMoE / explicit = 1 / Σ top-K p on every row, test/onnx/moe-operator.test.ts); lladamoe
+    // does not renormalise, so scale each row back by its Σ top-K p — exact, as the sum factors out
+    const probs = g.one('Softmax', [logits], { axis: -1 }); // (N, E)
+    const top = g.op('TopK', [probs, g.i64(`moe.k${K}`, [K])], { axis: -1 }, '', 2)[0]!; // (N, K)
+    routed = g.one('Mul', [routed, g.one('ReduceSum', [top, g.i64('axisLast', [-1])], { keepdims: 1 })]); // (N, C)
+  }
+  let out = routed; // (N, C)
+  if (m.sharedFfn > 0) {
+    const sp = p + 'shared.',
+      Fs = m.sharedFfn;
+    const gate = linear(flat, sp + 'wGate', Fs, C),
+      up = linear(flat, sp + 'wUp', Fs, C);
+    out = g.one('Add', [out, linear(g.one('Mul', [g.one('Mul', [gate, g.one('Sigmoid', [gate])]), up]), sp + 'wDown', C, Fs)]);
   }
   return g.one('Reshape', [out, g.one('Shape', [h])]); // (B, R, C)
 }
