@@ -347,3 +347,33 @@ test('every knob says in one line what it does; the decoder shows only the knobs
   assert.deepEqual(errors, []);
   await page.close();
 });
+
+test('joint_threshold (LLaDA2.1 edits) in the playground: its knobs, its default τ, the fields it sends, a finished canvas', async () => {
+  const { page, errors, bodies } = await open(1200);
+  const shown = async () =>
+    page.$$eval('.knob[data-k]', (els) => els.filter((e) => !(e as HTMLElement).hidden).map((e) => (e as HTMLElement).dataset['k']));
+  await page.selectOption('#decoder', 'joint_threshold');
+  const knobs = await shown();
+  for (const k of ['block', 'threshold', 'editThreshold', 'maxPostEditSteps']) assert.ok(knobs.includes(k), `${k} hidden: ${knobs}`);
+  assert.ok(!knobs.includes('steps') && !knobs.includes('factor'), `knobs it does not read are shown: ${knobs}`);
+  assert.equal(await page.getAttribute('#threshold', 'placeholder'), '0.5', "JointThreshold's own default τ");
+  await page.uncheck('#race');
+  await page.fill('#prompt', 'def add(a, b):');
+  for (const [id, v] of [
+    ['#max_tokens', '16'],
+    ['#blockLength', '8'],
+    ['#editThreshold', '0.3'],
+    ['#maxPostEditSteps', '2'],
+  ] as const)
+    await page.fill(id, v);
+  await page.click('#go');
+  await page.waitForSelector(pane('llada') + '[data-done="true"]', { timeout: 30_000 });
+  const sent = bodies.find((b) => b.body['decoder'] === 'joint_threshold')?.body;
+  assert.ok(sent, `no joint_threshold request among ${JSON.stringify(bodies)}`);
+  assert.equal(sent['editThreshold'], 0.3);
+  assert.equal(sent['maxPostEditSteps'], 2);
+  assert.equal(sent['steps'], undefined, 'steps is not a knob of joint_threshold');
+  assert.equal(await attr(page, pane('llada') + ' .canvas', 'data-masked'), 0, 'no masked cell left');
+  assert.deepEqual(errors, []);
+  await page.close();
+});
