@@ -1,10 +1,10 @@
-// npm run bench:moe-op [-- --shape lladamoe-7b] [--experts E] [--reps 15] — one MoE feed-forward layer of a
+// npm run bench:moe-op [-- --shape lladamoe-7b] [--experts E] [--dtype f32|q8 …] [--reps 15] — one MoE feed-forward layer of a
 // real shape (random weights, bench/moe-shapes.ts) as an ONNX model of its own, timed in both formulations
 // the full graph could use: our explicit route / gather / GEMM / scatter (src/onnx/moe-graph.ts moeFfn) and
 // ONNX Runtime's fused com.microsoft MoE (f32) / QMoE (8-bit, row-wise scales) node, for N tokens per call
 // (1 = an AR step, 32 and 64 = a diffusion block). Median ms of `reps` runs after warm-up, and how far the
 // operator's output is from the explicit graph's at the same dtype (NMSE). The test that the two compute
-// the same layer is test/onnx/moe-operator.test.ts; this only measures. Writes bench/results/moe-op.{json,md}.
+// the same layer is test/onnx/moe-operator.test.ts; this only measures. Writes bench/results/moe-op-<shape>-e<E>-<dtypes>.{json,md}.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { parseArgs } from 'node:util';
@@ -20,6 +20,7 @@ const { values } = parseArgs({
     shape: { type: 'string', default: 'lladamoe-7b' },
     experts: { type: 'string' },
     reps: { type: 'string', default: '15' },
+    dtype: { type: 'string', multiple: true },
   },
   strict: true,
 });
@@ -33,12 +34,19 @@ const C = config.hiddenSize,
   F = moe.expertFfn;
 const reps = Number(values.reps);
 const ROWS = [1, 8, 32, 64];
+const DTYPES = (values.dtype ?? ['f32', 'q8']) as ('f32' | 'q8')[];
+for (const d of DTYPES) if (d !== 'f32' && d !== 'q8') throw new Error(`--dtype must be f32 or q8, got "${d}"`);
+const tag = `${shape}-e${E}-${DTYPES.join('-')}`; // the results file: one per layer size and dtypes
 const threads = os.cpus().length;
 
 // random weights by our names (moe-layer.ts), N(0, 0.02) as an initialised model; the router wider (std 0.5)
 // so that the top K is not a near-tie and both formulations pick the same experts
 const rng = new Rng(23);
-const normal = (n: number, std: number) => Float32Array.from({ length: n }, () => rng.normal() * std);
+const normal = (n: number, std: number) => {
+  const a = new Float32Array(n);
+  for (let i = 0; i < n; i++) a[i] = rng.normal() * std;
+  return a;
+};
 const w = new Map<string, Float32Array>([['layers.0.router', normal(E * C, 0.5 / Math.sqrt(C))]]);
 const expert = (q: string, Fe: number) => {
   w.set(q + 'wGate', normal(Fe * C, 0.02)); // (Fe, C)
@@ -67,7 +75,7 @@ interface Row {
   nmse: number;
 }
 const rows: Row[] = [];
-for (const dtype of ['f32', 'q8'] as const) {
+for (const dtype of DTYPES) {
   const sessions = new Map<MoeFormulation, ort.InferenceSession>();
   for (const how of ['explicit', 'operator'] as const)
     sessions.set(how, await ortSession(buildMoeLayerModel(moe, C, weights, how, dtype), threads));
@@ -128,5 +136,5 @@ const md = [
 ].join('\n');
 console.log(md);
 mkdirSync(new URL('../../bench/results/', import.meta.url), { recursive: true });
-writeFileSync(new URL('../../bench/results/moe-op.json', import.meta.url), JSON.stringify(report, null, 2) + '\n');
-writeFileSync(new URL('../../bench/results/moe-op.md', import.meta.url), md + '\n');
+writeFileSync(new URL(`../../bench/results/moe-op-${tag}.json`, import.meta.url), JSON.stringify(report, null, 2) + '\n');
+writeFileSync(new URL(`../../bench/results/moe-op-${tag}.md`, import.meta.url), md + '\n');
