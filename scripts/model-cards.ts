@@ -28,9 +28,9 @@ const MODELS = ['dllm-code-mini', 'dllm-code-mini-ar', 'dllm-code-mini-bd'];
 const ABOUT: Record<string, { text: string; config: string; configs: string }> = {
   'dllm-code-mini-ar': {
     text: 'The autoregressive twin of `dllm-code-mini`: llama-style, causal, next-token objective on the fill-in-the-middle stream (StarCoder-style PSM/SPM on half the files), so it infills too',
-    config: 'configs/dllm-code-mini-ar-v4.json',
+    config: 'configs/dllm-code-mini-ar-v5.json',
     configs:
-      '[`configs/dllm-code-mini-ar-v4.json`](../../configs/dllm-code-mini-ar-v4.json) (this stage, from the v3 weights of commit e705b27; resumed with `--steps` as the sitting allowed, see training.json), [`configs/dllm-code-mini-ar-v3.json`](../../configs/dllm-code-mini-ar-v3.json) (v3, from the v2 weights of commit 5747a59), [`configs/dllm-code-mini-ar.json`](../../configs/dllm-code-mini-ar.json) (v2)',
+      '[`configs/dllm-code-mini-ar-v5.json`](../../configs/dllm-code-mini-ar-v5.json) (this stage, from the v4 weights of commit f9a3615, 2 processes), [`configs/dllm-code-mini-ar-v4.json`](../../configs/dllm-code-mini-ar-v4.json) (v4, from the v3 weights of commit e705b27), [`configs/dllm-code-mini-ar-v3.json`](../../configs/dllm-code-mini-ar-v3.json) (v3, from the v2 weights of commit 5747a59), [`configs/dllm-code-mini-ar.json`](../../configs/dllm-code-mini-ar.json) (v2)',
   },
   'dllm-code-mini': {
     text: "A masked-diffusion (LLaDA-style) code model **adapted from `dllm-code-mini-ar`**: the AR weights, attention switched to bidirectional (direct swap, unshifted: the model predicts each masked token at its own position), then LLaDA's MDM loss with 1/t weighting",
