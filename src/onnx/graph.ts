@@ -343,6 +343,12 @@ export function buildOnnxModel(cfg: ModelConfig, weights: WeightSource, o: OnnxB
     'top_neg_entropy',
   );
   const graph = onnx.GraphProto.create({ name: `dllm-${cfg.arch}`, node: g.nodes, input: inputs, output: outputs, initializer: g.inits });
+  return encodeModel(graph, { 'dllm.config': JSON.stringify(cfg), 'dllm.dtype': o.dtype });
+}
+
+/** a graph as ModelProto bytes: IR 8, opsets ai.onnx 17 and com.microsoft 1 (MatMulNBits, MoE, QMoE); the one
+ * place every graph dllm builds (the full model, bench:moe-op's single layer) is given its model header */
+export function encodeModel(graph: onnxProto.onnx.IGraphProto, metadata: Record<string, string> = {}): Uint8Array {
   const model = onnx.ModelProto.create({
     irVersion: 8,
     producerName: 'dllm',
@@ -351,10 +357,7 @@ export function buildOnnxModel(cfg: ModelConfig, weights: WeightSource, o: OnnxB
       { domain: 'com.microsoft', version: 1 },
     ],
     graph,
-    metadataProps: [
-      { key: 'dllm.config', value: JSON.stringify(cfg) },
-      { key: 'dllm.dtype', value: o.dtype },
-    ],
+    metadataProps: Object.entries(metadata).map(([key, value]) => ({ key, value })),
   });
   return onnx.ModelProto.encode(model).finish();
 }

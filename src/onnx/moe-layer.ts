@@ -3,7 +3,7 @@
 // com.microsoft MoE / QMoE node (moeFfnOperator). The unit that `npm run bench:moe-op` times and
 // test/onnx/moe-operator.test.ts checks, so the choice between them rests on a measurement of the same layer.
 import type { MoeConfig } from '../model/config.js';
-import { Builder, DT, graphLinear, onnx, valueInfo } from './graph.js';
+import { Builder, DT, encodeModel, graphLinear, onnx, valueInfo } from './graph.js';
 import { moeFfn, moeFfnOperator } from './moe-graph.js';
 
 export type MoeFormulation = 'explicit' | 'operator';
@@ -31,14 +31,5 @@ export function buildMoeLayerModel(
     output: [valueInfo('y', DT.FLOAT, ['N', C])],
     initializer: g.inits,
   });
-  const model = onnx.ModelProto.create({
-    irVersion: 8,
-    producerName: 'dllm',
-    opsetImport: [
-      { domain: '', version: 17 },
-      { domain: 'com.microsoft', version: 1 },
-    ],
-    graph,
-  });
-  return onnx.ModelProto.encode(model).finish();
+  return encodeModel(graph);
 }
