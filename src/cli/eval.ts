@@ -1,4 +1,4 @@
-// dllm eval TASK --model NAME|DIR [--limit N] [--out DIR] [--data DIR] [--split …] [decoder flags] [--cache …]
+// dllm eval TASK --model NAME|DIR [--limit N] [--out DIR] [--data DIR] [--split …] [--strip-prompt true|false] [decoder flags] [--cache …]
 // TASK: humaneval | mbpp | humaneval-infilling | humaneval-ts | gsm8k | ppl. Generation tasks write one JSON
 // line per sample to OUT/samples.jsonl as they go (a rerun skips the samples already there, so an
 // interrupted eval resumes), check code by execution in the sandbox, and write OUT/summary.json atomically.
@@ -47,6 +47,7 @@ export const EVAL_FLAGS = {
   out: { type: 'string' },
   data: { type: 'string' },
   split: { type: 'string', default: 'single-line' },
+  'strip-prompt': { type: 'string', default: 'true' }, // HumanEval's prompts (humaneval, syntax): tasks.ts humaneval
   cache: { type: 'string' }, // default: the model's (text/generator.ts defaultCache)
   threads: { type: 'string' },
   backend: { type: 'string' },
@@ -71,6 +72,10 @@ export async function evalCommand(argv: string[]): Promise<number> {
   const split = values.split as InfillSplit;
   if (!['single-line', 'multi-line', 'random-span'].includes(split))
     throw new Error(`--split must be single-line, multi-line or random-span, got "${values.split}"`);
+  const strip = values['strip-prompt'];
+  if (strip !== 'true' && strip !== 'false') throw new Error(`--strip-prompt must be true or false, got "${strip}"`);
+  const stripPrompt = strip === 'true',
+    humanEvalPrompts = task === 'humaneval' || task === 'syntax';
   const dir = resolveModel(values.model!);
   const name = modelName(dir);
   // the model's own decoding defaults (a block-diffusion model: its block length and the block cache)
@@ -106,12 +111,21 @@ export async function evalCommand(argv: string[]): Promise<number> {
     ...flags,
   });
   const dataDir = resolve(values.data ?? DEFAULT_DATA_DIR);
-  const loaded = loadTask(task as TaskName, dataDir, split);
+  const loaded = loadTask(task as TaskName, dataDir, split, stripPrompt);
   const executes = loaded.kind === 'code' && task !== 'syntax';
   if (executes) requireIsolation(unsafe); // before the model loads: refuse early, not after an hour of generation
   if (executes && unsafe) console.error(`\n${UNSAFE_WARNING}\n`);
   const out = resolve(values.out ?? join('runs/eval', name, task === 'humaneval-infilling' ? `${task}-${split}` : task));
-  const settings = { task, split: task === 'humaneval-infilling' ? split : null, model: name, decode, cache, data: dataDir, sandbox };
+  const settings = {
+    task,
+    split: task === 'humaneval-infilling' ? split : null,
+    ...(humanEvalPrompts ? { stripPrompt } : {}),
+    model: name,
+    decode,
+    cache,
+    data: dataDir,
+    sandbox,
+  };
   mkdirSync(out, { recursive: true });
   const settingsFile = join(out, 'settings.json');
   if (existsSync(settingsFile)) {

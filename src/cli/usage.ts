@@ -44,6 +44,7 @@ export const HINTS: Readonly<Record<string, string>> = {
   'json-schema': 'FILE',
   structured: 'auto|pinned|masked',
   split: 'single-line|multi-line|random-span',
+  'strip-prompt': 'true|false',
   attention: 'causal|bidirectional|block-causal',
   lang: 'python|node',
   revision: 'main',

@@ -58,9 +58,19 @@ export function truncate(completion: string, stops: readonly string[]): string {
   return completion.slice(0, end);
 }
 
-export function humaneval(records: readonly Rec[]): CodeSample[] {
+/**
+ * HumanEval's records as samples. `stripPrompt` (bigcode-evaluation-harness's default `humaneval` task; its
+ * `humaneval-unstripped` keeps the tail) ends the prompt at its last non-space character: every prompt ends in
+ * "\n" after the docstring, and a byte-level BPE splits "\n    return" as "\n   " + " return", so a prompt that
+ * ends in a lone "\n" token shows the model a boundary it met in training almost only before top-level code — it
+ * then writes a new `def` (cut by the stop strings: an empty completion). The model writes the newline and the
+ * indent itself; the reference gets the cut tail back, so it still passes.
+ */
+export function humaneval(records: readonly Rec[], stripPrompt = false): CodeSample[] {
   return records.map((r) => {
-    const prompt = str(r, 'prompt'),
+    const full = str(r, 'prompt'),
+      prompt = stripPrompt ? full.trimEnd() : full,
+      tail = full.slice(prompt.length),
       test = str(r, 'test'),
       entry = str(r, 'entry_point');
     return {
@@ -68,7 +78,7 @@ export function humaneval(records: readonly Rec[]): CodeSample[] {
       prompt,
       stop: HUMANEVAL_STOP,
       lang: 'python',
-      reference: str(r, 'canonical_solution'),
+      reference: tail + str(r, 'canonical_solution'),
       program: (c: string) => `${prompt}${c}\n\n${test}\n\ncheck(${entry})\n`,
     };
   });

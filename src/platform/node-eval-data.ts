@@ -41,12 +41,13 @@ export function readJsonl(path: string): Record<string, unknown>[] {
 
 export type LoadedTask = { kind: 'code'; samples: CodeSample[] } | { kind: 'math'; samples: MathSample[] };
 
-export function loadTask(task: TaskName, dataDir: string, split: InfillSplit = 'single-line'): LoadedTask {
+/** stripPrompt: HumanEval's prompts (humaneval, syntax) without their trailing whitespace (tasks.ts humaneval) */
+export function loadTask(task: TaskName, dataDir: string, split: InfillSplit = 'single-line', stripPrompt = true): LoadedTask {
   // syntax reads HumanEval's prompts (its check is a parse, not the tests)
   switch (task) {
     case 'humaneval':
     case 'syntax':
-      return { kind: 'code', samples: humaneval(readJsonl(join(dataDir, 'humaneval/HumanEval.jsonl.gz'))) };
+      return { kind: 'code', samples: humaneval(readJsonl(join(dataDir, 'humaneval/HumanEval.jsonl.gz')), stripPrompt) };
     case 'mbpp':
       return { kind: 'code', samples: mbpp(readJsonl(join(dataDir, 'mbpp/mbpp.jsonl'))) };
     case 'humaneval-infilling':

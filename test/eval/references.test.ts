@@ -31,8 +31,22 @@ test('HumanEval: all 164 canonical solutions pass; an empty body fails', async (
   assert.equal(r.n, 164);
   assert.deepEqual(r.failed, []);
   const t = loadTask('humaneval', DATA);
-  const [bad] = await checkAll([{ sample: t.samples[0] as never, completion: '    return None\n' }], O);
+  const [bad] = await checkAll([{ sample: t.samples[0] as never, completion: '\n    return None\n' }], O);
   assert.equal(bad!.status, 'failed');
+});
+
+test('HumanEval prompts are stripped as bigcode-evaluation-harness does; the reference program stays byte-identical', () => {
+  const strip = loadTask('humaneval', DATA).samples as import('../../src/eval/tasks.js').CodeSample[];
+  const full = loadTask('humaneval', DATA, 'single-line', false).samples as import('../../src/eval/tasks.js').CodeSample[];
+  assert.equal(strip.length, 164);
+  for (const [i, s] of strip.entries()) {
+    const f = full[i]!;
+    assert.ok(!/\s$/.test(s.prompt), `${s.id}: the stripped prompt still ends in whitespace`);
+    assert.ok(/\n$/.test(f.prompt), `${f.id}: the unstripped prompt should keep its final newline`);
+    // the model writes the cut tail itself; the reference gets it back, so prompt + reference is the original file
+    assert.equal(s.prompt + s.reference!, f.prompt + f.reference!, `${s.id}: stripped prompt + reference differs from the original`);
+    assert.equal(s.program(s.reference!), f.program(f.reference!), `${s.id}: the checked program differs`);
+  }
 });
 
 test('MBPP test split (ids 11–510): all 500 reference solutions pass', async () => {
