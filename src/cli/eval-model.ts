@@ -78,7 +78,8 @@ export class EvalModel {
     cache: CacheMode = this.cache,
   ): Promise<Completion> {
     const { genLength, ...decode } = o;
-    const opts = { ...decode, maxTokens: genLength, stop: stops, cache, truncatePrompt: true };
+    // prompt healing (text/heal.ts) only without a suffix: a middle starts exactly where its prefix ends, for every model
+    const opts = { ...decode, maxTokens: genLength, stop: stops, cache, truncatePrompt: true, healPrompt: suffix === null };
     const g = this.lm.stream(prompt, opts, suffix !== null && this.infills ? suffix : null);
     let r: IteratorResult<unknown, TextCompletion>;
     while (!(r = await g.next()).done);

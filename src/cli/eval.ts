@@ -120,6 +120,7 @@ export async function evalCommand(argv: string[]): Promise<number> {
     task,
     split: task === 'humaneval-infilling' ? split : null,
     ...(humanEvalPrompts ? { stripPrompt } : {}),
+    healPrompt: task !== 'humaneval-infilling', // eval-model.ts: a prompt without a suffix is healed (text/heal.ts)
     model: name,
     decode,
     cache,

@@ -28,6 +28,11 @@ function readJson(file: string): Record<string, unknown> {
   return v as Record<string, unknown>;
 }
 
+function parseBool(flag: string, v: string): boolean {
+  if (v !== 'true' && v !== 'false') throw new Error(`--${flag} must be true or false, got "${v}"`);
+  return v === 'true';
+}
+
 function generateHelp(isInfill: boolean): string {
   const usage = isInfill
     ? 'usage: dllm infill --prefix TEXT --suffix TEXT [--model NAME|DIR] [decoder flags]\n  fills the gap between prefix and suffix (a diffusion model)'
@@ -43,6 +48,7 @@ function generateHelp(isInfill: boolean): string {
       ['--prompt-ids 1,2,3', 'the prompt as token ids'],
       ['--json-schema FILE', 'answer as JSON following this schema (pinned on the canvas, else masked token by token)'],
       ['--structured auto|pinned|masked', 'how --json-schema is decoded (default auto: pinned when the canvas can hold it)'],
+      ['--heal-prompt true|false', 'back up a trailing whitespace token and let the model regrow it (default true; text/heal.ts)'],
       ['--json', 'print one JSON line'],
       ['--show-steps', 'draw the canvas at every step'],
       ...(isInfill
@@ -73,6 +79,7 @@ export function generateFlags(isInfill: boolean): Record<string, { type: 'string
     backend: { type: 'string' },
     'json-schema': { type: 'string' },
     structured: { type: 'string' },
+    'heal-prompt': { type: 'string' },
   };
   Object.assign(options, flagOptions(DECODE_DEFAULTS));
   if (isInfill) {
@@ -120,6 +127,7 @@ export async function generate(argv: string[], isInfill = false): Promise<number
       ...(genLength !== undefined ? { maxTokens: genLength } : {}),
       ...(jsonSchema ? { jsonSchema } : {}),
       ...(values['structured'] !== undefined ? { structured: parseStructured(String(values['structured'])) } : {}),
+      ...(values['heal-prompt'] !== undefined ? { healPrompt: parseBool('heal-prompt', String(values['heal-prompt'])) } : {}),
     };
     if (autoBlock && lm.kind === 'diffusion') {
       const auto = autoBlockLength(

@@ -3,7 +3,7 @@
 // can swap one for the other. Token choice: argmax at temperature 0; else logits/τ → top-k → top-p →
 // sample, the order of Hugging Face's logits processors and llama.cpp's default sampler chain.
 import type { CausalModel } from './types.js';
-import type { DecodeStep, DecodeResult, TokenConstraint } from './types.js';
+import type { DecodeStep, DecodeResult, GenerateRequest } from './types.js';
 import { resolveArOptions, type DecodeOptions } from './options.js';
 import { DecodeRng } from './rng.js';
 import { checkLogits, penalize, softmaxInto, sampleCategorical, tokenCounts } from './propose.js';
@@ -46,7 +46,7 @@ export function sampleNext(
 /** decode one prompt token by token; stops at EOS/EoT or after genLength tokens */
 export async function* arGenerate(
   model: CausalModel,
-  request: { prompt: ArrayLike<number>; constraint?: TokenConstraint },
+  request: Pick<GenerateRequest, 'prompt' | 'allowed' | 'constraint'>,
   options: Partial<DecodeOptions> = {},
 ): AsyncGenerator<DecodeStep, DecodeResult> {
   const o = resolveArOptions(options);
@@ -55,6 +55,8 @@ export async function* arGenerate(
   const ends = [model.specials.eos, model.specials.eot].filter((t): t is number => t !== null);
   const state = model.newState();
   const out: number[] = [];
+  // GenerateRequest.allowed: position offset → (V) 0/1 mask (prompt healing's first token, text/heal.ts)
+  const allowedAt = new Map((request.allowed ?? []).map((a) => [a.offset, a.ids] as const));
   let nfe = 0,
     modelMs = 0,
     endToken = -1,
@@ -75,7 +77,7 @@ export async function* arGenerate(
         o.presencePenalty !== 0 || o.frequencyPenalty !== 0
           ? { counts: tokenCounts(out, 0, out.length, -1), presence: o.presencePenalty, frequency: o.frequencyPenalty }
           : null;
-      const only = request.constraint?.allowed(out, o.genLength - i - 1);
+      const only = allowedAt.get(i) ?? request.constraint?.allowed(out, o.genLength - i - 1);
       if (only) logits = logits.map((l, v) => (only[v] === 1 ? l : -Infinity)); // grammar masking, before sampling
       const { token, prob } = sampleNext(logits, o, rng, penalty);
       const stop = ends.includes(token);

@@ -192,6 +192,7 @@ export class Engine {
           ...(suffix ? { suffix } : {}),
           ...(st ? { pinned: st.pinned, allowed: st.allowed } : {}),
           ...(job.p.constraint ? { constraint: job.p.constraint } : {}),
+          ...(job.p.healing ? { allowed: [{ offset: 0, ids: job.p.healing.first }] } : {}),
         };
         this.active.push({ job, row: this.batch.add(req, o, new DecodeRng(o.seed, 0)) });
       } catch (e) {

@@ -4,6 +4,7 @@
 // llama-server `timings`. The engine (engine.ts) owns scheduling; a Job only watches its own row.
 import type { DecodeResult, DecodeStep } from '../sampler/index.js';
 import type { TextTokenizer } from '../tokenizer/index.js';
+import { healedText } from '../text/heal.js';
 import { findStop as earliestStop, SettledText } from '../text/settled.js';
 import { canvasCells } from '../text/cells.js';
 import type { Prepared } from './request.js';
@@ -68,7 +69,7 @@ export class Job {
   /** settled text, append-only (text/settled.ts) */
   private readonly settledText: SettledText;
   private get settled(): string {
-    return this.settledText.text;
+    return healedText(this.settledText.text, this.p.healing);
   }
   private stopped: Stop | null = null;
   private last: DecodeStep | null = null;
@@ -176,7 +177,7 @@ export class Job {
       decodeMs = performance.now() - this.t0;
     if (p.structure && result) return this.structured(result);
     let stopped = this.stopped;
-    let text = stopped?.text ?? tok.decode(result!.ids, { skipSpecialTokens: true });
+    let text = stopped?.text ?? healedText(tok.decode(result!.ids, { skipSpecialTokens: true }), p.healing);
     const late = stopped || p.constraint ? null : findStop(text, p.req.stop); // no stop string cuts structured JSON
     if (late) {
       stopped = late;

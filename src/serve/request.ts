@@ -1,6 +1,7 @@
 // A request made ready to decode: GenRequest → prompt (and suffix) ids + validated DecodeOptions, checked
 // against the model (context, vocabulary, chat template) and the server's limits. Errors are ApiError 400s
 // naming the wire field the user sent. Shared by the engine (engine.ts) and the jobs (job.ts).
+import { healPrompt, type Healing } from '../text/heal.js';
 import { fimIds, fimPrompt, modelDecodeDefaults, TEXT_DEFAULTS } from '../text/generator.js';
 import type { ModelConfig } from '../model/config.js';
 import type { ForwardModel } from '../model/forward.js';
@@ -40,6 +41,8 @@ export interface Prepared {
   structure: Skeleton | null;
   /** response_format / a forced call, masked token by token (text/json-mask.ts): the answer is the decoded JSON */
   constraint: TokenConstraint | null;
+  /** a plain text prompt's backed-up trailing whitespace token (text/heal.ts), as the library's generator does */
+  healing: Healing | null;
 }
 
 /** tokenize and validate; throws ApiError (4xx) naming the field */
@@ -191,5 +194,17 @@ export function prepareRequest(served: ServedModel, cfg: ServeConfig, kind: Mode
     const wire = key === 'genLength' ? genParam : (req.wireNames[key] ?? key);
     throw invalid(wire, `"${wire}" ${e.detail}`);
   }
-  return { req, promptIds, suffixIds, options, structure, constraint: masked?.constraint ?? null };
+  // the library's prompt healing (text/heal.ts) on the same prompts: plain text, nothing after it, no JSON
+  let healing: Healing | null = null;
+  if (TEXT_DEFAULTS.healPrompt && promptParam === 'prompt' && !req.messages && !req.promptIds && !req.suffix && !plan)
+    ({ ids: promptIds, healing } = healPrompt(promptIds, tok, config.vocabSize, healMasks(served)));
+  return { req, promptIds, suffixIds, options, structure, constraint: masked?.constraint ?? null, healing };
+}
+
+/** heal.ts's first-token masks, one cache per served model */
+const HEAL_MASKS = new WeakMap<ServedModel, Map<string, Uint8Array>>();
+function healMasks(served: ServedModel): Map<string, Uint8Array> {
+  let m = HEAL_MASKS.get(served);
+  if (!m) HEAL_MASKS.set(served, (m = new Map()));
+  return m;
 }

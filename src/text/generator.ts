@@ -19,6 +19,7 @@ import {
   type DecodeStep,
 } from '../sampler/index.js';
 import type { ChatMessage, TextTokenizer } from '../tokenizer/index.js';
+import { healedText, healPrompt, type Healing } from './heal.js';
 import { findStop, SettledText } from './settled.js';
 import { planStructure, type StructuredMode } from './structured-plan.js';
 
@@ -41,6 +42,8 @@ export interface TextOptions extends Partial<Omit<DecodeOptions, 'genLength'>> {
   jsonSchema?: Record<string, unknown>;
   /** how jsonSchema is decoded: 'auto' pins when it can (structured-plan.ts) */
   structured?: StructuredMode;
+  /** a text prompt's trailing whitespace token is backed up and regrown by the model (heal.ts); not for ids, infills, JSON */
+  healPrompt?: boolean;
 }
 
 /**
@@ -48,10 +51,11 @@ export interface TextOptions extends Partial<Omit<DecodeOptions, 'genLength'>> {
  * paper's default) with early stop at EOS — the fast path users want. The sampler's own defaults
  * (DECODE_DEFAULTS) stay LLaDA generate.py's, for exact parity.
  */
-export const TEXT_DEFAULTS: Readonly<{ decoder: 'threshold'; earlyStop: boolean; maxTokens: number }> = Object.freeze({
+export const TEXT_DEFAULTS: Readonly<{ decoder: 'threshold'; earlyStop: boolean; maxTokens: number; healPrompt: boolean }> = Object.freeze({
   decoder: 'threshold',
   earlyStop: true,
   maxTokens: 128,
+  healPrompt: true, // guidance heals by default; it only widens what the first token may be (heal.ts)
 });
 
 /**
@@ -142,6 +146,8 @@ export class TextGenerator {
   readonly backend: string;
   private readonly close: () => void;
   private readonly cache: CacheMode;
+  /** heal.ts: the first-token mask of each backed-up whitespace text, built once per generator */
+  private readonly healMasks = new Map<string, Uint8Array>();
 
   constructor(parts: GeneratorParts) {
     this.config = parts.config;
@@ -180,7 +186,7 @@ export class TextGenerator {
 
   /** the decoder options of a call: TEXT_DEFAULTS, then the caller's */
   options(o: TextOptions = {}, infill = false): Readonly<DecodeOptions> {
-    const { maxTokens, stop: _s, cache, truncatePrompt: _t, jsonSchema: _j, structured: _m, ...decode } = o;
+    const { maxTokens, stop: _s, cache, truncatePrompt: _t, jsonSchema: _j, structured: _m, healPrompt: _h, ...decode } = o;
     const block = this.kind === 'diffusion' && (cache ?? this.cache) === 'block'; // the exact block cache decodes block-causally
     const raw = {
       ...(this.kind === 'diffusion' ? { decoder: TEXT_DEFAULTS.decoder } : {}),
@@ -231,6 +237,9 @@ export class TextGenerator {
         : this.options(o, suffix !== null && !fim);
     if (suffix !== null && !this.infills) throw new Error('infill: this causal model has no FIM tokens, so it cannot see a suffix');
     let ids = typeof prompt === 'string' ? tok.encode(prompt) : Int32Array.from(prompt);
+    let healing: Healing | null = null;
+    if (typeof prompt === 'string' && suffix === null && !plan && (o.healPrompt ?? TEXT_DEFAULTS.healPrompt))
+      ({ ids, healing } = healPrompt(ids, tok, this.config.vocabSize, this.healMasks));
     const suf = suffix !== null ? tok.encode(suffix) : null;
     const room = this.config.maxPositions - d.genLength - (suf?.length ?? 0) - (fim ? 3 : 0) - 1; // 3 FIM sentinels
     const truncatedPrompt = ids.length > room;
@@ -246,7 +255,15 @@ export class TextGenerator {
     }
     let gen: AsyncGenerator<DecodeStep, DecodeResult>;
     if (this.kind === 'causal')
-      gen = arGenerate(this.causal(ids.length + d.genLength + 1), { prompt: ids, ...(constraint ? { constraint } : {}) }, d);
+      gen = arGenerate(
+        this.causal(ids.length + d.genLength + 1),
+        {
+          prompt: ids,
+          ...(constraint ? { constraint } : {}),
+          ...(healing ? { allowed: [{ offset: 0, ids: healing.first }] } : {}),
+        },
+        d,
+      );
     else
       gen = generate(
         this.denoiser(constraint ? 'none' : (o.cache ?? this.cache)),
@@ -254,6 +271,7 @@ export class TextGenerator {
           prompt: ids,
           ...(suf && suf.length && !fim ? { suffix: suf } : {}),
           ...(skeleton ? { pinned: skeleton.pinned, allowed: skeleton.allowed } : {}),
+          ...(healing ? { allowed: [{ offset: 0, ids: healing.first }] } : {}),
           ...(constraint ? { constraint } : {}),
         },
         d,
@@ -274,13 +292,14 @@ export class TextGenerator {
         c = s.canvas;
       last = s;
       if (settled.update(c) > 0 && Number.isNaN(firstMs)) firstMs = performance.now() - t0;
-      const hit = findStop(settled.text, stops);
+      const shown = healedText(settled.text, healing),
+        hit = findStop(shown, stops);
       if (hit) {
         stopped = hit.text;
         await gen.return(undefined as never);
         break;
       }
-      yield { step: s.step, nfe: s.nfe, canvas: c, text: settled.text, committed: s.committed, raw: s };
+      yield { step: s.step, nfe: s.nfe, canvas: c, text: shown, committed: s.committed, raw: s };
     }
     const out = result?.ids ?? last?.canvas.slice(0, Math.max(0, settled.length)) ?? new Int32Array(0);
     if (skeleton && result) {
@@ -296,12 +315,14 @@ export class TextGenerator {
         timings: { totalMs: performance.now() - t0, modelMs: result.modelMs, firstMs },
       };
     }
-    const text = stopped ?? tok.decode(out, { skipSpecialTokens: true });
+    const text = stopped ?? healedText(tok.decode(out, { skipSpecialTokens: true }), healing);
+    // the ids generated, the healed first token included (its text starts with the removed whitespace)
+    const stoppedIds = stopped !== null ? tok.encode((healing?.text ?? '') + stopped) : null;
     const nfe = result?.nfe ?? last?.nfe ?? 0,
-      n = stopped !== null ? tok.encode(stopped).length : out.length;
+      n = stoppedIds?.length ?? out.length;
     return {
       text,
-      ids: stopped !== null ? tok.encode(stopped) : out,
+      ids: stoppedIds ?? out,
       finishReason: stopped !== null || result?.finishReason === 'stop' ? 'stop' : 'length',
       nfe,
       tokensPerForward: nfe ? n / nfe : 0,

@@ -28,6 +28,7 @@ function jobFor(body: Record<string, unknown>, G: number): { job: Job; done: Pro
     options: parseDecodeOptions({ genLength: G }),
     structure: null,
     constraint: null,
+    healing: null,
   };
   let resolve!: (o: Outcome) => void;
   const done = new Promise<Outcome>((r) => {
