@@ -34,8 +34,9 @@ export class Row {
   readonly allowed: Map<number, Uint8Array>; // canvas column → (V) 0/1 mask of the ids it may take
   readonly endEarly: boolean;
   readonly constraint: TokenConstraint | null; // a mask from the ids before each position: decoded left to right
-  /** this row reads only argmax + p(argmax) per position (LLaDA low_confidence at τ 0, no per-position constraints) */
-  readonly top1Only: boolean;
+  /** argmax + p(argmax) per position suffice for this decoder (LLaDA low_confidence at τ 0, no penalties, no grammar) */
+  private readonly top1Decoder: boolean;
+  private readonly maskId: number;
   block = 0;
   blockSteps = 0;
   step = 0;
@@ -115,15 +116,28 @@ export class Row {
     if (infill && !o.infillMayEnd) this.banned.push(...ends); // a fixed-length middle has no end token
     this.endEarly = o.earlyStop || (infill && o.infillMayEnd);
     // LLaDA low_confidence, or a Dream decoder without filters (origin draws its own positions: it reads logits)
-    this.top1Only =
+    this.maskId = mask;
+    this.top1Decoder =
       (this.spec.family === 'llada' || (o.topP === 1 && o.topK === 0 && this.spec.count !== 'dream-origin')) &&
       o.temperature === 0 &&
       o.remasking === 'low_confidence' &&
       o.cfgScale === 0 &&
-      this.allowed.size === 0 &&
       this.constraint === null &&
       o.presencePenalty === 0 &&
       o.frequencyPenalty === 0;
+  }
+
+  /**
+   * this row's next call reads only argmax + p(argmax) per position: its decoder allows it and no allowed-ids
+   * mask is still open — every constrained cell is decided (a healed prompt's first token, a skeleton's value
+   * cells) and no edit can reopen it (joint_threshold re-proposes generated tokens)
+   */
+  get top1Only(): boolean {
+    if (!this.top1Decoder) return false;
+    if (this.allowed.size === 0) return true;
+    if (this.edits) return false;
+    for (const p of this.allowed.keys()) if (this.x[p] === this.maskId) return false;
+    return true;
   }
 
   get start(): number {
