@@ -76,8 +76,8 @@ export interface CausalState {
 
 /** a mask that depends on what came before: grammar-constrained decoding */
 export interface TokenConstraint {
-  /** (V) 0/1 mask of the ids the position after `prefix` (generated ids) may take, with `left` positions after it; null: any */
-  allowed(prefix: ArrayLike<number>, left: number): Uint8Array | null;
+  /** (V) 0/1 mask of the ids the position after `prefix` (generated ids) may take, with `left` positions after it */
+  allowed(prefix: ArrayLike<number>, left: number): Uint8Array;
 }
 
 /** one prompt; ids only (the tokenizer is the caller's) */

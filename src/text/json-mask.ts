@@ -5,6 +5,7 @@
 // output total: a token is allowed only if the shortest completion after it still fits the positions left,
 // so the value always closes before the canvas (or maxTokens) ends. The state is a set of stacks (anyOf and
 // optional properties are alternatives until a character tells them apart), each stack a persistent list.
+import type { TokenConstraint } from '../sampler/index.js';
 import type { TextTokenizer } from '../tokenizer/index.js';
 import { compileGrammar, numberComplete, numberRest, numberViable, type GrammarNode } from './json-grammar.js';
 
@@ -270,7 +271,7 @@ export function tokenMask(
  * a JSON Schema as a sampler constraint: the mask of each position from the ids before it. Incremental (the
  * states of the longest prefix seen are kept), so left-to-right decoding walks each token once.
  */
-export function jsonConstraint(schema: unknown, tok: TextTokenizer): { allowed(prefix: ArrayLike<number>, left: number): Uint8Array } {
+export function jsonConstraint(schema: unknown, tok: TextTokenizer): TokenConstraint {
   const end = tok.specials.eos ?? tok.specials.pad;
   if (end === null) throw new Error('token-level JSON decoding needs an EOS (or pad) token to end on');
   const { pieces } = vocabTrie(tok);
