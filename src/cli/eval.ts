@@ -22,7 +22,7 @@ import { DEFAULT_DATA_DIR, loadTask } from '../platform/node-eval-data.js';
 import { readJsonFile, writeFileAtomic } from '../platform/node-files.js';
 import { isolation, requireIsolation, unsafeIsolation, UNSAFE_WARNING, type SandboxOptions } from '../platform/node-sandbox.js';
 import { DECODE_DEFAULTS, parseDecodeOptions, type DecodeOptions } from '../sampler/index.js';
-import { flagOptions, flagValues } from './flags.js';
+import { flagOptions, flagValues, parseBoolFlag } from './flags.js';
 import { DEFAULT_MODEL, resolveModel } from './generate.js';
 import { modelName } from '../platform/node-generator.js';
 import { EvalModel } from './eval-model.js';
@@ -72,9 +72,7 @@ export async function evalCommand(argv: string[]): Promise<number> {
   const split = values.split as InfillSplit;
   if (!['single-line', 'multi-line', 'random-span'].includes(split))
     throw new Error(`--split must be single-line, multi-line or random-span, got "${values.split}"`);
-  const strip = values['strip-prompt'];
-  if (strip !== 'true' && strip !== 'false') throw new Error(`--strip-prompt must be true or false, got "${strip}"`);
-  const stripPrompt = strip === 'true',
+  const stripPrompt = parseBoolFlag('strip-prompt', String(values['strip-prompt'])),
     humanEvalPrompts = task === 'humaneval' || task === 'syntax';
   const dir = resolveModel(values.model!);
   const name = modelName(dir);

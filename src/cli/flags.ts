@@ -8,6 +8,12 @@ export function flagOptions(defaults: object): Record<string, { type: 'string' }
   return Object.fromEntries(Object.keys(defaults).map((k) => [kebab(k), { type: 'string' as const }]));
 }
 
+/** a true|false flag's value */
+export function parseBoolFlag(flag: string, s: string): boolean {
+  if (s !== 'true' && s !== 'false') throw new Error(`--${flag} must be true or false, got "${s}"`);
+  return s === 'true';
+}
+
 /** the flags that were given, converted to the type of each key's default value */
 export function flagValues(values: Record<string, unknown>, defaults: object): Record<string, unknown> {
   const out: Record<string, unknown> = {};
@@ -19,10 +25,8 @@ export function flagValues(values: Record<string, unknown>, defaults: object): R
       const n = Number(s);
       if (s.trim() === '' || !Number.isFinite(n)) throw new Error(`--${kebab(key)} must be a number, got "${s}"`);
       out[key] = n;
-    } else if (typeof def === 'boolean') {
-      if (s !== 'true' && s !== 'false') throw new Error(`--${kebab(key)} must be true or false, got "${s}"`);
-      out[key] = s === 'true';
-    } else out[key] = s;
+    } else if (typeof def === 'boolean') out[key] = parseBoolFlag(kebab(key), s);
+    else out[key] = s;
   }
   return out;
 }

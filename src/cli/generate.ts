@@ -13,7 +13,7 @@ import { DECODE_DEFAULTS, decoderHelp } from '../sampler/index.js';
 import { parseDtype, parseIds } from './model-commands.js';
 import { CanvasView } from './canvas-view.js';
 import { autoBlockLength } from '../platform/node-roofline.js';
-import { flagHelp, flagOptions, flagValues } from './flags.js';
+import { flagHelp, flagOptions, flagValues, parseBoolFlag } from './flags.js';
 
 export { DEFAULT_MODEL, resolveModel } from '../platform/node-generator.js';
 
@@ -26,11 +26,6 @@ function readJson(file: string): Record<string, unknown> {
   }
   if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new Error(`--json-schema ${file}: a JSON Schema is an object`);
   return v as Record<string, unknown>;
-}
-
-function parseBool(flag: string, v: string): boolean {
-  if (v !== 'true' && v !== 'false') throw new Error(`--${flag} must be true or false, got "${v}"`);
-  return v === 'true';
 }
 
 function generateHelp(isInfill: boolean): string {
@@ -127,7 +122,7 @@ export async function generate(argv: string[], isInfill = false): Promise<number
       ...(genLength !== undefined ? { maxTokens: genLength } : {}),
       ...(jsonSchema ? { jsonSchema } : {}),
       ...(values['structured'] !== undefined ? { structured: parseStructured(String(values['structured'])) } : {}),
-      ...(values['heal-prompt'] !== undefined ? { healPrompt: parseBool('heal-prompt', String(values['heal-prompt'])) } : {}),
+      ...(values['heal-prompt'] !== undefined ? { healPrompt: parseBoolFlag('heal-prompt', String(values['heal-prompt'])) } : {}),
     };
     if (autoBlock && lm.kind === 'diffusion') {
       const auto = autoBlockLength(
