@@ -4,20 +4,15 @@
 // tiny fixtures (diffusion and causal), at temperature 0.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFile } from 'node:fs/promises';
-import { TextTokenizer } from '../../src/tokenizer/index.js';
+import type { TextTokenizer } from '../../src/tokenizer/index.js';
+import { folderFiles, loadTokenizer } from '../../src/platform/node-model.js';
 import { healPrompt, healedText } from '../../src/text/heal.js';
 import { loadModel } from '../../src/node.js';
 
 const ROOT = new URL('../../../', import.meta.url).pathname;
-const json = async (p: string) => JSON.parse(await readFile(ROOT + p, 'utf8')) as Record<string, unknown>;
+/** the checkpoint's tokenizer, loaded as loadModel loads it */
 async function tokenizer(dir: string): Promise<TextTokenizer> {
-  return new TextTokenizer({
-    tokenizerJson: await json(`${dir}/tokenizer.json`),
-    tokenizerConfig: await json(`${dir}/tokenizer_config.json`),
-    modelConfig: await json(`${dir}/config.json`),
-    generationConfig: await json(`${dir}/generation_config.json`),
-  });
+  return (await loadTokenizer(folderFiles(ROOT + dir)))!;
 }
 
 test('healPrompt on the shipped tokenizer: a trailing "\\n" is backed up; its mask holds the indents, not code', async () => {

@@ -4,9 +4,9 @@
 // on a diffusion fixture (left to right) and a causal one.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFile } from 'node:fs/promises';
 import { Ajv } from 'ajv';
-import { TextTokenizer } from '../../src/tokenizer/index.js';
+import type { TextTokenizer } from '../../src/tokenizer/index.js';
+import { folderFiles, loadTokenizer } from '../../src/platform/node-model.js';
 import { jsonConstraint, isCompleteJson, restOf, jsonStart } from '../../src/text/json-mask.js';
 import { compileGrammar, GrammarError, numberRest, type GrammarNode } from '../../src/text/json-grammar.js';
 import { planStructure } from '../../src/text/structured-plan.js';
@@ -16,14 +16,9 @@ import { generate, drain } from '../../src/sampler/index.js';
 import { DecodeRng } from '../../src/sampler/rng.js';
 
 const ROOT = new URL('../../../', import.meta.url).pathname;
-const json = async (p: string) => JSON.parse(await readFile(ROOT + p, 'utf8')) as Record<string, unknown>;
+/** the checkpoint's tokenizer, loaded as loadModel loads it */
 async function tokenizer(dir: string): Promise<TextTokenizer> {
-  return new TextTokenizer({
-    tokenizerJson: await json(`${dir}/tokenizer.json`),
-    tokenizerConfig: await json(`${dir}/tokenizer_config.json`),
-    modelConfig: await json(`${dir}/config.json`),
-    generationConfig: await json(`${dir}/generation_config.json`),
-  });
+  return (await loadTokenizer(folderFiles(ROOT + dir)))!;
 }
 
 /** schemas a pinned canvas cannot hold (anyOf, variable arrays, optional keys, $ref) and some it can */
