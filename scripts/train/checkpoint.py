@@ -294,13 +294,16 @@ def init_weights(weights, table, c, device):
         w = weights[t["hfName"]]
         if t["kind"] == "norm":
             w.fill_(1.0)
+        elif t["kind"] == "bias":  # Qwen2/Llama init: biases start at zero
+            w.zero_()
         else:
             w.copy_((torch.randn(t["shape"], generator=g) * c["initStd"]).to(device))
 
 
 @torch.no_grad()
 def init_from(folder, weights, table):
-    """start from a model folder's weights (shapes must match; names may be either layout's, matched by the table's order)"""
+    """start from a model folder's weights (shapes must match; names may be either layout's, matched by the table's
+    order; a bias the folder lacks starts at zero)"""
     files = sorted(f for f in os.listdir(folder) if f.endswith(".safetensors"))
     src = {}
     for f in files:
@@ -310,6 +313,9 @@ def init_from(folder, weights, table):
         if name not in src:
             alt = t.get("altNames", [])
             name = next((a for a in alt if a in src), None)
+            if name is None and t["kind"] == "bias":  # a llama (AR) folder into a dream run: zero is the same function
+                weights[t["hfName"]].zero_()
+                continue
             if name is None:
                 raise SystemExit(f"--init-from {folder}: weight {t['hfName']} is missing")
         if list(src[name].shape) != list(t["shape"]):

@@ -28,6 +28,7 @@ CASES = {
     "sft": dict(objective="sft", arch="llada", seed=13),
     "bd": dict(objective="bd", arch="llama", seed=14, bdSize=4),  # L = 10: blocks 4, 4 and a partial 2
     "bdc": dict(objective="bd", arch="llama", seed=15, bdSize=4, bdComplement=True),  # rows 2b, 2b+1 complementary
+    "mdms": dict(objective="mdm", arch="dream", seed=16),  # q/k/v biases, shifted targets (Dream)
 }
 DIMS = dict(hiddenSize=32, numLayers=2, numHeads=4, numKvHeads=2, ffnSize=48, normEps=1e-5, ropeTheta=10000.0)
 V, B, L, MASK = 61, 3, 10, 60
@@ -41,7 +42,10 @@ def table(spec):
     for i in range(spec["layers"]):
         p = n["layer"].format(i=i)
         rows += [(p + n["attn_norm"], [C], "norm"), (p + n["q"], [H * D, C], "linear"), (p + n["k"], [Hkv * D, C], "linear"),
-                 (p + n["v"], [Hkv * D, C], "linear"), (p + n["o"], [C, H * D], "linear"), (p + n["ffn_norm"], [C], "norm"),
+                 (p + n["v"], [Hkv * D, C], "linear")]
+        if spec["qkv_bias"]:  # src/model/params.ts order: wq, wk, wv, bq, bk, bv
+            rows += [(p + n["bq"], [H * D], "bias"), (p + n["bk"], [Hkv * D], "bias"), (p + n["bv"], [Hkv * D], "bias")]
+        rows += [(p + n["o"], [C, H * D], "linear"), (p + n["ffn_norm"], [C], "norm"),
                  (p + n["gate"], [Fd, C], "linear"), (p + n["up"], [Fd, C], "linear"), (p + n["down"], [C, Fd], "linear")]
     rows += [(n["final_norm"], [C], "norm"), (n["head"], [V, C], "linear")]
     return [dict(hfName=a, shape=s, kind=k) for a, s, k in rows]
@@ -67,13 +71,13 @@ def make(name, case):
         inp, tgt, wt, norm = prepare_sft(clean, plen, rng, MASK)
     else:
         inp, tgt, wt, norm = prepare(case["objective"], clean, rng, MASK, case.get("bdSize", 0), (0.0, 1.0),
-                                     case.get("bdComplement", False))
+                                     case.get("bdComplement", False), spec["shift"])
     init = {k: v.detach().clone() for k, v in weights.items()}
     loss = weighted_loss(net, inp, tgt, wt, norm, torch.device("cpu"))
     loss.backward()
     grad_norms = {k: float(v.grad.norm()) for k, v in weights.items()}
-    decay = [weights[t["hfName"]] for t in tab if t["kind"] != "norm"]
-    other = [weights[t["hfName"]] for t in tab if t["kind"] == "norm"]
+    decay = [weights[t["hfName"]] for t in tab if t["kind"] in ("linear", "embedding")]  # src/train/optim.ts
+    other = [weights[t["hfName"]] for t in tab if t["kind"] not in ("linear", "embedding")]
     opt = torch.optim.AdamW([dict(params=decay, weight_decay=OPT["weightDecay"]), dict(params=other, weight_decay=0.0)],
                             lr=OPT["lr"], betas=(OPT["beta1"], OPT["beta2"]), eps=OPT["eps"])
     opt.step()

@@ -30,7 +30,10 @@ import checkpoint as ckpt  # noqa: E402
 MDM_EPS = 1e-3  # src/train/objectives.ts: p = (1 - eps) t + eps (LLaDA GUIDELINES.md)
 RANDOM_LENGTH_PROB = 0.01  # src/train/loop.ts: 1 % of mdm batches use a random length (LLaDA GUIDELINES.md)
 EVAL_SEED = 0xE1B0  # src/train/loop.ts: validation masks use their own fixed seed
-ARCH = {"llama": dict(names=QWEN_LLAMA_NAMES, causal=True), "llada": dict(names=LLADA_NAMES, causal=False)}
+# dream: the Qwen2 layout (q/k/v biases), bidirectional, logits shifted as Dream's (src/train/loop.ts modelConfigFor)
+ARCH = {"llama": dict(names=QWEN_LLAMA_NAMES, causal=True, bias=False, shift=False),
+        "llada": dict(names=LLADA_NAMES, causal=False, bias=False, shift=False),
+        "dream": dict(names=QWEN_LLAMA_NAMES, causal=False, bias=True, shift=True)}
 
 
 def learning_rate(c, step):
@@ -46,7 +49,7 @@ def learning_rate(c, step):
 def model_spec(c, vocab):
     a = ARCH[c["arch"]]
     return dict(names=a["names"], hidden=c["hiddenSize"], heads=c["numHeads"], kv_heads=c["numKvHeads"],
-                layers=c["numLayers"], eps=c["normEps"], qkv_bias=False, causal=a["causal"],
+                layers=c["numLayers"], eps=c["normEps"], qkv_bias=a["bias"], causal=a["causal"], shift=a["shift"],
                 rope_theta=c["ropeTheta"], vocab=vocab)
 
 
@@ -57,6 +60,8 @@ def check_table(table, spec):
     for i in range(spec["layers"]):
         p = n["layer"].format(i=i)
         used |= {p + n[k] for k in ("attn_norm", "q", "k", "v", "o", "ffn_norm", "gate", "up", "down")}
+        if spec["qkv_bias"]:
+            used |= {p + n[k] for k in ("bq", "bk", "bv")}
     have = {t["hfName"] for t in table}
     if have != used:
         raise SystemExit(f"torch engine: parameter table and model disagree: {sorted(have ^ used)[:6]}")
@@ -145,8 +150,20 @@ def prepare_bd(clean, rng, mask_id, block, mask_range=(0.0, 1.0), complement=Fal
     return inp, targets, weights, B * L
 
 
-def prepare(objective, clean, rng, mask_id, block=0, mask_range=(0.0, 1.0), complement=False):
-    """(B, L) clean windows -> input, targets (-1: no loss), weights, normaliser (src/train/objectives.ts)"""
+def shift_targets(clean, inp, targets, weights):
+    """Dream's shifted logits (src/train/objectives.ts shiftTargets): token 0 unmasked, targets and weights one
+    row earlier, so the logits at row i - 1 score the masked token i"""
+    inp = inp.copy()
+    inp[:, 0] = clean[:, 0]
+    t = np.full_like(targets, -1)
+    w = np.zeros_like(weights)
+    t[:, :-1], w[:, :-1] = targets[:, 1:], weights[:, 1:]
+    return inp, t, w
+
+
+def prepare(objective, clean, rng, mask_id, block=0, mask_range=(0.0, 1.0), complement=False, shift=False):
+    """(B, L) clean windows -> input, targets (-1: no loss), weights, normaliser (src/train/objectives.ts);
+    `shift`: the mdm targets moved as shift_targets does (arch dream)"""
     B, L = clean.shape
     if objective == "bd":
         return prepare_bd(clean, rng, mask_id, block, mask_range, complement)
@@ -157,6 +174,8 @@ def prepare(objective, clean, rng, mask_id, block=0, mask_range=(0.0, 1.0), comp
     inp = np.where(masked, mask_id, clean)
     targets = np.where(masked, clean, -1)
     weights = np.where(masked, 1.0 / p[:, None], 0.0).astype(np.float32)
+    if shift:
+        inp, targets, weights = shift_targets(clean, inp, targets, weights)
     return inp, targets, weights, B * L
 
 
@@ -278,7 +297,7 @@ def main():
                     L = 1 + int(batches.rng.integers(0, c["seqLen"]))
                 clean = batches.windows(rows, L + 1 if c["objective"] == "ar" else L)
                 inp, tgt, w, norm = prepare(c["objective"], clean, batches.rng, job["maskId"], bd, mask_range,
-                                             c.get("bdComplement", False))
+                                             c.get("bdComplement", False), spec["shift"])
             with ctx():
                 loss = weighted_loss(model, inp, tgt, w, norm, device) / c["gradAccum"]
             loss.backward()
@@ -334,7 +353,7 @@ def evaluate(c, net, val, mask_id, device, ctx):
         if start + B * L > len(val):
             break
         clean = np.asarray(val[start:start + B * L], dtype=np.int64).reshape(B, L)
-        inp, tgt, w, norm = prepare(c["objective"], clean, rng, mask_id, net.bd_size)
+        inp, tgt, w, norm = prepare(c["objective"], clean, rng, mask_id, net.bd_size, shift=ARCH[c["arch"]]["shift"])
         with ctx():
             total += weighted_loss(net, inp, tgt, w, norm, device).item() * norm
         count += norm

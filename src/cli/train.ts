@@ -168,11 +168,16 @@ async function refuseReuse(out: string, overwrite: boolean): Promise<string[]> {
   return found;
 }
 
-/** start from a model folder's weights (e.g. a shipped model): shapes must match the config exactly */
+/** start from a model folder's weights (e.g. a shipped model): shapes must match the config exactly. A bias
+ *  the folder lacks starts at zero, the same function: a llama (AR) folder into a dream run (Qwen2 layout) */
 async function initFromModel(dir: string, t: Trainer, k: Kernels): Promise<void> {
   const m = await loadModelDir(dir, k);
   for (const spec of t.model.specs) {
     const w = m.model.weights.get(spec.name);
+    if (!w && spec.kind === 'bias') {
+      t.model.p(spec.name).fill(0);
+      continue;
+    }
     if (!w || w.kind !== 'f32') throw new Error(`--init-from ${dir}: weight ${spec.name} is missing`);
     if (w.data.length !== t.model.p(spec.name).length)
       throw new Error(`--init-from ${dir}: ${spec.name} has ${w.data.length} values, the config needs ${t.model.p(spec.name).length}`);

@@ -1,6 +1,7 @@
 // The transformer for training: a forward pass that keeps every activation the backward pass needs, and
 // the backward pass itself, written out op by op (llm.c style: no autograd), over the same kernels.
 // Gradients land in buffers named by the parameter table, so the optimizer and checkpoints iterate it.
+// q/k/v biases (Dream/Qwen2 layout) are added before RoPE; their gradient is the column sum of dq/dk/dv.
 // f32 weights only. Glossary: N = B·T rows, C width, H heads, Hkv kv heads, D head dim, F FFN, V vocab.
 import type { AttentionShape, Kernels, MaskKind } from '../kernels/backend.js';
 import { ropeTable } from '../kernels/rope-table.js';
@@ -39,6 +40,7 @@ export class TrainableTransformer {
   readonly grads = new Map<string, Float32Array>(); // same shapes, accumulated by backward()
   private layers: LayerActs[] = [];
   private fin: { xOut: Float32Array; hf: Float32Array; rstdf: Float32Array; logits: Float32Array } | null = null;
+  private ones: Float32Array | null = null; // (1, N) of 1s: a bias gradient is onesᵀ · d(rows), one GEMM
   private shapeKey = '';
   private rope: { cos: Float32Array; sin: Float32Array };
   private batch: TrainBatch | null = null;
@@ -49,7 +51,6 @@ export class TrainableTransformer {
     readonly config: ModelConfig,
     readonly kernels: Kernels,
   ) {
-    if (config.qkvBias) throw new Error('training: q/k/v biases (Dream/Qwen2 layout) are not supported by the trainer yet');
     this.specs = parameterTable(config);
     for (const s of this.specs) {
       this.params.set(s.name, kernels.allocF32(numel(s.shape)));
@@ -96,12 +97,15 @@ export class TrainableTransformer {
       act: a(N * F),
     }));
     this.fin = { xOut: a(N * C), hf: a(N * C), rstdf: a(N), logits: a(N * V) };
+    if (this.config.qkvBias) this.ones = a(N).fill(1);
     this.shapeKey = key;
   }
 
   private freeActs(): void {
     for (const l of this.layers) for (const b of Object.values(l)) this.kernels.free(b);
     if (this.fin) for (const b of Object.values(this.fin)) this.kernels.free(b);
+    if (this.ones) this.kernels.free(this.ones);
+    this.ones = null;
     this.layers = [];
     this.fin = null;
     this.shapeKey = '';
@@ -149,6 +153,11 @@ export class TrainableTransformer {
       k.matmul(a.q, a.h1, this.p(pre + 'wq'), N, C, H * D, false, true, 1, 0);
       k.matmul(a.k, a.h1, this.p(pre + 'wk'), N, C, Hkv * D, false, true, 1, 0);
       k.matmul(a.v, a.h1, this.p(pre + 'wv'), N, C, Hkv * D, false, true, 1, 0);
+      if (c.qkvBias) {
+        k.addBias(a.q, a.q, this.p(pre + 'bq'), N, H * D);
+        k.addBias(a.k, a.k, this.p(pre + 'bk'), N, Hkv * D);
+        k.addBias(a.v, a.v, this.p(pre + 'bv'), N, Hkv * D);
+      }
       k.ropeForward(a.q, a.q, this.positions, this.rope.cos, this.rope.sin, N, H, D);
       k.ropeForward(a.k, a.k, this.positions, this.rope.cos, this.rope.sin, N, Hkv, D);
       k.attentionForward(a.att, a.lse, a.q, a.k, a.v, shape);
@@ -219,6 +228,12 @@ export class TrainableTransformer {
         k.attentionBackward(dq, dk, dv, datt, s.q, s.k, s.v, s.att, s.lse, shape);
         k.ropeBackward(dq, dq, this.positions, this.rope.cos, this.rope.sin, N, H, D);
         k.ropeBackward(dk, dk, this.positions, this.rope.cos, this.rope.sin, N, Hkv, D);
+        if (c.qkvBias) {
+          // d bias (1, W) += onesᵀ (1, N) · d rows (N, W): the bias was added before RoPE, so after ropeBackward
+          k.matmul(this.g(pre + 'bq'), this.ones!, dq, 1, N, H * D, false, false, 1, 1);
+          k.matmul(this.g(pre + 'bk'), this.ones!, dk, 1, N, Hkv * D, false, false, 1, 1);
+          k.matmul(this.g(pre + 'bv'), this.ones!, dv, 1, N, Hkv * D, false, false, 1, 1);
+        }
         k.matmul(dh, dq, this.p(pre + 'wq'), N, H * D, C, false, false, 1, 0);
         k.matmul(dh, dk, this.p(pre + 'wk'), N, Hkv * D, C, false, false, 1, 1);
         k.matmul(dh, dv, this.p(pre + 'wv'), N, Hkv * D, C, false, false, 1, 1);

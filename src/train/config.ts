@@ -4,7 +4,9 @@ import type { Objective } from './objectives.js';
 
 export interface TrainConfig {
   objective: Objective;
-  arch: 'llada' | 'llama'; // checkpoint layout: llada (bidirectional, diffusion) or llama (causal, AR)
+  // checkpoint layout: llada (bidirectional diffusion), llama (causal AR) or dream (Qwen2 layout with q/k/v
+  // biases, bidirectional diffusion with shifted logits: the AR → diffusion adaptation as Dream does it)
+  arch: 'llada' | 'llama' | 'dream';
   vocabSize: number; // from the tokenizer; 0 = take it from the data's tokenizer.json
   hiddenSize: number;
   numLayers: number;
@@ -93,7 +95,7 @@ export const TRAIN_DEFAULTS: TrainConfig = {
 
 const ENUMS: Partial<Record<keyof TrainConfig, readonly string[]>> = {
   objective: ['mdm', 'sft', 'ar', 'bd'],
-  arch: ['llada', 'llama'],
+  arch: ['llada', 'llama', 'dream'],
   engine: ['ts', 'torch'],
   device: ['cpu', 'cuda'],
 };
@@ -145,6 +147,8 @@ export function parseTrainConfig(input: unknown, base: TrainConfig = TRAIN_DEFAU
     throw new Error(
       `${where}: objective "bd" trains the AR layout with shifted logits (Fast-dLLM v2), so arch must be "llama", got "${c.arch}"`,
     );
+  if (c.arch === 'dream' && c.objective !== 'mdm')
+    throw new Error(`${where}: arch "dream" (shifted logits) trains with objective "mdm" only, got "${c.objective}"`);
   if (c.objective === 'bd' && !(c.bdSize >= 1 && c.bdSize <= c.seqLen))
     throw new Error(`${where}: "bdSize" must be in 1..seqLen (${c.seqLen}), got ${c.bdSize}`);
   if (c.bdComplement && c.objective !== 'bd') throw new Error(`${where}: "bdComplement" needs objective "bd", got "${c.objective}"`);

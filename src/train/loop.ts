@@ -9,7 +9,7 @@ import type { TrainConfig } from './config.js';
 import { fixedWindows, sampleWindows, type TokenStream } from './data.js';
 import { fixedSftRows, sampleSftRows } from './sft-data.js';
 import { learningRate } from './lr.js';
-import { FULL_RANGE, prepareAr, prepareBd, prepareMdm, type MaskRange, type PreparedBatch } from './objectives.js';
+import { FULL_RANGE, prepareAr, prepareBd, prepareMdm, shiftTargets, type MaskRange, type PreparedBatch } from './objectives.js';
 import { AdamW } from './optim.js';
 import { Rng } from './rng.js';
 
@@ -64,10 +64,11 @@ export function modelConfigFor(c: TrainConfig, vocabSize: number): ModelConfig {
       ropeTheta: c.ropeTheta,
       normEps: c.normEps,
       tieEmbeddings: c.tieEmbeddings,
-      qkvBias: false,
-      // bd: the llama layout read as a block-diffusion model, logits shifted as the AR weights were trained
+      qkvBias: c.arch === 'dream', // the Qwen2 layout Dream keeps; zero when adapted from llama weights
+      // bd: the llama layout read as a block-diffusion model; dream: bidirectional MDM. Both shift their
+      // logits as the AR weights they start from were trained (Fast-dLLM v2, Dream)
       attention: c.arch === 'llama' && c.objective !== 'bd' ? 'causal' : 'bidirectional',
-      shiftLogits: c.objective === 'bd',
+      shiftLogits: c.objective === 'bd' || c.arch === 'dream',
       maxPositions: Math.max(c.seqLen, 1024),
       ...(c.objective === 'bd' ? { bdSize: c.bdSize } : {}),
     },
@@ -110,6 +111,8 @@ export class Trainer {
     for (const s of this.model.specs) {
       const p = this.model.p(s.name);
       if (s.kind === 'norm') p.fill(1);
+      else if (s.kind === 'bias')
+        p.fill(0); // Qwen2/Llama init: biases start at zero
       else for (let i = 0; i < p.length; i++) p[i] = init.normal() * this.cfg.initStd;
     }
   }
@@ -119,7 +122,9 @@ export class Trainer {
     const c = this.cfg,
       range = training ? this.range : FULL_RANGE;
     if (c.objective === 'bd') return prepareBd(clean, B, L, c.bdSize, this.maskId!, rng, range, training && c.bdComplement);
-    return c.objective === 'ar' ? prepareAr(clean, B, L + 1) : prepareMdm(clean, B, L, this.maskId!, rng, undefined, range);
+    if (c.objective === 'ar') return prepareAr(clean, B, L + 1);
+    const b = prepareMdm(clean, B, L, this.maskId!, rng, undefined, range);
+    return this.modelConfig.shiftLogits ? shiftTargets(b, clean) : b;
   }
 
   private buffers(N: number, V: number): { dlogits: Float32Array; losses: Float32Array } {

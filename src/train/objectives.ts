@@ -2,6 +2,8 @@
 // the weighted cross-entropy kernel. Loss = Σ losses / normaliser.
 //   mdm — LLaDA pre-training (GUIDELINES.md): t ~ U(0,1), p = (1−ε)·t + ε per sequence, each token masked
 //         with probability p, CE on masked tokens weighted 1/p, normalised by B·L.
+//         With shifted logits (Dream, dllm-reference.md §3.2; the `dream` layout adapted from AR weights),
+//         the masked token i is scored at row i − 1 and token 0 stays clean (shiftTargets).
 //   sft — LLaDA SFT: the prompt is never masked; the loss is normalised by the answer length per sequence.
 //   ar  — next-token prediction: input x[0..L-2], target x[1..L-1], mean over B·(L−1) tokens.
 //   bd  — block diffusion (BD3-LM, arXiv 2503.09573 §3; round2-reference.md §2.1): the window is cut into
@@ -75,6 +77,27 @@ export function prepareMdm(
   }
   if (promptLengths) normaliser = B; // Σ_b (Σ_answer CE/p)/answerLen, averaged over the batch
   return { input, targets, weights, B, T: L, normaliser, predicted };
+}
+
+/**
+ * Dream's shifted logits (arXiv 2508.15487 §2; dllm-reference.md §3.2): the logits at row i − 1 predict token i,
+ * as the AR weights they start from were trained. A masked batch (B, L) from prepareMdm → the same input with
+ * token 0 of each row unmasked (no row predicts it) and every target and weight moved one row earlier.
+ */
+export function shiftTargets(b: PreparedBatch, clean: Int32Array): PreparedBatch {
+  const { B, T: L } = b;
+  const targets = new Int32Array(B * L).fill(-1),
+    weights = new Float32Array(B * L),
+    input = Int32Array.from(b.input);
+  let predicted = b.predicted;
+  for (let r = 0; r < B; r++) {
+    const j0 = r * L;
+    if (b.targets[j0]! >= 0) predicted--;
+    input[j0] = clean[j0]!;
+    targets.set(b.targets.subarray(j0 + 1, j0 + L), j0);
+    weights.set(b.weights.subarray(j0 + 1, j0 + L), j0);
+  }
+  return { ...b, input, targets, weights, predicted };
 }
 
 /** next-token prediction over windows of L+1 clean tokens: (B, L+1) → input/targets (B, L) */

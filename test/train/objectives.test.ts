@@ -1,7 +1,7 @@
 // Objectives, schedule and config parsing: hand-computed cases.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { bdTargetRow, MDM_EPS, prepareAr, prepareBd, prepareMdm } from '../../src/train/objectives.js';
+import { bdTargetRow, MDM_EPS, prepareAr, prepareBd, prepareMdm, shiftTargets } from '../../src/train/objectives.js';
 import { learningRate } from '../../src/train/lr.js';
 import { parseTrainConfig } from '../../src/train/config.js';
 import { Rng } from '../../src/train/rng.js';
@@ -220,4 +220,34 @@ test('bd complement: rows 2b, 2b+1 mask complementary tokens at levels p and 1 â
   assert.equal(b.predicted, n, 'every token but token 0 is scored once per pair');
   assert.throws(() => parseTrainConfig({ bdComplement: true }), /"bdComplement" needs objective "bd", got "mdm"/);
   assert.equal(parseTrainConfig({ objective: 'bd', arch: 'llama', bdComplement: true }).bdComplement, true);
+});
+
+test("shifted mdm (Dream): token 0 stays clean, masked token i is scored at row i âˆ’ 1 with prepareMdm's weight", () => {
+  const B = 2,
+    L = 50,
+    MASK = 99;
+  const clean = new Int32Array(B * L).map((_, i) => (i * 7) % 50);
+  const plain = prepareMdm(clean, B, L, MASK, new Rng(4));
+  const s = shiftTargets(plain, clean);
+  let scored = 0;
+  for (let r = 0; r < B; r++) {
+    assert.equal(s.input[r * L], clean[r * L], `row ${r}: token 0 is restored`);
+    assert.equal(s.targets[r * L + L - 1], -1, `row ${r}: the last row scores nothing`);
+    for (let i = 1; i < L; i++) {
+      const j = r * L + i;
+      assert.equal(s.input[j], plain.input[j], `row ${r} token ${i}: input unchanged`);
+      assert.equal(s.targets[j - 1], plain.targets[j], `row ${r} token ${i}: target not one row earlier`);
+      assert.equal(s.weights[j - 1], plain.weights[j], `row ${r} token ${i}: weight not one row earlier`);
+      if (s.targets[j - 1]! >= 0) scored++;
+    }
+  }
+  assert.equal(s.predicted, scored, 'predicted counts the scored tokens');
+  assert.equal(s.normaliser, B * L);
+});
+
+test('train config: arch "dream" (shifted logits) trains mdm only', () => {
+  assert.equal(parseTrainConfig({ arch: 'dream' }).arch, 'dream');
+  for (const objective of ['sft', 'ar'])
+    assert.throws(() => parseTrainConfig({ arch: 'dream', objective }), /arch "dream" \(shifted logits\) trains with objective "mdm" only/);
+  assert.throws(() => parseTrainConfig({ arch: 'dream', objective: 'bd' }), /objective "bd" .* arch must be "llama", got "dream"/);
 });

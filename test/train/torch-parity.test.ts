@@ -1,4 +1,4 @@
-// The TypeScript trainer reproduces the torch engine for ar, mdm, sft and bd (test/fixtures/train-parity, made by
+// The TypeScript trainer reproduces the torch engine for ar, mdm, sft, bd and Dream's shifted mdm (test/fixtures/train-parity, made by
 // scripts/train/make_parity.py with the torch engine's own objective, loss, model and AdamW): the same
 // initial weights and prepared batch give the same loss, the same gradient norm for every parameter, and
 // the same loss after one AdamW step. No Python here: the fixture is committed.
@@ -8,7 +8,7 @@ import { readFileSync } from 'node:fs';
 import { parseSafetensorsHeader, readTensor } from '../../src/io/safetensors.js';
 import { validateConfig } from '../../src/model/config.js';
 import { TrainableTransformer, type TrainBatch } from '../../src/model/trainable.js';
-import { bdTargetRow } from '../../src/train/objectives.js';
+import { bdTargetRow, shiftTargets } from '../../src/train/objectives.js';
 import { AdamW } from '../../src/train/optim.js';
 import { ref } from '../helpers/kernels.js';
 
@@ -19,13 +19,13 @@ const DIR = new URL('../../../test/fixtures/train-parity/', import.meta.url);
 // near zero may step either way, so the loss after the step gets 1e-3.
 const TOL = { loss: 1e-4, grad: 1e-4, after: 1e-3 };
 
-for (const name of ['ar', 'mdm', 'sft', 'bd', 'bdc']) {
+for (const name of ['ar', 'mdm', 'sft', 'bd', 'bdc', 'mdms']) {
   test(`torch engine parity (${name}): loss, per-parameter gradient norms, loss after one AdamW step`, () => {
     const bytes = new Uint8Array(readFileSync(new URL(`${name}.safetensors`, DIR)));
     const h = parseSafetensorsHeader(bytes);
     const meta = h.metadata;
     const dims = JSON.parse(meta['config']!) as Record<string, number>;
-    const arch = meta['arch'] as 'llama' | 'llada';
+    const arch = meta['arch'] as 'llama' | 'llada' | 'dream';
     const cfg = validateConfig({
       arch,
       vocabSize: dims['vocabSize']!,
@@ -38,9 +38,9 @@ for (const name of ['ar', 'mdm', 'sft', 'bd', 'bdc']) {
       ropeTheta: dims['ropeTheta']!,
       normEps: dims['normEps']!,
       tieEmbeddings: false,
-      qkvBias: false,
+      qkvBias: arch === 'dream',
       attention: arch === 'llama' ? 'causal' : 'bidirectional',
-      shiftLogits: false,
+      shiftLogits: arch === 'dream',
       maxPositions: 64,
     });
     const m = new TrainableTransformer(cfg, ref);
@@ -63,6 +63,27 @@ for (const name of ['ar', 'mdm', 'sft', 'bd', 'bdc']) {
         for (let i = plen[b]!; i < T; i++) if (targets[b * T + i] !== -1) inv.add(Math.round(weights[b * T + i]! * (T - plen[b]!) * 1e4));
         assert.ok(inv.size <= 1, `sft: row ${b} weights are not 1/(p · answer length): ${[...inv]}`);
       }
+    }
+    if (name === 'mdms') {
+      // Dream's shift: unshift the fixture's batch (token i's target sits at row i − 1), shift it back with
+      // shiftTargets and get torch's batch again; token 0 is never masked, the last row never scored
+      const clean = Int32Array.from(input),
+        unshifted = new Int32Array(N).fill(-1),
+        w0 = new Float32Array(N);
+      for (let b = 0; b < B; b++) {
+        assert.notEqual(input[b * T], dims['maskId'], `mdms: row ${b} token 0 is masked`);
+        assert.equal(targets[b * T + T - 1], -1, `mdms: row ${b} last row carries a target`);
+        for (let i = 1; i < T; i++) {
+          const j = b * T + i;
+          assert.equal(input[j] === dims['maskId'], targets[j - 1] !== -1, `mdms: row ${b} token ${i}: mask and target disagree`);
+          if (targets[j - 1] !== -1) clean[j] = targets[j - 1]!;
+          unshifted[j] = targets[j - 1]!;
+          w0[j] = weights[j - 1]!;
+        }
+      }
+      const again = shiftTargets({ input, targets: unshifted, weights: w0, B, T, normaliser: norm, predicted: 0 }, clean);
+      assert.deepEqual([...again.targets], [...targets], 'mdms: shiftTargets targets differ from torch shift_targets');
+      assert.deepEqual([...again.weights], [...weights], 'mdms: shiftTargets weights differ from torch shift_targets');
     }
     let batch: TrainBatch = { tokens: input, B, T };
     if (name === 'bdc') {

@@ -21,7 +21,8 @@ function fillParams(m: TrainableTransformer, seed: number): void {
   }
 }
 
-for (const arch of ['llada', 'llama'] as const) {
+for (const arch of ['llada', 'llama', 'dream'] as const) {
+  // dream: the Qwen2 layout's q/k/v biases too
   test(`${arch}: full-model gradient = finite differences (directional, per parameter tensor)`, () => {
     const cfg = tinyConfig(arch, { vocabSize: 29, hiddenSize: 16, headDim: 4, ffnSize: 24 });
     const m = new TrainableTransformer(cfg, ref);
@@ -65,23 +66,24 @@ for (const arch of ['llada', 'llama'] as const) {
   });
 }
 
-test('the training forward gives the same logits as the inference forward', async () => {
-  const k = await createKernels({ backend: 'wasm', threads: 2 });
-  try {
-    const cfg = tinyConfig('llada');
-    const tm = new TrainableTransformer(cfg, k);
-    fillParams(tm, 3);
-    const weights = new Map([...tm.params].map(([n, d]) => [n, { kind: 'f32' as const, data: d }]));
-    const inf = new Transformer(cfg, k, weights);
-    const tokens = Int32Array.from({ length: 20 }, (_, i) => (i * 5) % cfg.vocabSize);
-    const a = Float32Array.from(tm.forward({ tokens, B: 2, T: 10 }));
-    expectClose(inf.forward({ tokens, B: 2, T: 10 }), a, { atol: 0, rtol: 0, label: 'train vs inference logits' });
-    inf.dispose();
-    tm.dispose();
-  } finally {
-    k.dispose();
-  }
-});
+for (const arch of ['llada', 'dream'] as const)
+  test(`${arch}: the training forward gives the same logits as the inference forward`, async () => {
+    const k = await createKernels({ backend: 'wasm', threads: 2 });
+    try {
+      const cfg = tinyConfig(arch);
+      const tm = new TrainableTransformer(cfg, k);
+      fillParams(tm, 3);
+      const weights = new Map([...tm.params].map(([n, d]) => [n, { kind: 'f32' as const, data: d }]));
+      const inf = new Transformer(cfg, k, weights);
+      const tokens = Int32Array.from({ length: 20 }, (_, i) => (i * 5) % cfg.vocabSize);
+      const a = Float32Array.from(tm.forward({ tokens, B: 2, T: 10 }));
+      expectClose(inf.forward({ tokens, B: 2, T: 10 }), a, { atol: 0, rtol: 0, label: 'train vs inference logits' });
+      inf.dispose();
+      tm.dispose();
+    } finally {
+      k.dispose();
+    }
+  });
 
 function tinyTrainConfig(over: Record<string, unknown> = {}) {
   return parseTrainConfig({
