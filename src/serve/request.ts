@@ -197,14 +197,6 @@ export function prepareRequest(served: ServedModel, cfg: ServeConfig, kind: Mode
   // the library's prompt healing (text/heal.ts) on the same prompts: plain text, nothing after it, no JSON
   let healing: Healing | null = null;
   if (TEXT_DEFAULTS.healPrompt && promptParam === 'prompt' && !req.messages && !req.promptIds && !req.suffix && !plan)
-    ({ ids: promptIds, healing } = healPrompt(promptIds, tok, config.vocabSize, healMasks(served)));
+    ({ ids: promptIds, healing } = healPrompt(promptIds, tok, config.vocabSize));
   return { req, promptIds, suffixIds, options, structure, constraint: masked?.constraint ?? null, healing };
-}
-
-/** heal.ts's first-token masks, one cache per served model */
-const HEAL_MASKS = new WeakMap<ServedModel, Map<string, Uint8Array>>();
-function healMasks(served: ServedModel): Map<string, Uint8Array> {
-  let m = HEAL_MASKS.get(served);
-  if (!m) HEAL_MASKS.set(served, (m = new Map()));
-  return m;
 }

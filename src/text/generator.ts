@@ -146,8 +146,6 @@ export class TextGenerator {
   readonly backend: string;
   private readonly close: () => void;
   private readonly cache: CacheMode;
-  /** heal.ts: the first-token mask of each backed-up whitespace text, built once per generator */
-  private readonly healMasks = new Map<string, Uint8Array>();
 
   constructor(parts: GeneratorParts) {
     this.config = parts.config;
@@ -239,7 +237,7 @@ export class TextGenerator {
     let ids = typeof prompt === 'string' ? tok.encode(prompt) : Int32Array.from(prompt);
     let healing: Healing | null = null;
     if (typeof prompt === 'string' && suffix === null && !plan && (o.healPrompt ?? TEXT_DEFAULTS.healPrompt))
-      ({ ids, healing } = healPrompt(ids, tok, this.config.vocabSize, this.healMasks));
+      ({ ids, healing } = healPrompt(ids, tok, this.config.vocabSize));
     const suf = suffix !== null ? tok.encode(suffix) : null;
     const room = this.config.maxPositions - d.genLength - (suf?.length ?? 0) - (fim ? 3 : 0) - 1; // 3 FIM sentinels
     const truncatedPrompt = ids.length > room;

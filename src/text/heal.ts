@@ -17,26 +17,28 @@ export interface Healing {
 /** only whitespace, and at least one character of it */
 const WHITESPACE = /^\s+$/u;
 
+/** the first-token masks of each tokenizer, by "V:removed text" (building one scans the vocabulary once);
+ *  weak, so a tokenizer's masks go with it. Shared by the library's generator and the server */
+const MASKS = new WeakMap<TextTokenizer, Map<string, Uint8Array>>();
+
 /**
  * the prompt ids without their last token when that token is whitespace only (and not the whole prompt),
- * with the mask of first tokens; `masks` caches a mask per removed text (it scans the vocabulary once)
+ * with the mask of first tokens over V ids (the model's vocabulary, which may pad the tokenizer's)
  */
-export function healPrompt(
-  ids: Int32Array,
-  tok: TextTokenizer,
-  V: number,
-  masks: Map<string, Uint8Array>,
-): { ids: Int32Array; healing: Healing | null } {
+export function healPrompt(ids: Int32Array, tok: TextTokenizer, V: number): { ids: Int32Array; healing: Healing | null } {
   if (ids.length < 2) return { ids, healing: null };
   const last = ids[ids.length - 1]!,
     text = tok.decode([last], { skipSpecialTokens: true });
   if (!WHITESPACE.test(text)) return { ids, healing: null };
-  let first = masks.get(text);
+  let masks = MASKS.get(tok);
+  if (!masks) MASKS.set(tok, (masks = new Map()));
+  const key = `${V}:${text}`;
+  let first = masks.get(key);
   if (!first) {
     first = new Uint8Array(V); // (V); ids past the tokenizer's vocabulary (padded embeddings) stay 0
     for (let v = 0; v < Math.min(V, tok.vocabSize); v++) if (tok.decode([v], { skipSpecialTokens: true }).startsWith(text)) first[v] = 1;
     first[last] = 1; // the removed token itself, whatever its decoding
-    masks.set(text, first);
+    masks.set(key, first);
   }
   return { ids: ids.subarray(0, ids.length - 1), healing: { text, first } };
 }

@@ -17,10 +17,9 @@ async function tokenizer(dir: string): Promise<TextTokenizer> {
 
 test('healPrompt on the shipped tokenizer: a trailing "\\n" is backed up; its mask holds the indents, not code', async () => {
   const tok = await tokenizer('models/dllm-code-mini'),
-    V = tok.vocabSize,
-    masks = new Map<string, Uint8Array>();
+    V = tok.vocabSize;
   const ids = tok.encode('def f(x):\n    """Double x."""\n');
-  const { ids: kept, healing } = healPrompt(ids, tok, V, masks);
+  const { ids: kept, healing } = healPrompt(ids, tok, V);
   assert.ok(healing, 'a prompt ending in "\\n" should be healed');
   assert.equal(healing.text, '\n');
   assert.deepEqual([...kept], [...ids.subarray(0, ids.length - 1)]);
@@ -35,11 +34,11 @@ test('healPrompt on the shipped tokenizer: a trailing "\\n" is backed up; its ma
   }
   for (let v = 0; v < V; v++)
     if (healing.first[v]) assert.ok(tok.decode([v]).startsWith('\n'), `allowed id ${v} decodes to ${JSON.stringify(tok.decode([v]))}`);
-  assert.equal(masks.size, 1, 'the mask is cached per backed-up text');
-  assert.equal(healPrompt(ids, tok, V, masks).healing!.first, healing.first);
+  assert.equal(healPrompt(ids, tok, V).healing!.first, healing.first, 'the mask is cached per tokenizer and backed-up text');
+  assert.notEqual(healPrompt(ids, tok, V + 8).healing!.first, healing.first, 'a padded vocabulary gets its own mask');
   // nothing to heal: no trailing whitespace, or a prompt of one token
-  assert.equal(healPrompt(tok.encode('def f(x):'), tok, V, masks).healing, null);
-  assert.equal(healPrompt(tok.encode('\n'), tok, V, masks).healing, null);
+  assert.equal(healPrompt(tok.encode('def f(x):'), tok, V).healing, null);
+  assert.equal(healPrompt(tok.encode('\n'), tok, V).healing, null);
   assert.equal(healedText('\n    return x', healing), '    return x');
   assert.equal(healedText('', healing), '');
 });
