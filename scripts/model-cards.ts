@@ -34,9 +34,9 @@ const ABOUT: Record<string, { text: string; config: string; configs: string }> =
   },
   'dllm-code-mini': {
     text: "A masked-diffusion (LLaDA-style) code model **adapted from `dllm-code-mini-ar`**: the AR weights, attention switched to bidirectional (direct swap, unshifted: the model predicts each masked token at its own position), then LLaDA's MDM loss with 1/t weighting",
-    config: 'configs/dllm-code-mini-v5.json',
+    config: 'configs/dllm-code-mini-v6.json',
     configs:
-      '[`configs/dllm-code-mini-v5.json`](../../configs/dllm-code-mini-v5.json) (this stage, from the v4 weights of commit f9a3615, 2 processes), [`configs/dllm-code-mini-v4.json`](../../configs/dllm-code-mini-v4.json) (v4, from the v3 weights of commit e705b27; resumed with `--steps` as the sitting allowed), [`configs/dllm-code-mini-v3.json`](../../configs/dllm-code-mini-v3.json) (v3, from the v2 weights of commit 5747a59), [`configs/dllm-code-mini.json`](../../configs/dllm-code-mini.json) (v2)',
+      '[`configs/dllm-code-mini-v6.json`](../../configs/dllm-code-mini-v6.json) (this stage, from the v5 weights of commit b01109d, 2 processes; paused and resumed with `--resume` across two sittings), [`configs/dllm-code-mini-v5.json`](../../configs/dllm-code-mini-v5.json) (v5, from the v4 weights of commit f9a3615), [`configs/dllm-code-mini-v4.json`](../../configs/dllm-code-mini-v4.json) (v4, from the v3 weights of commit e705b27; resumed with `--steps` as the sitting allowed), [`configs/dllm-code-mini-v3.json`](../../configs/dllm-code-mini-v3.json) (v3, from the v2 weights of commit 5747a59), [`configs/dllm-code-mini.json`](../../configs/dllm-code-mini.json) (v2)',
   },
   'dllm-code-mini-bd': {
     text: 'A **block-diffusion** code model adapted from `dllm-code-mini-ar` (BD3-LM / Fast-dLLM v2 recipe): the AR weights and layout, logits kept shifted (position i predicts token i+1, as the AR model was trained), trained with `--objective bd`: the window cut into blocks of `bd_size`, each block masked at its own level, the model reading [x_t ⊕ x_0] so every block is denoised given the clean blocks before it. It decodes block by block with an exact KV cache of the finished blocks (`--cache block`, its default), the active block in parallel by confidence threshold, and infills through the FIM sentinels',
