@@ -353,7 +353,7 @@ def evaluate(c, net, val, mask_id, device, ctx):
         if start + B * L > len(val):
             break
         clean = np.asarray(val[start:start + B * L], dtype=np.int64).reshape(B, L)
-        inp, tgt, w, norm = prepare(c["objective"], clean, rng, mask_id, net.bd_size, shift=ARCH[c["arch"]]["shift"])
+        inp, tgt, w, norm = prepare(c["objective"], clean, rng, mask_id, net.bd_size, shift=net.spec["shift"])
         with ctx():
             total += weighted_loss(net, inp, tgt, w, norm, device).item() * norm
         count += norm
