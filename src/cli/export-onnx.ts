@@ -19,8 +19,16 @@ const IO = {
     'past_key_before.l / past_value_before.l':
       'float32 (B, P0, Hkv, D): cached post-RoPE keys/values of the rows before the computed ones (P0 may be 0)',
     'past_key_after.l / past_value_after.l': 'float32 (B, P1, Hkv, D): those after them; P0 + R + P1 = Tk',
+    logit_bias: 'float32 (V): added to the logits before top_id (0, or -1e9 on banned ids such as [MASK])',
+    confidence_kind:
+      'int64 (1): what top_confidence holds: 0 nothing (logits only), 1 p(argmax), 2 p(1st) - p(2nd), 3 sum p log(p + 1e-10)',
   },
-  outputs: { logits: 'float32 (Nr, V)', 'present_key.l / present_value.l': 'float32 (B, R, Hkv, D): keys/values of the computed rows' },
+  outputs: {
+    logits: 'float32 (Nr, V)',
+    top_id: 'int64 (Nr): argmax of logits + logit_bias (empty for confidence_kind 0)',
+    top_confidence: 'float32 (Nr): its confidence of the kind asked for (empty for confidence_kind 0)',
+    'present_key.l / present_value.l': 'float32 (B, R, Hkv, D): keys/values of the computed rows',
+  },
 };
 
 /** the flags of the command (usage.ts lists them) */

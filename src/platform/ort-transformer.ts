@@ -11,15 +11,13 @@ import { maskAllows } from '../kernels/ref/attention.js';
 import { checkForwardInput, defaultMask, defaultPositions } from '../model/forward.js';
 import type { ModelConfig } from '../model/config.js';
 import type { ConfidenceKind } from '../model/diffusion-lm.js';
+import { CONFIDENCE_KIND_INDEX } from '../onnx/confidence-graph.js';
 import { MASKED } from '../onnx/graph.js';
 
 /** what this file needs of an ONNX Runtime package: its Tensor class (onnxruntime-node's or -web's `Tensor`) */
 export interface OrtRuntime {
   Tensor: typeof OrtTensor;
 }
-
-/** the graph output that holds each confidence kind (onnx/graph.ts) */
-const CONFIDENCE_OUTPUT: Record<ConfidenceKind, string> = { probability: 'top_prob', margin: 'top_margin', negEntropy: 'top_neg_entropy' };
 
 /**
  * Where a forward's milliseconds go (bench:decode's breakdown): building the inputs (ids, positions, the
@@ -76,13 +74,13 @@ export class OrtTransformer implements ForwardModel {
   ): Promise<{ token: Int32Array; confidence: Float32Array }> {
     const bias = new Float32Array(this.config.vocabSize); // (V)
     for (const b of banned) if (b >= 0 && b < bias.length) bias[b] = MASKED;
-    const out = await this.run(input, { bias, output: CONFIDENCE_OUTPUT[kind] });
+    const out = await this.run(input, { bias, kind: CONFIDENCE_KIND_INDEX[kind] });
     return { token: out.token!, confidence: out.confidence! };
   }
 
   private async run(
     input: ForwardInput,
-    top: { bias: Float32Array; output: string } | null,
+    top: { bias: Float32Array; kind: number } | null,
   ): Promise<{ logits: Float32Array; token?: Int32Array; confidence?: Float32Array }> {
     const topBias = top?.bias ?? null;
     const cfg = this.config,
@@ -126,6 +124,7 @@ export class OrtTransformer implements ForwardModel {
       query_valid: new this.rt.Tensor('float32', queryValid, [B, 1, T, 1]),
       logit_rows: new this.rt.Tensor('int64', i64(rows), [rows.length]),
       logit_bias: new this.rt.Tensor('float32', topBias ?? this.zeroBias, [cfg.vocabSize]),
+      confidence_kind: new this.rt.Tensor('int64', BigInt64Array.of(BigInt(top?.kind ?? 0)), [1]), // 0: logits only
     };
     const Hkv = cfg.numKvHeads,
       D = cfg.headDim,
@@ -165,7 +164,7 @@ export class OrtTransformer implements ForwardModel {
     }
     // without a cache nobody reads the new keys/values: fetch the logits alone (ORT then skips those outputs)
     const t1 = performance.now();
-    const wanted = top ? ['top_id', top.output] : ['logits'];
+    const wanted = top ? ['top_id', 'top_confidence'] : ['logits'];
     if (cache) for (let l = 0; l < cfg.numLayers; l++) wanted.push(`present_key.${l}`, `present_value.${l}`);
     const out = await this.session.run(feeds, wanted);
     const t2 = performance.now();
@@ -190,7 +189,7 @@ export class OrtTransformer implements ForwardModel {
     const ids = out['top_id']!.data as BigInt64Array,
       token = new Int32Array(ids.length);
     for (let i = 0; i < ids.length; i++) token[i] = Number(ids[i]!);
-    return { logits: new Float32Array(0), token, confidence: out[top!.output]!.data as Float32Array };
+    return { logits: new Float32Array(0), token, confidence: out['top_confidence']!.data as Float32Array };
   }
   /** per cache buffer: feeds already copied out of it, by rows; a write into the rows drops the copies it overlaps */
   private readonly rowMemo = new WeakMap<Float32Array, Map<string, OrtTensor>>();

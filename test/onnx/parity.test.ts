@@ -251,6 +251,17 @@ test('dllm export-onnx writes a folder that ONNX Runtime loads with external wei
   } finally {
     fromFile.dispose();
   }
+  // onnx-io.json documents every input and output the graph has, no more (per-layer names written `.l`)
+  const io = JSON.parse(readFileSync(join(out, 'onnx-io.json'), 'utf8')) as Record<'inputs' | 'outputs', Record<string, string>>;
+  const documented = (names: Record<string, string>) => [...new Set(Object.keys(names).flatMap((k) => k.split(' / ')))].sort();
+  const generic = (names: readonly string[]) => [...new Set(names.map((n) => n.replace(/\.\d+$/, '.l')))].sort();
+  const session = await ortSession(join(out, 'model.onnx'), 1);
+  try {
+    assert.deepEqual(generic(session.inputNames), documented(io.inputs), 'onnx-io.json inputs');
+    assert.deepEqual(generic(session.outputNames), documented(io.outputs), 'onnx-io.json outputs');
+  } finally {
+    await session.release();
+  }
   for (const [args, pattern] of [
     [['--model', '/nonexistent', '--out', out], /neither a folder|does not exist/],
     [['--model', fixture('llama'), '--out', out, '--dtype', 'f16'], /--dtype must be f32, q8 or q4/],
