@@ -13,12 +13,12 @@ const IO = {
   inputs: {
     input_ids: 'int64 (B, R): the token ids of the R rows computed by this call',
     position_ids: 'int64 (B, R): their positions (RoPE)',
-    attn_bias: 'float32 (B, 1, R, Tk): 0 where a query may attend to a key, -1e9 where not (mask and key padding)',
+    attn_bias:
+      'float32 (B, 1, R, S + R): 0 where a query may attend to a key, -1e9 where not (mask, key padding, and the cache slots the R rows replace); keys are the S cache slots, then the R rows',
     query_valid: 'float32 (B, 1, R, 1): 0 for a query that sees no key (its attention output is zero), else 1',
     logit_rows: 'int64 (Nr): rows of the flattened (B·R) to return logits for',
-    'past_key_before.l / past_value_before.l':
-      'float32 (B, P0, Hkv, D): cached post-RoPE keys/values of the rows before the computed ones (P0 may be 0)',
-    'past_key_after.l / past_value_after.l': 'float32 (B, P1, Hkv, D): those after them; P0 + R + P1 = Tk',
+    'cache_key.l': 'float32 (B, Hkv, D, S): the cached post-RoPE keys, transposed (S = 0 without a cache)',
+    'cache_value.l': 'float32 (B, Hkv, S, D): the cached values',
     logit_bias: 'float32 (V): added to the logits before top_id (0, or -1e9 on banned ids such as [MASK])',
     confidence_kind:
       'int64 (1): what top_confidence holds: 0 nothing (logits only), 1 p(argmax), 2 p(1st) - p(2nd), 3 sum p log(p + 1e-10)',
@@ -27,7 +27,8 @@ const IO = {
     logits: 'float32 (Nr, V)',
     top_id: 'int64 (Nr): argmax of logits + logit_bias (empty for confidence_kind 0)',
     top_confidence: 'float32 (Nr): its confidence of the kind asked for (empty for confidence_kind 0)',
-    'present_key.l / present_value.l': 'float32 (B, R, Hkv, D): keys/values of the computed rows',
+    'present_key.l': 'float32 (B, Hkv, D, R): keys of the computed rows, as cache_key lays them out',
+    'present_value.l': 'float32 (B, Hkv, R, D): their values, as cache_value lays them out',
   },
 };
 

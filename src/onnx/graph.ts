@@ -1,19 +1,19 @@
 // The transformer of model/forward.ts emitted as an ONNX graph (standard opset-17 ops, the com.microsoft
 // rotary op; int8 weights through com.microsoft DynamicQuantizeMatMul), from the same config and parameter table, so ONNX Runtime runs the very model
 // our kernels run: native MLAS on the CPU here, and the same file on its CUDA provider or in browsers on WebGPU.
-// Inputs (one call computes R rows of B sequences whose keys span Tk rows):
-//   input_ids (B, R) int64 · position_ids (B, R) int64 · attn_bias (B, 1, R, Tk) float: 0 where a query may
-//   see a key, −1e9 where not — the mask (bidirectional, causal, block-causal, key padding) is built by the
-//   caller, so one graph serves every mask · query_valid (B, 1, R, 1): 0 for a query that sees no key
-//   (its attention output is zero, as in the kernels), else 1 · logit_rows (Nr) int64: rows of the flattened (B·R) to score
-//   per layer l: past_key_before.l / past_value_before.l (B, P0, Hkv, D) and past_key_after.l /
-//   past_value_after.l (B, P1, Hkv, D): cached post-RoPE keys/values of the rows before and after the
-//   computed ones (P0 + R + P1 = Tk; empty without a cache)
+// Inputs (one call computes R rows of B sequences; their queries see S cache slots, then the R fresh rows):
+//   input_ids (B, R) int64 · position_ids (B, R) int64 · attn_bias (B, 1, R, S + R) float: 0 where a query may
+//   see a key, −1e9 where not — the mask (bidirectional, causal, block-causal, key padding, and the cache
+//   slots the fresh rows replace) is built by the caller, so one graph serves every mask · query_valid
+//   (B, 1, R, 1): 0 for a query that sees no key (its attention output is zero, as in the kernels), else 1 ·
+//   logit_rows (Nr) int64: rows of the flattened (B·R) to score · per layer l: cache_key.l (B, Hkv, D, S) and
+//   cache_value.l (B, Hkv, S, D): the cached post-RoPE keys (transposed) and values (S = 0 without a cache)
 // logit_bias (V) float: added to the logits before top_id (−1e9 on banned ids) · confidence_kind (1) int64: which
 // confidence top_confidence holds (confidence-graph.ts: 0 none, 1 p(argmax), 2 top-2 margin, 3 Σ p·log(p + 1e−10)).
 // Outputs: logits (Nr, V); top_id (Nr) int64 and top_confidence (Nr): argmax of logits + logit_bias and its
-// confidence (empty for kind 0); present_key.l / present_value.l (B, R, Hkv, D): the computed rows' keys/values.
-// Letters: B batch, R computed rows, Tk key rows, C width, H heads, Hkv kv heads, D head dim, F FFN, V vocab.
+// confidence (empty for kind 0); present_key.l (B, Hkv, D, R) / present_value.l (B, Hkv, R, D): the computed rows'
+// keys/values in the cache's layout.
+// Letters: B batch, R computed rows, S cache slots, C width, H heads, Hkv kv heads, D head dim, F FFN, V vocab.
 import onnxProto from 'onnx-proto';
 import { dequantizeQ8, Q4_BLOCK, quantizeQ4, quantizeQ8 } from '../kernels/quantize.js';
 import { ropeTable } from '../kernels/rope-table.js';
@@ -242,11 +242,12 @@ export function buildOnnxModel(cfg: ModelConfig, weights: WeightSource, o: OnnxB
   const inputs = [
     valueInfo('input_ids', DT.INT64, ['B', 'R']),
     valueInfo('position_ids', DT.INT64, ['B', 'R']),
-    valueInfo('attn_bias', DT.FLOAT, ['B', 1, 'R', 'Tk']),
+    valueInfo('attn_bias', DT.FLOAT, ['B', 1, 'R', 'SR']),
     valueInfo('query_valid', DT.FLOAT, ['B', 1, 'R', 1]),
     valueInfo('logit_rows', DT.INT64, ['Nr']),
   ];
   const outputs = [valueInfo('logits', DT.FLOAT, ['Nr', V])];
+  const slots = g.one('Shape', ['cache_key.0'], { start: 3 }); // (1) S, the cache slots fed (0 without a cache)
   for (let l = 0; l < L; l++) {
     const p = `layers.${l}.`;
     const h = rmsnorm(x, p + 'attnNorm');
@@ -274,38 +275,34 @@ export function buildOnnxModel(cfg: ModelConfig, weights: WeightSource, o: OnnxB
     }
     const q3 = g.one('RotaryEmbedding', [q, 'position_ids', cos, sin], { interleaved: 0, num_heads: H, ...ropeAttrs }, 'com.microsoft'); // (B, R, H·D)
     const k3 = g.one('RotaryEmbedding', [k, 'position_ids', cos, sin], { interleaved: 0, num_heads: Hkv, ...ropeAttrs }, 'com.microsoft'); // (B, R, Hkv·D)
-    const k4 = g.one('Reshape', [k3, shapeBRhD(Hkv)], {}, '', `present_key.${l}`); // (B, R, Hkv, D)
-    const v4 = g.one('Reshape', [v, shapeBRhD(Hkv)], {}, '', `present_value.${l}`);
-    for (const kind of ['key', 'value'])
-      for (const side of ['before', 'after'])
-        inputs.push(valueInfo(`past_${kind}_${side}.${l}`, DT.FLOAT, ['B', `P${side === 'before' ? 0 : 1}`, Hkv, D]));
+    const k4 = g.one('Reshape', [k3, shapeBRhD(Hkv)]), // (B, R, Hkv, D)
+      v4 = g.one('Reshape', [v, shapeBRhD(Hkv)]);
+    inputs.push(valueInfo(`cache_key.${l}`, DT.FLOAT, ['B', Hkv, D, 'S']), valueInfo(`cache_value.${l}`, DT.FLOAT, ['B', Hkv, 'S', D]));
     outputs.push(
-      valueInfo(`present_key.${l}`, DT.FLOAT, ['B', 'R', Hkv, D]),
-      valueInfo(`present_value.${l}`, DT.FLOAT, ['B', 'R', Hkv, D]),
+      valueInfo(`present_key.${l}`, DT.FLOAT, ['B', Hkv, D, 'R']),
+      valueInfo(`present_value.${l}`, DT.FLOAT, ['B', Hkv, 'R', D]),
     );
-    const kAll = g.one('Concat', [`past_key_before.${l}`, k4, `past_key_after.${l}`], { axis: 1 }); // (B, Tk, Hkv, D)
-    const vAll = g.one('Concat', [`past_value_before.${l}`, v4, `past_value_after.${l}`], { axis: 1 });
-    // softmax(Q·Kᵀ·scale + bias)·V as plain MatMul / Softmax nodes: on the CPU they beat com.microsoft
-    // MultiHeadAttention for the rows a decoding step computes (6 layers over 256 cached keys, 1–2 threads:
-    // 0.59 vs 0.83 ms at 8 rows, 1.29 vs 1.58 ms at 32; ORT 1.30). GQA: kv head j serves query heads
-    // j·H/Hkv … (j+1)·H/Hkv − 1, repeated only when H > Hkv
-    const rep = H / Hkv;
-    const perHead = (t: string, perm: number[], shape: number[]): string => {
-      const x = g.one('Transpose', [t], { perm }); // (B, Hkv, …)
-      if (rep === 1) return x;
-      return g.one('Reshape', [
-        g.one('Expand', [g.one('Unsqueeze', [x, g.i64('ax2b', [2])]), g.i64('repK', [1, 1, rep, 1, 1])]),
-        g.i64(`shape${shape.join('_')}`, shape),
-      ]);
-    };
-    const kT = perHead(kAll, [0, 2, 3, 1], [0, H, D, -1]); // (B, H, D, Tk)
-    const vT = perHead(vAll, [0, 2, 1, 3], [0, H, -1, D]); // (B, H, Tk, D)
-    const qT = g.one('Transpose', [g.one('Reshape', [q3, shapeBRhD(H)])], { perm: [0, 2, 1, 3] }); // (B, H, R, D)
+    // softmax(Q·Kᵀ·scale + bias)·V over the S cache slots and the R fresh rows, in two products each, so the
+    // cache is read where it lies (no per-step concatenation or transposition of it) and GQA needs no copies:
+    // with query heads grouped as (B, Hkv, rep·R, D), kv head j meets its query heads j·rep … j·rep + rep − 1.
+    // Plain MatMul / Softmax nodes: on the CPU they beat com.microsoft MultiHeadAttention for decoding steps
+    // (6 layers over 256 cached keys, 1–2 threads: 0.59 vs 0.83 ms at 8 rows, 1.29 vs 1.58 ms at 32; ORT 1.30)
+    const regroup = (t: string, shape: number[]) => (H === Hkv ? t : g.one('Reshape', [t, g.i64(`shape${shape.join('_')}`, shape)]));
+    const grouped = [0, Hkv, -1, 0]; // (B, H, R, n) → (B, Hkv, rep·R, n), and back by [0, H, -1, n]
+    const qG = regroup(g.one('Transpose', [g.one('Reshape', [q3, shapeBRhD(H)])], { perm: [0, 2, 1, 3] }), grouped); // (B, Hkv, rep·R, D)
+    const kNew = g.one('Transpose', [k4], { perm: [0, 2, 3, 1] }, '', `present_key.${l}`), // (B, Hkv, D, R)
+      vNew = g.one('Transpose', [v4], { perm: [0, 2, 1, 3] }, '', `present_value.${l}`); // (B, Hkv, R, D)
+    const sG = g.one('Concat', [g.one('MatMul', [qG, `cache_key.${l}`]), g.one('MatMul', [qG, kNew])], { axis: -1 }); // (B, Hkv, rep·R, S + R)
     const scale = g.f32('attn.scale', [1], Float32Array.of(1 / Math.sqrt(D)));
-    const scores = g.one('Add', [g.one('Mul', [g.one('MatMul', [qT, kT]), scale]), 'attn_bias']); // (B, H, R, Tk)
+    const scores = g.one('Add', [g.one('Mul', [regroup(sG, [0, H, -1, 0]), scale]), 'attn_bias']); // (B, H, R, S + R)
     // a query that sees no key at all (padding under a causal mask) gets zeros, as the kernels give it
-    const att = g.one('MatMul', [g.one('Mul', [g.one('Softmax', [scores], { axis: -1 }), 'query_valid']), vT]); // (B, H, R, D)
-    const merged = g.one('Reshape', [g.one('Transpose', [att], { perm: [0, 2, 1, 3] }), g.i64('shapeBRC', [0, 0, H * D])]); // (B, R, H·D)
+    const pG = regroup(g.one('Mul', [g.one('Softmax', [scores], { axis: -1 }), 'query_valid']), grouped); // (B, Hkv, rep·R, S + R)
+    const last = g.i64('axis3', [3]),
+      pCache = g.one('Slice', [pG, g.i64('zero1', [0]), slots, last]), // (B, Hkv, rep·R, S)
+      pNew = g.one('Slice', [pG, slots, g.i64('end1', [2 ** 53 - 1]), last]); // (B, Hkv, rep·R, R)
+    const att = g.one('Add', [g.one('MatMul', [pCache, `cache_value.${l}`]), g.one('MatMul', [pNew, vNew])]); // (B, Hkv, rep·R, D)
+    const heads = regroup(att, [0, H, -1, D]); // (B, H, R, D)
+    const merged = g.one('Reshape', [g.one('Transpose', [heads], { perm: [0, 2, 1, 3] }), g.i64('shapeBRC', [0, 0, H * D])]); // (B, R, H·D)
     const o = linear(merged, p + 'wo', C, H * D);
     x = g.one('Add', [x, cfg.outBias ? g.one('Add', [o, g.f32(p + 'bo', [C], w(p + 'bo'))]) : o]);
     const h2 = rmsnorm(x, p + 'ffnNorm');

@@ -1,9 +1,9 @@
 // The model on ONNX Runtime, for any of its JavaScript packages (onnxruntime-node: native MLAS kernels;
 // onnxruntime-web: the same kernels in WebAssembly): a ForwardModel like the Transformer, so DiffusionLM's
 // prefix/dual caches and CausalLM's AR cache run unchanged over it. The graph comes from onnx/graph.ts; this
-// file turns a ForwardInput into its inputs — the attention bias from the mask kind and key padding, the cached
-// rows before and after the computed ones — and writes the computed rows' keys and values back into the cache
-// (same layout as the Transformer's: L × (B, Tk, Hkv·D)). The runtime is passed in (its Tensor class and a
+// file turns a ForwardInput into its inputs — the attention bias from the mask kind, key padding and the cache
+// slots the computed rows replace; the cache itself, kept in the graph's layout and fed without a copy — and
+// writes the computed rows' keys and values back into the cache. The runtime is passed in (its Tensor class and a
 // session), so this file imports no runtime and runs in Node and in a page alike.
 import type { InferenceSession, Tensor as OrtTensor } from 'onnxruntime-common';
 import type { KVCache, ForwardInput, ForwardModel } from '../model/forward.js';
@@ -21,7 +21,7 @@ export interface OrtRuntime {
 
 /**
  * Where a forward's milliseconds go (bench:decode's breakdown): building the inputs (ids, positions, the
- * attention bias, the cache rows copied out), the graph run itself, and copying the new keys/values back.
+ * attention bias), the graph run itself, and writing the new keys/values into the cache.
  * Accumulated over calls; reset() between measurements.
  */
 
@@ -46,6 +46,10 @@ export class OrtTransformer implements ForwardModel {
     private readonly rt: OrtRuntime,
   ) {}
 
+  /**
+   * The cache in the graph's layout, so a step feeds it as it lies (no copy, any batch): per layer
+   * k (B, Hkv, D, capacity) — keys transposed for Q·Kᵀ — and v (B, Hkv, capacity, D)
+   */
   createCache(B: number, capacity: number): KVCache {
     if (capacity > this.config.maxPositions)
       throw new Error(`cache: ${capacity} rows exceed the model's ${this.config.maxPositions} positions`);
@@ -92,24 +96,31 @@ export class OrtTransformer implements ForwardModel {
     const mask = input.mask ?? defaultMask(cfg);
     const kind = mask.kind,
       bl = mask.blockLength ?? 0;
-    // keys past the last computed row are never visible to a causal query: leave them out of the call
-    const kEnd = kind === 'causal' ? rowStart + T : Tk;
-    const bias = new Float32Array(B * T * kEnd); // (B, 1, R, kEnd)
-    const queryValid = new Float32Array(B * T).fill(1); // (B, 1, R, 1)
-    if (kind !== 'none' || keyValid) {
-      // (bidirectional without padding: all zeros, every query sees keys)
-      for (let b = 0; b < B; b++)
-        for (let i = 0; i < T; i++) {
-          const p = rowStart + i,
-            o = (b * T + i) * kEnd;
-          let any = 0;
-          for (let j = 0; j < kEnd; j++) {
-            const seen = (!keyValid || keyValid[b * Tk + j] !== 0) && maskAllows(kind, bl, Tk, p, j);
-            if (!seen) bias[o + j] = MASKED;
-            else any = 1;
-          }
-          queryValid[b * T + i] = any;
+    // keys: the S cache slots, then the T fresh rows, which replace slots rowStart … rowStart + T − 1
+    const S = cache ? Tk : 0,
+      K = S + T;
+    const bias = new Float32Array(B * T * K); // (B, 1, T, S + T)
+    const queryValid = new Float32Array(B * T); // (B, 1, T, 1)
+    const keyRow = (c: number) => (c < S ? c : rowStart + c - S);
+    for (let b = 0; b < B; b++) {
+      // what a query sees apart from the mask: a key not replaced by a fresh row, not padding
+      const open = new Uint8Array(K); // (S + T)
+      for (let c = 0; c < K; c++) {
+        const j = keyRow(c);
+        open[c] = (c >= S || j < rowStart || j >= rowStart + T) && (!keyValid || keyValid[b * Tk + j] !== 0) ? 1 : 0;
+      }
+      for (let i = 0; i < T; i++) {
+        const p = rowStart + i,
+          o = (b * T + i) * K;
+        let any = 0;
+        for (let c = 0; c < K; c++) {
+          // bidirectional (kind none): every query of the sequence sees the same keys
+          const seen = open[c] === 1 && (kind === 'none' || maskAllows(kind, bl, Tk, p, keyRow(c)));
+          if (!seen) bias[o + c] = MASKED;
+          else any = 1;
         }
+        queryValid[b * T + i] = any;
+      }
     }
     const rows = input.logitRows ?? Int32Array.from({ length: N }, (_, i) => i);
     const i64 = (a: ArrayLike<number>) => {
@@ -117,50 +128,21 @@ export class OrtTransformer implements ForwardModel {
       for (let i = 0; i < a.length; i++) o[i] = BigInt(a[i]!);
       return o;
     };
+    const Hkv = cfg.numKvHeads,
+      D = cfg.headDim;
     const feeds: Record<string, OrtTensor> = {
       input_ids: new this.rt.Tensor('int64', i64(tokens), [B, T]),
       position_ids: new this.rt.Tensor('int64', i64(positions), [B, T]),
-      attn_bias: new this.rt.Tensor('float32', bias, [B, 1, T, kEnd]),
+      attn_bias: new this.rt.Tensor('float32', bias, [B, 1, T, K]),
       query_valid: new this.rt.Tensor('float32', queryValid, [B, 1, T, 1]),
       logit_rows: new this.rt.Tensor('int64', i64(rows), [rows.length]),
       logit_bias: new this.rt.Tensor('float32', topBias ?? this.zeroBias, [cfg.vocabSize]),
       confidence_kind: new this.rt.Tensor('int64', BigInt64Array.of(BigInt(top?.kind ?? 0)), [1]), // 0: logits only
     };
-    const Hkv = cfg.numKvHeads,
-      D = cfg.headDim,
-      kvRow = Hkv * D;
-    let copyMs = 0; // the cached rows copied out into the feeds (a KV-cache copy, counted with the write-back)
-    const slice = (buf: Float32Array | null, from: number, to: number): OrtTensor => {
-      // rows [from, to) of (B, Tk, Hkv, D)
-      const c0 = performance.now();
-      try {
-        return sliceRows(buf, from, to);
-      } finally {
-        copyMs += performance.now() - c0;
-      }
-    };
-    const sliceRows = (buf: Float32Array | null, from: number, to: number): OrtTensor => {
-      const n = Math.max(0, to - from);
-      // one sequence: rows [from, to) are contiguous, so the feed is a view of the cache — no copy at all
-      if (B === 1 && buf && n) return new this.rt.Tensor('float32', buf.subarray(from * kvRow, to * kvRow), [1, n, Hkv, D]);
-      const key = `${B}:${Tk}:${from}:${to}`,
-        memo = buf ? this.rowMemo.get(buf) : undefined,
-        hit = memo?.get(key);
-      if (hit) return hit; // a block's later steps read the same rows before and after it: copied once per block
-      const out = new Float32Array(B * n * kvRow);
-      if (buf && n) for (let b = 0; b < B; b++) out.set(buf.subarray((b * Tk + from) * kvRow, (b * Tk + to) * kvRow), b * n * kvRow);
-      const t = new this.rt.Tensor('float32', out, [B, n, Hkv, D]);
-      if (buf && n) {
-        if (!memo) this.rowMemo.set(buf, new Map([[key, t]]));
-        else memo.set(key, t);
-      }
-      return t;
-    };
+    const none = new Float32Array(0);
     for (let l = 0; l < cfg.numLayers; l++) {
-      feeds[`past_key_before.${l}`] = slice(cache?.k[l] ?? null, 0, cache ? rowStart : 0);
-      feeds[`past_value_before.${l}`] = slice(cache?.v[l] ?? null, 0, cache ? rowStart : 0);
-      feeds[`past_key_after.${l}`] = slice(cache?.k[l] ?? null, rowStart + T, cache ? kEnd : 0);
-      feeds[`past_value_after.${l}`] = slice(cache?.v[l] ?? null, rowStart + T, cache ? kEnd : 0);
+      feeds[`cache_key.${l}`] = new this.rt.Tensor('float32', cache?.k[l] ?? none, [B, Hkv, D, S]);
+      feeds[`cache_value.${l}`] = new this.rt.Tensor('float32', cache?.v[l] ?? none, [B, Hkv, S, D]);
     }
     // without a cache nobody reads the new keys/values: fetch the logits alone (ORT then skips those outputs)
     const t1 = performance.now();
@@ -168,31 +150,31 @@ export class OrtTransformer implements ForwardModel {
     if (cache) for (let l = 0; l < cfg.numLayers; l++) wanted.push(`present_key.${l}`, `present_value.${l}`);
     const out = await this.session.run(feeds, wanted);
     const t2 = performance.now();
-    if (cache) {
+    if (cache)
       for (let l = 0; l < cfg.numLayers; l++) {
-        forgetRows(this.rowMemo.get(cache.k[l]!), rowStart, rowStart + T);
-        forgetRows(this.rowMemo.get(cache.v[l]!), rowStart, rowStart + T);
+        // present k (B, Hkv, D, T) and v (B, Hkv, T, D) into the cache's slots rowStart … rowStart + T − 1
         const k = out[`present_key.${l}`]!.data as Float32Array,
-          v = out[`present_value.${l}`]!.data as Float32Array;
-        for (let b = 0; b < B; b++) {
-          cache.k[l]!.set(k.subarray(b * T * kvRow, (b + 1) * T * kvRow), (b * Tk + rowStart) * kvRow);
-          cache.v[l]!.set(v.subarray(b * T * kvRow, (b + 1) * T * kvRow), (b * Tk + rowStart) * kvRow);
-        }
+          v = out[`present_value.${l}`]!.data as Float32Array,
+          ck = cache.k[l]!,
+          cv = cache.v[l]!;
+        for (let b = 0; b < B; b++)
+          for (let h = 0; h < Hkv; h++) {
+            const bh = b * Hkv + h;
+            cv.set(v.subarray(bh * T * D, (bh + 1) * T * D), (bh * Tk + rowStart) * D);
+            for (let d = 0; d < D; d++) ck.set(k.subarray((bh * D + d) * T, (bh * D + d + 1) * T), (bh * D + d) * Tk + rowStart);
+          }
       }
-    }
     const p = this.profile;
     p.calls++;
-    p.inputsMs += t1 - t0 - copyMs;
+    p.inputsMs += t1 - t0;
     p.runMs += t2 - t1;
-    p.cacheMs += copyMs + performance.now() - t2;
+    p.cacheMs += performance.now() - t2;
     if (!topBias) return { logits: out['logits']!.data as Float32Array };
     const ids = out['top_id']!.data as BigInt64Array,
       token = new Int32Array(ids.length);
     for (let i = 0; i < ids.length; i++) token[i] = Number(ids[i]!);
     return { logits: new Float32Array(0), token, confidence: out['top_confidence']!.data as Float32Array };
   }
-  /** per cache buffer: feeds already copied out of it, by rows; a write into the rows drops the copies it overlaps */
-  private readonly rowMemo = new WeakMap<Float32Array, Map<string, OrtTensor>>();
   private zeroBiasBuf: Float32Array | null = null;
   private get zeroBias(): Float32Array {
     return (this.zeroBiasBuf ??= new Float32Array(this.config.vocabSize));
@@ -200,14 +182,5 @@ export class OrtTransformer implements ForwardModel {
 
   dispose(): void {
     void this.session.release();
-  }
-}
-
-/** drop the memoised feeds whose rows [from, to) (key `B:Tk:from:to`) overlap the rows [a, b) just written */
-function forgetRows(memo: Map<string, OrtTensor> | undefined, a: number, b: number): void {
-  if (!memo) return;
-  for (const key of memo.keys()) {
-    const [, , from, to] = key.split(':').map(Number) as [number, number, number, number];
-    if (from < b && a < to) memo.delete(key);
   }
 }
