@@ -12,10 +12,10 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { ModelConfig } from '../src/model/config.js';
 import { DiffusionLM } from '../src/model/diffusion-lm.js';
-import { numel, parameterTable } from '../src/model/params.js';
 import { ortSession, OrtTransformer, ORT_VERSION, writeOnnxDir } from '../src/platform/node-ort.js';
 import { drain, generate } from '../src/sampler/index.js';
 import { LLADA_8B, LLADA_8B_IDS } from './llada8b-config.js';
+import { randomSource } from './random-weights.js';
 
 const CONFIG: ModelConfig = LLADA_8B;
 const { values } = parseArgs({ options: { dtype: { type: 'string', default: 'q8' } }, strict: true });
@@ -29,32 +29,6 @@ const RESULT = dtype === 'q8' ? 'llada8b-ort' : 'llada8b-ort-q4';
 const threads = Number(process.env['DLLM_THREADS'] ?? 0) || os.cpus().length;
 const gb = (b: number) => (b / 2 ** 30).toFixed(2);
 const rss = () => process.memoryUsage().rss;
-
-/** random weights made when the builder asks (Irwin–Hall of 4 uniforms ≈ normal; norms are 1) */
-function randomSource(c: ModelConfig) {
-  const specs = new Map(parameterTable(c).map((s) => [s.name, s]));
-  let x = 0x9e3779b9;
-  return {
-    has: (name: string) => specs.has(name),
-    get(name: string): Float32Array | undefined {
-      const s = specs.get(name);
-      if (!s) return undefined;
-      const out = new Float32Array(numel(s.shape));
-      if (s.kind === 'norm') return out.fill(1);
-      for (let i = 0; i < out.length; i++) {
-        let u = 0;
-        for (let j = 0; j < 4; j++) {
-          x ^= x << 13;
-          x ^= x >>> 17;
-          x ^= x << 5;
-          u += (x >>> 0) / 4294967296;
-        }
-        out[i] = (u - 2) * 0.02 * Math.sqrt(3); // variance of a sum of 4 U(0,1) is 1/3
-      }
-      return out;
-    },
-  };
-}
 
 const dir = mkdtempSync(join(os.tmpdir(), 'dllm-8b-ort-'));
 const report: Record<string, unknown> = {
