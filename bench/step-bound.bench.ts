@@ -1,5 +1,5 @@
 // npm run bench:step-bound — a dual-cache diffusion step against its MatMul bound (issue 14's target: ≤ 1.5×
-// at b = 8, 16, 32 rows): the cached forward of b rows over 256 cached keys (as the roofline measures it,
+// at b = 8, 16, 32 rows; b = 1 is an AR step over the same cache, target ≤ 1.5× too): the cached forward of b rows over 256 cached keys (as the roofline measures it,
 // src/platform/node-roofline.ts), timed in turn with a graph of only the same matrix products (bench/matmul-bound.ts: every linear
 // layer for b rows, Q·Kᵀ and P·V against 256 + b keys, the LM head for b rows) in the same ONNX Runtime, same
 // threads. `--shape mini` (default): the shipped dllm-code-mini; `--shape llada8b-layer`: one LLaDA-8B layer
@@ -20,7 +20,7 @@ import { buildMatmulBoundModel } from './matmul-bound.js';
 import { randomSource } from './random-weights.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
-const ROWS = [8, 16, 32],
+const ROWS = [1, 8, 16, 32],
   CONTEXT = 256,
   RUNS = 31,
   TARGET = 1.5;
