@@ -17,7 +17,8 @@ const IO = {
       'float32 (B, 1, R, S + R): 0 where a query may attend to a key, -1e9 where not (mask, key padding, and the cache slots the R rows replace); keys are the S cache slots, then the R rows',
     query_valid: 'float32 (B, 1, R, 1): 0 for a query that sees no key (its attention output is zero), else 1',
     logit_rows: 'int64 (Nr): rows of the flattened (B·R) to return logits for',
-    'cache_key.l': 'float32 (B, Hkv, D, S): the cached post-RoPE keys, transposed (S = 0 without a cache)',
+    'cache_key.l':
+      'float32 (B, Hkv, D, S): the cached post-RoPE keys, transposed (without a cache: one zero slot, masked in attn_bias; WebGPU refuses S = 0)',
     'cache_value.l': 'float32 (B, Hkv, S, D): the cached values',
     logit_bias: 'float32 (V): added to the logits before top_id (0, or -1e9 on banned ids such as [MASK])',
     confidence_kind:

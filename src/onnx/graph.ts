@@ -7,7 +7,7 @@
 //   slots the fresh rows replace) is built by the caller, so one graph serves every mask · query_valid
 //   (B, 1, R, 1): 0 for a query that sees no key (its attention output is zero, as in the kernels), else 1 ·
 //   logit_rows (Nr) int64: rows of the flattened (B·R) to score · per layer l: cache_key.l (B, Hkv, D, S) and
-//   cache_value.l (B, Hkv, S, D): the cached post-RoPE keys (transposed) and values (S = 0 without a cache)
+//   cache_value.l (B, Hkv, S, D): the cached post-RoPE keys (transposed) and values (without a cache one zero slot the bias masks)
 // logit_bias (V) float: added to the logits before top_id (−1e9 on banned ids) · confidence_kind (1) int64: which
 // confidence top_confidence holds (confidence-graph.ts: 0 none, 1 p(argmax), 2 top-2 margin, 3 Σ p·log(p + 1e−10)).
 // Outputs: logits (Nr, V); top_id (Nr) int64 and top_confidence (Nr): argmax of logits + logit_bias and its

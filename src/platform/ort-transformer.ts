@@ -97,7 +97,8 @@ export class OrtTransformer implements ForwardModel {
     const kind = mask.kind,
       bl = mask.blockLength ?? 0;
     // keys: the S cache slots, then the T fresh rows, which replace slots rowStart … rowStart + T − 1
-    const S = cache ? Tk : 0,
+    // without a cache, one zero slot that no query sees: a zero-sized input breaks ORT's WebGPU provider
+    const S = cache ? Tk : 1,
       K = S + T;
     const bias = new Float32Array(B * T * K); // (B, 1, T, S + T)
     const queryValid = new Float32Array(B * T); // (B, 1, T, 1)
@@ -107,7 +108,8 @@ export class OrtTransformer implements ForwardModel {
       const open = new Uint8Array(K); // (S + T)
       for (let c = 0; c < K; c++) {
         const j = keyRow(c);
-        open[c] = (c >= S || j < rowStart || j >= rowStart + T) && (!keyValid || keyValid[b * Tk + j] !== 0) ? 1 : 0;
+        const replaced = c < S && (!cache || (j >= rowStart && j < rowStart + T));
+        open[c] = !replaced && (!keyValid || keyValid[b * Tk + j] !== 0) ? 1 : 0;
       }
       for (let i = 0; i < T; i++) {
         const p = rowStart + i,
@@ -139,7 +141,7 @@ export class OrtTransformer implements ForwardModel {
       logit_bias: new this.rt.Tensor('float32', topBias ?? this.zeroBias, [cfg.vocabSize]),
       confidence_kind: new this.rt.Tensor('int64', BigInt64Array.of(BigInt(top?.kind ?? 0)), [1]), // 0: logits only
     };
-    const none = new Float32Array(0);
+    const none = new Float32Array(B * Hkv * D); // the one unseen slot
     for (let l = 0; l < cfg.numLayers; l++) {
       feeds[`cache_key.${l}`] = new this.rt.Tensor('float32', cache?.k[l] ?? none, [B, Hkv, D, S]);
       feeds[`cache_value.${l}`] = new this.rt.Tensor('float32', cache?.v[l] ?? none, [B, Hkv, S, D]);
